@@ -1,0 +1,1 @@
+"""phasefold application: the `phasefold` command line and the desktop GUI."""

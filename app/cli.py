@@ -1,0 +1,65 @@
+"""The `phasefold` command line: dispatches to one module per sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engine.errors import PhasefoldError
+
+# sub-command name -> module under app.commands (imported only when that command runs)
+COMMANDS: dict[str, str] = {
+    "reconstruct": "Rebuild a waveform from magnitudes (audio or .npz) with one method.",
+    "evaluate": "Score methods on files: SC, STOI, ESTOI, PESQ, real-time factor.",
+    "stream": "Run the streaming engine: frames in, audio out, live or to a file.",
+    "bench": "Measure real-time factor and latency of every method.",
+    "train": "Train a tied or untied unfolded-ADMM model (needs the [train] extra).",
+    "export": "Export a trained run to ONNX with parity checks and a model card.",
+    "divergence": "Plot the learned divergences of a model.",
+    "gui": "Open the desktop application.",
+    "demo": "Run the built-in demo: the GUI where a display exists, else a stream to a file.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phasefold",
+        description="Real-time audio from magnitude spectrograms with learned phase retrieval.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = _load(name)
+        if module is None:
+            continue
+        module.register(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _load(name: str):
+    try:
+        return importlib.import_module(f"app.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"app.commands.{name}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except PhasefoldError as exc:
+        print(f"phasefold {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"phasefold {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `phasefold` sub-command; each exposes ``register(subparsers)`` and its ``run(args)``."""

@@ -1,0 +1,17 @@
+"""Exceptions the engine raises for bad input; the CLI turns them into one-line messages."""
+
+
+class PhasefoldError(Exception):
+    """Base class for every error phasefold reports to a user without a traceback."""
+
+
+class InputError(PhasefoldError):
+    """Unreadable, empty or malformed input (audio, magnitude file, frames)."""
+
+
+class ModelError(PhasefoldError):
+    """A model file or model card that cannot be used."""
+
+
+class DeviceError(PhasefoldError):
+    """An audio device that is missing or went away."""
