@@ -1,0 +1,115 @@
+"""Scrolling spectrogram: dB image with fixed levels, a 256-entry colour map, colour bar and axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtGui import QTransform
+
+from app.gui import theme
+from app.gui.ring import ColumnRing
+
+FLOOR_DB = -150.0
+
+
+def to_db(mag: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Magnitude frames r = |X|^d to float32 dB of |X| (floored, never -inf)."""
+    amp = np.asarray(mag, dtype=np.float64) ** (1.0 / power)
+    return (20.0 * np.log10(np.maximum(amp, 10.0 ** (FLOOR_DB / 20.0)))).astype(np.float32)
+
+
+class SpectrogramView(pg.PlotWidget):
+    """The last ``seconds`` of a stream of magnitude frames, newest on the right.
+
+    Frames are pushed with their frame index (frame m starts at padded sample m H); ``refresh``
+    redraws at most once per call, from a contiguous ring-buffer view (no copy, no auto-levels).
+    """
+
+    def __init__(
+        self, title: str, sample_rate: int, hop: int, n_bins: int, seconds: float = 8.0,
+        levels: tuple[float, float] = (-80.0, 0.0), parent=None,
+    ) -> None:
+        super().__init__(parent=parent)
+        self.sample_rate, self.hop, self.n_bins = sample_rate, hop, n_bins
+        self.levels = levels
+        self._seconds = seconds
+        self.ring = ColumnRing(max(2, int(round(seconds * sample_rate / hop))), n_bins, fill=levels[0])
+        self._next_frame = 0  # index of the frame after the newest one in the ring
+        self._dirty = True
+        self.frames_drawn = 0  # frames pushed that have been drawn (tests read it)
+
+        item = self.getPlotItem()
+        item.setTitle(title, color=theme.TEXT, size="11pt")
+        item.setLabel("bottom", "time", units="s")
+        item.setLabel("left", "frequency", units="Hz")
+        item.setMenuEnabled(False)
+        item.setMouseEnabled(x=False, y=False)
+        item.hideButtons()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setAutoDownsample(False)
+        item.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(
+            values=levels, colorMap=pg.colormap.get(theme.COLORMAP), label="level (dB)",
+            interactive=False, width=14,
+        )
+        self.colorbar.setImageItem(self.image, insert_in=item)
+        self.image.setLookupTable(theme.lookup_table())
+        self.image.setLevels(levels)
+        self.setYRange(0, sample_rate / 2, padding=0)
+        self._place()
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    def reset(
+        self, sample_rate: int | None = None, hop: int | None = None, n_bins: int | None = None,
+    ) -> None:
+        """Clear the image (and adopt new STFT settings when given)."""
+        if (sample_rate, hop, n_bins) != (None, None, None):
+            self.sample_rate = sample_rate or self.sample_rate
+            self.hop = hop or self.hop
+            self.n_bins = n_bins or self.n_bins
+            cap = max(2, int(round(self._seconds * self.sample_rate / self.hop)))
+            self.ring = ColumnRing(cap, self.n_bins, fill=self.levels[0])
+            self.setYRange(0, self.sample_rate / 2, padding=0)
+        else:
+            self.ring.clear()
+        self._next_frame = 0
+        self.frames_drawn = 0
+        self._dirty = True
+
+    def push(self, first_frame: int, frames_db: np.ndarray) -> None:
+        """Append dB frames [n, K] whose first one has index ``first_frame`` (gaps: floor)."""
+        frames_db = np.asarray(frames_db, dtype=np.float32)
+        if frames_db.ndim != 2 or frames_db.shape[0] == 0:
+            return
+        start = max(first_frame, self._next_frame)  # frames already shown (a restart) are dropped
+        frames_db = frames_db[start - first_frame :]
+        if frames_db.shape[0] == 0:
+            return
+        gap = start - self._next_frame
+        if gap > 0:
+            self.ring.push(np.full((min(gap, self.ring.capacity), self.n_bins), self.levels[0], np.float32))
+        self.ring.push(frames_db)
+        self._next_frame = start + frames_db.shape[0]
+        self._dirty = True
+
+    def refresh(self) -> bool:
+        """Redraw if new frames arrived; returns whether anything was drawn."""
+        if not self._dirty:
+            return False
+        self.image.setImage(self.ring.view(), autoLevels=False, levels=self.levels)
+        self._place()
+        self.frames_drawn = self._next_frame
+        self._dirty = False
+        return True
+
+    def _place(self) -> None:
+        dt = self.hop / self.sample_rate
+        df = self.sample_rate / 2 / (self.n_bins - 1)
+        t_end = max(self._next_frame, self.ring.capacity) * dt
+        t0 = t_end - self.ring.capacity * dt
+        # image pixel (column k = frequency bin, row i = frame) -> (time, frequency)
+        self.image.setTransform(QTransform(0.0, df, dt, 0.0, t0, -df / 2))
+        self.setXRange(t0, t_end, padding=0)

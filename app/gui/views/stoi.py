@@ -1,0 +1,98 @@
+"""Live STOI and ESTOI of the reconstruction against the reference, drawn over stream time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.gui import theme
+
+
+class StoiView(QWidget):
+    """A time plot of STOI / ESTOI over a sliding window, with the latest values in large type."""
+
+    def __init__(self, window_s: float, parent=None) -> None:
+        super().__init__(parent)
+        self.window_s = window_s
+        self.times: list[float] = []
+        self.stoi: list[float] = []
+        self.estoi: list[float] = []
+        self._dirty = False
+
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.setTitle(f"live intelligibility ({window_s:g} s sliding window)", color=theme.TEXT, size="11pt")
+        item.setLabel("bottom", "time", units="s")
+        item.setLabel("left", "score")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setYRange(0.0, 1.02, padding=0)
+        item.addLegend(offset=(-8, -8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
+        self.stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=2), name="STOI",
+                                    symbol="o", symbolSize=4, symbolBrush=theme.SERIES[0], symbolPen=None)
+        self.estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=2), name="ESTOI",
+                                     symbol="o", symbolSize=4, symbolBrush=theme.SERIES[1], symbolPen=None)
+
+        self.stoi_label = QLabel("STOI –")
+        self.estoi_label = QLabel("ESTOI –")
+        for label, colour in ((self.stoi_label, theme.SERIES[0]), (self.estoi_label, theme.SERIES[1])):
+            label.setObjectName("metricBig")
+            label.setStyleSheet(f"color: {colour};")
+        self.caption = QLabel("no reference")
+        self.caption.setObjectName("caption")
+        top = QHBoxLayout()
+        top.addWidget(self.stoi_label)
+        top.addSpacing(16)
+        top.addWidget(self.estoi_label)
+        top.addStretch(1)
+        top.addWidget(self.caption)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+
+    def reset(self, caption: str) -> None:
+        """Forget the trace (a new stream) and say what the scores compare."""
+        self.times.clear()
+        self.stoi.clear()
+        self.estoi.clear()
+        self.stoi_label.setText("STOI –")
+        self.estoi_label.setText("ESTOI –")
+        self.caption.setText(caption)
+        self._dirty = True
+
+    def add(self, t: float, stoi: float, estoi: float) -> None:
+        """One measurement at stream time ``t`` (end of its window)."""
+        self.times.append(t)
+        self.stoi.append(stoi)
+        self.estoi.append(estoi)
+        self.stoi_label.setText(f"STOI {stoi:.3f}")
+        self.estoi_label.setText(f"ESTOI {estoi:.3f}")
+        self._dirty = True
+
+    def mean(self) -> tuple[float, float]:
+        """Means of the trace so far (nan when empty)."""
+        if not self.times:
+            return float("nan"), float("nan")
+        return float(np.mean(self.stoi)), float(np.mean(self.estoi))
+
+    def refresh(self) -> bool:
+        """Redraw if new points arrived."""
+        if not self._dirty:
+            return False
+        self.stoi_curve.setData(self.times, self.stoi)
+        self.estoi_curve.setData(self.times, self.estoi)
+        if self.times:
+            end = max(self.times[-1], self.window_s)
+            self.plot.setXRange(max(0.0, end - 30.0), end, padding=0.02)
+        self._dirty = False
+        return True
+
+    def to_csv(self) -> str:
+        """The trace as CSV text: time_s, stoi, estoi."""
+        rows = ["time_s,stoi,estoi"]
+        points = zip(self.times, self.stoi, self.estoi, strict=True)
+        rows += [f"{t:.4f},{s:.6f},{e:.6f}" for t, s, e in points]
+        return "\n".join(rows) + "\n"
