@@ -1,0 +1,177 @@
+"""The unfolded ADMM network (DESIGN section 4): T layers, each one ADMM iteration with a learned prox.
+
+The prox of layer t is F_t(y, r) = APL_t(g1_t y + g2_t r^(b_t - 1) / (b_t - 1)), with
+APL(v) = max(v, 0) + sum_c w_c max(-v + beta_c, 0) (``beta_c`` are the break points, called ``bias`` in
+the model card). Monotonicity (so that F_t is the prox of a function, the learned divergence):
+
+- the forward pass uses *constrained* values: g1 >= G1_MIN > 0, g2 >= 0, b >= B_MIN > 1, w_c <= 0, and
+  break points beta_c = exp(p_c) > 0 (log parametrisation, so Adam moves them by relative steps);
+- after every optimiser step ``project_()`` clamps the raw tensors onto the same set, so a parameter on
+  the boundary keeps receiving gradients (projected gradient).
+
+With y >= 0 and r >= 0 the argument v is >= 0 and APL has slope >= 1 there, so F_t is strictly
+increasing in y with slope >= g1 for every parameter value a checkpoint can hold.
+
+Initialisation: g1 = rho / (1 + rho), g2 = 1 / (1 + rho), b = 2, w = 0, which is exactly the prox of the
+quadratic loss (u = (r + rho y) / (1 + rho)): the untrained network is ADMM-l2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from engine.stft import StftConfig
+from training import stft as tstft
+
+G1_MIN = 1e-3
+B_MIN = 1.05
+R_FLOOR = 1e-12  # r is floored before r^(b-1) so the exponent's gradient stays finite at r = 0
+ABS_EPS2 = 1e-24  # |h| = sqrt(re^2 + im^2 + ABS_EPS2): finite gradient at h = 0, z = 0 there
+COV_EPS = 1e-6  # synthesis divides by max(coverage, COV_EPS)
+VARIANTS = ("tied", "untied")
+
+
+@dataclass
+class NetConfig:
+    """Architecture of an unfolded network (everything needed to rebuild it)."""
+
+    variant: str = "tied"
+    layers: int = 15
+    pieces: int = 3
+    rho: float = 0.1
+    stft: dict = field(default_factory=lambda: StftConfig().to_dict())
+    breaks_init: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
+        if self.layers < 1 or self.pieces < 0:
+            raise ValueError("layers must be >= 1 and pieces >= 0")
+        if self.rho <= 0:
+            raise ValueError("rho must be positive")
+        self.breaks_init = tuple(float(b) for b in self.breaks_init)
+
+    @property
+    def stft_cfg(self) -> StftConfig:
+        return StftConfig.from_dict(self.stft)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _breaks(pieces: int, init: tuple[float, ...]) -> list[float]:
+    """``pieces`` log-spaced initial break points spanning ``init``."""
+    if pieces == 0:
+        return []
+    lo, hi = math.log(min(init)), math.log(max(init))
+    if pieces == 1:
+        return [math.exp(0.5 * (lo + hi))]
+    return [math.exp(lo + (hi - lo) * c / (pieces - 1)) for c in range(pieces)]
+
+
+class UnfoldedADMM(nn.Module):
+    """T ADMM layers with learned prox F_t; tied (one parameter set) or untied (one per layer)."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.stft_cfg = cfg.stft_cfg
+        sets = 1 if cfg.variant == "tied" else cfg.layers
+        rho = cfg.rho
+        self.g1 = nn.Parameter(torch.full((sets,), rho / (1.0 + rho)))
+        self.g2 = nn.Parameter(torch.full((sets,), 1.0 / (1.0 + rho)))
+        self.b = nn.Parameter(torch.full((sets,), 2.0))
+        self.w = nn.Parameter(torch.zeros(sets, cfg.pieces))
+        logb = torch.log(torch.tensor(_breaks(cfg.pieces, cfg.breaks_init)))
+        self.log_break = nn.Parameter(logb.repeat(sets, 1))
+        self.register_buffer("win", tstft.window(self.stft_cfg), persistent=False)
+
+    # ----- parameters -------------------------------------------------------------------------
+    def constrained(self) -> dict[str, torch.Tensor]:
+        """The parameter values the forward pass uses (monotone by construction)."""
+        return {
+            "g1": self.g1.clamp_min(G1_MIN),
+            "g2": self.g2.clamp_min(0.0),
+            "b": self.b.clamp_min(B_MIN),
+            "w": self.w.clamp_max(0.0),
+            "bias": torch.exp(self.log_break),
+        }
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Clamp the raw parameters onto the feasible set (call after each optimiser step)."""
+        self.g1.clamp_(min=G1_MIN)
+        self.g2.clamp_(min=0.0)
+        self.b.clamp_(min=B_MIN)
+        self.w.clamp_(max=0.0)
+
+    def card_parameters(self) -> dict[str, list]:
+        """Plain-number parameters for the model card: one row per parameter set."""
+        return {k: v.detach().cpu().double().tolist() for k, v in self.constrained().items()}
+
+    def layer_index(self, t: int) -> int:
+        return 0 if self.cfg.variant == "tied" else t
+
+    # ----- the prox and one layer -------------------------------------------------------------
+    def prox(self, y: torch.Tensor, r: torch.Tensor, t: int, p: dict | None = None) -> torch.Tensor:
+        """F_t(y, r) = APL_t(g1 y + g2 r^(b-1)/(b-1))."""
+        p = self.constrained() if p is None else p
+        i = self.layer_index(t)
+        b = p["b"][i]
+        s = torch.exp((b - 1.0) * torch.log(r.clamp_min(R_FLOOR))) / (b - 1.0)
+        v = p["g1"][i] * y + p["g2"][i] * s
+        out = torch.relu(v)
+        for c in range(self.cfg.pieces):
+            out = out + p["w"][i, c] * torch.relu(p["bias"][i, c] - v)
+        return out
+
+    def layer(self, t: int, mag, x, fixed, lam, p=None, cov=None):
+        """One ADMM iteration on a window: (x, lam) -> (x, lam); lam is complex [..., W, K]."""
+        cfg, rho = self.stft_cfg, self.cfg.rho
+        if cov is None:
+            cov = tstft.coverage(mag.shape[-2], cfg, x.dtype, x.device).clamp_min(COV_EPS)
+        h = tstft.analyze(x, cfg, self.win) + lam / rho
+        a = torch.sqrt(h.real.square() + h.imag.square() + ABS_EPS2)
+        u = self.prox(a, mag, t, p)
+        z = h * (u / a)
+        x_new = fixed * x + (1.0 - fixed) * tstft.synthesize(z - lam / rho, cfg, self.win) / cov
+        lam_new = lam + rho * (tstft.analyze(x_new, cfg, self.win) - z)
+        return x_new, lam_new
+
+    def forward(self, mag, x, fixed, lam, layers: int | None = None):
+        """Run the T layers (or ``layers``) on a window; returns (x_out, lam_out)."""
+        p = self.constrained()
+        cov = tstft.coverage(mag.shape[-2], self.stft_cfg, x.dtype, x.device).clamp_min(COV_EPS)
+        for t in range(self.cfg.layers if layers is None else layers):
+            x, lam = self.layer(t, mag, x, fixed, lam, p, cov)
+        return x, lam
+
+    # ----- offline use --------------------------------------------------------------------------
+    def step_real(self, mag, x, fixed, lam_ri):
+        """The window-step contract with real tensors: lam as [..., 2, W, K] (real, imaginary)."""
+        lam = torch.complex(lam_ri[..., 0, :, :], lam_ri[..., 1, :, :])
+        x_out, lam_out = self(mag, x, fixed, lam)
+        return x_out, torch.stack([lam_out.real, lam_out.imag], dim=-3)
+
+    def reconstruct(self, mag: torch.Tensor, length: int, phase: torch.Tensor, passes: int = 1
+                    ) -> torch.Tensor:
+        """Offline reconstruction of signals [..., length] from magnitudes [..., F, K] and a start phase."""
+        cfg = self.stft_cfg
+        fixed = tstft.fixed_mask(length, cfg, mag.dtype).to(mag.device)
+        x = tstft.pad_signal(tstft.istft(torch.polar(mag, phase), cfg, length), cfg)
+        lam = torch.zeros_like(mag, dtype=torch.complex64 if mag.dtype == torch.float32 else torch.complex128)
+        for _ in range(passes):
+            x, lam = self(mag, x, fixed, lam)
+        return x[..., cfg.pad : cfg.pad + length]
+
+
+def load_checkpoint(path, map_location="cpu") -> tuple[UnfoldedADMM, dict]:
+    """Rebuild a network from a checkpoint written by training (returns the model and the checkpoint)."""
+    ck = torch.load(path, map_location=map_location, weights_only=False)
+    net = UnfoldedADMM(NetConfig(**ck["net"]))
+    net.load_state_dict(ck["model"])
+    return net, ck
