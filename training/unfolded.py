@@ -31,7 +31,7 @@ G1_MIN = 1e-3
 B_MIN = 1.05
 R_FLOOR = 1e-12  # r is floored before r^(b-1) so the exponent's gradient stays finite at r = 0
 ABS_EPS2 = 1e-24  # |h| = sqrt(re^2 + im^2 + ABS_EPS2): finite gradient at h = 0, z = 0 there
-COV_EPS = 1e-6  # synthesis divides by max(coverage, COV_EPS)
+COV_EPS = 1e-2  # synthesis divides by max(coverage, COV_EPS): bounds the gain on the ill-determined tail
 VARIANTS = ("tied", "untied")
 
 

@@ -1,0 +1,175 @@
+"""Export a trained network to ONNX: build the graph, verify it against PyTorch, write golden pair and card.
+
+Verification (asserted, not warned): ``onnx.checker``, then onnxruntime (CPU, through
+``engine.onnx_model.load_model``) against the PyTorch network on random windows and on real speech
+(a whole utterance offline and a streaming-like window with committed samples): max abs diff <= 1e-4.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from engine.errors import InputError, ModelError
+from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
+from engine.stft import StftConfig, analyze, pad_signal
+from training.onnx_graph import OPSET, build_model
+from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
+
+TOLERANCE = 1e-4
+MONOTONICITY = (
+    "F_t(y, r) = APL_t(g1 y + g2 r^(b-1)/(b-1)) is strictly increasing in y >= 0 by construction: the "
+    "forward pass uses g1 >= 1e-3, g2 >= 0, b >= 1.05, slopes w_c <= 0 (clamped, and projected after every "
+    "Adam step) and break points bias_c = exp(p_c) > 0; v >= 0 there and APL'(v) >= 1 for v > 0, so "
+    "dF/dy >= g1 > 0."
+)
+
+
+def _torch_step(net: UnfoldedADMM, mag, x, fixed, lam) -> tuple[np.ndarray, np.ndarray]:
+    with torch.no_grad():
+        args = (torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in (mag, x, fixed, lam))
+        xo, lo = net.float().step_real(*args)
+    return xo.numpy(), lo.numpy()
+
+
+def _speech() -> np.ndarray | None:
+    from engine.audio_io import load_audio
+    from engine.dataset import split_files
+
+    files = split_files("validation")
+    return load_audio(files[0])[0] if files else None
+
+
+def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Inputs for the parity check: random windows and, where the TIMIT sample exists, real speech."""
+    from engine.algorithms import random_phase_init
+
+    rng = np.random.default_rng(seed)
+    k = cfg.n_bins
+    cases = {}
+    for w in (7, 40):  # random spans in the offline layout (fixed = 1 on N - H samples at both ends)
+        s = cfg.span(w)
+        fixed = np.zeros(s, dtype=np.float32)
+        fixed[: cfg.pad] = fixed[s - cfg.pad :] = 1.0
+        cases[f"random_w{w}"] = {
+            "mag": np.abs(analyze(0.03 * rng.standard_normal(s), cfg)).astype(np.float32),
+            "x": (0.03 * rng.standard_normal(s)).astype(np.float32), "fixed": fixed,
+            "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
+        }
+    speech = _speech()
+    if speech is not None:
+        from engine.stft import stft
+
+        mag = np.abs(stft(speech, cfg)).astype(np.float32)
+        span = pad_signal(random_phase_init(mag, cfg, seed, speech.size), cfg).astype(np.float32)
+        fixed = np.ones_like(span)
+        fixed[cfg.pad : cfg.pad + speech.size] = 0.0
+        cases["speech_offline"] = {"mag": mag, "x": span, "fixed": fixed,
+                                   "lam": np.zeros((2, *mag.shape), dtype=np.float32)}
+        w, m0 = cfg.overlap + 3, mag.shape[0] // 2
+        s0 = m0 * cfg.hop
+        wfixed = np.zeros(cfg.span(w), dtype=np.float32)
+        wfixed[: cfg.n_fft - cfg.hop] = 1.0
+        cases["speech_window"] = {"mag": mag[m0 : m0 + w], "x": span[s0 : s0 + cfg.span(w)].copy(),
+                                  "fixed": wfixed, "lam": np.zeros((2, w, k), dtype=np.float32)}
+    return cases
+
+
+def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
+    """Assert onnxruntime == PyTorch (max abs diff <= 1e-4) on every case; returns the diffs."""
+    onnx.checker.check_model(onnx.load(str(model_path)), full_check=True)
+    model = load_model(model_path)
+    diffs = {}
+    for name, case in verification_cases(model.cfg).items():
+        ref_x, ref_lam = _torch_step(net, **case)
+        got_x, got_lam = model.step(**case)
+        d = float(max(np.abs(got_x - ref_x).max(), np.abs(got_lam - ref_lam).max()))
+        if not d <= TOLERANCE:
+            raise ModelError(f"export check failed on {name}: onnxruntime and PyTorch differ by {d:.3g}")
+        diffs[name] = d
+    return diffs
+
+
+def export_network(net: UnfoldedADMM, out: str | Path, *, name: str | None = None,
+                   training: dict | None = None, metrics: dict | None = None, dft: str = "matmul",
+                   hop: int | None = None) -> dict:
+    """Write NAME.onnx, NAME.golden.npz and NAME.json for ``net``; returns the card.
+
+    ``hop`` re-targets the trained activation parameters to another hop (the card records both).
+    """
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise InputError(f"{out}: the exported model must be a .onnx file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    name = name or out.stem
+    trained_cfg = net.stft_cfg
+    if hop is not None and hop != trained_cfg.hop:
+        retarget = UnfoldedADMM(NetConfig(**{**net.cfg.to_dict(), "stft": {**net.cfg.stft, "hop": hop}}))
+        retarget.load_state_dict(net.state_dict())
+        net = retarget
+    cfg = net.stft_cfg
+    params = net.card_parameters()
+    k = cfg.n_bins
+    model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg, dft=dft)
+    onnx.save(model, str(out))
+    card = {
+        "name": name, "format_version": CARD_FORMAT, "variant": net.cfg.variant, "layers": net.cfg.layers,
+        "pieces": net.cfg.pieces, "rho": net.cfg.rho,
+        "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
+        "trained_stft": {**trained_cfg.to_dict(), "window": WINDOW_NAME},
+        "coverage_eps": COV_EPS,
+        "interface": {"inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
+                      "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]}, "window_frames": None,
+                      "dtype": "float32", "S": "(W - 1) * hop + n_fft"},
+        "onnx": {"opset": OPSET, "stft": dft},
+        "parameters": params,
+        "monotonicity": MONOTONICITY,
+        "training": training or {},
+        "metrics": metrics or {},
+        "golden": f"{name}.golden.npz",
+        "sha256": sha256_of(out),
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    diffs = verify(out, net)
+    card["verification"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE}
+    golden = verification_cases(cfg, seed=1)
+    case = golden.get("speech_window", golden["random_w7"])
+    x_out, lam_out = load_model(out).step(**case)
+    np.savez_compressed(out.with_name(f"{name}.golden.npz"), **case, x_out=x_out, lam_out=lam_out)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card
+
+
+def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
+    """The best checkpoint of a training run folder (or a checkpoint file)."""
+    run = Path(run)
+    ck = run / "best.pt" if run.is_dir() else run
+    if not ck.is_file():
+        raise InputError(f"{run}: no best.pt checkpoint (is this a training run folder?)")
+    return load_checkpoint(ck)
+
+
+def export_run(run: str | Path, out: str | Path, *, dft: str = "matmul", hop: int | None = None,
+               evaluate: bool = True, name: str | None = None) -> dict:
+    """Export the best checkpoint of a run, verified, with test metrics in its card."""
+    net, ck = load_run(run)
+    training = {
+        "data": ck.get("data_description", ""), "recipe": ck.get("config", {}),
+        "seconds": ck.get("seconds"), "device": ck.get("device", "cpu"),
+        "selected": {"epoch": ck.get("epoch"), "validation_stoi": ck.get("val_stoi"),
+                     "validation_stoi_untrained": ck.get("val_stoi_init")},
+    }
+    card = export_network(net, out, name=name, training=training, dft=dft, hop=hop)
+    if evaluate:
+        from training.evaluate import card_metrics
+
+        t0 = time.time()
+        card["metrics"] = card_metrics(Path(out))
+        card["metrics"]["seconds"] = round(time.time() - t0, 1)
+        Path(out).with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card
