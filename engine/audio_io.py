@@ -1,0 +1,65 @@
+"""Audio in and out: any readable file -> mono float64 at 22050 Hz (with notes), WAV writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from engine.errors import InputError
+from engine.stft import SAMPLE_RATE
+
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
+    """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        data, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
+    if data.shape[0] == 0:
+        raise InputError(f"{path}: the audio file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{path}: the audio holds NaN or infinite samples")
+    notes: list[str] = []
+    if data.shape[1] > 1:
+        notes.append(f"downmixed {data.shape[1]} channels to mono")
+    x = data.mean(axis=1)
+    if sr != sample_rate:
+        x = np.asarray(soxr.resample(x, sr, sample_rate, quality="HQ"), dtype=np.float64)
+        notes.append(f"resampled {sr} Hz -> {sample_rate} Hz")
+    return x, notes
+
+
+def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> list[str]:
+    """Write mono audio; integer formats are clipped to [-1, 1] first (a note says how many samples)."""
+    if subtype not in SUBTYPES:
+        raise InputError(f"unknown WAV format {subtype!r}; choose one of {', '.join(SUBTYPES)}")
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(x)):
+        raise InputError("refusing to write audio with NaN or infinite samples")
+    notes: list[str] = []
+    if subtype != "FLOAT":
+        n_clipped = int(np.count_nonzero(np.abs(x) > 1.0))
+        if n_clipped:
+            notes.append(f"clipped {n_clipped} samples to [-1, 1] (use a float WAV to keep them)")
+        x = np.clip(x, -1.0, 1.0)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    try:
+        sf.write(str(path), x.astype(np.float32), sr, subtype=subtype, format="WAV")
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise InputError(f"{path}: cannot write: {exc}") from None
+    return notes
