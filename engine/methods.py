@@ -37,7 +37,7 @@ class Method(NamedTuple):
 
 METHODS: dict[str, Method] = {}
 # modules imported on the first look-up; each registers its methods at import time
-PROVIDERS: list[str] = []
+PROVIDERS: list[str] = ["engine.onnx_model"]  # unfolded-* models (exported ONNX)
 _providers_loaded: set[str] = set()
 
 FGLA_MOMENTUM = 0.99

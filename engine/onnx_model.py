@@ -21,8 +21,18 @@ CARD_FORMAT = 1
 WINDOW_NAME = "sqrt-hann-periodic-tight"
 INPUTS = ("mag", "x", "fixed", "lam")
 OUTPUTS = ("x_out", "lam_out")
-REQUIRED_KEYS = ("name", "format_version", "variant", "layers", "pieces", "rho", "stft", "interface",
-                 "parameters", "sha256")
+REQUIRED_KEYS = (
+    "name",
+    "format_version",
+    "variant",
+    "layers",
+    "pieces",
+    "rho",
+    "stft",
+    "interface",
+    "parameters",
+    "sha256",
+)
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 
 
@@ -70,8 +80,11 @@ def validate_card(card: object, where: str = "model card") -> dict:
         raise ModelError(f"{where}: variant must be 'tied' or 'untied', not {card['variant']!r}")
     cfg = stft_config_of(card, where)
     iface = card["interface"]
-    if not isinstance(iface, dict) or sorted(iface.get("inputs", {})) != sorted(INPUTS) \
-            or sorted(iface.get("outputs", {})) != sorted(OUTPUTS):
+    if (
+        not isinstance(iface, dict)
+        or sorted(iface.get("inputs", {})) != sorted(INPUTS)
+        or sorted(iface.get("outputs", {})) != sorted(OUTPUTS)
+    ):
         raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
     if iface["inputs"]["mag"][-1] != cfg.n_bins:
         raise ModelError(f"{where}: interface has {iface['inputs']['mag'][-1]} bins, the STFT {cfg.n_bins}")
@@ -111,8 +124,9 @@ class PhaseModel:
         """Pinned window length W, or None where W is dynamic."""
         return self.card["interface"].get("window_frames")
 
-    def step(self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One window step (T layers): returns (x_out [S], lam_out [2, W, K]), float32."""
         k = self.cfg.n_bins
         arrays = {"mag": mag, "x": x, "fixed": fixed, "lam": lam}
@@ -178,9 +192,72 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
     names_in = [i.name for i in session.get_inputs()]
     names_out = [o.name for o in session.get_outputs()]
     if sorted(names_in) != sorted(INPUTS) or sorted(names_out) != sorted(OUTPUTS):
-        raise ModelError(f"{path}: the graph has inputs {names_in} and outputs {names_out}; "
-                         f"the window-step contract needs {list(INPUTS)} -> {list(OUTPUTS)}")
+        raise ModelError(
+            f"{path}: the graph has inputs {names_in} and outputs {names_out}; "
+            f"the window-step contract needs {list(INPUTS)} -> {list(OUTPUTS)}"
+        )
     mag_shape = next(i.shape for i in session.get_inputs() if i.name == "mag")
     if len(mag_shape) != 2 or mag_shape[1] != cfg.n_bins:
         raise ModelError(f"{path}: graph input mag is {mag_shape}, the card's STFT needs [W, {cfg.n_bins}]")
     return PhaseModel(path=path, card=card, cfg=cfg, session=session)
+
+
+# ----- the method registry (engine.methods imports this module as a provider) --------------------------
+MODELS_DIR = Path(__file__).resolve().parent.parent / "exported_models"
+SHIPPED = {
+    "unfolded-tied": "Unfolded ADMM, tied learned prox (one learned divergence), T = 15, ONNX.",
+    "unfolded-untied": "Unfolded ADMM, untied learned prox (one per layer), T = 15, ONNX.",
+    "unfolded-modified": "Unfolded ADMM, untied, trained on modified (denoised, 5 dB) magnitudes, ONNX.",
+}
+_loaded: dict[Path, PhaseModel] = {}
+
+
+def shipped_model_path(name: str, hop: int) -> Path:
+    """exported_models/NAME.onnx for the default hop 256, NAME-hop512.onnx (etc.) for other hops."""
+    path = MODELS_DIR / (f"{name}.onnx" if hop == 256 else f"{name}-hop{hop}.onnx")
+    if not path.is_file():
+        raise ModelError(f"{name}: no exported model for hop {hop} ({path.name} not in exported_models/)")
+    return path
+
+
+def cached_model(path: str | Path) -> PhaseModel:
+    """load_model, once per file per process."""
+    key = Path(path).resolve()
+    if key not in _loaded:
+        _loaded[key] = load_model(key)
+    return _loaded[key]
+
+
+def model_method(path: str | Path | None = None, name: str | None = None):
+    """A registry ``Method`` for one model file (``--model PATH.onnx``) or a shipped model by name.
+
+    The iteration count maps to passes of the T-layer network: max(1, round(n_iter / T)).
+    """
+    from engine.methods import Method
+
+    def run(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
+        model = cached_model(path if path is not None else shipped_model_path(name, cfg.hop))
+        if (model.cfg.n_fft, model.cfg.hop, model.cfg.sample_rate) != (cfg.n_fft, cfg.hop, cfg.sample_rate):
+            raise InputError(
+                f"{model.name} works on n_fft {model.cfg.n_fft} / hop {model.cfg.hop} at "
+                f"{model.cfg.sample_rate} Hz; the magnitudes are {cfg.n_fft} / {cfg.hop} / {cfg.sample_rate}"
+            )
+        if cfg.power != 1.0:
+            mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
+        passes = max(1, round(n_iter / int(model.card["layers"])))
+        return model.reconstruct(mag, length, seed=seed, passes=passes)
+
+    if path is not None:
+        card = read_card(path)
+        return Method(f"Exported model {Path(path).name} ({card['variant']}, T = {card['layers']}).", run)
+    return Method(SHIPPED[name], run)
+
+
+def _register_shipped() -> None:
+    from engine import methods
+
+    for name in SHIPPED:
+        methods.register(name, SHIPPED[name], model_method(name=name).run, replace_existing=True)
+
+
+_register_shipped()
