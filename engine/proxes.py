@@ -81,34 +81,42 @@ def numerical_prox(
     div: Divergence, side: str, y: np.ndarray, r: np.ndarray, rho: float,
     tol: float = 1e-12, max_iter: int = 100,
 ) -> np.ndarray:
-    """Prox of a convex loss by safeguarded Newton on g(u) = loss'(u)/rho + u - y over [0, max(y, r)]."""
+    """Prox of a convex loss: safeguarded Newton on g(u) = loss'(u)/rho + u - y.
+
+    g(r) = r - y and loss'(y) has the sign of y - r, so the minimiser lies between y and r; Newton
+    starts from the prox of the loss's quadratic model at u = r and falls back to bisection
+    whenever a step leaves the current bracket.
+    """
     if side == "right" and not 1.0 <= div.beta <= 2.0:
         raise ValueError(f"the right {div.name} prox is not convex (beta outside [1, 2]); use the left side")
     y, r = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(r, dtype=np.float64))
     shape = y.shape
     y, r = y.ravel(), r.ravel()
-    lo = np.zeros(y.shape)
-    hi = np.maximum(np.maximum(y, r), 0.0)
-    u = hi.copy()
-    active = hi > 0
-    scale = np.where(active, hi, 1.0)
+    lo, hi = np.minimum(y, r), np.maximum(y, r)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        curv = div.d2loss(r, r, side) / rho
+        u = np.where(np.isfinite(curv), (curv * r + y) / (curv + 1.0), r)
+    u = np.clip(u, lo, hi)
+    if side == "left" and div.beta <= 1.0:
+        u[r == 0] = 0.0  # D(u | 0) is infinite for every u > 0
+    idx = np.flatnonzero((hi > lo) & ~((r == 0) & (side == "left") & (div.beta <= 1.0)))
+    ua, ra, ya, loa, hia = u[idx], r[idx], y[idx], lo[idx], hi[idx]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(max_iter):
-            if not np.any(active):
+            if idx.size == 0:
                 break
-            ua, ra, ya = u[active], r[active], y[active]
             g = div.dloss(ua, ra, side) / rho + ua - ya
-            dg = div.d2loss(ua, ra, side) / rho + 1.0
-            lo_a = np.where(g < 0, ua, lo[active])
-            hi_a = np.where(g >= 0, ua, hi[active])
-            step = ua - g / dg
-            bad = ~np.isfinite(step) | (step <= lo_a) | (step >= hi_a)
-            new = np.where(bad, 0.5 * (lo_a + hi_a), step)
-            lo[active], hi[active] = lo_a, hi_a
-            done = (np.abs(new - ua) <= tol * scale[active]) | (g == 0)
-            u[active] = np.where(g == 0, ua, new)
-            idx = np.flatnonzero(active)
-            active[idx[done]] = False
+            step = g / (div.d2loss(ua, ra, side) / rho + 1.0)
+            done = np.abs(step) <= tol * ua
+            loa = np.where(g < 0, ua, loa)
+            hia = np.where(g > 0, ua, hia)
+            new = ua - step
+            bad = ~done & (~np.isfinite(new) | (new <= loa) | (new >= hia))
+            new = np.where(bad, 0.5 * (loa + hia), new)
+            u[idx[done]] = new[done]
+            keep = ~done
+            idx, ua, ra, ya, loa, hia = (a[keep] for a in (idx, new, ra, ya, loa, hia))
+        u[idx] = ua
     return u.reshape(shape)
 
 
