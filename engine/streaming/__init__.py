@@ -1,0 +1,25 @@
+"""The streaming engine: frames in, audio out, fixed latency, the same engine for every method.
+
+Stable API (used by the CLI and the GUI):
+- ``Stream`` / ``Stream.open(method_or_model, cfg, lookahead, block, iterations, init)``: push/flush/reset,
+  ``latency_samples``/``latency_ms``, ``stats`` (frames in, samples out, compute time, RTF);
+- ``make_processor`` / ``make_step`` / ``method_names``: build any method by name or model path;
+- ``reconstruct_online``: a whole magnitude spectrogram through the engine, time-aligned output;
+- sources (``ArraySource``, ``AudioFileSource``, ``NpzSource``, ``MicSource``), sinks (``NullSink``,
+  ``WavSink``, ``SoundDeviceSink``, ``open_sink``) and ``Player``, which runs source -> stream -> sink on a
+  worker thread with callbacks.
+"""
+
+from engine.streaming.base import FrameProcessor
+from engine.streaming.core import Stream, StreamStats
+from engine.streaming.steps import make_processor, make_step, method_names, shipped_models
+
+__all__ = [
+    "FrameProcessor",
+    "Stream",
+    "StreamStats",
+    "make_processor",
+    "make_step",
+    "method_names",
+    "shipped_models",
+]

@@ -1,0 +1,198 @@
+"""``Stream``: the streaming engine's front door (frames in, samples out, fixed latency, explicit state).
+
+    stream = Stream.open("unfolded-untied", lookahead=3, block=1)
+    for frames in source:                  # [k, K] measurements r = |X|^d (or complex frames)
+        audio = stream.push(frames)        # k H samples once primed (zeros before), B H at a time
+    audio = stream.flush()                 # the (L + N/H - 1) H samples still held
+    stream.reset()                         # ready for a new stream
+
+Output sample i is padded input sample i - L H (offline sample s at s + P + L H). Every push is
+checked before any state changes: a frame with the wrong number of bins, NaN/inf or negative
+values raises InputError and leaves the stream exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+from engine.stft import StftConfig
+from engine.streaming.base import FrameProcessor
+
+
+@dataclass
+class StreamStats:
+    """Counters of one stream: frames in, samples out, compute time (-> real-time factor)."""
+
+    frames_in: int = 0
+    samples_out: int = 0
+    compute_s: float = 0.0
+    hop: int = 256
+    sample_rate: int = 22050
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio the frames in stand for (frames_in * H / sample rate)."""
+        return self.frames_in * self.hop / self.sample_rate
+
+    @property
+    def rtf(self) -> float:
+        """Compute time / audio time (0 before any frame)."""
+        return self.compute_s / self.audio_s if self.frames_in else 0.0
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000.0 * self.compute_s / self.frames_in if self.frames_in else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "frames_in": self.frames_in,
+            "samples_out": self.samples_out,
+            "compute_s": self.compute_s,
+            "audio_s": self.audio_s,
+            "rtf": self.rtf,
+            "ms_per_frame": self.ms_per_frame,
+        }
+
+
+class Stream:
+    """Frames in, H samples per frame out, after the reported latency; see the module docstring."""
+
+    def __init__(self, processor: FrameProcessor) -> None:
+        self.processor = processor
+        self.cfg: StftConfig = processor.cfg
+        self.lookahead = processor.lookahead
+        self.block = processor.block
+        self.reset()
+
+    @classmethod
+    def open(
+        cls,
+        method: str | Path,
+        cfg: StftConfig | None = None,
+        lookahead: int = 3,
+        block: int = 1,
+        iterations: int | None = None,
+        init: str = "advance",
+        **options,
+    ) -> Stream:
+        """A stream running a method name or an exported model (.onnx path); see ``make_processor``."""
+        from engine.streaming.steps import make_processor
+
+        return cls(make_processor(method, cfg, lookahead, block, iterations=iterations, init=init, **options))
+
+    # -- settings -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.processor.name
+
+    @property
+    def n_bins(self) -> int:
+        return self.cfg.n_bins
+
+    @property
+    def latency_samples(self) -> int:
+        """Algorithmic latency N + L H + (B - 1) H in samples."""
+        return self.cfg.n_fft + (self.lookahead + self.block - 1) * self.cfg.hop
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000.0 * self.latency_samples / self.cfg.sample_rate
+
+    @property
+    def delay_samples(self) -> int:
+        """Output index minus padded input index: L H."""
+        return self.lookahead * self.cfg.hop
+
+    def describe(self) -> str:
+        return (
+            f"{self.processor.describe()}; look-ahead {self.lookahead}, block {self.block}, "
+            f"latency {self.latency_samples} samples = {self.latency_ms:.1f} ms"
+        )
+
+    # -- state ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: the next push is frame 0 of a new stream."""
+        self.processor.reset()
+        self._pending_mag = np.zeros((self.block, self.cfg.n_bins))
+        self._pending_phase = np.zeros((self.block, self.cfg.n_bins))
+        self._pending_has_phase = False
+        self._n_pending = 0
+        self._finished = False
+        self.stats = StreamStats(hop=self.cfg.hop, sample_rate=self.cfg.sample_rate)
+
+    def _validate(self, frames) -> tuple[np.ndarray, np.ndarray | None]:
+        arr = np.asarray(frames)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2:
+            raise InputError(
+                f"frames must be [k, {self.n_bins}] or [{self.n_bins}], got shape {list(arr.shape)}"
+            )
+        if arr.shape[1] != self.n_bins:
+            raise InputError(
+                f"a frame has {arr.shape[1]} bins; this stream (n_fft {self.cfg.n_fft}) needs {self.n_bins}"
+            )
+        if arr.dtype.kind not in "fiuc":
+            raise InputError(f"frames must be numbers, not dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{int(np.count_nonzero(~np.isfinite(arr)))} frame values are NaN or infinite")
+        if arr.dtype.kind == "c":
+            if not getattr(self.processor, "accepts_phases", False):
+                raise InputError(f"{self.name} takes magnitude frames only, not complex frames")
+            return np.abs(arr) ** self.cfg.power, np.angle(arr)
+        if np.any(arr < 0):
+            raise InputError(
+                f"{int(np.count_nonzero(arr < 0))} frame values are negative (magnitudes are >= 0)"
+            )
+        return arr.astype(np.float64), None
+
+    def push(self, frames) -> np.ndarray:
+        """Feed k frames [k, K] (or one [K]); returns the samples completed, float32 (B H per block)."""
+        if self._finished:
+            raise InputError("this stream was flushed; call reset() to start a new one")
+        mags, phases = self._validate(frames)
+        if mags.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        if phases is not None and self._n_pending and not self._pending_has_phase:
+            raise InputError("cannot mix complex and magnitude frames inside one block")
+        out = []
+        t0 = time.perf_counter()
+        for i in range(mags.shape[0]):
+            self._pending_mag[self._n_pending] = mags[i]
+            if phases is not None:
+                self._pending_phase[self._n_pending] = phases[i]
+                self._pending_has_phase = True
+            self._n_pending += 1
+            if self._n_pending == self.block:
+                out.append(self._run_block())
+        self.stats.compute_s += time.perf_counter() - t0
+        self.stats.frames_in += mags.shape[0]
+        samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        self.stats.samples_out += samples.size
+        return samples
+
+    def _run_block(self) -> np.ndarray:
+        b = self._n_pending
+        phases = self._pending_phase[:b].copy() if self._pending_has_phase else None
+        out = self.processor.process(self._pending_mag[:b].copy(), phases)
+        self._n_pending = 0
+        self._pending_has_phase = False
+        return out
+
+    def flush(self) -> np.ndarray:
+        """End of stream: the samples of a partial block and the (L + N/H - 1) H held samples."""
+        if self._finished:
+            return np.zeros(0, dtype=np.float32)
+        t0 = time.perf_counter()
+        parts = [self._run_block()] if self._n_pending else []
+        parts.append(self.processor.tail())
+        self.stats.compute_s += time.perf_counter() - t0
+        self._finished = True
+        out = np.concatenate(parts)
+        self.stats.samples_out += out.size
+        return out

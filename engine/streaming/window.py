@@ -1,0 +1,171 @@
+"""The active window and the window-step processor (DESIGN section 5, docs/architecture.md).
+
+The window holds W = L + N/H + B - 1 frames: every frame that overlaps a sample not yet emitted.
+Its state is explicit: ``mag`` [W, K], the time-domain estimate ``x`` of the span
+(S = (W - 1) H + N samples) and the ADMM dual ``lam`` [2, W, K]. For a block of b frames ending
+with frame m the processor
+1. slides the window by b frames (x by b H samples, new samples and duals zero);
+2. starts each new frame from the current estimate: its phase is the previous frame's phase advanced
+   by 2 pi k H / N ("advance") or integrated by RTPGHI ("rtpghi"), or a known phase when one is given;
+   the new frames enter x by least squares, x = (c_old x + OLA(new frames)) / c_all, where c_old and
+   c_all are the window coverages without and with them;
+3. marks committed samples fixed: the first (N/H - 1 + B - b) H samples (emitted already), every
+   sample before the stream (negative padded index) and the first ``silent_start`` samples, which the
+   caller may declare silent (the P samples of padding of an offline signal);
+4. runs the window step (state in, state out: engine.admm iterations, FGLA or an ONNX model);
+5. emits the b H samples after the fixed ones, which are then committed and never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
+from engine.streaming import pghi
+from engine.streaming.base import FrameProcessor
+
+INITS = ("advance", "rtpghi")
+
+#: window step: (mag [W, K], x [S], fixed [S], lam [2, W, K]) -> (x [S], lam [2, W, K])
+StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class WindowStep:
+    """A window-step function with a name and its cost in STFT projections of the window per call."""
+
+    def __init__(self, fn: StepFn, name: str, projections: int, window_frames: int | None = None) -> None:
+        self.fn = fn
+        self.name = name
+        self.projections = projections
+        self.window_frames = window_frames  # a model that pins W says so here
+        self.model = None  # the engine.onnx_model.PhaseModel behind an exported model's step
+
+    def __call__(self, mag, x, fixed, lam):
+        return self.fn(mag, x, fixed, lam)
+
+
+def advance(phase: np.ndarray, n_hops: int, cfg: StftConfig) -> np.ndarray:
+    """Phase of a frame n_hops later for stationary partials: + 2 pi k H n_hops / N."""
+    return phase + 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop * n_hops / cfg.n_fft
+
+
+class WindowProcessor(FrameProcessor):
+    """Runs one window step per block of frames over the active window."""
+
+    accepts_phases = True
+
+    def __init__(
+        self,
+        step: WindowStep,
+        cfg: StftConfig,
+        lookahead: int,
+        block: int,
+        init: str = "advance",
+        silent_start: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(cfg, lookahead, block)
+        if init not in INITS:
+            raise ValueError(f"unknown phase initialisation {init!r}; choose one of {', '.join(INITS)}")
+        self.step = step
+        self.name = step.name
+        self.init = init
+        self.silent_start = int(silent_start)
+        self.n_window = lookahead + cfg.overlap + block - 1
+        if step.window_frames is not None and step.window_frames != self.n_window:
+            raise ValueError(
+                f"{step.name} is pinned to windows of {step.window_frames} frames, but look-ahead "
+                f"{lookahead} and block {block} need {self.n_window} (L + N/H + B - 1)"
+            )
+        w2 = np.broadcast_to(window(cfg) ** 2, (self.n_window, cfg.n_fft)).copy()
+        self._cov = coverage(self.n_window, cfg)
+        self._cov_old = {}
+        for b in range(1, block + 1):
+            part = w2.copy()
+            part[self.n_window - b :] = 0.0
+            self._cov_old[b] = overlap_add(part, cfg)
+        self._pghi = pghi.PghiState(cfg, causal=True, seed=seed)
+        self._seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        cfg, w = self.cfg, self.n_window
+        self.mag = np.zeros((w, cfg.n_bins))
+        self.x = np.zeros(cfg.span(w))
+        self.lam = np.zeros((2, w, cfg.n_bins))
+        self.fixed = np.zeros(cfg.span(w))
+        self.frames_in = 0
+        self._pghi.reset()
+
+    def _slide(self, b: int) -> None:
+        hb = b * self.cfg.hop
+        self.mag[:-b] = self.mag[b:]
+        self.x[:-hb] = self.x[hb:]
+        self.x[-hb:] = 0.0
+        self.lam[:, :-b] = self.lam[:, b:]
+        self.lam[:, -b:] = 0.0
+
+    def _new_phases(self, b: int) -> np.ndarray:
+        """Initial phases [b, K] of the b newest frames from the current estimate."""
+        cfg = self.cfg
+        first = self.n_window - b
+        start = (first - 1) * cfg.hop
+        prev = analyze(self.x[start : start + cfg.n_fft], cfg)[0]
+        prev_phase = np.angle(prev)
+        if self.init == "advance":
+            return np.stack([advance(prev_phase, j + 1, cfg) for j in range(b)])
+        # RTPGHI (variant 0) from the two frames before, anchored on the current estimate's phase
+        state = self._pghi
+        for i, idx in ((1, first - 2), (2, first - 1)):
+            state.logs[i] = pghi.log_magnitude(self.mag[idx] if idx >= 0 else np.zeros(cfg.n_bins), cfg)
+            state.tgrad[i] = pghi.time_gradient(state.logs[i], cfg)
+        state.phase = pghi.to_centred(prev_phase)
+        out = []
+        for j in range(b):
+            state.push(self.mag[first + j])
+            out.append(pghi.from_centred(state.next_phase()))
+        return np.stack(out)
+
+    def _start_new_frames(self, b: int, phases: np.ndarray | None) -> None:
+        cfg = self.cfg
+        if phases is None:
+            phases = self._new_phases(b)
+        amp = self.mag[-b:] if cfg.power == 1.0 else np.sqrt(self.mag[-b:])
+        region = slice((self.n_window - b) * cfg.hop, None)
+        ola = synthesize(amp * np.exp(1j * phases), cfg)
+        num = self.x[region] * self._cov_old[b][region] + ola
+        self.x[region] = num / np.maximum(self._cov[region], 1e-12)
+
+    def process(self, mags: np.ndarray, phases: np.ndarray | None = None) -> np.ndarray:
+        cfg, h = self.cfg, self.cfg.hop
+        b = mags.shape[0]
+        self._slide(b)
+        self.mag[-b:] = mags
+        self.frames_in += b
+        self._start_new_frames(b, phases)
+        # samples known to be silent: before the stream (negative padded index) and the declared start
+        span_start = (self.frames_in - self.n_window) * h  # padded index of x[0]
+        n_silent = min(self.x.size, max(0, max(self.silent_start, 0) - span_start, -span_start))
+        self.x[:n_silent] = 0.0
+        n_fixed = (cfg.overlap - 1 + self.block - b) * h
+        self.fixed[:] = 0.0
+        self.fixed[: max(n_fixed, n_silent)] = 1.0
+        x, lam = self.step(self.mag, self.x, self.fixed, self.lam)
+        self.x = np.asarray(x, dtype=np.float64).reshape(self.x.shape)
+        self.lam = np.asarray(lam, dtype=np.float64).reshape(self.lam.shape)
+        return self.x[n_fixed : n_fixed + b * h].astype(np.float32)
+
+    def tail(self) -> np.ndarray:
+        start = (self.cfg.overlap - 1 + self.block) * self.cfg.hop
+        return self.x[start:].astype(np.float32)
+
+    def projections_per_frame(self) -> float:
+        return float(self.step.projections * self.n_window) / self.block
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} (window of {self.n_window} frames, {self.step.projections} projections per step, "
+            f"{self.init} start)"
+        )
