@@ -17,6 +17,7 @@ Window-level helpers (``analyze``, ``synthesize``, ``coverage``) work on a span 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -78,9 +79,15 @@ class StftConfig:
 
 def window(cfg: StftConfig) -> np.ndarray:
     """Periodic sine window scaled so that the frame is tight: sum_n w(t - nH)^2 = 1."""
-    n = np.arange(cfg.n_fft)
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / cfg.n_fft)
-    return np.sqrt(hann * (2.0 * cfg.hop / cfg.n_fft))
+    return _window(cfg.n_fft, cfg.hop).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _window(n_fft: int, hop: int) -> np.ndarray:
+    # computed once per setting: the streaming engine analyses small windows thousands of times a second
+    n = np.arange(n_fft)
+    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)
+    return np.sqrt(hann * (2.0 * hop / n_fft))
 
 
 def frame_view(span: np.ndarray, cfg: StftConfig) -> np.ndarray:
