@@ -33,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial phase and the noise")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="also write the results as JSON")
+    from app.commands.stream import add_online_arguments
+
+    add_online_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -82,6 +85,7 @@ def evaluate_methods(
     n_iter: int = DEFAULT_ITERATIONS,
     seed: int = 0,
     progress: bool = True,
+    online=None,
 ) -> dict:
     """Run every method on every file (same magnitudes and initial phase); means and per-file scores."""
     import numpy as np
@@ -108,7 +112,7 @@ def evaluate_methods(
             for name in methods:
                 bar.set_description(f"{path.stem} {name}")
                 with Stopwatch() as watch:
-                    y = reconstruct(name, mag, cfg, n_iter, seed, length)
+                    y = reconstruct(online[name] if online else name, mag, cfg, n_iter, seed, length)
                 scores = evaluate_signal(ref, y, cfg)
                 per_file.append({
                     "file": str(path), "method": name, **scores,
@@ -150,13 +154,22 @@ def format_table(report: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from engine.errors import InputError
 
-    methods = parse_methods(args.methods)
+    if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
+        from app.commands.stream import online_method
+
+        methods = [n.strip() for n in args.methods.split(",") if n.strip()]
+        online = {name: online_method(name, args) for name in methods}
+    else:
+        methods, online = parse_methods(args.methods), None
     files = resolve_inputs(args.paths)
     if not files:
         raise InputError("no files to evaluate")
     if args.json is not None and not args.json.parent.is_dir():
         raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
-    report = evaluate_methods(files, methods, args.hop, args.snr, args.iterations, args.seed)
+    report = evaluate_methods(files, methods, args.hop, args.snr, args.iterations, args.seed, online=online)
+    if online:
+        report["config"]["online"] = {"lookahead": args.lookahead, "block": args.block,
+                                      "step_iterations": args.step_iterations, "init": args.init}
     cond = report["config"]["condition"]
     print(f"{len(files)} files, {cond}, hop {report['config']['stft']['hop']}, {args.iterations} iterations, "
           "RTF on one thread")

@@ -48,6 +48,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("PCM_16", "PCM_24", "FLOAT"), default="PCM_16",
                         help="WAV sample format (default PCM_16)")
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
+    from app.commands.stream import add_online_arguments
+
+    add_online_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -114,7 +117,12 @@ def run(args: argparse.Namespace) -> int:
     from engine.metrics import Stopwatch, real_time_factor, spectral_convergence_db
     from engine.stft import SAMPLE_RATE
 
-    method = get_method(args.method)
+    if args.online:  # through the streaming engine; the output stays time-aligned with the input
+        from app.commands.stream import online_method
+
+        method = online_method(args.method, args)
+    else:
+        method = get_method(args.method)
     mag, cfg, length, _, notes = load_measurements(args.input, args.hop, args.snr, args.seed)
     for note in notes:
         _note(f"{args.input.name}: {note}")

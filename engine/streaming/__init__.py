@@ -12,14 +12,32 @@ Stable API (used by the CLI and the GUI):
 
 from engine.streaming.base import FrameProcessor
 from engine.streaming.core import Stream, StreamStats
+from engine.streaming.offline import reconstruct_online, run_stream
+from engine.streaming.player import Player
+from engine.streaming.sinks import NullSink, Sink, SoundDeviceSink, WavSink, open_sink, output_devices
+from engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
 from engine.streaming.steps import make_processor, make_step, method_names, shipped_models
 
 __all__ = [
+    "ArraySource",
+    "AudioFileSource",
     "FrameProcessor",
+    "MicSource",
+    "NpzSource",
+    "NullSink",
+    "Player",
+    "Sink",
+    "SoundDeviceSink",
+    "Source",
     "Stream",
     "StreamStats",
+    "WavSink",
     "make_processor",
     "make_step",
     "method_names",
+    "open_sink",
+    "output_devices",
+    "reconstruct_online",
+    "run_stream",
     "shipped_models",
 ]

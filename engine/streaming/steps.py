@@ -13,6 +13,7 @@ as many STFT projections per input frame as a 15-iteration window step at the sa
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -106,11 +107,19 @@ def gla_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
     return WindowStep(fn, name, iterations)
 
 
-def model_step(path: str | Path, passes: int = 1, threads: int = 1) -> tuple[WindowStep, StftConfig]:
-    """An exported model's window step (engine.onnx_model) run ``passes`` times per call."""
+@functools.lru_cache(maxsize=8)
+def _load_model(path: str, threads: int, mtime_ns: int):
+    """Sessions are stateless (the state travels in the tensors), so streams share one per model file."""
     from engine.onnx_model import load_model
 
-    model = load_model(path, threads=threads)
+    return load_model(path, threads=threads)
+
+
+def model_step(path: str | Path, passes: int = 1, threads: int = 1) -> tuple[WindowStep, StftConfig]:
+    """An exported model's window step (engine.onnx_model) run ``passes`` times per call."""
+    model = _load_model(
+        str(Path(path).resolve()), threads, Path(path).stat().st_mtime_ns if Path(path).exists() else 0
+    )
 
     def fn(mag, x, fixed, lam):
         mag32 = np.ascontiguousarray(mag, dtype=np.float32)

@@ -1,0 +1,196 @@
+"""`phasefold stream`: run the streaming engine from a file, a magnitude file or the microphone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", "-i", help="audio file, .npz magnitude file, or 'mic'")
+    parser.add_argument(
+        "--output",
+        "-o",
+        default="default",
+        help="'default' (sound card), a device name/index, FILE.wav, or 'null' (default: default)",
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
+        "--method", "-m", default=None, help="streaming method (see --list-methods); default unfolded-untied"
+    )
+    what.add_argument("--model", type=Path, help="an exported model (.onnx with its .json card)")
+    parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
+    parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="iterations per step (ADMM/GLA), model passes, or RTISI-LA iterations per frame",
+    )
+    parser.add_argument(
+        "--init",
+        choices=("advance", "rtpghi"),
+        default="advance",
+        help="phase start of new frames for window methods (default advance)",
+    )
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="release frames at real-time pace (files; live output is paced by the device)",
+    )
+    parser.add_argument(
+        "--snr", type=float, default=None, help="modify the magnitudes: white noise at this SNR (dB)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="stop the microphone after this many seconds"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="also write what a live output plays to this WAV (and fall back to it without a device)",
+    )
+    parser.add_argument(
+        "--score", action="store_true", help="score the output against the input (files only)"
+    )
+    parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
+    parser.set_defaults(run=run)
+
+
+def _source(args, cfg):
+    from engine.errors import InputError
+    from engine.streaming import AudioFileSource, MicSource, NpzSource
+
+    if args.input is None:
+        raise InputError("--input is required (an audio file, a .npz magnitude file or 'mic')")
+    if args.input == "mic":
+        if args.snr is not None:
+            raise InputError("--snr needs a clean file input, not the microphone")
+        return MicSource(cfg, max_seconds=args.seconds)
+    path = Path(args.input)
+    if path.suffix.lower() == ".npz":
+        if args.snr is not None:
+            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+        return NpzSource(path, realtime=args.realtime)
+    return AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
+
+
+def _status(stats: dict, end: str = "\r") -> None:
+    print(
+        f"  {stats['audio_s']:7.2f} s in  RTF {stats['rtf']:.3f} ({stats['ms_per_frame']:.2f} ms/frame)  "
+        f"latency {stats['latency_ms']:.1f} ms  under-runs {stats['underruns']}   ",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.errors import DeviceError
+    from engine.metrics import one_thread
+    from engine.stft import StftConfig
+    from engine.streaming import Player, Stream, make_processor, method_names, open_sink
+
+    if args.list_methods:
+        for name in method_names():
+            print(name)
+        return 0
+    method = args.model if args.model is not None else (args.method or "unfolded-untied")
+    with one_thread():
+        source = _source(args, StftConfig())
+        stream = Stream(
+            make_processor(
+                method, source.cfg, args.lookahead, args.block, iterations=args.iterations, init=args.init
+            )
+        )
+        for note in source.notes:
+            print(f"note: {note}", file=sys.stderr)
+        sink, notes = open_sink(args.output, stream.cfg.sample_rate, fallback=args.record)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        record = args.record
+        temp_record = None
+        if sink.live and record is None:
+            fd, name = tempfile.mkstemp(prefix="phasefold-live-", suffix=".wav")
+            import os
+
+            os.close(fd)
+            record = temp_record = Path(name)
+        produced: list[np.ndarray] = []
+        print(f"phasefold stream: {source.name} -> {sink.describe()}", file=sys.stderr)
+        print(f"  {stream.describe()}", file=sys.stderr)
+        player = Player(
+            source,
+            stream,
+            sink,
+            record_path=record if sink.live else None,
+            on_samples=produced.append if args.score else None,
+            on_stats=_status,
+            stats_interval=0.5,
+        )
+        try:
+            summary = player.run()
+        except KeyboardInterrupt:
+            player.stop()
+            raise
+    _status(summary, end="\n")
+    print(
+        f"done: {summary['frames_in']} frames in, {summary['samples_out']} samples out, "
+        f"{summary['audio_s']:.2f} s of audio, compute {summary['compute_s']:.2f} s "
+        f"(RTF {summary['rtf']:.3f}), "
+        f"latency {summary['latency_samples']} samples = {summary['latency_ms']:.1f} ms, "
+        f"under-runs {summary['underruns']}, wall {summary['wall_s']:.2f} s"
+    )
+    if player.error is not None:
+        kept = f"; the audio produced so far is in {record}" if record is not None and sink.live else ""
+        raise DeviceError(f"{player.error}{kept}") if isinstance(player.error, DeviceError) else player.error
+    if temp_record is not None:
+        temp_record.unlink(missing_ok=True)
+    if args.score:
+        _score(source, stream, np.concatenate(produced) if produced else np.zeros(0))
+    return 0
+
+
+def _score(source, stream, out) -> None:
+    from engine.metrics import evaluate_signal
+
+    if source.reference is None:
+        print("score: the input holds no reference audio", file=sys.stderr)
+        return
+    start = stream.cfg.pad + stream.delay_samples
+    y = out[start : start + source.reference.size]
+    scores = evaluate_signal(source.reference, y, stream.cfg, r=source.frames)
+    print("score: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+
+
+def add_online_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--online --lookahead L --block B [--step-iterations N] [--init]` for reconstruct and evaluate."""
+    group = parser.add_argument_group("streaming (--online)")
+    group.add_argument("--online", action="store_true",
+                       help="run the method through the streaming engine (frame by frame, fixed latency)")
+    group.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
+    group.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
+    group.add_argument("--step-iterations", type=int, default=None,
+                       help="iterations per window step / model passes / RTISI-LA iterations per frame "
+                            "(default: the method's streaming default)")
+    group.add_argument("--init", choices=("advance", "rtpghi"), default="advance",
+                       help="phase start of new frames (window methods)")
+
+
+def online_method(name: str, args: argparse.Namespace):
+    """An engine.methods.Method running ``name`` through the streaming engine with the --online settings."""
+    from engine.methods import Method
+    from engine.streaming import make_processor, reconstruct_online
+
+    # build once now: unknown names and bad settings fail before any file is read
+    make_processor(name, None, args.lookahead, args.block, iterations=args.step_iterations, init=args.init)
+
+    def run(mag, cfg, n_iter, seed, length):
+        return reconstruct_online(name, mag, cfg, length, args.lookahead, args.block, args.step_iterations,
+                                  args.init, seed)
+
+    return Method(f"{name} streamed (look-ahead {args.lookahead}, block {args.block})", run)

@@ -1,0 +1,196 @@
+"""``Player``: runs source -> stream -> sink on a worker thread, with callbacks for the CLI and the GUI.
+
+Callbacks run on the worker thread (a GUI forwards them through a queue or a Qt signal):
+``on_frames(frames [k, K])`` for every block of input frames, ``on_samples(samples)`` for every block of
+output audio, ``on_stats(dict)`` about every ``stats_interval`` seconds and at the end,
+``on_error(exc)`` when the stream stops on an error, ``on_finished(summary)`` at the very end.
+
+A live sink is teed into a WAV recording (``record_path``): when the device disappears mid-stream the
+worker stops cleanly, and everything produced so far is in that file. ``switch(stream)`` changes the
+method mid-stream without losing alignment: the new stream is primed with the last frames and takes
+over at the next block boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError, PhasefoldError
+from engine.streaming.core import Stream
+from engine.streaming.sinks import Sink, WavSink
+from engine.streaming.sources import Source
+
+
+class Player:
+    """Source -> Stream -> Sink on a worker thread (or inline with ``run``)."""
+
+    def __init__(
+        self,
+        source: Source,
+        stream: Stream,
+        sink: Sink,
+        record_path: str | Path | None = None,
+        on_frames: Callable[[np.ndarray], None] | None = None,
+        on_samples: Callable[[np.ndarray], None] | None = None,
+        on_stats: Callable[[dict], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_finished: Callable[[dict], None] | None = None,
+        stats_interval: float = 0.25,
+    ) -> None:
+        if (source.cfg.n_fft, source.cfg.hop) != (stream.cfg.n_fft, stream.cfg.hop):
+            raise InputError(
+                f"the source has n_fft {source.cfg.n_fft}, hop {source.cfg.hop}; "
+                f"{stream.name} runs at n_fft {stream.cfg.n_fft}, hop {stream.cfg.hop}"
+            )
+        self.source, self.stream, self.sink = source, stream, sink
+        self.record_path = Path(record_path) if record_path else None
+        self.on_frames, self.on_samples, self.on_stats = on_frames, on_samples, on_stats
+        self.on_error, self.on_finished = on_error, on_finished
+        self.stats_interval = stats_interval
+        self.error: BaseException | None = None
+        self.summary: dict | None = None
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._thread: threading.Thread | None = None
+        self._next_stream: Stream | None = None
+        self._lock = threading.Lock()
+        self._history: deque[np.ndarray] = deque(maxlen=self._history_frames(stream))
+        self._t0 = 0.0
+
+    @staticmethod
+    def _history_frames(stream: Stream) -> int:
+        need = stream.lookahead + stream.cfg.overlap - 1
+        return -(-need // stream.block) * stream.block  # a whole number of blocks
+
+    # -- control (any thread) ---------------------------------------------------------------------
+    def start(self) -> Player:
+        """Run on a daemon worker thread."""
+        self._thread = threading.Thread(target=self.run, name="phasefold-player", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End the stream after the current block; what was produced is kept."""
+        self._stop.set()
+        self._resume.set()
+        self.source.stop()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker; True when it has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def switch(self, stream: Stream) -> None:
+        """Hand over to another method (same look-ahead and block) at the next block boundary."""
+        if (stream.lookahead, stream.block, stream.cfg.hop) != (
+            self.stream.lookahead,
+            self.stream.block,
+            self.stream.cfg.hop,
+        ):
+            raise InputError("a stream can only switch to a method with the same look-ahead, block and hop")
+        with self._lock:
+            self._next_stream = stream
+
+    # -- worker ----------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Current figures: the stream's counters, latency, under-runs, wall time."""
+        s = self.stream.stats
+        return {
+            **s.as_dict(),
+            "method": self.stream.name,
+            "latency_ms": self.stream.latency_ms,
+            "latency_samples": self.stream.latency_samples,
+            "underruns": self.sink.underruns,
+            "wall_s": time.perf_counter() - self._t0 if self._t0 else 0.0,
+            "sink": self.sink.describe(),
+        }
+
+    def _take_switch(self) -> None:
+        with self._lock:
+            new, self._next_stream = self._next_stream, None
+        if new is None:
+            return
+        new.reset()
+        if self._history:
+            new.push(np.concatenate(list(self._history)))  # prime: its output replays audio already played
+        old = self.stream.stats
+        new.stats.frames_in, new.stats.samples_out = old.frames_in, old.samples_out
+        new.stats.compute_s = old.compute_s
+        self.stream = new
+
+    def _emit(self, samples: np.ndarray, recorder: Sink | None) -> None:
+        if samples.size == 0:
+            return
+        if recorder is not None:
+            recorder.write(samples)
+        if self.on_samples:
+            self.on_samples(samples)
+        self.sink.write(samples)
+
+    def run(self) -> dict:
+        """Stream to the end (or ``stop``); returns the summary (also in ``self.summary``)."""
+        self._t0 = time.perf_counter()
+        recorder = (
+            WavSink(self.record_path, self.sink.sample_rate) if self.record_path and self.sink.live else None
+        )
+        last_stats = self._t0
+        try:
+            try:
+                for frames in self.source.blocks(self.stream.block):
+                    self._resume.wait()
+                    if self._stop.is_set():
+                        break
+                    self._take_switch()
+                    if self.on_frames:
+                        self.on_frames(frames)
+                    self._history.extend(frames[i : i + 1] for i in range(frames.shape[0]))
+                    self._emit(self.stream.push(frames), recorder)
+                    now = time.perf_counter()
+                    if self.on_stats and now - last_stats >= self.stats_interval:
+                        last_stats = now
+                        self.on_stats(self.stats())
+                self._emit(self.stream.flush(), recorder)
+            finally:
+                if recorder is not None:
+                    recorder.close()
+            self.sink.close()
+        except PhasefoldError as exc:  # DeviceError mid-stream, a bad frame from a source, ...
+            self.error = exc
+            self.source.stop()
+            with contextlib.suppress(PhasefoldError):
+                self.sink.close()
+            if self.on_error:
+                self.on_error(exc)
+        self.summary = {
+            **self.stats(),
+            "error": str(self.error) if self.error else None,
+            "recording": str(self.record_path) if recorder is not None else None,
+        }
+        if self.on_stats:
+            self.on_stats(self.summary)
+        if self.on_finished:
+            self.on_finished(self.summary)
+        return self.summary
