@@ -170,15 +170,26 @@ def _score(source, stream, out) -> None:
 def add_online_arguments(parser: argparse.ArgumentParser) -> None:
     """`--online --lookahead L --block B [--step-iterations N] [--init]` for reconstruct and evaluate."""
     group = parser.add_argument_group("streaming (--online)")
-    group.add_argument("--online", action="store_true",
-                       help="run the method through the streaming engine (frame by frame, fixed latency)")
+    group.add_argument(
+        "--online",
+        action="store_true",
+        help="run the method through the streaming engine (frame by frame, fixed latency)",
+    )
     group.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
     group.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
-    group.add_argument("--step-iterations", type=int, default=None,
-                       help="iterations per window step / model passes / RTISI-LA iterations per frame "
-                            "(default: the method's streaming default)")
-    group.add_argument("--init", choices=("advance", "rtpghi"), default="advance",
-                       help="phase start of new frames (window methods)")
+    group.add_argument(
+        "--step-iterations",
+        type=int,
+        default=None,
+        help="iterations per window step / model passes / RTISI-LA iterations per frame "
+        "(default: the method's streaming default)",
+    )
+    group.add_argument(
+        "--init",
+        choices=("advance", "rtpghi"),
+        default="advance",
+        help="phase start of new frames (window methods)",
+    )
 
 
 def online_method(name: str, args: argparse.Namespace):
@@ -186,11 +197,13 @@ def online_method(name: str, args: argparse.Namespace):
     from engine.methods import Method
     from engine.streaming import make_processor, reconstruct_online
 
+    iterations = None if name.startswith("rtpghi") else args.step_iterations  # RTPGHI is not iterative
     # build once now: unknown names and bad settings fail before any file is read
-    make_processor(name, None, args.lookahead, args.block, iterations=args.step_iterations, init=args.init)
+    make_processor(name, None, args.lookahead, args.block, iterations=iterations, init=args.init)
 
     def run(mag, cfg, n_iter, seed, length):
-        return reconstruct_online(name, mag, cfg, length, args.lookahead, args.block, args.step_iterations,
-                                  args.init, seed)
+        return reconstruct_online(
+            name, mag, cfg, length, args.lookahead, args.block, iterations, args.init, seed
+        )
 
     return Method(f"{name} streamed (look-ahead {args.lookahead}, block {args.block})", run)
