@@ -1,0 +1,129 @@
+"""Runs one audio-device scenario in a fresh process (PortAudio reads the ALSA set-up at start-up).
+
+Usage: python tests/alsa/device_check.py CASE OUT_DIR; prints one JSON object. tests/test_audio_device.py
+starts it with HOME pointing at a folder whose .asoundrc is tests/alsa/asoundrc (the ALSA null device).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+
+def _speechlike(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * 22050)) / 22050
+    phase = 2 * np.pi * np.cumsum(140 + 30 * np.sin(2 * np.pi * t)) / 22050
+    return 0.2 * sum(np.sin(k * phase) / k for k in range(1, 8))
+
+
+def case_list(out: Path) -> dict:
+    import sounddevice as sd
+
+    devices = [dict(d) for d in sd.query_devices()]
+    return {
+        "devices": [d["name"] for d in devices],
+        "default_output": dict(sd.query_devices(kind="output"))["name"],
+    }
+
+
+def case_play(out: Path) -> dict:
+    import sounddevice as sd
+
+    calls, flags = [0], [0]
+
+    def callback(outdata, frames, time_info, status):
+        calls[0] += 1
+        flags[0] += bool(status)
+        outdata[:] = 0.1
+
+    with sd.OutputStream(samplerate=22050, channels=1, dtype="float32", blocksize=256, callback=callback):
+        time.sleep(0.2)
+    return {"callbacks": calls[0], "status_flags": flags[0]}
+
+
+def _player(out: Path, realtime: bool):
+    from engine.stft import StftConfig, magnitude
+    from engine.streaming import ArraySource, Player, SoundDeviceSink, Stream
+
+    cfg = StftConfig()
+    x = _speechlike(1.0)
+    source = ArraySource(magnitude(x, cfg), cfg, realtime=realtime, reference=x)
+    stream = Stream.open("rtpghi", cfg, lookahead=1)
+    sink = SoundDeviceSink(cfg.sample_rate)
+    played = []
+    player = Player(source, stream, sink, record_path=out / "recording.wav", on_samples=played.append)
+    return player, sink, played
+
+
+def case_player(out: Path) -> dict:
+    import soundfile as sf
+
+    player, sink, played = _player(out, realtime=False)
+    summary = player.run()
+    rec, _ = sf.read(str(out / "recording.wav"), dtype="float32")
+    produced = np.concatenate(played)
+    return {
+        "error": summary["error"],
+        "samples_out": summary["samples_out"],
+        "written": sink.samples_written,
+        "consumed": sink._read_pos,
+        "callbacks": sink.callbacks,
+        "underruns": summary["underruns"],
+        "recorded": int(rec.size),
+        "recording_matches": bool(np.allclose(rec, produced, atol=1.0 / 32768)),
+    }
+
+
+def case_vanish(out: Path) -> dict:
+    import soundfile as sf
+
+    player, sink, played = _player(out, realtime=True)  # 1 s of audio released at real-time pace
+    errors = []
+    player.on_error = errors.append
+
+    def unplug():
+        time.sleep(0.3)
+        sink._stream.abort()  # the PortAudio stream dies under the player, as when a device is unplugged
+
+    threading.Thread(target=unplug, daemon=True).start()
+    summary = player.run()
+    rec, _ = sf.read(str(out / "recording.wav"), dtype="float32")
+    return {
+        "error": summary["error"],
+        "error_type": type(errors[0]).__name__ if errors else None,
+        "recorded": int(rec.size),
+        "produced": int(sum(p.size for p in played)),
+        "frames_in": summary["frames_in"],
+        "source_frames": player.source.n_frames,
+    }
+
+
+def case_mic(out: Path) -> dict:
+    from engine.stft import StftConfig
+    from engine.streaming import MicSource
+
+    cfg = StftConfig()
+    source = MicSource(cfg, max_seconds=0.3)
+    frames = [b for b in source.blocks(2)]
+    return {
+        "blocks": len(frames),
+        "frames": int(sum(f.shape[0] for f in frames)),
+        "finite": bool(all(np.isfinite(f).all() for f in frames)),
+    }
+
+
+if __name__ == "__main__":
+    try:
+        import sounddevice  # noqa: F401
+    except OSError as exc:
+        print(json.dumps({"skip": f"PortAudio is not installed ({exc})"}))
+        sys.exit(0)
+    result = globals()[f"case_{sys.argv[1]}"](Path(sys.argv[2]))
+    print(json.dumps(result))

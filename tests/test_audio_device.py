@@ -1,0 +1,72 @@
+"""The sounddevice path against a real PortAudio device: the ALSA null device of tests/alsa/asoundrc.
+
+Each scenario runs in a subprocess whose HOME holds that .asoundrc (PortAudio reads ALSA's set-up once,
+at start-up). The null device has no clock, so it drains the FIFO as fast as it is filled: under-runs
+are counted but their number means nothing here; what is checked is that the device is listed, the
+callback runs, every sample reaches it in order, and an unplugged device stops the stream cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "alsa" / "device_check.py"
+
+
+def _run_case(case: str, tmp_path: Path) -> dict:
+    if sys.platform != "linux":
+        pytest.skip("the ALSA null device is Linux only")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(HERE / "alsa" / "asoundrc", home / ".asoundrc")
+    env = {**os.environ, "HOME": str(home)}
+    env.pop("ALSA_CONFIG_PATH", None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), case, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    return result
+
+
+def test_null_device_is_listed_and_plays(tmp_path):
+    listed = _run_case("list", tmp_path)
+    assert listed["default_output"] == "default"
+    played = _run_case("play", tmp_path)
+    assert played["callbacks"] > 10
+
+
+def test_player_streams_every_sample_to_the_device(tmp_path):
+    r = _run_case("player", tmp_path)
+    assert r["error"] is None
+    assert r["written"] == r["samples_out"] == r["consumed"]  # all of it went through the callback
+    assert r["callbacks"] > 0 and r["underruns"] >= 0
+    assert r["recorded"] == r["samples_out"] and r["recording_matches"]
+
+
+def test_unplugged_device_stops_cleanly_and_keeps_the_audio(tmp_path):
+    r = _run_case("vanish", tmp_path)
+    assert r["error_type"] == "DeviceError"
+    assert "audio device stopped" in r["error"]
+    assert r["frames_in"] < r["source_frames"]  # it stopped early
+    assert 0 < r["recorded"] == r["produced"]  # everything produced before the stop is in the file
+
+
+def test_microphone_source_on_the_null_device(tmp_path):
+    r = _run_case("mic", tmp_path)
+    assert r["frames"] >= int(0.3 * 22050 / 256) - 1
+    assert r["finite"]
