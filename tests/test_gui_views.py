@@ -50,6 +50,12 @@ def test_spectrogram_scrolls_and_places_frames(qtbot):
     view = SpectrogramView("input", sample_rate=22050, hop=256, n_bins=513, seconds=1.0, levels=(-60, 0))
     qtbot.addWidget(view)
     cap = view.ring.capacity
+    # fewer frames than the view holds: they start at time 0 on the left
+    view.push(0, np.zeros((5, 513), np.float32))
+    view.refresh()
+    assert view.image.mapToView(QPointF(0.0, cap - 5.0)).x() == pytest.approx(0.0, abs=1e-9)
+    assert view.getPlotItem().viewRange()[0] == pytest.approx([0.0, cap * 256 / 22050], abs=1e-3)
+    view.reset()
     frames = np.linspace(-60, 0, 513, dtype=np.float32)[None, :] + np.zeros((cap + 10, 1), np.float32)
     frames[:, 0] = np.arange(cap + 10)  # tag each frame by its index
     view.push(0, frames[:30])
@@ -100,4 +106,4 @@ def test_divergence_view_draws_every_curve(qtbot):
     assert len(items) == 17 and view.n_learned == 15
     np.testing.assert_allclose(items[-1].getData()[1], refs[1][1])
     view.show_curves("rtisi-la", y, [], refs, note="no learned divergence")
-    assert len(view.getPlotItem().listDataItems()) == 2 and view.note.toPlainText() == "no learned divergence"
+    assert len(view.getPlotItem().listDataItems()) == 2 and view.note == "no learned divergence"

@@ -123,9 +123,20 @@ class ControlPanel(QWidget):
         vol.addWidget(self.volume_label)
         out.addRow("volume", vol)
 
+        self.session_source = QLabel("–")
+        self.session_progress = QLabel("–")
+        self.session_latency = QLabel("–")
+        self.session_scores = QLabel("–")
+        session_box = QGroupBox("Session")
+        sess = QFormLayout(session_box)
+        for label, widget in (("source", self.session_source), ("progress", self.session_progress),
+                              ("latency", self.session_latency), ("mean scores", self.session_scores)):
+            widget.setWordWrap(True)
+            sess.addRow(label, widget)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for box in (src_box, method_box, transport_box, out_box):
+        for box in (src_box, method_box, transport_box, out_box, session_box):
             layout.addWidget(box)
         layout.addStretch(1)
         self.setFixedWidth(290)

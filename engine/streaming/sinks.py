@@ -176,6 +176,13 @@ class SoundDeviceSink(Sink):
         self._check_alive()
         self.samples_written += x.size
 
+    def pause(self) -> None:
+        """Stop the device while the producer holds the stream (call it from the producer's thread):
+        a paused stream counts no under-runs; what is buffered stays, and the next ``write`` restarts it."""
+        if self._started:
+            self._stream.stop()
+            self._started = False
+
     def _start(self) -> None:
         if not self._started:
             try:

@@ -29,19 +29,19 @@ class DivergenceView(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         self.legend = item.addLegend(offset=(8, 8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
-        self.note = pg.TextItem(color=theme.MUTED, anchor=(0.5, 0))
-        item.addItem(self.note, ignoreBounds=True)
+        self.note = ""
         self.n_learned = 0  # learned curves shown (tests read it)
 
     def show_curves(
         self, title: str, y: np.ndarray, learned: Sequence[tuple[str, np.ndarray]],
         references: Sequence[tuple[str, np.ndarray]], note: str = "",
     ) -> None:
-        """Replace the plot: learned curves coloured by layer, references dashed."""
+        """Replace the plot: learned curves coloured by layer, references dashed; ``note`` under the title."""
         item = self.getPlotItem()
         item.clear()
         self.legend.clear()
-        item.setTitle(title, color=theme.TEXT, size="11pt")
+        sub = f"<br><span style='color:{theme.MUTED}; font-size:9pt'>{note}</span>" if note else ""
+        item.setTitle(title + sub, color=theme.TEXT, size="11pt")
         cmap = pg.colormap.get("viridis")
         n = len(learned)
         for i, (label, values) in enumerate(learned):
@@ -57,7 +57,5 @@ class DivergenceView(pg.PlotWidget):
             hi = max(float(np.percentile(v, 98)) for v in finite)
             item.setYRange(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), padding=0)
         item.setXRange(float(y[0]), float(y[-1]), padding=0.02)
-        item.addItem(self.note, ignoreBounds=True)
-        self.note.setText(note)
-        self.note.setPos(float(y[0] + y[-1]) / 2, item.viewRange()[1][1])
+        self.note = note
         self.n_learned = n

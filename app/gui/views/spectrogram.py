@@ -108,8 +108,9 @@ class SpectrogramView(pg.PlotWidget):
     def _place(self) -> None:
         dt = self.hop / self.sample_rate
         df = self.sample_rate / 2 / (self.n_bins - 1)
-        t_end = max(self._next_frame, self.ring.capacity) * dt
+        t_end = self._next_frame * dt  # the ring's last row is the newest frame
         t0 = t_end - self.ring.capacity * dt
         # image pixel (column k = frequency bin, row i = frame) -> (time, frequency)
         self.image.setTransform(QTransform(0.0, df, dt, 0.0, t0, -df / 2))
-        self.setXRange(t0, t_end, padding=0)
+        shown = self.ring.capacity * dt
+        self.setXRange(max(t_end, shown) - shown, max(t_end, shown), padding=0)

@@ -29,6 +29,7 @@ class StoiView(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setYRange(0.0, 1.02, padding=0)
+        item.setXRange(0.0, 2 * window_s, padding=0.02)
         item.addLegend(offset=(-8, -8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
         self.stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=2), name="STOI",
                                     symbol="o", symbolSize=4, symbolBrush=theme.SERIES[0], symbolPen=None)

@@ -1,0 +1,70 @@
+"""`phasefold demo`: the built-in demo in the GUI where a display exists, else streamed with a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from app.commands.gui import add_window_arguments
+
+    add_window_arguments(parser)
+    parser.add_argument(
+        "--no-gui", action="store_true",
+        help="stream without a window (the default where no display exists) and print a summary",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.gui.app import LaunchOptions, check_options, has_display, launch
+
+    opts = LaunchOptions(
+        method=args.method, lookahead=args.lookahead, block=args.block, output=args.output, snr=args.snr,
+        play=True, quit_after=args.quit_after, screenshot=args.screenshot,
+    )
+    check_options(opts)
+    if args.no_gui or not has_display():
+        if not args.no_gui:
+            print("phasefold demo: no display found: streaming without the window", file=sys.stderr)
+        return headless(opts)
+    return launch(opts)
+
+
+def headless(opts) -> int:
+    """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
+    import numpy as np
+
+    from app.gui.main_window import default_method
+    from app.gui.worker import SOURCE_DEMO, prepare_source
+    from engine.metrics import evaluate_signal
+    from engine.stft import StftConfig
+    from engine.streaming import Player, Stream, method_names, open_sink
+
+    cfg = StftConfig()
+    method = opts.method or default_method(method_names())
+    source = prepare_source(SOURCE_DEMO, cfg, snr_db=opts.snr)
+    stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block)
+    sink, notes = open_sink(opts.output or "null", cfg.sample_rate)
+    source.realtime = sink.live
+    for note in [*source.notes, *notes]:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"phasefold demo: {source.name} ({source.length / cfg.sample_rate:.1f} s) -> {sink.describe()}")
+    print(f"  {stream.describe()}")
+    produced: list[np.ndarray] = []
+    summary = Player(source, stream, sink, on_samples=produced.append).run()
+    if summary["error"]:
+        print(f"phasefold demo: stopped: {summary['error']}", file=sys.stderr)
+        return 1
+    start = cfg.pad + stream.delay_samples
+    y = np.concatenate(produced)[start : start + source.length]
+    scores = evaluate_signal(source.reference, y, cfg, r=source.frames)
+    print(
+        f"  RTF {summary['rtf']:.3f} ({summary['ms_per_frame']:.2f} ms/frame), latency "
+        f"{summary['latency_ms']:.1f} ms, under-runs {summary['underruns']}"
+    )
+    print("  scores vs the demo signal: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if not sink.live:
+        print("  (no audio played: use --output default where a sound card exists, or `phasefold gui`)")
+    return 0

@@ -1,0 +1,41 @@
+"""`phasefold gui`: the desktop application (live spectrograms, learned divergences, live STOI)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_window_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `phasefold gui` and `phasefold demo`."""
+    parser.add_argument("--method", "-m", default=None, help="method or shipped model to select")
+    parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
+    parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
+    parser.add_argument(
+        "--output", "-o", default=None,
+        help="audio output: 'default', a device index, or 'null' (default: the first one listed)",
+    )
+    parser.add_argument("--snr", type=float, default=None, help="modify the magnitudes: input SNR in dB")
+    parser.add_argument(
+        "--quit-after", type=float, default=None, metavar="SECONDS",
+        help="close the window after this many seconds (scripted runs; prints the GUI frame interval)",
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, default=None, help="with --quit-after: save a PNG of the window first"
+    )
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", "-i", type=Path, default=None, help="audio file to open as the source")
+    parser.add_argument("--play", action="store_true", help="start streaming at once")
+    add_window_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.gui.app import LaunchOptions, launch
+
+    return launch(LaunchOptions(
+        input=args.input, method=args.method, lookahead=args.lookahead, block=args.block, output=args.output,
+        snr=args.snr, play=args.play, quit_after=args.quit_after, screenshot=args.screenshot,
+    ))

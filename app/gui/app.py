@@ -1,0 +1,100 @@
+"""Starting the desktop application: display detection, settings from the command line, scripted runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import DeviceError, InputError
+
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
+
+
+def has_display() -> bool:
+    """Whether a window can be shown here (an offscreen Qt platform counts as no display)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+    if platform in HEADLESS_PLATFORMS:
+        return False
+    if platform or sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass
+class LaunchOptions:
+    """What `phasefold gui` / `phasefold demo` ask of the window."""
+
+    input: Path | None = None
+    method: str | None = None
+    lookahead: int = 3
+    block: int = 1
+    output: str | None = None
+    snr: float | None = None
+    play: bool = False
+    quit_after: float | None = None  # seconds of streaming, then close (scripted runs)
+    screenshot: Path | None = None  # saved just before closing
+
+
+def check_options(opts: LaunchOptions) -> None:
+    """Refuse bad settings with one line before any window opens."""
+    from engine.streaming import method_names
+
+    if opts.method is not None and opts.method not in method_names():
+        raise InputError(f"unknown method {opts.method!r}; choose one of {', '.join(method_names())}")
+    if not 0 <= opts.lookahead <= 8:
+        raise InputError(f"look-ahead must be 0 to 8 frames, not {opts.lookahead}")
+    if not 1 <= opts.block <= 8:
+        raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
+    if opts.input is not None:
+        from engine.audio_io import load_audio
+
+        load_audio(opts.input)
+    if opts.quit_after is not None and opts.quit_after <= 0:
+        raise InputError("--quit-after must be positive")
+    if opts.screenshot is not None and not opts.screenshot.parent.is_dir():
+        raise InputError(f"{opts.screenshot}: the folder {opts.screenshot.parent} does not exist")
+
+
+def launch(opts: LaunchOptions) -> int:
+    """Open the main window with these settings and run the event loop; returns the exit code."""
+    check_options(opts)
+    if not has_display() and os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] not in HEADLESS_PLATFORMS:
+        raise DeviceError(
+            "no display found (DISPLAY / WAYLAND_DISPLAY unset): run `phasefold demo` or `phasefold stream` "
+            "for audio without a window, or set QT_QPA_PLATFORM=offscreen to render off screen"
+        )
+    from PyQt6.QtCore import QTimer
+
+    from app.gui.main_window import MainWindow, make_app
+
+    app = make_app(sys.argv[:1])
+    window = MainWindow(output=opts.output)
+    apply_options(window, opts)
+    window.show()
+    if opts.play:
+        QTimer.singleShot(0, window.start_stream)
+    if opts.quit_after is not None:
+        def finish() -> None:
+            if opts.screenshot is not None:
+                window.save_screenshot(opts.screenshot)
+            print(f"phasefold gui: median GUI frame interval {window.frame_interval_ms():.1f} ms")
+            window.close()
+
+        QTimer.singleShot(int(opts.quit_after * 1000), finish)
+    return int(app.exec())
+
+
+def apply_options(window, opts: LaunchOptions) -> None:
+    """Set the window's controls from the options."""
+    c = window.controls
+    if opts.method is not None:
+        c.method.setCurrentText(opts.method)
+    c.lookahead.setValue(opts.lookahead)
+    c.block.setValue(opts.block)
+    if opts.snr is not None:
+        c.modify.setChecked(True)
+        c.snr.setValue(opts.snr)
+    if opts.input is not None:
+        window.open_file(opts.input)
