@@ -165,7 +165,7 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
 
     proc = psutil.Process()
     stream = Stream.open(method, cfg, lookahead=lookahead, block=block, iterations=iterations)
-    n_total = int(round(seconds * cfg.sample_rate / cfg.hop))
+    n_total = int(round(seconds * cfg.sample_rate / cfg.hop)) // block * block
     loop = mag[: (mag.shape[0] // block) * block]
     n_out, pushed = 0, 0
     samples, t0 = [], time.perf_counter()

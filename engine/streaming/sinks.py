@@ -235,7 +235,7 @@ def open_sink(
     except DeviceError as exc:
         reason = str(exc)
     if not output_devices() and reason.startswith("cannot open"):
-        reason = "no audio output device found (this machine has no sound card)"
+        reason = f"{reason} (PortAudio lists no output device: this machine has no sound card)"
     if fallback is not None:
         return WavSink(fallback, sample_rate), [f"{reason}: writing to {fallback} instead"]
     return NullSink(sample_rate), [f"{reason}: using the null sink instead"]
