@@ -57,8 +57,9 @@ def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np
         fixed = np.zeros(s, dtype=np.float32)
         fixed[: cfg.pad] = fixed[s - cfg.pad :] = 1.0
         cases[f"random_w{w}"] = {
-            "mag": np.abs(analyze(0.03 * rng.standard_normal(s), cfg)).astype(np.float32),
-            "x": (0.03 * rng.standard_normal(s)).astype(np.float32), "fixed": fixed,
+            "mag": np.abs(analyze(0.01 * rng.standard_normal(s), cfg)).astype(np.float32),
+            "x": (0.01 * rng.standard_normal(s)).astype(np.float32),
+            "fixed": fixed,
             "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
         }
     speech = _speech()
@@ -69,14 +70,22 @@ def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np
         span = pad_signal(random_phase_init(mag, cfg, seed, speech.size), cfg).astype(np.float32)
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + speech.size] = 0.0
-        cases["speech_offline"] = {"mag": mag, "x": span, "fixed": fixed,
-                                   "lam": np.zeros((2, *mag.shape), dtype=np.float32)}
+        cases["speech_offline"] = {
+            "mag": mag,
+            "x": span,
+            "fixed": fixed,
+            "lam": np.zeros((2, *mag.shape), dtype=np.float32),
+        }
         w, m0 = cfg.overlap + 3, mag.shape[0] // 2
         s0 = m0 * cfg.hop
         wfixed = np.zeros(cfg.span(w), dtype=np.float32)
         wfixed[: cfg.n_fft - cfg.hop] = 1.0
-        cases["speech_window"] = {"mag": mag[m0 : m0 + w], "x": span[s0 : s0 + cfg.span(w)].copy(),
-                                  "fixed": wfixed, "lam": np.zeros((2, w, k), dtype=np.float32)}
+        cases["speech_window"] = {
+            "mag": mag[m0 : m0 + w],
+            "x": span[s0 : s0 + cfg.span(w)].copy(),
+            "fixed": wfixed,
+            "lam": np.zeros((2, w, k), dtype=np.float32),
+        }
     return cases
 
 
@@ -95,9 +104,16 @@ def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
     return diffs
 
 
-def export_network(net: UnfoldedADMM, out: str | Path, *, name: str | None = None,
-                   training: dict | None = None, metrics: dict | None = None, dft: str = "matmul",
-                   hop: int | None = None) -> dict:
+def export_network(
+    net: UnfoldedADMM,
+    out: str | Path,
+    *,
+    name: str | None = None,
+    training: dict | None = None,
+    metrics: dict | None = None,
+    dft: str = "matmul",
+    hop: int | None = None,
+) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for ``net``; returns the card.
 
     ``hop`` re-targets the trained activation parameters to another hop (the card records both).
@@ -118,14 +134,22 @@ def export_network(net: UnfoldedADMM, out: str | Path, *, name: str | None = Non
     model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg, dft=dft)
     onnx.save(model, str(out))
     card = {
-        "name": name, "format_version": CARD_FORMAT, "variant": net.cfg.variant, "layers": net.cfg.layers,
-        "pieces": net.cfg.pieces, "rho": net.cfg.rho,
+        "name": name,
+        "format_version": CARD_FORMAT,
+        "variant": net.cfg.variant,
+        "layers": net.cfg.layers,
+        "pieces": net.cfg.pieces,
+        "rho": net.cfg.rho,
         "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
         "trained_stft": {**trained_cfg.to_dict(), "window": WINDOW_NAME},
         "coverage_eps": COV_EPS,
-        "interface": {"inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
-                      "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]}, "window_frames": None,
-                      "dtype": "float32", "S": "(W - 1) * hop + n_fft"},
+        "interface": {
+            "inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
+            "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]},
+            "window_frames": None,
+            "dtype": "float32",
+            "S": "(W - 1) * hop + n_fft",
+        },
         "onnx": {"opset": OPSET, "stft": dft},
         "parameters": params,
         "monotonicity": MONOTONICITY,
@@ -154,15 +178,27 @@ def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
     return load_checkpoint(ck)
 
 
-def export_run(run: str | Path, out: str | Path, *, dft: str = "matmul", hop: int | None = None,
-               evaluate: bool = True, name: str | None = None) -> dict:
+def export_run(
+    run: str | Path,
+    out: str | Path,
+    *,
+    dft: str = "matmul",
+    hop: int | None = None,
+    evaluate: bool = True,
+    name: str | None = None,
+) -> dict:
     """Export the best checkpoint of a run, verified, with test metrics in its card."""
     net, ck = load_run(run)
     training = {
-        "data": ck.get("data_description", ""), "recipe": ck.get("config", {}),
-        "seconds": ck.get("seconds"), "device": ck.get("device", "cpu"),
-        "selected": {"epoch": ck.get("epoch"), "validation_stoi": ck.get("val_stoi"),
-                     "validation_stoi_untrained": ck.get("val_stoi_init")},
+        "data": ck.get("data_description", ""),
+        "recipe": ck.get("config", {}),
+        "seconds": ck.get("seconds"),
+        "device": ck.get("device", "cpu"),
+        "selected": {
+            "epoch": ck.get("epoch"),
+            "validation_stoi": ck.get("val_stoi"),
+            "validation_stoi_untrained": ck.get("val_stoi_init"),
+        },
     }
     card = export_network(net, out, name=name, training=training, dft=dft, hop=hop)
     if evaluate:

@@ -48,8 +48,11 @@ class _Builder:
     def split2(self, x: str, axis: int) -> tuple[str, str]:
         self.count += 1
         a, b = f"sa{self.count}", f"sb{self.count}"
-        self.nodes.append(helper.make_node("Split", [x], [a, b], axis=axis, num_outputs=2)
-                          if OPSET >= 18 else helper.make_node("Split", [x], [a, b], axis=axis))
+        self.nodes.append(
+            helper.make_node("Split", [x], [a, b], axis=axis, num_outputs=2)
+            if OPSET >= 18
+            else helper.make_node("Split", [x], [a, b], axis=axis)
+        )
         return a, b
 
 
@@ -75,16 +78,31 @@ class _Stft:
         g = self.g
         ni = g.op("Range", g.const(0, dtype=np.int64), g.const(n, dtype=np.int64), g.const(1, dtype=np.int64))
         ki = g.op("Range", g.const(0, dtype=np.int64), g.const(k, dtype=np.int64), g.const(1, dtype=np.int64))
-        prod = g.op("Mod", g.op("Mul", g.op("Unsqueeze", ni, g.const([1], dtype=np.int64)),
-                                g.op("Unsqueeze", ki, g.const([0], dtype=np.int64))), g.const(n, dtype=np.int64))
-        ang = g.op("Mul", g.op("Cast", prod, to=TensorProto.DOUBLE), g.const(2 * math.pi / n, dtype=np.float64))
+        prod = g.op(
+            "Mod",
+            g.op(
+                "Mul",
+                g.op("Unsqueeze", ni, g.const([1], dtype=np.int64)),
+                g.op("Unsqueeze", ki, g.const([0], dtype=np.int64)),
+            ),
+            g.const(n, dtype=np.int64),
+        )
+        ang = g.op(
+            "Mul", g.op("Cast", prod, to=TensorProto.DOUBLE), g.const(2 * math.pi / n, dtype=np.float64)
+        )
         cos = g.op("Cast", g.op("Cos", ang), to=TensorProto.FLOAT)  # [N, K]
         sin = g.op("Cast", g.op("Sin", ang), to=TensorProto.FLOAT)
-        wcol = g.op("Mul", g.op("Unsqueeze", self.win, g.const([1], dtype=np.int64)), g.const(1.0 / math.sqrt(n)))
-        self.ana = g.op("Concat", g.op("Mul", cos, wcol), g.op("Neg", g.op("Mul", sin, wcol)), axis=1)  # [N, 2K]
+        wcol = g.op(
+            "Mul", g.op("Unsqueeze", self.win, g.const([1], dtype=np.int64)), g.const(1.0 / math.sqrt(n))
+        )
+        self.ana = g.op(
+            "Concat", g.op("Mul", cos, wcol), g.op("Neg", g.op("Mul", sin, wcol)), axis=1
+        )  # [N, 2K]
         ck = np.full(k, 2.0, dtype=np.float32)
         ck[0] = ck[-1] = 1.0
-        wrow = g.op("Mul", g.op("Unsqueeze", self.win, g.const([0], dtype=np.int64)), g.const(1.0 / math.sqrt(n)))
+        wrow = g.op(
+            "Mul", g.op("Unsqueeze", self.win, g.const([0], dtype=np.int64)), g.const(1.0 / math.sqrt(n))
+        )
         ck_col = g.const(ck[:, None])
         syn_c = g.op("Mul", g.op("Mul", g.op("Transpose", cos, perm=[1, 0]), ck_col), wrow)
         syn_s = g.op("Neg", g.op("Mul", g.op("Mul", g.op("Transpose", sin, perm=[1, 0]), ck_col), wrow))
@@ -96,8 +114,15 @@ class _Stft:
         parts = []
         for j in range(r):
             end = j - (r - 1) if j < r - 1 else np.iinfo(np.int64).max
-            parts.append(g.op("Slice", chunks, g.const([j], dtype=np.int64), g.const([end], dtype=np.int64),
-                              g.const([0], dtype=np.int64)))
+            parts.append(
+                g.op(
+                    "Slice",
+                    chunks,
+                    g.const([j], dtype=np.int64),
+                    g.const([end], dtype=np.int64),
+                    g.const([0], dtype=np.int64),
+                )
+            )
         return g.op("Concat", *parts, axis=1)
 
     def analyze(self, x: str) -> tuple[str, str]:
@@ -105,8 +130,12 @@ class _Stft:
         fr = self.frames(x)
         if self.mode == "matmul":
             return g.split2(g.op("MatMul", fr, self.ana), axis=1)
-        spec = g.op("DFT", g.op("Unsqueeze", g.op("Mul", fr, self.win), g.const([-1], dtype=np.int64)),
-                    axis=1, onesided=1)
+        spec = g.op(
+            "DFT",
+            g.op("Unsqueeze", g.op("Mul", fr, self.win), g.const([-1], dtype=np.int64)),
+            axis=1,
+            onesided=1,
+        )
         spec = g.op("Mul", spec, self.scale)  # [W, K, 2]
         re, im = g.split2(spec, axis=2)
         sq = g.const([2], dtype=np.int64)
@@ -119,8 +148,14 @@ class _Stft:
         else:
             last = g.const([-1], dtype=np.int64)
             z = g.op("Concat", g.op("Unsqueeze", zr, last), g.op("Unsqueeze", zi, last), axis=2)  # [W, K, 2]
-            mirror = g.op("Slice", z, g.const([n // 2 - 1], dtype=np.int64), g.const([0], dtype=np.int64),
-                          g.const([1], dtype=np.int64), g.const([-1], dtype=np.int64))
+            mirror = g.op(
+                "Slice",
+                z,
+                g.const([n // 2 - 1], dtype=np.int64),
+                g.const([0], dtype=np.int64),
+                g.const([1], dtype=np.int64),
+                g.const([-1], dtype=np.int64),
+            )
             conj = g.op("Mul", mirror, g.const([1.0, -1.0]))
             full = g.op("Concat", z, conj, axis=1)  # [W, N, 2] Hermitian
             time = g.op("DFT", full, axis=1, inverse=1)
@@ -147,8 +182,15 @@ class _Stft:
         return self.overlap_add(g.op("Expand", w2, shape))
 
 
-def build_model(params: dict, variant: str, layers: int, rho: float, cfg: StftConfig, dft: str = "dft",
-                window_frames: int | None = None) -> onnx.ModelProto:
+def build_model(
+    params: dict,
+    variant: str,
+    layers: int,
+    rho: float,
+    cfg: StftConfig,
+    dft: str = "dft",
+    window_frames: int | None = None,
+) -> onnx.ModelProto:
     """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows."""
     if dft not in DFT_MODES:
         raise ValueError(f"dft must be one of {DFT_MODES}")
@@ -173,12 +215,15 @@ def build_model(params: dict, variant: str, layers: int, rho: float, cfg: StftCo
             raise ValueError(f"layer {t} has no parameter set ({sets} given)")
         bm1 = g.const(params["b"][i] - 1.0)
         if i not in s_cache:
-            s_cache[i] = g.op("Mul", g.op("Div", g.op("Exp", g.op("Mul", bm1, mag_floor)), bm1),
-                              g.const(params["g2"][i]))
+            s_cache[i] = g.op(
+                "Mul", g.op("Div", g.op("Exp", g.op("Mul", bm1, mag_floor)), bm1), g.const(params["g2"][i])
+            )
         xr, xi = st.analyze(x)
         lr_rho, li_rho = g.op("Div", lam_r, rho_c), g.op("Div", lam_i, rho_c)
         hr, hi = g.op("Add", xr, lr_rho), g.op("Add", xi, li_rho)
-        a = g.op("Sqrt", g.op("Add", g.op("Add", g.op("Mul", hr, hr), g.op("Mul", hi, hi)), g.const(ABS_EPS2)))
+        a = g.op(
+            "Sqrt", g.op("Add", g.op("Add", g.op("Mul", hr, hr), g.op("Mul", hi, hi)), g.const(ABS_EPS2))
+        )
         v = g.op("Add", g.op("Mul", g.const(params["g1"][i]), a), s_cache[i])
         u = g.op("Relu", v)
         for c in range(len(params["w"][i])):
@@ -187,8 +232,12 @@ def build_model(params: dict, variant: str, layers: int, rho: float, cfg: StftCo
         q = g.op("Div", u, a)
         zr, zi = g.op("Mul", hr, q), g.op("Mul", hi, q)
         syn = st.synthesize(g.op("Sub", zr, lr_rho), g.op("Sub", zi, li_rho))
-        x = g.op("Add", g.op("Mul", "fixed", x), g.op("Div", g.op("Mul", free, syn), cov),
-                 out="x_out" if t == layers - 1 else None)
+        x = g.op(
+            "Add",
+            g.op("Mul", "fixed", x),
+            g.op("Div", g.op("Mul", free, syn), cov),
+            out="x_out" if t == layers - 1 else None,
+        )
         nr, ni = st.analyze(x)
         lam_r = g.op("Add", lam_r, g.op("Mul", rho_c, g.op("Sub", nr, zr)))
         lam_i = g.op("Add", lam_i, g.op("Mul", rho_c, g.op("Sub", ni, zi)))
@@ -196,15 +245,23 @@ def build_model(params: dict, variant: str, layers: int, rho: float, cfg: StftCo
     g.op("Concat", g.op("Unsqueeze", lam_r, zero), g.op("Unsqueeze", lam_i, zero), axis=0, out="lam_out")
     f32 = TensorProto.FLOAT
     graph = helper.make_graph(
-        g.nodes, "phasefold_unfolded_admm",
-        [helper.make_tensor_value_info("mag", f32, [w_dim, k]), helper.make_tensor_value_info("x", f32, [s_dim]),
-         helper.make_tensor_value_info("fixed", f32, [s_dim]),
-         helper.make_tensor_value_info("lam", f32, [2, w_dim, k])],
-        [helper.make_tensor_value_info("x_out", f32, [s_dim]),
-         helper.make_tensor_value_info("lam_out", f32, [2, w_dim, k])],
+        g.nodes,
+        "phasefold_unfolded_admm",
+        [
+            helper.make_tensor_value_info("mag", f32, [w_dim, k]),
+            helper.make_tensor_value_info("x", f32, [s_dim]),
+            helper.make_tensor_value_info("fixed", f32, [s_dim]),
+            helper.make_tensor_value_info("lam", f32, [2, w_dim, k]),
+        ],
+        [
+            helper.make_tensor_value_info("x_out", f32, [s_dim]),
+            helper.make_tensor_value_info("lam_out", f32, [2, w_dim, k]),
+        ],
         g.inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="phasefold")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="phasefold"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -157,16 +157,26 @@ class UnfoldedADMM(nn.Module):
         x_out, lam_out = self(mag, x, fixed, lam)
         return x_out, torch.stack([lam_out.real, lam_out.imag], dim=-3)
 
-    def reconstruct(self, mag: torch.Tensor, length: int, phase: torch.Tensor, passes: int = 1
-                    ) -> torch.Tensor:
-        """Offline reconstruction of signals [..., length] from magnitudes [..., F, K] and a start phase."""
+    def start(self, mag: torch.Tensor, length: int, phase: torch.Tensor):
+        """Offline start (x0 = A^H(r e^{i phase}) padded, fixed = padding, lam = 0) for the whole signal."""
         cfg = self.stft_cfg
         fixed = tstft.fixed_mask(length, cfg, mag.dtype).to(mag.device)
         x = tstft.pad_signal(tstft.istft(torch.polar(mag, phase), cfg, length), cfg)
         lam = torch.zeros_like(mag, dtype=torch.complex64 if mag.dtype == torch.float32 else torch.complex128)
+        return x, fixed, lam
+
+    def reconstruct(
+        self, mag: torch.Tensor, length: int, phase: torch.Tensor, passes: int = 1, runner=None
+    ) -> torch.Tensor:
+        """Offline reconstruction [..., length] from magnitudes [..., F, K] and a start phase.
+
+        ``runner`` (default: the network itself) is what runs the layers, e.g. a DDP wrapper of it.
+        """
+        runner = self if runner is None else runner
+        x, fixed, lam = self.start(mag, length, phase)
         for _ in range(passes):
-            x, lam = self(mag, x, fixed, lam)
-        return x[..., cfg.pad : cfg.pad + length]
+            x, lam = runner(mag, x, fixed, lam)
+        return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
 
 
 def load_checkpoint(path, map_location="cpu") -> tuple[UnfoldedADMM, dict]:

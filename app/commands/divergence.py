@@ -1,0 +1,91 @@
+"""`phasefold divergence MODEL -o curves.png`: draw the learned divergences of a model beside l2 and KL."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.errors import InputError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model",
+        help="exported model (NAME.onnx with its card, or a shipped name such as "
+        "unfolded-tied) or a training run folder / checkpoint (needs torch)",
+    )
+    parser.add_argument("-o", "--out", required=True, help="PNG file to write")
+    parser.add_argument(
+        "--r",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="measurement values r to draw, one panel each (default 1)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _card(model: str) -> dict:
+    from engine.onnx_model import SHIPPED, read_card, shipped_model_path
+
+    path = Path(model)
+    if model in SHIPPED:
+        path = shipped_model_path(model, 256)
+    if path.suffix == ".onnx":
+        return read_card(path)
+    if path.is_dir() or path.suffix == ".pt":
+        try:
+            from training.export import load_run
+        except ImportError:
+            raise InputError(
+                "reading a training checkpoint needs PyTorch; pass an exported .onnx instead"
+            ) from None
+        net, _ = load_run(path)
+        return {
+            "name": path.stem if path.suffix else path.name,
+            "variant": net.cfg.variant,
+            "rho": net.cfg.rho,
+            "parameters": net.card_parameters(),
+        }
+    raise InputError(f"{model}: not a .onnx model, a shipped model name or a training run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engine.divergence_curves import card_curves
+
+    if any(r <= 0 for r in args.r):
+        raise InputError("--r values must be positive")
+    card = _card(args.model)
+    fig, axes = plt.subplots(1, len(args.r), figsize=(5.2 * len(args.r), 4.0), squeeze=False)
+    for ax, r in zip(axes[0], args.r, strict=True):
+        c = card_curves(card, r=r)
+        n = len(c["learned"])
+        cmap = plt.get_cmap("viridis")
+        for i, f in enumerate(c["learned"]):
+            label = "learned (tied)" if n == 1 else (f"layer {i + 1}" if i in (0, n - 1) or n <= 4 else None)
+            ax.plot(
+                c["u"],
+                f,
+                color=cmap(i / max(1, n - 1)) if n > 1 else "C0",
+                lw=1.6 if n == 1 else 1.0,
+                label=label,
+            )
+        ax.plot(c["u"], c["quadratic"], "k--", lw=1.2, label="quadratic (u - r)^2/2")
+        ax.plot(c["u"], c["kl"], "r:", lw=1.4, label="KL(u | r)")
+        top = max(float(c["quadratic"].max()), float(c["kl"].max()))
+        ax.set_ylim(-0.05 * top, 1.1 * top)
+        ax.set_xlabel("u (estimated magnitude)")
+        ax.set_ylabel("rho * f_r(u), shifted to min 0")
+        ax.set_title(f"{card.get('name', args.model)}: r = {r:g}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,48 @@
+"""`phasefold export RUN -o exported_models/NAME.onnx`: verified ONNX export, golden pair, model card."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.errors import InputError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN", help="training run folder (its best.pt) or a checkpoint file")
+    parser.add_argument("-o", "--out", required=True, help="exported_models/NAME.onnx")
+    parser.add_argument("--name", default=None, help="model name in the card (default: the file's stem)")
+    parser.add_argument(
+        "--dft",
+        choices=("matmul", "dft"),
+        default="matmul",
+        help="STFT in the graph: DFT matrices (default, faster in onnxruntime) or the DFT operator",
+    )
+    parser.add_argument(
+        "--hop",
+        type=int,
+        choices=(256, 512),
+        default=None,
+        help="export the trained parameters for another hop (the card records both)",
+    )
+    parser.add_argument("--no-eval", action="store_true", help="skip the test-split metrics in the card")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError("export needs PyTorch and onnx: pip install 'phasefold[train]'") from None
+    from training.export import export_run
+
+    card = export_run(
+        args.run_dir, args.out, dft=args.dft, hop=args.hop, evaluate=not args.no_eval, name=args.name
+    )
+    diffs = card["verification"]["max_abs_diff"]
+    print(
+        f"wrote {args.out} (+ .json card, .golden.npz); onnxruntime vs PyTorch max abs diff "
+        + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
+    )
+    for cond, m in card.get("metrics", {}).get("test", {}).items():
+        print(f"  test {cond}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    return 0

@@ -1,0 +1,52 @@
+"""`phasefold train`: train a tied or untied unfolded-ADMM model (needs the [train] extra)."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.errors import InputError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", choices=("tied", "untied"), default="tied")
+    parser.add_argument("--layers", type=int, default=15, help="T, ADMM layers (default 15)")
+    parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
+    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
+    parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
+    parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
+    parser.add_argument("--snr", type=float, nargs=2, default=(5.0, 5.0), metavar=("LO", "HI"),
+                        help="modified magnitudes: input SNR range in dB (default 5 5)")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=40, help="steps per epoch (default 40)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--sc-weight", type=float, default=0.2,
+                        help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch
+    except ImportError:
+        raise InputError("training needs PyTorch: pip install 'phasefold[train]'") from None
+    from training.data import DataConfig
+    from training.train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
+        raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
+    data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
+    cfg = TrainConfig(variant=args.variant, layers=args.layers, pieces=args.pieces, hop=args.hop, data=data,
+                      epochs=args.epochs, steps_per_epoch=args.steps, batch=args.batch, lr=args.lr,
+                      sc_weight=args.sc_weight, seed=args.seed)
+    summary = train(cfg, args.out, resume=args.resume)
+    best = max(summary["validation"], key=lambda v: v["score"])
+    print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch {best['epoch']}: "
+          f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}")
+    return 0

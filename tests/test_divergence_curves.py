@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from engine import divergence_curves as dc
+
+ACTIVE = {
+    "g1": 0.3,
+    "g2": 0.8,
+    "b": 1.6,
+    "w": np.array([-0.4, -0.2, -0.7]),
+    "bias": np.array([0.4, 0.9, 1.5]),
+}
+
+
+@pytest.mark.parametrize("r", [0.3, 1.0])
+def test_closed_form_is_the_function_whose_prox_is_F(r):
+    """argmin_u (u - y)^2/2 + f_r(u) over a fine grid returns F(y, r) (independent numerical check)."""
+    f0 = float(dc.prox(0.0, r, ACTIVE))
+    u = np.linspace(f0, f0 + 6.0, 600_001)
+    f = dc.learned_f(u, r, ACTIVE)
+    assert np.all(np.isfinite(f))
+    for y in (0.0, 0.05, 0.3, 0.8, 1.7, 3.0):
+        objective = 0.5 * (u - y) ** 2 + f
+        assert u[np.argmin(objective)] == pytest.approx(float(dc.prox(y, r, ACTIVE)), abs=2e-5)
+
+
+def test_untrained_parameters_give_the_quadratic_loss():
+    rho = 0.1
+    p = {
+        "g1": rho / (1 + rho),
+        "g2": 1 / (1 + rho),
+        "b": 2.0,
+        "w": np.zeros(3),
+        "bias": np.array([1e-4, 1e-3, 1e-2]),
+    }
+    u = np.linspace(1.0 / (1 + rho), 3.0, 500)
+    np.testing.assert_allclose(
+        dc.learned_divergence(u, 1.0, p, rho), dc.quadratic(u, 1.0) - dc.quadratic(u, 1.0).min(), atol=1e-9
+    )
+    np.testing.assert_allclose(dc.prox(u, 1.0, p), (1.0 + rho * u) / (1 + rho), rtol=1e-12)
+
+
+def test_apl_inverse_and_antiderivative():
+    v = np.linspace(0.0, 3.0, 3001)
+    a = dc.apl(v, ACTIVE["w"], ACTIVE["bias"])
+    np.testing.assert_allclose(dc.apl_inverse(a, ACTIVE["w"], ACTIVE["bias"]), v, atol=1e-12)
+    anti = dc.apl_antiderivative(v, ACTIVE["w"], ACTIVE["bias"])
+    np.testing.assert_allclose(np.gradient(anti, v)[1:-1], a[1:-1], atol=2e-3)
+    assert np.isnan(dc.apl_inverse(np.array([a[0] - 0.1]), ACTIVE["w"], ACTIVE["bias"]))[0]
+    assert dc.kl(np.array([1.0]), 1.0)[0] == 0.0
+
+
+def test_numpy_prox_matches_the_network():
+    torch = pytest.importorskip("torch")
+    from training.unfolded import NetConfig, UnfoldedADMM
+
+    net = UnfoldedADMM(NetConfig(variant="untied", layers=2))
+    with torch.no_grad():
+        net.w.uniform_(-0.5, 0.0)
+        net.b.fill_(1.7)
+        net.g1.fill_(0.4)
+    y = torch.linspace(0, 0.05, 200, dtype=torch.float64)
+    r = torch.full_like(y, 0.004)
+    for t in range(2):
+        p = dc.layer_parameters(net.card_parameters(), t)
+        ref = net.double().prox(y, r, t).detach().numpy()
+        np.testing.assert_allclose(dc.prox(y.numpy(), r.numpy(), p), ref, rtol=1e-10, atol=1e-14)
+
+
+def test_cli_draws_the_shipped_model(tmp_path):
+    from app.cli import main
+
+    out = tmp_path / "curves.png"
+    assert main(["divergence", "unfolded-tied", "-o", str(out), "--r", "1", "0.01"]) == 0
+    assert out.stat().st_size > 10_000
+    assert main(["divergence", str(tmp_path / "nope.onnx"), "-o", str(out)]) == 1

@@ -1,0 +1,137 @@
+"""Training data: any folder of audio (or the shared TIMIT split), 22050 Hz, seeded random excerpts.
+
+Magnitudes are exact (|A x|) or modified (white noise at a random SNR in a range, then the oracle Wiener
+mask: ``engine.magnitudes.modified_magnitudes``). Test files of the shared split never reach training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import dataset
+from engine.audio_io import load_audio
+from engine.errors import InputError
+from engine.magnitudes import modified_magnitudes
+from engine.stft import StftConfig, stft
+
+CONDITIONS = ("exact", "modified")
+
+
+@dataclass
+class DataConfig:
+    """Where the audio comes from and how measurements are made."""
+
+    folder: str | None = None  # None: the shared TIMIT sample's train/validation split
+    seconds: float = 2.0
+    condition: str = "exact"
+    snr_db: tuple[float, float] = (5.0, 5.0)  # modified magnitudes: SNR drawn uniformly in this range
+    validation_fraction: float = 0.1  # custom folders: share of files held out for validation
+
+    def __post_init__(self) -> None:
+        if self.condition not in CONDITIONS:
+            raise InputError(f"condition must be one of {CONDITIONS}, not {self.condition!r}")
+        if self.seconds <= 0.5:
+            raise InputError("excerpts must last more than 0.5 s (STOI needs 30 frames of 25.6 ms)")
+        self.snr_db = tuple(float(s) for s in self.snr_db)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        src = self.folder or "shared TIMIT sample (train split, 40 files; validation split, 5 files)"
+        lo, hi = self.snr_db
+        cond = (
+            "exact magnitudes"
+            if self.condition == "exact"
+            else f"modified magnitudes (white noise at {lo:g}..{hi:g} dB SNR + oracle Wiener mask)"
+        )
+        return f"{src}; {self.seconds:g} s excerpts at 22050 Hz; {cond}"
+
+
+def split_paths(cfg: DataConfig, split: str) -> list[Path]:
+    """Files of the 'train' or 'validation' split; the shared split's test files are always excluded."""
+    if cfg.folder is None:
+        files = dataset.split_files(split)
+        if not files:
+            raise InputError("shared TIMIT sample not found (../shared/data/timit-sample); pass --data DIR")
+        return files
+    folder = Path(cfg.folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    files = [f for f in dataset.audio_files(folder) if f.stem not in dataset.TEST]
+    if len(files) < 2:
+        raise InputError(f"{folder}: at least two audio files are needed (training and validation)")
+    order = np.random.default_rng(0).permutation(len(files))
+    n_val = max(1, round(cfg.validation_fraction * len(files)))
+    held = {int(i) for i in order[:n_val]}
+    return [f for i, f in enumerate(files) if (i in held) == (split == "validation")]
+
+
+def load_signals(paths: list[Path]) -> list[np.ndarray]:
+    return [load_audio(p)[0] for p in paths]
+
+
+def measure(x: np.ndarray, stft_cfg: StftConfig, cfg: DataConfig, rng: np.random.Generator) -> np.ndarray:
+    """Measurements r of a clean excerpt under the data condition."""
+    if cfg.condition == "exact":
+        return np.abs(stft(x, stft_cfg)) ** stft_cfg.power
+    snr = rng.uniform(*cfg.snr_db)
+    return modified_magnitudes(x, stft_cfg, snr, seed=int(rng.integers(2**31)))
+
+
+class ExcerptSampler:
+    """Seeded random excerpts of ``seconds`` from a list of signals, as torch batches."""
+
+    def __init__(self, signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int) -> None:
+        if not signals:
+            raise InputError("no training audio")
+        self.signals, self.stft_cfg, self.cfg = signals, stft_cfg, cfg
+        self.length = int(round(cfg.seconds * stft_cfg.sample_rate))
+        self.rng = np.random.default_rng(seed)
+
+    def excerpt(self) -> np.ndarray:
+        x = self.signals[int(self.rng.integers(len(self.signals)))]
+        if x.size <= self.length:
+            return np.pad(x, (0, self.length - x.size))
+        start = int(self.rng.integers(x.size - self.length + 1))
+        return x[start : start + self.length]
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(clean [B, M], measurements [B, F, K], start phase [B, F, K]) float32."""
+        clean, mags = [], []
+        for _ in range(size):
+            x = self.excerpt()
+            while not np.any(x):
+                x = self.excerpt()
+            clean.append(x)
+            mags.append(measure(x, self.stft_cfg, self.cfg, self.rng))
+        mag = np.stack(mags)
+        phase = self.rng.uniform(-np.pi, np.pi, size=mag.shape)
+        f32 = torch.float32
+        return (
+            torch.tensor(np.stack(clean), dtype=f32),
+            torch.tensor(mag, dtype=f32),
+            torch.tensor(phase, dtype=f32),
+        )
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def validation_set(
+    signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int = 1234
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Fixed (clean, measurements, start phase) triples of whole validation utterances."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for x in signals:
+        mag = measure(x, stft_cfg, cfg, rng)
+        out.append((x, mag, rng.uniform(-np.pi, np.pi, size=mag.shape)))
+    return out

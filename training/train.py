@@ -1,0 +1,285 @@
+"""Training of the unfolded ADMM network: Adam, loss -STOI (+ a consistency term), validation-based selection.
+
+Run folder: config.json (the resolved configuration), best.pt (best validation score, the untrained
+network included as a candidate, so the selected model is never worse than ADMM-l2 on validation),
+last.pt (everything needed to resume), history.json and curve.png (training curve).
+Runs on CPU, on one GPU when present, and on several GPUs with torchrun (DDP; gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.errors import InputError
+from engine.stft import StftConfig
+from training import stft as tstft
+from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
+from training.stoi import stoi as torch_stoi
+from training.unfolded import NetConfig, UnfoldedADMM
+
+PESQ_MAX = 4.64
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (written to config.json)."""
+
+    variant: str = "tied"
+    layers: int = 15
+    pieces: int = 3
+    hop: int = 256
+    rho: float = 0.1
+    data: DataConfig = field(default_factory=DataConfig)
+    epochs: int = 6
+    steps_per_epoch: int = 40
+    batch: int = 4
+    lr: float = 1e-3
+    warmup: int = 25  # linear learning-rate warm-up steps, then cosine decay to lr / 10
+    clip: float = 1.0  # gradient-norm clipping
+    sc_weight: float = 0.2  # loss = -STOI + sc_weight * log10(spectral convergence)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["data"] = DataConfig(**d.get("data", {}))
+        return cls(**d)
+
+    def net_config(self) -> NetConfig:
+        stft = StftConfig(hop=self.hop).to_dict()
+        return NetConfig(
+            variant=self.variant, layers=self.layers, pieces=self.pieces, rho=self.rho, stft=stft
+        )
+
+
+def batch_loss(
+    net: UnfoldedADMM, clean, mag, phase, sc_weight: float, runner=None
+) -> tuple[torch.Tensor, dict]:
+    """-STOI + sc_weight * log10(SC) averaged over the batch, and its parts (``runner``: DDP wrapper)."""
+    est = net.reconstruct(mag, clean.shape[-1], phase, runner=runner)
+    s = torch_stoi(clean, est, net.stft_cfg.sample_rate)
+    est_mag = tstft.stft(est, net.stft_cfg).abs()
+    sc = (est_mag - mag).flatten(1).norm(dim=1) / mag.flatten(1).norm(dim=1).clamp_min(1e-12)
+    loss = -s.mean() + sc_weight * torch.log10(sc).mean()
+    return loss, {"stoi": float(s.mean()), "sc_db": float(20 * torch.log10(sc).mean())}
+
+
+@torch.no_grad()
+def validate(net: UnfoldedADMM, val: list, device) -> dict:
+    """STOI, ESTOI, PESQ (engine.metrics) of the network on the fixed validation utterances, and a score."""
+    from engine.metrics import estoi, pesq_wb, stoi
+
+    sr = net.stft_cfg.sample_rate
+    rows = []
+    for clean, mag, phase in val:
+        m = torch.tensor(mag, dtype=torch.float32, device=device)
+        p = torch.tensor(phase, dtype=torch.float32, device=device)
+        est = net.reconstruct(m, clean.size, p).double().cpu().numpy()
+        rows.append((stoi(clean, est, sr), estoi(clean, est, sr), pesq_wb(clean, est, sr)))
+    s, e, q = (float(v) for v in np.mean(rows, axis=0))
+    return {"stoi": s, "estoi": e, "pesq": q, "score": (s + e + q / PESQ_MAX) / 3.0}
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    total = cfg.epochs * cfg.steps_per_epoch
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, total - cfg.warmup)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
+def _plot(history: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss = np.asarray(history["loss"])
+    if loss.size:
+        a.plot(loss, lw=0.5, alpha=0.4, label="batch loss")
+        k = min(25, loss.size)
+        a.plot(
+            np.arange(k - 1, loss.size), np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}"
+        )
+    a.set_xlabel("step")
+    a.set_ylabel("-STOI + w log10 SC")
+    a.legend()
+    ep = [v["epoch"] for v in history["val"]]
+    for key in ("stoi", "estoi", "score"):
+        b.plot(ep, [v[key] for v in history["val"]], marker="o", label=f"val {key}")
+    b2 = b.twinx()
+    b2.plot(ep, [v["pesq"] for v in history["val"]], marker="s", color="k", label="val PESQ")
+    b2.set_ylabel("PESQ")
+    b.set_xlabel("epoch (0 = untrained, ADMM-l2)")
+    b.legend(loc="lower left")
+    b2.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) a run in folder ``out``; returns the summary written to summary.json."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    rank, world = _distributed()
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    last = out / "last.pt"
+    if last.exists() and not resume:
+        raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and not last.exists():
+        raise InputError(f"{out}: nothing to resume (no last.pt)")
+    if resume:
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        cfg = TrainConfig.from_dict(state["config"])
+    torch.manual_seed(cfg.seed)
+    net = UnfoldedADMM(cfg.net_config()).to(device)
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
+    stft_cfg = net.stft_cfg
+    sampler = ExcerptSampler(
+        load_signals(split_paths(cfg.data, "train")), stft_cfg, cfg.data, cfg.seed + 1000 * rank
+    )
+    val = validation_set(load_signals(split_paths(cfg.data, "validation")), stft_cfg, cfg.data)
+    history = {"loss": [], "val": []}
+    start_epoch, elapsed, best = 0, 0.0, None
+    if resume:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        sampler.set_state(state["sampler"][rank] if rank < len(state["sampler"]) else state["sampler"][0])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, elapsed, best, history = (
+            state["epoch"],
+            state["seconds"],
+            state["best"],
+            state["history"],
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    info = {
+        "config": cfg.to_dict(),
+        "net": cfg.net_config().to_dict(),
+        "data_description": cfg.data.describe(),
+        "device": f"{device.type} x{world}" if world > 1 else device.type,
+    }
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps(info, indent=1))
+
+    def save_best(epoch: int, metrics: dict) -> None:
+        torch.save(
+            {
+                **info,
+                "model": net.state_dict(),
+                "epoch": epoch,
+                "val": metrics,
+                "val_stoi": metrics["stoi"],
+                "val_stoi_init": history["val"][0]["stoi"],
+                "seconds": elapsed,
+            },
+            out / "best.pt",
+        )
+
+    t0 = time.time() - elapsed
+    if rank == 0 and start_epoch == 0:
+        metrics = validate(net, val, device)
+        history["val"].append({"epoch": 0, **metrics})
+        best = metrics["score"]
+        save_best(0, metrics)
+        if progress:
+            tqdm.write(
+                f"epoch 0 (untrained = ADMM-l2): val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
+                f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}"
+            )
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        bar = tqdm(
+            range(cfg.steps_per_epoch),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not progress or rank > 0,
+            dynamic_ncols=True,
+        )
+        running = None
+        for _ in bar:
+            clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
+            loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight, runner=model)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            opt.step()
+            net.project_()
+            sched.step()
+            history["loss"].append(float(loss))
+            running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
+            bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")
+        elapsed = time.time() - t0
+        if rank == 0:
+            metrics = validate(net, val, device)
+            history["val"].append({"epoch": epoch, **metrics})
+            improved = metrics["score"] > best
+            if improved:
+                best = metrics["score"]
+                save_best(epoch, metrics)
+            if progress:
+                mark = "  (best)" if improved else ""
+                tqdm.write(
+                    f"epoch {epoch}: val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
+                    f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}{mark}"
+                )
+            torch.save(
+                {
+                    "config": cfg.to_dict(),
+                    "model": net.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "sampler": [sampler.state()],
+                    "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "seconds": elapsed,
+                    "best": best,
+                    "history": history,
+                },
+                last,
+            )
+            (out / "history.json").write_text(json.dumps(history))
+            _plot(history, out / "curve.png")
+        if world > 1:
+            torch.distributed.barrier()
+    summary = {
+        "seconds": round(time.time() - t0, 1),
+        "best_score": best,
+        "validation": history["val"],
+        "device": info["device"],
+    }
+    if rank == 0:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return summary
