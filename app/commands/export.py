@@ -8,7 +8,7 @@ from engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN", help="training run folder (its best.pt) or a checkpoint file")
+    parser.add_argument("run_dir", metavar="RUN", help="training run folder (its best.pt) or a checkpoint")
     parser.add_argument("-o", "--out", required=True, help="exported_models/NAME.onnx")
     parser.add_argument("--name", default=None, help="model name in the card (default: the file's stem)")
     parser.add_argument(

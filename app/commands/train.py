@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                       sc_weight=args.sc_weight, seed=args.seed)
     summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
-    print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch {best['epoch']}: "
-          f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}")
+    print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch "
+          f"{best['epoch']}: STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; "
+          f"run folder {args.out}")
     return 0
