@@ -180,3 +180,27 @@ def test_identity_breaks_without_true_phase(models):
     out = np.concatenate([stream.push(np.abs(stft(x, cfg))), stream.flush()])
     err = np.abs(out[cfg.pad + cfg.hop : cfg.pad + cfg.hop + x.size] - x).max()
     assert err > 0.05
+
+
+def test_player_switch_mid_stream_keeps_alignment(models):
+    """Switching between two streams mid-stream (primed from the last frames) still returns the input."""
+    from engine.streaming import ArraySource, NullSink, Player
+
+    cfg = StftConfig()
+    x = _signal(12000, 7)
+    spec = stft(x, cfg)
+    first = Stream(make_processor(models[256], cfg, 2, 2))
+    second = Stream(make_processor(models[256], cfg, 2, 2))
+    out, n_blocks = [], [0]
+    player = Player(ArraySource(spec, cfg), first, NullSink(cfg.sample_rate), on_samples=out.append)
+
+    def on_frames(frames):
+        n_blocks[0] += 1
+        if n_blocks[0] == 10:
+            player.switch(second)
+
+    player.on_frames = on_frames
+    summary = player.run()
+    assert player.stream is second and summary["error"] is None
+    y = np.concatenate(out)
+    np.testing.assert_allclose(y[2 * cfg.hop :], pad_signal(x, cfg), atol=2e-5 * np.abs(x).max())

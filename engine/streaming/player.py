@@ -7,8 +7,8 @@ output audio, ``on_stats(dict)`` about every ``stats_interval`` seconds and at t
 
 A live sink is teed into a WAV recording (``record_path``): when the device disappears mid-stream the
 worker stops cleanly, and everything produced so far is in that file. ``switch(stream)`` changes the
-method mid-stream without losing alignment: the new stream is primed with the last frames and takes
-over at the next block boundary.
+method mid-stream without losing alignment at the next block boundary: window-step methods (ADMM, GLA,
+models) take over the window's state exactly; others are primed with the last frames.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from engine.errors import InputError, PhasefoldError
 from engine.streaming.core import Stream
 from engine.streaming.sinks import Sink, WavSink
 from engine.streaming.sources import Source
+from engine.streaming.window import WindowProcessor
 
 
 class Player:
@@ -134,8 +135,14 @@ class Player:
         if new is None:
             return
         new.reset()
-        if self._history:
-            new.push(np.concatenate(list(self._history)))  # prime: its output replays audio already played
+        old_p, new_p = self.stream.processor, new.processor
+        carried = (
+            isinstance(old_p, WindowProcessor) and isinstance(new_p, WindowProcessor) and new_p.adopt(old_p)
+        )
+        if not carried and self._history:
+            # no shared state: prime the new method with the last frames (its output replays audio already
+            # played and is dropped); samples before those frames count as silence, a short transient
+            new.push(np.concatenate(list(self._history)))
         old = self.stream.stats
         new.stats.frames_in, new.stats.samples_out = old.frames_in, old.samples_out
         new.stats.compute_s = old.compute_s

@@ -99,6 +99,20 @@ class WindowProcessor(FrameProcessor):
         self.frames_in = 0
         self._pghi.reset()
 
+    def adopt(self, other: WindowProcessor) -> bool:
+        """Continue from another window processor's state (a method switch mid-stream); False if incompatible.
+
+        The window's frames, time-domain estimate and frame count carry over; the dual starts at zero
+        (another method's lambda does not belong to this one).
+        """
+        if (other.cfg, other.n_window, other.block) != (self.cfg, self.n_window, self.block):
+            return False
+        self.mag[:] = other.mag
+        self.x[:] = other.x
+        self.lam[:] = 0.0
+        self.frames_in = other.frames_in
+        return True
+
     def _slide(self, b: int) -> None:
         hb = b * self.cfg.hop
         self.mag[:-b] = self.mag[b:]
