@@ -131,8 +131,9 @@ def gradient_descent(
     x = random_phase_init(mag, cfg, seed, length)
     q_prev = x
     for t in range(n_iter):
-        q = x - mu * gradient(x, mag, cfg, div, side)
-        x = q + eta * (q - q_prev) if nesterov else q
+        with np.errstate(over="ignore", invalid="ignore"):
+            q = x - mu * gradient(x, mag, cfg, div, side)
+            x = q + eta * (q - q_prev) if nesterov else q
         q_prev = q
         if not np.all(np.isfinite(x)):
             raise InputError(f"gradient descent diverged after {t + 1} iterations (step too large)")

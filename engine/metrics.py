@@ -65,6 +65,8 @@ def pesq_wb(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
     from pesq import PesqError, pesq
 
     ref, est = _check_pair(ref, est)
+    if not np.any(ref):
+        raise InputError("PESQ cannot score against a silent reference")
     if sr != PESQ_RATE:
         ref = soxr.resample(ref, sr, PESQ_RATE, quality="HQ")
         est = soxr.resample(est, sr, PESQ_RATE, quality="HQ")

@@ -1,0 +1,26 @@
+"""Shared fixtures: a speech-like excerpt that needs no data, the shared TIMIT sample where present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dataset import shared_data_dir
+from engine.demo import demo_signal
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """1.5 s of the built-in speech-like demo (22050 Hz), available everywhere."""
+    return demo_signal(1.5)
+
+
+@pytest.fixture(scope="session")
+def timit_dir() -> Path:
+    """The shared TIMIT sample; tests that need it skip where it is absent."""
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("shared TIMIT sample not found (../shared/data/timit-sample or $PHASEFOLD_DATA)")
+    return root
