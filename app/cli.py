@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "stream": "Run the streaming engine: frames in, audio out, live or to a file.",
     "bench": "Measure real-time factor and latency of every method.",
     "train": "Train a tied or untied unfolded-ADMM model (needs the [train] extra).",
+    "train-stream": "Train an unfolded model inside the streaming loop, for a look-ahead L ([train] extra).",
     "export": "Export a trained run to ONNX with parity checks and a model card.",
     "divergence": "Plot the learned divergences of a model.",
     "gui": "Open the desktop application.",
@@ -37,10 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(name: str):
+    module = f"app.commands.{name.replace('-', '_')}"  # train-stream -> app/commands/train_stream.py
     try:
-        return importlib.import_module(f"app.commands.{name}")
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name == f"app.commands.{name}":
+        if exc.name == module:
             return None
         raise
 

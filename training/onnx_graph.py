@@ -190,8 +190,12 @@ def build_model(
     cfg: StftConfig,
     dft: str = "dft",
     window_frames: int | None = None,
+    cov_eps: float = COV_EPS,
 ) -> onnx.ModelProto:
-    """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows."""
+    """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows.
+
+    ``cov_eps``: floor of the coverage in the least-squares synthesis (streaming models use the engine's).
+    """
     if dft not in DFT_MODES:
         raise ValueError(f"dft must be one of {DFT_MODES}")
     g = _Builder()
@@ -200,7 +204,7 @@ def build_model(
     s_dim = "S" if window_frames is None else cfg.span(window_frames)
     n_frames = g.op("Slice", g.op("Shape", "mag"), g.const([0], dtype=np.int64), g.const([1], dtype=np.int64))
     st = _Stft(g, cfg, dft, n_frames)
-    cov = g.op("Max", st.coverage(), g.const(COV_EPS))
+    cov = g.op("Max", st.coverage(), g.const(cov_eps))
     free = g.op("Sub", g.const(1.0), "fixed")
     rho_c = g.const(rho, "rho")
     lam_r = g.op("Gather", "lam", g.const(0, dtype=np.int64), axis=0)

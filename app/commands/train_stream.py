@@ -1,0 +1,80 @@
+"""`phasefold train-stream`: train an unfolded model inside the streaming engine's loop (needs [train])."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.errors import InputError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lookahead", "-L", type=int, default=1, help="look-ahead L in frames (default 1)")
+    parser.add_argument("--layers", type=int, default=3, help="T, ADMM layers per window step (default 3)")
+    parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
+    parser.add_argument(
+        "--no-position",
+        action="store_true",
+        help="one parameter set per layer instead of per (layer, frame position in the window)",
+    )
+    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
+    parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
+    parser.add_argument(
+        "--snr",
+        type=float,
+        nargs=2,
+        default=(5.0, 5.0),
+        metavar=("LO", "HI"),
+        help="modified magnitudes: input SNR range in dB (default 5 5)",
+    )
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=30, help="steps per epoch (default 30)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument(
+        "--sc-weight",
+        type=float,
+        default=0.2,
+        help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--out", required=True, help="run folder, e.g. runs/stream-l1")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch
+    except ImportError:
+        raise InputError("training needs PyTorch: pip install 'phasefold[train]'") from None
+    from training.data import DataConfig
+    from training.stream_train import StreamTrainConfig, train_stream
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.lookahead < 0:
+        raise InputError("--lookahead must be 0 or more frames")
+    if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
+        raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
+    data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
+    cfg = StreamTrainConfig(
+        lookahead=args.lookahead,
+        layers=args.layers,
+        pieces=args.pieces,
+        position=not args.no_position,
+        data=data,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        sc_weight=args.sc_weight,
+        seed=args.seed,
+    )
+    summary = train_stream(cfg, args.out, resume=args.resume)
+    best = max(summary["validation"], key=lambda v: v["score"])
+    print(
+        f"trained in {summary['seconds']:.0f} s; best validation epoch {best['epoch']} (0 = untrained): "
+        f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}"
+    )
+    return 0

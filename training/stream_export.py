@@ -1,0 +1,170 @@
+"""Export a streaming model: ONNX graph pinned to its window, parity with PyTorch, golden pair, model card.
+
+The graph is ``training.onnx_graph.build_model`` with per-position constants (parameters [T, W] broadcast
+over the window's frames), ``window_frames`` = W = L + N/H and the engine's coverage floor. Verification
+(asserted): ``onnx.checker``, then onnxruntime through ``engine.onnx_model.load_model`` against the PyTorch
+step on a random window and on a real window state taken from the stream of a validation utterance
+(max abs diff <= 1e-4). The card is the shared schema plus a ``streaming`` object (look-ahead, block,
+start) and the parameter layout (set index = layer * positions + position).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from engine.admm import COVERAGE_EPS
+from engine.errors import InputError, ModelError
+from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
+from engine.stft import StftConfig, analyze
+from training.export import MONOTONICITY, TOLERANCE
+from training.onnx_graph import OPSET, build_model
+from training.stream_unfolded import StreamUnfolded, stream_reconstruct
+
+
+def _torch_step(net: StreamUnfolded, case: dict) -> tuple[np.ndarray, np.ndarray]:
+    with torch.no_grad():
+        args = (torch.from_numpy(case[k]) for k in ("mag", "x", "fixed", "lam"))
+        xo, lo = net.float().step_real(*args)
+    return xo.numpy(), lo.numpy()
+
+
+def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Parity inputs: a random window, and where the TIMIT sample exists a real mid-utterance stream state."""
+    cfg, w = net.stft_cfg, net.scfg.window_frames
+    s, k = cfg.span(w), cfg.n_bins
+    rng = np.random.default_rng(seed)
+    fixed = np.zeros(s, dtype=np.float32)
+    fixed[: cfg.pad] = 1.0
+    cases = {
+        "random": {
+            "mag": np.abs(analyze(0.03 * rng.standard_normal(s), cfg)).astype(np.float32),
+            "x": (0.03 * rng.standard_normal(s)).astype(np.float32),
+            "fixed": fixed,
+            "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
+        }
+    }
+    from engine.audio_io import load_audio
+    from engine.dataset import split_files
+    from engine.stft import magnitude
+
+    files = split_files("validation")
+    if files:
+        x = load_audio(files[0])[0]
+        mag = magnitude(x, cfg)
+        wanted = mag.shape[0] // 2
+        seen: list = []
+
+        def step(m, xs, fx, lam):
+            if len(seen) == wanted:
+                seen.append(
+                    {
+                        "mag": m[0].numpy(),
+                        "x": xs[0].numpy(),
+                        "fixed": fx.numpy(),
+                        "lam": np.stack([lam[0].real.numpy(), lam[0].imag.numpy()]),
+                    }
+                )
+            else:
+                seen.append(None)
+            return net(m, xs, fx, lam)
+
+        with torch.no_grad():
+            stream_reconstruct(
+                step, torch.as_tensor(mag, dtype=torch.float32), x.size, net.scfg.lookahead, cfg
+            )
+        cases["speech_stream"] = {
+            k2: np.ascontiguousarray(v, dtype=np.float32) for k2, v in seen[wanted].items()
+        }
+    return cases
+
+
+def export_stream(
+    net: StreamUnfolded,
+    out: str | Path,
+    *,
+    name: str | None = None,
+    training: dict | None = None,
+    metrics: dict | None = None,
+    dft: str = "dft",
+) -> dict:
+    """Write NAME.onnx, NAME.golden.npz and NAME.json for a streaming network; returns the card."""
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise InputError(f"{out}: the exported model must be a .onnx file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    name = name or out.stem
+    net = net.float().eval()
+    cfg: StftConfig = net.stft_cfg
+    scfg = net.scfg
+    w, k = scfg.window_frames, cfg.n_bins
+    model = build_model(
+        net.graph_parameters(),
+        "untied",
+        scfg.layers,
+        scfg.rho,
+        cfg,
+        dft=dft,
+        window_frames=w,
+        cov_eps=COVERAGE_EPS,
+    )
+    onnx.save(model, str(out))
+    card = {
+        "name": name,
+        "format_version": CARD_FORMAT,
+        "variant": "untied",
+        "layers": scfg.layers,
+        "pieces": scfg.pieces,
+        "rho": scfg.rho,
+        "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
+        "coverage_eps": COVERAGE_EPS,
+        "interface": {
+            "inputs": {"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
+            "outputs": {"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
+            "window_frames": w,
+            "dtype": "float32",
+            "S": "(W - 1) * hop + n_fft",
+        },
+        "streaming": {
+            "lookahead": scfg.lookahead,
+            "block": 1,
+            "init": "advance",
+            "latency_samples": cfg.n_fft + scfg.lookahead * cfg.hop,
+            "position_dependent": scfg.position,
+            "note": "trained inside the engine's window loop; run it at this look-ahead, block 1",
+        },
+        "parameter_layout": {
+            "layers": scfg.layers,
+            "positions": net.positions,
+            "index": "set = layer * positions + position (0 = oldest frame of the window)",
+        },
+        "onnx": {"opset": OPSET, "stft": dft},
+        "parameters": net.card_parameters(),
+        "monotonicity": MONOTONICITY,
+        "training": training or {},
+        "metrics": metrics or {},
+        "golden": f"{name}.golden.npz",
+        "sha256": sha256_of(out),
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    runtime = load_model(out)
+    diffs = {}
+    cases = stream_cases(net)
+    for case_name, case in cases.items():
+        ref_x, ref_lam = _torch_step(net, case)
+        got_x, got_lam = runtime.step(**case)
+        d = float(max(np.abs(got_x - ref_x).max(), np.abs(got_lam - ref_lam).max()))
+        if not d <= TOLERANCE:
+            raise ModelError(f"export check failed on {case_name}: onnxruntime and PyTorch differ by {d:.3g}")
+        diffs[case_name] = d
+    card["verification"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE}
+    golden = cases.get("speech_stream", cases["random"])
+    x_out, lam_out = runtime.step(**golden)
+    np.savez_compressed(out.with_name(f"{name}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card

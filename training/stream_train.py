@@ -1,0 +1,206 @@
+"""Training of streaming models: the loss is taken on the signal the engine's stream would emit.
+
+Each batch runs ``training.stream_unfolded.stream_reconstruct`` (the engine's window loop, committed samples
+fixed, new frames started by phase advance) over 2-s excerpts and scores the joined output with
+``training.train.batch_loss`` (-STOI + w log10 SC). Validation streams the whole validation utterances the
+same way and scores them with engine.metrics (``training.train.validate``); the untrained network
+(= the engine's streaming ADMM-l2 with T iterations per step) is epoch 0 and a candidate for best.pt.
+
+Run folder: config.json, best.pt, last.pt (resume), history.json, curve.png, summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from engine.errors import InputError
+from engine.stft import StftConfig
+from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
+from training.stream_unfolded import StreamNetConfig, StreamUnfolded
+from training.train import _lr_factor, _plot, batch_loss, validate
+
+
+@dataclass
+class StreamTrainConfig:
+    """Everything a streaming run depends on (written to config.json)."""
+
+    lookahead: int = 1
+    layers: int = 3
+    pieces: int = 3
+    position: bool = True
+    hop: int = 256
+    rho: float = 0.1
+    data: DataConfig = field(default_factory=DataConfig)
+    epochs: int = 4
+    steps_per_epoch: int = 30
+    batch: int = 4
+    lr: float = 3e-3
+    warmup: int = 10
+    clip: float = 1.0
+    sc_weight: float = 0.2
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StreamTrainConfig:
+        d = dict(d)
+        d["data"] = DataConfig(**d.get("data", {}))
+        return cls(**d)
+
+    def net_config(self) -> StreamNetConfig:
+        return StreamNetConfig(
+            lookahead=self.lookahead,
+            layers=self.layers,
+            pieces=self.pieces,
+            rho=self.rho,
+            position=self.position,
+            stft=StftConfig(hop=self.hop).to_dict(),
+        )
+
+
+def load_stream_checkpoint(path: str | Path) -> tuple[StreamUnfolded, dict]:
+    """Rebuild a streaming network from best.pt / last.pt (or a run folder: its best.pt)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise InputError(f"{path}: no checkpoint (is this a streaming training run folder?)")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if "stream_net" not in ck:
+        raise InputError(f"{path}: not a streaming checkpoint (train it with `phasefold train-stream`)")
+    net = StreamUnfolded(StreamNetConfig(**ck["stream_net"]))
+    net.load_state_dict(ck["model"])
+    return net, ck
+
+
+def train_stream(
+    cfg: StreamTrainConfig, out: str | Path, resume: bool = False, progress: bool = True
+) -> dict:
+    """Train (or resume) a streaming run in folder ``out``; returns the summary written to summary.json."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    last = out / "last.pt"
+    if last.exists() and not resume:
+        raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and not last.exists():
+        raise InputError(f"{out}: nothing to resume (no last.pt)")
+    state = None
+    if resume:
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        cfg = StreamTrainConfig.from_dict(state["config"])
+    torch.manual_seed(cfg.seed)
+    device = torch.device("cpu")
+    net = StreamUnfolded(cfg.net_config())
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
+    stft_cfg = net.stft_cfg
+    sampler = ExcerptSampler(load_signals(split_paths(cfg.data, "train")), stft_cfg, cfg.data, cfg.seed)
+    val = validation_set(load_signals(split_paths(cfg.data, "validation")), stft_cfg, cfg.data)
+    history: dict = {"loss": [], "val": []}
+    start_epoch, elapsed, best = 0, 0.0, None
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        sampler.set_state(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, elapsed, best, history = (
+            state["epoch"],
+            state["seconds"],
+            state["best"],
+            state["history"],
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    info = {
+        "config": cfg.to_dict(),
+        "stream_net": cfg.net_config().to_dict(),
+        "data_description": cfg.data.describe(),
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+    }
+    (out / "config.json").write_text(json.dumps(info, indent=1))
+
+    def save_best(epoch: int, metrics: dict) -> None:
+        torch.save(
+            {
+                **info,
+                "model": net.state_dict(),
+                "epoch": epoch,
+                "val": metrics,
+                "val_init": history["val"][0],
+                "seconds": elapsed,
+            },
+            out / "best.pt",
+        )
+
+    def report(epoch: int, metrics: dict, mark: str = "") -> None:
+        if progress:
+            tqdm.write(
+                f"epoch {epoch}: val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
+                f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}{mark}"
+            )
+
+    t0 = time.time() - elapsed
+    if start_epoch == 0:
+        metrics = validate(net, val, device)
+        history["val"].append({"epoch": 0, **metrics})
+        best = metrics["score"]
+        save_best(0, metrics)
+        report(0, metrics, "  (untrained = streaming ADMM-l2)")
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        bar = tqdm(
+            range(cfg.steps_per_epoch),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not progress,
+            dynamic_ncols=True,
+            mininterval=5.0,
+        )
+        running = None
+        for _ in bar:
+            clean, mag, phase = sampler.batch(cfg.batch)
+            loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            opt.step()
+            net.project_()
+            sched.step()
+            history["loss"].append(float(loss))
+            running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
+            bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")
+        elapsed = time.time() - t0
+        metrics = validate(net, val, device)
+        history["val"].append({"epoch": epoch, **metrics})
+        improved = metrics["score"] > best
+        if improved:
+            best = metrics["score"]
+            save_best(epoch, metrics)
+        report(epoch, metrics, "  (best)" if improved else "")
+        torch.save(
+            {
+                "config": cfg.to_dict(),
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "sampler": sampler.state(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                "seconds": elapsed,
+                "best": best,
+                "history": history,
+            },
+            last,
+        )
+        (out / "history.json").write_text(json.dumps(history))
+        _plot(history, out / "curve.png")
+    summary = {"seconds": round(time.time() - t0, 1), "best_score": best, "validation": history["val"]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

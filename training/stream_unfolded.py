@@ -1,0 +1,197 @@
+"""Unfolded ADMM trained for the streaming engine: the engine's window loop, differentiable, in PyTorch.
+
+``stream_reconstruct`` mirrors ``engine.streaming.window.WindowProcessor`` (block B = 1, "advance" start)
+operation by operation: the window of W = L + N/H frames slides by one frame, the new frame starts from
+the previous frame's phase advanced by 2 pi k H / N and enters ``x`` by least squares, the first
+(N/H - 1) H samples (already emitted) and every sample before the stream are fixed, the window step
+runs, and the H samples after the fixed ones are emitted. The emitted hops, joined, are the signal the
+engine would play; the training loss is taken on it.
+
+``StreamUnfolded`` is the window step: an untied ``training.unfolded.UnfoldedADMM`` whose activation
+parameters may also depend on the frame's position in the window (shape [T, W] instead of [T]), and whose
+least-squares synthesis divides by max(coverage, ``engine.admm.COVERAGE_EPS``) exactly as the engine's
+ADMM does, so that the untrained network *is* the engine's ``admm-l2`` step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.admm import COVERAGE_EPS
+from engine.stft import StftConfig, coverage, overlap_add
+from engine.stft import window as np_window
+from training import stft as tstft
+from training.unfolded import NetConfig, UnfoldedADMM
+
+INSERT_EPS = 1e-12  # the engine's floor on the coverage when it inserts a new frame
+
+
+@dataclass
+class StreamNetConfig:
+    """Architecture of a streaming model: layers per step, look-ahead, position-dependent parameters."""
+
+    lookahead: int = 1
+    layers: int = 3
+    pieces: int = 3
+    rho: float = 0.1
+    position: bool = True  # one parameter set per (layer, frame position in the window)
+    stft: dict = field(default_factory=lambda: StftConfig().to_dict())
+
+    def __post_init__(self) -> None:
+        if self.lookahead < 0 or self.layers < 1 or self.pieces < 0:
+            raise ValueError("lookahead must be >= 0, layers >= 1, pieces >= 0")
+
+    @property
+    def stft_cfg(self) -> StftConfig:
+        return StftConfig.from_dict(self.stft)
+
+    @property
+    def window_frames(self) -> int:
+        """W = L + N/H (block of one frame)."""
+        return self.lookahead + self.stft_cfg.overlap
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StreamUnfolded(UnfoldedADMM):
+    """Untied unfolded ADMM on a pinned window of W frames; parameters [T, P] with P = W or 1."""
+
+    def __init__(self, cfg: StreamNetConfig) -> None:
+        super().__init__(
+            NetConfig(variant="untied", layers=cfg.layers, pieces=cfg.pieces, rho=cfg.rho, stft=cfg.stft)
+        )
+        self.scfg = cfg
+        self.positions = cfg.window_frames if cfg.position else 1
+        p = self.positions
+        for name in ("g1", "g2", "b"):
+            base = getattr(self, name).detach()
+            setattr(self, name, nn.Parameter(base[:, None].repeat(1, p).contiguous()))
+        self.w = nn.Parameter(self.w.detach()[:, None, :].repeat(1, p, 1).contiguous())
+        self.log_break = nn.Parameter(self.log_break.detach()[:, None, :].repeat(1, p, 1).contiguous())
+        cov = coverage(cfg.window_frames, self.stft_cfg)
+        self.register_buffer("cov", torch.as_tensor(np.maximum(cov, COVERAGE_EPS)), persistent=False)
+
+    def constrained(self) -> dict[str, torch.Tensor]:
+        """Constrained values shaped to broadcast over [..., W, K]: g1/g2/b [T, P, 1], w/bias [T, C, P, 1]."""
+        p = super().constrained()
+        return {
+            "g1": p["g1"][..., None],
+            "g2": p["g2"][..., None],
+            "b": p["b"][..., None],
+            "w": p["w"].permute(0, 2, 1)[..., None],
+            "bias": p["bias"].permute(0, 2, 1)[..., None],
+        }
+
+    def card_parameters(self) -> dict[str, list]:
+        """One row per (layer, position) set, layer-major: set index = t * P + position."""
+        p = UnfoldedADMM.constrained(self)
+        t, n = self.scfg.layers, self.positions
+        return {k: v.detach().cpu().double().reshape(t * n, *v.shape[2:]).tolist() for k, v in p.items()}
+
+    def graph_parameters(self) -> dict[str, np.ndarray]:
+        """Parameters shaped for ``training.onnx_graph.build_model`` with per-position constants."""
+        return {k: v.detach().cpu().double().numpy() for k, v in self.constrained().items()}
+
+    def forward(self, mag, x, fixed, lam, layers: int | None = None):
+        """T layers on the window, least squares dividing by max(coverage, COVERAGE_EPS) like the engine."""
+        p = self.constrained()
+        cov = self.cov.to(x.dtype)
+        for t in range(self.cfg.layers if layers is None else layers):
+            x, lam = self.layer(t, mag, x, fixed, lam, p, cov)
+        return x, lam
+
+    def reconstruct(self, mag, length: int, phase=None, passes: int = 1, runner=None) -> torch.Tensor:
+        """The streamed signal [..., length] (phase is ignored: the stream starts each frame itself)."""
+        return stream_reconstruct(
+            self if runner is None else runner, mag, length, self.scfg.lookahead, self.stft_cfg, passes=passes
+        )
+
+
+class _Inserter:
+    """Constants of the window loop: coverages and the phase advance of one hop."""
+
+    def __init__(self, cfg: StftConfig, n_window: int, dtype, device) -> None:
+        w2 = np.broadcast_to(np_window(cfg) ** 2, (n_window, cfg.n_fft)).copy()
+        w2[-1] = 0.0
+        region = slice((n_window - 1) * cfg.hop, None)
+        cov = coverage(n_window, cfg)[region]
+        as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+        self.cov_old = as_t(overlap_add(w2, cfg)[region])
+        self.inv_cov = as_t(1.0 / np.maximum(cov, INSERT_EPS))
+        ang = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
+        cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        self.advance = torch.as_tensor(np.exp(1j * ang), dtype=cdtype, device=device)
+        self.win = tstft.window(cfg, dtype, device)
+
+
+def stream_reconstruct(
+    step,
+    mag: torch.Tensor,
+    length: int,
+    lookahead: int,
+    cfg: StftConfig,
+    passes: int = 1,
+    silent_start: int = 0,
+) -> torch.Tensor:
+    """The engine's stream (B = 1, phase-advance start) over magnitudes [..., F, K] -> signal [..., length].
+
+    ``step(mag [.., W, K], x [.., S], fixed [.., S], lam complex [.., W, K]) -> (x, lam)`` is the window
+    step (a ``StreamUnfolded`` or any function of that contract), run ``passes`` times per frame.
+    """
+    if cfg.power != 1.0:
+        raise ValueError("the streaming loop is written for magnitudes (d = 1)")
+    squeeze = mag.dim() == 2
+    if squeeze:
+        mag = mag[None]
+    batch, n_frames, k = mag.shape
+    if cfg.n_frames(length) != n_frames:
+        raise ValueError(f"{n_frames} frames do not hold a signal of {length} samples")
+    h, n, r = cfg.hop, cfg.n_fft, cfg.overlap
+    w = lookahead + r
+    s = cfg.span(w)
+    dtype, dev = mag.dtype, mag.device
+    ins = _Inserter(cfg, w, dtype, dev)
+    cdtype = ins.advance.dtype
+    magw = torch.zeros(batch, w, k, dtype=dtype, device=dev)
+    x = torch.zeros(batch, s, dtype=dtype, device=dev)
+    lam = torch.zeros(batch, w, k, dtype=cdtype, device=dev)
+    n_fixed = (r - 1) * h
+    out = []
+    for m in range(n_frames):
+        # 1. slide by one frame
+        magw = torch.cat([magw[:, 1:], mag[:, m : m + 1]], dim=1)
+        x = torch.cat([x[:, h:], x.new_zeros(batch, h)], dim=1)
+        lam = torch.cat([lam[:, 1:], lam.new_zeros(batch, 1, k)], dim=1)
+        # 2. the new frame: previous frame's phase advanced by one hop, inserted by least squares
+        start = (w - 2) * h
+        prev = torch.fft.rfft(x[:, start : start + n] * ins.win, dim=-1, norm="ortho")
+        a2 = prev.real.square() + prev.imag.square()
+        nz = a2 > 0
+        unit = torch.where(
+            nz, prev / torch.sqrt(torch.where(nz, a2, torch.ones_like(a2))), torch.ones_like(prev)
+        )
+        frame = torch.fft.irfft(magw[:, -1] * unit * ins.advance, n=n, dim=-1, norm="ortho") * ins.win
+        region = x[:, (w - 1) * h :]
+        x = torch.cat([x[:, : (w - 1) * h], (region * ins.cov_old + frame) * ins.inv_cov], dim=1)
+        # 3. committed samples: emitted ones, and silent ones before the stream (or declared silent)
+        span_start = (m + 1 - w) * h
+        n_silent = min(s, max(0, silent_start - span_start, -span_start))
+        fixed_n = max(n_fixed, n_silent)
+        if n_silent:
+            x = torch.cat([x.new_zeros(batch, n_silent), x[:, n_silent:]], dim=1)
+        fixed = torch.zeros(s, dtype=dtype, device=dev)
+        fixed[:fixed_n] = 1.0
+        # 4. the window step; 5. emit
+        for _ in range(passes):
+            x, lam = step(magw, x, fixed, lam)
+        out.append(x[:, n_fixed : n_fixed + h])
+    out.append(x[:, r * h :])
+    y = torch.cat(out, dim=1)
+    begin = cfg.pad + lookahead * h
+    y = y[:, begin : begin + length]
+    return y[0] if squeeze else y
