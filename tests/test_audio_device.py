@@ -70,3 +70,8 @@ def test_microphone_source_on_the_null_device(tmp_path):
     r = _run_case("mic", tmp_path)
     assert r["frames"] >= int(0.3 * 22050 / 256) - 1
     assert r["finite"]
+
+
+def test_ctrl_c_ends_a_microphone_stream_cleanly(tmp_path):
+    r = _run_case("cli_interrupt", tmp_path)
+    assert r["rc"] == 0 and r["seconds"] > 0.1  # the WAV was closed properly and holds the audio

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -116,8 +118,6 @@ def run(args: argparse.Namespace) -> int:
         temp_record = None
         if sink.live and record is None:
             fd, name = tempfile.mkstemp(prefix="phasefold-live-", suffix=".wav")
-            import os
-
             os.close(fd)
             record = temp_record = Path(name)
         produced: list[np.ndarray] = []
@@ -132,11 +132,12 @@ def run(args: argparse.Namespace) -> int:
             on_stats=_status,
             stats_interval=0.5,
         )
+        # Ctrl-C ends the stream cleanly (flush, files closed) and the summary is still printed
+        previous = signal.signal(signal.SIGINT, lambda *_: player.stop())
         try:
             summary = player.run()
-        except KeyboardInterrupt:
-            player.stop()
-            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
     _status(summary, end="\n")
     print(
         f"done: {summary['frames_in']} frames in, {summary['samples_out']} samples out, "

@@ -119,6 +119,19 @@ def case_mic(out: Path) -> dict:
     }
 
 
+def case_cli_interrupt(out: Path) -> dict:
+    import os
+    import signal
+
+    import soundfile as sf
+
+    from app.cli import main
+
+    threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    rc = main(["stream", "--input", "mic", "--output", str(out / "mic.wav"), "--method", "rtpghi", "-L", "1"])
+    return {"rc": rc, "seconds": sf.info(str(out / "mic.wav")).duration}
+
+
 if __name__ == "__main__":
     try:
         import sounddevice  # noqa: F401
