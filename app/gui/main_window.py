@@ -195,8 +195,9 @@ class MainWindow(QMainWindow):
             self.start_stream()
         return True
 
-    def start_stream(self) -> bool:
-        """Start streaming with the panel's settings; False (and a message) when that is impossible."""
+    def start_stream(self, sink=None) -> bool:
+        """Start streaming with the panel's settings (to ``sink``, an engine sink, instead of the chosen
+        output when given); False (and a message) when that is impossible."""
         if self.streaming:
             return False
         from engine.streaming import Stream
@@ -206,7 +207,7 @@ class MainWindow(QMainWindow):
         try:
             source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
             stream = Stream.open(s.method, self.cfg, lookahead=s.lookahead, block=s.block)
-            sink, notes = open_sink(str(s.device), self.cfg.sample_rate)
+            sink, notes = (sink, []) if sink is not None else open_sink(str(s.device), self.cfg.sample_rate)
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False

@@ -1,0 +1,144 @@
+"""GUI frame interval while streaming: the window (offscreen) streams the demo and this script reports the
+intervals between GUI frames (the 33 ms frame timer), the engine's real-time factor and the under-runs of a
+simulated audio device (a clocked sink that plays H samples per hop of wall time after a 0.1 s prefill).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_frame_interval.py --method unfolded-untied -L 3
+    ... --resize        # also resize the window every 50 ms (a worst case for the GUI thread)
+    ... --screenshot docs/gui.png --json out.json
+
+Frame intervals are measured inside the app (MainWindow.frame_interval_ms, shown in the status bar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from engine.streaming.sinks import Sink  # noqa: E402
+
+
+class ClockedSink(Sink):
+    """A device model without hardware: after ``prefill`` seconds of audio it consumes in real time;
+    an under-run is every moment it needs samples that have not been written yet (counted once per gap)."""
+
+    name = "simulated device"
+    live = True
+
+    def __init__(self, sample_rate: int, prefill: float = 0.1) -> None:
+        super().__init__(sample_rate)
+        self.prefill = int(prefill * sample_rate)
+        self._t0: float | None = None
+        self._lock = threading.Lock()
+        self._in_gap = False
+        self.min_margin_s = float("inf")  # smallest lead of written audio over the playback clock
+
+    def _played(self) -> float:
+        return 0.0 if self._t0 is None else (time.perf_counter() - self._t0) * self.sample_rate
+
+    def write(self, samples: np.ndarray) -> None:
+        with self._lock:
+            played = self._played()
+            if self._t0 is not None:
+                margin = (self.samples_written - played) / self.sample_rate
+                self.min_margin_s = min(self.min_margin_s, margin)
+                gap = margin < 0
+                if gap and not self._in_gap:
+                    self.underruns += 1
+                self._in_gap = gap
+                if gap:  # the device played silence meanwhile: restart its clock at the new audio
+                    self._t0 = time.perf_counter() - self.samples_written / self.sample_rate
+            self.samples_written += int(np.size(samples))
+            if self._t0 is None and self.samples_written >= self.prefill:
+                self._t0 = time.perf_counter()
+            # a real device blocks the producer when its FIFO (0.5 s) is full
+            ahead = (self.samples_written - self._played()) / self.sample_rate - 0.5
+        if ahead > 0:
+            time.sleep(ahead)
+
+    def pause(self) -> None:
+        with self._lock:
+            self._t0 = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--method", "-m", default=None, help="method (default: the untied model if shipped)")
+    parser.add_argument("--lookahead", "-L", type=int, default=3)
+    parser.add_argument("--block", "-B", type=int, default=1)
+    parser.add_argument("--resize", action="store_true", help="resize the window every 50 ms while streaming")
+    parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the window at the end")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    from PyQt6.QtCore import QTimer
+
+    from app.gui.main_window import MainWindow, default_method, make_app
+    from engine.streaming import method_names
+
+    app = make_app()
+    window = MainWindow(output="null")
+    c = window.controls
+    c.method.setCurrentText(args.method or default_method(method_names()))
+    c.lookahead.setValue(args.lookahead)
+    c.block.setValue(args.block)
+    sink = ClockedSink(window.cfg.sample_rate)
+    window.show()
+    sizes = [(1480, 900), (1200, 760)]
+    resizer = QTimer()
+    resizer.timeout.connect(lambda: window.resize(*sizes[int(time.perf_counter() * 20) % 2]))
+    if args.resize:
+        resizer.start(50)
+    t0 = time.perf_counter()
+    if not window.start_stream(sink=sink):
+        print(f"cannot start: {window.last_error}", file=sys.stderr)
+        return 1
+    intervals: list[float] = []
+    while window.streaming:
+        app.processEvents()
+        time.sleep(0.002)
+        intervals = list(window._intervals)
+    wall = time.perf_counter() - t0
+    resizer.stop()
+    if args.screenshot is not None:
+        window.save_screenshot(args.screenshot)
+    worker = window.last_worker
+    stats = worker.player.stats()
+    s, e = window.stoi_view.mean()
+    result = {
+        "method": stats["method"], "lookahead": args.lookahead, "block": args.block, "resize": args.resize,
+        "audio_s": stats["audio_s"], "wall_s": wall, "gui_frames": len(intervals),
+        "frame_ms_median": statistics.median(intervals), "frame_ms_p90": float(np.percentile(intervals, 90)),
+        "frame_ms_p99": float(np.percentile(intervals, 99)), "frame_ms_max": max(intervals),
+        "rtf": stats["rtf"], "latency_ms": stats["latency_ms"], "underruns": sink.underruns,
+        "min_margin_ms": 1000 * sink.min_margin_s, "live_stoi_mean": s, "live_estoi_mean": e,
+        "load_average": os.getloadavg()[0],
+    }
+    print(
+        f"{result['method']} L={args.lookahead} B={args.block}{' (resizing)' if args.resize else ''}: "
+        f"{result['audio_s']:.1f} s of audio in {wall:.1f} s; GUI frames {result['gui_frames']}, interval "
+        f"median {result['frame_ms_median']:.1f} ms, p90 {result['frame_ms_p90']:.1f}, "
+        f"p99 {result['frame_ms_p99']:.1f}, max {result['frame_ms_max']:.1f}; RTF {result['rtf']:.3f}; "
+        f"simulated-device under-runs {sink.underruns} (smallest margin {result['min_margin_ms']:.0f} ms); "
+        f"live STOI {s:.4f} ESTOI {e:.4f}; load average {result['load_average']:.1f}"
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1))
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
