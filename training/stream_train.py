@@ -43,6 +43,7 @@ class StreamTrainConfig:
     warmup: int = 10
     clip: float = 1.0
     sc_weight: float = 0.2
+    truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -99,6 +100,7 @@ def train_stream(
     torch.manual_seed(cfg.seed)
     device = torch.device("cpu")
     net = StreamUnfolded(cfg.net_config())
+    net.truncate = cfg.truncate
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
     stft_cfg = net.stft_cfg
@@ -169,7 +171,10 @@ def train_stream(
             loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            if not (torch.isfinite(loss) and torch.isfinite(norm)):
+                history.setdefault("skipped", []).append(len(history["loss"]))
+                continue  # a non-finite batch never reaches the parameters
             opt.step()
             net.project_()
             sched.step()

@@ -67,6 +67,7 @@ class StreamUnfolded(UnfoldedADMM):
         )
         self.scfg = cfg
         self.positions = cfg.window_frames if cfg.position else 1
+        self.truncate: int | None = None  # truncated BPTT in ``reconstruct`` (set by the trainer)
         p = self.positions
         for name in ("g1", "g2", "b"):
             base = getattr(self, name).detach()
@@ -108,7 +109,13 @@ class StreamUnfolded(UnfoldedADMM):
     def reconstruct(self, mag, length: int, phase=None, passes: int = 1, runner=None) -> torch.Tensor:
         """The streamed signal [..., length] (phase is ignored: the stream starts each frame itself)."""
         return stream_reconstruct(
-            self if runner is None else runner, mag, length, self.scfg.lookahead, self.stft_cfg, passes=passes
+            self if runner is None else runner,
+            mag,
+            length,
+            self.scfg.lookahead,
+            self.stft_cfg,
+            passes=passes,
+            truncate=self.truncate if torch.is_grad_enabled() else None,
         )
 
 
@@ -137,11 +144,15 @@ def stream_reconstruct(
     cfg: StftConfig,
     passes: int = 1,
     silent_start: int = 0,
+    truncate: int | None = None,
 ) -> torch.Tensor:
     """The engine's stream (B = 1, phase-advance start) over magnitudes [..., F, K] -> signal [..., length].
 
     ``step(mag [.., W, K], x [.., S], fixed [.., S], lam complex [.., W, K]) -> (x, lam)`` is the window
     step (a ``StreamUnfolded`` or any function of that contract), run ``passes`` times per frame.
+    ``truncate`` = k cuts the gradient through the carried state (x, lam) every k frames (truncated
+    back-propagation through time; the stream is chaotic and full-length gradients explode). The values
+    computed are the same whatever ``truncate``.
     """
     if cfg.power != 1.0:
         raise ValueError("the streaming loop is written for magnitudes (d = 1)")
@@ -163,13 +174,16 @@ def stream_reconstruct(
     n_fixed = (r - 1) * h
     out = []
     for m in range(n_frames):
+        if truncate and m % truncate == 0:
+            x, lam = x.detach(), lam.detach()
         # 1. slide by one frame
         magw = torch.cat([magw[:, 1:], mag[:, m : m + 1]], dim=1)
         x = torch.cat([x[:, h:], x.new_zeros(batch, h)], dim=1)
         lam = torch.cat([lam[:, 1:], lam.new_zeros(batch, 1, k)], dim=1)
         # 2. the new frame: previous frame's phase advanced by one hop, inserted by least squares
         start = (w - 2) * h
-        prev = torch.fft.rfft(x[:, start : start + n] * ins.win, dim=-1, norm="ortho")
+        # the start phase is a heuristic of the engine: no gradient through it (1/|X| blows up near 0)
+        prev = torch.fft.rfft(x[:, start : start + n].detach() * ins.win, dim=-1, norm="ortho")
         a2 = prev.real.square() + prev.imag.square()
         nz = a2 > 0
         unit = torch.where(

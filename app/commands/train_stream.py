@@ -36,6 +36,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)",
     )
+    parser.add_argument(
+        "--truncate",
+        type=int,
+        default=4,
+        help="truncated back-propagation through the stream, in frames (default 4)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -55,8 +61,15 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.lookahead < 0:
         raise InputError("--lookahead must be 0 or more frames")
-    if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
-        raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
+    if (
+        args.layers < 1
+        or args.pieces < 0
+        or args.epochs < 1
+        or args.steps < 1
+        or args.batch < 1
+        or args.truncate < 1
+    ):
+        raise InputError("--layers, --epochs, --steps, --batch, --truncate must be >= 1 and --pieces >= 0")
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
     cfg = StreamTrainConfig(
         lookahead=args.lookahead,
@@ -69,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         lr=args.lr,
         sc_weight=args.sc_weight,
+        truncate=args.truncate,
         seed=args.seed,
     )
     summary = train_stream(cfg, args.out, resume=args.resume)
