@@ -74,4 +74,5 @@ def test_microphone_source_on_the_null_device(tmp_path):
 
 def test_ctrl_c_ends_a_microphone_stream_cleanly(tmp_path):
     r = _run_case("cli_interrupt", tmp_path)
-    assert r["rc"] == 0 and r["seconds"] > 0.1  # the WAV was closed properly and holds the audio
+    assert r["rc"] == 0, r["stderr"]
+    assert r["seconds"] > 0.1  # the WAV was closed properly and holds the audio

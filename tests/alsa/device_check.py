@@ -6,6 +6,8 @@ starts it with HOME pointing at a folder whose .asoundrc is tests/alsa/asoundrc 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import threading
@@ -127,9 +129,21 @@ def case_cli_interrupt(out: Path) -> dict:
 
     from app.cli import main
 
-    threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-    rc = main(["stream", "--input", "mic", "--output", str(out / "mic.wav"), "--method", "rtpghi", "-L", "1"])
-    return {"rc": rc, "seconds": sf.info(str(out / "mic.wav")).duration}
+    # interrupt once the stream runs (the status line shows up), as a user pressing Ctrl-C would
+    err = io.StringIO()
+
+    def interrupt_when_running():
+        while "RTF" not in err.getvalue():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_running, daemon=True).start()
+    with contextlib.redirect_stderr(err):
+        rc = main(
+            ["stream", "--input", "mic", "--output", str(out / "mic.wav"), "--method", "rtpghi", "-L", "1"]
+        )
+    return {"rc": rc, "seconds": sf.info(str(out / "mic.wav")).duration, "stderr": err.getvalue()[-500:]}
 
 
 if __name__ == "__main__":
