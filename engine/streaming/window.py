@@ -87,7 +87,6 @@ class WindowProcessor(FrameProcessor):
             part[self.n_window - b :] = 0.0
             self._cov_old[b] = overlap_add(part, cfg)
         self._pghi = pghi.PghiState(cfg, causal=True, seed=seed)
-        self._seed = seed
         self.reset()
 
     def reset(self) -> None:
