@@ -4,7 +4,7 @@ simulated audio device (a clocked sink that plays H samples per hop of wall time
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_frame_interval.py --method unfolded-untied -L 3
     ... --resize        # also resize the window every 50 ms (a worst case for the GUI thread)
-    ... --screenshot docs/gui.png --json out.json
+    ... --methods rtisi-la,unfolded-untied --screenshots docs --json out.json   # compared in one window
 
 Frame intervals are measured inside the app (MainWindow.frame_interval_ms, shown in the status bar).
 """
@@ -71,71 +71,93 @@ class ClockedSink(Sink):
             self._t0 = None
 
 
+def stream_once(app, window, resize: bool) -> dict:
+    """Stream the demo with the window's settings to a simulated device; the figures of the run."""
+    from PyQt6.QtCore import QTimer
+
+    from engine.metrics import evaluate_signal
+    from engine.stft import magnitude
+
+    sink = ClockedSink(window.cfg.sample_rate)
+    sizes = [(1480, 900), (1200, 760)]
+    resizer = QTimer()
+    resizer.timeout.connect(lambda: window.resize(*sizes[int(time.perf_counter() * 20) % 2]))
+    if resize:
+        resizer.start(50)
+    t0 = time.perf_counter()
+    if not window.start_stream(sink=sink):
+        raise SystemExit(f"cannot start: {window.last_error}")
+    while window.streaming:
+        app.processEvents()
+        time.sleep(0.002)
+    wall = time.perf_counter() - t0
+    resizer.stop()
+    window.resize(*sizes[0])
+    app.processEvents()
+    intervals = window.frame_intervals()
+    worker = window.last_worker
+    stats = worker.player.stats()
+    s, e = window.stoi_view.mean()
+    ref, rec = worker.reference(), worker.reconstruction()
+    whole = evaluate_signal(ref, rec, window.cfg, r=magnitude(ref, window.cfg))
+    return {
+        "method": stats["method"], "lookahead": window.controls.lookahead.value(),
+        "block": window.controls.block.value(), "resize": resize, "audio_s": stats["audio_s"], "wall_s": wall,
+        "gui_frames": len(intervals), "frame_ms_median": statistics.median(intervals),
+        "frame_ms_p90": float(np.percentile(intervals, 90)),
+        "frame_ms_p99": float(np.percentile(intervals, 99)),
+        "frame_ms_max": max(intervals), "rtf": stats["rtf"], "latency_ms": stats["latency_ms"],
+        "underruns": sink.underruns, "min_margin_ms": 1000 * sink.min_margin_s,
+        "live_stoi_mean": s, "live_estoi_mean": e, "live_points": len(window.stoi_view.times),
+        "whole_signal": whole, "load_average": os.getloadavg()[0],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--method", "-m", default=None, help="method (default: the untied model if shipped)")
+    parser.add_argument("--methods", "-m", default=None,
+                        help="comma-separated methods streamed one after the other in the same window "
+                        "(default: the untied model if shipped)")
     parser.add_argument("--lookahead", "-L", type=int, default=3)
     parser.add_argument("--block", "-B", type=int, default=1)
     parser.add_argument("--resize", action="store_true", help="resize the window every 50 ms while streaming")
-    parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the window at the end")
+    parser.add_argument("--screenshots", type=Path, default=None,
+                        help="folder: a PNG of the window after each run, gui-<method>.png")
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
-
-    from PyQt6.QtCore import QTimer
 
     from app.gui.main_window import MainWindow, default_method, make_app
     from engine.streaming import method_names
 
     app = make_app()
     window = MainWindow(output="null")
+    window.show()
     c = window.controls
-    c.method.setCurrentText(args.method or default_method(method_names()))
     c.lookahead.setValue(args.lookahead)
     c.block.setValue(args.block)
-    sink = ClockedSink(window.cfg.sample_rate)
-    window.show()
-    sizes = [(1480, 900), (1200, 760)]
-    resizer = QTimer()
-    resizer.timeout.connect(lambda: window.resize(*sizes[int(time.perf_counter() * 20) % 2]))
-    if args.resize:
-        resizer.start(50)
-    t0 = time.perf_counter()
-    if not window.start_stream(sink=sink):
-        print(f"cannot start: {window.last_error}", file=sys.stderr)
-        return 1
-    intervals: list[float] = []
-    while window.streaming:
-        app.processEvents()
-        time.sleep(0.002)
-        intervals = list(window._intervals)
-    wall = time.perf_counter() - t0
-    resizer.stop()
-    if args.screenshot is not None:
-        window.save_screenshot(args.screenshot)
-    worker = window.last_worker
-    stats = worker.player.stats()
-    s, e = window.stoi_view.mean()
-    result = {
-        "method": stats["method"], "lookahead": args.lookahead, "block": args.block, "resize": args.resize,
-        "audio_s": stats["audio_s"], "wall_s": wall, "gui_frames": len(intervals),
-        "frame_ms_median": statistics.median(intervals), "frame_ms_p90": float(np.percentile(intervals, 90)),
-        "frame_ms_p99": float(np.percentile(intervals, 99)), "frame_ms_max": max(intervals),
-        "rtf": stats["rtf"], "latency_ms": stats["latency_ms"], "underruns": sink.underruns,
-        "min_margin_ms": 1000 * sink.min_margin_s, "live_stoi_mean": s, "live_estoi_mean": e,
-        "load_average": os.getloadavg()[0],
-    }
-    print(
-        f"{result['method']} L={args.lookahead} B={args.block}{' (resizing)' if args.resize else ''}: "
-        f"{result['audio_s']:.1f} s of audio in {wall:.1f} s; GUI frames {result['gui_frames']}, interval "
-        f"median {result['frame_ms_median']:.1f} ms, p90 {result['frame_ms_p90']:.1f}, "
-        f"p99 {result['frame_ms_p99']:.1f}, max {result['frame_ms_max']:.1f}; RTF {result['rtf']:.3f}; "
-        f"simulated-device under-runs {sink.underruns} (smallest margin {result['min_margin_ms']:.0f} ms); "
-        f"live STOI {s:.4f} ESTOI {e:.4f}; load average {result['load_average']:.1f}"
-    )
+    results = []
+    for method in (args.methods or default_method(method_names())).split(","):
+        c.method.setCurrentText(method)
+        r = stream_once(app, window, args.resize)
+        results.append(r)
+        if args.screenshots is not None:
+            window.save_screenshot(args.screenshots / f"gui-{method}.png")
+        w = r["whole_signal"]
+        print(
+            f"{r['method']} L={r['lookahead']} B={r['block']}{' (resizing)' if args.resize else ''}: "
+            f"{r['audio_s']:.1f} s of audio in {r['wall_s']:.1f} s; GUI frames {r['gui_frames']}, interval "
+            f"median {r['frame_ms_median']:.1f} ms, p90 {r['frame_ms_p90']:.1f}, "
+            f"p99 {r['frame_ms_p99']:.1f}, max {r['frame_ms_max']:.1f}; RTF {r['rtf']:.3f}; "
+            f"simulated-device under-runs {r['underruns']} "
+            f"(smallest margin {r['min_margin_ms']:.0f} ms); live STOI {r['live_stoi_mean']:.4f} "
+            f"ESTOI {r['live_estoi_mean']:.4f} ({r['live_points']} windows); whole signal STOI "
+            f"{w['stoi']:.4f} ESTOI {w['estoi']:.4f} PESQ {w['pesq']:.3f} SC {w['sc_db']:.2f} dB; "
+            f"load average {r['load_average']:.1f}"
+        )
     if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=1))
+        args.json.write_text(json.dumps(results, indent=1))
     window.close()
     return 0
 

@@ -93,6 +93,15 @@ def test_stoi_view_trace_and_csv(qtbot):
     assert view.stoi_label.text() == "STOI 0.800"
     expected = ["time_s,stoi,estoi", "3.0000,0.900000,0.700000", "3.5000,0.800000,0.600000"]
     assert view.to_csv().splitlines() == expected
+    # a new run keeps the last one drawn, dashed, for comparison; the CSV holds the new run only
+    view.reset("vs the clean reference", "rtisi-la, L = 3")
+    view.add(3.0, 0.95, 0.9)
+    view.refresh()
+    np.testing.assert_allclose(view.prev_stoi_curve.getData()[1], [0.9, 0.8])
+    names = [label.text for _, label in view.legend.items]
+    assert "STOI rtisi-la, L = 3" in names and any("previous run" in n for n in names)
+    assert view.to_csv().splitlines()[1:] == ["3.0000,0.950000,0.900000"]
+    assert view.plot.getPlotItem().viewRange()[1][0] == pytest.approx(0.55)  # zoomed on the scores
 
 
 def test_divergence_view_draws_every_curve(qtbot):

@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self.worker: StreamWorker | None = None
         self.last_error: str | None = None
         self.last_worker: StreamWorker | None = None  # kept after a stream ends: its output can be saved
-        self._intervals: deque[float] = deque(maxlen=600)
+        self._intervals: deque[float] = deque(maxlen=1800)  # the last minute
         self._last_tick: float | None = None
         self._message_box: QMessageBox | None = None
         self._total_s: float | None = None
@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
             view.reset()
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
-        self.stoi_view.reset(caption if has_ref else "no reference: scores unavailable")
+        self.stoi_view.reset(caption if has_ref else "no reference: scores unavailable",
+                             f"{stream.name}, L = {s.lookahead}")
         self._intervals.clear()
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
         self.method_label.setText(f"method {stream.name}")
@@ -303,6 +304,10 @@ class MainWindow(QMainWindow):
             return False
         self.show_status(f"saved {Path(path).name} ({len(self.stoi_view.times)} points)")
         return True
+
+    def frame_intervals(self) -> list[float]:
+        """Intervals between GUI frames (ms) of the current or last stream, the last minute at most."""
+        return list(self._intervals)
 
     def frame_interval_ms(self) -> float:
         """Median interval between GUI frames while streaming (nan before any)."""
@@ -429,7 +434,7 @@ class MainWindow(QMainWindow):
         from engine import divergence_curves as dc
 
         refs_u = np.linspace(0.0, 3.0, 400)
-        refs = [("quadratic (u - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(u | 1)", dc.kl(refs_u, 1.0))]
+        refs = [("quadratic (y - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(y | 1)", dc.kl(refs_u, 1.0))]
         from engine.streaming.steps import MODELS_DIR
 
         model = MODELS_DIR / f"{name}.onnx"
@@ -456,11 +461,11 @@ class MainWindow(QMainWindow):
             labels = ["tied (all layers)"]
         else:
             labels = [f"layer {t + 1}" for t in range(len(learned))]
-        refs = [("quadratic (u - 1)²/2", curves["quadratic"]), ("KL(u | 1)", curves["kl"])]
-        variant = f"{card.get('variant', '')}, {len(learned)} parameter set{'s' if len(learned) > 1 else ''}"
+        refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
+        sets = f"{len(learned)} layers" if len(learned) > 1 else "one set for all layers"
         self.divergence.show_curves(
-            f"learned divergence of {name} (r = 1)", curves["u"], list(zip(labels, learned, strict=True)),
-            refs, note=f"{variant}; rho f(u) against the quadratic and KL losses",
+            f"learned divergence of {name}, r = 1", curves["u"], list(zip(labels, learned, strict=True)),
+            refs, note=f"{card.get('variant', '')} ({sets}): rho f(y), minimum at 0",
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -28,6 +28,7 @@ class DivergenceView(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
         item.hideButtons()
+        item.setContentsMargins(4, 4, 16, 4)
         self.legend = item.addLegend(offset=(8, 8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
         self.note = ""
         self.n_learned = 0  # learned curves shown (tests read it)

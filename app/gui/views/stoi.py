@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.gui import theme
 
 
 class StoiView(QWidget):
-    """A time plot of STOI / ESTOI over a sliding window, with the latest values in large type."""
+    """A time plot of STOI / ESTOI over a sliding window, with the latest values in large type.
+
+    The previous run's trace stays drawn (dashed, with its label) so that two methods compare side by side.
+    """
 
     def __init__(self, window_s: float, parent=None) -> None:
         super().__init__(parent)
@@ -18,6 +22,8 @@ class StoiView(QWidget):
         self.times: list[float] = []
         self.stoi: list[float] = []
         self.estoi: list[float] = []
+        self.label = ""
+        self.previous: tuple[str, list[float], list[float], list[float]] | None = None
         self._dirty = False
 
         self.plot = pg.PlotWidget()
@@ -28,9 +34,14 @@ class StoiView(QWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
         item.hideButtons()
+        item.setContentsMargins(4, 4, 16, 4)
         item.setYRange(0.0, 1.02, padding=0)
         item.setXRange(0.0, 2 * window_s, padding=0.02)
-        item.addLegend(offset=(-8, -8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
+        self.legend = item.addLegend(offset=(-8, -8), labelTextColor=theme.TEXT,
+                                     brush=pg.mkBrush("#15171ccc"))
+        dashed = Qt.PenStyle.DashLine
+        self.prev_stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=1.5, style=dashed))
+        self.prev_estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=1.5, style=dashed))
         self.stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=2), name="STOI",
                                     symbol="o", symbolSize=4, symbolBrush=theme.SERIES[0], symbolPen=None)
         self.estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=2), name="ESTOI",
@@ -54,14 +65,26 @@ class StoiView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
 
-    def reset(self, caption: str) -> None:
-        """Forget the trace (a new stream) and say what the scores compare."""
+    def reset(self, caption: str, label: str = "") -> None:
+        """Start a new trace (the current one becomes the dashed previous one) and say what it compares."""
+        if self.times:
+            self.previous = (self.label, list(self.times), list(self.stoi), list(self.estoi))
         self.times.clear()
         self.stoi.clear()
         self.estoi.clear()
+        self.label = label
         self.stoi_label.setText("STOI –")
         self.estoi_label.setText("ESTOI –")
         self.caption.setText(caption)
+        self.legend.clear()
+        self.legend.addItem(self.stoi_curve, f"STOI {label}".strip())
+        self.legend.addItem(self.estoi_curve, f"ESTOI {label}".strip())
+        if self.previous is not None:
+            name, times, stoi, estoi = self.previous
+            self.prev_stoi_curve.setData(times, stoi)
+            self.prev_estoi_curve.setData(times, estoi)
+            self.legend.addItem(self.prev_stoi_curve, f"STOI {name} (previous run)")
+            self.legend.addItem(self.prev_estoi_curve, f"ESTOI {name} (previous run)")
         self._dirty = True
 
     def add(self, t: float, stoi: float, estoi: float) -> None:
@@ -86,6 +109,9 @@ class StoiView(QWidget):
         self.stoi_curve.setData(self.times, self.stoi)
         self.estoi_curve.setData(self.times, self.estoi)
         if self.times:
+            scores = self.stoi + self.estoi + (self.previous[2] + self.previous[3] if self.previous else [])
+            low = min(scores)  # zoom on the scores: 0.05 steps, down to 0
+            self.plot.setYRange(max(0.0, np.floor((low - 0.02) * 20) / 20), 1.005, padding=0)
             end = max(self.times[-1], self.window_s)
             self.plot.setXRange(max(0.0, end - 30.0), end, padding=0.02)
         self._dirty = False
