@@ -1,0 +1,71 @@
+"""`phasefold gui` and `phasefold demo` on the command line: display detection, scripted runs, bad options."""
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt loads
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("pyqtgraph")
+
+from app.cli import main  # noqa: E402
+from app.gui.app import has_display  # noqa: E402
+
+
+def test_display_detection(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert not has_display()
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert has_display() or sys.platform in ("win32", "darwin")
+    monkeypatch.delenv("DISPLAY")
+    assert has_display() == (sys.platform in ("win32", "darwin"))
+
+
+def test_demo_without_display_streams_and_prints_a_summary(capsys):
+    assert main(["demo", "--method", "rtpghi", "--output", "null"]) == 0  # offscreen: no display
+    out = capsys.readouterr()
+    assert "no display found" in out.err
+    assert "latency 1792 samples = 81.3 ms" in out.out and "under-runs 0" in out.out
+    stoi = float(out.out.split(" stoi ")[1].split()[0])
+    assert 0.9 < stoi <= 1.0
+
+
+def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
+    shot = tmp_path / "window.png"
+    code = main(["gui", "--play", "--method", "rtpghi", "--output", "null", "--quit-after", "2.5",
+                 "--screenshot", str(shot)])
+    assert code == 0 and shot.stat().st_size > 10_000
+    median = float(capsys.readouterr().out.split("median GUI frame interval ")[1].split()[0])
+    assert median > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gui", "--method", "no-such-method"], "unknown method 'no-such-method'"),
+        (["gui", "--lookahead", "12"], "look-ahead must be 0 to 8"),
+        (["demo", "--block", "0"], "block size must be 1 to 8"),
+    ],
+)
+def test_bad_options_give_one_line(capsys, argv, message):
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_bad_input_file_and_no_display_give_one_line(tmp_path):
+    bad = tmp_path / "empty.wav"
+    bad.write_bytes(b"")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for argv, message in ((["gui", "--input", str(bad)], "the file is empty"), (["gui"], "no display found")):
+        proc = subprocess.run([sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True,
+                              env=env, timeout=120)
+        if sys.platform in ("win32", "darwin") and argv == ["gui"]:
+            continue
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
