@@ -141,3 +141,19 @@ def test_switch_to_a_method_without_shared_state_keeps_the_sample_count():
 
     assert sc(y) < sc(alone) + 3.0
     assert sc(y) < -10.0
+
+
+def test_missing_portaudio_falls_back_and_says_so(tmp_path, monkeypatch):
+    import sys
+
+    from engine.errors import DeviceError
+    from engine.streaming import MicSource, NullSink, WavSink, open_sink
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as without PortAudio
+    sink, notes = open_sink("default", 22050, fallback=tmp_path / "f.wav")
+    assert isinstance(sink, WavSink) and "PortAudio is not available" in notes[0] and "f.wav" in notes[0]
+    sink.close()
+    sink, notes = open_sink("default", 22050)
+    assert isinstance(sink, NullSink) and "null sink" in notes[0]
+    with pytest.raises(DeviceError, match="no microphone"):
+        next(MicSource(StftConfig()).blocks(1))

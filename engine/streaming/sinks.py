@@ -209,7 +209,7 @@ def output_devices() -> list[dict]:
     """PortAudio output devices (empty where PortAudio is missing)."""
     try:
         import sounddevice as sd
-    except OSError:
+    except (ImportError, OSError):
         return []
     return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
 
@@ -230,7 +230,7 @@ def open_sink(
     try:
         sink: Sink = SoundDeviceSink(sample_rate, device, buffer_seconds=device_buffer_s)
         return sink, []
-    except OSError as exc:
+    except (ImportError, OSError) as exc:
         reason = f"PortAudio is not available ({exc})"
     except DeviceError as exc:
         reason = str(exc)

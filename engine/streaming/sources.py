@@ -167,7 +167,7 @@ class MicSource(Source):
     def blocks(self, block: int) -> Iterator[np.ndarray]:
         try:
             import sounddevice as sd
-        except OSError as exc:
+        except (ImportError, OSError) as exc:
             raise DeviceError(f"no microphone: PortAudio is not available ({exc})") from None
         cfg, h = self.cfg, self.cfg.hop
         self._stop.clear()
