@@ -122,9 +122,10 @@ def test_switching_methods_mid_stream_keeps_the_output_aligned(qtbot, window, tm
     c.method.setCurrentText(FAST)
     assert window.start_stream()
     qtbot.waitUntil(lambda: window.spec_out.frames_drawn > 60, timeout=WAIT_MS)
-    c.method.setCurrentText("admm-l2")  # live: the worker switches at the next block
-    qtbot.waitUntil(lambda: window.method_label.text() == "method admm-l2", timeout=WAIT_MS)
-    assert "admm-l2" in window.divergence.getPlotItem().titleLabel.text
+    c.method.setCurrentText("unfolded-tied")  # live: the worker switches at the next block
+    qtbot.waitUntil(lambda: window.method_label.text() == "method unfolded-tied", timeout=WAIT_MS)
+    assert "unfolded-tied" in window.divergence.getPlotItem().titleLabel.text
+    assert window.divergence.n_learned == 1  # the tied model's learned curve is drawn
     switched_at = window.spec_out.frames_drawn
     qtbot.waitUntil(lambda: window.spec_out.frames_drawn > switched_at + 20, timeout=WAIT_MS)
     c.method.setCurrentText(FAST)
@@ -145,7 +146,9 @@ def test_pause_holds_the_stream_and_resume_continues(qtbot, window):
     c.method.setCurrentText(FAST)
     window.start_stream()
     qtbot.waitUntil(lambda: window.spec_in.frames_drawn > 40, timeout=WAIT_MS)
-    c.pause_button.setChecked(True)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # Space holds the stream
+    assert c.pause_button.isChecked() and window.last_worker.paused
     qtbot.wait(400)  # blocks already released (the source runs a little ahead) arrive
     held = window.spec_in.frames_drawn
     qtbot.wait(700)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PyQt6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -103,6 +103,8 @@ class MainWindow(QMainWindow):
         self.controls.set_methods(names, default_method(names))
         self._fill_devices(output)
         self.controls.play_clicked.connect(self.start_stream)
+        self.controls.play_button.setToolTip("Start streaming (Space)")
+        self.controls.pause_button.setToolTip("Hold / resume the stream (Space)")
         self.controls.stop_clicked.connect(self.stop_stream)
         self.controls.pause_toggled.connect(self.pause_stream)
         self.controls.open_clicked.connect(self._open_dialog)
@@ -110,6 +112,9 @@ class MainWindow(QMainWindow):
         self.controls.live_changed.connect(self._live_settings)
         self.controls.source.currentIndexChanged.connect(self._source_changed)
         self.set_method(self.controls.method.currentText())
+
+        play_pause = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        play_pause.activated.connect(self._play_pause)
 
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -247,6 +252,13 @@ class MainWindow(QMainWindow):
         if wait:
             self.worker.join(5.0)
             self._drain()
+
+    def _play_pause(self) -> None:
+        """Space: start a stream, or hold / resume the running one."""
+        if self.worker is None:
+            self.start_stream()
+        elif self.controls.pause_button.isEnabled():
+            self.controls.pause_button.toggle()
 
     def pause_stream(self, paused: bool) -> None:
         if self.worker is not None:
