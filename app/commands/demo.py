@@ -65,6 +65,8 @@ def headless(opts) -> int:
         f"{summary['latency_ms']:.1f} ms, under-runs {summary['underruns']}"
     )
     print("  scores vs the demo signal: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-    if not sink.live:
+    if getattr(sink, "path", None) is not None:
+        print(f"  wrote {sink.path}: the output as it would play, {start} samples of delay in front")
+    elif not sink.live:
         print("  (no audio played: use --output default where a sound card exists, or `phasefold gui`)")
     return 0
