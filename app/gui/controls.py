@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
+from app.gui.worker import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
 
 
 @dataclass(frozen=True)

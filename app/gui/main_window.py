@@ -22,11 +22,13 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui import theme
-from app.gui.controls import SOURCE_FILE, SOURCE_MIC, ControlPanel
+from app.gui.controls import ControlPanel
 from app.gui.views.divergence import DivergenceView
 from app.gui.views.spectrogram import SpectrogramView
 from app.gui.views.stoi import StoiView
 from app.gui.worker import (
+    SOURCE_FILE,
+    SOURCE_MIC,
     FinishedEvent,
     FramesEvent,
     MessageEvent,

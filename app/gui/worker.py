@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.gui.views.spectrogram import to_db
+from app.gui.levels import to_db
 from engine.errors import InputError
 from engine.stft import StftConfig, analyze, magnitude
 from engine.streaming.sinks import Sink
@@ -36,7 +36,6 @@ def prepare_source(
 ):
     """An engine.streaming source: the demo or an audio file (exact or modified at ``snr_db``), or the mic."""
     from engine.streaming.sources import ArraySource, AudioFileSource, MicSource
-
 
     if kind == SOURCE_MIC:
         return MicSource(cfg)
