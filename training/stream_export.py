@@ -55,28 +55,22 @@ def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.n
     files = split_files("validation")
     if files:
         x = load_audio(files[0])[0]
-        mag = magnitude(x, cfg)
-        wanted = mag.shape[0] // 2
+        wanted = cfg.n_frames(x.size) // 2  # a mid-utterance state: stream up to that frame only
+        mag = magnitude(x, cfg)[: wanted + 1]
         seen: list = []
 
         def step(m, xs, fx, lam):
             if len(seen) == wanted:
-                seen.append(
-                    {
-                        "mag": m[0].numpy(),
-                        "x": xs[0].numpy(),
-                        "fixed": fx.numpy(),
-                        "lam": np.stack([lam[0].real.numpy(), lam[0].imag.numpy()]),
-                    }
-                )
+                lam_ri = np.stack([lam[0].real.numpy(), lam[0].imag.numpy()])
+                seen.append({"mag": m[0].numpy(), "x": xs[0].numpy(), "fixed": fx.numpy(), "lam": lam_ri})
             else:
                 seen.append(None)
             return net(m, xs, fx, lam)
 
+        length = (wanted + 1) * cfg.hop - cfg.pad
         with torch.no_grad():
-            stream_reconstruct(
-                step, torch.as_tensor(mag, dtype=torch.float32), x.size, net.scfg.lookahead, cfg
-            )
+            mag_t = torch.as_tensor(mag, dtype=torch.float32)
+            stream_reconstruct(step, mag_t, length, net.scfg.lookahead, cfg)
         cases["speech_stream"] = {
             k2: np.ascontiguousarray(v, dtype=np.float32) for k2, v in seen[wanted].items()
         }
