@@ -162,3 +162,36 @@ def export_stream(
     np.savez_compressed(out.with_name(f"{name}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)
     out.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return card
+
+
+def export_stream_run(
+    run: str | Path, out: str | Path, *, evaluate: bool = True, name: str | None = None
+) -> dict:
+    """Export the best checkpoint of a streaming run, verified, with test metrics through the engine."""
+    import time
+
+    from training.stream_train import load_stream_checkpoint
+
+    net, ck = load_stream_checkpoint(run)
+    recipe = ck.get("config", {})
+    training = {
+        "data": ck.get("data_description", ""),
+        "recipe": recipe,
+        "seconds": ck.get("seconds"),
+        "device": ck.get("device", "cpu"),
+        "threads": ck.get("threads"),
+        "loop": "engine window loop in PyTorch (training.stream_unfolded.stream_reconstruct), loss on the "
+        "emitted signal, truncated back-propagation every `truncate` frames",
+        "selected": {"epoch": ck.get("epoch"), "validation": ck.get("val"), "untrained": ck.get("val_init")},
+    }
+    card = export_stream(net, out, name=name, training=training)
+    if evaluate:
+        from training.stream_eval import stream_card_metrics
+
+        modified = recipe.get("data", {}).get("condition") == "modified"
+        conditions = ("modified_snr5", "exact_hop256") if modified else ("exact_hop256",)
+        t0 = time.time()
+        card["metrics"] = stream_card_metrics(Path(out), net.scfg.lookahead, conditions)
+        card["metrics"]["seconds"] = round(time.time() - t0, 1)
+        Path(out).with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from engine.errors import InputError
 
@@ -46,6 +47,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", required=True, help="run folder, e.g. runs/stream-l1")
+    parser.add_argument(
+        "--export",
+        default=None,
+        metavar="MODEL.onnx",
+        help="then export the best checkpoint (verified, golden pair, card with test metrics); "
+        "with --resume on a finished run, only exports",
+    )
     parser.set_defaults(run=run)
 
 
@@ -85,10 +93,21 @@ def run(args: argparse.Namespace) -> int:
         truncate=args.truncate,
         seed=args.seed,
     )
+    if args.export and not args.export.endswith(".onnx"):
+        raise InputError(f"{args.export}: the exported model must be a .onnx file")
     summary = train_stream(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
     print(
         f"trained in {summary['seconds']:.0f} s; best validation epoch {best['epoch']} (0 = untrained): "
         f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}"
     )
+    if args.export:
+        from training.stream_export import export_stream_run
+
+        card = export_stream_run(args.out, args.export)
+        test = card["metrics"]["test"]
+        print(
+            f"exported {args.export} (W = {card['interface']['window_frames']}, "
+            f"parity {max(card['verification']['max_abs_diff'].values()):.2g}); test: {json.dumps(test)}"
+        )
     return 0
