@@ -71,8 +71,10 @@ class ClockedSink(Sink):
             self._t0 = None
 
 
-def stream_once(app, window, resize: bool) -> dict:
-    """Stream the demo with the window's settings to a simulated device; the figures of the run."""
+def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: float = 5.0) -> dict:
+    """Stream the demo with the window's settings to a simulated device; the figures of the run.
+
+    ``shot``: a PNG of the window taken mid-stream, once ``shot_at`` seconds of audio are reconstructed."""
     from PyQt6.QtCore import QTimer
 
     from engine.metrics import evaluate_signal
@@ -90,6 +92,9 @@ def stream_once(app, window, resize: bool) -> dict:
     while window.streaming:
         app.processEvents()
         time.sleep(0.002)
+        if shot is not None and window.last_worker.reconstruction().size >= shot_at * window.cfg.sample_rate:
+            window.save_screenshot(shot)
+            shot = None
     wall = time.perf_counter() - t0
     resizer.stop()
     window.resize(*sizes[0])
@@ -125,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resize", action="store_true", help="resize the window every 50 ms while streaming")
     parser.add_argument("--screenshots", type=Path, default=None,
                         help="folder: a PNG of the window after each run, gui-<method>.png")
+    parser.add_argument("--live-screenshot", type=Path, default=None,
+                        help="a PNG of the window during the last run, 5 s into the demo")
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -138,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     c.lookahead.setValue(args.lookahead)
     c.block.setValue(args.block)
     results = []
-    for method in (args.methods or default_method(method_names())).split(","):
+    methods = (args.methods or default_method(method_names())).split(",")
+    for i, method in enumerate(methods):
         c.method.setCurrentText(method)
-        r = stream_once(app, window, args.resize)
+        r = stream_once(app, window, args.resize, args.live_screenshot if i == len(methods) - 1 else None)
         results.append(r)
         if args.screenshots is not None:
             window.save_screenshot(args.screenshots / f"gui-{method}.png")
