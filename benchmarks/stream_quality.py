@@ -56,7 +56,7 @@ def main() -> int:
             res["results"][n]["name"] = proc.describe()
         return {"lookahead": lookahead, "init": init, "results": res["results"], "per_file": res["per_file"]}
 
-    for lookahead in [int(v) for v in args.lookahead.split(",")]:
+    for lookahead in [int(v) for v in args.lookahead.split(",")] if methods else []:
         run = one(lookahead, methods, "advance")
         report["runs"].append(run)
         print(table(run, args.block), flush=True)
