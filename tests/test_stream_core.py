@@ -189,3 +189,15 @@ def test_pad_signal_alignment_of_tail():
     mag = np.abs(stft(x, cfg))
     out = _run(Stream.open("fgla", cfg, lookahead=1, iterations=2), mag)
     assert out.size == pad_signal(x, cfg).size + cfg.hop
+
+
+@pytest.mark.parametrize("lookahead,block", [(0, 1), (1, 1), (3, 1), (3, 4)])
+def test_rtisila_default_gets_at_least_the_projections_of_a_15_layer_window_step(lookahead, block):
+    window_step = make_processor("admm-l2", StftConfig(), lookahead, block)
+    rtisi = make_processor("rtisi-la", StftConfig(), lookahead, block)
+    assert window_step.projections_per_frame() == 15 * (lookahead + 4 + block - 1) / block
+    assert (
+        window_step.projections_per_frame()
+        <= rtisi.projections_per_frame()
+        < window_step.projections_per_frame() + 4
+    )
