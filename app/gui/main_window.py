@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -36,6 +37,7 @@ from app.gui.worker import (
     StatsEvent,
     StreamWorker,
     prepare_source,
+    warm_up,
 )
 from engine.errors import PhasefoldError
 from engine.stft import StftConfig
@@ -118,6 +120,8 @@ class MainWindow(QMainWindow):
         play_pause = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         play_pause.activated.connect(self._play_pause)
 
+        threading.Thread(target=warm_up, args=(self.cfg.sample_rate,), name="phasefold-warm-up",
+                         daemon=True).start()
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)

@@ -31,6 +31,27 @@ SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
 LEAD_S = 0.25  # how far ahead of real time the worker may run (the sink's cushion)
 
 
+_demo_lock = threading.Lock()
+_demo_cache: dict[int, np.ndarray] = {}
+
+
+def demo_audio(sample_rate: int) -> np.ndarray:
+    """engine.demo's signal, computed once per process (it takes seconds on a busy machine)."""
+    with _demo_lock:
+        if sample_rate not in _demo_cache:
+            from engine.demo import demo_signal
+
+            _demo_cache[sample_rate] = demo_signal(sr=sample_rate)
+        return _demo_cache[sample_rate]
+
+
+def warm_up(sample_rate: int) -> None:
+    """Prepare off the GUI thread what the first stream needs: the demo signal, onnxruntime, pystoi."""
+    demo_audio(sample_rate)
+    import onnxruntime  # noqa: F401
+    import pystoi  # noqa: F401
+
+
 def prepare_source(
     kind: str, cfg: StftConfig, path: Path | None = None, snr_db: float | None = None, seed: int = 0,
 ):
@@ -45,9 +66,7 @@ def prepare_source(
         return AudioFileSource(path, cfg, snr_db=snr_db, seed=seed)
     if kind != SOURCE_DEMO:
         raise InputError(f"unknown source {kind!r}")
-    from engine.demo import demo_signal
-
-    x = demo_signal(sr=cfg.sample_rate)
+    x = demo_audio(cfg.sample_rate)
     if snr_db is None:
         return ArraySource(magnitude(x, cfg), cfg, reference=x, name="built-in demo")
     from engine.magnitudes import modified_magnitudes
