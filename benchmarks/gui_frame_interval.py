@@ -89,6 +89,7 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
     t0 = time.perf_counter()
     if not window.start_stream(sink=sink):
         raise SystemExit(f"cannot start: {window.last_error}")
+    start_ms = 1000 * (time.perf_counter() - t0)  # the GUI thread is busy meanwhile (source, model load)
     while window.streaming:
         app.processEvents()
         time.sleep(0.002)
@@ -108,6 +109,7 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
     return {
         "method": stats["method"], "lookahead": window.controls.lookahead.value(),
         "block": window.controls.block.value(), "resize": resize, "audio_s": stats["audio_s"], "wall_s": wall,
+        "start_ms": start_ms,
         "gui_frames": len(intervals), "frame_ms_median": statistics.median(intervals),
         "frame_ms_p90": float(np.percentile(intervals, 90)),
         "frame_ms_p99": float(np.percentile(intervals, 99)),
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         w = r["whole_signal"]
         print(
             f"{r['method']} L={r['lookahead']} B={r['block']}{' (resizing)' if args.resize else ''}: "
-            f"{r['audio_s']:.1f} s of audio in {r['wall_s']:.1f} s; GUI frames {r['gui_frames']}, interval "
+            f"{r['audio_s']:.1f} s of audio in {r['wall_s']:.1f} s (start {r['start_ms']:.0f} ms); GUI frames {r['gui_frames']}, interval "
             f"median {r['frame_ms_median']:.1f} ms, p90 {r['frame_ms_p90']:.1f}, "
             f"p99 {r['frame_ms_p99']:.1f}, max {r['frame_ms_max']:.1f}; RTF {r['rtf']:.3f}; "
             f"simulated-device under-runs {r['underruns']} "

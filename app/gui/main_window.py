@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
         self.stoi_view.reset(caption if has_ref else "no reference: scores unavailable",
                              f"{stream.name}, L = {s.lookahead}")
         self._intervals.clear()
+        self._last_tick = None  # frame intervals count from the first frame of this stream
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
         self.method_label.setText(f"method {stream.name}")
         c = self.controls
