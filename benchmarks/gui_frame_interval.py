@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         w = r["whole_signal"]
         print(
             f"{r['method']} L={r['lookahead']} B={r['block']}{' (resizing)' if args.resize else ''}: "
-            f"{r['audio_s']:.1f} s of audio in {r['wall_s']:.1f} s (start {r['start_ms']:.0f} ms); GUI frames {r['gui_frames']}, interval "
+            f"{r['audio_s']:.1f} s of audio in {r['wall_s']:.1f} s (start {r['start_ms']:.0f} ms); "
+            f"GUI frames {r['gui_frames']}, interval "
             f"median {r['frame_ms_median']:.1f} ms, p90 {r['frame_ms_p90']:.1f}, "
             f"p99 {r['frame_ms_p99']:.1f}, max {r['frame_ms_max']:.1f}; RTF {r['rtf']:.3f}; "
             f"simulated-device under-runs {r['underruns']} "
