@@ -38,13 +38,13 @@ class TrainConfig:
     hop: int = 256
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
-    epochs: int = 6
-    steps_per_epoch: int = 40
+    epochs: int = 10
+    steps_per_epoch: int = 30
     batch: int = 4
-    lr: float = 1e-3
+    lr: float = 3e-3
     warmup: int = 25  # linear learning-rate warm-up steps, then cosine decay to lr / 10
     clip: float = 1.0  # gradient-norm clipping
-    sc_weight: float = 0.2  # loss = -STOI + sc_weight * log10(spectral convergence)
+    sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -226,13 +226,17 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             disable=not progress or rank > 0,
             dynamic_ncols=True,
         )
-        running = None
+        running, skipped = None, 0
         for _ in bar:
             clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
             loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight, runner=model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+                skipped += 1  # a non-finite batch never reaches the parameters
+                bar.set_postfix(skipped=skipped)
+                continue
             opt.step()
             net.project_()
             sched.step()

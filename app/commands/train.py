@@ -16,12 +16,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
     parser.add_argument("--snr", type=float, nargs=2, default=(5.0, 5.0), metavar=("LO", "HI"),
                         help="modified magnitudes: input SNR range in dB (default 5 5)")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=40, help="steps per epoch (default 40)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=30, help="steps per epoch (default 30)")
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--sc-weight", type=float, default=0.2,
-                        help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--sc-weight", type=float, default=1.0,
+                        help="loss = -STOI + w log10(spectral convergence) (default 1; 0 = pure -STOI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
