@@ -20,7 +20,9 @@ from engine.stft import StftConfig, analyze, coverage, synthesize
 COVERAGE_EPS = 1e-8
 
 
-def _span_setup(mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, cfg: StftConfig):
+def _span_setup(
+    mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, cfg: StftConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     mag = np.asarray(mag, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     fixed = np.asarray(fixed, dtype=np.float64)
@@ -33,7 +35,9 @@ def _span_setup(mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, cfg: StftConf
     return mag, x.copy(), fixed, free_gain
 
 
-def _project(x: np.ndarray, fixed: np.ndarray, free_gain: np.ndarray, spectra: np.ndarray, cfg) -> np.ndarray:
+def _project(
+    x: np.ndarray, fixed: np.ndarray, free_gain: np.ndarray, spectra: np.ndarray, cfg: StftConfig
+) -> np.ndarray:
     """Least-squares synthesis of ``spectra`` on the free samples; committed samples kept."""
     return fixed * x + free_gain * synthesize(spectra, cfg)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 DEFAULT_ITERATIONS = 100
 
@@ -54,7 +55,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def list_methods(out=None) -> None:
+def list_methods(out: TextIO | None = None) -> None:
     """Print every method name with its one-line description."""
     from engine.methods import METHODS, method_names
 
