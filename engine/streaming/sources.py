@@ -128,7 +128,8 @@ class MicSource(Source):
 
     The PortAudio callback only copies into a preallocated ring; ``blocks`` (on the caller's thread)
     frames the audio with P zeros in front like an offline signal. ``on_audio`` receives every new hop
-    of input samples (for live metrics). Input overflows are counted in ``overflows``.
+    of input samples (for live metrics). Input overflows are counted in ``overflows``, non-finite
+    samples (a faulty driver) are replaced by silence and counted in ``bad_samples``.
     """
 
     def __init__(
@@ -145,6 +146,7 @@ class MicSource(Source):
         self.max_seconds = max_seconds
         self.on_audio = on_audio
         self.overflows = 0
+        self.bad_samples = 0  # non-finite input samples replaced by silence
         self._ring = np.zeros(
             int(ring_seconds * cfg.sample_rate) // cfg.hop * cfg.hop + cfg.hop, dtype=np.float32
         )
@@ -198,6 +200,10 @@ class MicSource(Source):
                 start = self._read % self._ring.size
                 hop = self._ring[start : start + h].astype(np.float64)
                 self._read += h
+                bad = ~np.isfinite(hop)
+                if bad.any():  # a driver delivering garbage must not stop the stream: silence, counted
+                    self.bad_samples += int(bad.sum())
+                    hop[bad] = 0.0
                 if self.on_audio is not None:
                     self.on_audio(hop)
                 buf[:-h] = buf[h:]

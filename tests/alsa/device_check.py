@@ -118,6 +118,7 @@ def case_mic(out: Path) -> dict:
         "blocks": len(frames),
         "frames": int(sum(f.shape[0] for f in frames)),
         "finite": bool(all(np.isfinite(f).all() for f in frames)),
+        "bad_samples": source.bad_samples,
     }
 
 
