@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         from engine.streaming.sinks import open_sink
 
         s = self.controls.settings()
+        self.last_error = None
         try:
             source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
             stream = Stream.open(s.method, self.cfg, lookahead=s.lookahead, block=s.block)
