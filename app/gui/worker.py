@@ -395,6 +395,15 @@ class StreamWorker:
                 return self._live_ref.view().copy()
         return self.source.reference
 
+    def reference_range(self, a: int, b: int) -> np.ndarray | None:
+        """A copy of reference samples [a, b) (clipped to what exists), without copying the rest."""
+        a, b = max(a, 0), max(b, 0)
+        if self.live:
+            with self._ref_lock:
+                return self._live_ref.view()[a:b].copy()
+        ref = self.source.reference
+        return None if ref is None else ref[a:b].copy()
+
     def reconstruction(self) -> np.ndarray:
         """The reconstruction so far in the input's time frame (offline sample s at index s)."""
         length = self._live_ref.n if self.live else self.source.length
@@ -445,13 +454,11 @@ class StreamWorker:
     def _original_at(self, j0: int, n: int) -> np.ndarray:
         """The reference at output indices [j0, j0 + n) (zeros outside it)."""
         out = np.zeros(n, dtype=np.float32)
-        ref = self.reference()
-        if ref is None:
-            return out
         s0 = j0 - self.output.offset
-        a, b = max(s0, 0), min(s0 + n, ref.size)
-        if b > a:
-            out[a - s0 : b - s0] = ref[a:b]
+        ref = self.reference_range(s0, s0 + n)
+        if ref is not None and ref.size:
+            start = max(s0, 0) - s0
+            out[start : start + ref.size] = ref
         return out
 
     def _done(self) -> int:
@@ -468,10 +475,10 @@ class StreamWorker:
         due = self._next_score if not final else self._next_score - self.score_every + 1
         if end < max(due, self.score_window):
             return
-        ref = self.reference()
-        if ref is None or ref.size < end:
-            return
         start = end - self.score_window
+        ref = self.reference_range(start, end)
+        if ref is None or ref.size < self.score_window:
+            return
         est = self.output.aligned()[start:end].copy()
-        self._scorer.submit(end / self.cfg.sample_rate, ref[start:end].copy(), est, always=final)
+        self._scorer.submit(end / self.cfg.sample_rate, ref, est, always=final)
         self._next_score = end + self.score_every
