@@ -56,6 +56,9 @@ class DivergenceView(pg.PlotWidget):
         if finite:
             lo = min(float(v.min()) for v in finite)
             hi = max(float(np.percentile(v, 98)) for v in finite)
+            ref_top = [float(np.nanmax(v)) for _, v in references if np.isfinite(v).any()]
+            if ref_top:  # keep the reference losses readable: steeper learned curves leave the top
+                hi = min(hi, 4.0 * max(ref_top))
             item.setYRange(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), padding=0)
         item.setXRange(float(y[0]), float(y[-1]), padding=0.02)
         self.note = note
