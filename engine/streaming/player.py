@@ -145,7 +145,7 @@ class Player:
             new.push(np.concatenate(list(self._history)))
         old = self.stream.stats
         new.stats.frames_in, new.stats.samples_out = old.frames_in, old.samples_out
-        new.stats.compute_s = old.compute_s
+        new.stats.compute_s, new.stats.cpu_s = old.compute_s, old.cpu_s
         self.stream = new
 
     def _emit(self, samples: np.ndarray, recorder: Sink | None) -> None:
