@@ -1,6 +1,7 @@
 """Classical phase retrieval against librosa.griffinlim, the gradient-step tuning, and the RTF check.
 
-    python benchmarks/classical_vs_librosa.py table [--out DIR]      # the tables of docs/results.md
+    python benchmarks/classical_vs_librosa.py table [--out DIR]      # evaluate, JSON per condition
+    python benchmarks/classical_vs_librosa.py markdown [--out DIR]   # the tables of docs/results.md
     python benchmarks/classical_vs_librosa.py tune-steps            # GD step sizes (validation split)
     python benchmarks/classical_vs_librosa.py rtf                   # FGLA / ADMM RTF on a 4-second file
 
@@ -94,6 +95,24 @@ def cmd_table(args: argparse.Namespace) -> None:
             path.write_text(json.dumps(report, indent=2) + "\n")
             print(f"\n{label}, {n_iter} iterations ({len(files)} {args.split} files) -> {path}")
             print(format_table(report), flush=True)
+
+
+def cmd_markdown(args: argparse.Namespace) -> None:
+    """Print the tables of docs/results.md from the JSON reports written by ``table``."""
+    for label, _, _ in CONDITIONS:
+        reports = {}
+        for path in sorted(args.out.glob(f"{label}_it*.json")):
+            reports[int(path.stem.rsplit("_it", 1)[1])] = json.loads(path.read_text())
+        if not reports:
+            continue
+        first = next(iter(reports.values()))["config"]
+        print(f"\n### {first['condition']}, hop {first['stft']['hop']} ({len(first['files'])} test files)\n")
+        print("| method | iterations | SC (dB) | STOI | ESTOI | PESQ | RTF (wall) | RTF (CPU) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for n_iter in sorted(reports):
+            for name, r in reports[n_iter]["results"].items():
+                print(f"| {name} | {n_iter} | {r['sc_db']:.2f} | {r['stoi']:.3f} | {r['estoi']:.3f} | "
+                      f"{r['pesq']:.2f} | {r['rtf']:.3f} | {r['rtf_cpu']:.3f} |")
 
 
 def gd_configs() -> list[tuple[str, str, int, bool]]:
@@ -191,6 +210,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "results")
     p.set_defaults(func=cmd_table)
+    p = sub.add_parser("markdown", help="print the docs/results.md tables from the JSON reports of `table`")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "results")
+    p.set_defaults(func=cmd_markdown)
     p = sub.add_parser("tune-steps", help="grid-search the scale-free GD steps on validation excerpts")
     p.add_argument("--files", type=int, default=2)
     p.add_argument("--seconds", type=float, default=2.0)

@@ -7,7 +7,15 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from engine.divergences import IS, KL, QUADRATIC, Divergence
-from engine.proxes import make_prox, numerical_prox, prox_is_left, prox_kl_left, prox_kl_right, prox_quadratic
+from engine.proxes import (
+    lambertw_exp,
+    make_prox,
+    numerical_prox,
+    prox_is_left,
+    prox_kl_left,
+    prox_kl_right,
+    prox_quadratic,
+)
 
 YS = (1e-3, 0.05, 0.7, 3.0, 12.0)
 RS = (1e-3, 0.3, 2.0, 8.0)
@@ -61,6 +69,20 @@ def test_closed_forms_agree_with_newton(closed, div, side):
     for rho in (0.1, 4.5, 200.0):
         newton = numerical_prox(div, side, y, r, rho)
         np.testing.assert_allclose(closed(y, r, rho), newton, rtol=1e-9, atol=1e-14)
+
+
+def test_lambertw_of_exp_matches_scipy():
+    from scipy.special import lambertw
+
+    rng = np.random.default_rng(11)
+    s = np.concatenate([rng.uniform(-700, -20, 2000), rng.uniform(-20, 1, 2000), rng.uniform(1, 700, 2000),
+                        [-20.0, 1.0, 0.0]])
+    ref = lambertw(np.exp(s)).real
+    np.testing.assert_allclose(lambertw_exp(s), ref, rtol=1e-13, atol=0)
+    big = np.array([800.0, 1e4, 1e8])  # e^s overflows: check w + log w = s instead
+    w = lambertw_exp(big)
+    np.testing.assert_allclose(w + np.log(w), big, rtol=1e-14)
+    np.testing.assert_array_equal(lambertw_exp(np.array([-np.inf, -1000.0])), [0.0, 0.0])
 
 
 def test_kl_left_large_arguments_do_not_overflow():
