@@ -17,16 +17,17 @@ def _peak_hz(x: np.ndarray, sr: int) -> float:
     return float(np.argmax(spec) * sr / x.size)
 
 
-@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "OGG"])
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "OGG", "MP3"])
 def test_reads_formats_at_22050(tmp_path, fmt):
     x = _tone(440.0, 22050)
     path = tmp_path / f"tone.{fmt.lower()}"
     sf.write(path, x, 22050, format=fmt)
     y, notes = load_audio(path)
-    assert notes == []
-    assert y.dtype == np.float64 and y.shape == x.shape
-    tol = 0.05 if fmt == "OGG" else 1e-3  # lossy
-    assert np.max(np.abs(y - x)) < tol
+    assert notes == [] and y.dtype == np.float64 and y.ndim == 1
+    lossy = fmt in ("OGG", "MP3")
+    assert abs(y.size - x.size) <= (1152 if lossy else 0)  # an MP3 frame of padding at most
+    n = min(x.size, y.size)
+    assert np.max(np.abs(y[:n] - x[:n])) < (0.05 if lossy else 1e-3)
 
 
 def test_stereo_is_downmixed_with_a_note(tmp_path):
