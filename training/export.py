@@ -21,7 +21,11 @@ from engine.stft import StftConfig, analyze, pad_signal
 from training.onnx_graph import OPSET, build_model
 from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
 
-TOLERANCE = 1e-4
+TOLERANCE = 1e-4  # max abs difference of x_out, the audio, against the float64 PyTorch reference
+# lam_out is checked more loosely: in bins where |h| is near 0 the phase h/|h| is ill-conditioned, so
+# float32 rounding moves z (and the dual) by up to u there; the audio is unaffected (measured: float32
+# PyTorch itself differs from float64 by 8e-5 on lam_out and 1e-5 on x_out on real speech).
+LAM_TOLERANCE = 1e-3
 MONOTONICITY = (
     "F_t(y, r) = APL_t(g1 y + g2 r^(b-1)/(b-1)) is strictly increasing in y >= 0 by construction: the "
     "forward pass uses g1 >= 1e-3, g2 >= 0, b >= 1.05, slopes w_c <= 0 (clamped, and projected after every "
@@ -31,9 +35,11 @@ MONOTONICITY = (
 
 
 def _torch_step(net: UnfoldedADMM, mag, x, fixed, lam) -> tuple[np.ndarray, np.ndarray]:
+    """The PyTorch reference in float64: the check then measures the float32 graph's own error."""
     with torch.no_grad():
-        args = (torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in (mag, x, fixed, lam))
-        xo, lo = net.float().step_real(*args)
+        args = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (mag, x, fixed, lam))
+        xo, lo = net.double().step_real(*args)
+    net.float()
     return xo.numpy(), lo.numpy()
 
 
@@ -97,10 +103,14 @@ def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
     for name, case in verification_cases(model.cfg).items():
         ref_x, ref_lam = _torch_step(net, **case)
         got_x, got_lam = model.step(**case)
-        d = float(max(np.abs(got_x - ref_x).max(), np.abs(got_lam - ref_lam).max()))
-        if not d <= TOLERANCE:
-            raise ModelError(f"export check failed on {name}: onnxruntime and PyTorch differ by {d:.3g}")
-        diffs[name] = d
+        dx, dl = float(np.abs(got_x - ref_x).max()), float(np.abs(got_lam - ref_lam).max())
+        if not (dx <= TOLERANCE and dl <= LAM_TOLERANCE):
+            raise ModelError(
+                f"export check failed on {name}: onnxruntime and PyTorch differ by {dx:.3g} on x_out "
+                f"(tolerance {TOLERANCE:g}) and {dl:.3g} on lam_out (tolerance {LAM_TOLERANCE:g})"
+            )
+        diffs[name] = dx
+        diffs[f"{name}_lam"] = dl
     return diffs
 
 
@@ -111,7 +121,7 @@ def export_network(
     name: str | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
-    dft: str = "matmul",
+    dft: str = "fft",
     hop: int | None = None,
 ) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for ``net``; returns the card.
@@ -182,7 +192,7 @@ def export_run(
     run: str | Path,
     out: str | Path,
     *,
-    dft: str = "matmul",
+    dft: str = "fft",
     hop: int | None = None,
     evaluate: bool = True,
     name: str | None = None,

@@ -13,9 +13,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="model name in the card (default: the file's stem)")
     parser.add_argument(
         "--dft",
-        choices=("matmul", "dft"),
-        default="matmul",
-        help="STFT in the graph: DFT matrices (default, faster in onnxruntime) or the DFT operator",
+        choices=("fft", "matmul", "dft"),
+        default="fft",
+        help="STFT in the graph: factored DFT matrices (default, fastest in onnxruntime), full DFT "
+        "matrices, or the ONNX DFT operator",
     )
     parser.add_argument(
         "--hop",
