@@ -36,10 +36,10 @@ class StreamTrainConfig:
     hop: int = 256
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
-    epochs: int = 4
-    steps_per_epoch: int = 30
-    batch: int = 4
-    lr: float = 3e-3
+    epochs: int = 3
+    steps_per_epoch: int = 12
+    batch: int = 2
+    lr: float = 5e-3
     warmup: int = 10
     clip: float = 1.0
     sc_weight: float = 0.2

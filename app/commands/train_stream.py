@@ -27,10 +27,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar=("LO", "HI"),
         help="modified magnitudes: input SNR range in dB (default 5 5)",
     )
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=30, help="steps per epoch (default 30)")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=12, help="steps per epoch (default 12)")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument(
         "--sc-weight",
         type=float,
