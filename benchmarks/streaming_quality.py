@@ -1,6 +1,6 @@
 """Streaming models vs baselines on the test split (exact magnitudes, hop 256), and quality against RTF.
 
-    python benchmarks/streaming_quality.py --json docs/streaming-quality.json --plot docs/quality-vs-rtf.png
+    python benchmarks/streaming_quality.py --json runs/streaming-quality.json --plot docs/quality-vs-rtf.png
 
 Rows (each through the streaming engine, block 1, one thread): the shipped streaming models
 (exported_models/unfolded-stream-*.onnx at their own look-ahead), the untrained counterpart
@@ -78,7 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "streaming-quality.json")
+    parser.add_argument("--json", type=Path, default=ROOT / "runs" / "streaming-quality.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "quality-vs-rtf.png")
     parser.add_argument("--only", default=None, help="compute only rows whose key contains this string")
     args = parser.parse_args()
@@ -86,6 +86,7 @@ def main() -> int:
     from training.stream_eval import offline_scores, stream_scores
 
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     for key, (kind, method, lookahead, iterations, condition) in rows().items():
         if key in results or (args.only and args.only not in key):
             continue
