@@ -206,6 +206,13 @@ def make_processor(
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown streaming method {name!r}{hint} (choose from {', '.join(method_names())})")
     step, cfg = make_step(method, cfg, iterations, threads=threads)
+    trained = (step.model.card.get("streaming") or {}) if step.model is not None else {}
+    if "lookahead" in trained and (trained["lookahead"], trained.get("block", 1)) != (lookahead, block):
+        raise InputError(
+            f"{step.name} was trained inside the stream at look-ahead {trained['lookahead']}, block "
+            f"{trained.get('block', 1)}; run it with those settings "
+            f"(asked: look-ahead {lookahead}, block {block})"
+        )
     try:
         return WindowProcessor(step, cfg, lookahead, block, init=init, silent_start=silent_start, seed=seed)
     except ValueError as exc:
