@@ -23,7 +23,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
-def build_projection_model(path, cfg: StftConfig) -> None:
+def build_projection_model(path, cfg: StftConfig, **card_extra) -> None:
     """Write path (.onnx) and its model card: one GLA projection on a window of dynamic W."""
     n, h, k, r = cfg.n_fft, cfg.hop, cfg.n_bins, cfg.overlap
     t = np.arange(n)
@@ -129,6 +129,7 @@ def build_projection_model(path, cfg: StftConfig) -> None:
         },
         "parameters": {"g1": [], "g2": [], "b": [], "w": [], "bias": []},
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        **card_extra,
     }
     path.with_suffix(".json").write_text(json.dumps(card))
 
@@ -204,3 +205,14 @@ def test_player_switch_mid_stream_keeps_alignment(models):
     assert player.stream is second and summary["error"] is None
     y = np.concatenate(out)
     np.testing.assert_allclose(y[2 * cfg.hop :], pad_signal(x, cfg), atol=2e-5 * np.abs(x).max())
+
+
+def test_model_trained_in_the_stream_runs_only_at_its_settings(tmp_path):
+    from engine.errors import InputError
+
+    cfg = StftConfig()
+    path = tmp_path / "trained-l1.onnx"
+    build_projection_model(path, cfg, streaming={"lookahead": 1, "block": 1})
+    assert make_processor(path, cfg, 1, 1).n_window == 5
+    with pytest.raises(InputError, match="look-ahead 1, block 1"):
+        make_processor(path, cfg, 3, 1)
