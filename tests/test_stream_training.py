@@ -129,5 +129,5 @@ def test_export_runs_in_the_engine_and_pins_its_lookahead(tmp_path):
     with torch.no_grad():
         got = stream_reconstruct(net.float(), torch.as_tensor(r, dtype=torch.float32), n, 0, CFG).numpy()
     assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
-    with pytest.raises(InputError, match="pinned"):
+    with pytest.raises(InputError, match="look-ahead"):
         make_processor(path, CFG, lookahead=1)
