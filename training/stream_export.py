@@ -84,7 +84,7 @@ def export_stream(
     name: str | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
-    dft: str = "dft",
+    dft: str = "fft",
 ) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for a streaming network; returns the card."""
     out = Path(out)
