@@ -83,3 +83,12 @@ def test_split_words_resolve_to_the_shared_data(timit_dir):
     files = resolve_inputs(["test"])
     assert sorted(f.stem for f in files) == sorted(TEST)
     assert len(resolve_inputs(["validation", "train"])) == 45
+
+
+def test_npz_without_reference_cannot_be_scored(capsys, tmp_path):
+    from engine.magnitudes import save_magnitudes
+
+    cfg = StftConfig()
+    save_magnitudes(tmp_path / "m.npz", magnitude(demo_signal(0.5), cfg), cfg)
+    assert main(["evaluate", str(tmp_path / "m.npz"), "--methods", "gla", "--iterations", "1"]) == 1
+    assert "needs a 'reference'" in capsys.readouterr().err

@@ -166,3 +166,15 @@ def test_subprocess_errors_are_one_line(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1
         assert proc.stderr.count("\n") == 1 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_npz_at_another_rate_is_resampled_to_22050(capsys, tmp_path, clip):
+    cfg = StftConfig(sample_rate=16000)
+    x = clip[:16000]
+    npz = tmp_path / "m16.npz"
+    save_magnitudes(npz, magnitude(x, cfg), cfg, length=x.size)
+    out = tmp_path / "out.wav"
+    rc, _, err = _run(capsys, npz, "-o", out, "--iterations", "3")
+    assert rc == 0 and "resampled 16000 Hz -> 22050 Hz" in err
+    y, sr = sf.read(out)
+    assert sr == 22050 and y.size == 22050
