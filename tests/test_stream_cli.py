@@ -222,3 +222,16 @@ def test_bench_and_soak(wav, tmp_path, capsys):
     )
     s = json.loads(soak.read_text())["soak"]
     assert s["samples_match"] and s["frames_in"] == round(20 * 22050 / 256) // 2 * 2
+
+
+def test_stream_trained_model_defaults_to_its_own_lookahead(wav, capsys):
+    from engine.onnx_model import read_card
+    from engine.streaming.steps import MODELS_DIR, default_settings
+
+    card = read_card(MODELS_DIR / "unfolded-stream-l1.onnx")
+    assert card["streaming"]["lookahead"] == 1
+    assert default_settings("unfolded-stream-l1", None, None) == (1, 1)
+    assert default_settings("unfolded-stream-l1", 3, None) == (3, 1)  # an explicit L is kept (then refused)
+    assert default_settings("admm-l2", None, None) == (3, 1)
+    assert main(["stream", "--input", str(wav), "--output", "null", "--method", "unfolded-stream-l1"]) == 0
+    assert "latency 1280 samples = 58.0 ms" in capsys.readouterr().out  # N + L H with L = 1

@@ -23,7 +23,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--method", "-m", default=None, help="streaming method (see --list-methods); default unfolded-untied"
     )
     what.add_argument("--model", type=Path, help="an exported model (.onnx with its .json card)")
-    parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
+    parser.add_argument(
+        "--lookahead", "-L", type=int, default=None,
+        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
+    )
     parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
     parser.add_argument(
         "--iterations",
@@ -176,7 +179,10 @@ def add_online_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the method through the streaming engine (frame by frame, fixed latency)",
     )
-    group.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
+    group.add_argument(
+        "--lookahead", "-L", type=int, default=None,
+        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
+    )
     group.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
     group.add_argument(
         "--step-iterations",
@@ -197,14 +203,14 @@ def online_method(name: str, args: argparse.Namespace):
     """An engine.methods.Method running ``name`` through the streaming engine with the --online settings."""
     from engine.methods import Method
     from engine.streaming import make_processor, reconstruct_online
+    from engine.streaming.steps import default_settings
 
     iterations = None if name.startswith("rtpghi") else args.step_iterations  # RTPGHI is not iterative
+    lookahead, block = default_settings(name, args.lookahead, args.block)
     # build once now: unknown names and bad settings fail before any file is read
-    make_processor(name, None, args.lookahead, args.block, iterations=iterations, init=args.init)
+    make_processor(name, None, lookahead, block, iterations=iterations, init=args.init)
 
     def run(mag, cfg, n_iter, seed, length):
-        return reconstruct_online(
-            name, mag, cfg, length, args.lookahead, args.block, iterations, args.init, seed
-        )
+        return reconstruct_online(name, mag, cfg, length, lookahead, block, iterations, args.init, seed)
 
-    return Method(f"{name} streamed (look-ahead {args.lookahead}, block {args.block})", run)
+    return Method(f"{name} streamed (look-ahead {lookahead}, block {block})", run)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import InputError
+from engine.errors import InputError, ModelError
 from engine.stft import StftConfig
 from engine.streaming.base import FrameProcessor
 from engine.streaming.pghi import RtpghiProcessor
@@ -27,6 +27,7 @@ from engine.streaming.rtisi import RtisiLaProcessor
 from engine.streaming.window import INITS, WindowProcessor, WindowStep
 
 DEFAULT_ITERATIONS = 15
+DEFAULT_LOOKAHEAD = 3
 FGLA_MOMENTUM = 0.99
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "exported_models"
 CLASSICAL = (
@@ -62,6 +63,23 @@ def _model_path(method: str | Path) -> Path | None:
     if (MODELS_DIR / f"{method}.onnx").is_file():
         return MODELS_DIR / f"{method}.onnx"
     return None
+
+
+def default_settings(method: str | Path, lookahead: int | None, block: int | None) -> tuple[int, int]:
+    """(L, B) with None filled from a stream-trained model's card, else (3, 1)."""
+    from engine.onnx_model import read_card
+
+    path = _model_path(method)
+    trained = {}
+    if path is not None and path.is_file():
+        try:
+            trained = read_card(path).get("streaming") or {}
+        except ModelError:
+            trained = {}  # the model's own loading reports what is wrong with its card
+    return (
+        int(trained.get("lookahead", DEFAULT_LOOKAHEAD)) if lookahead is None else lookahead,
+        int(trained.get("block", 1)) if block is None else block,
+    )
 
 
 def admm_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
@@ -168,15 +186,21 @@ def make_step(
 def make_processor(
     method: str | Path,
     cfg: StftConfig | None = None,
-    lookahead: int = 3,
-    block: int = 1,
+    lookahead: int | None = 3,
+    block: int | None = 1,
     iterations: int | None = None,
     init: str = "advance",
     silent_start: int = 0,
     seed: int = 0,
     threads: int = 1,
 ) -> FrameProcessor:
-    """A ready processor for a method name or model path with look-ahead L and block size B."""
+    """A ready processor for a method name or model path with look-ahead L and block size B.
+
+    ``lookahead`` / ``block`` None: the settings a model trained inside the stream was trained at (its
+    card's ``streaming`` entry), else L = 3 and B = 1.
+    """
+    if lookahead is None or block is None:
+        lookahead, block = default_settings(method, lookahead, block)
     if lookahead < 0:
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
     if block < 1:
