@@ -49,8 +49,9 @@ SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: n
 
 
 def default_method(names: list[str]) -> str:
-    """The method selected at start: the untied model when shipped, else the first model, else ADMM."""
-    for name in ("unfolded-untied", "unfolded-tied"):
+    """The method selected at start: the tied model when shipped (the best live scores on the demo at
+    L = 3, docs/results.md), else the untied one, else the first model, else the first method."""
+    for name in ("unfolded-tied", "unfolded-untied"):
         if name in names:
             return name
     return next((n for n in names if n.startswith("unfolded")), names[0])
