@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -98,7 +99,7 @@ def _onnx_ops(model, proc, args) -> dict[str, float]:
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.enable_profiling = True
-    opts.profile_file_prefix = "/tmp/phasefold-ort-profile" if sys.platform != "win32" else "ort-profile"
+    opts.profile_file_prefix = str(Path(tempfile.gettempdir()) / "phasefold-ort-profile")
     sess = ort.InferenceSession(str(model.path), opts, providers=["CPUExecutionProvider"])
     w, k, s = proc.n_window, proc.cfg.n_bins, proc.cfg.span(proc.n_window)
     rng = np.random.default_rng(0)
