@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,11 +22,20 @@ from engine.errors import InputError
 from engine.stft import StftConfig
 from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
 from training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from training.train import _lr_factor, _plot, batch_loss, validate
+from training.train import (
+    RunConfig,
+    _lr_factor,
+    _plot,
+    batch_loss,
+    guarded_step,
+    report_epoch,
+    run_checkpoint,
+    validate,
+)
 
 
 @dataclass
-class StreamTrainConfig:
+class StreamTrainConfig(RunConfig):
     """Everything a streaming run depends on (written to config.json)."""
 
     lookahead: int = 1
@@ -45,15 +54,6 @@ class StreamTrainConfig:
     sc_weight: float = 0.2
     truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
     seed: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> StreamTrainConfig:
-        d = dict(d)
-        d["data"] = DataConfig(**d.get("data", {}))
-        return cls(**d)
 
     def net_config(self) -> StreamNetConfig:
         return StreamNetConfig(
@@ -88,11 +88,7 @@ def train_stream(
     from tqdm import tqdm
 
     out = Path(out)
-    last = out / "last.pt"
-    if last.exists() and not resume:
-        raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if resume and not last.exists():
-        raise InputError(f"{out}: nothing to resume (no last.pt)")
+    last = run_checkpoint(out, resume)
     state = None
     if resume:
         state = torch.load(last, map_location="cpu", weights_only=False)
@@ -145,10 +141,7 @@ def train_stream(
 
     def report(epoch: int, metrics: dict, mark: str = "") -> None:
         if progress:
-            tqdm.write(
-                f"epoch {epoch}: val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
-                f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}{mark}"
-            )
+            report_epoch(f"epoch {epoch}", metrics, mark)
 
     t0 = time.time() - elapsed
     if start_epoch == 0:
@@ -169,15 +162,9 @@ def train_stream(
         for _ in bar:
             clean, mag, phase = sampler.batch(cfg.batch)
             loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-            if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            if not guarded_step(net, opt, sched, loss, cfg.clip):
                 history.setdefault("skipped", []).append(len(history["loss"]))
                 continue  # a non-finite batch never reaches the parameters
-            opt.step()
-            net.project_()
-            sched.step()
             history["loss"].append(float(loss))
             running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
             bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")

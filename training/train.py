@@ -28,8 +28,21 @@ from training.unfolded import NetConfig, UnfoldedADMM
 PESQ_MAX = 4.64
 
 
+class RunConfig:
+    """config.json (de)serialisation shared by the offline and the streaming training configurations."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        d = dict(d)
+        d["data"] = DataConfig(**d.get("data", {}))
+        return cls(**d)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(RunConfig):
     """Everything a run depends on (written to config.json)."""
 
     variant: str = "tied"
@@ -46,15 +59,6 @@ class TrainConfig:
     clip: float = 1.0  # gradient-norm clipping
     sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     seed: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        d["data"] = DataConfig(**d.get("data", {}))
-        return cls(**d)
 
     def net_config(self) -> NetConfig:
         stft = StftConfig(hop=self.hop).to_dict()
@@ -97,6 +101,40 @@ def _lr_factor(step: int, cfg: TrainConfig) -> float:
         return (step + 1) / cfg.warmup
     frac = (step - cfg.warmup) / max(1, total - cfg.warmup)
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
+def run_checkpoint(out: Path, resume: bool) -> Path:
+    """The run folder's last.pt, refused where it disagrees with ``resume``."""
+    last = out / "last.pt"
+    if last.exists() and not resume:
+        raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and not last.exists():
+        raise InputError(f"{out}: nothing to resume (no last.pt)")
+    return last
+
+
+def guarded_step(net, opt, sched, loss: torch.Tensor, clip: float) -> bool:
+    """Back-propagate, clip and take one projected step; False (and nothing moves) when the loss or the
+    gradient is not finite."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+    if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        return False
+    opt.step()
+    net.project_()
+    sched.step()
+    return True
+
+
+def report_epoch(label: str, metrics: dict, mark: str = "") -> None:
+    """One validation line under the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(
+        f"{label}: val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
+        f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}{mark}"
+    )
 
 
 def _plot(history: dict, path: Path) -> None:
@@ -150,11 +188,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-    last = out / "last.pt"
-    if last.exists() and not resume:
-        raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if resume and not last.exists():
-        raise InputError(f"{out}: nothing to resume (no last.pt)")
+    last = run_checkpoint(out, resume)
     if resume:
         state = torch.load(last, map_location="cpu", weights_only=False)
         cfg = TrainConfig.from_dict(state["config"])
@@ -215,10 +249,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         best = metrics["score"]
         save_best(0, metrics)
         if progress:
-            tqdm.write(
-                f"epoch 0 (untrained = ADMM-l2): val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
-                f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}"
-            )
+            report_epoch("epoch 0 (untrained = ADMM-l2)", metrics)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         bar = tqdm(
             range(cfg.steps_per_epoch),
@@ -230,16 +261,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         for _ in bar:
             clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
             loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight, runner=model)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-            if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+            if not guarded_step(net, opt, sched, loss, cfg.clip):
                 skipped += 1  # a non-finite batch never reaches the parameters
                 bar.set_postfix(skipped=skipped)
                 continue
-            opt.step()
-            net.project_()
-            sched.step()
             history["loss"].append(float(loss))
             running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
             bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")
@@ -252,11 +277,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 best = metrics["score"]
                 save_best(epoch, metrics)
             if progress:
-                mark = "  (best)" if improved else ""
-                tqdm.write(
-                    f"epoch {epoch}: val STOI {metrics['stoi']:.4f} ESTOI {metrics['estoi']:.4f} "
-                    f"PESQ {metrics['pesq']:.3f} score {metrics['score']:.4f}{mark}"
-                )
+                report_epoch(f"epoch {epoch}", metrics, "  (best)" if improved else "")
             torch.save(
                 {
                     "config": cfg.to_dict(),
