@@ -31,17 +31,7 @@ def stream_scores(
     if not items:
         raise FileNotFoundError("shared TIMIT sample not found (../shared/data/timit-sample)")
     processor = make_processor(method, cfg, lookahead, 1, iterations=iterations)
-    rows, wall, cpu, audio = [], 0.0, 0.0, 0.0
-    for x, r in items:
-        stream = Stream(processor)
-        with one_thread(), Stopwatch() as sw:
-            y = run_stream(stream, r, x.size)
-        wall, cpu, audio = wall + sw.wall, cpu + sw.cpu, audio + x.size / cfg.sample_rate
-        m = evaluate_signal(x, y, cfg, r=r)
-        rows.append([m[k] for k in KEYS])
-    out = {k: round(float(v), 4) for k, v in zip(KEYS, np.mean(rows, axis=0), strict=True)}
-    out.update(rtf=round(wall / audio, 4), rtf_cpu=round(cpu / audio, 4))
-    return out
+    return _timed_scores(cfg, items, lambda i, x, r: run_stream(Stream(processor), r, x.size))
 
 
 def offline_scores(method: str, n_iter: int, condition: str = "exact_hop256", split: str = "test") -> dict:
@@ -50,10 +40,16 @@ def offline_scores(method: str, n_iter: int, condition: str = "exact_hop256", sp
 
     cfg, items = condition_inputs(condition, split)
     entry = get_method(method)
+    return _timed_scores(cfg, items, lambda i, x, r: reconstruct(entry, r, cfg, n_iter, i, x.size))
+
+
+def _timed_scores(cfg, items, rebuild) -> dict[str, float]:
+    """Mean scores over ``items`` [(clean, r)] of ``rebuild(i, clean, r) -> signal``, timed on one thread
+    (only the rebuilding is timed, not the scoring)."""
     rows, wall, cpu, audio = [], 0.0, 0.0, 0.0
     for i, (x, r) in enumerate(items):
         with one_thread(), Stopwatch() as sw:
-            y = reconstruct(entry, r, cfg, n_iter, i, x.size)
+            y = rebuild(i, x, r)
         wall, cpu, audio = wall + sw.wall, cpu + sw.cpu, audio + x.size / cfg.sample_rate
         m = evaluate_signal(x, y, cfg, r=r)
         rows.append([m[k] for k in KEYS])
