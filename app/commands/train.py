@@ -29,16 +29,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def require_torch(threads: int | None) -> None:
+    """Import PyTorch (a clear error without the [train] extra) and set its CPU threads if asked."""
     try:
         import torch
     except ImportError:
         raise InputError("training needs PyTorch: pip install 'phasefold[train]'") from None
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_torch(args.threads)
     from training.data import DataConfig
     from training.train import TrainConfig, train
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
         raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))

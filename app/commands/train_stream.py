@@ -58,15 +58,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import torch
-    except ImportError:
-        raise InputError("training needs PyTorch: pip install 'phasefold[train]'") from None
+    from app.commands.train import require_torch
+
+    require_torch(args.threads)
     from training.data import DataConfig
     from training.stream_train import StreamTrainConfig, train_stream
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.lookahead < 0:
         raise InputError("--lookahead must be 0 or more frames")
     if (
