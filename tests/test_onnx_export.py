@@ -1,4 +1,4 @@
-"""The exported graph against independent references, for every form of the in-graph STFT."""
+"""The exported graph against independent references: PyTorch in float64 and the engine's numpy ADMM."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from engine.admm import admm_iterations  # noqa: E402
 from engine.proxes import prox_quadratic  # noqa: E402
 from engine.stft import StftConfig, analyze  # noqa: E402
 from training.export import LAM_TOLERANCE, TOLERANCE  # noqa: E402
-from training.onnx_graph import DFT_MODES, build_model  # noqa: E402
+from training.onnx_graph import build_model  # noqa: E402
 from training.unfolded import NetConfig, UnfoldedADMM  # noqa: E402
 
 
@@ -45,12 +45,11 @@ def _perturbed_net(hop: int, variant: str, layers: int) -> UnfoldedADMM:
     return net
 
 
-@pytest.mark.parametrize("dft", DFT_MODES)
 @pytest.mark.parametrize("hop", [256, 512])
-def test_graph_matches_pytorch_in_float64(dft, hop):
+def test_graph_matches_pytorch_in_float64(hop):
     net = _perturbed_net(hop, "untied", 4)
     cfg = net.stft_cfg
-    sess = _session(build_model(net.card_parameters(), "untied", 4, net.cfg.rho, cfg, dft=dft))
+    sess = _session(build_model(net.card_parameters(), "untied", 4, net.cfg.rho, cfg))
     for w, seed in ((cfg.overlap + 3, 0), (19, 1)):  # W is a dynamic axis
         case = _window(cfg, w, seed)
         with torch.no_grad():
@@ -60,12 +59,11 @@ def test_graph_matches_pytorch_in_float64(dft, hop):
         assert np.abs(got[1] - ref[1].numpy()).max() <= LAM_TOLERANCE
 
 
-@pytest.mark.parametrize("dft", DFT_MODES)
-def test_untrained_graph_is_engine_admm_l2(dft):
+def test_untrained_graph_is_engine_admm_l2():
     """Independent reference: numpy's FFT and engine.admm, not the graph's own DFT."""
     cfg = StftConfig()
     net = UnfoldedADMM(NetConfig(variant="tied", layers=5))
-    sess = _session(build_model(net.card_parameters(), "tied", 5, 0.1, cfg, dft=dft, cov_eps=1e-8))
+    sess = _session(build_model(net.card_parameters(), "tied", 5, 0.1, cfg, cov_eps=1e-8))
     case = _window(cfg, 9, 2)
     x, lam = admm_iterations(
         case["mag"].astype(np.float64), case["x"].astype(np.float64), case["fixed"],

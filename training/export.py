@@ -18,7 +18,7 @@ import torch
 from engine.errors import InputError, ModelError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
 from engine.stft import StftConfig, analyze, pad_signal
-from training.onnx_graph import OPSET, build_model
+from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
 
 TOLERANCE = 1e-4  # max abs difference of x_out, the audio, against the float64 PyTorch reference
@@ -121,7 +121,6 @@ def export_network(
     name: str | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
-    dft: str = "fft",
     hop: int | None = None,
 ) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for ``net``; returns the card.
@@ -141,7 +140,7 @@ def export_network(
     cfg = net.stft_cfg
     params = net.card_parameters()
     k = cfg.n_bins
-    model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg, dft=dft)
+    model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg)
     onnx.save(model, str(out))
     card = {
         "name": name,
@@ -160,7 +159,7 @@ def export_network(
             "dtype": "float32",
             "S": "(W - 1) * hop + n_fft",
         },
-        "onnx": {"opset": OPSET, "stft": dft},
+        "onnx": {"opset": OPSET, "stft": STFT_FORM},
         "parameters": params,
         "monotonicity": MONOTONICITY,
         "training": training or {},
@@ -192,7 +191,6 @@ def export_run(
     run: str | Path,
     out: str | Path,
     *,
-    dft: str = "fft",
     hop: int | None = None,
     evaluate: bool = True,
     name: str | None = None,
@@ -210,7 +208,7 @@ def export_run(
             "validation_stoi_untrained": ck.get("val_stoi_init"),
         },
     }
-    card = export_network(net, out, name=name, training=training, dft=dft, hop=hop)
+    card = export_network(net, out, name=name, training=training, hop=hop)
     if evaluate:
         from training.evaluate import card_metrics
 

@@ -22,7 +22,7 @@ from engine.errors import InputError, ModelError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
 from engine.stft import StftConfig, analyze
 from training.export import MONOTONICITY, TOLERANCE
-from training.onnx_graph import OPSET, build_model
+from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.stream_unfolded import StreamUnfolded, stream_reconstruct
 
 
@@ -84,7 +84,6 @@ def export_stream(
     name: str | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
-    dft: str = "fft",
 ) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for a streaming network; returns the card."""
     out = Path(out)
@@ -102,7 +101,6 @@ def export_stream(
         scfg.layers,
         scfg.rho,
         cfg,
-        dft=dft,
         window_frames=w,
         cov_eps=COVERAGE_EPS,
     )
@@ -136,7 +134,7 @@ def export_stream(
             "positions": net.positions,
             "index": "set = layer * positions + position (0 = oldest frame of the window)",
         },
-        "onnx": {"opset": OPSET, "stft": dft},
+        "onnx": {"opset": OPSET, "stft": STFT_FORM},
         "parameters": net.card_parameters(),
         "monotonicity": MONOTONICITY,
         "training": training or {},

@@ -12,13 +12,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, help="exported_models/NAME.onnx")
     parser.add_argument("--name", default=None, help="model name in the card (default: the file's stem)")
     parser.add_argument(
-        "--dft",
-        choices=("fft", "matmul", "dft"),
-        default="fft",
-        help="STFT in the graph: factored DFT matrices (default, fastest in onnxruntime), full DFT "
-        "matrices, or the ONNX DFT operator",
-    )
-    parser.add_argument(
         "--hop",
         type=int,
         choices=(256, 512),
@@ -37,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from training.export import export_run
 
     card = export_run(
-        args.run_dir, args.out, dft=args.dft, hop=args.hop, evaluate=not args.no_eval, name=args.name
+        args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name
     )
     diffs = card["verification"]["max_abs_diff"]
     print(

@@ -18,6 +18,7 @@ with frame m the processor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -48,7 +49,12 @@ class WindowStep:
 
 def advance(phase: np.ndarray, n_hops: int, cfg: StftConfig) -> np.ndarray:
     """Phase of a frame n_hops later for stationary partials: + 2 pi k H n_hops / N."""
-    return phase + 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop * n_hops / cfg.n_fft
+    return phase + n_hops * _hop_advance(cfg.n_fft, cfg.hop)
+
+
+@functools.lru_cache(maxsize=16)
+def _hop_advance(n_fft: int, hop: int) -> np.ndarray:
+    return 2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop / n_fft
 
 
 class WindowProcessor(FrameProcessor):

@@ -1,0 +1,115 @@
+"""Rebuild a shipped model's graph from its card: ``python -m training.rebuild exported_models/NAME.onnx...``.
+
+The card holds every parameter, so a model can be re-exported when the graph builder changes (a faster
+STFT form, say) without its training run: the PyTorch network is restored from the card, exported with
+the usual checks (checker, onnxruntime against PyTorch in float64, golden pair) and its test-split
+metrics are measured again. Training provenance is kept; the card records the rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from engine.errors import ModelError
+from engine.onnx_model import read_card
+from training.export import export_network
+from training.stream_export import export_stream
+from training.stream_unfolded import StreamNetConfig, StreamUnfolded
+from training.unfolded import NetConfig, UnfoldedADMM
+
+
+def _load_parameters(net: UnfoldedADMM, params: dict) -> None:
+    """Set the raw parameters so that ``net.constrained()`` returns the card's values (rows in order)."""
+    with torch.no_grad():
+        for name, attr in (("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")):
+            value = torch.tensor(params[name], dtype=torch.float64)
+            target = getattr(net, attr)
+            target.copy_((torch.log(value) if name == "bias" else value).reshape(target.shape))
+
+
+def network_of(card: dict) -> UnfoldedADMM:
+    """The PyTorch network whose export is the card's model."""
+    params = card["parameters"]
+    if "streaming" in card:
+        scfg = StreamNetConfig(
+            lookahead=int(card["streaming"]["lookahead"]),
+            layers=int(card["layers"]),
+            pieces=int(card["pieces"]),
+            rho=float(card["rho"]),
+            position=bool(card["streaming"]["position_dependent"]),
+            stft={k: v for k, v in card["stft"].items() if k != "window"},
+        )
+        net = StreamUnfolded(scfg)
+        _load_parameters(net, params)
+    else:
+        stft = card.get("trained_stft", card["stft"])
+        cfg = NetConfig(
+            variant=card["variant"],
+            layers=int(card["layers"]),
+            pieces=int(card["pieces"]),
+            rho=float(card["rho"]),
+            stft={k: v for k, v in stft.items() if k != "window"},
+        )
+        net = UnfoldedADMM(cfg)
+        _load_parameters(net, params)
+    restored = net.card_parameters()
+    for name, value in params.items():
+        if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):
+            raise ModelError(f"{card['name']}: parameter {name} could not be restored from the card")
+    return net.float()
+
+
+def rebuild(model_path: str | Path, evaluate: bool = True) -> dict:
+    """Re-export one model in place from its card; returns the new card."""
+    path = Path(model_path)
+    old = read_card(path)
+    net = network_of(old)
+    t0 = time.time()
+    if "streaming" in old:
+        card = export_stream(
+            net, path, name=old["name"], training=old.get("training"), metrics=old.get("metrics")
+        )
+    else:
+        hop = int(old["stft"]["hop"])
+        card = export_network(
+            net, path, name=old["name"], training=old.get("training"), metrics=old.get("metrics"), hop=hop
+        )
+    if evaluate:
+        if "streaming" in old:
+            from training.stream_eval import stream_card_metrics
+
+            conditions = tuple(old.get("metrics", {}).get("test", {})) or ("exact_hop256",)
+            card["metrics"] = stream_card_metrics(path, int(old["streaming"]["lookahead"]), conditions)
+        else:
+            from training.evaluate import card_metrics
+
+            card["metrics"] = card_metrics(path)
+        card["metrics"]["seconds"] = round(time.time() - t0, 1)
+    card["rebuilt"] = {
+        "from_card_sha256": old["sha256"],
+        "previous_stft_form": old.get("onnx", {}).get("stft"),
+    }
+    path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card
+
+
+def main(argv: list[str]) -> int:
+    evaluate = "--no-eval" not in argv
+    for arg in (a for a in argv if a != "--no-eval"):
+        card = rebuild(arg, evaluate=evaluate)
+        diffs = card["verification"]["max_abs_diff"]
+        print(
+            f"{arg}: rebuilt; max abs diff " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()), flush=True
+        )
+        if evaluate:
+            print(f"  metrics {json.dumps(card['metrics']['test'])}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
