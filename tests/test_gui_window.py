@@ -161,6 +161,22 @@ def test_pause_holds_the_stream_and_resume_continues(qtbot, window):
     assert window.last_worker.reconstruction().size > 0  # what was produced is kept
 
 
+def test_live_resize_defers_plot_repaints_and_the_stream_keeps_going(qtbot, window):
+    window.controls.method.setCurrentText(FAST)
+    window.resize(1480, 900)
+    assert not window.plots_deferred  # not streaming: a resize repaints at once
+    window.start_stream()
+    qtbot.waitUntil(lambda: window.spec_in.frames_drawn > 20, timeout=WAIT_MS)
+    emitted = window.last_worker.reconstruction().size
+    for i in range(12):  # a drag: a resize every 40 ms
+        window.resize(1200 + 20 * i, 760 + 10 * i)
+        qtbot.wait(40)
+        assert window.plots_deferred
+    assert window.last_worker.reconstruction().size > emitted  # audio kept flowing meanwhile
+    qtbot.waitUntil(lambda: not window.plots_deferred, timeout=2_000)  # repainted once it settled
+    window.stop_stream(wait=True)
+
+
 def test_bad_file_dropped_on_the_window_shows_an_error(qtbot, window, tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("this is not audio")

@@ -43,6 +43,7 @@ from engine.errors import PhasefoldError
 from engine.stft import StftConfig
 
 FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
+RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint once it settles
 NULL_SINK = "null"
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
@@ -98,6 +99,13 @@ class MainWindow(QMainWindow):
         main.setSizes([290, 700, 480])
         main.setHandleWidth(6)
         self.setCentralWidget(main)
+        # repainting every plot on each step of a live resize costs ~150 ms of GIL-holding Python
+        # (pyqtgraph axes): while streaming, the plots wait until the size settles, audio keeps flowing
+        self._plots = (middle, right)
+        self._resize_settle = QTimer(self)
+        self._resize_settle.setSingleShot(True)
+        self._resize_settle.setInterval(RESIZE_SETTLE_MS)
+        self._resize_settle.timeout.connect(self._resize_settled)
 
         self._build_actions()
         self._build_status_bar()
@@ -429,6 +437,22 @@ class MainWindow(QMainWindow):
     def _save_csv_dialog(self) -> None:
         if (path := self._save_dialog("Save STOI trace", ".csv", "CSV (*.csv)")) is not None:
             self.save_stoi_csv(path)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self.streaming:
+            for w in self._plots:
+                w.setUpdatesEnabled(False)
+            self._resize_settle.start()
+        super().resizeEvent(event)
+
+    def _resize_settled(self) -> None:
+        for w in self._plots:
+            w.setUpdatesEnabled(True)
+
+    @property
+    def plots_deferred(self) -> bool:
+        """True while a live resize holds the plots' repaints back."""
+        return not self._plots[0].updatesEnabled()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
