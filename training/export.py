@@ -17,15 +17,23 @@ import torch
 
 from engine.errors import InputError, ModelError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
-from engine.stft import StftConfig, analyze, pad_signal
+from engine.stft import StftConfig, analyze, coverage, pad_signal
 from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
 
-TOLERANCE = 1e-4  # max abs difference of x_out, the audio, against the float64 PyTorch reference
+# max abs difference of x_out, the audio, against the float64 PyTorch reference, each sample weighted by
+# its window coverage (<= 1): the least-squares synthesis divides by the coverage, so rounding in the
+# barely covered tail of a window is amplified up to 1 / COV_EPS there, and a stream re-estimates those
+# samples before it emits them (they are fully covered by then)
+TOLERANCE = 1e-4
 # lam_out is checked more loosely: in bins where |h| is near 0 the phase h/|h| is ill-conditioned, so
 # float32 rounding moves z (and the dual) by up to u there; the audio is unaffected (measured: float32
 # PyTorch itself differs from float64 by 8e-5 on lam_out and 1e-5 on x_out on real speech).
 LAM_TOLERANCE = 1e-3
+# where float32 itself is ill-conditioned (deep networks on an adversarial random window: float32 PyTorch
+# drifts from float64 exponentially with the layers) the graph is held to this multiple of PyTorch's own
+# float32 error instead, when that bound is the looser one
+FLOAT32_FACTOR = 10.0
 MONOTONICITY = (
     "F_t(y, r) = APL_t(g1 y + g2 r^(b-1)/(b-1)) is strictly increasing in y >= 0 by construction: the "
     "forward pass uses g1 >= 1e-3, g2 >= 0, b >= 1.05, slopes w_c <= 0 (clamped, and projected after every "
@@ -34,13 +42,41 @@ MONOTONICITY = (
 )
 
 
-def _torch_step(net: UnfoldedADMM, mag, x, fixed, lam) -> tuple[np.ndarray, np.ndarray]:
-    """The PyTorch reference in float64: the check then measures the float32 graph's own error."""
+def _torch_step(net: UnfoldedADMM, case: dict, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """The PyTorch step in float64 (the reference) or float32 (what float32 arithmetic alone gets)."""
     with torch.no_grad():
-        args = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (mag, x, fixed, lam))
-        xo, lo = net.double().step_real(*args)
+        args = (torch.from_numpy(np.asarray(case[k], dtype=dtype)) for k in ("mag", "x", "fixed", "lam"))
+        xo, lo = (net.double() if dtype == np.float64 else net.float()).step_real(*args)
     net.float()
-    return xo.numpy(), lo.numpy()
+    return np.asarray(xo.numpy(), dtype=np.float64), np.asarray(lo.numpy(), dtype=np.float64)
+
+
+def check_parity(model_path: Path, net: UnfoldedADMM, cases: dict[str, dict]) -> dict[str, float]:
+    """Assert onnxruntime == float64 PyTorch on every case; returns the diffs (weighted, raw, float32's own).
+
+    x_out within TOLERANCE (coverage-weighted), lam_out within LAM_TOLERANCE, or within FLOAT32_FACTOR
+    times float32 PyTorch's own distance to float64 where that is looser."""
+    onnx.checker.check_model(onnx.load(str(model_path)), full_check=True)
+    model = load_model(model_path)
+    diffs = {}
+    for name, case in cases.items():
+        ref_x, ref_lam = _torch_step(net, case)
+        got_x, got_lam = model.step(**case)
+        x32, lam32 = _torch_step(net, case, np.float32)
+        weight = np.minimum(coverage(case["mag"].shape[0], model.cfg), 1.0)
+        raw = np.abs(got_x - ref_x)
+        dx, dl = float((raw * weight).max()), float(np.abs(got_lam - ref_lam).max())
+        ex, el = float((np.abs(x32 - ref_x) * weight).max()), float(np.abs(lam32 - ref_lam).max())
+        tol_x, tol_l = max(TOLERANCE, FLOAT32_FACTOR * ex), max(LAM_TOLERANCE, FLOAT32_FACTOR * el)
+        if not (dx <= tol_x and dl <= tol_l):
+            raise ModelError(
+                f"export check failed on {name}: onnxruntime and float64 PyTorch differ by {dx:.3g} on x_out "
+                f"(coverage-weighted; tolerance {tol_x:.3g}) and {dl:.3g} on lam_out (tolerance "
+                f"{tol_l:.3g}); float32 PyTorch: {ex:.3g} and {el:.3g}"
+            )
+        diffs[name], diffs[f"{name}_raw"], diffs[f"{name}_lam"] = dx, float(raw.max()), dl
+        diffs[f"{name}_float32_torch"] = ex
+    return diffs
 
 
 def _speech() -> np.ndarray | None:
@@ -95,23 +131,21 @@ def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np
     return cases
 
 
+def verification_record(diffs: dict[str, float]) -> dict:
+    """The card's ``verification`` entry."""
+    return {
+        "reference": "PyTorch in float64",
+        "max_abs_diff": diffs,
+        "tolerance": TOLERANCE,
+        "lam_tolerance": LAM_TOLERANCE,
+        "float32_factor": FLOAT32_FACTOR,
+        "x_out": "coverage-weighted (each sample times its window coverage, at most 1)",
+    }
+
+
 def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
-    """Assert onnxruntime == PyTorch (max abs diff <= 1e-4) on every case; returns the diffs."""
-    onnx.checker.check_model(onnx.load(str(model_path)), full_check=True)
-    model = load_model(model_path)
-    diffs = {}
-    for name, case in verification_cases(model.cfg).items():
-        ref_x, ref_lam = _torch_step(net, **case)
-        got_x, got_lam = model.step(**case)
-        dx, dl = float(np.abs(got_x - ref_x).max()), float(np.abs(got_lam - ref_lam).max())
-        if not (dx <= TOLERANCE and dl <= LAM_TOLERANCE):
-            raise ModelError(
-                f"export check failed on {name}: onnxruntime and PyTorch differ by {dx:.3g} on x_out "
-                f"(tolerance {TOLERANCE:g}) and {dl:.3g} on lam_out (tolerance {LAM_TOLERANCE:g})"
-            )
-        diffs[name] = dx
-        diffs[f"{name}_lam"] = dl
-    return diffs
+    """The parity check of an offline export on random windows and real speech; returns the diffs."""
+    return check_parity(model_path, net, verification_cases(net.stft_cfg))
 
 
 def export_network(
@@ -169,7 +203,7 @@ def export_network(
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=1))
     diffs = verify(out, net)
-    card["verification"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE}
+    card["verification"] = verification_record(diffs)
     golden = verification_cases(cfg, seed=1)
     case = golden.get("speech_window", golden["random_w7"])
     x_out, lam_out = load_model(out).step(**case)

@@ -42,6 +42,7 @@ def network_of(card: dict) -> UnfoldedADMM:
             pieces=int(card["pieces"]),
             rho=float(card["rho"]),
             position=bool(card["streaming"]["position_dependent"]),
+            cov_eps=float(card["coverage_eps"]),
             stft={k: v for k, v in card["stft"].items() if k != "window"},
         )
         net = StreamUnfolded(scfg)

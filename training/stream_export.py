@@ -17,20 +17,12 @@ import numpy as np
 import onnx
 import torch
 
-from engine.admm import COVERAGE_EPS
-from engine.errors import InputError, ModelError
+from engine.errors import InputError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
 from engine.stft import StftConfig, analyze
-from training.export import MONOTONICITY, TOLERANCE
+from training.export import MONOTONICITY, check_parity, verification_record
 from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.stream_unfolded import StreamUnfolded, stream_reconstruct
-
-
-def _torch_step(net: StreamUnfolded, case: dict) -> tuple[np.ndarray, np.ndarray]:
-    with torch.no_grad():
-        args = (torch.from_numpy(case[k]) for k in ("mag", "x", "fixed", "lam"))
-        xo, lo = net.float().step_real(*args)
-    return xo.numpy(), lo.numpy()
 
 
 def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -102,7 +94,7 @@ def export_stream(
         scfg.rho,
         cfg,
         window_frames=w,
-        cov_eps=COVERAGE_EPS,
+        cov_eps=scfg.cov_eps,
     )
     onnx.save(model, str(out))
     card = {
@@ -113,7 +105,7 @@ def export_stream(
         "pieces": scfg.pieces,
         "rho": scfg.rho,
         "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
-        "coverage_eps": COVERAGE_EPS,
+        "coverage_eps": scfg.cov_eps,
         "interface": {
             "inputs": {"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
             "outputs": {"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
@@ -143,18 +135,10 @@ def export_stream(
         "sha256": sha256_of(out),
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
-    runtime = load_model(out)
-    diffs = {}
     cases = stream_cases(net)
-    for case_name, case in cases.items():
-        ref_x, ref_lam = _torch_step(net, case)
-        got_x, got_lam = runtime.step(**case)
-        d = float(max(np.abs(got_x - ref_x).max(), np.abs(got_lam - ref_lam).max()))
-        if not d <= TOLERANCE:
-            raise ModelError(f"export check failed on {case_name}: onnxruntime and PyTorch differ by {d:.3g}")
-        diffs[case_name] = d
-    card["verification"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE}
+    diffs = check_parity(out, net, cases)
+    runtime = load_model(out)
+    card["verification"] = verification_record(diffs)
     golden = cases.get("speech_stream", cases["random"])
     x_out, lam_out = runtime.step(**golden)
     np.savez_compressed(out.with_name(f"{name}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)

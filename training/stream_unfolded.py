@@ -39,6 +39,7 @@ class StreamNetConfig:
     pieces: int = 3
     rho: float = 0.1
     position: bool = True  # one parameter set per (layer, frame position in the window)
+    cov_eps: float = COVERAGE_EPS  # floor of the coverage in the least-squares synthesis
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
 
     def __post_init__(self) -> None:
@@ -75,7 +76,7 @@ class StreamUnfolded(UnfoldedADMM):
         self.w = nn.Parameter(self.w.detach()[:, None, :].repeat(1, p, 1).contiguous())
         self.log_break = nn.Parameter(self.log_break.detach()[:, None, :].repeat(1, p, 1).contiguous())
         cov = coverage(cfg.window_frames, self.stft_cfg)
-        self.register_buffer("cov", torch.as_tensor(np.maximum(cov, COVERAGE_EPS)), persistent=False)
+        self.register_buffer("cov", torch.as_tensor(np.maximum(cov, cfg.cov_eps)), persistent=False)
 
     def constrained(self) -> dict[str, torch.Tensor]:
         """Constrained values shaped to broadcast over [..., W, K]: g1/g2/b [T, P, 1], w/bias [T, C, P, 1]."""
@@ -99,7 +100,7 @@ class StreamUnfolded(UnfoldedADMM):
         return {k: v.detach().cpu().double().numpy() for k, v in self.constrained().items()}
 
     def forward(self, mag, x, fixed, lam, layers: int | None = None):
-        """T layers on the window, least squares dividing by max(coverage, COVERAGE_EPS) like the engine."""
+        """T layers on the window; least squares divides by max(coverage, cov_eps)."""
         p = self.constrained()
         cov = self.cov.to(x.dtype)
         for t in range(self.cfg.layers if layers is None else layers):
