@@ -141,6 +141,21 @@ def test_switching_methods_mid_stream_keeps_the_output_aligned(qtbot, window, tm
     assert stoi(x, y, 22050) > 0.95
 
 
+def test_a_stream_trained_model_brings_its_own_lookahead(qtbot, window):
+    c = window.controls
+    c.lookahead.setValue(3)
+    c.method.setCurrentText("unfolded-stream-l1")  # trained at L = 1, B = 1
+    assert (c.lookahead.value(), c.block.value()) == (1, 1)
+    c.method.setCurrentText(FAST)
+    c.lookahead.setValue(3)
+    assert window.start_stream()
+    qtbot.waitUntil(lambda: window.spec_out.frames_drawn > 20, timeout=WAIT_MS)
+    c.method.setCurrentText("unfolded-stream-l1")  # mid-stream at L = 3: refused, the stream goes on
+    assert "stop the stream to switch" in window.status_label.text()
+    assert window.streaming and c.lookahead.value() == 3
+    window.stop_stream(wait=True)
+
+
 def test_pause_holds_the_stream_and_resume_continues(qtbot, window):
     c = window.controls
     c.method.setCurrentText(FAST)

@@ -287,11 +287,23 @@ class MainWindow(QMainWindow):
         if not name:
             return
         self._show_divergence(name)
+        from engine.streaming.steps import trained_settings
+
+        trained = trained_settings(name)
+        if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
+            self.controls.lookahead.setValue(trained[0])
+            self.controls.block.setValue(trained[1])
         if self.worker is None or name == self.worker.method:
             return
         from engine.streaming import Stream
 
         s = self.controls.settings()
+        if trained is not None and trained != (s.lookahead, s.block):
+            self.show_error(
+                f"{name} was trained at look-ahead {trained[0]}, block {trained[1]}: stop the stream to "
+                f"switch to it (this one runs at look-ahead {s.lookahead}, block {s.block})"
+            )
+            return
         try:
             stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block)
             self.worker.switch(stream)

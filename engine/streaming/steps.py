@@ -65,21 +65,24 @@ def _model_path(method: str | Path) -> Path | None:
     return None
 
 
-def default_settings(method: str | Path, lookahead: int | None, block: int | None) -> tuple[int, int]:
-    """(L, B) with None filled from a stream-trained model's card, else (3, 1)."""
+def trained_settings(method: str | Path) -> tuple[int, int] | None:
+    """(L, B) a stream-trained model was trained at (its card's ``streaming``), None for other methods."""
     from engine.onnx_model import read_card
 
     path = _model_path(method)
-    trained = {}
-    if path is not None and path.is_file():
-        try:
-            trained = read_card(path).get("streaming") or {}
-        except ModelError:
-            trained = {}  # the model's own loading reports what is wrong with its card
-    return (
-        int(trained.get("lookahead", DEFAULT_LOOKAHEAD)) if lookahead is None else lookahead,
-        int(trained.get("block", 1)) if block is None else block,
-    )
+    if path is None or not path.is_file():
+        return None
+    try:
+        trained = read_card(path).get("streaming")
+    except ModelError:
+        return None  # the model's own loading reports what is wrong with its card
+    return (int(trained["lookahead"]), int(trained.get("block", 1))) if trained else None
+
+
+def default_settings(method: str | Path, lookahead: int | None, block: int | None) -> tuple[int, int]:
+    """(L, B) with None filled from a stream-trained model's card, else (3, 1)."""
+    trained = trained_settings(method) or (DEFAULT_LOOKAHEAD, 1)
+    return (trained[0] if lookahead is None else lookahead, trained[1] if block is None else block)
 
 
 def admm_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
