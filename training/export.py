@@ -143,6 +143,15 @@ def verification_record(diffs: dict[str, float]) -> dict:
     }
 
 
+def output_path(out: str | Path, name: str | None) -> tuple[Path, str]:
+    """The .onnx path to write (its folder created) and the model's name (default: the file's stem)."""
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise InputError(f"{out}: the exported model must be a .onnx file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out, name or out.stem
+
+
 def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
     """The parity check of an offline export on random windows and real speech; returns the diffs."""
     return check_parity(model_path, net, verification_cases(net.stft_cfg))
@@ -161,11 +170,7 @@ def export_network(
 
     ``hop`` re-targets the trained activation parameters to another hop (the card records both).
     """
-    out = Path(out)
-    if out.suffix != ".onnx":
-        raise InputError(f"{out}: the exported model must be a .onnx file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    name = name or out.stem
+    out, name = output_path(out, name)
     trained_cfg = net.stft_cfg
     if hop is not None and hop != trained_cfg.hop:
         retarget = UnfoldedADMM(NetConfig(**{**net.cfg.to_dict(), "stft": {**net.cfg.stft, "hop": hop}}))

@@ -17,10 +17,9 @@ import numpy as np
 import onnx
 import torch
 
-from engine.errors import InputError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
 from engine.stft import StftConfig, analyze
-from training.export import MONOTONICITY, check_parity, verification_record
+from training.export import MONOTONICITY, check_parity, output_path, verification_record
 from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.stream_unfolded import StreamUnfolded, stream_reconstruct
 
@@ -78,11 +77,7 @@ def export_stream(
     metrics: dict | None = None,
 ) -> dict:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for a streaming network; returns the card."""
-    out = Path(out)
-    if out.suffix != ".onnx":
-        raise InputError(f"{out}: the exported model must be a .onnx file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    name = name or out.stem
+    out, name = output_path(out, name)
     net = net.float().eval()
     cfg: StftConfig = net.stft_cfg
     scfg = net.scfg

@@ -29,6 +29,7 @@ from training.train import (
     batch_loss,
     guarded_step,
     report_epoch,
+    restore,
     run_checkpoint,
     validate,
 )
@@ -105,16 +106,8 @@ def train_stream(
     history: dict = {"loss": [], "val": []}
     start_epoch, elapsed, best = 0, 0.0, None
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        sampler.set_state(state["sampler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, elapsed, best, history = (
-            state["epoch"],
-            state["seconds"],
-            state["best"],
-            state["history"],
+        start_epoch, elapsed, best, history = restore(
+            state, net, opt, sched, lambda: sampler.set_state(state["sampler"])
         )
     out.mkdir(parents=True, exist_ok=True)
     info = {

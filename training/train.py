@@ -76,7 +76,7 @@ def batch_loss(
     est_mag = tstft.stft(est, net.stft_cfg).abs()
     sc = (est_mag - mag).flatten(1).norm(dim=1) / mag.flatten(1).norm(dim=1).clamp_min(1e-12)
     loss = -s.mean() + sc_weight * torch.log10(sc).mean()
-    return loss, {"stoi": float(s.mean()), "sc_db": float(20 * torch.log10(sc).mean())}
+    return loss, {"stoi": float(s.detach().mean()), "sc_db": float(20 * torch.log10(sc.detach()).mean())}
 
 
 @torch.no_grad()
@@ -177,6 +177,17 @@ def _distributed() -> tuple[int, int]:
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
+def restore(state: dict, net, opt, sched, restore_sampler) -> tuple[int, float, dict | None, dict]:
+    """Load a run checkpoint's network, optimiser, schedule, sampler and RNG states (``--resume``);
+    returns (epoch, seconds, best, history) to continue from."""
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    restore_sampler()
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"], state["seconds"], state["best"], state["history"]
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or resume) a run in folder ``out``; returns the summary written to summary.json."""
     from tqdm import tqdm
@@ -207,16 +218,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     history = {"loss": [], "val": []}
     start_epoch, elapsed, best = 0, 0.0, None
     if resume:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        sampler.set_state(state["sampler"][rank] if rank < len(state["sampler"]) else state["sampler"][0])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, elapsed, best, history = (
-            state["epoch"],
-            state["seconds"],
-            state["best"],
-            state["history"],
+        samplers = state["sampler"]
+        start_epoch, elapsed, best, history = restore(
+            state,
+            net,
+            opt,
+            sched,
+            lambda: sampler.set_state(samplers[rank] if rank < len(samplers) else samplers[0]),
         )
     out.mkdir(parents=True, exist_ok=True)
     info = {

@@ -1,0 +1,52 @@
+"""A run stopped after an epoch and resumed with --resume ends exactly where an uninterrupted run ends."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+
+from training import train as train_module  # noqa: E402
+from training.data import DataConfig  # noqa: E402
+from training.train import TrainConfig, train  # noqa: E402
+
+
+def _audio_folder(folder):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * 22050)) / 22050
+    for i in range(10):
+        f0 = 110.0 + 15 * i
+        x = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 8)) * 0.05
+        sf.write(folder / f"a{i}.wav", x + 1e-3 * rng.standard_normal(t.size), 22050)
+    return folder
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
+    cfg = TrainConfig(variant="untied", layers=2, pieces=1, data=data, epochs=3, steps_per_epoch=2, batch=1,
+                      lr=1e-2, warmup=1)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+
+    calls = []
+    validate = train_module.validate
+
+    def stop_in_epoch_2(*args, **kwargs):  # validations: untrained, epoch 1, then the stop in epoch 2
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validate", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "parts", progress=False)
+    monkeypatch.setattr(train_module, "validate", validate)
+    assert torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["epoch"] == 1
+    resumed = train(cfg, tmp_path / "parts", resume=True, progress=False)
+
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "parts" / "last.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 3
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert [v["score"] for v in whole["validation"]] == [v["score"] for v in resumed["validation"]]
