@@ -24,8 +24,17 @@ def _audio_folder(folder):
 
 def test_resume_continues_exactly(tmp_path, monkeypatch):
     data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
-    cfg = TrainConfig(variant="untied", layers=2, pieces=1, data=data, epochs=3, steps_per_epoch=2, batch=1,
-                      lr=1e-2, warmup=1)
+    cfg = TrainConfig(
+        variant="untied",
+        layers=2,
+        pieces=1,
+        data=data,
+        epochs=3,
+        steps_per_epoch=2,
+        batch=1,
+        lr=1e-2,
+        warmup=1,
+    )
     whole = train(cfg, tmp_path / "whole", progress=False)
 
     calls = []
@@ -49,4 +58,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     assert a["epoch"] == b["epoch"] == 3
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert [v["score"] for v in whole["validation"]] == [v["score"] for v in resumed["validation"]]
+    # same weights, same validation (to summation order: validation runs under torch's thread pool)
+    assert [v["score"] for v in resumed["validation"]] == pytest.approx(
+        [v["score"] for v in whole["validation"]], rel=1e-9
+    )
