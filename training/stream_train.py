@@ -158,8 +158,9 @@ def train_stream(
             if not guarded_step(net, opt, sched, loss, cfg.clip):
                 history.setdefault("skipped", []).append(len(history["loss"]))
                 continue  # a non-finite batch never reaches the parameters
-            history["loss"].append(float(loss))
-            running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
+            value = float(loss.detach())
+            history["loss"].append(value)
+            running = value if running is None else 0.9 * running + 0.1 * value
             bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")
         elapsed = time.time() - t0
         metrics = validate(net, val, device)

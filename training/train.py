@@ -273,8 +273,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 skipped += 1  # a non-finite batch never reaches the parameters
                 bar.set_postfix(skipped=skipped)
                 continue
-            history["loss"].append(float(loss))
-            running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
+            value = float(loss.detach())
+            history["loss"].append(value)
+            running = value if running is None else 0.9 * running + 0.1 * value
             bar.set_postfix(loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB")
         elapsed = time.time() - t0
         if rank == 0:
