@@ -13,7 +13,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 SCRIPT = r"""
-import json, os, sys, threading, time
+import json, os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 sys.path.insert(0, sys.argv[1])
 from app.gui.main_window import MainWindow, make_app
@@ -51,13 +51,10 @@ out["length"] = int(w.last_worker.reconstruction().size)
 c.method.setCurrentText("rtpghi")
 w.start_stream()
 spin(20, lambda: w.spec_out.frames_drawn > 40)
-# what PortAudio does when the device is unplugged; from another thread, as a device dies, while the
-# GUI keeps running its event loop (an abort from the GUI thread itself can wait on that loop forever)
-unplug = threading.Thread(target=w.worker.sink.inner._stream.abort, daemon=True)
-unplug.start()
+# the device dies: PortAudio stops the stream from its audio thread while the GUI keeps running its
+# event loop (calling PortAudio's abort from a Python thread instead races the callback and can crash)
+w.worker.sink.inner.abort()
 spin(20, lambda: not w.streaming)
-unplug.join(10)
-out["abort_returned"] = not unplug.is_alive()
 out["vanish_error"] = w.last_error
 out["vanish_status"] = w.status_label.text()
 out["vanish_box"] = w.message_box.isVisible()
@@ -102,7 +99,7 @@ def test_window_plays_pauses_and_records_through_portaudio(tmp_path):
     assert r["active_while_held"] is False and r["underruns_while_held"] == 0
     assert r["callbacks"] > 10 and "finished" in r["finished"] and r["length"] == 6 * 22050
     assert "audio device stopped" in r["vanish_error"] and r["vanish_status"].startswith("error:")
-    assert r["vanish_box"] and 0 < r["vanish_kept"] < 6 * 22050 and r["abort_returned"]
+    assert r["vanish_box"] and 0 < r["vanish_kept"] < 6 * 22050
     assert r["pause_enabled_for_mic"] is False
     # the clockless null capture device floods its callback (and the GIL) on a busy machine: only a few
     # frames are certain, the point is that the microphone streams into the view and stops cleanly

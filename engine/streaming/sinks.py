@@ -109,6 +109,7 @@ class SoundDeviceSink(Sink):
         self._prefill = min(int(prefill_seconds * sample_rate), self._ring.size // 2)
         self._started = False
         self._closing = False
+        self._abort = False
         self.callbacks = 0
         self.status_flags = 0  # callbacks whose status reported an output under-flow / error
         try:
@@ -126,6 +127,8 @@ class SoundDeviceSink(Sink):
         self.name = f"audio device '{info['name']}'"
 
     def _callback(self, outdata, frames, time_info, status) -> None:
+        if self._abort:
+            raise self._sd.CallbackAbort  # PortAudio stops the stream from its own audio thread
         self.callbacks += 1
         if status:
             self.status_flags += 1
@@ -175,6 +178,12 @@ class SoundDeviceSink(Sink):
                 self._start()
         self._check_alive()
         self.samples_written += x.size
+
+    def abort(self) -> None:
+        """Stop the device now, from any thread: the audio thread aborts the stream at its next callback,
+        which leaves it as a dying device does (inactive; the next ``write`` raises DeviceError). No
+        PortAudio call races the callback (an abort from another thread can crash in PortAudio)."""
+        self._abort = True
 
     def pause(self) -> None:
         """Stop the device while the producer holds the stream (call it from the producer's thread):

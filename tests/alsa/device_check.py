@@ -92,7 +92,7 @@ def case_vanish(out: Path) -> dict:
 
     def unplug():
         time.sleep(0.3)
-        sink._stream.abort()  # the PortAudio stream dies under the player, as when a device is unplugged
+        sink.abort()  # PortAudio stops the stream from its audio thread, as when a device is unplugged
 
     threading.Thread(target=unplug, daemon=True).start()
     summary = player.run()
