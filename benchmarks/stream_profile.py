@@ -28,8 +28,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--method", default="unfolded-untied")
-    parser.add_argument("--lookahead", type=int, default=3)
-    parser.add_argument("--block", type=int, default=1)
+    parser.add_argument("--lookahead", "-L", type=int, default=3)
+    parser.add_argument("--block", "-B", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

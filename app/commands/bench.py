@@ -35,9 +35,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated streaming methods or model paths (default {DEFAULT_METHODS})",
     )
     parser.add_argument(
-        "--lookahead", type=_int_list, default=[0, 1, 3], help="look-aheads L (default 0,1,3)"
+        "--lookahead", "-L", type=_int_list, default=[0, 1, 3], help="look-aheads L (default 0,1,3)"
     )
-    parser.add_argument("--block", type=_int_list, default=[1, 4], help="block sizes B (default 1,4)")
+    parser.add_argument("--block", "-B", type=_int_list, default=[1, 4], help="block sizes B (default 1,4)")
     parser.add_argument("--hop", type=int, default=256, help="STFT hop (default 256)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of audio per run (default 4)")
     parser.add_argument("--input", type=Path, default=None, help="audio file to stream (default: the demo)")
