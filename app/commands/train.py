@@ -13,7 +13,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
     parser.add_argument("--rho", type=float, default=0.1,
                         help="ADMM penalty rho of the layers (default 0.1, the published value; larger "
-                        "suits modified magnitudes: see docs/training.md)")
+                        "helps plain ADMM on modified magnitudes: docs/results.md)")
     parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
     parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")

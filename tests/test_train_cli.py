@@ -1,4 +1,4 @@
-"""A run stopped after an epoch and resumed with --resume ends exactly where an uninterrupted run ends."""
+"""Training runs: stopped mid-way and resumed, a run ends exactly as an uninterrupted one; bad settings."""
 
 import numpy as np
 import pytest
@@ -62,3 +62,15 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     assert [v["score"] for v in resumed["validation"]] == pytest.approx(
         [v["score"] for v in whole["validation"]], rel=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--rho", "0"], "--rho must be positive"), (["--layers", "0"], "must be >= 1")],
+)
+def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path):
+    from app.cli import main
+
+    assert main(["train", *args, "--out", str(tmp_path / "run")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing written
