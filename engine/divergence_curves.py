@@ -99,3 +99,16 @@ def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> 
     u = np.linspace(0.0, span * r, n)
     sets = [learned_divergence(u, r, layer_parameters(params, i), rho) for i in range(len(params["g1"]))]
     return {"u": u, "learned": sets, "quadratic": quadratic(u, r), "kl": kl(u, r)}
+
+
+def set_labels(card: dict) -> list[str]:
+    """A label per parameter set of a card: "tied (all layers)", "layer t" or, for streaming models whose
+    parameters also depend on the frame's position in the window, "layer t, frame p"."""
+    n = len(card["parameters"]["g1"])
+    if n == 1:
+        return ["tied (all layers)"]
+    positions = int(card.get("parameter_layout", {}).get("positions", 1))
+    return [
+        f"layer {i // positions + 1}" + (f", frame {i % positions + 1}" if positions > 1 else "")
+        for i in range(n)
+    ]

@@ -74,3 +74,14 @@ def test_cli_draws_the_shipped_model(tmp_path):
     assert main(["divergence", "unfolded-tied", "-o", str(out), "--r", "1", "0.01"]) == 0
     assert out.stat().st_size > 10_000
     assert main(["divergence", str(tmp_path / "nope.onnx"), "-o", str(out)]) == 1
+
+
+def test_parameter_sets_are_labelled_by_layer_and_frame_position():
+    from engine.divergence_curves import set_labels
+    from engine.onnx_model import MODELS_DIR, read_card
+
+    assert set_labels(read_card(MODELS_DIR / "unfolded-tied.onnx")) == ["tied (all layers)"]
+    untied = set_labels(read_card(MODELS_DIR / "unfolded-untied.onnx"))
+    assert untied[0] == "layer 1" and untied[-1] == "layer 15" and len(untied) == 15
+    stream = set_labels(read_card(MODELS_DIR / "unfolded-stream-l1.onnx"))  # 3 layers x 5 frames
+    assert (stream[0], stream[6], stream[-1]) == ("layer 1, frame 1", "layer 2, frame 2", "layer 3, frame 5")

@@ -26,11 +26,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _card(model: str) -> dict:
-    from engine.onnx_model import SHIPPED, read_card, shipped_model_path
+    from engine.onnx_model import MODELS_DIR, read_card
 
     path = Path(model)
-    if model in SHIPPED:
-        path = shipped_model_path(model, 256)
+    if path.suffix != ".onnx" and (MODELS_DIR / f"{model}.onnx").is_file():  # any shipped model by name
+        path = MODELS_DIR / f"{model}.onnx"
     if path.suffix == ".onnx":
         return read_card(path)
     if path.is_dir() or path.suffix == ".pt":
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from engine.divergence_curves import card_curves
+    from engine.divergence_curves import card_curves, set_labels
 
     if any(r <= 0 for r in args.r):
         raise InputError("--r values must be positive")
@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         c = card_curves(card, r=r)
         n = len(c["learned"])
         cmap = plt.get_cmap("viridis")
+        names = set_labels(card)
         for i, f in enumerate(c["learned"]):
-            label = "learned (tied)" if n == 1 else (f"layer {i + 1}" if i in (0, n - 1) or n <= 4 else None)
+            label = "learned (tied)" if n == 1 else (names[i] if i in (0, n - 1) or n <= 4 else None)
             ax.plot(
                 c["u"],
                 f,

@@ -514,12 +514,9 @@ class MainWindow(QMainWindow):
             self.show_error(f"{name}: cannot draw its divergence: {exc}")
             return
         learned = curves["learned"]
-        if len(learned) == 1:
-            labels = ["tied (all layers)"]
-        else:
-            labels = [f"layer {t + 1}" for t in range(len(learned))]
+        labels = dc.set_labels(card)
         refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
-        sets = f"{len(learned)} layers" if len(learned) > 1 else "one set for all layers"
+        sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
         self.divergence.show_curves(
             f"learned divergence of {name}, r = 1", curves["u"], list(zip(labels, learned, strict=True)),
             refs, note=f"{card.get('variant', '')} ({sets}): rho f(y), minimum at 0",
