@@ -107,6 +107,8 @@ def frame_view(span: np.ndarray, cfg: StftConfig) -> np.ndarray:
 
 def analyze(span: np.ndarray, cfg: StftConfig) -> np.ndarray:
     """Complex spectra [..., W, K] of the W frames of a span (no padding)."""
+    if span.ndim == 1 and span.shape[0] == cfg.n_fft:  # one frame (the stream's phase start): no view
+        return np.fft.rfft(span * _window(cfg.n_fft, cfg.hop), norm="ortho")[None]
     return np.fft.rfft(frame_view(span, cfg) * window(cfg), axis=-1, norm="ortho")
 
 
@@ -123,7 +125,9 @@ def overlap_add(frames: np.ndarray, cfg: StftConfig) -> np.ndarray:
 
 def synthesize(spectra: np.ndarray, cfg: StftConfig) -> np.ndarray:
     """Adjoint of ``analyze``: windowed inverse DFT of each frame, overlap-added into the span."""
-    frames = np.fft.irfft(spectra, n=cfg.n_fft, axis=-1, norm="ortho") * window(cfg)
+    frames = np.fft.irfft(spectra, n=cfg.n_fft, axis=-1, norm="ortho") * _window(cfg.n_fft, cfg.hop)
+    if frames.shape[-2] == 1:  # one frame is its own span (the stream's new frames)
+        return frames.reshape(*frames.shape[:-2], cfg.n_fft)
     return overlap_add(frames, cfg)
 
 
