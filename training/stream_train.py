@@ -25,12 +25,12 @@ from training.stream_unfolded import StreamNetConfig, StreamUnfolded
 from training.train import (
     RunConfig,
     _lr_factor,
-    _plot,
     batch_loss,
     guarded_step,
     report_epoch,
     restore,
     run_checkpoint,
+    save_epoch,
     validate,
 )
 
@@ -170,23 +170,7 @@ def train_stream(
             best = metrics["score"]
             save_best(epoch, metrics)
         report(epoch, metrics, "  (best)" if improved else "")
-        torch.save(
-            {
-                "config": cfg.to_dict(),
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "sampler": sampler.state(),
-                "torch_rng": torch.get_rng_state(),
-                "epoch": epoch,
-                "seconds": elapsed,
-                "best": best,
-                "history": history,
-            },
-            last,
-        )
-        (out / "history.json").write_text(json.dumps(history))
-        _plot(history, out / "curve.png")
+        save_epoch(last, cfg, net, opt, sched, sampler.state(), epoch, elapsed, best, history)
     summary = {"seconds": round(time.time() - t0, 1), "best_score": best, "validation": history["val"]}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -151,9 +151,9 @@ def _plot(history: dict, path: Path) -> None:
         a.plot(
             np.arange(k - 1, loss.size), np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}"
         )
+        a.legend()
     a.set_xlabel("step")
     a.set_ylabel("-STOI + w log10 SC")
-    a.legend()
     ep = [v["epoch"] for v in history["val"]]
     for key in ("stoi", "estoi", "score"):
         b.plot(ep, [v[key] for v in history["val"]], marker="o", label=f"val {key}")
@@ -186,6 +186,38 @@ def restore(state: dict, net, opt, sched, restore_sampler) -> tuple[int, float, 
     restore_sampler()
     torch.set_rng_state(state["torch_rng"])
     return state["epoch"], state["seconds"], state["best"], state["history"]
+
+
+def save_epoch(
+    last: Path,
+    cfg: RunConfig,
+    net,
+    opt,
+    sched,
+    sampler_state,
+    epoch: int,
+    seconds: float,
+    best,
+    history: dict,
+) -> None:
+    """Write last.pt (everything ``restore`` needs), history.json and the training curve after an epoch."""
+    torch.save(
+        {
+            "config": cfg.to_dict(),
+            "model": net.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "sampler": sampler_state,
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "seconds": seconds,
+            "best": best,
+            "history": history,
+        },
+        last,
+    )
+    (last.parent / "history.json").write_text(json.dumps(history))
+    _plot(history, last.parent / "curve.png")
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
@@ -287,23 +319,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 save_best(epoch, metrics)
             if progress:
                 report_epoch(f"epoch {epoch}", metrics, "  (best)" if improved else "")
-            torch.save(
-                {
-                    "config": cfg.to_dict(),
-                    "model": net.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "sampler": [sampler.state()],
-                    "torch_rng": torch.get_rng_state(),
-                    "epoch": epoch,
-                    "seconds": elapsed,
-                    "best": best,
-                    "history": history,
-                },
-                last,
-            )
-            (out / "history.json").write_text(json.dumps(history))
-            _plot(history, out / "curve.png")
+            save_epoch(last, cfg, net, opt, sched, [sampler.state()], epoch, elapsed, best, history)
         if world > 1:
             torch.distributed.barrier()
     summary = {
