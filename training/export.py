@@ -16,7 +16,7 @@ import onnx
 import torch
 
 from engine.errors import InputError, ModelError
-from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
+from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, PhaseModel, load_model, sha256_of
 from engine.stft import StftConfig, analyze, coverage, pad_signal
 from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
@@ -51,13 +51,11 @@ def _torch_step(net: UnfoldedADMM, case: dict, dtype=np.float64) -> tuple[np.nda
     return np.asarray(xo.numpy(), dtype=np.float64), np.asarray(lo.numpy(), dtype=np.float64)
 
 
-def check_parity(model_path: Path, net: UnfoldedADMM, cases: dict[str, dict]) -> dict[str, float]:
+def check_parity(model: PhaseModel, net: UnfoldedADMM, cases: dict[str, dict]) -> dict[str, float]:
     """Assert onnxruntime == float64 PyTorch on every case; returns the diffs (weighted, raw, float32's own).
 
     x_out within TOLERANCE (coverage-weighted), lam_out within LAM_TOLERANCE, or within FLOAT32_FACTOR
     times float32 PyTorch's own distance to float64 where that is looser."""
-    onnx.checker.check_model(onnx.load(str(model_path)), full_check=True)
-    model = load_model(model_path)
     diffs = {}
     for name, case in cases.items():
         ref_x, ref_lam = _torch_step(net, case)
@@ -152,9 +150,17 @@ def output_path(out: str | Path, name: str | None) -> tuple[Path, str]:
     return out, name or out.stem
 
 
-def verify(model_path: Path, net: UnfoldedADMM) -> dict[str, float]:
-    """The parity check of an offline export on random windows and real speech; returns the diffs."""
-    return check_parity(model_path, net, verification_cases(net.stft_cfg))
+def write_verified(out: Path, card: dict, net: UnfoldedADMM, cases: dict[str, dict], golden: dict) -> dict:
+    """Write the card, check the graph (onnx.checker, then onnxruntime against float64 PyTorch on ``cases``),
+    save ``golden`` with the model's outputs as NAME.golden.npz and write the card with its verification."""
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))  # load_model reads the card
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    model = load_model(out)
+    card["verification"] = verification_record(check_parity(model, net, cases))
+    x_out, lam_out = model.step(**golden)
+    np.savez_compressed(out.with_name(f"{card['name']}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card
 
 
 def export_network(
@@ -206,15 +212,10 @@ def export_network(
         "golden": f"{name}.golden.npz",
         "sha256": sha256_of(out),
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    diffs = verify(out, net)
-    card["verification"] = verification_record(diffs)
     golden = verification_cases(cfg, seed=1)
-    case = golden.get("speech_window", golden["random_w7"])
-    x_out, lam_out = load_model(out).step(**case)
-    np.savez_compressed(out.with_name(f"{name}.golden.npz"), **case, x_out=x_out, lam_out=lam_out)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    return card
+    return write_verified(
+        out, card, net, verification_cases(cfg), golden.get("speech_window", golden["random_w7"])
+    )
 
 
 def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:

@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import torch
 
-from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, load_model, sha256_of
+from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, sha256_of
 from engine.stft import StftConfig, analyze
-from training.export import MONOTONICITY, check_parity, output_path, verification_record
+from training.export import MONOTONICITY, output_path, write_verified
 from training.onnx_graph import OPSET, STFT_FORM, build_model
 from training.stream_unfolded import StreamUnfolded, stream_reconstruct
 
@@ -129,16 +129,8 @@ def export_stream(
         "golden": f"{name}.golden.npz",
         "sha256": sha256_of(out),
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
     cases = stream_cases(net)
-    diffs = check_parity(out, net, cases)
-    runtime = load_model(out)
-    card["verification"] = verification_record(diffs)
-    golden = cases.get("speech_stream", cases["random"])
-    x_out, lam_out = runtime.step(**golden)
-    np.savez_compressed(out.with_name(f"{name}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    return card
+    return write_verified(out, card, net, cases, cases.get("speech_stream", cases["random"]))
 
 
 def export_stream_run(
