@@ -23,22 +23,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--method", "-m", default=None, help="streaming method (see --list-methods); default unfolded-untied"
     )
     what.add_argument("--model", type=Path, help="an exported model (.onnx with its .json card)")
-    parser.add_argument(
-        "--lookahead", "-L", type=int, default=None,
-        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
-    )
-    parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
-    parser.add_argument(
+    _window_arguments(
+        parser,
         "--iterations",
-        type=int,
-        default=None,
-        help="iterations per step (ADMM/GLA), model passes, or RTISI-LA iterations per frame",
-    )
-    parser.add_argument(
-        "--init",
-        choices=("advance", "rtpghi"),
-        default="advance",
-        help="phase start of new frames for window methods (default advance)",
+        "iterations per step (ADMM/GLA), model passes, or RTISI-LA iterations per frame",
     )
     parser.add_argument(
         "--realtime",
@@ -179,23 +167,27 @@ def add_online_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the method through the streaming engine (frame by frame, fixed latency)",
     )
-    group.add_argument(
+    _window_arguments(
+        group,
+        "--step-iterations",
+        "iterations per window step / model passes / RTISI-LA iterations per frame "
+        "(default: the method's streaming default)",
+    )
+
+
+def _window_arguments(target, iterations_flag: str, iterations_help: str) -> None:
+    """--lookahead, --block, the iterations flag and --init: the settings of a streaming window."""
+    target.add_argument(
         "--lookahead", "-L", type=int, default=None,
         help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
     )
-    group.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
-    group.add_argument(
-        "--step-iterations",
-        type=int,
-        default=None,
-        help="iterations per window step / model passes / RTISI-LA iterations per frame "
-        "(default: the method's streaming default)",
-    )
-    group.add_argument(
+    target.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
+    target.add_argument(iterations_flag, type=int, default=None, help=iterations_help)
+    target.add_argument(
         "--init",
         choices=("advance", "rtpghi"),
         default="advance",
-        help="phase start of new frames (window methods)",
+        help="phase start of new frames for window methods (default advance)",
     )
 
 
