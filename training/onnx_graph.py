@@ -31,8 +31,6 @@ from training.unfolded import ABS_EPS2, COV_EPS, R_FLOOR
 
 OPSET = 17
 STFT_FORM = "factored-dft-matmul"
-INPUTS = ("mag", "x", "fixed", "lam")
-OUTPUTS = ("x_out", "lam_out")
 
 
 class _Builder:
@@ -151,13 +149,11 @@ class _Fft:
 
 
 def _full(value, pos: bool, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter as a constant: a scalar, or per frame position ([P, ...]) expanded to ``shape``."""
+    """A parameter as a constant: a scalar, or one value per frame position ([P, 1]) expanded to ``shape``."""
     v = np.asarray(value, dtype=np.float64)
     if not pos:
         return v
-    return np.broadcast_to(
-        v.reshape(v.shape[0], -1)[:, :1].reshape(-1, *[1] * (len(shape) - 1)), shape
-    ).copy()
+    return np.broadcast_to(v.reshape(-1, *[1] * (len(shape) - 1)), shape).copy()
 
 
 def build_model(
