@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "runs" / "streaming-quality.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "quality-vs-rtf.png")
     parser.add_argument("--only", default=None, help="compute only rows whose key contains this string")
+    parser.add_argument("--split", choices=("test", "validation"), default="test")
     args = parser.parse_args()
 
     from training.stream_eval import offline_scores, stream_scores
@@ -91,9 +92,11 @@ def main() -> int:
         if key in results or (args.only and args.only not in key):
             continue
         if kind == "offline":
-            results[key] = offline_scores(method, iterations, condition)
+            results[key] = offline_scores(method, iterations, condition, split=args.split)
         else:
-            results[key] = stream_scores(method, lookahead, condition, iterations=iterations)
+            results[key] = stream_scores(
+                method, lookahead, condition, iterations=iterations, split=args.split
+            )
         print(f"{key:40s} {json.dumps(results[key])}", flush=True)
         args.json.write_text(json.dumps(results, indent=1))
     print("| method | SC dB | STOI | ESTOI | PESQ | RTF wall | RTF CPU |\n|---|---|---|---|---|---|---|")

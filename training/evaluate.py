@@ -72,13 +72,25 @@ def card_metrics(model_path: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    """python -m training.evaluate METHOD... : print a JSON table of every method under every condition."""
+    """python -m training.evaluate [--split S] [--conditions C,...] METHOD|MODEL.onnx ... : a JSON table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    parser.add_argument(
+        "methods", nargs="+", help="registry names (fgla, admm-l2, unfolded-untied) or .onnx files"
+    )
+    parser.add_argument("--split", choices=("test", "validation"), default="test")
+    parser.add_argument(
+        "--conditions", default=",".join(CONDITIONS), help="comma-separated (default: all three)"
+    )
+    args = parser.parse_args(argv)
     table = {}
-    for name in argv:
+    for name in args.methods:
+        method = model_method(path=Path(name)) if name.endswith(".onnx") else name
         table[name] = {}
-        for cond in CONDITIONS:
+        for cond in args.conditions.split(","):
             try:
-                table[name][cond] = score(name, cond)
+                table[name][cond] = score(method, cond, split=args.split)
             except Exception as exc:  # a model without a hop-512 export, for instance
                 table[name][cond] = {"error": str(exc)}
             print(name, cond, table[name][cond], flush=True)
