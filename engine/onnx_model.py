@@ -208,6 +208,7 @@ SHIPPED = {
     "unfolded-tied": "Unfolded ADMM, tied learned prox (one learned divergence), T = 15, ONNX.",
     "unfolded-untied": "Unfolded ADMM, untied learned prox (one per layer), T = 15, ONNX.",
     "unfolded-modified": "Unfolded ADMM, untied, trained on modified (denoised, 5 dB) magnitudes, ONNX.",
+    "unfolded-tied-modified": "Unfolded ADMM, tied, trained on modified (denoised, 5 dB) magnitudes, ONNX.",
 }
 _loaded: dict[Path, PhaseModel] = {}
 

@@ -74,3 +74,26 @@ def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path)
     assert main(["train", *args, "--out", str(tmp_path / "run")]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_log_magnitude_error_against_numpy_and_its_gradient():
+    from training.train import LOGMAG_FLOOR_DB, log_magnitude_error
+
+    rng = np.random.default_rng(3)
+    mag = rng.random((2, 9, 7)) ** 4  # deep valleys: many bins sit under the floor
+    est = np.abs(mag + 0.05 * rng.standard_normal(mag.shape))
+    got = log_magnitude_error(torch.tensor(est), torch.tensor(mag)).numpy()
+    for i in range(2):
+        e = mag[i].max() * 10 ** (LOGMAG_FLOOR_DB / 20)
+        assert got[i] == pytest.approx(np.mean(np.abs(np.log(est[i] + e) - np.log(mag[i] + e))), rel=1e-12)
+    assert log_magnitude_error(torch.tensor(mag), torch.tensor(mag)).abs().max() == 0
+    # unlike SC, the same absolute error costs more in a quiet bin than in the loudest one
+    quiet, loud = mag.copy(), mag.copy()
+    iq = np.unravel_index(np.argmin(mag[0]), mag[0].shape)
+    il = np.unravel_index(np.argmax(mag[0]), mag[0].shape)
+    quiet[0][iq] += 1e-4
+    loud[0][il] += 1e-4
+    m = torch.tensor(mag)
+    assert log_magnitude_error(torch.tensor(quiet), m)[0] > log_magnitude_error(torch.tensor(loud), m)[0]
+    x = torch.tensor(est, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: log_magnitude_error(v, torch.tensor(mag)).sum(), (x,))

@@ -25,6 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--sc-weight", type=float, default=1.0,
                         help="loss = -STOI + w log10(spectral convergence) (default 1; 0 = pure -STOI)")
+    parser.add_argument("--logmag-weight", type=float, default=0.0,
+                        help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
+                        "which weighs the quiet regions PESQ hears and STOI ignores (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
     cfg = TrainConfig(variant=args.variant, layers=args.layers, pieces=args.pieces, rho=args.rho,
                       hop=args.hop, data=data, epochs=args.epochs, steps_per_epoch=args.steps,
-                      batch=args.batch, lr=args.lr, sc_weight=args.sc_weight, seed=args.seed)
+                      batch=args.batch, lr=args.lr, sc_weight=args.sc_weight,
+                      logmag_weight=args.logmag_weight, seed=args.seed)
     summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
     print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch "
