@@ -95,9 +95,11 @@ def kl(u: np.ndarray, r: float) -> np.ndarray:
 
 def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> dict:
     """u grid and the learned divergence of every parameter set of a model card at measurement r."""
-    params, rho = card["parameters"], float(card["rho"])
+    params = card["parameters"]
+    n_sets = len(params["g1"])
+    rhos = params.get("rho", [float(card["rho"])] * n_sets)  # a penalty schedule: one per layer
     u = np.linspace(0.0, span * r, n)
-    sets = [learned_divergence(u, r, layer_parameters(params, i), rho) for i in range(len(params["g1"]))]
+    sets = [learned_divergence(u, r, layer_parameters(params, i), float(rhos[i])) for i in range(n_sets)]
     return {"u": u, "learned": sets, "quadratic": quadratic(u, r), "kl": kl(u, r)}
 
 

@@ -34,20 +34,22 @@ def _window(cfg: StftConfig, w: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _perturbed_net(hop: int, variant: str, layers: int) -> UnfoldedADMM:
-    net = UnfoldedADMM(NetConfig(variant=variant, layers=layers, stft=StftConfig(hop=hop).to_dict()))
+def _perturbed_net(hop: int, variant: str, layers: int, rho_end: float | None = None) -> UnfoldedADMM:
+    net = UnfoldedADMM(
+        NetConfig(variant=variant, layers=layers, stft=StftConfig(hop=hop).to_dict(), rho_end=rho_end)
+    )
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for p in (net.g1, net.g2, net.b):
+        for p in [net.g1, net.g2, net.b] + ([net.log_rho] if rho_end else []):
             p.mul_(1.0 + 0.2 * torch.rand(p.shape, generator=gen))
         net.w.copy_(-0.3 * torch.rand(net.w.shape, generator=gen))
     net.project_()
     return net
 
 
-@pytest.mark.parametrize("hop", [256, 512])
-def test_graph_matches_pytorch_in_float64(hop):
-    net = _perturbed_net(hop, "untied", 4)
+@pytest.mark.parametrize("hop, rho_end", [(256, None), (512, None), (256, 1.0)])
+def test_graph_matches_pytorch_in_float64(hop, rho_end):
+    net = _perturbed_net(hop, "untied", 4, rho_end)
     cfg = net.stft_cfg
     sess = _session(build_model(net.card_parameters(), "untied", 4, net.cfg.rho, cfg))
     for w, seed in ((cfg.overlap + 3, 0), (19, 1)):  # W is a dynamic axis
@@ -66,10 +68,32 @@ def test_untrained_graph_is_engine_admm_l2():
     sess = _session(build_model(net.card_parameters(), "tied", 5, 0.1, cfg, cov_eps=1e-8))
     case = _window(cfg, 9, 2)
     x, lam = admm_iterations(
-        case["mag"].astype(np.float64), case["x"].astype(np.float64), case["fixed"],
-        case["lam"].astype(np.float64), prox_quadratic, 0.1, 5, cfg,
+        case["mag"].astype(np.float64),
+        case["x"].astype(np.float64),
+        case["fixed"],
+        case["lam"].astype(np.float64),
+        prox_quadratic,
+        0.1,
+        5,
+        cfg,
     )
     got_x, got_lam = sess.run(None, case)
     # the last samples are barely covered (coverage floor 1e-8) and large: relative there
+    np.testing.assert_allclose(got_x, x, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_lam, lam, rtol=1e-4, atol=1e-5)
+
+
+def test_graph_with_a_penalty_schedule_is_engine_admm_l2_at_those_penalties():
+    cfg = StftConfig()
+    net = UnfoldedADMM(NetConfig(variant="untied", layers=4, rho=0.1, rho_end=2.0))
+    params = net.card_parameters()
+    sess = _session(build_model(params, "untied", 4, 0.1, cfg, cov_eps=1e-8))
+    case = _window(cfg, 9, 4)
+    x, lam = case["x"].astype(np.float64), case["lam"].astype(np.float64)
+    for rho in params["rho"]:
+        x, lam = admm_iterations(
+            case["mag"].astype(np.float64), x, case["fixed"], lam, prox_quadratic, rho, 1, cfg
+        )
+    got_x, got_lam = sess.run(None, case)
     np.testing.assert_allclose(got_x, x, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got_lam, lam, rtol=1e-4, atol=1e-5)

@@ -97,3 +97,27 @@ def test_log_magnitude_error_against_numpy_and_its_gradient():
     assert log_magnitude_error(torch.tensor(quiet), m)[0] > log_magnitude_error(torch.tensor(loud), m)[0]
     x = torch.tensor(est, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: log_magnitude_error(v, torch.tensor(mag)).sum(), (x,))
+
+
+def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path):
+    from engine.errors import InputError
+    from training.export import load_run
+
+    data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
+    cfg = TrainConfig(variant="untied", layers=2, pieces=1, rho_end=1.0, data=data, epochs=1,
+                      steps_per_epoch=2, batch=1, lr=1e-2, warmup=1)
+    train(cfg, tmp_path / "run", progress=False)
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    net, ck = load_run(tmp_path / "run" / "last.pt")
+    assert ck["epoch"] == 1 and ck["val_stoi"] == last["history"]["val"][1]["stoi"]
+    assert net.cfg.rho_end == 1.0 and set(net.card_parameters()) >= {"rho"}
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, last["model"][k]), k
+    best, _ = load_run(tmp_path / "run")  # the folder: its best.pt
+    assert best.cfg.layers == 2
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        load_run(tmp_path / "junk.pt")
+    torch.save({"model": {}, "config": {}}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a checkpoint of phasefold train"):
+        load_run(tmp_path / "other.pt")

@@ -38,6 +38,36 @@ def test_untrained_network_is_admm_l2(variant, hop):
     )  # non-trivial
 
 
+def test_untrained_network_with_a_penalty_schedule_is_admm_l2_with_that_schedule():
+    """rho_end: layer t runs ADMM-l2 at its own penalty; the reference is the engine's ADMM run one
+    iteration at a time with the unscaled dual carried between penalties."""
+    from engine.admm import admm_iterations
+    from engine.algorithms import _padded, random_phase_init
+
+    cfg = StftConfig()
+    x = _signal()
+    mag = magnitude(x, cfg)
+    layers, seed = 5, 2
+    net_cfg = NetConfig(variant="untied", layers=layers, rho=0.1, rho_end=1.0, stft=cfg.to_dict())
+    rhos = net_cfg.rho_schedule()
+    assert rhos[0] == pytest.approx(0.1) and rhos[-1] == pytest.approx(1.0)
+    span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, x.size), cfg)
+    ref, lam = span, None
+    for rho in rhos:
+        ref, lam = admm_iterations(mag, ref, fixed, lam, prox_quadratic, rho, 1, cfg)
+    ref = ref[inside]
+    net = UnfoldedADMM(net_cfg).double()
+    assert sorted(net.card_parameters()) == ["b", "bias", "g1", "g2", "rho", "w"]
+    phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, size=mag.shape)
+    with torch.no_grad():
+        got = net.reconstruct(torch.from_numpy(mag), x.size, torch.from_numpy(phase)).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-5 * np.abs(ref).max())
+    constant = admm(mag, cfg, layers, seed, x.size, prox_quadratic, 0.1)
+    assert np.abs(ref - constant).max() > 1e-3 * np.abs(ref).max()  # the schedule changes the result
+    with pytest.raises(ValueError, match="untied"):
+        NetConfig(variant="tied", rho_end=1.0)
+
+
 def test_prox_is_monotone_for_any_raw_parameters_and_projection_keeps_gradients():
     net = UnfoldedADMM(NetConfig(variant="untied", layers=3))
     with torch.no_grad():  # infeasible raw values: the forward pass must still give an increasing F

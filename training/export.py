@@ -19,7 +19,7 @@ from engine.errors import InputError, ModelError
 from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, PhaseModel, load_model, sha256_of
 from engine.stft import StftConfig, analyze, coverage, pad_signal
 from training.onnx_graph import OPSET, STFT_FORM, build_model
-from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM, load_checkpoint
+from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM
 
 # max abs difference of x_out, the audio, against the float64 PyTorch reference, each sample weighted by
 # its window coverage (<= 1): the least-squares synthesis divides by the coverage, so rounding in the
@@ -219,12 +219,38 @@ def export_network(
 
 
 def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
-    """The best checkpoint of a training run folder (or a checkpoint file)."""
+    """The best checkpoint of a training run folder, or a checkpoint file: best.pt, or last.pt (the run's
+    state after its latest epoch, whose keys are normalised to best.pt's)."""
     run = Path(run)
-    ck = run / "best.pt" if run.is_dir() else run
-    if not ck.is_file():
+    path = run / "best.pt" if run.is_dir() else run
+    if not path.is_file():
         raise InputError(f"{run}: no best.pt checkpoint (is this a training run folder?)")
-    return load_checkpoint(ck)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated or not a torch file
+        raise InputError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise InputError(f"{path}: not a checkpoint written by phasefold train")
+    if "net" not in ck and "config" in ck and "history" in ck:  # last.pt
+        from training.train import TrainConfig
+
+        cfg = TrainConfig.from_dict(ck["config"])
+        val = ck["history"]["val"]
+        ck = {
+            **ck,
+            "net": cfg.net_config().to_dict(),
+            "data_description": cfg.data.describe(),
+            "val_stoi": next((v["stoi"] for v in val if v["epoch"] == ck["epoch"]), None),
+            "val_stoi_init": val[0]["stoi"] if val else None,
+        }
+    if "net" not in ck:
+        raise InputError(
+            f"{path}: not a checkpoint of phasefold train (a streaming run is exported by phasefold "
+            "train-stream --export)"
+        )
+    net = UnfoldedADMM(NetConfig(**ck["net"]))
+    net.load_state_dict(ck["model"])
+    return net, ck
 
 
 def export_run(

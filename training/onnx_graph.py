@@ -168,9 +168,13 @@ def build_model(
     """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows.
 
     Rows of g1/g2/b are scalars or [P, 1] per frame position (which needs ``window_frames`` = P); rows
-    of w/bias are [C] or [C, P, 1]. ``cov_eps``: floor of the coverage in the least-squares synthesis
-    (streaming models use the engine's).
+    of w/bias are [C] or [C, P, 1]; an optional "rho" row per layer (a penalty schedule) overrides
+    ``rho``. ``cov_eps``: floor of the coverage in the least-squares synthesis (streaming models use the
+    engine's).
     """
+    rhos = [float(v) for v in params["rho"]] if "rho" in params else [float(rho)] * layers
+    if len(rhos) != layers:
+        raise ValueError(f"{len(rhos)} penalties for {layers} layers")
     g = _Builder()
     k, r = cfg.n_bins, cfg.overlap
     w_dim = "W" if window_frames is None else window_frames
@@ -190,7 +194,7 @@ def build_model(
     free_cov = g.op("Div", g.op("Sub", g.const(1.0), "fixed"), cov)
     mag_log = g.op("Log", g.op("Max", fft.to_spec("mag", stacked=False), g.const(R_FLOOR)))  # [W, 1, L]
     spec_shape = g.op("Shape", mag_log)
-    ls = g.op("Mul", fft.to_spec("lam", stacked=True), g.const(1.0 / rho))  # dual / rho, [W, 2, L]
+    ls = g.op("Mul", fft.to_spec("lam", stacked=True), g.const(1.0 / rhos[0]))  # dual / rho, [W, 2, L]
     x = "x"
     xs = fft.analyze(x, idx)  # each layer's closing analysis of x opens the next layer
     sets = len(params["g1"])
@@ -245,7 +249,9 @@ def build_model(
         )
         xs = fft.analyze(x, idx)
         ls = g.op("Add", ls, g.op("Sub", xs, z))
-    fft.from_spec(g.op("Mul", ls, g.const(rho)), out="lam_out")
+        if t < layers - 1 and rhos[t + 1] != rhos[t]:  # the next penalty rescales the scaled dual
+            ls = g.op("Mul", ls, g.const(rhos[t] / rhos[t + 1]))
+    fft.from_spec(g.op("Mul", ls, g.const(rhos[-1])), out="lam_out")
     f32 = TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,

@@ -26,10 +26,13 @@ from training.unfolded import NetConfig, UnfoldedADMM
 def _load_parameters(net: UnfoldedADMM, params: dict) -> None:
     """Set the raw parameters so that ``net.constrained()`` returns the card's values (rows in order)."""
     with torch.no_grad():
-        for name, attr in (("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")):
+        names = [("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")]
+        if "rho" in params:
+            names.append(("rho", "log_rho"))
+        for name, attr in names:
             value = torch.tensor(params[name], dtype=torch.float64)
             target = getattr(net, attr)
-            target.copy_((torch.log(value) if name == "bias" else value).reshape(target.shape))
+            target.copy_((torch.log(value) if name in ("bias", "rho") else value).reshape(target.shape))
 
 
 def network_of(card: dict) -> UnfoldedADMM:
@@ -54,6 +57,7 @@ def network_of(card: dict) -> UnfoldedADMM:
             layers=int(card["layers"]),
             pieces=int(card["pieces"]),
             rho=float(card["rho"]),
+            rho_end=float(params["rho"][-1]) if "rho" in params else None,
             stft={k: v for k, v in stft.items() if k != "window"},
         )
         net = UnfoldedADMM(cfg)

@@ -50,6 +50,7 @@ class TrainConfig(RunConfig):
     pieces: int = 3
     hop: int = 256
     rho: float = 0.1
+    rho_end: float | None = None  # untied: learned penalty schedule, geometric from rho to rho_end at start
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 10
     steps_per_epoch: int = 30
@@ -64,7 +65,12 @@ class TrainConfig(RunConfig):
     def net_config(self) -> NetConfig:
         stft = StftConfig(hop=self.hop).to_dict()
         return NetConfig(
-            variant=self.variant, layers=self.layers, pieces=self.pieces, rho=self.rho, stft=stft
+            variant=self.variant,
+            layers=self.layers,
+            pieces=self.pieces,
+            rho=self.rho,
+            stft=stft,
+            rho_end=self.rho_end,
         )
 
 

@@ -14,6 +14,12 @@ increasing in y with slope >= g1 for every parameter value a checkpoint can hold
 
 Initialisation: g1 = rho / (1 + rho), g2 = 1 / (1 + rho), b = 2, w = 0, which is exactly the prox of the
 quadratic loss (u = (r + rho y) / (1 + rho)): the untrained network is ADMM-l2.
+
+Penalty schedule (untied only, ``rho_end``): layer t uses its own ADMM penalty rho_t, starting geometrically
+from rho to rho_end and learned (log parametrisation) with the prox. A layer is then one iteration of ADMM
+with a varying penalty (the dual lambda is unscaled, so it carries over between penalties as it should), and
+the untrained network is ADMM-l2 with that schedule. Plain ADMM-l2 on modified magnitudes gains from an
+increasing penalty (docs/results.md).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ B_MIN = 1.05
 R_FLOOR = 1e-12  # r is floored before r^(b-1) so the exponent's gradient stays finite at r = 0
 ABS_EPS2 = 1e-24  # |h| = sqrt(re^2 + im^2 + ABS_EPS2): finite gradient at h = 0, z = 0 there
 COV_EPS = 1e-2  # synthesis divides by max(coverage, COV_EPS): bounds the gain on the ill-determined tail
+LOG_RHO_RANGE = (math.log(1e-3), math.log(1e3))  # a learned penalty stays in [1e-3, 1e3]
 VARIANTS = ("tied", "untied")
 
 
@@ -45,6 +52,7 @@ class NetConfig:
     rho: float = 0.1
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
     breaks_init: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    rho_end: float | None = None  # untied: penalty schedule rho -> rho_end over the layers, learned
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -53,11 +61,20 @@ class NetConfig:
             raise ValueError("layers must be >= 1 and pieces >= 0")
         if self.rho <= 0:
             raise ValueError("rho must be positive")
+        if self.rho_end is not None and (self.rho_end <= 0 or self.variant != "untied"):
+            raise ValueError("a penalty schedule (rho_end) needs the untied variant and rho_end > 0")
         self.breaks_init = tuple(float(b) for b in self.breaks_init)
 
     @property
     def stft_cfg(self) -> StftConfig:
         return StftConfig.from_dict(self.stft)
+
+    def rho_schedule(self) -> list[float]:
+        """The initial penalty of each layer: rho everywhere, or geometric from rho to rho_end."""
+        if self.rho_end is None or self.layers == 1:
+            return [self.rho] * self.layers
+        ratio = math.log(self.rho_end / self.rho) / (self.layers - 1)
+        return [self.rho * math.exp(ratio * t) for t in range(self.layers)]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,9 +98,10 @@ class UnfoldedADMM(nn.Module):
         self.cfg = cfg
         self.stft_cfg = cfg.stft_cfg
         sets = 1 if cfg.variant == "tied" else cfg.layers
-        rho = cfg.rho
-        self.g1 = nn.Parameter(torch.full((sets,), rho / (1.0 + rho)))
-        self.g2 = nn.Parameter(torch.full((sets,), 1.0 / (1.0 + rho)))
+        rho = torch.tensor(cfg.rho_schedule()[:sets], dtype=torch.float64)
+        self.g1 = nn.Parameter((rho / (1.0 + rho)).float())
+        self.g2 = nn.Parameter((1.0 / (1.0 + rho)).float())
+        self.log_rho = nn.Parameter(torch.log(rho).float()) if cfg.rho_end is not None else None
         self.b = nn.Parameter(torch.full((sets,), 2.0))
         self.w = nn.Parameter(torch.zeros(sets, cfg.pieces))
         logb = torch.log(torch.tensor(_breaks(cfg.pieces, cfg.breaks_init)))
@@ -92,14 +110,18 @@ class UnfoldedADMM(nn.Module):
 
     # ----- parameters -------------------------------------------------------------------------
     def constrained(self) -> dict[str, torch.Tensor]:
-        """The parameter values the forward pass uses (monotone by construction)."""
-        return {
+        """The parameter values the forward pass uses (monotone by construction); "rho" (per layer) only
+        for a penalty schedule."""
+        p = {
             "g1": self.g1.clamp_min(G1_MIN),
             "g2": self.g2.clamp_min(0.0),
             "b": self.b.clamp_min(B_MIN),
             "w": self.w.clamp_max(0.0),
             "bias": torch.exp(self.log_break),
         }
+        if self.log_rho is not None:
+            p["rho"] = torch.exp(self.log_rho.clamp(*LOG_RHO_RANGE))
+        return p
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -108,6 +130,8 @@ class UnfoldedADMM(nn.Module):
         self.g2.clamp_(min=0.0)
         self.b.clamp_(min=B_MIN)
         self.w.clamp_(max=0.0)
+        if self.log_rho is not None:
+            self.log_rho.clamp_(*LOG_RHO_RANGE)
 
     def card_parameters(self) -> dict[str, list]:
         """Plain-number parameters for the model card: one row per parameter set."""
@@ -131,7 +155,9 @@ class UnfoldedADMM(nn.Module):
 
     def layer(self, t: int, mag, x, fixed, lam, p=None, cov=None):
         """One ADMM iteration on a window: (x, lam) -> (x, lam); lam is complex [..., W, K]."""
-        cfg, rho = self.stft_cfg, self.cfg.rho
+        cfg = self.stft_cfg
+        p = self.constrained() if p is None else p
+        rho = p["rho"][t] if "rho" in p else self.cfg.rho
         if cov is None:
             cov = tstft.coverage(mag.shape[-2], cfg, x.dtype, x.device).clamp_min(COV_EPS)
         h = tstft.analyze(x, cfg, self.win) + lam / rho
@@ -178,10 +204,3 @@ class UnfoldedADMM(nn.Module):
             x, lam = runner(mag, x, fixed, lam)
         return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
 
-
-def load_checkpoint(path, map_location="cpu") -> tuple[UnfoldedADMM, dict]:
-    """Rebuild a network from a checkpoint written by training (returns the model and the checkpoint)."""
-    ck = torch.load(path, map_location=map_location, weights_only=False)
-    net = UnfoldedADMM(NetConfig(**ck["net"]))
-    net.load_state_dict(ck["model"])
-    return net, ck

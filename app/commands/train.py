@@ -14,6 +14,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rho", type=float, default=0.1,
                         help="ADMM penalty rho of the layers (default 0.1, the published value; larger "
                         "helps plain ADMM on modified magnitudes: docs/results.md)")
+    parser.add_argument("--rho-end", type=float, default=None,
+                        help="untied only: give each layer its own penalty, starting geometrically from "
+                        "--rho to this value and learned with the prox (an increasing schedule helps "
+                        "modified magnitudes: docs/results.md)")
     parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
     parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
@@ -54,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
     if not args.rho > 0:
         raise InputError(f"--rho must be positive, not {args.rho}")
+    if args.rho_end is not None and not (args.rho_end > 0 and args.variant == "untied"):
+        raise InputError("--rho-end needs --variant untied and a positive value")
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
     cfg = TrainConfig(variant=args.variant, layers=args.layers, pieces=args.pieces, rho=args.rho,
+                      rho_end=args.rho_end,
                       hop=args.hop, data=data, epochs=args.epochs, steps_per_epoch=args.steps,
                       batch=args.batch, lr=args.lr, sc_weight=args.sc_weight,
                       logmag_weight=args.logmag_weight, seed=args.seed)
