@@ -40,6 +40,22 @@ def test_untrained_parameters_give_the_quadratic_loss():
     np.testing.assert_allclose(dc.prox(u, 1.0, p), (1.0 + rho * u) / (1 + rho), rtol=1e-12)
 
 
+def test_a_penalty_schedule_card_scales_each_layer_by_its_own_rho():
+    """An untrained schedule network's layer t is the prox of the quadratic loss at rho_t: every curve of
+    its card is the quadratic loss (a single rho for all layers would not give that)."""
+    torch = pytest.importorskip("torch")
+    from training.unfolded import NetConfig, UnfoldedADMM
+
+    net = UnfoldedADMM(NetConfig(variant="untied", layers=4, rho=0.1, rho_end=3.0))
+    card = {"rho": 0.1, "parameters": net.card_parameters()}
+    assert torch.tensor(card["parameters"]["rho"]).max() > 2.9
+    curves = dc.card_curves(card, r=1.0, span=3.0)
+    for d in curves["learned"]:
+        ok = np.isfinite(d)
+        q = curves["quadratic"][ok]
+        np.testing.assert_allclose(d[ok], q - q.min(), atol=1e-6)
+
+
 def test_apl_inverse_and_antiderivative():
     v = np.linspace(0.0, 3.0, 3001)
     a = dc.apl(v, ACTIVE["w"], ACTIVE["bias"])
