@@ -115,6 +115,10 @@ def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path
         assert torch.equal(v, last["model"][k]), k
     best, _ = load_run(tmp_path / "run")  # the folder: its best.pt
     assert best.cfg.layers == 2
+    epoch1, ck1 = load_run(tmp_path / "run" / "epoch-01.pt")  # every epoch is kept for other selections
+    assert ck1["epoch"] == 1
+    for k, v in epoch1.state_dict().items():
+        assert torch.equal(v, last["model"][k]), k
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="not a readable checkpoint"):
         load_run(tmp_path / "junk.pt")

@@ -2,7 +2,8 @@
 
 Run folder: config.json (the resolved configuration), best.pt (best validation score, the untrained
 network included as a candidate, so the selected model is never worse than ADMM-l2 on validation),
-last.pt (everything needed to resume), history.json and curve.png (training curve).
+epoch-NN.pt (every epoch's network, in best.pt's format, for a selection of one's own), last.pt
+(everything needed to resume), history.json and curve.png (training curve).
 Runs on CPU, on one GPU when present, and on several GPUs with torchrun (DDP; gloo on CPU).
 """
 
@@ -292,7 +293,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     if rank == 0:
         (out / "config.json").write_text(json.dumps(info, indent=1))
 
-    def save_best(epoch: int, metrics: dict) -> None:
+    def save_checkpoint(epoch: int, metrics: dict, path: Path) -> None:
         torch.save(
             {
                 **info,
@@ -303,7 +304,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 "val_stoi_init": history["val"][0]["stoi"],
                 "seconds": elapsed,
             },
-            out / "best.pt",
+            path,
         )
 
     t0 = time.time() - elapsed
@@ -311,7 +312,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         metrics = validate(net, val, device)
         history["val"].append({"epoch": 0, **metrics})
         best = metrics["score"]
-        save_best(0, metrics)
+        save_checkpoint(0, metrics, out / "best.pt")
         if progress:
             report_epoch("epoch 0 (untrained = ADMM-l2)", metrics)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -343,9 +344,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             metrics = validate(net, val, device)
             history["val"].append({"epoch": epoch, **metrics})
             improved = metrics["score"] > best
+            save_checkpoint(epoch, metrics, out / f"epoch-{epoch:02d}.pt")  # for selection on other data
             if improved:
                 best = metrics["score"]
-                save_best(epoch, metrics)
+                save_checkpoint(epoch, metrics, out / "best.pt")
             if progress:
                 report_epoch(f"epoch {epoch}", metrics, "  (best)" if improved else "")
             save_epoch(last, cfg, net, opt, sched, [sampler.state()], epoch, elapsed, best, history)
