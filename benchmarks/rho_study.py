@@ -1,9 +1,12 @@
 """Plain ADMM-l2 (15 iterations) against FGLA for several penalties rho, on the validation split.
 
     python benchmarks/rho_study.py --condition modified_snr5 --rho 0.03,0.1,0.3,1.0
+    python benchmarks/rho_study.py --condition modified_snr5 --rho 0.3 --schedules 0.1:1,0.03:3
 
-The trained models start from ADMM-l2 at their rho (``phasefold train --rho``); this is how that start
-moves with rho under each condition of training.evaluate (full files, seeded phase, one thread).
+The trained models start from ADMM-l2 at their rho (``phasefold train --rho``, or a schedule with
+``--rho-end``); this is how that start moves with rho under each condition of training.evaluate (full
+files, seeded phase, one thread). A schedule A:B runs iteration t at the penalty geometric from A to B
+(the unscaled dual carried over), as the untrained ``--rho A --rho-end B`` network does.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ def main() -> int:
         "--condition", default="modified_snr5", help="exact_hop256, exact_hop512, modified_snr5"
     )
     parser.add_argument("--rho", default="0.03,0.1,0.3,1.0", help="comma-separated penalties")
+    parser.add_argument("--schedules", default="", help="comma-separated A:B penalty schedules")
     parser.add_argument("--split", choices=("test", "validation"), default="validation")
     parser.add_argument("--iterations", type=int, default=15)
     args = parser.parse_args()
 
-    from engine.algorithms import admm, gla
+    from engine.admm import admm_iterations
+    from engine.algorithms import _padded, admm, gla, random_phase_init
     from engine.metrics import evaluate_signal, one_thread
     from engine.proxes import prox_quadratic
     from training.evaluate import condition_inputs
@@ -53,6 +58,18 @@ def main() -> int:
         for rho in (float(v) for v in args.rho.split(",")):
             line = mean_scores(lambda r, i, m, rho=rho: admm(r, cfg, n, i, m, prox_quadratic, rho))
             print(f"  ADMM-l2 rho {rho:<5g} {line}", flush=True)
+        for spec in filter(None, args.schedules.split(",")):
+            start, end = (float(v) for v in spec.split(":"))
+            rhos = np.geomspace(start, end, n)
+
+            def scheduled(r, i, m, rhos=rhos):
+                x, fixed, inside = _padded(random_phase_init(r, cfg, i, m), cfg)
+                lam = None
+                for rho in rhos:
+                    x, lam = admm_iterations(r, x, fixed, lam, prox_quadratic, rho, 1, cfg)
+                return x[inside]
+
+            print(f"  ADMM-l2 rho {spec:<5} {mean_scores(scheduled)}", flush=True)
     return 0
 
 
