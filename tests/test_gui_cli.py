@@ -48,6 +48,7 @@ def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
     ("argv", "message"),
     [
         (["gui", "--method", "no-such-method"], "unknown method 'no-such-method'"),
+        (["gui", "--method", "unfolded-tied-hop512"], "unknown method 'unfolded-tied-hop512' for the GUI"),
         (["gui", "--lookahead", "12"], "look-ahead must be 0 to 8"),
         (["demo", "--block", "0"], "block size must be 1 to 8"),
     ],

@@ -201,3 +201,24 @@ def test_rtisila_default_gets_at_least_the_projections_of_a_15_layer_window_step
         <= rtisi.projections_per_frame()
         < window_step.projections_per_frame() + 4
     )
+
+
+def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from engine.streaming import steps
+
+    every = steps.method_names()
+    at256 = steps.method_names(StftConfig(hop=256))
+    at512 = steps.method_names(StftConfig(hop=512))
+    assert "unfolded-tied-hop512" in every and "unfolded-tied-hop512" not in at256
+    assert "unfolded-tied" in at256 and "unfolded-tied" not in at512 and "unfolded-tied-hop512" in at512
+    assert set(steps.CLASSICAL) <= set(at256) & set(at512)
+    # a broken card is not offered (and does not stop the list)
+    for suffix in (".onnx", ".json"):
+        shutil.copy(steps.MODELS_DIR / f"unfolded-tied{suffix}", tmp_path / f"unfolded-tied{suffix}")
+    (tmp_path / "broken.onnx").write_bytes(b"")
+    (tmp_path / "broken.json").write_text(json.dumps({"name": "broken"}))
+    monkeypatch.setattr(steps, "MODELS_DIR", tmp_path)
+    assert steps.method_names(StftConfig()) == [*steps.CLASSICAL, "unfolded-tied"]

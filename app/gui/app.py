@@ -39,10 +39,12 @@ class LaunchOptions:
 
 def check_options(opts: LaunchOptions) -> None:
     """Refuse bad settings with one line before any window opens."""
+    from engine.stft import StftConfig
     from engine.streaming import method_names
 
-    if opts.method is not None and opts.method not in method_names():
-        raise InputError(f"unknown method {opts.method!r}; choose one of {', '.join(method_names())}")
+    names = method_names(StftConfig())  # the GUI streams at the default STFT (hop 256)
+    if opts.method is not None and opts.method not in names:
+        raise InputError(f"unknown method {opts.method!r} for the GUI; choose one of {', '.join(names)}")
     if not 0 <= opts.lookahead <= 8:
         raise InputError(f"look-ahead must be 0 to 8 frames, not {opts.lookahead}")
     if not 1 <= opts.block <= 8:

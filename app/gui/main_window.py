@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
 
         from engine.streaming import method_names
 
-        names = method_names()
+        names = method_names(self.cfg)  # the models made for the GUI's STFT (no -hop512 exports)
         self.controls.set_methods(names, default_method(names))
         self._fill_devices(output)
         self.controls.play_clicked.connect(self.start_stream)

@@ -51,9 +51,21 @@ def shipped_models() -> list[str]:
     return sorted(p.stem for p in MODELS_DIR.glob("*.onnx") if p.with_suffix(".json").is_file())
 
 
-def method_names() -> list[str]:
-    """Every method the streaming engine runs by name."""
-    return list(CLASSICAL) + shipped_models()
+def method_names(cfg: StftConfig | None = None) -> list[str]:
+    """Every method the streaming engine runs by name; with ``cfg``, only the models made for that STFT."""
+    models = shipped_models()
+    if cfg is not None:
+        from engine.onnx_model import read_card
+
+        def serves(name: str) -> bool:
+            try:
+                stft = read_card(MODELS_DIR / f"{name}.onnx")["stft"]
+            except ModelError:  # a broken card: not offered (loading it would say why)
+                return False
+            return (stft["n_fft"], stft["hop"], stft["sample_rate"]) == (cfg.n_fft, cfg.hop, cfg.sample_rate)
+
+        models = [m for m in models if serves(m)]
+    return list(CLASSICAL) + models
 
 
 def _model_path(method: str | Path) -> Path | None:
