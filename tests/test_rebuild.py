@@ -13,7 +13,7 @@ from training.export import TOLERANCE  # noqa: E402
 from training.rebuild import network_of, rebuild  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["unfolded-untied", "unfolded-stream-l1"])
+@pytest.mark.parametrize("name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1"])
 def test_network_of_card_restores_every_parameter(name):
     card = read_card(MODELS_DIR / f"{name}.onnx")
     restored = network_of(card).card_parameters()
