@@ -125,3 +125,27 @@ def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path
     torch.save({"model": {}, "config": {}}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not a checkpoint of phasefold train"):
         load_run(tmp_path / "other.pt")
+
+
+def test_validation_draws_repeat_each_utterance_with_new_phase_and_noise():
+    from engine.stft import StftConfig
+    from training.data import validation_set
+
+    rng = np.random.default_rng(5)
+    signals = [0.1 * rng.standard_normal(6000), 0.1 * rng.standard_normal(7000)]
+    cfg = StftConfig()
+    for condition in ("exact", "modified"):
+        one = validation_set(signals, cfg, DataConfig(condition=condition))
+        three = validation_set(signals, cfg, DataConfig(condition=condition, validation_draws=3))
+        assert len(three) == 6
+        for a, b in zip(one, three[:2], strict=True):  # the first draw does not depend on the number
+            assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+        assert three[2][0] is signals[0] and not np.array_equal(three[2][2], three[0][2])  # new phase
+        assert np.array_equal(three[2][1], three[0][1]) == (condition == "exact")  # new noise if modified
+
+
+def test_train_refuses_zero_validation_draws(capsys, tmp_path):
+    from app.cli import main
+
+    assert main(["train", "--validation-draws", "0", "--out", str(tmp_path / "run")]) == 1
+    assert "validation draws must be >= 1" in capsys.readouterr().err

@@ -30,12 +30,15 @@ class DataConfig:
     condition: str = "exact"
     snr_db: tuple[float, float] = (5.0, 5.0)  # modified magnitudes: SNR drawn uniformly in this range
     validation_fraction: float = 0.1  # custom folders: share of files held out for validation
+    validation_draws: int = 1  # draws of start phase (and noise) per validation utterance, averaged
 
     def __post_init__(self) -> None:
         if self.condition not in CONDITIONS:
             raise InputError(f"condition must be one of {CONDITIONS}, not {self.condition!r}")
         if self.seconds <= 0.5:
             raise InputError("excerpts must last more than 0.5 s (STOI needs 30 frames of 25.6 ms)")
+        if self.validation_draws < 1:
+            raise InputError("validation draws must be >= 1")
         self.snr_db = tuple(float(s) for s in self.snr_db)
 
     def to_dict(self) -> dict:
@@ -128,10 +131,12 @@ class ExcerptSampler:
 def validation_set(
     signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int = 1234
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Fixed (clean, measurements, start phase) triples of whole validation utterances."""
+    """Fixed (clean, measurements, start phase) triples of whole validation utterances, ``validation_draws``
+    draws of each (the first draw is the same whatever their number)."""
     rng = np.random.default_rng(seed)
     out = []
-    for x in signals:
-        mag = measure(x, stft_cfg, cfg, rng)
-        out.append((x, mag, rng.uniform(-np.pi, np.pi, size=mag.shape)))
+    for _ in range(cfg.validation_draws):
+        for x in signals:
+            mag = measure(x, stft_cfg, cfg, rng)
+            out.append((x, mag, rng.uniform(-np.pi, np.pi, size=mag.shape)))
     return out
