@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -344,10 +345,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             metrics = validate(net, val, device)
             history["val"].append({"epoch": epoch, **metrics})
             improved = metrics["score"] > best
-            save_checkpoint(epoch, metrics, out / f"epoch-{epoch:02d}.pt")  # for selection on other data
+            kept = out / f"epoch-{epoch:02d}.pt"  # every epoch, for a selection on other data
+            save_checkpoint(epoch, metrics, kept)
             if improved:
                 best = metrics["score"]
-                save_checkpoint(epoch, metrics, out / "best.pt")
+                shutil.copyfile(kept, out / "best.pt")
             if progress:
                 report_epoch(f"epoch {epoch}", metrics, "  (best)" if improved else "")
             save_epoch(last, cfg, net, opt, sched, [sampler.state()], epoch, elapsed, best, history)
