@@ -62,6 +62,7 @@ class TrainConfig(RunConfig):
     clip: float = 1.0  # gradient-norm clipping
     sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     logmag_weight: float = 0.0  # + logmag_weight * mean |log magnitude error| (bins floored at -60 dB)
+    spectral_target: str = "given"  # SC and log-magnitude terms against the given or the clean magnitude
     seed: int = 0
 
     def net_config(self) -> NetConfig:
@@ -89,14 +90,32 @@ def log_magnitude_error(est_mag: torch.Tensor, mag: torch.Tensor) -> torch.Tenso
     return (torch.log(est_mag + floor) - torch.log(mag + floor)).abs().flatten(1).mean(dim=1)
 
 
+SPECTRAL_TARGETS = ("given", "clean")
+
+
 def batch_loss(
-    net: UnfoldedADMM, clean, mag, phase, sc_weight: float, runner=None, logmag_weight: float = 0.0
+    net: UnfoldedADMM,
+    clean,
+    mag,
+    phase,
+    sc_weight: float,
+    runner=None,
+    logmag_weight: float = 0.0,
+    spectral_target: str = "given",
 ) -> tuple[torch.Tensor, dict]:
     """-STOI + sc_weight * log10(SC) + logmag_weight * log-magnitude error, averaged over the batch, and
-    its parts (``runner``: DDP wrapper)."""
+    its parts (``runner``: DDP wrapper).
+
+    The spectral terms compare the estimate's magnitude with ``mag`` (``spectral_target`` "given") or
+    with the clean excerpt's (``"clean"``; the two agree on exact magnitudes). STOI is always against the
+    clean excerpt, as every reported metric is."""
+    if spectral_target not in SPECTRAL_TARGETS:
+        raise ValueError(f"spectral_target must be one of {SPECTRAL_TARGETS}, not {spectral_target!r}")
     est = net.reconstruct(mag, clean.shape[-1], phase, runner=runner)
     s = torch_stoi(clean, est, net.stft_cfg.sample_rate)
     est_mag = tstft.stft(est, net.stft_cfg).abs()
+    if spectral_target == "clean":
+        mag = tstft.stft(clean, net.stft_cfg).abs()
     sc = (est_mag - mag).flatten(1).norm(dim=1) / mag.flatten(1).norm(dim=1).clamp_min(1e-12)
     lm = log_magnitude_error(est_mag, mag)
     loss = -s.mean() + sc_weight * torch.log10(sc).mean() + logmag_weight * lm.mean()
@@ -327,7 +346,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         for _ in bar:
             clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
             loss, parts = batch_loss(
-                net, clean, mag, phase, cfg.sc_weight, runner=model, logmag_weight=cfg.logmag_weight
+                net, clean, mag, phase, cfg.sc_weight, runner=model, logmag_weight=cfg.logmag_weight,
+                spectral_target=cfg.spectral_target,
             )
             if not guarded_step(net, opt, sched, loss, cfg.clip):
                 skipped += 1  # a non-finite batch never reaches the parameters

@@ -36,6 +36,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logmag-weight", type=float, default=0.0,
                         help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
                         "which weighs the quiet regions PESQ hears and STOI ignores (default 0)")
+    parser.add_argument("--spectral-target", choices=("given", "clean"), default="given",
+                        help="magnitude the SC and log-magnitude terms compare with: the given "
+                        "(possibly modified) one, or the clean excerpt's, which is what every metric "
+                        "scores against (the same on exact magnitudes; default given)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                       rho_end=args.rho_end,
                       hop=args.hop, data=data, epochs=args.epochs, steps_per_epoch=args.steps,
                       batch=args.batch, lr=args.lr, sc_weight=args.sc_weight,
-                      logmag_weight=args.logmag_weight, seed=args.seed)
+                      logmag_weight=args.logmag_weight, spectral_target=args.spectral_target,
+                      seed=args.seed)
     summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
     print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch "
