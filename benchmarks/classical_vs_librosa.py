@@ -111,8 +111,10 @@ def cmd_markdown(args: argparse.Namespace) -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for n_iter in sorted(reports):
             for name, r in reports[n_iter]["results"].items():
-                print(f"| {name} | {n_iter} | {r['sc_db']:.2f} | {r['stoi']:.3f} | {r['estoi']:.3f} | "
-                      f"{r['pesq']:.2f} | {r['rtf']:.3f} | {r['rtf_cpu']:.3f} |")
+                print(
+                    f"| {name} | {n_iter} | {r['sc_db']:.2f} | {r['stoi']:.3f} | {r['estoi']:.3f} | "
+                    f"{r['pesq']:.2f} | {r['rtf']:.3f} | {r['rtf_cpu']:.3f} |"
+                )
 
 
 def gd_configs() -> list[tuple[str, str, int, bool]]:

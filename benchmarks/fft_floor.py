@@ -41,9 +41,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", default="15x7,3x5,5x5,20x7",
-                        help="comma-separated LAYERSxWINDOW cases (default: the untied model at L = 3 and "
-                        "the stream models at L = 1 and L = 3)")
+    parser.add_argument(
+        "--cases",
+        default="15x7,3x5,5x5,20x7",
+        help="comma-separated LAYERSxWINDOW cases (default: the untied model at L = 3 and "
+        "the stream models at L = 1 and L = 3)",
+    )
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     cfg = StftConfig()
@@ -55,8 +58,10 @@ def main() -> None:
         for dtype in (np.float32, np.float64):
             per_layer = fft_pair_seconds(frames, cfg.n_fft, dtype, args.repeats)
             step = layers * per_layer
-            print(f"{case:>11} {np.dtype(dtype).name:>8} {1e6 * per_layer:9.1f} {1e3 * step:9.3f} "
-                  f"{step / budget:10.3f}")
+            print(
+                f"{case:>11} {np.dtype(dtype).name:>8} {1e6 * per_layer:9.1f} {1e3 * step:9.3f} "
+                f"{step / budget:10.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -107,16 +107,27 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
     ref, rec = worker.reference(), worker.reconstruction()
     whole = evaluate_signal(ref, rec, window.cfg, r=magnitude(ref, window.cfg))
     return {
-        "method": stats["method"], "lookahead": window.controls.lookahead.value(),
-        "block": window.controls.block.value(), "resize": resize, "audio_s": stats["audio_s"], "wall_s": wall,
+        "method": stats["method"],
+        "lookahead": window.controls.lookahead.value(),
+        "block": window.controls.block.value(),
+        "resize": resize,
+        "audio_s": stats["audio_s"],
+        "wall_s": wall,
         "start_ms": start_ms,
-        "gui_frames": len(intervals), "frame_ms_median": statistics.median(intervals),
+        "gui_frames": len(intervals),
+        "frame_ms_median": statistics.median(intervals),
         "frame_ms_p90": float(np.percentile(intervals, 90)),
         "frame_ms_p99": float(np.percentile(intervals, 99)),
-        "frame_ms_max": max(intervals), "rtf": stats["rtf"], "latency_ms": stats["latency_ms"],
-        "underruns": sink.underruns, "min_margin_ms": 1000 * sink.min_margin_s,
-        "live_stoi_mean": s, "live_estoi_mean": e, "live_points": len(window.stoi_view.times),
-        "whole_signal": whole, "load_average": os.getloadavg()[0],
+        "frame_ms_max": max(intervals),
+        "rtf": stats["rtf"],
+        "latency_ms": stats["latency_ms"],
+        "underruns": sink.underruns,
+        "min_margin_ms": 1000 * sink.min_margin_s,
+        "live_stoi_mean": s,
+        "live_estoi_mean": e,
+        "live_points": len(window.stoi_view.times),
+        "whole_signal": whole,
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -124,16 +135,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--methods", "-m", default=None,
-                        help="comma-separated methods streamed one after the other in the same window "
-                        "(default: the untied model if shipped)")
+    parser.add_argument(
+        "--methods",
+        "-m",
+        default=None,
+        help="comma-separated methods streamed one after the other in the same window "
+        "(default: the untied model if shipped)",
+    )
     parser.add_argument("--lookahead", "-L", type=int, default=3)
     parser.add_argument("--block", "-B", type=int, default=1)
     parser.add_argument("--resize", action="store_true", help="resize the window every 50 ms while streaming")
-    parser.add_argument("--screenshots", type=Path, default=None,
-                        help="folder: a PNG of the window after each run, gui-<method>.png")
-    parser.add_argument("--live-screenshot", type=Path, default=None,
-                        help="a PNG of the window during the last run, 5 s into the demo")
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        default=None,
+        help="folder: a PNG of the window after each run, gui-<method>.png",
+    )
+    parser.add_argument(
+        "--live-screenshot",
+        type=Path,
+        default=None,
+        help="a PNG of the window during the last run, 5 s into the demo",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
 

@@ -113,8 +113,14 @@ def save_magnitudes(
         raise InputError(f"length {length} does not match {mag.shape[0]} frames at hop {cfg.hop}")
     extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}
     np.savez(
-        path, magnitudes=mag, n_fft=cfg.n_fft, hop=cfg.hop, sample_rate=cfg.sample_rate,
-        power=cfg.power, length=length, **extra,
+        path,
+        magnitudes=mag,
+        n_fft=cfg.n_fft,
+        hop=cfg.hop,
+        sample_rate=cfg.sample_rate,
+        power=cfg.power,
+        length=length,
+        **extra,
     )
 
 
@@ -131,4 +137,3 @@ def modified_magnitudes(x: np.ndarray, cfg: StftConfig, snr_db: float, seed: int
     total = p_clean + p_err
     mask = np.divide(p_clean, total, out=np.zeros_like(total), where=total > 0)
     return (mask * np.abs(clean + err)) ** cfg.power
-

@@ -42,8 +42,15 @@ _providers_loaded: set[str] = set()
 
 FGLA_MOMENTUM = 0.99
 NESTEROV_ETA = 0.99
-ADMM_LOSSES = (("l2", "left"), ("kl", "left"), ("kl", "right"), ("is", "left"),
-               ("beta0.5", "left"), ("beta1.5", "left"), ("beta1.5", "right"))
+ADMM_LOSSES = (
+    ("l2", "left"),
+    ("kl", "left"),
+    ("kl", "right"),
+    ("is", "left"),
+    ("beta0.5", "left"),
+    ("beta1.5", "left"),
+    ("beta1.5", "right"),
+)
 GD_LOSSES = ("l2", "kl", "is", "beta0.5")
 # Scale-free gradient steps mu0 (engine.algorithms) per (loss, side, d, nesterov): the best spectral
 # convergence after 100 iterations on a 2 s validation excerpt (si1624), over mu0 = 10^k, k = -9..1,
@@ -176,27 +183,35 @@ def _loss_words(div: Divergence, side: str) -> str:
 
 
 def _register_builtins() -> None:
-    register("gla", "Griffin-Lim: alternate projections on magnitudes and consistent spectrograms.",
-             _gla_method(0.0))
-    register("fgla", f"Fast Griffin-Lim (Perraudin 2013), momentum {FGLA_MOMENTUM}.",
-             _gla_method(FGLA_MOMENTUM))
+    register(
+        "gla",
+        "Griffin-Lim: alternate projections on magnitudes and consistent spectrograms.",
+        _gla_method(0.0),
+    )
+    register(
+        "fgla", f"Fast Griffin-Lim (Perraudin 2013), momentum {FGLA_MOMENTUM}.", _gla_method(FGLA_MOMENTUM)
+    )
     for d in (1, 2):
         suffix = "" if d == 1 else "-d2"
         for loss, side in ADMM_LOSSES:
             div = divergence(loss)
             side_tag = "-right" if side == "right" else ""
-            register(f"admm-{loss}{side_tag}{suffix}",
-                     f"ADMM, {_loss_words(div, side)}, d = {d}, rho = 0.1 (published scale).",
-                     _admm_method(div, side, d))
+            register(
+                f"admm-{loss}{side_tag}{suffix}",
+                f"ADMM, {_loss_words(div, side)}, d = {d}, rho = 0.1 (published scale).",
+                _admm_method(div, side, d),
+            )
         for loss in GD_LOSSES:
             div = divergence(loss)
             for side in ("left", "right") if div.beta != 2.0 else ("left",):
                 side_tag = f"-{side}" if div.beta != 2.0 else ""
                 for nesterov in (False, True):
                     kind = "Nesterov-accelerated gradient descent" if nesterov else "gradient descent"
-                    register(f"gd-{loss}{side_tag}{suffix}{'-nesterov' if nesterov else ''}",
-                             f"{kind[0].upper()}{kind[1:]}, {_loss_words(div, side)}, d = {d}.",
-                             _gd_method(div, side, d, nesterov))
+                    register(
+                        f"gd-{loss}{side_tag}{suffix}{'-nesterov' if nesterov else ''}",
+                        f"{kind[0].upper()}{kind[1:]}, {_loss_words(div, side)}, d = {d}.",
+                        _gd_method(div, side, d, nesterov),
+                    )
 
 
 _register_builtins()

@@ -20,6 +20,7 @@ from engine.divergences import Divergence
 
 Prox = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
+
 def prox_quadratic(y: np.ndarray, r: np.ndarray, rho: float) -> np.ndarray:
     """Quadratic loss (u - r)^2 / 2, either side."""
     return (np.asarray(r, dtype=np.float64) + rho * np.asarray(y, dtype=np.float64)) / (1.0 + rho)
@@ -81,8 +82,13 @@ def prox_is_left(y: np.ndarray, r: np.ndarray, rho: float) -> np.ndarray:
 
 
 def numerical_prox(
-    div: Divergence, side: str, y: np.ndarray, r: np.ndarray, rho: float,
-    tol: float = 1e-12, max_iter: int = 100,
+    div: Divergence,
+    side: str,
+    y: np.ndarray,
+    r: np.ndarray,
+    rho: float,
+    tol: float = 1e-12,
+    max_iter: int = 100,
 ) -> np.ndarray:
     """Prox of a convex loss: safeguarded Newton on g(u) = loss'(u)/rho + u - y.
 

@@ -72,7 +72,9 @@ class StftConfig:
     @classmethod
     def from_dict(cls, d: dict) -> StftConfig:
         return cls(
-            n_fft=int(d["n_fft"]), hop=int(d["hop"]), sample_rate=int(d["sample_rate"]),
+            n_fft=int(d["n_fft"]),
+            hop=int(d["hop"]),
+            sample_rate=int(d["sample_rate"]),
             power=float(d.get("power", 1.0)),
         )
 

@@ -33,15 +33,19 @@ def test_gla_inconsistency_never_increases(speech):
         span = gla_iterations(mag, span, fixed, 1, 0.0, cfg)
         dist.append(_weighted_distance(span[inside], mag, cfg))
     assert np.all(np.diff(dist) <= 1e-12 * dist[0])
-    assert spectral_convergence_db(span[inside], mag, cfg) < spectral_convergence_db(
-        random_phase_init(mag, cfg, 0, speech.size), mag, cfg) - 8.0
+    assert (
+        spectral_convergence_db(span[inside], mag, cfg)
+        < spectral_convergence_db(random_phase_init(mag, cfg, 0, speech.size), mag, cfg) - 8.0
+    )
 
 
 def test_fgla_is_faster_than_gla(speech):
     cfg = StftConfig()
     mag = magnitude(speech, cfg)
-    sc = {name: spectral_convergence_db(methods.reconstruct(name, mag, cfg, 30, 1, speech.size), mag, cfg)
-          for name in ("gla", "fgla")}
+    sc = {
+        name: spectral_convergence_db(methods.reconstruct(name, mag, cfg, 30, 1, speech.size), mag, cfg)
+        for name in ("gla", "fgla")
+    }
     assert sc["fgla"] < sc["gla"] - 3.0
 
 
@@ -61,8 +65,10 @@ def test_admm_objective_goes_down(speech, div, side):
 
 
 @pytest.mark.parametrize("d", [1.0, 2.0])
-@pytest.mark.parametrize(("div", "side"), [(QUADRATIC, "left"), (KL, "left"), (KL, "right"), (IS, "left"),
-                                           (Divergence(0.5), "left")])
+@pytest.mark.parametrize(
+    ("div", "side"),
+    [(QUADRATIC, "left"), (KL, "left"), (KL, "right"), (IS, "left"), (Divergence(0.5), "left")],
+)
 def test_true_signal_is_a_fixed_point(speech, d, div, side):
     """Started at the true signal with lambda = 0, ADMM and GLA stay there (u = r, z = A x)."""
     cfg = StftConfig(power=d)

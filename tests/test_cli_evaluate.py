@@ -51,8 +51,20 @@ def test_table_and_json(capsys, tmp_path, folder):
 
 
 def test_modified_condition_is_recorded(capsys, folder):
-    rc = main(["evaluate", str(folder / "a.wav"), "--methods", "admm-kl", "--iterations", "3", "--snr", "5",
-               "--hop", "512"])
+    rc = main(
+        [
+            "evaluate",
+            str(folder / "a.wav"),
+            "--methods",
+            "admm-kl",
+            "--iterations",
+            "3",
+            "--snr",
+            "5",
+            "--hop",
+            "512",
+        ]
+    )
     stdout, _ = capsys.readouterr()
     assert rc == 0 and "modified magnitudes, 5 dB" in stdout and "hop 512" in stdout
 

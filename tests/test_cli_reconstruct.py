@@ -119,8 +119,10 @@ BAD_INPUTS = {
     "negative in npz": (lambda p: _npz(p / "g.npz", -np.ones((20, 513))), ["negative"]),
     "1-D npz": (lambda p: _npz(p / "d.npz", np.ones(513)), ["2-D"]),
     "wrong bins npz": (lambda p: _npz(p / "w.npz", np.ones((20, 512))), ["513"]),
-    "npz without magnitudes": (lambda p: np.savez(p / "k.npz", frames=np.ones((3, 513))) or p / "k.npz",
-                               ["missing key 'magnitudes'"]),
+    "npz without magnitudes": (
+        lambda p: np.savez(p / "k.npz", frames=np.ones((3, 513))) or p / "k.npz",
+        ["missing key 'magnitudes'"],
+    ),
     "npz bad length": (lambda p: _npz(p / "l.npz", np.ones((20, 513)), length=10**6), ["length"]),
     "corrupt npz": (lambda p: _bytes(p / "c.npz", b"PK\x03\x04garbage"), ["npz"]),
 }
@@ -160,10 +162,17 @@ def test_npz_rejects_snr_and_other_hop(capsys, tmp_path, clip):
 def test_subprocess_errors_are_one_line(tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("this is a text file\n")
-    for argv in ([str(bad), "-o", str(tmp_path / "o.wav")],
-                 [str(bad), "-o", str(tmp_path / "o.wav"), "--method", "nonsense"]):
-        proc = subprocess.run([sys.executable, "-m", "app.cli", "reconstruct", *argv], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+    for argv in (
+        [str(bad), "-o", str(tmp_path / "o.wav")],
+        [str(bad), "-o", str(tmp_path / "o.wav"), "--method", "nonsense"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "app.cli", "reconstruct", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 1
         assert proc.stderr.count("\n") == 1 and "error:" in proc.stderr and "Traceback" not in proc.stderr
 

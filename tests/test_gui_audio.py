@@ -88,8 +88,9 @@ def test_window_plays_pauses_and_records_through_portaudio(tmp_path):
     shutil.copy(HERE / "alsa" / "asoundrc", home / ".asoundrc")
     env = {**os.environ, "HOME": str(home)}
     env.pop("ALSA_CONFIG_PATH", None)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(HERE.parent)], env=env, capture_output=True,
-                          text=True, timeout=300)  # bounded spins above: at most about 90 s
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(HERE.parent)], env=env, capture_output=True, text=True, timeout=300
+    )  # bounded spins above: at most about 90 s
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     if "default" not in r["devices"]:

@@ -37,8 +37,20 @@ def test_demo_without_display_streams_and_prints_a_summary(capsys):
 
 def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
     shot = tmp_path / "window.png"
-    code = main(["gui", "--play", "--method", "rtpghi", "--output", "null", "--quit-after", "2.5",
-                 "--screenshot", str(shot)])
+    code = main(
+        [
+            "gui",
+            "--play",
+            "--method",
+            "rtpghi",
+            "--output",
+            "null",
+            "--quit-after",
+            "2.5",
+            "--screenshot",
+            str(shot),
+        ]
+    )
     assert code == 0 and shot.stat().st_size > 10_000
     median = float(capsys.readouterr().out.split("median GUI frame interval ")[1].split()[0])
     assert median > 0
@@ -64,8 +76,9 @@ def test_bad_input_file_and_no_display_give_one_line(tmp_path):
     bad.write_bytes(b"")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     for argv, message in ((["gui", "--input", str(bad)], "the file is empty"), (["gui"], "no display found")):
-        proc = subprocess.run([sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True,
-                              env=env, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True, env=env, timeout=120
+        )
         if sys.platform in ("win32", "darwin") and argv == ["gui"]:
             continue
         assert proc.returncode == 1, proc.stderr

@@ -81,8 +81,9 @@ def test_streams_the_demo_live_and_saves_everything(qtbot, window, tmp_path):
     assert window.start_stream()
     assert window.streaming and not c.play_button.isEnabled() and not c.lookahead.isEnabled()
     # both spectrograms fill, the STOI view receives scores, the status bar shows latency and xruns
-    qtbot.waitUntil(lambda: window.spec_out.frames_drawn > 100 and len(window.stoi_view.times) >= 2,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.spec_out.frames_drawn > 100 and len(window.stoi_view.times) >= 2, timeout=WAIT_MS
+    )
     assert window.spec_in.frames_drawn >= window.spec_out.frames_drawn
     img_in, img_out = window.spec_in.image.image, window.spec_out.image.image
     assert img_in.dtype == np.float32 and img_in.flags.c_contiguous
@@ -197,8 +198,13 @@ def test_bad_file_dropped_on_the_window_shows_an_error(qtbot, window, tmp_path):
     bad.write_text("this is not audio")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(bad))])
-    drop = QDropEvent(QPointF(400, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(400, 300),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dropEvent(drop)
     assert "not a readable audio file" in window.last_error
     assert window.status_label.text().startswith("error:")
@@ -211,8 +217,15 @@ def test_bad_file_dropped_on_the_window_shows_an_error(qtbot, window, tmp_path):
     sf.write(good, 0.3 * np.sin(2 * np.pi * 440 * t), 22050)
     window.controls.method.setCurrentText(FAST)
     mime.setUrls([QUrl.fromLocalFile(str(good))])
-    window.dropEvent(QDropEvent(QPointF(400, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                                Qt.KeyboardModifier.NoModifier))
+    window.dropEvent(
+        QDropEvent(
+            QPointF(400, 300),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+    )
     assert window.streaming and window.controls.settings().path == good
     _wait_finished(qtbot, window)
     assert window.last_worker.reconstruction().size == 22050

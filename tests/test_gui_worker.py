@@ -23,8 +23,9 @@ def _run(tmp_path, original: bool, volume: float, lookahead: int = 2):
     source = ArraySource(magnitude(x, CFG), CFG, reference=x, name="test")
     stream = Stream.open("rtpghi", CFG, lookahead=lookahead)
     path = tmp_path / f"sink-{original}.wav"
-    worker = StreamWorker(source, stream, WavSink(path, CFG.sample_rate, subtype="FLOAT"),
-                          volume=volume, original=original)
+    worker = StreamWorker(
+        source, stream, WavSink(path, CFG.sample_rate, subtype="FLOAT"), volume=volume, original=original
+    )
     t0 = time.perf_counter()
     worker.start()
     assert worker.join(30)

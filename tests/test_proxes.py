@@ -21,9 +21,16 @@ YS = (1e-3, 0.05, 0.7, 3.0, 12.0)
 RS = (1e-3, 0.3, 2.0, 8.0)
 RHOS = (0.1, 1.0, 4.5, 30.0)
 CASES = [
-    (QUADRATIC, "left"), (QUADRATIC, "right"), (KL, "left"), (KL, "right"), (IS, "left"),
-    (Divergence(0.5), "left"), (Divergence(1.5), "left"), (Divergence(1.5), "right"),
-    (Divergence(3.0), "left"), (Divergence(1.2), "right"),
+    (QUADRATIC, "left"),
+    (QUADRATIC, "right"),
+    (KL, "left"),
+    (KL, "right"),
+    (IS, "left"),
+    (Divergence(0.5), "left"),
+    (Divergence(1.5), "left"),
+    (Divergence(1.5), "right"),
+    (Divergence(3.0), "left"),
+    (Divergence(1.2), "right"),
 ]
 
 
@@ -59,8 +66,12 @@ def test_prox_matches_numerical_argmin(div, side):
 
 @pytest.mark.parametrize(
     ("closed", "div", "side"),
-    [(prox_quadratic, QUADRATIC, "left"), (prox_kl_left, KL, "left"), (prox_kl_right, KL, "right"),
-     (prox_is_left, IS, "left")],
+    [
+        (prox_quadratic, QUADRATIC, "left"),
+        (prox_kl_left, KL, "left"),
+        (prox_kl_right, KL, "right"),
+        (prox_is_left, IS, "left"),
+    ],
 )
 def test_closed_forms_agree_with_newton(closed, div, side):
     rng = np.random.default_rng(3)
@@ -75,8 +86,14 @@ def test_lambertw_of_exp_matches_scipy():
     from scipy.special import lambertw
 
     rng = np.random.default_rng(11)
-    s = np.concatenate([rng.uniform(-700, -20, 2000), rng.uniform(-20, 1, 2000), rng.uniform(1, 700, 2000),
-                        [-20.0, 1.0, 0.0]])
+    s = np.concatenate(
+        [
+            rng.uniform(-700, -20, 2000),
+            rng.uniform(-20, 1, 2000),
+            rng.uniform(1, 700, 2000),
+            [-20.0, 1.0, 0.0],
+        ]
+    )
     ref = lambertw(np.exp(s)).real
     np.testing.assert_allclose(lambertw_exp(s), ref, rtol=1e-13, atol=0)
     big = np.array([800.0, 1e4, 1e8])  # e^s overflows: check w + log w = s instead

@@ -24,16 +24,18 @@ def test_resampler_matches_pystoi():
     from pystoi.utils import resample_oct
 
     x = np.random.default_rng(0).standard_normal(9000)
-    np.testing.assert_allclose(resample(torch.from_numpy(x), 22050).numpy(), resample_oct(x, 10000, 22050),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        resample(torch.from_numpy(x), 22050).numpy(), resample_oct(x, 10000, 22050), atol=1e-12
+    )
 
 
 def test_matches_pystoi_on_real_and_degraded_speech():
     x = _speech()
     rng = np.random.default_rng(1)
     cfg = StftConfig()
-    random_phase = istft(np.abs(stft(x, cfg)) * np.exp(2j * np.pi * rng.random((cfg.n_frames(x.size), 513))),
-                         cfg, x.size)
+    random_phase = istft(
+        np.abs(stft(x, cfg)) * np.exp(2j * np.pi * rng.random((cfg.n_frames(x.size), 513))), cfg, x.size
+    )
     noise = np.std(x) * rng.standard_normal(x.size)
     cases = [x, x + 0.3 * noise, x + 2 * noise, random_phase]
     values = []

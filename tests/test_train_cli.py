@@ -104,8 +104,18 @@ def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path
     from training.export import load_run
 
     data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
-    cfg = TrainConfig(variant="untied", layers=2, pieces=1, rho_end=1.0, data=data, epochs=1,
-                      steps_per_epoch=2, batch=1, lr=1e-2, warmup=1)
+    cfg = TrainConfig(
+        variant="untied",
+        layers=2,
+        pieces=1,
+        rho_end=1.0,
+        data=data,
+        epochs=1,
+        steps_per_epoch=2,
+        batch=1,
+        lr=1e-2,
+        warmup=1,
+    )
     train(cfg, tmp_path / "run", progress=False)
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     net, ck = load_run(tmp_path / "run" / "last.pt")
@@ -168,8 +178,9 @@ def test_spectral_target_clean_scores_the_estimate_against_the_clean_magnitude()
 
     with torch.no_grad():
         given = batch_loss(net, c, torch.tensor(exact)[None], ph, 1.0, logmag_weight=0.5)
-        cleaned = batch_loss(net, c, torch.tensor(exact)[None], ph, 1.0, logmag_weight=0.5,
-                             spectral_target="clean")
+        cleaned = batch_loss(
+            net, c, torch.tensor(exact)[None], ph, 1.0, logmag_weight=0.5, spectral_target="clean"
+        )
         # exact magnitudes are the clean excerpt's: both targets give the same loss
         assert float(cleaned[0]) == pytest.approx(float(given[0]), abs=1e-5)
         est = net.reconstruct(torch.tensor(noisy)[None], clean.size, ph)[0].numpy()

@@ -18,8 +18,9 @@ def test_torch_stft_equals_engine_stft(hop, length):
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, atol=2e-6 * np.abs(ref).max())
     y = (rng.standard_normal(ref.shape) + 1j * rng.standard_normal(ref.shape)).astype(np.complex64)
-    np.testing.assert_allclose(T.istft(torch.from_numpy(y), cfg, length).numpy(), E.istft(y, cfg, length),
-                               atol=2e-5)
+    np.testing.assert_allclose(
+        T.istft(torch.from_numpy(y), cfg, length).numpy(), E.istft(y, cfg, length), atol=2e-5
+    )
 
 
 def test_window_helpers_match_and_batch():

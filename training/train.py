@@ -119,8 +119,11 @@ def batch_loss(
     sc = (est_mag - mag).flatten(1).norm(dim=1) / mag.flatten(1).norm(dim=1).clamp_min(1e-12)
     lm = log_magnitude_error(est_mag, mag)
     loss = -s.mean() + sc_weight * torch.log10(sc).mean() + logmag_weight * lm.mean()
-    parts = {"stoi": float(s.detach().mean()), "sc_db": float(20 * torch.log10(sc.detach()).mean()),
-             "logmag": float(lm.detach().mean())}
+    parts = {
+        "stoi": float(s.detach().mean()),
+        "sc_db": float(20 * torch.log10(sc.detach()).mean()),
+        "logmag": float(lm.detach().mean()),
+    }
     return loss, parts
 
 
@@ -346,7 +349,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         for _ in bar:
             clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
             loss, parts = batch_loss(
-                net, clean, mag, phase, cfg.sc_weight, runner=model, logmag_weight=cfg.logmag_weight,
+                net,
+                clean,
+                mag,
+                phase,
+                cfg.sc_weight,
+                runner=model,
+                logmag_weight=cfg.logmag_weight,
                 spectral_target=cfg.spectral_target,
             )
             if not guarded_step(net, opt, sched, loss, cfg.clip):
@@ -357,7 +366,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             history["loss"].append(value)
             running = value if running is None else 0.9 * running + 0.1 * value
             bar.set_postfix(
-                loss=f"{running:.4f}", stoi=f"{parts['stoi']:.4f}", sc=f"{parts['sc_db']:.1f}dB",
+                loss=f"{running:.4f}",
+                stoi=f"{parts['stoi']:.4f}",
+                sc=f"{parts['sc_db']:.1f}dB",
                 logmag=f"{parts['logmag']:.3f}",
             )
         elapsed = time.time() - t0

@@ -203,4 +203,3 @@ class UnfoldedADMM(nn.Module):
         for _ in range(passes):
             x, lam = runner(mag, x, fixed, lam)
         return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
-

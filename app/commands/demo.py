@@ -11,7 +11,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     add_window_arguments(parser)
     parser.add_argument(
-        "--no-gui", action="store_true",
+        "--no-gui",
+        action="store_true",
         help="stream without a window (the default where no display exists) and print a summary",
     )
     parser.set_defaults(run=run)
@@ -21,8 +22,14 @@ def run(args: argparse.Namespace) -> int:
     from app.gui.app import LaunchOptions, check_options, has_display, launch
 
     opts = LaunchOptions(
-        method=args.method, lookahead=args.lookahead, block=args.block, output=args.output, snr=args.snr,
-        play=True, quit_after=args.quit_after, screenshot=args.screenshot,
+        method=args.method,
+        lookahead=args.lookahead,
+        block=args.block,
+        output=args.output,
+        snr=args.snr,
+        play=True,
+        quit_after=args.quit_after,
+        screenshot=args.screenshot,
     )
     check_options(opts)
     if args.no_gui or not has_display():

@@ -20,19 +20,35 @@ METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="audio files, .npz files with a reference, folders, or test/validation/train")
-    parser.add_argument("--methods", required=True,
-                        help="comma-separated method names (see reconstruct --list-methods)")
-    parser.add_argument("--hop", type=int, default=None,
-                        help="STFT hop for audio input: 256 (default) or 512")
-    parser.add_argument("--snr", type=finite_float, default=None, metavar="DB",
-                        help="modified magnitudes: white noise at this SNR, then the oracle Wiener mask")
-    parser.add_argument("--iterations", type=non_negative_int, default=DEFAULT_ITERATIONS,
-                        help=f"iterations of every method (default {DEFAULT_ITERATIONS})")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="audio files, .npz files with a reference, folders, or test/validation/train",
+    )
+    parser.add_argument(
+        "--methods", required=True, help="comma-separated method names (see reconstruct --list-methods)"
+    )
+    parser.add_argument(
+        "--hop", type=int, default=None, help="STFT hop for audio input: 256 (default) or 512"
+    )
+    parser.add_argument(
+        "--snr",
+        type=finite_float,
+        default=None,
+        metavar="DB",
+        help="modified magnitudes: white noise at this SNR, then the oracle Wiener mask",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=non_negative_int,
+        default=DEFAULT_ITERATIONS,
+        help=f"iterations of every method (default {DEFAULT_ITERATIONS})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial phase and the noise")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
-                        help="also write the results as JSON")
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
+    )
     from app.commands.stream import add_online_arguments
 
     add_online_arguments(parser)
@@ -49,8 +65,10 @@ def resolve_inputs(paths: list[str]) -> list[Path]:
         path = Path(item)
         if item in SPLITS and not path.exists():
             if shared_data_dir() is None:
-                raise InputError(f"'{item}' names a split of the shared data, which is not here "
-                                 "(expected ../shared/data/timit-sample or $PHASEFOLD_DATA)")
+                raise InputError(
+                    f"'{item}' names a split of the shared data, which is not here "
+                    "(expected ../shared/data/timit-sample or $PHASEFOLD_DATA)"
+                )
             files.extend(split_files(item))
         elif path.is_dir():
             found = audio_files(path) + sorted(path.rglob("*.npz"))
@@ -114,13 +132,18 @@ def evaluate_methods(
                 with Stopwatch() as watch:
                     y = reconstruct(online[name] if online else name, mag, cfg, n_iter, seed, length)
                 scores = evaluate_signal(ref, y, cfg)
-                per_file.append({
-                    "file": str(path), "method": name, **scores,
-                    "rtf": real_time_factor(watch.wall, length, cfg.sample_rate),
-                    "rtf_cpu": real_time_factor(watch.cpu, length, cfg.sample_rate),
-                    "seconds": watch.wall, "cpu_per_wall": watch.cpu / max(watch.wall, 1e-12),
-                    "duration": length / cfg.sample_rate,
-                })
+                per_file.append(
+                    {
+                        "file": str(path),
+                        "method": name,
+                        **scores,
+                        "rtf": real_time_factor(watch.wall, length, cfg.sample_rate),
+                        "rtf_cpu": real_time_factor(watch.cpu, length, cfg.sample_rate),
+                        "seconds": watch.wall,
+                        "cpu_per_wall": watch.cpu / max(watch.wall, 1e-12),
+                        "duration": length / cfg.sample_rate,
+                    }
+                )
                 bar.update()
     results = {}
     for name in methods:
@@ -129,10 +152,16 @@ def evaluate_methods(
         results[name] = {key: float(np.mean([row[key] for row in rows])) for key in keys}
         results[name]["n_files"] = len(rows)
     config = {
-        "stft": None if cfg_seen is None else cfg_seen.to_dict(), "snr_db": snr_db, "iterations": n_iter,
-        "seed": seed, "methods": methods, "files": [str(p) for p in files], "threads": 1,
-        "condition": "exact magnitudes" if snr_db is None
-                     else f"modified magnitudes, {snr_db:g} dB white noise + oracle Wiener mask",
+        "stft": None if cfg_seen is None else cfg_seen.to_dict(),
+        "snr_db": snr_db,
+        "iterations": n_iter,
+        "seed": seed,
+        "methods": methods,
+        "files": [str(p) for p in files],
+        "threads": 1,
+        "condition": "exact magnitudes"
+        if snr_db is None
+        else f"modified magnitudes, {snr_db:g} dB white noise + oracle Wiener mask",
         "means": "arithmetic means over files (SC of the dB values)",
     }
     return {"config": config, "results": results, "per_file": per_file}
@@ -146,8 +175,10 @@ def format_table(report: dict) -> str:
     lines = [f"{'method':<{width}}  {head}"]
     for name in names:
         r = report["results"][name]
-        lines.append(f"{name:<{width}}  {r['sc_db']:>8.2f}  {r['stoi']:>6.3f}  {r['estoi']:>6.3f}  "
-                     f"{r['pesq']:>5.2f}  {r['rtf']:>7.3f}  {r['n_files']:>5}")
+        lines.append(
+            f"{name:<{width}}  {r['sc_db']:>8.2f}  {r['stoi']:>6.3f}  {r['estoi']:>6.3f}  "
+            f"{r['pesq']:>5.2f}  {r['rtf']:>7.3f}  {r['n_files']:>5}"
+        )
     return "\n".join(lines)
 
 
@@ -168,11 +199,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
     report = evaluate_methods(files, methods, args.hop, args.snr, args.iterations, args.seed, online=online)
     if online:
-        report["config"]["online"] = {"lookahead": args.lookahead, "block": args.block,
-                                      "step_iterations": args.step_iterations, "init": args.init}
+        report["config"]["online"] = {
+            "lookahead": args.lookahead,
+            "block": args.block,
+            "step_iterations": args.step_iterations,
+            "init": args.init,
+        }
     cond = report["config"]["condition"]
-    print(f"{len(files)} files, {cond}, hop {report['config']['stft']['hop']}, {args.iterations} iterations, "
-          "RTF on one thread")
+    print(
+        f"{len(files)} files, {cond}, hop {report['config']['stft']['hop']}, {args.iterations} iterations, "
+        "RTF on one thread"
+    )
     print(format_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export needs PyTorch and onnx: pip install 'phasefold[train]'") from None
     from training.export import export_run
 
-    card = export_run(
-        args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name
-    )
+    card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
     diffs = card["verification"]["max_abs_diff"]
     print(
         f"wrote {args.out} (+ .json card, .golden.npz); onnxruntime vs PyTorch max abs diff "

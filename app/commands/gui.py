@@ -12,12 +12,17 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
     parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
     parser.add_argument(
-        "--output", "-o", default=None,
+        "--output",
+        "-o",
+        default=None,
         help="audio output: 'default', a device index, or 'null' (default: the first one listed)",
     )
     parser.add_argument("--snr", type=float, default=None, help="modify the magnitudes: input SNR in dB")
     parser.add_argument(
-        "--quit-after", type=float, default=None, metavar="SECONDS",
+        "--quit-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="close the window after this many seconds (scripted runs; prints the GUI frame interval)",
     )
     parser.add_argument(
@@ -35,7 +40,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.gui.app import LaunchOptions, launch
 
-    return launch(LaunchOptions(
-        input=args.input, method=args.method, lookahead=args.lookahead, block=args.block, output=args.output,
-        snr=args.snr, play=args.play, quit_after=args.quit_after, screenshot=args.screenshot,
-    ))
+    return launch(
+        LaunchOptions(
+            input=args.input,
+            method=args.method,
+            lookahead=args.lookahead,
+            block=args.block,
+            output=args.output,
+            snr=args.snr,
+            play=args.play,
+            quit_after=args.quit_after,
+            screenshot=args.screenshot,
+        )
+    )

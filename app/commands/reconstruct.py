@@ -33,21 +33,44 @@ def finite_float(text: str) -> float:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", nargs="?", type=Path,
-                        help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file")
-    parser.add_argument("-o", "--output", type=Path,
-                        help="output WAV file (22050 Hz, same length as the input)")
-    parser.add_argument("--method", default="fgla",
-                        help="reconstruction method (default: fgla); see --list-methods")
-    parser.add_argument("--iterations", type=non_negative_int, default=DEFAULT_ITERATIONS,
-                        help=f"iterations of the method (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--hop", type=int, default=None,
-                        help="STFT hop for audio input: 256 (default) or 512; a .npz file carries its own")
-    parser.add_argument("--snr", type=finite_float, default=None, metavar="DB",
-                        help="audio input only: white noise at this SNR, then the oracle Wiener mask")
+    parser.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, help="output WAV file (22050 Hz, same length as the input)"
+    )
+    parser.add_argument(
+        "--method", default="fgla", help="reconstruction method (default: fgla); see --list-methods"
+    )
+    parser.add_argument(
+        "--iterations",
+        type=non_negative_int,
+        default=DEFAULT_ITERATIONS,
+        help=f"iterations of the method (default {DEFAULT_ITERATIONS})",
+    )
+    parser.add_argument(
+        "--hop",
+        type=int,
+        default=None,
+        help="STFT hop for audio input: 256 (default) or 512; a .npz file carries its own",
+    )
+    parser.add_argument(
+        "--snr",
+        type=finite_float,
+        default=None,
+        metavar="DB",
+        help="audio input only: white noise at this SNR, then the oracle Wiener mask",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random initial phase and the noise")
-    parser.add_argument("--format", choices=("PCM_16", "PCM_24", "FLOAT"), default="PCM_16",
-                        help="WAV sample format (default PCM_16)")
+    parser.add_argument(
+        "--format",
+        choices=("PCM_16", "PCM_24", "FLOAT"),
+        default="PCM_16",
+        help="WAV sample format (default PCM_16)",
+    )
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
     from app.commands.stream import add_online_arguments
 
@@ -136,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         _note(f"resampled {cfg.sample_rate} Hz -> {SAMPLE_RATE} Hz")
     for note in write_wav(args.output, y, SAMPLE_RATE, subtype=args.format):
         _note(note)
-    print(f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {args.method}, {args.iterations} iterations, "
-          f"hop {cfg.hop}, {watch.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {sc:.1f} dB")
+    print(
+        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {args.method}, {args.iterations} iterations, "
+        f"hop {cfg.hop}, {watch.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {sc:.1f} dB"
+    )
     return 0

@@ -178,7 +178,10 @@ def add_online_arguments(parser: argparse.ArgumentParser) -> None:
 def _window_arguments(target, iterations_flag: str, iterations_help: str) -> None:
     """--lookahead, --block, the iterations flag and --init: the settings of a streaming window."""
     target.add_argument(
-        "--lookahead", "-L", type=int, default=None,
+        "--lookahead",
+        "-L",
+        type=int,
+        default=None,
         help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
     )
     target.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")

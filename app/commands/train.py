@@ -11,35 +11,65 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=("tied", "untied"), default="tied")
     parser.add_argument("--layers", type=int, default=15, help="T, ADMM layers (default 15)")
     parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
-    parser.add_argument("--rho", type=float, default=0.1,
-                        help="ADMM penalty rho of the layers (default 0.1, the published value; larger "
-                        "helps plain ADMM on modified magnitudes: docs/results.md)")
-    parser.add_argument("--rho-end", type=float, default=None,
-                        help="untied only: give each layer its own penalty, starting geometrically from "
-                        "--rho to this value and learned with the prox (an increasing schedule helps "
-                        "modified magnitudes: docs/results.md)")
+    parser.add_argument(
+        "--rho",
+        type=float,
+        default=0.1,
+        help="ADMM penalty rho of the layers (default 0.1, the published value; larger "
+        "helps plain ADMM on modified magnitudes: docs/results.md)",
+    )
+    parser.add_argument(
+        "--rho-end",
+        type=float,
+        default=None,
+        help="untied only: give each layer its own penalty, starting geometrically from "
+        "--rho to this value and learned with the prox (an increasing schedule helps "
+        "modified magnitudes: docs/results.md)",
+    )
     parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
     parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
-    parser.add_argument("--snr", type=float, nargs=2, default=(5.0, 5.0), metavar=("LO", "HI"),
-                        help="modified magnitudes: input SNR range in dB (default 5 5)")
-    parser.add_argument("--validation-draws", type=int, default=1,
-                        help="draws of start phase (and noise, for modified magnitudes) per validation "
-                        "utterance, averaged by the selection (default 1; 3 steadies the noisy modified "
-                        "scores at 3x the validation time)")
+    parser.add_argument(
+        "--snr",
+        type=float,
+        nargs=2,
+        default=(5.0, 5.0),
+        metavar=("LO", "HI"),
+        help="modified magnitudes: input SNR range in dB (default 5 5)",
+    )
+    parser.add_argument(
+        "--validation-draws",
+        type=int,
+        default=1,
+        help="draws of start phase (and noise, for modified magnitudes) per validation "
+        "utterance, averaged by the selection (default 1; 3 steadies the noisy modified "
+        "scores at 3x the validation time)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=30, help="steps per epoch (default 30)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--sc-weight", type=float, default=1.0,
-                        help="loss = -STOI + w log10(spectral convergence) (default 1; 0 = pure -STOI)")
-    parser.add_argument("--logmag-weight", type=float, default=0.0,
-                        help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
-                        "which weighs the quiet regions PESQ hears and STOI ignores (default 0)")
-    parser.add_argument("--spectral-target", choices=("given", "clean"), default="given",
-                        help="magnitude the SC and log-magnitude terms compare with: the given "
-                        "(possibly modified) one, or the clean excerpt's, which is what every metric "
-                        "scores against (the same on exact magnitudes; default given)")
+    parser.add_argument(
+        "--sc-weight",
+        type=float,
+        default=1.0,
+        help="loss = -STOI + w log10(spectral convergence) (default 1; 0 = pure -STOI)",
+    )
+    parser.add_argument(
+        "--logmag-weight",
+        type=float,
+        default=0.0,
+        help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
+        "which weighs the quiet regions PESQ hears and STOI ignores (default 0)",
+    )
+    parser.add_argument(
+        "--spectral-target",
+        choices=("given", "clean"),
+        default="given",
+        help="magnitude the SC and log-magnitude terms compare with: the given "
+        "(possibly modified) one, or the clean excerpt's, which is what every metric "
+        "scores against (the same on exact magnitudes; default given)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -68,17 +98,34 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--rho must be positive, not {args.rho}")
     if args.rho_end is not None and not (args.rho_end > 0 and args.variant == "untied"):
         raise InputError("--rho-end needs --variant untied and a positive value")
-    data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr),
-                      validation_draws=args.validation_draws)
-    cfg = TrainConfig(variant=args.variant, layers=args.layers, pieces=args.pieces, rho=args.rho,
-                      rho_end=args.rho_end,
-                      hop=args.hop, data=data, epochs=args.epochs, steps_per_epoch=args.steps,
-                      batch=args.batch, lr=args.lr, sc_weight=args.sc_weight,
-                      logmag_weight=args.logmag_weight, spectral_target=args.spectral_target,
-                      seed=args.seed)
+    data = DataConfig(
+        folder=args.data,
+        condition=args.condition,
+        snr_db=tuple(args.snr),
+        validation_draws=args.validation_draws,
+    )
+    cfg = TrainConfig(
+        variant=args.variant,
+        layers=args.layers,
+        pieces=args.pieces,
+        rho=args.rho,
+        rho_end=args.rho_end,
+        hop=args.hop,
+        data=data,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        sc_weight=args.sc_weight,
+        logmag_weight=args.logmag_weight,
+        spectral_target=args.spectral_target,
+        seed=args.seed,
+    )
     summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
-    print(f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch "
-          f"{best['epoch']}: STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; "
-          f"run folder {args.out}")
+    print(
+        f"trained in {summary['seconds']:.0f} s on {summary['device']}; best validation epoch "
+        f"{best['epoch']}: STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; "
+        f"run folder {args.out}"
+    )
     return 0

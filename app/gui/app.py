@@ -78,6 +78,7 @@ def launch(opts: LaunchOptions) -> int:
     if opts.play:
         QTimer.singleShot(0, window.start_stream)
     if opts.quit_after is not None:
+
         def finish() -> None:
             if opts.screenshot is not None:
                 window.save_screenshot(opts.screenshot)

@@ -129,8 +129,12 @@ class ControlPanel(QWidget):
         self.session_scores = QLabel("–")
         session_box = QGroupBox("Session")
         sess = QFormLayout(session_box)
-        for label, widget in (("source", self.session_source), ("progress", self.session_progress),
-                              ("latency", self.session_latency), ("mean scores", self.session_scores)):
+        for label, widget in (
+            ("source", self.session_source),
+            ("progress", self.session_progress),
+            ("latency", self.session_latency),
+            ("mean scores", self.session_scores),
+        ):
             widget.setWordWrap(True)
             sess.addRow(label, widget)
 
@@ -192,10 +196,14 @@ class ControlPanel(QWidget):
 
     def settings(self) -> Settings:
         return Settings(
-            source=self.source.currentData(), path=self._path,
+            source=self.source.currentData(),
+            path=self._path,
             snr_db=self.snr.value() if self.modify.isChecked() else None,
-            method=self.method.currentText(), lookahead=self.lookahead.value(), block=self.block.value(),
-            device=self.device.currentData(), volume=self.volume.value() / 100.0,
+            method=self.method.currentText(),
+            lookahead=self.lookahead.value(),
+            block=self.block.value(),
+            device=self.device.currentData(),
+            volume=self.volume.value() / 100.0,
             original=self.ab_button.isChecked(),
         )
 

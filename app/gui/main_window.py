@@ -129,8 +129,9 @@ class MainWindow(QMainWindow):
         play_pause = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         play_pause.activated.connect(self._play_pause)
 
-        threading.Thread(target=warm_up, args=(self.cfg.sample_rate,), name="phasefold-warm-up",
-                         daemon=True).start()
+        threading.Thread(
+            target=warm_up, args=(self.cfg.sample_rate,), name="phasefold-warm-up", daemon=True
+        ).start()
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -176,8 +177,13 @@ class MainWindow(QMainWindow):
         self.frame_label = QLabel("GUI – ms")
         self.frame_label.setToolTip("median interval between GUI frames (target: the 33 ms timer)")
         bar.addWidget(self.status_label, 1)
-        for label in (self.method_label, self.rtf_label, self.latency_label, self.xrun_label,
-                      self.frame_label):
+        for label in (
+            self.method_label,
+            self.rtf_label,
+            self.latency_label,
+            self.xrun_label,
+            self.frame_label,
+        ):
             bar.addPermanentWidget(label)
 
     def _fill_devices(self, output: str | None) -> None:
@@ -233,15 +239,21 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return False
         self.worker = StreamWorker(
-            source, stream, sink, volume=s.volume, original=s.original, score_window_s=self.score_window_s,
+            source,
+            stream,
+            sink,
+            volume=s.volume,
+            original=s.original,
+            score_window_s=self.score_window_s,
         )
         self.last_worker = self.worker
         for view in (self.spec_in, self.spec_out):
             view.reset()
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
-        self.stoi_view.reset(caption if has_ref else "no reference: scores unavailable",
-                             f"{stream.name}, L = {s.lookahead}")
+        self.stoi_view.reset(
+            caption if has_ref else "no reference: scores unavailable", f"{stream.name}, L = {s.lookahead}"
+        )
         self._intervals.clear()
         self._last_tick = None  # frame intervals count from the first frame of this stream
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
@@ -518,8 +530,11 @@ class MainWindow(QMainWindow):
         refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
         sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
         self.divergence.show_curves(
-            f"learned divergence of {name}, r = 1", curves["u"], list(zip(labels, learned, strict=True)),
-            refs, note=f"{card.get('variant', '')} ({sets}): rho f(y), minimum at 0",
+            f"learned divergence of {name}, r = 1",
+            curves["u"],
+            list(zip(labels, learned, strict=True)),
+            refs,
+            note=f"{card.get('variant', '')} ({sets}): rho f(y), minimum at 0",
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
@@ -538,4 +553,3 @@ def make_app(argv: list[str] | None = None):
     app.setApplicationName("phasefold")
     theme.apply(app)
     return app
-

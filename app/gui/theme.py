@@ -46,7 +46,10 @@ QLabel#caption {{ color: {MUTED}; }}
 def configure_pyqtgraph() -> None:
     """Global pyqtgraph options: dark plots, row-major images (no transposes), antialiased lines."""
     pg.setConfigOptions(
-        background=BACKGROUND, foreground=TEXT, imageAxisOrder="row-major", antialias=True,
+        background=BACKGROUND,
+        foreground=TEXT,
+        imageAxisOrder="row-major",
+        antialias=True,
     )
 
 
@@ -56,12 +59,18 @@ def apply(app: QApplication) -> None:
     app.setStyle("Fusion")
     pal = QPalette()
     roles = {
-        QPalette.ColorRole.Window: BACKGROUND, QPalette.ColorRole.WindowText: TEXT,
-        QPalette.ColorRole.Base: BASE, QPalette.ColorRole.AlternateBase: PANEL,
-        QPalette.ColorRole.Text: TEXT, QPalette.ColorRole.Button: PANEL,
-        QPalette.ColorRole.ButtonText: TEXT, QPalette.ColorRole.Highlight: ACCENT,
-        QPalette.ColorRole.HighlightedText: "#000000", QPalette.ColorRole.ToolTipBase: PANEL,
-        QPalette.ColorRole.ToolTipText: TEXT, QPalette.ColorRole.PlaceholderText: MUTED,
+        QPalette.ColorRole.Window: BACKGROUND,
+        QPalette.ColorRole.WindowText: TEXT,
+        QPalette.ColorRole.Base: BASE,
+        QPalette.ColorRole.AlternateBase: PANEL,
+        QPalette.ColorRole.Text: TEXT,
+        QPalette.ColorRole.Button: PANEL,
+        QPalette.ColorRole.ButtonText: TEXT,
+        QPalette.ColorRole.Highlight: ACCENT,
+        QPalette.ColorRole.HighlightedText: "#000000",
+        QPalette.ColorRole.ToolTipBase: PANEL,
+        QPalette.ColorRole.ToolTipText: TEXT,
+        QPalette.ColorRole.PlaceholderText: MUTED,
     }
     for role, colour in roles.items():
         pal.setColor(role, QColor(colour))

@@ -53,7 +53,11 @@ def warm_up(sample_rate: int) -> None:
 
 
 def prepare_source(
-    kind: str, cfg: StftConfig, path: Path | None = None, snr_db: float | None = None, seed: int = 0,
+    kind: str,
+    cfg: StftConfig,
+    path: Path | None = None,
+    snr_db: float | None = None,
+    seed: int = 0,
 ):
     """An engine.streaming source: the demo or an audio file (exact or modified at ``snr_db``), or the mic."""
     from engine.streaming.sources import ArraySource, AudioFileSource, MicSource
@@ -315,8 +319,15 @@ class StreamWorker:
     """
 
     def __init__(
-        self, source, stream, sink, *, volume: float = 0.8, original: bool = False,
-        score_window_s: float = 3.0, score_every_s: float = 0.5,
+        self,
+        source,
+        stream,
+        sink,
+        *,
+        volume: float = 0.8,
+        original: bool = False,
+        score_window_s: float = 3.0,
+        score_every_s: float = 0.5,
     ) -> None:
         from engine.streaming.player import Player
 
@@ -342,8 +353,14 @@ class StreamWorker:
         self.frames_pushed = 0
         self._stopped = False
         self.player = Player(
-            self.source, stream, self.sink, on_frames=self._on_frames, on_samples=self._on_samples,
-            on_stats=self._on_stats, on_error=self._on_error, stats_interval=0.2,
+            self.source,
+            stream,
+            self.sink,
+            on_frames=self._on_frames,
+            on_samples=self._on_samples,
+            on_stats=self._on_stats,
+            on_error=self._on_error,
+            stats_interval=0.2,
         )
         self._thread = threading.Thread(target=self._run, name="phasefold-stream", daemon=True)
 
@@ -439,10 +456,15 @@ class StreamWorker:
         self._maybe_score()
 
     def _on_stats(self, stats: dict) -> None:
-        self.events.put(StatsEvent(
-            str(stats["method"]), float(stats["rtf"]), float(stats["latency_ms"]), int(stats["underruns"]),
-            self._done() / self.cfg.sample_rate,
-        ))
+        self.events.put(
+            StatsEvent(
+                str(stats["method"]),
+                float(stats["rtf"]),
+                float(stats["latency_ms"]),
+                int(stats["underruns"]),
+                self._done() / self.cfg.sample_rate,
+            )
+        )
 
     def _on_error(self, exc: BaseException) -> None:
         self.events.put(MessageEvent(str(exc), error=True))

@@ -34,8 +34,12 @@ class DivergenceView(pg.PlotWidget):
         self.n_learned = 0  # learned curves shown (tests read it)
 
     def show_curves(
-        self, title: str, y: np.ndarray, learned: Sequence[tuple[str, np.ndarray]],
-        references: Sequence[tuple[str, np.ndarray]], note: str = "",
+        self,
+        title: str,
+        y: np.ndarray,
+        learned: Sequence[tuple[str, np.ndarray]],
+        references: Sequence[tuple[str, np.ndarray]],
+        note: str = "",
     ) -> None:
         """Replace the plot: learned curves coloured by layer, references dashed; ``note`` under the title."""
         item = self.getPlotItem()

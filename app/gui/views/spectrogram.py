@@ -18,8 +18,14 @@ class SpectrogramView(pg.PlotWidget):
     """
 
     def __init__(
-        self, title: str, sample_rate: int, hop: int, n_bins: int, seconds: float = 8.0,
-        levels: tuple[float, float] = (-80.0, 0.0), parent=None,
+        self,
+        title: str,
+        sample_rate: int,
+        hop: int,
+        n_bins: int,
+        seconds: float = 8.0,
+        levels: tuple[float, float] = (-80.0, 0.0),
+        parent=None,
     ) -> None:
         super().__init__(parent=parent)
         self.sample_rate, self.hop, self.n_bins = sample_rate, hop, n_bins
@@ -41,8 +47,11 @@ class SpectrogramView(pg.PlotWidget):
         self.image.setAutoDownsample(False)
         item.addItem(self.image)
         self.colorbar = pg.ColorBarItem(
-            values=levels, colorMap=pg.colormap.get(theme.COLORMAP), label="level (dB)",
-            interactive=False, width=14,
+            values=levels,
+            colorMap=pg.colormap.get(theme.COLORMAP),
+            label="level (dB)",
+            interactive=False,
+            width=14,
         )
         self.colorbar.setImageItem(self.image, insert_in=item)
         self.image.setLookupTable(theme.lookup_table())
@@ -55,7 +64,10 @@ class SpectrogramView(pg.PlotWidget):
         return self._seconds
 
     def reset(
-        self, sample_rate: int | None = None, hop: int | None = None, n_bins: int | None = None,
+        self,
+        sample_rate: int | None = None,
+        hop: int | None = None,
+        n_bins: int | None = None,
     ) -> None:
         """Clear the image (and adopt new STFT settings when given)."""
         if (sample_rate, hop, n_bins) != (None, None, None):

@@ -37,15 +37,32 @@ class StoiView(QWidget):
         item.setContentsMargins(4, 4, 16, 4)
         item.setYRange(0.0, 1.02, padding=0)
         item.setXRange(0.0, 2 * window_s, padding=0.02)
-        self.legend = item.addLegend(offset=(-8, -8), labelTextColor=theme.TEXT,
-                                     brush=pg.mkBrush("#15171ccc"))
+        self.legend = item.addLegend(
+            offset=(-8, -8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc")
+        )
         dashed = Qt.PenStyle.DashLine
         self.prev_stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=1.5, style=dashed))
         self.prev_estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=1.5, style=dashed))
-        self.stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=2), name="STOI",
-                                    symbol="o", symbolSize=4, symbolBrush=theme.SERIES[0], symbolPen=None)
-        self.estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=2), name="ESTOI",
-                                     symbol="o", symbolSize=4, symbolBrush=theme.SERIES[1], symbolPen=None)
+        self.stoi_curve = item.plot(
+            [],
+            [],
+            pen=pg.mkPen(theme.SERIES[0], width=2),
+            name="STOI",
+            symbol="o",
+            symbolSize=4,
+            symbolBrush=theme.SERIES[0],
+            symbolPen=None,
+        )
+        self.estoi_curve = item.plot(
+            [],
+            [],
+            pen=pg.mkPen(theme.SERIES[1], width=2),
+            name="ESTOI",
+            symbol="o",
+            symbolSize=4,
+            symbolBrush=theme.SERIES[1],
+            symbolPen=None,
+        )
 
         self.stoi_label = QLabel("STOI –")
         self.estoi_label = QLabel("ESTOI –")
