@@ -110,3 +110,36 @@ def test_untied_with_equal_layers_equals_tied():
     phase = torch.rand(mag.shape) * 6.28
     with torch.no_grad():
         torch.testing.assert_close(tied.reconstruct(mag, 1800, phase), untied.reconstruct(mag, 1800, phase))
+
+
+def test_anchored_prox_keeps_the_measured_magnitude_and_starts_as_admm_l2():
+    """Anchored: F(r, r) = r for any raw values (the divergence is smallest at y = r); only g1, the pieces
+    and the break points learn; untrained, it is ADMM-l2 like the free network."""
+    cfg = StftConfig()
+    x = _signal()
+    mag = torch.from_numpy(magnitude(x, cfg))
+    phase = torch.from_numpy(np.random.default_rng(1).uniform(-np.pi, np.pi, size=mag.shape))
+    free = UnfoldedADMM(NetConfig(variant="untied", layers=4)).double()
+    net = UnfoldedADMM(NetConfig(variant="untied", layers=4, anchored=True)).double()
+    with torch.no_grad():
+        ref = free.reconstruct(mag, x.size, phase).numpy()  # g2 = 1 - g1 rounds unlike 1 / (1 + rho)
+        np.testing.assert_allclose(
+            net.reconstruct(mag, x.size, phase).numpy(), ref, atol=1e-6 * np.abs(ref).max()
+        )
+        net.g1.copy_(torch.tensor([-1.0, 0.3, 0.9, 5.0]))  # out of range at both ends
+        net.g2.fill_(0.2)  # ignored: g2 = 1 - g1
+        net.b.fill_(3.0)  # ignored: b = 2
+        net.w.uniform_(-1.0, 0.0)
+    r = torch.logspace(-1.5, 1, 50, dtype=torch.float64)  # above the break points
+    y = torch.linspace(0, 3, 3001, dtype=torch.float64)
+    for t in range(4):
+        np.testing.assert_allclose(net.prox(r, r, t).detach().numpy(), r.numpy(), rtol=1e-12)
+        assert (torch.diff(net.prox(y, torch.full_like(y, 0.5), t)) > 0).all()
+    p = net.constrained()
+    assert (p["g1"] > 0).all() and (p["g1"] < 1).all() and torch.equal(p["b"], torch.full_like(p["b"], 2.0))
+    net.reconstruct(mag, x.size, phase).square().sum().backward()
+    assert net.g2.grad is None and net.b.grad is None and net.g1.grad.abs().sum() > 0
+    # free networks do not keep r: a learned shrinkage (g1 + g2 < 1) moves F(r, r) below r
+    with torch.no_grad():
+        free.g2.fill_(0.8)
+    assert (free.prox(r, r, 0) < 0.9 * r).all()

@@ -63,6 +63,7 @@ class TrainConfig(RunConfig):
     sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     logmag_weight: float = 0.0  # + logmag_weight * mean |log magnitude error| (bins floored at -60 dB)
     spectral_target: str = "given"  # SC and log-magnitude terms against the given or the clean magnitude
+    anchored: bool = False  # prox with b = 2, g2 = 1 - g1 (training.unfolded)
     seed: int = 0
 
     def net_config(self) -> NetConfig:
@@ -74,6 +75,7 @@ class TrainConfig(RunConfig):
             rho=self.rho,
             stft=stft,
             rho_end=self.rho_end,
+            anchored=self.anchored,
         )
 
 

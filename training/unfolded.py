@@ -15,6 +15,12 @@ increasing in y with slope >= g1 for every parameter value a checkpoint can hold
 Initialisation: g1 = rho / (1 + rho), g2 = 1 / (1 + rho), b = 2, w = 0, which is exactly the prox of the
 quadratic loss (u = (r + rho y) / (1 + rho)): the untrained network is ADMM-l2.
 
+Anchored (``anchored``): b = 2 and g2 = 1 - g1, with g1 <= G1_MAX < 1. Then F_t(r, r) = r for every r above
+the break points: the learned divergence f_r(y) is smallest at y = r, as a divergence should be (an
+unanchored prox may learn g1 + g2 < 1, a loss whose minimum sits below the measured magnitude, which
+shrinks every estimate). The free parameters are g1 (the layer's trust in the estimate against r), the
+pieces and the penalties; the untrained network is still ADMM-l2.
+
 Penalty schedule (untied only, ``rho_end``): layer t uses its own ADMM penalty rho_t, starting geometrically
 from rho to rho_end and learned (log parametrisation) with the prox. A layer is then one iteration of ADMM
 with a varying penalty (the dual lambda is unscaled, so it carries over between penalties as it should), and
@@ -34,6 +40,7 @@ from engine.stft import StftConfig
 from training import stft as tstft
 
 G1_MIN = 1e-3
+G1_MAX = 1.0 - 1e-3  # anchored networks: g2 = 1 - g1 stays positive
 B_MIN = 1.05
 R_FLOOR = 1e-12  # r is floored before r^(b-1) so the exponent's gradient stays finite at r = 0
 ABS_EPS2 = 1e-24  # |h| = sqrt(re^2 + im^2 + ABS_EPS2): finite gradient at h = 0, z = 0 there
@@ -53,6 +60,7 @@ class NetConfig:
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
     breaks_init: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
     rho_end: float | None = None  # untied: penalty schedule rho -> rho_end over the layers, learned
+    anchored: bool = False  # b = 2, g2 = 1 - g1: F(r, r) = r, the learned divergence is smallest at y = r
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -106,19 +114,22 @@ class UnfoldedADMM(nn.Module):
         self.w = nn.Parameter(torch.zeros(sets, cfg.pieces))
         logb = torch.log(torch.tensor(_breaks(cfg.pieces, cfg.breaks_init)))
         self.log_break = nn.Parameter(logb.repeat(sets, 1))
+        if cfg.anchored:  # g2 and b follow from g1 (constrained()); their raw tensors stay at the start
+            self.g2.requires_grad_(False)
+            self.b.requires_grad_(False)
         self.register_buffer("win", tstft.window(self.stft_cfg), persistent=False)
 
     # ----- parameters -------------------------------------------------------------------------
     def constrained(self) -> dict[str, torch.Tensor]:
         """The parameter values the forward pass uses (monotone by construction); "rho" (per layer) only
         for a penalty schedule."""
-        p = {
-            "g1": self.g1.clamp_min(G1_MIN),
-            "g2": self.g2.clamp_min(0.0),
-            "b": self.b.clamp_min(B_MIN),
-            "w": self.w.clamp_max(0.0),
-            "bias": torch.exp(self.log_break),
-        }
+        if self.cfg.anchored:
+            g1 = self.g1.clamp(G1_MIN, G1_MAX)
+            p = {"g1": g1, "g2": 1.0 - g1, "b": torch.full_like(self.b, 2.0)}
+        else:
+            p = {"g1": self.g1.clamp_min(G1_MIN), "g2": self.g2.clamp_min(0.0), "b": self.b.clamp_min(B_MIN)}
+        p["w"] = self.w.clamp_max(0.0)
+        p["bias"] = torch.exp(self.log_break)
         if self.log_rho is not None:
             p["rho"] = torch.exp(self.log_rho.clamp(*LOG_RHO_RANGE))
         return p
@@ -126,7 +137,7 @@ class UnfoldedADMM(nn.Module):
     @torch.no_grad()
     def project_(self) -> None:
         """Clamp the raw parameters onto the feasible set (call after each optimiser step)."""
-        self.g1.clamp_(min=G1_MIN)
+        self.g1.clamp_(min=G1_MIN, max=G1_MAX if self.cfg.anchored else None)
         self.g2.clamp_(min=0.0)
         self.b.clamp_(min=B_MIN)
         self.w.clamp_(max=0.0)

@@ -63,6 +63,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "which weighs the quiet regions PESQ hears and STOI ignores (default 0)",
     )
     parser.add_argument(
+        "--anchored",
+        action="store_true",
+        help="learn only g1 per layer (with the pieces and penalties), b = 2 and g2 = 1 - g1, so that "
+        "F(r, r) = r: each learned divergence is smallest at y = r (no learned shrinkage of the "
+        "magnitudes, which hurts streaming)",
+    )
+    parser.add_argument(
         "--spectral-target",
         choices=("given", "clean"),
         default="given",
@@ -119,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         sc_weight=args.sc_weight,
         logmag_weight=args.logmag_weight,
         spectral_target=args.spectral_target,
+        anchored=args.anchored,
         seed=args.seed,
     )
     summary = train(cfg, args.out, resume=args.resume)
