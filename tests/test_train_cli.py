@@ -193,3 +193,45 @@ def test_spectral_target_clean_scores_the_estimate_against_the_clean_magnitude()
     assert abs(parts["sc_db"] - parts_given["sc_db"]) > 0.5
     with pytest.raises(ValueError, match="spectral_target"):
         batch_loss(net, c, torch.tensor(exact)[None], ph, 1.0, spectral_target="noisy")
+
+
+def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(tmp_path):
+    import json
+    from pathlib import Path
+
+    from engine.errors import InputError, ModelError
+    from engine.stft import StftConfig
+    from training.train import start_from_model
+    from training.unfolded import NetConfig, UnfoldedADMM
+
+    models = Path(__file__).resolve().parents[1] / "exported_models"
+    tied = json.loads((models / "unfolded-tied.json").read_text())["parameters"]
+    net = UnfoldedADMM(NetConfig(variant="tied"))
+    start_from_model(net, models / "unfolded-tied.onnx")
+    got = net.card_parameters()
+    for k, v in tied.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-6, err_msg=k)
+
+    untied = json.loads((models / "unfolded-untied.json").read_text())["parameters"]
+    anchored = UnfoldedADMM(NetConfig(variant="untied", anchored=True))
+    start_from_model(anchored, models / "unfolded-untied.onnx")
+    got = anchored.card_parameters()  # the card's prox projected onto the anchored family
+    for k in ("g1", "w", "bias"):
+        np.testing.assert_allclose(got[k], untied[k], rtol=1e-6, err_msg=k)
+    np.testing.assert_allclose(got["g2"], 1.0 - np.asarray(untied["g1"]), rtol=1e-6)
+    assert got["b"] == [2.0] * 15 and not np.allclose(untied["g2"], got["g2"], atol=1e-3)
+
+    for other, model, message in (
+        (NetConfig(variant="tied", layers=4), "unfolded-tied", "'layers': 15"),
+        (NetConfig(variant="untied"), "unfolded-tied", "'variant': 'tied'"),
+        (NetConfig(variant="tied", stft=StftConfig(hop=512).to_dict()), "unfolded-tied", "'hop': 256"),
+        (NetConfig(variant="untied", rho_end=1.0), "unfolded-untied", "penalty schedule"),
+    ):
+        with pytest.raises(InputError, match=message):
+            start_from_model(UnfoldedADMM(other), models / f"{model}.onnx")
+    with pytest.raises(InputError, match="streaming"):
+        start_from_model(
+            UnfoldedADMM(NetConfig(variant="tied", layers=3)), models / "unfolded-stream-l1.onnx"
+        )
+    with pytest.raises(ModelError, match="not found"):
+        start_from_model(UnfoldedADMM(NetConfig()), tmp_path / "missing.onnx")

@@ -20,19 +20,7 @@ from engine.onnx_model import read_card
 from training.export import export_network
 from training.stream_export import export_stream
 from training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from training.unfolded import NetConfig, UnfoldedADMM
-
-
-def _load_parameters(net: UnfoldedADMM, params: dict) -> None:
-    """Set the raw parameters so that ``net.constrained()`` returns the card's values (rows in order)."""
-    with torch.no_grad():
-        names = [("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")]
-        if "rho" in params:
-            names.append(("rho", "log_rho"))
-        for name, attr in names:
-            value = torch.tensor(params[name], dtype=torch.float64)
-            target = getattr(net, attr)
-            target.copy_((torch.log(value) if name in ("bias", "rho") else value).reshape(target.shape))
+from training.unfolded import NetConfig, UnfoldedADMM, load_parameters
 
 
 def network_of(card: dict) -> UnfoldedADMM:
@@ -49,7 +37,7 @@ def network_of(card: dict) -> UnfoldedADMM:
             stft={k: v for k, v in card["stft"].items() if k != "window"},
         )
         net = StreamUnfolded(scfg)
-        _load_parameters(net, params)
+        load_parameters(net, params)
     else:
         stft = card.get("trained_stft", card["stft"])
         cfg = NetConfig(
@@ -61,7 +49,7 @@ def network_of(card: dict) -> UnfoldedADMM:
             stft={k: v for k, v in stft.items() if k != "window"},
         )
         net = UnfoldedADMM(cfg)
-        _load_parameters(net, params)
+        load_parameters(net, params)
     restored = net.card_parameters()
     for name, value in params.items():
         if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):

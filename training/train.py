@@ -25,7 +25,7 @@ from engine.stft import StftConfig
 from training import stft as tstft
 from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
 from training.stoi import stoi as torch_stoi
-from training.unfolded import NetConfig, UnfoldedADMM
+from training.unfolded import NetConfig, UnfoldedADMM, load_parameters
 
 PESQ_MAX = 4.64
 
@@ -64,6 +64,7 @@ class TrainConfig(RunConfig):
     logmag_weight: float = 0.0  # + logmag_weight * mean |log magnitude error| (bins floored at -60 dB)
     spectral_target: str = "given"  # SC and log-magnitude terms against the given or the clean magnitude
     anchored: bool = False  # prox with b = 2, g2 = 1 - g1 (training.unfolded)
+    init: str | None = None  # start from an exported model's parameters (NAME.onnx, its card beside)
     seed: int = 0
 
     def net_config(self) -> NetConfig:
@@ -270,6 +271,32 @@ def save_epoch(
     _plot(history, last.parent / "curve.png")
 
 
+def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
+    """Load an exported model's parameters (from its card) into ``net``, which must have its architecture."""
+    from engine.onnx_model import read_card
+
+    card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
+    c = net.cfg
+    want = {"variant": c.variant, "layers": c.layers, "pieces": c.pieces, "hop": net.stft_cfg.hop}
+    stft = card.get("trained_stft", card["stft"])
+    have = {
+        "variant": card["variant"],
+        "layers": card["layers"],
+        "pieces": card["pieces"],
+        "hop": stft["hop"],
+    }
+    if "streaming" in card or have != want:
+        raise InputError(
+            f"--init {model_path}: a {'streaming ' if 'streaming' in card else ''}model with {have}, "
+            f"but this run trains {want}"
+        )
+    if ("rho" in card["parameters"]) != (net.log_rho is not None):
+        raise InputError(
+            f"--init {model_path}: its penalty schedule and --rho-end must both be present or absent"
+        )
+    load_parameters(net, card["parameters"])
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or resume) a run in folder ``out``; returns the summary written to summary.json."""
     from tqdm import tqdm
@@ -286,7 +313,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         state = torch.load(last, map_location="cpu", weights_only=False)
         cfg = TrainConfig.from_dict(state["config"])
     torch.manual_seed(cfg.seed)
-    net = UnfoldedADMM(cfg.net_config()).to(device)
+    net = UnfoldedADMM(cfg.net_config())
+    if cfg.init and not resume:
+        start_from_model(net, cfg.init)
+    net = net.to(device)
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net)
@@ -339,7 +369,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         best = metrics["score"]
         save_checkpoint(0, metrics, out / "best.pt")
         if progress:
-            report_epoch("epoch 0 (untrained = ADMM-l2)", metrics)
+            report_epoch(
+                f"epoch 0 ({'the start, ' + Path(cfg.init).stem if cfg.init else 'untrained = ADMM-l2'})",
+                metrics,
+            )
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         bar = tqdm(
             range(cfg.steps_per_epoch),

@@ -214,3 +214,18 @@ class UnfoldedADMM(nn.Module):
         for _ in range(passes):
             x, lam = runner(mag, x, fixed, lam)
         return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
+
+
+def load_parameters(net: nn.Module, params: dict) -> None:
+    """Set the raw parameters so that ``net.constrained()`` returns a model card's values (rows in order).
+
+    An anchored network keeps only g1 (clamped to its range), the pieces and the penalties: g2 and b follow
+    from g1, so a free card's shrinkage is dropped (the card's prox projected onto the anchored family)."""
+    with torch.no_grad():
+        names = [("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")]
+        if "rho" in params:
+            names.append(("rho", "log_rho"))
+        for name, attr in names:
+            value = torch.tensor(params[name], dtype=torch.float64)
+            target = getattr(net, attr)
+            target.copy_((torch.log(value) if name in ("bias", "rho") else value).reshape(target.shape))

@@ -70,6 +70,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         "magnitudes, which hurts streaming)",
     )
     parser.add_argument(
+        "--init",
+        metavar="MODEL.onnx",
+        default=None,
+        help="start from an exported model's parameters (read from its card; same variant, layers, "
+        "pieces, hop and penalty schedule) instead of ADMM-l2; with --anchored, its prox is first "
+        "projected onto the anchored family",
+    )
+    parser.add_argument(
         "--spectral-target",
         choices=("given", "clean"),
         default="given",
@@ -127,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         logmag_weight=args.logmag_weight,
         spectral_target=args.spectral_target,
         anchored=args.anchored,
+        init=args.init,
         seed=args.seed,
     )
     summary = train(cfg, args.out, resume=args.resume)
