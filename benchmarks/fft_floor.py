@@ -28,6 +28,8 @@ from engine.stft import StftConfig  # noqa: E402
 def fft_pair_seconds(frames: int, n_fft: int, dtype, repeats: int) -> float:
     """Median time of rfft + irfft over ``frames`` frames of ``n_fft`` samples, one thread."""
     a = np.random.default_rng(0).standard_normal((frames, n_fft)).astype(dtype)
+    for _ in range(200):  # warm-up: plan caches, clock ramp
+        scipy.fft.irfft(scipy.fft.rfft(a, axis=1, workers=1), n=n_fft, axis=1, workers=1)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -53,13 +55,19 @@ def main() -> None:
     budget = cfg.hop / cfg.sample_rate
     print(f"hop {cfg.hop}, n_fft {cfg.n_fft}: {1e3 * budget:.2f} ms of audio per frame")
     print(f"{'layers x W':>11} {'dtype':>8} {'us/layer':>9} {'ms/frame':>9} {'RTF floor':>10}")
-    for case in args.cases.split(","):
-        layers, frames = (int(v) for v in case.split("x"))
+    cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
+    per_layer = {  # the cost of a layer's transforms depends on W only
+        (frames, dtype): fft_pair_seconds(frames, cfg.n_fft, dtype, args.repeats)
+        for frames in sorted({w for _, w in cases})
+        for dtype in (np.float32, np.float64)
+    }
+    for layers, frames in cases:
+        case = f"{layers}x{frames}"
         for dtype in (np.float32, np.float64):
-            per_layer = fft_pair_seconds(frames, cfg.n_fft, dtype, args.repeats)
-            step = layers * per_layer
+            layer = per_layer[frames, dtype]
+            step = layers * layer
             print(
-                f"{case:>11} {np.dtype(dtype).name:>8} {1e6 * per_layer:9.1f} {1e3 * step:9.3f} "
+                f"{case:>11} {np.dtype(dtype).name:>8} {1e6 * layer:9.1f} {1e3 * step:9.3f} "
                 f"{step / budget:10.3f}"
             )
 
