@@ -35,6 +35,21 @@ def test_demo_without_display_streams_and_prints_a_summary(capsys):
     assert 0.9 < stoi <= 1.0
 
 
+def test_demo_without_window_streams_a_model_file_and_refuses_a_missing_one(capsys, monkeypatch):
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-stream-l1.onnx"
+    assert main(["demo", "--no-gui", "-m", str(model), "-L", "1", "--output", "null"]) == 0
+    out = capsys.readouterr().out
+    assert "unfolded-stream-l1 (window of 5 frames, 3 projections per step" in out
+    assert 0.9 < float(out.split(" stoi ")[1].split()[0]) <= 1.0
+    assert main(["demo", "--no-gui", "-m", "missing.onnx", "--output", "null"]) == 1
+    assert "missing.onnx: no such model file" in capsys.readouterr().err
+    monkeypatch.setattr("app.gui.app.has_display", lambda: True)  # the window lists shipped models only
+    assert main(["demo", "-m", str(model), "-L", "1"]) == 1
+    assert "runs with --no-gui" in capsys.readouterr().err
+
+
 def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
     shot = tmp_path / "window.png"
     code = main(

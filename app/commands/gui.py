@@ -8,7 +8,12 @@ from pathlib import Path
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `phasefold gui` and `phasefold demo`."""
-    parser.add_argument("--method", "-m", default=None, help="method or shipped model to select")
+    parser.add_argument(
+        "--method",
+        "-m",
+        default=None,
+        help="method or shipped model to select (`phasefold demo --no-gui` also takes NAME.onnx)",
+    )
     parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
     parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
     parser.add_argument(
