@@ -17,9 +17,9 @@ quadratic loss (u = (r + rho y) / (1 + rho)): the untrained network is ADMM-l2.
 
 Anchored (``anchored``): b = 2 and g2 = 1 - g1, with g1 <= G1_MAX < 1. Then F_t(r, r) = r for every r above
 the break points: the learned divergence f_r(y) is smallest at y = r, as a divergence should be (an
-unanchored prox may learn g1 + g2 < 1, a loss whose minimum sits below the measured magnitude, which
-shrinks every estimate). The free parameters are g1 (the layer's trust in the estimate against r), the
-pieces and the penalties; the untrained network is still ADMM-l2.
+unanchored prox may learn F(r, r) != r, a loss whose minimum sits off the measured magnitude, which
+shrinks or inflates the estimate). The free parameters are g1 (the layer's trust in the estimate against
+r), the pieces and the penalties; the untrained network is still ADMM-l2.
 
 Penalty schedule (untied only, ``rho_end``): layer t uses its own ADMM penalty rho_t, starting geometrically
 from rho to rho_end and learned (log parametrisation) with the prox. A layer is then one iteration of ADMM
@@ -220,7 +220,7 @@ def load_parameters(net: nn.Module, params: dict) -> None:
     """Set the raw parameters so that ``net.constrained()`` returns a model card's values (rows in order).
 
     An anchored network keeps only g1 (clamped to its range), the pieces and the penalties: g2 and b follow
-    from g1, so a free card's shrinkage is dropped (the card's prox projected onto the anchored family)."""
+    from g1, so a free card's off-target minima are dropped (its prox projected onto the anchored family)."""
     with torch.no_grad():
         names = [("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")]
         if "rho" in params:

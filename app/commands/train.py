@@ -66,8 +66,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--anchored",
         action="store_true",
         help="learn only g1 per layer (with the pieces and penalties), b = 2 and g2 = 1 - g1, so that "
-        "F(r, r) = r: each learned divergence is smallest at y = r (no learned shrinkage of the "
-        "magnitudes, which hurts streaming)",
+        "F(r, r) = r: each learned divergence is smallest at y = r (a free prox's shrinking or "
+        "inflating layers hurt streaming)",
     )
     parser.add_argument(
         "--init",
