@@ -4,6 +4,10 @@ Each scenario runs in a subprocess whose HOME holds that .asoundrc (PortAudio re
 at start-up). The null device has no clock, so it drains the FIFO as fast as it is filled: under-runs
 are counted but their number means nothing here; what is checked is that the device is listed, the
 callback runs, every sample reaches it in order, and an unplugged device stops the stream cleanly.
+
+Timing is checked against a device with a clock: tests/alsa/clocked_device.sh runs a private PulseAudio
+daemon whose null sink consumes audio at the sample rate, reached through ALSA's pulse plugin
+(.ci/install installs both).
 """
 
 from __future__ import annotations
@@ -76,3 +80,33 @@ def test_ctrl_c_ends_a_microphone_stream_cleanly(tmp_path):
     r = _run_case("cli_interrupt", tmp_path)
     assert r["rc"] == 0, r["stderr"]
     assert r["seconds"] > 0.1  # the WAV was closed properly and holds the audio
+
+
+def test_clocked_device_paces_the_fifo_and_counts_a_stall(tmp_path):
+    if sys.platform != "linux":
+        pytest.skip("the clocked device is PulseAudio's null sink through ALSA: Linux only")
+    proc = subprocess.run(
+        [
+            "bash",
+            str(HERE / "alsa" / "clocked_device.sh"),
+            sys.executable,
+            str(SCRIPT),
+            "clocked",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode == 3:
+        pytest.skip("PulseAudio is not installed (.ci/install installs it): no clocked device here")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skip" in r:
+        pytest.skip(r["skip"])
+    # the bounded FIFO (0.5 s) makes a fast producer wait for the device's clock: writing 2 s of audio
+    # takes more than 1.2 s (on the null ALSA device, which has no clock, about 20 ms)
+    assert r["paced"] > r["seconds"] - 0.8, r
+    assert r["underruns_before_stall"] == 0, r
+    assert r["underruns_in_stall"] > 0, r  # a producer stalled for 1 s starves the device: counted
+    assert r["consumed"] == r["written"] == int(r["seconds"] * 22050) + 11025  # all of it was played

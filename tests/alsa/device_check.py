@@ -1,7 +1,8 @@
 """Runs one audio-device scenario in a fresh process (PortAudio reads the ALSA set-up at start-up).
 
 Usage: python tests/alsa/device_check.py CASE OUT_DIR; prints one JSON object. tests/test_audio_device.py
-starts it with HOME pointing at a folder whose .asoundrc is tests/alsa/asoundrc (the ALSA null device).
+starts it with HOME pointing at a folder whose .asoundrc is tests/alsa/asoundrc (the ALSA null device),
+or, for the clocked case, one that routes ALSA's default device to a private PulseAudio null sink.
 """
 
 from __future__ import annotations
@@ -119,6 +120,31 @@ def case_mic(out: Path) -> dict:
         "frames": int(sum(f.shape[0] for f in frames)),
         "finite": bool(all(np.isfinite(f).all() for f in frames)),
         "bad_samples": source.bad_samples,
+    }
+
+
+def case_clocked(out: Path) -> dict:
+    """A producer faster than real time, then a stalled one, against a device with a clock."""
+    from engine.streaming import SoundDeviceSink
+
+    x = _speechlike(2.0).astype(np.float32)
+    sink = SoundDeviceSink(22050)
+    t0 = time.perf_counter()
+    for i in range(0, x.size, 256):  # as fast as the bounded FIFO takes it
+        sink.write(x[i : i + 256])
+    paced = time.perf_counter() - t0
+    before = sink.underruns
+    time.sleep(1.0)  # the producer stops for longer than the FIFO holds
+    stalled = sink.underruns - before
+    sink.write(x[:11025])
+    sink.close()
+    return {
+        "seconds": x.size / 22050,
+        "paced": paced,
+        "underruns_before_stall": before,
+        "underruns_in_stall": stalled,
+        "written": sink.samples_written,
+        "consumed": sink._read_pos,
     }
 
 
