@@ -26,17 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--rho to this value and learned with the prox (an increasing schedule helps "
         "modified magnitudes: docs/results.md)",
     )
-    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
+    add_data_arguments(parser)
     parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
-    parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
-    parser.add_argument(
-        "--snr",
-        type=float,
-        nargs=2,
-        default=(5.0, 5.0),
-        metavar=("LO", "HI"),
-        help="modified magnitudes: input SNR range in dB (default 5 5)",
-    )
     parser.add_argument(
         "--validation-draws",
         type=int,
@@ -90,6 +81,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --condition and --snr: the training data options shared with `phasefold train-stream`."""
+    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
+    parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
+    parser.add_argument(
+        "--snr",
+        type=float,
+        nargs=2,
+        default=(5.0, 5.0),
+        metavar=("LO", "HI"),
+        help="modified magnitudes: input SNR range in dB (default 5 5)",
+    )
 
 
 def require_torch(threads: int | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.commands.train import add_data_arguments
 from engine.errors import InputError
 
 
@@ -17,16 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one parameter set per layer instead of per (layer, frame position in the window)",
     )
-    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
-    parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
-    parser.add_argument(
-        "--snr",
-        type=float,
-        nargs=2,
-        default=(5.0, 5.0),
-        metavar=("LO", "HI"),
-        help="modified magnitudes: input SNR range in dB (default 5 5)",
-    )
+    add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=12, help="steps per epoch (default 12)")
     parser.add_argument("--batch", type=int, default=2)
