@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from engine.errors import ModelError  # noqa: E402
 from engine.onnx_model import load_model, read_card  # noqa: E402
 from engine.streaming.steps import MODELS_DIR  # noqa: E402
 from training.export import TOLERANCE  # noqa: E402
@@ -32,3 +33,20 @@ def test_rebuilt_model_reproduces_its_golden_pair(tmp_path):
     x_out, lam_out = model.step(**{k: golden[k] for k in ("mag", "x", "fixed", "lam")})
     assert np.abs(x_out - golden["x_out"]).max() <= TOLERANCE
     assert np.abs(lam_out - golden["lam_out"]).max() <= 1e-3
+
+
+def test_anchored_rebuild_projects_the_prox_and_keeps_the_trained_parameters(tmp_path):
+    src = MODELS_DIR / "unfolded-untied.onnx"
+    for suffix in (".onnx", ".json", ".golden.npz"):
+        shutil.copy(src.with_name(src.stem + suffix), tmp_path / (src.stem + suffix))
+    old = read_card(src)["parameters"]
+    card = rebuild(tmp_path / src.name, evaluate=False, anchor=True)
+    p = card["parameters"]
+    np.testing.assert_allclose(p["g1"], old["g1"], rtol=1e-6)
+    np.testing.assert_allclose(p["g2"], 1.0 - np.asarray(old["g1"]), rtol=1e-6)
+    assert p["b"] == [2.0] * len(old["b"]) and "anchored" in card["rebuilt"]
+    for key in ("w", "bias"):
+        np.testing.assert_allclose(p[key], old[key], rtol=1e-6)
+    assert read_card(tmp_path / src.name)["parameters"] == p  # written beside the new graph
+    with pytest.raises(ModelError, match="offline models"):
+        rebuild(MODELS_DIR / "unfolded-stream-l1.onnx", evaluate=False, anchor=True)

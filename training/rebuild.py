@@ -1,13 +1,18 @@
-"""Rebuild a shipped model's graph from its card: ``python -m training.rebuild exported_models/NAME.onnx...``.
+"""Rebuild a shipped model's graph from its card.
+
+    python -m training.rebuild [--no-eval] [--anchor] exported_models/NAME.onnx ...
 
 The card holds every parameter, so a model can be re-exported when the graph builder changes (a faster
 STFT form, say) without its training run: the PyTorch network is restored from the card, exported with
 the usual checks (checker, onnxruntime against PyTorch in float64, golden pair) and its test-split
-metrics are measured again. Training provenance is kept; the card records the rebuild.
+metrics are measured again. Training provenance is kept; the card records the rebuild. ``--anchor``
+first projects an offline model's prox onto the anchored family (training.unfolded: b = 2, g2 = 1 - g1),
+which the card records too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -57,11 +62,22 @@ def network_of(card: dict) -> UnfoldedADMM:
     return net.float()
 
 
-def rebuild(model_path: str | Path, evaluate: bool = True) -> dict:
-    """Re-export one model in place from its card; returns the new card."""
+def anchored_network(card: dict) -> UnfoldedADMM:
+    """The card's network with its prox projected onto the anchored family (b = 2, g2 = 1 - g1, the
+    learned g1, pieces and penalties kept; training.unfolded): F(r, r) = r in every layer. No training."""
+    if "streaming" in card:
+        raise ModelError(f"{card['name']}: anchoring applies to offline models, not to streaming ones")
+    net = UnfoldedADMM(dataclasses.replace(network_of(card).cfg, anchored=True))
+    load_parameters(net, card["parameters"])
+    return net.float()
+
+
+def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False) -> dict:
+    """Re-export one model in place from its card (``anchor``: projected onto the anchored family first);
+    returns the new card."""
     path = Path(model_path)
     old = read_card(path)
-    net = network_of(old)
+    net = anchored_network(old) if anchor else network_of(old)
     t0 = time.time()
     if "streaming" in old:
         card = export_stream(
@@ -87,14 +103,20 @@ def rebuild(model_path: str | Path, evaluate: bool = True) -> dict:
         "from_card_sha256": old["sha256"],
         "previous_stft_form": old.get("onnx", {}).get("stft"),
     }
+    if anchor:
+        card["rebuilt"]["anchored"] = (
+            "prox projected onto the anchored family: g2 = 1 - g1 and b = 2 in every layer, the trained g1, "
+            "pieces and break points kept, not retrained (python -m training.rebuild --anchor)"
+        )
     path.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return card
 
 
 def main(argv: list[str]) -> int:
     evaluate = "--no-eval" not in argv
-    for arg in (a for a in argv if a != "--no-eval"):
-        card = rebuild(arg, evaluate=evaluate)
+    anchor = "--anchor" in argv
+    for arg in (a for a in argv if a not in ("--no-eval", "--anchor")):
+        card = rebuild(arg, evaluate=evaluate, anchor=anchor)
         diffs = card["verification"]["max_abs_diff"]
         print(
             f"{arg}: rebuilt; max abs diff " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()), flush=True
