@@ -38,12 +38,24 @@ def iterate_model(path: Path, passes: int, items) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
+    import argparse
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out, models, passes = Path(argv[0]), [Path(p) for p in argv[1:]], 10
+    parser = argparse.ArgumentParser(
+        prog="python -m training.iterate",
+        description=f"Apply exported networks k = 1..PASSES times in a row on the first {N_FILES} test "
+        "files; "
+        "plot SC and PESQ against k beside ADMM-l2 at 15 k iterations.",
+    )
+    parser.add_argument("out", type=Path, help="the plot (PNG)")
+    parser.add_argument("models", type=Path, nargs="+", help="exported models (NAME.onnx with their cards)")
+    parser.add_argument("--passes", type=int, default=10)
+    args = parser.parse_args(argv)
+    out, models, passes = args.out, args.models, args.passes
     cfg, items = condition_inputs("exact_hop256")
     items = items[:N_FILES]
     results = {p.stem: iterate_model(p, passes, items) for p in models}
