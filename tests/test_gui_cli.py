@@ -6,6 +6,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt loads
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ pytest.importorskip("pyqtgraph")
 
 from app.cli import main  # noqa: E402
 from app.gui.app import has_display  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[1] / "exported_models"
 
 
 def test_display_detection(monkeypatch):
@@ -35,19 +38,17 @@ def test_demo_without_display_streams_and_prints_a_summary(capsys):
     assert 0.9 < stoi <= 1.0
 
 
-def test_demo_without_window_streams_a_model_file_and_refuses_a_missing_one(capsys, monkeypatch):
-    from pathlib import Path
-
-    model = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-stream-l1.onnx"
+def test_demo_without_window_streams_a_model_file_and_refuses_a_missing_one(capsys):
+    model = MODELS / "unfolded-stream-l1.onnx"
     assert main(["demo", "--no-gui", "-m", str(model), "-L", "1", "--output", "null"]) == 0
     out = capsys.readouterr().out
     assert "unfolded-stream-l1 (window of 5 frames, 3 projections per step" in out
     assert 0.9 < float(out.split(" stoi ")[1].split()[0]) <= 1.0
     assert main(["demo", "--no-gui", "-m", "missing.onnx", "--output", "null"]) == 1
     assert "missing.onnx: no such model file" in capsys.readouterr().err
-    monkeypatch.setattr("app.gui.app.has_display", lambda: True)  # the window lists shipped models only
-    assert main(["demo", "-m", str(model), "-L", "1"]) == 1
-    assert "runs with --no-gui" in capsys.readouterr().err
+    hop512 = model.with_name("unfolded-tied-hop512.onnx")  # the demo and the window run at hop 256
+    assert main(["demo", "--no-gui", "-m", str(hop512), "--output", "null"]) == 1
+    assert "made for an STFT of n_fft 1024, hop 512" in capsys.readouterr().err
 
 
 def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
@@ -76,6 +77,8 @@ def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
     [
         (["gui", "--method", "no-such-method"], "unknown method 'no-such-method'"),
         (["gui", "--method", "unfolded-tied-hop512"], "unknown method 'unfolded-tied-hop512' for the GUI"),
+        (["gui", "--method", "missing.onnx"], "missing.onnx: no such model file"),
+        (["gui", "--method", str(MODELS / "unfolded-tied-hop512.onnx")], "hop 512; the window streams at"),
         (["gui", "--lookahead", "12"], "look-ahead must be 0 to 8"),
         (["demo", "--block", "0"], "block size must be 1 to 8"),
     ],

@@ -157,6 +157,32 @@ def test_a_stream_trained_model_brings_its_own_lookahead(qtbot, window):
     window.stop_stream(wait=True)
 
 
+def test_an_exported_model_file_is_offered_streamed_and_drawn(qtbot, window, tmp_path):
+    """A user's own export (a copy of a shipped one under another name) joins the method list and streams;
+    files that do not fit are refused in the window."""
+    src = steps.MODELS_DIR / "unfolded-stream-l1"
+    for suffix in (".onnx", ".json", ".golden.npz"):
+        shutil.copy(src.with_name(src.name + suffix), tmp_path / ("mine" + suffix))
+    c = window.controls
+    c.lookahead.setValue(3)
+    assert window.add_model_file(tmp_path / "mine.onnx")
+    assert c.method.currentText() == str((tmp_path / "mine.onnx").resolve())
+    assert (c.lookahead.value(), c.block.value()) == (1, 1)  # its card's look-ahead, as for shipped ones
+    assert "learned divergence of mine" in window.divergence.getPlotItem().titleLabel.text
+    assert window.start_stream()
+    qtbot.waitUntil(lambda: window.spec_out.frames_drawn > 40, timeout=WAIT_MS)
+    assert window.active_method == c.method.currentText()  # the file is what streams
+    assert window.method_label.text() == "method unfolded-stream-l1"  # under the name in its card
+    window.stop_stream(wait=True)
+    assert window.last_error is None
+    count = c.method.count()
+    assert not window.add_model_file(steps.MODELS_DIR / "unfolded-tied-hop512.onnx")
+    assert "hop 512" in window.last_error and c.method.count() == count
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    assert not window.add_model_file(tmp_path / "broken.onnx")
+    assert "broken" in window.last_error and c.method.count() == count
+
+
 def test_pause_holds_the_stream_and_resume_continues(qtbot, window):
     c = window.controls
     c.method.setCurrentText(FAST)

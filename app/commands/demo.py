@@ -20,14 +20,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.gui.app import LaunchOptions, check_options, has_display, launch
-    from engine.errors import InputError
 
     windowed = not args.no_gui and has_display()
-    model = args.method if args.method and args.method.endswith(".onnx") else None
-    if model and windowed:
-        raise InputError("a model file (.onnx) runs with --no-gui; the window offers the shipped models")
     opts = LaunchOptions(
-        method=None if model else args.method,
+        method=args.method,
         lookahead=args.lookahead,
         block=args.block,
         output=args.output,
@@ -40,13 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if not windowed:
         if not args.no_gui:
             print("phasefold demo: no display found: streaming without the window", file=sys.stderr)
-        return headless(opts, model)
+        return headless(opts)
     return launch(opts)
 
 
-def headless(opts, model: str | None = None) -> int:
-    """Stream the demo through the engine to the chosen sink and print latency, RTF and scores;
-    ``model``: an exported model file (NAME.onnx with its card) instead of a method name."""
+def headless(opts) -> int:
+    """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
 
     from app.gui.main_window import default_method
@@ -56,7 +51,7 @@ def headless(opts, model: str | None = None) -> int:
     from engine.streaming import Player, Stream, method_names, open_sink
 
     cfg = StftConfig()
-    method = model or opts.method or default_method(method_names())
+    method = opts.method or default_method(method_names())
     source = prepare_source(SOURCE_DEMO, cfg, snr_db=opts.snr)
     stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block)
     sink, notes = open_sink(opts.output or "null", cfg.sample_rate)

@@ -12,7 +12,7 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         "--method",
         "-m",
         default=None,
-        help="method or shipped model to select (`phasefold demo --no-gui` also takes NAME.onnx)",
+        help="method, shipped model or exported model file (NAME.onnx, card beside it) to select",
     )
     parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
     parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")

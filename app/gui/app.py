@@ -37,14 +37,34 @@ class LaunchOptions:
     screenshot: Path | None = None  # saved just before closing
 
 
+def check_model_file(path: str | Path) -> None:
+    """A model file the window can stream: it exists, its card is valid and its STFT is the GUI's."""
+    from engine.onnx_model import read_card, stft_config_of
+    from engine.stft import StftConfig
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such model file")
+    cfg = stft_config_of(read_card(path))  # ModelError with a clear message for a bad card
+    if cfg != StftConfig():
+        raise InputError(
+            f"{path}: made for an STFT of n_fft {cfg.n_fft}, hop {cfg.hop}; the window streams at "
+            f"n_fft {StftConfig().n_fft}, hop {StftConfig().hop} (use `phasefold stream --model` for it)"
+        )
+
+
 def check_options(opts: LaunchOptions) -> None:
     """Refuse bad settings with one line before any window opens."""
     from engine.stft import StftConfig
     from engine.streaming import method_names
 
     names = method_names(StftConfig())  # the GUI streams at the default STFT (hop 256)
-    if opts.method is not None and opts.method not in names:
-        raise InputError(f"unknown method {opts.method!r} for the GUI; choose one of {', '.join(names)}")
+    if opts.method is not None and opts.method.endswith(".onnx"):
+        check_model_file(opts.method)
+    elif opts.method is not None and opts.method not in names:
+        raise InputError(
+            f"unknown method {opts.method!r} for the GUI; choose one of {', '.join(names)} or a model file "
+            "(NAME.onnx)"
+        )
     if not 0 <= opts.lookahead <= 8:
         raise InputError(f"look-ahead must be 0 to 8 frames, not {opts.lookahead}")
     if not 1 <= opts.block <= 8:
@@ -92,7 +112,9 @@ def launch(opts: LaunchOptions) -> int:
 def apply_options(window, opts: LaunchOptions) -> None:
     """Set the window's controls from the options."""
     c = window.controls
-    if opts.method is not None:
+    if opts.method is not None and opts.method.endswith(".onnx"):
+        window.add_model_file(opts.method)
+    elif opts.method is not None:
         c.method.setCurrentText(opts.method)
     c.lookahead.setValue(opts.lookahead)
     c.block.setValue(opts.block)

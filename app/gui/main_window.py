@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.cfg = StftConfig()
         self.score_window_s = score_window_s
         self.worker: StreamWorker | None = None
+        self.active_method: str | None = None  # the method list entry the running stream was opened with
         self.last_error: str | None = None
         self.last_worker: StreamWorker | None = None  # kept after a stream ends: its output can be saved
         self._intervals: deque[float] = deque(maxlen=1800)  # the last minute
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
             return act
 
         self.open_action = action("Open audio…", self._open_dialog, "Ctrl+O")
+        self.open_model_action = action("Open model…", self._open_model_dialog, "Ctrl+M")
         self.save_wav_action = action("Save reconstruction (WAV)…", self._save_wav_dialog, "Ctrl+S")
         self.save_png_action = action("Save screenshot (PNG)…", self._save_png_dialog, "Ctrl+P")
         self.save_csv_action = action("Save STOI trace (CSV)…", self._save_csv_dialog)
@@ -247,6 +249,7 @@ class MainWindow(QMainWindow):
             score_window_s=self.score_window_s,
         )
         self.last_worker = self.worker
+        self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
         for view in (self.spec_in, self.spec_out):
             view.reset()
         has_ref = s.source == SOURCE_MIC or source.reference is not None
@@ -305,7 +308,7 @@ class MainWindow(QMainWindow):
         if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
             self.controls.lookahead.setValue(trained[0])
             self.controls.block.setValue(trained[1])
-        if self.worker is None or name == self.worker.method:
+        if self.worker is None or name == self.active_method:
             return
         from engine.streaming import Stream
 
@@ -319,6 +322,7 @@ class MainWindow(QMainWindow):
         try:
             stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block)
             self.worker.switch(stream)
+            self.active_method = name
         except PhasefoldError as exc:
             self.show_error(f"cannot switch to {name}: {exc}")
             self.stop_stream()
@@ -446,6 +450,28 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
+    def _open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an exported model", "", "ONNX model (*.onnx)")
+        if path:
+            self.add_model_file(path)
+
+    def add_model_file(self, path: str | Path) -> bool:
+        """Offer an exported model (NAME.onnx with its card) in the method list and select it; an error
+        in the window if the file, its card or its STFT does not fit."""
+        from app.gui.app import check_model_file
+
+        try:
+            check_model_file(path)
+        except PhasefoldError as exc:
+            self.show_error(f"cannot use {path}: {exc}")
+            return False
+        name = str(Path(path).resolve())
+        c = self.controls
+        names = [c.method.itemText(i) for i in range(c.method.count())]
+        c.set_methods(names if name in names else [*names, name], current=name)
+        self.set_method(name)
+        return True
+
     def _save_dialog(self, title: str, suffix: str, filt: str) -> Path | None:
         path, _ = QFileDialog.getSaveFileName(self, title, f"phasefold{suffix}", filt)
         return Path(path) if path else None
@@ -504,10 +530,10 @@ class MainWindow(QMainWindow):
 
         refs_u = np.linspace(0.0, 3.0, 400)
         refs = [("quadratic (y - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(y | 1)", dc.kl(refs_u, 1.0))]
-        from engine.streaming.steps import MODELS_DIR
+        from engine.streaming.steps import model_file
 
-        model = MODELS_DIR / f"{name}.onnx"
-        if not model.is_file():
+        model = model_file(name)
+        if model is None or not model.is_file():
             note = {
                 "admm-l2": "ADMM minimises the quadratic loss (dashed)",
                 "admm-kl": "ADMM minimises the KL divergence (dotted)",
@@ -530,7 +556,7 @@ class MainWindow(QMainWindow):
         refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
         sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
         self.divergence.show_curves(
-            f"learned divergence of {name}, r = 1",
+            f"learned divergence of {model.stem}, r = 1",
             curves["u"],
             list(zip(labels, learned, strict=True)),
             refs,

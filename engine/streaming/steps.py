@@ -68,7 +68,8 @@ def method_names(cfg: StftConfig | None = None) -> list[str]:
     return list(CLASSICAL) + models
 
 
-def _model_path(method: str | Path) -> Path | None:
+def model_file(method: str | Path) -> Path | None:
+    """The .onnx file behind a method: a path to one, or a shipped model's name; None for other methods."""
     p = Path(method)
     if p.suffix == ".onnx":
         return p
@@ -81,7 +82,7 @@ def trained_settings(method: str | Path) -> tuple[int, int] | None:
     """(L, B) a stream-trained model was trained at (its card's ``streaming``), None for other methods."""
     from engine.onnx_model import read_card
 
-    path = _model_path(method)
+    path = model_file(method)
     if path is None or not path.is_file():
         return None
     try:
@@ -172,7 +173,7 @@ def make_step(
     method: str | Path, cfg: StftConfig | None = None, iterations: int | None = None, threads: int = 1
 ) -> tuple[WindowStep, StftConfig]:
     """The window step of an iterative method or model, and the STFT settings it runs at."""
-    path = _model_path(method)
+    path = model_file(method)
     if path is not None:
         step, model_cfg = model_step(path, passes=iterations or 1, threads=threads)
         if cfg is not None and (cfg.n_fft, cfg.hop, cfg.power) != (
@@ -238,7 +239,7 @@ def make_processor(
         if iterations < 1:
             raise InputError(f"RTISI-LA needs at least 1 iteration per frame, not {iterations}")
         return RtisiLaProcessor(cfg, lookahead, block, n_iter=iterations)
-    if _model_path(method) is None and name not in CLASSICAL and not name.startswith("admm-"):
+    if model_file(method) is None and name not in CLASSICAL and not name.startswith("admm-"):
         import difflib
 
         close = difflib.get_close_matches(name, method_names(), n=3, cutoff=0.5)
