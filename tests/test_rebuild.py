@@ -36,7 +36,7 @@ def test_rebuilt_model_reproduces_its_golden_pair(tmp_path):
 
 
 def test_anchored_rebuild_projects_the_prox_and_keeps_the_trained_parameters(tmp_path):
-    src = MODELS_DIR / "unfolded-untied-hop512.onnx"  # the session-1 untied parameters, not anchored
+    src = MODELS_DIR / "unfolded-modified.onnx"  # a free untied model (with a penalty schedule)
     for suffix in (".onnx", ".json", ".golden.npz"):
         shutil.copy(src.with_name(src.stem + suffix), tmp_path / (src.stem + suffix))
     old = read_card(src)["parameters"]
@@ -46,7 +46,7 @@ def test_anchored_rebuild_projects_the_prox_and_keeps_the_trained_parameters(tmp
     np.testing.assert_allclose(p["g1"], old["g1"], rtol=1e-6)
     np.testing.assert_allclose(p["g2"], 1.0 - np.asarray(old["g1"]), rtol=1e-6)
     assert p["b"] == [2.0] * len(old["b"]) and "anchored" in card["rebuilt"]
-    for key in ("w", "bias"):
+    for key in ("w", "bias", "rho"):
         np.testing.assert_allclose(p[key], old[key], rtol=1e-6)
     assert read_card(tmp_path / src.name)["parameters"] == p  # written beside the new graph
     with pytest.raises(ModelError, match="offline models"):

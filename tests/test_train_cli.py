@@ -212,12 +212,12 @@ def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(
     for k, v in tied.items():
         np.testing.assert_allclose(got[k], v, rtol=1e-6, err_msg=k)
 
-    # the session-1 untied parameters (not anchored; the export at hop 512 keeps them, trained at hop 256)
-    untied = json.loads((models / "unfolded-untied-hop512.json").read_text())["parameters"]
-    anchored = UnfoldedADMM(NetConfig(variant="untied", anchored=True))
-    start_from_model(anchored, models / "unfolded-untied-hop512.onnx")
+    # a free (not anchored) untied model with a penalty schedule
+    untied = json.loads((models / "unfolded-modified.json").read_text())["parameters"]
+    anchored = UnfoldedADMM(NetConfig(variant="untied", anchored=True, rho_end=1.0))
+    start_from_model(anchored, models / "unfolded-modified.onnx")
     got = anchored.card_parameters()  # the card's prox projected onto the anchored family
-    for k in ("g1", "w", "bias"):
+    for k in ("g1", "w", "bias", "rho"):
         np.testing.assert_allclose(got[k], untied[k], rtol=1e-6, err_msg=k)
     np.testing.assert_allclose(got["g2"], 1.0 - np.asarray(untied["g1"]), rtol=1e-6)
     assert got["b"] == [2.0] * 15 and not np.allclose(untied["g2"], got["g2"], atol=1e-3)
