@@ -25,7 +25,7 @@ from engine.onnx_model import read_card
 from training.export import export_network
 from training.stream_export import export_stream
 from training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from training.unfolded import NetConfig, UnfoldedADMM, load_parameters
+from training.unfolded import UnfoldedADMM, card_net_config, load_parameters
 
 
 def network_of(card: dict) -> UnfoldedADMM:
@@ -44,16 +44,7 @@ def network_of(card: dict) -> UnfoldedADMM:
         net = StreamUnfolded(scfg)
         load_parameters(net, params)
     else:
-        stft = card.get("trained_stft", card["stft"])
-        cfg = NetConfig(
-            variant=card["variant"],
-            layers=int(card["layers"]),
-            pieces=int(card["pieces"]),
-            rho=float(card["rho"]),
-            rho_end=float(params["rho"][-1]) if "rho" in params else None,
-            stft={k: v for k, v in stft.items() if k != "window"},
-        )
-        net = UnfoldedADMM(cfg)
+        net = UnfoldedADMM(card_net_config(card))
         load_parameters(net, params)
     restored = net.card_parameters()
     for name, value in params.items():
@@ -67,7 +58,7 @@ def anchored_network(card: dict) -> UnfoldedADMM:
     learned g1, pieces and penalties kept; training.unfolded): F(r, r) = r in every layer. No training."""
     if "streaming" in card:
         raise ModelError(f"{card['name']}: anchoring applies to offline models, not to streaming ones")
-    net = UnfoldedADMM(dataclasses.replace(network_of(card).cfg, anchored=True))
+    net = UnfoldedADMM(dataclasses.replace(card_net_config(card), anchored=True))
     load_parameters(net, card["parameters"])
     return net.float()
 

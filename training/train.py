@@ -25,7 +25,7 @@ from engine.stft import StftConfig
 from training import stft as tstft
 from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
 from training.stoi import stoi as torch_stoi
-from training.unfolded import NetConfig, UnfoldedADMM, load_parameters
+from training.unfolded import NetConfig, UnfoldedADMM, card_net_config, load_parameters
 
 PESQ_MAX = 4.64
 
@@ -275,22 +275,21 @@ def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
     """Load an exported model's parameters (from its card) into ``net``, which must have its architecture."""
     from engine.onnx_model import read_card
 
+    def architecture(c: NetConfig) -> dict:
+        return {"variant": c.variant, "layers": c.layers, "pieces": c.pieces, "hop": c.stft_cfg.hop}
+
     card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
-    c = net.cfg
-    want = {"variant": c.variant, "layers": c.layers, "pieces": c.pieces, "hop": net.stft_cfg.hop}
-    stft = card.get("trained_stft", card["stft"])
-    have = {
-        "variant": card["variant"],
-        "layers": card["layers"],
-        "pieces": card["pieces"],
-        "hop": stft["hop"],
-    }
-    if "streaming" in card or have != want:
+    if "streaming" in card:
         raise InputError(
-            f"--init {model_path}: a {'streaming ' if 'streaming' in card else ''}model with {have}, "
-            f"but this run trains {want}"
+            f"--init {model_path}: a streaming model (phasefold train-stream); this run trains an offline one"
         )
-    if ("rho" in card["parameters"]) != (net.log_rho is not None):
+    have, want = card_net_config(card), net.cfg
+    if architecture(have) != architecture(want):
+        raise InputError(
+            f"--init {model_path}: a model with {architecture(have)}, "
+            f"but this run trains {architecture(want)}"
+        )
+    if (have.rho_end is None) != (want.rho_end is None):
         raise InputError(
             f"--init {model_path}: its penalty schedule and --rho-end must both be present or absent"
         )

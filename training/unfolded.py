@@ -216,6 +216,21 @@ class UnfoldedADMM(nn.Module):
         return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
 
 
+def card_net_config(card: dict) -> NetConfig:
+    """The architecture of an offline model from its card: layers, pieces, penalty (schedule) and the STFT
+    it was trained at."""
+    params = card["parameters"]
+    stft = card.get("trained_stft", card["stft"])
+    return NetConfig(
+        variant=card["variant"],
+        layers=int(card["layers"]),
+        pieces=int(card["pieces"]),
+        rho=float(card["rho"]),
+        rho_end=float(params["rho"][-1]) if "rho" in params else None,
+        stft={k: v for k, v in stft.items() if k != "window"},
+    )
+
+
 def load_parameters(net: nn.Module, params: dict) -> None:
     """Set the raw parameters so that ``net.constrained()`` returns a model card's values (rows in order).
 
