@@ -1,13 +1,20 @@
-"""The arithmetic floor of a window step: what the FFTs alone of T layers over W frames cost on this machine.
+"""The floor of a window step on this machine: its FFTs alone, and the least an array-op step costs.
 
     python benchmarks/fft_floor.py                       # the shipped models' settings
-    python benchmarks/fft_floor.py --layers 15 --window 7
+    python benchmarks/fft_floor.py --cases 15x7,5x5
 
 Each layer of an unfolded (or ADMM) window step analyses and synthesises the W frames of the window once.
-This times scipy's pocketfft (rfft + irfft of [W, N], one thread, float32 and float64), the fastest FFT at
-hand, and prints the per-frame time and RTF that the FFTs alone would cost for T layers, with nothing else
-of the step (prox, framing, overlap-add, the engine) counted. An implementation of the step cannot be
-faster than this on the same machine; compare it with `phasefold bench`.
+The first table times scipy's pocketfft (rfft + irfft of [W, N], one thread, float32 and float64), the
+fastest FFT at hand, and prints the per-frame time and RTF that the FFTs alone would cost for T layers,
+with nothing else of the step counted. No implementation of the step can be faster on this machine.
+
+The second table adds what any step written with array operations (numpy, or onnxruntime nodes) must
+also pay: the layer's other array operations (``OPS_PER_LAYER``: the fewest elementwise operations a
+layer needs between its two transforms, for C = 3 pieces), each at the cost of the cheapest such
+operation measured on the window's arrays here (numpy and an onnxruntime node, whichever is cheaper),
+and the engine's least per-frame bookkeeping (the phase start of the new frame: one frame's rfft +
+irfft and ``OPS_PER_FRAME`` operations). The engine as it is (an identity window step streamed through
+``engine.streaming``) is timed beside it. Compare with `phasefold bench`.
 """
 
 from __future__ import annotations
@@ -24,19 +31,92 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.stft import StftConfig  # noqa: E402
 
+PIECES = 3
+#: the fewest array operations of one layer besides its rfft and irfft (spectra [W, K], spans [S])
+OPS_PER_LAYER = {
+    "h = A x + lambda / rho": 1,
+    "a = |h|": 1,
+    "s = g1 a + g2 r^(b-1)/(b-1) (the r term once per step)": 2,
+    "APL: per piece subtract, clip, multiply-add": 3 * PIECES,
+    "z = h u / a": 2,
+    "v = z - lambda / rho": 1,
+    "synthesis window": 1,
+    "overlap-add of N/H chunks (N/H - 1 adds)": 3,
+    "x = committed part + gain * overlap-add": 2,
+    "analysis window (framing is a view)": 1,
+    "dual: lambda += rho (A x - z)": 2,
+}
+#: per frame besides one frame's rfft + irfft: angle, phase advance, polar, window, insert, slide x and
+#: lambda, emit
+OPS_PER_FRAME = 8
+
+
+def _median_seconds(fn, repeats: int, inner: int = 50) -> float:
+    for _ in range(200):  # warm-up: plan caches, clock ramp
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t) / inner)
+    return float(np.median(times))
+
 
 def fft_pair_seconds(frames: int, n_fft: int, dtype, repeats: int) -> float:
     """Median time of rfft + irfft over ``frames`` frames of ``n_fft`` samples, one thread."""
     a = np.random.default_rng(0).standard_normal((frames, n_fft)).astype(dtype)
-    for _ in range(200):  # warm-up: plan caches, clock ramp
-        scipy.fft.irfft(scipy.fft.rfft(a, axis=1, workers=1), n=n_fft, axis=1, workers=1)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(50):
-            scipy.fft.irfft(scipy.fft.rfft(a, axis=1, workers=1), n=n_fft, axis=1, workers=1)
-        times.append((time.perf_counter() - t) / 50)
-    return float(np.median(times))
+    return _median_seconds(
+        lambda: scipy.fft.irfft(scipy.fft.rfft(a, axis=1, workers=1), n=n_fft, axis=1, workers=1), repeats
+    )
+
+
+def op_seconds(frames: int, cfg: StftConfig, repeats: int) -> float:
+    """The cheapest elementwise operation on a window's arrays: numpy, or one onnxruntime node."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    spec = (rng.standard_normal((frames, cfg.n_bins)) + 1j).astype(np.complex64)
+    real = rng.standard_normal((frames, cfg.n_bins)).astype(np.float32)
+    span = rng.standard_normal(cfg.span(frames)).astype(np.float32)
+    numpy_ops = [lambda: spec + spec, lambda: real * real, lambda: span * span]
+    shape = [2, frames, cfg.n_bins]  # a spectrum as [re | im], as the exported graphs hold it
+    nodes, prev = [], "a"
+    for i in range(100):
+        nodes.append(helper.make_node("Add", [prev, "a"], [f"t{i}"]))
+        prev = f"t{i}"
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        nodes, "adds", [value("a", TensorProto.FLOAT, shape)], [value(prev, TensorProto.FLOAT, shape)]
+    )
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = {"a": rng.standard_normal(shape).astype(np.float32)}
+    per_node = _median_seconds(lambda: session.run(None, feed), repeats, inner=5) / len(nodes)
+    return min([per_node] + [_median_seconds(op, repeats) for op in numpy_ops])
+
+
+def engine_seconds(lookahead: int, cfg: StftConfig, seconds: float = 3.0) -> float:
+    """Per-frame thread time of the streaming engine around an identity window step (B = 1)."""
+    from engine.demo import demo_signal
+    from engine.metrics import one_thread
+    from engine.stft import magnitude
+    from engine.streaming import Stream
+    from engine.streaming.window import WindowProcessor, WindowStep
+
+    mag = magnitude(demo_signal(seconds), cfg)
+    step = WindowStep(lambda m, x, f, lam: (x, lam), "identity", 0)
+    with one_thread():
+        stream = Stream(WindowProcessor(step, cfg, lookahead, 1))
+        for frame in mag[:50]:  # warm-up
+            stream.push(frame)
+        stream.reset()
+        for frame in mag:
+            stream.push(frame)
+    return stream.stats.cpu_s / stream.stats.frames_in
 
 
 def main() -> None:
@@ -56,9 +136,10 @@ def main() -> None:
     print(f"hop {cfg.hop}, n_fft {cfg.n_fft}: {1e3 * budget:.2f} ms of audio per frame")
     print(f"{'layers x W':>11} {'dtype':>8} {'us/layer':>9} {'ms/frame':>9} {'RTF floor':>10}")
     cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
+    windows = sorted({w for _, w in cases})
     per_layer = {  # the cost of a layer's transforms depends on W only
         (frames, dtype): fft_pair_seconds(frames, cfg.n_fft, dtype, args.repeats)
-        for frames in sorted({w for _, w in cases})
+        for frames in windows
         for dtype in (np.float32, np.float64)
     }
     for layers, frames in cases:
@@ -70,6 +151,29 @@ def main() -> None:
                 f"{case:>11} {np.dtype(dtype).name:>8} {1e6 * layer:9.1f} {1e3 * step:9.3f} "
                 f"{step / budget:10.3f}"
             )
+
+    n_ops = sum(OPS_PER_LAYER.values())
+    op = {w: op_seconds(w, cfg, args.repeats) for w in windows}
+    frame_fft = fft_pair_seconds(1, cfg.n_fft, np.float32, args.repeats)
+    bookkeeping = frame_fft + OPS_PER_FRAME * min(op.values())
+    engine = {w: engine_seconds(w - cfg.overlap, cfg) for w in windows}
+    print(
+        f"\nstack floor (float32): FFTs + {n_ops} array operations per layer + the least bookkeeping "
+        f"per frame ({1e3 * bookkeeping:.3f} ms: one frame's FFT pair + {OPS_PER_FRAME} operations)"
+    )
+    print(
+        f"{'layers x W':>11} {'op us':>6} {'FFT ms':>7} {'ops ms':>7} {'floor ms':>9} {'RTF floor':>10} "
+        f"{'engine ms':>10}"
+    )
+    for layers, frames in cases:
+        fft_ms = 1e3 * layers * per_layer[frames, np.float32]
+        ops_ms = 1e3 * layers * n_ops * op[frames]
+        floor = fft_ms + ops_ms + 1e3 * bookkeeping
+        print(
+            f"{f'{layers}x{frames}':>11} {1e6 * op[frames]:6.2f} {fft_ms:7.3f} {ops_ms:7.3f} {floor:9.3f} "
+            f"{floor / (1e3 * budget):10.3f} {1e3 * engine[frames]:10.3f}"
+        )
+    print("engine ms: the streaming engine as it is around an identity step (its own work per frame)")
 
 
 if __name__ == "__main__":
