@@ -106,6 +106,11 @@ def read_card(model_path: str | Path) -> dict:
     return validate_card(card, str(path))
 
 
+def model_stft(model_path: str | Path) -> StftConfig:
+    """The STFT settings a model file is made for (ModelError for a missing or malformed card)."""
+    return stft_config_of(read_card(model_path), str(card_path(model_path)))
+
+
 @dataclass
 class PhaseModel:
     """An exported model ready to run: its card, STFT settings and an onnxruntime session."""

@@ -39,12 +39,12 @@ class LaunchOptions:
 
 def check_model_file(path: str | Path) -> None:
     """A model file the window can stream: it exists, its card is valid and its STFT is the GUI's."""
-    from engine.onnx_model import read_card, stft_config_of
+    from engine.onnx_model import model_stft
     from engine.stft import StftConfig
 
     if not Path(path).is_file():
         raise InputError(f"{path}: no such model file")
-    cfg = stft_config_of(read_card(path))  # ModelError with a clear message for a bad card
+    cfg = model_stft(path)  # ModelError with a clear message for a bad card
     if cfg != StftConfig():
         raise InputError(
             f"{path}: made for an STFT of n_fft {cfg.n_fft}, hop {cfg.hop}; the window streams at "

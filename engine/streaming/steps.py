@@ -55,14 +55,13 @@ def method_names(cfg: StftConfig | None = None) -> list[str]:
     """Every method the streaming engine runs by name; with ``cfg``, only the models made for that STFT."""
     models = shipped_models()
     if cfg is not None:
-        from engine.onnx_model import read_card
+        from engine.onnx_model import model_stft
 
         def serves(name: str) -> bool:
             try:
-                stft = read_card(MODELS_DIR / f"{name}.onnx")["stft"]
+                return model_stft(MODELS_DIR / f"{name}.onnx") == cfg
             except ModelError:  # a broken card: not offered (loading it would say why)
                 return False
-            return (stft["n_fft"], stft["hop"], stft["sample_rate"]) == (cfg.n_fft, cfg.hop, cfg.sample_rate)
 
         models = [m for m in models if serves(m)]
     return list(CLASSICAL) + models
@@ -176,11 +175,7 @@ def make_step(
     path = model_file(method)
     if path is not None:
         step, model_cfg = model_step(path, passes=iterations or 1, threads=threads)
-        if cfg is not None and (cfg.n_fft, cfg.hop, cfg.power) != (
-            model_cfg.n_fft,
-            model_cfg.hop,
-            model_cfg.power,
-        ):
+        if cfg is not None and cfg != model_cfg:
             raise InputError(
                 f"{step.name} works at n_fft {model_cfg.n_fft}, hop {model_cfg.hop}, "
                 f"d = {model_cfg.power:g}; "
