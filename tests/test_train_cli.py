@@ -236,3 +236,36 @@ def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(
         )
     with pytest.raises(ModelError, match="not found"):
         start_from_model(UnfoldedADMM(NetConfig()), tmp_path / "missing.onnx")
+
+
+def test_pesq_weight_reaches_the_loss_and_the_saved_configuration(tmp_path):
+    import json
+
+    from app.cli import main
+    from engine.stft import StftConfig, magnitude
+    from training.pesq_loss import pesq_loss
+    from training.train import batch_loss
+    from training.unfolded import NetConfig, UnfoldedADMM
+
+    rng = np.random.default_rng(6)
+    cfg = StftConfig()
+    t = np.arange(cfg.sample_rate) / cfg.sample_rate
+    clean = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    mag = torch.tensor(magnitude(clean, cfg).astype(np.float32))[None]
+    phase = torch.tensor(rng.uniform(-np.pi, np.pi, mag.shape[1:]).astype(np.float32))[None]
+    net, c = UnfoldedADMM(NetConfig(variant="tied", layers=2)), torch.tensor(clean)[None]
+    with torch.no_grad():
+        plain, parts = batch_loss(net, c, mag, phase, 1.0)
+        weighted, parts_w = batch_loss(net, c, mag, phase, 1.0, pesq_weight=0.5)
+        est = net.reconstruct(mag, clean.size, phase)
+    assert "pesq_dist" not in parts  # not computed at weight 0
+    assert parts_w["pesq_dist"] == pytest.approx(float(pesq_loss(c, est, cfg.sample_rate)), rel=1e-5)
+    assert float(weighted - plain) == pytest.approx(0.5 * parts_w["pesq_dist"], rel=1e-4)
+
+    out = tmp_path / "run"
+    data = str(_audio_folder(tmp_path / "audio"))
+    tiny = ["--layers", "2", "--pieces", "1", "--epochs", "1", "--steps", "1", "--batch", "1", "--data", data]
+    assert main(["train", *tiny, "--pesq-weight", "0.25", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["pesq_weight"] == 0.25
+    resumed = TrainConfig.from_dict(torch.load(out / "last.pt", weights_only=False)["config"])
+    assert resumed.pesq_weight == 0.25

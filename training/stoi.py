@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from pystoi import utils as pu
+from scipy.signal import firwin
 
 FS = 10000
 N_FRAME = 256
@@ -26,15 +27,26 @@ EPS = float(np.finfo(float).eps)
 
 
 @lru_cache(maxsize=16)
-def _resampler(n_in: int, fs_in: int) -> tuple[np.ndarray, np.ndarray]:
+def _resampler(
+    n_in: int, fs_in: int, fs_out: int = FS, design: str = "pystoi"
+) -> tuple[np.ndarray, np.ndarray]:
     """(indices, weights) [n_out, taps] such that resampled[i] = sum_j x[idx[i, j]] w[i, j].
 
-    Exactly scipy.signal.resample_poly(x, FS, fs_in, window=h / sum(h)) with pystoi's filter h.
+    Exactly scipy.signal.resample_poly(x, up, down, ...) with up / down = fs_out / fs_in in lowest terms
+    and the filter ``design``: "pystoi", pystoi's Octave-compatible filter h (window=h / sum(h), what
+    pystoi.utils.resample_oct does), or "scipy", resample_poly's own default (firwin, Kaiser beta 5,
+    half length 10 max(up, down)).
     """
-    g = np.gcd(FS, fs_in)
-    up, down = FS // g, fs_in // g
-    h = pu._resample_window_oct(FS, fs_in)
-    h = h / np.sum(h) * up
+    g = np.gcd(fs_out, fs_in)
+    up, down = fs_out // g, fs_in // g
+    if design == "pystoi":
+        h = pu._resample_window_oct(fs_out, fs_in)
+        h = h / np.sum(h) * up
+    elif design == "scipy":
+        max_rate = max(up, down)
+        h = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
+    else:
+        raise ValueError(f"design must be 'pystoi' or 'scipy', not {design!r}")
     half_len = (h.size - 1) // 2
     n_pre_pad = down - half_len % down
     n_pre_remove = (half_len + n_pre_pad) // down
@@ -49,11 +61,13 @@ def _resampler(n_in: int, fs_in: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(k, 0, n_in - 1), w
 
 
-def resample(x: torch.Tensor, fs: int) -> torch.Tensor:
-    """Resample [..., M] from ``fs`` to 10 kHz exactly as pystoi does (differentiable)."""
-    if fs == FS:
+def resample(x: torch.Tensor, fs: int, fs_out: int = FS, design: str = "pystoi") -> torch.Tensor:
+    """Resample [..., M] from ``fs`` to ``fs_out`` (default 10 kHz exactly as pystoi does; differentiable).
+
+    ``design`` picks the anti-alias filter (see ``_resampler``): "scipy" is scipy.signal.resample_poly's."""
+    if fs == fs_out:
         return x
-    idx, w = _resampler(x.shape[-1], fs)
+    idx, w = _resampler(x.shape[-1], fs, fs_out, design)
     idx_t = torch.as_tensor(idx, device=x.device)
     w_t = torch.as_tensor(w, dtype=x.dtype, device=x.device)
     return (x[..., idx_t] * w_t).sum(-1)

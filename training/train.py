@@ -24,6 +24,7 @@ from engine.errors import InputError
 from engine.stft import StftConfig
 from training import stft as tstft
 from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
+from training.pesq_loss import pesq_loss
 from training.stoi import stoi as torch_stoi
 from training.unfolded import NetConfig, UnfoldedADMM, card_net_config, load_parameters
 
@@ -62,6 +63,7 @@ class TrainConfig(RunConfig):
     clip: float = 1.0  # gradient-norm clipping
     sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     logmag_weight: float = 0.0  # + logmag_weight * mean |log magnitude error| (bins floored at -60 dB)
+    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (training.pesq_loss)
     spectral_target: str = "given"  # SC and log-magnitude terms against the given or the clean magnitude
     anchored: bool = False  # prox with b = 2, g2 = 1 - g1 (training.unfolded)
     init: str | None = None  # start from an exported model's parameters (NAME.onnx, its card beside)
@@ -105,13 +107,15 @@ def batch_loss(
     runner=None,
     logmag_weight: float = 0.0,
     spectral_target: str = "given",
+    pesq_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict]:
-    """-STOI + sc_weight * log10(SC) + logmag_weight * log-magnitude error, averaged over the batch, and
-    its parts (``runner``: DDP wrapper).
+    """-STOI + sc_weight * log10(SC) + logmag_weight * log-magnitude error (+ pesq_weight * the PESQ
+    surrogate's disturbance, computed only when pesq_weight > 0), averaged over the batch, and its parts
+    (``runner``: DDP wrapper).
 
     The spectral terms compare the estimate's magnitude with ``mag`` (``spectral_target`` "given") or
     with the clean excerpt's (``"clean"``; the two agree on exact magnitudes). STOI is always against the
-    clean excerpt, as every reported metric is."""
+    clean excerpt, as every reported metric is, and so is the PESQ surrogate."""
     if spectral_target not in SPECTRAL_TARGETS:
         raise ValueError(f"spectral_target must be one of {SPECTRAL_TARGETS}, not {spectral_target!r}")
     est = net.reconstruct(mag, clean.shape[-1], phase, runner=runner)
@@ -127,6 +131,10 @@ def batch_loss(
         "sc_db": float(20 * torch.log10(sc.detach()).mean()),
         "logmag": float(lm.detach().mean()),
     }
+    if pesq_weight > 0:
+        pq = pesq_loss(clean, est, net.stft_cfg.sample_rate)
+        loss = loss + pesq_weight * pq
+        parts["pesq_dist"] = float(pq.detach())
     return loss, parts
 
 
@@ -391,6 +399,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 runner=model,
                 logmag_weight=cfg.logmag_weight,
                 spectral_target=cfg.spectral_target,
+                pesq_weight=cfg.pesq_weight,
             )
             if not guarded_step(net, opt, sched, loss, cfg.clip):
                 skipped += 1  # a non-finite batch never reaches the parameters
@@ -404,6 +413,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 stoi=f"{parts['stoi']:.4f}",
                 sc=f"{parts['sc_db']:.1f}dB",
                 logmag=f"{parts['logmag']:.3f}",
+                **({"pesq_d": f"{parts['pesq_dist']:.3f}"} if "pesq_dist" in parts else {}),
             )
         elapsed = time.time() - t0
         if rank == 0:

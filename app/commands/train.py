@@ -54,6 +54,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "which weighs the quiet regions PESQ hears and STOI ignores (default 0)",
     )
     parser.add_argument(
+        "--pesq-weight",
+        type=float,
+        default=0.0,
+        help="adds w x a differentiable wide-band PESQ surrogate's disturbance (training/pesq_loss.py, "
+        "after torch-pesq; lower is better), which targets PESQ directly (default 0: not computed)",
+    )
+    parser.add_argument(
         "--anchored",
         action="store_true",
         help="learn only g1 per layer (with the pieces and penalties), b = 2 and g2 = 1 - g1, so that "
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         sc_weight=args.sc_weight,
         logmag_weight=args.logmag_weight,
+        pesq_weight=args.pesq_weight,
         spectral_target=args.spectral_target,
         anchored=args.anchored,
         init=args.init,
