@@ -269,3 +269,26 @@ def test_pesq_weight_reaches_the_loss_and_the_saved_configuration(tmp_path):
     assert json.loads((out / "config.json").read_text())["config"]["pesq_weight"] == 0.25
     resumed = TrainConfig.from_dict(torch.load(out / "last.pt", weights_only=False)["config"])
     assert resumed.pesq_weight == 0.25
+
+
+def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(tmp_path):
+    import json
+    from pathlib import Path
+
+    from app.cli import main
+
+    start = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-tied.onnx"
+    start_card = json.loads(start.with_suffix(".json").read_text())
+    out = tmp_path / "run"
+    data = str(_audio_folder(tmp_path / "audio"))
+    tiny = ["--epochs", "1", "--steps", "1", "--batch", "1", "--data", data]
+    assert main(["train", "--variant", "tied", "--init", str(start), *tiny, "--out", str(out)]) == 0
+    recorded = json.loads((out / "config.json").read_text())["init_model"]
+    assert recorded["sha256"] == start_card["sha256"] and recorded["file"] == start.name
+    assert recorded["recipe"] == start_card["training"]["recipe"]
+
+    exported = tmp_path / "from-tied.onnx"
+    assert main(["export", str(out), "-o", str(exported), "--no-eval"]) == 0
+    card = json.loads(exported.with_suffix(".json").read_text())
+    assert card["training"]["init_model"] == recorded
+    assert card["training"]["recipe"]["init"] == str(start)

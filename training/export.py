@@ -274,6 +274,13 @@ def export_run(
             "validation_stoi_untrained": ck.get("val_stoi_init"),
         },
     }
+    init = training["recipe"].get("init")
+    if ck.get("init_model"):
+        training["init_model"] = ck["init_model"]
+    elif init and Path(init).is_file():  # a run from before its start was recorded: the file as it is now
+        from training.train import init_provenance
+
+        training["init_model"] = init_provenance(init)
     card = export_network(net, out, name=name, training=training, hop=hop)
     if evaluate:
         from training.evaluate import card_metrics

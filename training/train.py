@@ -304,6 +304,21 @@ def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
     load_parameters(net, card["parameters"])
 
 
+def init_provenance(model_path: str | Path) -> dict:
+    """What a run started from: the start model's file, sha256 and training (its own start included)."""
+    from engine.onnx_model import read_card
+
+    card = read_card(model_path)
+    training = card.get("training", {})
+    return {
+        "file": Path(model_path).name,
+        "sha256": card["sha256"],
+        "recipe": training.get("recipe", {}),
+        "seconds": training.get("seconds"),
+        **({"init_model": training["init_model"]} if "init_model" in training else {}),
+    }
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or resume) a run in folder ``out``; returns the summary written to summary.json."""
     from tqdm import tqdm
@@ -352,6 +367,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         "data_description": cfg.data.describe(),
         "device": f"{device.type} x{world}" if world > 1 else device.type,
     }
+    if cfg.init:  # recorded at the start: a resumed run keeps it even if the start file has changed since
+        first = out / "config.json"
+        info["init_model"] = (
+            json.loads(first.read_text()).get("init_model")
+            if resume and first.is_file()
+            else init_provenance(cfg.init)
+        )
     if rank == 0:
         (out / "config.json").write_text(json.dumps(info, indent=1))
 
