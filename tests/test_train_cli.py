@@ -292,3 +292,15 @@ def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(t
     card = json.loads(exported.with_suffix(".json").read_text())
     assert card["training"]["init_model"] == recorded
     assert card["training"]["recipe"]["init"] == str(start)
+
+
+def test_train_stream_takes_the_pesq_weight_into_its_configuration(tmp_path):
+    import json
+
+    from app.cli import main
+
+    out = tmp_path / "stream"
+    data = str(_audio_folder(tmp_path / "audio"))
+    tiny = ["-L", "0", "--layers", "1", "--epochs", "1", "--steps", "1", "--batch", "1", "--data", data]
+    assert main(["train-stream", *tiny, "--pesq-weight", "0.5", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["pesq_weight"] == 0.5

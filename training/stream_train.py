@@ -53,6 +53,7 @@ class StreamTrainConfig(RunConfig):
     warmup: int = 10
     clip: float = 1.0
     sc_weight: float = 0.2
+    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (training.pesq_loss)
     truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
     seed: int = 0
 
@@ -154,7 +155,7 @@ def train_stream(
         running = None
         for _ in bar:
             clean, mag, phase = sampler.batch(cfg.batch)
-            loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight)
+            loss, parts = batch_loss(net, clean, mag, phase, cfg.sc_weight, pesq_weight=cfg.pesq_weight)
             if not guarded_step(net, opt, sched, loss, cfg.clip):
                 history.setdefault("skipped", []).append(len(history["loss"]))
                 continue  # a non-finite batch never reaches the parameters

@@ -53,13 +53,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
         "which weighs the quiet regions PESQ hears and STOI ignores (default 0)",
     )
-    parser.add_argument(
-        "--pesq-weight",
-        type=float,
-        default=0.0,
-        help="adds w x a differentiable wide-band PESQ surrogate's disturbance (training/pesq_loss.py, "
-        "after torch-pesq; lower is better), which targets PESQ directly (default 0: not computed)",
-    )
+    add_pesq_weight_argument(parser)
     parser.add_argument(
         "--anchored",
         action="store_true",
@@ -88,6 +82,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
+
+
+def add_pesq_weight_argument(parser: argparse.ArgumentParser) -> None:
+    """--pesq-weight, shared by train and train-stream."""
+    parser.add_argument(
+        "--pesq-weight",
+        type=float,
+        default=0.0,
+        help="adds w x a differentiable wide-band PESQ surrogate's disturbance (training/pesq_loss.py, "
+        "after torch-pesq; lower is better), which targets PESQ directly (default 0: not computed)",
+    )
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.commands.train import add_data_arguments
+from app.commands.train import add_data_arguments, add_pesq_weight_argument
 from engine.errors import InputError
 
 
@@ -29,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)",
     )
+    add_pesq_weight_argument(parser)
     parser.add_argument(
         "--truncate",
         type=int,
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         lr=args.lr,
         sc_weight=args.sc_weight,
+        pesq_weight=args.pesq_weight,
         truncate=args.truncate,
         seed=args.seed,
     )
