@@ -137,8 +137,9 @@ def _table(values, x: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=x.dtype, device=x.device)
 
 
+@lru_cache(maxsize=1)
 def _bark_matrix() -> np.ndarray:
-    """[49, 256] rectangular Bark filter bank of P.862 (rows sum the bins of a band)."""
+    """[49, 256] rectangular Bark filter bank of P.862 (rows sum the bins of a band), built once."""
     fbank = np.zeros((len(NR_OF_HZ_BANDS_PER_BARK_BAND_16K), N_FFT // 2))
     edges = np.concatenate([[0], np.cumsum(NR_OF_HZ_BANDS_PER_BARK_BAND_16K)])
     for i in range(fbank.shape[0]):
