@@ -43,25 +43,18 @@ class StoiView(QWidget):
         dashed = Qt.PenStyle.DashLine
         self.prev_stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=1.5, style=dashed))
         self.prev_estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=1.5, style=dashed))
-        self.stoi_curve = item.plot(
-            [],
-            [],
-            pen=pg.mkPen(theme.SERIES[0], width=2),
-            name="STOI",
-            symbol="o",
-            symbolSize=4,
-            symbolBrush=theme.SERIES[0],
-            symbolPen=None,
-        )
-        self.estoi_curve = item.plot(
-            [],
-            [],
-            pen=pg.mkPen(theme.SERIES[1], width=2),
-            name="ESTOI",
-            symbol="o",
-            symbolSize=4,
-            symbolBrush=theme.SERIES[1],
-            symbolPen=None,
+        self.stoi_curve, self.estoi_curve = (
+            item.plot(
+                [],
+                [],
+                pen=pg.mkPen(colour, width=2),
+                name=name,
+                symbol="o",
+                symbolSize=4,
+                symbolBrush=colour,
+                symbolPen=None,
+            )
+            for name, colour in (("STOI", theme.SERIES[0]), ("ESTOI", theme.SERIES[1]))
         )
 
         self.stoi_label = QLabel("STOI –")
