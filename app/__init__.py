@@ -1,1 +1,53 @@
-"""phasefold application: the `phasefold` command line and the desktop GUI."""
+"""phasefold: real-time audio from magnitude spectrograms with learned phase retrieval.
+
+The library API (no torch, no Qt):
+
+- ``phasefold.Stream``: the streaming engine (``Stream.open(method, lookahead=3, block=1)``, then
+  ``push(frames [k, 513]) -> audio [k * hop]``, ``flush()``, ``reset()``, ``latency_ms``);
+- ``phasefold.reconstruct(magnitudes, method=..., hop=..., iterations=...)``: offline reconstruction;
+- ``phasefold.load_model(path_or_name)``, ``phasefold.list_methods()``;
+- ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT.
+
+The command line is ``phasefold`` (or ``python -m phasefold``); the GUI lives in ``phasefold.gui``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from phasefold._version import __version__
+
+if TYPE_CHECKING:
+    from phasefold.api import istft, list_methods, load_model, reconstruct, stft
+    from phasefold.engine.streaming import Stream
+
+_LAZY = {
+    "Stream": "phasefold.engine.streaming",
+    "reconstruct": "phasefold.api",
+    "load_model": "phasefold.api",
+    "list_methods": "phasefold.api",
+    "stft": "phasefold.api",
+    "istft": "phasefold.api",
+    "SAMPLE_RATE": "phasefold.api",
+}
+
+
+def __getattr__(name: str):
+    """Import the API on first use, so that ``phasefold --help`` and ``import phasefold`` stay light."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'phasefold' has no attribute {name!r}")
+
+
+__all__ = [
+    "SAMPLE_RATE",
+    "Stream",
+    "__version__",
+    "istft",
+    "list_methods",
+    "load_model",
+    "reconstruct",
+    "stft",
+]

@@ -6,9 +6,10 @@ import argparse
 import importlib
 import sys
 
-from engine.errors import PhasefoldError
+from phasefold._version import __version__
+from phasefold.engine.errors import PhasefoldError
 
-# sub-command name -> module under app.commands (imported only when that command runs)
+# sub-command name -> module under phasefold.commands (imported only when that command runs)
 COMMANDS: dict[str, str] = {
     "reconstruct": "Rebuild a waveform from magnitudes (audio or .npz) with one method.",
     "evaluate": "Score methods on files: SC, STOI, ESTOI, PESQ, real-time factor.",
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="phasefold",
         description="Real-time audio from magnitude spectrograms with learned phase retrieval.",
     )
+    parser.add_argument("--version", action="version", version=f"phasefold {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         module = _load(name)
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(name: str):
-    module = f"app.commands.{name.replace('-', '_')}"  # train-stream -> app/commands/train_stream.py
+    module = f"phasefold.commands.{name.replace('-', '_')}"  # train-stream -> app/commands/train_stream.py
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:

@@ -6,7 +6,7 @@
     python benchmarks/classical_vs_librosa.py rtf                   # FGLA / ADMM RTF on a 4-second file
 
 ``table`` registers a ``librosa-gla`` method (librosa.griffinlim, 100 iterations or as asked,
-momentum 0.99, random init) on OUR STFT: the signal is padded as engine.stft pads it and librosa
+momentum 0.99, random init) on OUR STFT: the signal is padded as phasefold.engine.stft pads it and librosa
 runs with center=False, our window, n_fft and hop, so its STFT is ours times sqrt(N) (checked on
 every file). librosa stays a benchmark/test dependency; the product never imports it.
 """
@@ -23,14 +23,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.commands.evaluate import evaluate_methods, format_table  # noqa: E402
-from engine import algorithms, methods  # noqa: E402
-from engine.audio_io import load_audio  # noqa: E402
-from engine.dataset import split_files  # noqa: E402
-from engine.divergences import divergence  # noqa: E402
-from engine.errors import InputError  # noqa: E402
-from engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db  # noqa: E402
-from engine.stft import StftConfig, magnitude, pad_signal, window  # noqa: E402
+from phasefold.commands.evaluate import evaluate_methods, format_table  # noqa: E402
+from phasefold.engine import algorithms, methods  # noqa: E402
+from phasefold.engine.audio_io import load_audio  # noqa: E402
+from phasefold.engine.dataset import split_files  # noqa: E402
+from phasefold.engine.divergences import divergence  # noqa: E402
+from phasefold.engine.errors import InputError  # noqa: E402
+from phasefold.engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db  # noqa: E402
+from phasefold.engine.stft import StftConfig, magnitude, pad_signal, window  # noqa: E402
 
 LIBROSA_MOMENTUM = 0.99
 CONDITIONS = (("exact_hop256", 256, None), ("exact_hop512", 512, None), ("modified_5db_hop256", 256, 5.0))
@@ -179,7 +179,7 @@ def cmd_rtf(args: argparse.Namespace) -> None:
         x = np.concatenate([load_audio(f)[0] for f in files])[: 4 * cfg.sample_rate]
         source = "the first 4 s of the concatenated test split"
     else:
-        from engine.demo import demo_signal
+        from phasefold.engine.demo import demo_signal
 
         x, source = demo_signal(4.0), "the built-in demo signal"
     r = magnitude(x, cfg)

@@ -14,7 +14,7 @@ layer needs between its two transforms, for C = 3 pieces), each at the cost of t
 operation measured on the window's arrays here (numpy and an onnxruntime node, whichever is cheaper),
 and the engine's least per-frame bookkeeping (the phase start of the new frame: one frame's rfft +
 irfft and ``OPS_PER_FRAME`` operations). The engine as it is (an identity window step streamed through
-``engine.streaming``) is timed beside it. Compare with `phasefold bench`.
+``phasefold.engine.streaming``) is timed beside it. Compare with `phasefold bench`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import scipy.fft
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.stft import StftConfig  # noqa: E402
+from phasefold.engine.stft import StftConfig  # noqa: E402
 
 PIECES = 3
 #: the fewest array operations of one layer besides its rfft and irfft (spectra [W, K], spans [S])
@@ -87,11 +87,11 @@ def op_seconds(frames: int, cfg: StftConfig, repeats: int) -> float:
 
 def engine_seconds(lookahead: int, cfg: StftConfig, seconds: float = 3.0) -> float:
     """Per-frame thread time of the streaming engine around an identity window step (B = 1)."""
-    from engine.demo import demo_signal
-    from engine.metrics import one_thread
-    from engine.stft import magnitude
-    from engine.streaming import Stream
-    from engine.streaming.window import WindowProcessor, WindowStep
+    from phasefold.engine.demo import demo_signal
+    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.stft import magnitude
+    from phasefold.engine.streaming import Stream
+    from phasefold.engine.streaming.window import WindowProcessor, WindowStep
 
     mag = magnitude(demo_signal(seconds), cfg)
     step = WindowStep(lambda m, x, f, lam: (x, lam), "identity", 0)

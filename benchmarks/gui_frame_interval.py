@@ -24,8 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-
-from engine.streaming.sinks import Sink  # noqa: E402
+from phasefold.engine.streaming.sinks import Sink  # noqa: E402
 
 
 class ClockedSink(Sink):
@@ -75,10 +74,9 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
     """Stream the demo with the window's settings to a simulated device; the figures of the run.
 
     ``shot``: a PNG of the window taken mid-stream, once ``shot_at`` seconds of audio are reconstructed."""
+    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.stft import magnitude
     from PyQt6.QtCore import QTimer
-
-    from engine.metrics import evaluate_signal
-    from engine.stft import magnitude
 
     sink = ClockedSink(window.cfg.sample_rate)
     sizes = [(1480, 900), (1200, 760)]
@@ -160,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
 
-    from app.gui.main_window import MainWindow, default_method, make_app
-    from engine.streaming import method_names
+    from phasefold.engine.streaming import method_names
+    from phasefold.gui.main_window import MainWindow, default_method, make_app
 
     app = make_app()
     window = MainWindow(output="null")

@@ -33,11 +33,11 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=15)
     args = parser.parse_args()
 
-    from engine.admm import admm_iterations
-    from engine.algorithms import _padded, admm, gla, random_phase_init
-    from engine.metrics import evaluate_signal, one_thread
-    from engine.proxes import prox_quadratic
-    from training.evaluate import condition_inputs
+    from phasefold.engine.admm import admm_iterations
+    from phasefold.engine.algorithms import _padded, admm, gla, random_phase_init
+    from phasefold.engine.metrics import evaluate_signal, one_thread
+    from phasefold.engine.proxes import prox_quadratic
+    from phasefold.training.evaluate import condition_inputs
 
     cfg, items = condition_inputs(args.condition, args.split)
     if not items:

@@ -34,10 +34,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from engine.demo import demo_signal
-    from engine.metrics import one_thread
-    from engine.stft import StftConfig, magnitude
-    from engine.streaming import Stream, make_processor
+    from phasefold.engine.demo import demo_signal
+    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.stft import StftConfig, magnitude
+    from phasefold.engine.streaming import Stream, make_processor
 
     cfg = StftConfig()
     mag = magnitude(demo_signal(args.seconds), cfg)

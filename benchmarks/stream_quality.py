@@ -3,7 +3,8 @@
     python benchmarks/stream_quality.py --lookahead 0,1,3 --json docs/stream_quality.json
 
 For each look-ahead L (block 1, hop 256, exact magnitudes) it runs `phasefold evaluate test --online`'s
-machinery (app.commands.evaluate.evaluate_methods with the streaming engine) on the methods below and prints
+machinery (phasefold.commands.evaluate.evaluate_methods,
+with the streaming engine) on the methods below and prints
 a markdown table per L. RTISI-LA gets at least the STFT projections per input frame of a 15-layer model
 at the same L (its default: ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs
 variant (1) (one hop of delay) for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of
@@ -35,9 +36,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from app.commands.evaluate import evaluate_methods, resolve_inputs
-    from app.commands.stream import online_method
-    from engine.streaming import make_processor
+    from phasefold.commands.evaluate import evaluate_methods, resolve_inputs
+    from phasefold.commands.stream import online_method
+    from phasefold.engine.streaming import make_processor
 
     files = resolve_inputs([args.split])
     if not files:

@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     args = parser.parse_args()
 
-    from training.stream_eval import offline_scores, stream_scores
+    from phasefold.training.stream_eval import offline_scores, stream_scores
 
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Iterations on a span of W frames (the window-step contract of docs/architecture.md).
 
 ``admm_iterations`` and ``gla_iterations`` are the one implementation of ADMM and of (F)GLA: the
-offline algorithms (engine.algorithms) call them with W = F frames over the padded signal and
+offline algorithms (phasefold.engine.algorithms) call them with W = F frames over the padded signal and
 ``fixed`` = 1 on the padding; the streaming engine calls them on its active window. Samples where
 ``fixed`` = 1 are returned unchanged. Arithmetic is float64 whatever the input dtypes.
 
@@ -13,9 +13,8 @@ the sign of every bin whose phase lies outside (-pi/2, pi/2] and break the frame
 from __future__ import annotations
 
 import numpy as np
-
-from engine.proxes import Prox
-from engine.stft import StftConfig, analyze, coverage, synthesize
+from phasefold.engine.proxes import Prox
+from phasefold.engine.stft import StftConfig, analyze, coverage, synthesize
 
 COVERAGE_EPS = 1e-8
 

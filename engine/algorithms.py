@@ -1,7 +1,7 @@
 """Offline classical phase retrieval (DESIGN section 3): GLA, FGLA, gradient descent, ADMM.
 
 All start from the measured magnitudes with a seeded uniform random phase. GLA/FGLA and ADMM run
-the span iterations of engine.admm over the whole padded signal (W = F, ``fixed`` = 1 on the
+the span iterations of phasefold.engine.admm over the whole padded signal (W = F, ``fixed`` = 1 on the
 padding), so offline and streaming share one implementation.
 
 Objective. With r = measurements, X = A x and c_k = 1 for the DC and Nyquist bins, 2 otherwise,
@@ -17,12 +17,11 @@ the input exactly. Tiny magnitudes are floored at 1e-6 sigma (to the power d) in
 from __future__ import annotations
 
 import numpy as np
-
-from engine.admm import admm_iterations, gla_iterations
-from engine.divergences import Divergence
-from engine.errors import InputError
-from engine.proxes import Prox
-from engine.stft import StftConfig, istft, pad_signal, stft
+from phasefold.engine.admm import admm_iterations, gla_iterations
+from phasefold.engine.divergences import Divergence
+from phasefold.engine.errors import InputError
+from phasefold.engine.proxes import Prox
+from phasefold.engine.stft import StftConfig, istft, pad_signal, stft
 
 FLOOR = 1e-6
 PUBLISHED_RHO = 0.1

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
-
-from engine.errors import InputError
-from engine.stft import SAMPLE_RATE
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import SAMPLE_RATE
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 

@@ -9,9 +9,8 @@ split the phrases.
 from __future__ import annotations
 
 import numpy as np
+from phasefold.engine.stft import SAMPLE_RATE
 from scipy.signal import butter, lfilter, sosfilt
-
-from engine.stft import SAMPLE_RATE
 
 # vowel -> formant frequencies F1, F2, F3 (Hz), adult male averages
 VOWELS = {

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError
-from engine.stft import StftConfig, stft
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig, stft
 
 
 @dataclass

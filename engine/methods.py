@@ -17,13 +17,12 @@ from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
-
-from engine import algorithms
-from engine.divergences import Divergence, divergence
-from engine.errors import InputError
-from engine.magnitudes import validate_magnitudes
-from engine.proxes import make_prox
-from engine.stft import StftConfig
+from phasefold.engine import algorithms
+from phasefold.engine.divergences import Divergence, divergence
+from phasefold.engine.errors import InputError
+from phasefold.engine.magnitudes import validate_magnitudes
+from phasefold.engine.proxes import make_prox
+from phasefold.engine.stft import StftConfig
 
 Reconstructor = Callable[[np.ndarray, StftConfig, int, int, int], np.ndarray]
 
@@ -37,7 +36,7 @@ class Method(NamedTuple):
 
 METHODS: dict[str, Method] = {}
 # modules imported on the first look-up; each registers its methods at import time
-PROVIDERS: list[str] = ["engine.onnx_model"]  # unfolded-* models (exported ONNX)
+PROVIDERS: list[str] = ["phasefold.engine.onnx_model"]  # unfolded-* models (exported ONNX)
 _providers_loaded: set[str] = set()
 
 FGLA_MOMENTUM = 0.99
@@ -52,7 +51,7 @@ ADMM_LOSSES = (
     ("beta1.5", "right"),
 )
 GD_LOSSES = ("l2", "kl", "is", "beta0.5")
-# Scale-free gradient steps mu0 (engine.algorithms) per (loss, side, d, nesterov): the best spectral
+# Scale-free gradient steps mu0 (phasefold.engine.algorithms) per (loss, side, d, nesterov): the best spectral
 # convergence after 100 iterations on a 2 s validation excerpt (si1624), over mu0 = 10^k, k = -9..1,
 # refined by half decades (`python benchmarks/classical_vs_librosa.py tune-steps --files 1`); the
 # validation SC is in the comment. IS and beta = 0.5 barely move from the random start at any stable

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import soxr
-
-from engine.errors import InputError
-from engine.stft import StftConfig, magnitude
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig, magnitude
 
 PESQ_RATE = 16000
 

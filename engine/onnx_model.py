@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError, ModelError
-from engine.stft import SAMPLE_RATE, StftConfig, pad_signal
+from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.stft import SAMPLE_RATE, StftConfig, pad_signal
 
 CARD_FORMAT = 1
 WINDOW_NAME = "sqrt-hann-periodic-tight"
@@ -154,7 +153,7 @@ class PhaseModel:
 
     def reconstruct(self, mag: np.ndarray, length: int, seed: int = 0, passes: int = 1) -> np.ndarray:
         """Offline: the whole padded signal as one window, padding fixed, seeded random phase start."""
-        from engine.algorithms import random_phase_init
+        from phasefold.engine.algorithms import random_phase_init
 
         mag = np.asarray(mag)
         if mag.ndim != 2 or mag.shape[1] != self.cfg.n_bins:
@@ -208,7 +207,6 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
 
 
 # ----- the method registry (engine.methods imports this module as a provider) --------------------------
-MODELS_DIR = Path(__file__).resolve().parent.parent / "exported_models"
 SHIPPED = {
     "unfolded-tied": "Unfolded ADMM, tied learned prox (one learned divergence), T = 15, ONNX.",
     "unfolded-untied": "Unfolded ADMM, untied learned prox (one per layer), T = 15, ONNX.",
@@ -220,9 +218,12 @@ _loaded: dict[Path, PhaseModel] = {}
 
 def shipped_model_path(name: str, hop: int) -> Path:
     """exported_models/NAME.onnx for the default hop 256, NAME-hop512.onnx (etc.) for other hops."""
-    path = MODELS_DIR / (f"{name}.onnx" if hop == 256 else f"{name}-hop{hop}.onnx")
-    if not path.is_file():
-        raise ModelError(f"{name}: no exported model for hop {hop} ({path.name} not in exported_models/)")
+    from phasefold.engine.catalog import find_model
+
+    stem = name if hop == 256 else f"{name}-hop{hop}"
+    path = find_model(stem)
+    if path is None:
+        raise ModelError(f"{name}: no exported model for hop {hop} ({stem}.onnx is not among the models)")
     return path
 
 
@@ -239,7 +240,7 @@ def model_method(path: str | Path | None = None, name: str | None = None):
 
     The iteration count maps to passes of the T-layer network: max(1, round(n_iter / T)).
     """
-    from engine.methods import Method
+    from phasefold.engine.methods import Method
 
     def run(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
         model = cached_model(path if path is not None else shipped_model_path(name, cfg.hop))
@@ -260,7 +261,7 @@ def model_method(path: str | Path | None = None, name: str | None = None):
 
 
 def _register_shipped() -> None:
-    from engine import methods
+    from phasefold.engine import methods
 
     for name in SHIPPED:
         methods.register(name, SHIPPED[name], model_method(name=name).run, replace_existing=True)

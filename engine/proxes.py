@@ -1,6 +1,6 @@
 """Proximal operators of the ADMM u-step: prox(y, r, rho) = argmin_{u >= 0} D(.)/rho + (u - y)^2 / 2.
 
-D(.) is the left loss D(u | r) or the right loss D(r | u) (engine.divergences). Closed forms:
+D(.) is the left loss D(u | r) or the right loss D(r | u) (phasefold.engine.divergences). Closed forms:
 - quadratic (both sides): u = (r + rho y) / (1 + rho);
 - left KL: u = W(rho r e^{rho y}) / rho (Lambert W of an exponential, ``lambertw_exp``);
 - right KL: the positive root of rho u^2 + (1 - rho y) u - r = 0;
@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from engine.divergences import Divergence
+from phasefold.engine.divergences import Divergence
 
 Prox = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine.dataset import shared_data_dir
-from engine.demo import demo_signal
+from phasefold.engine.dataset import shared_data_dir
+from phasefold.engine.demo import demo_signal
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine import methods
-from engine.admm import admm_iterations, gla_iterations
-from engine.algorithms import _padded, objective, published_rho, random_phase_init
-from engine.divergences import IS, KL, QUADRATIC, Divergence
-from engine.errors import InputError
-from engine.metrics import spectral_convergence_db
-from engine.proxes import make_prox
-from engine.stft import StftConfig, magnitude, stft
+from phasefold.engine import methods
+from phasefold.engine.admm import admm_iterations, gla_iterations
+from phasefold.engine.algorithms import _padded, objective, published_rho, random_phase_init
+from phasefold.engine.divergences import IS, KL, QUADRATIC, Divergence
+from phasefold.engine.errors import InputError
+from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.proxes import make_prox
+from phasefold.engine.stft import StftConfig, magnitude, stft
 
 
 def _weighted_distance(x: np.ndarray, mag: np.ndarray, cfg: StftConfig) -> float:
@@ -117,7 +116,7 @@ def test_random_phase_start_is_seeded(speech):
 
 
 def test_every_builtin_method_runs():
-    from engine.demo import demo_signal
+    from phasefold.engine.demo import demo_signal
 
     cfg = StftConfig()
     x = demo_signal(0.5)

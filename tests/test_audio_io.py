@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 import soundfile as sf
-
-from engine.audio_io import load_audio, write_wav
-from engine.errors import InputError
+from phasefold.engine.audio_io import load_audio, write_wav
+from phasefold.engine.errors import InputError
 
 
 def _tone(freq: float, sr: int, seconds: float = 0.5) -> np.ndarray:

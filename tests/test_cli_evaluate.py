@@ -5,14 +5,13 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
-from app.cli import main
-from app.commands.evaluate import resolve_inputs
-from engine.dataset import TEST
-from engine.demo import demo_signal
-from engine.methods import reconstruct
-from engine.metrics import evaluate_signal
-from engine.stft import StftConfig, magnitude
+from phasefold.cli import main
+from phasefold.commands.evaluate import resolve_inputs
+from phasefold.engine.dataset import TEST
+from phasefold.engine.demo import demo_signal
+from phasefold.engine.methods import reconstruct
+from phasefold.engine.metrics import evaluate_signal
+from phasefold.engine.stft import StftConfig, magnitude
 
 
 @pytest.fixture
@@ -98,7 +97,7 @@ def test_split_words_resolve_to_the_shared_data(timit_dir):
 
 
 def test_npz_without_reference_cannot_be_scored(capsys, tmp_path):
-    from engine.magnitudes import save_magnitudes
+    from phasefold.engine.magnitudes import save_magnitudes
 
     cfg = StftConfig()
     save_magnitudes(tmp_path / "m.npz", magnitude(demo_signal(0.5), cfg), cfg)

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-from app.cli import main
-from engine.demo import demo_signal
-from engine.magnitudes import load_magnitudes, save_magnitudes
-from engine.metrics import spectral_convergence_db
-from engine.stft import StftConfig, magnitude
+from phasefold.cli import main
+from phasefold.engine.demo import demo_signal
+from phasefold.engine.magnitudes import load_magnitudes, save_magnitudes
+from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.stft import StftConfig, magnitude
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,7 +166,7 @@ def test_subprocess_errors_are_one_line(tmp_path):
         [str(bad), "-o", str(tmp_path / "o.wav"), "--method", "nonsense"],
     ):
         proc = subprocess.run(
-            [sys.executable, "-m", "app.cli", "reconstruct", *argv],
+            [sys.executable, "-m", "phasefold", "reconstruct", *argv],
             cwd=ROOT,
             capture_output=True,
             text=True,

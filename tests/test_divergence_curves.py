@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from engine import divergence_curves as dc
+from phasefold.engine import divergence_curves as dc
 
 ACTIVE = {
     "g1": 0.3,
@@ -44,7 +43,7 @@ def test_a_penalty_schedule_card_scales_each_layer_by_its_own_rho():
     """An untrained schedule network's layer t is the prox of the quadratic loss at rho_t: every curve of
     its card is the quadratic loss (a single rho for all layers would not give that)."""
     torch = pytest.importorskip("torch")
-    from training.unfolded import NetConfig, UnfoldedADMM
+    from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     net = UnfoldedADMM(NetConfig(variant="untied", layers=4, rho=0.1, rho_end=3.0))
     card = {"rho": 0.1, "parameters": net.card_parameters()}
@@ -68,7 +67,7 @@ def test_apl_inverse_and_antiderivative():
 
 def test_numpy_prox_matches_the_network():
     torch = pytest.importorskip("torch")
-    from training.unfolded import NetConfig, UnfoldedADMM
+    from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     net = UnfoldedADMM(NetConfig(variant="untied", layers=2))
     with torch.no_grad():
@@ -84,7 +83,7 @@ def test_numpy_prox_matches_the_network():
 
 
 def test_cli_draws_the_shipped_model(tmp_path):
-    from app.cli import main
+    from phasefold.cli import main
 
     out = tmp_path / "curves.png"
     assert main(["divergence", "unfolded-tied", "-o", str(out), "--r", "1", "0.01"]) == 0
@@ -93,8 +92,9 @@ def test_cli_draws_the_shipped_model(tmp_path):
 
 
 def test_parameter_sets_are_labelled_by_layer_and_frame_position():
-    from engine.divergence_curves import set_labels
-    from engine.onnx_model import MODELS_DIR, read_card
+    from phasefold.engine.divergence_curves import set_labels
+    from phasefold.engine.onnx_model import read_card
+    from phasefold.exported_models import MODELS_DIR
 
     assert set_labels(read_card(MODELS_DIR / "unfolded-tied.onnx")) == ["tied (all layers)"]
     untied = set_labels(read_card(MODELS_DIR / "unfolded-untied.onnx"))

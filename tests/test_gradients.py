@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from engine.algorithms import gradient, gradient_descent, objective, random_phase_init
-from engine.divergences import IS, KL, QUADRATIC, Divergence, divergence
-from engine.stft import StftConfig, magnitude
+from phasefold.engine.algorithms import gradient, gradient_descent, objective, random_phase_init
+from phasefold.engine.divergences import IS, KL, QUADRATIC, Divergence, divergence
+from phasefold.engine.stft import StftConfig, magnitude
 
 DIVS = [QUADRATIC, KL, IS, Divergence(0.5), Divergence(1.5), Divergence(3.0)]
 
@@ -53,14 +52,14 @@ def test_objective_gradient_vs_finite_differences(loss, side, d):
 
 def test_gradient_step_two_on_quadratic_is_griffin_lim(speech):
     """For the quadratic d = 1 loss, x - 2 grad J(x) = A^H(r e^{i angle(Ax)}): one GLA iteration."""
-    from engine.stft import istft, stft
+    from phasefold.engine.stft import istft, stft
 
     cfg = StftConfig()
     mag = magnitude(speech, cfg)
     x = random_phase_init(mag, cfg, 0, speech.size)
     spec = stft(x, cfg)
     gla_step = istft(mag * np.exp(1j * np.angle(spec)), cfg, x.size)
-    # equal up to the 1e-6 sigma floor on |Ax| inside the gradient (engine.algorithms)
+    # equal up to the 1e-6 sigma floor on |Ax| inside the gradient (phasefold.engine.algorithms)
     step = x - 2.0 * gradient(x, mag, cfg, QUADRATIC, "left")
     np.testing.assert_allclose(step, gla_step, atol=1e-5 * np.max(np.abs(gla_step)))
 

@@ -16,7 +16,7 @@ SCRIPT = r"""
 import json, os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 sys.path.insert(0, sys.argv[1])
-from app.gui.main_window import MainWindow, make_app
+from phasefold.gui.main_window import MainWindow, make_app
 
 app = make_app()
 w = MainWindow(output="default")

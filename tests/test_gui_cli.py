@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("pyqtgraph")
 
-from app.cli import main  # noqa: E402
-from app.gui.app import has_display  # noqa: E402
+from phasefold.cli import main  # noqa: E402
+from phasefold.gui.app import has_display  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "exported_models"
 
@@ -95,7 +95,7 @@ def test_bad_input_file_and_no_display_give_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     for argv, message in ((["gui", "--input", str(bad)], "the file is empty"), (["gui"], "no display found")):
         proc = subprocess.run(
-            [sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True, env=env, timeout=120
+            [sys.executable, "-m", "phasefold", *argv], capture_output=True, text=True, env=env, timeout=120
         )
         if sys.platform in ("win32", "darwin") and argv == ["gui"]:
             continue

@@ -10,12 +10,12 @@ from PyQt6.QtCore import QPointF
 
 pytest.importorskip("pyqtgraph")
 
-from app.gui import theme  # noqa: E402
-from app.gui.levels import to_db  # noqa: E402
-from app.gui.ring import ColumnRing  # noqa: E402
-from app.gui.views.divergence import DivergenceView  # noqa: E402
-from app.gui.views.spectrogram import SpectrogramView  # noqa: E402
-from app.gui.views.stoi import StoiView  # noqa: E402
+from phasefold.gui import theme  # noqa: E402
+from phasefold.gui.levels import to_db  # noqa: E402
+from phasefold.gui.ring import ColumnRing  # noqa: E402
+from phasefold.gui.views.divergence import DivergenceView  # noqa: E402
+from phasefold.gui.views.spectrogram import SpectrogramView  # noqa: E402
+from phasefold.gui.views.stoi import StoiView  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -14,15 +14,14 @@ import soundfile as sf
 
 pytest.importorskip("pyqtgraph")
 
+from phasefold.engine.demo import demo_signal  # noqa: E402
+from phasefold.engine.metrics import spectral_convergence_db, stoi  # noqa: E402
+from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
+from phasefold.exported_models import MODELS_DIR  # noqa: E402
+from phasefold.gui import theme  # noqa: E402
+from phasefold.gui.main_window import MainWindow  # noqa: E402
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PyQt6.QtGui import QDropEvent  # noqa: E402
-
-from app.gui import theme  # noqa: E402
-from app.gui.main_window import MainWindow  # noqa: E402
-from engine.demo import demo_signal  # noqa: E402
-from engine.metrics import spectral_convergence_db, stoi  # noqa: E402
-from engine.stft import StftConfig, magnitude  # noqa: E402
-from engine.streaming import steps  # noqa: E402
 
 FAST = "rtpghi"  # a method fast enough to stream in real time on any CI machine
 WAIT_MS = 60_000  # generous: CI machines may be busy
@@ -160,7 +159,7 @@ def test_a_stream_trained_model_brings_its_own_lookahead(qtbot, window):
 def test_an_exported_model_file_is_offered_streamed_and_drawn(qtbot, window, tmp_path):
     """A user's own export (a copy of a shipped one under another name) joins the method list and streams;
     files that do not fit are refused in the window."""
-    src = steps.MODELS_DIR / "unfolded-stream-l1"
+    src = MODELS_DIR / "unfolded-stream-l1"
     for suffix in (".onnx", ".json", ".golden.npz"):
         shutil.copy(src.with_name(src.name + suffix), tmp_path / ("mine" + suffix))
     c = window.controls
@@ -176,7 +175,7 @@ def test_an_exported_model_file_is_offered_streamed_and_drawn(qtbot, window, tmp
     window.stop_stream(wait=True)
     assert window.last_error is None
     count = c.method.count()
-    assert not window.add_model_file(steps.MODELS_DIR / "unfolded-tied-hop512.onnx")
+    assert not window.add_model_file(MODELS_DIR / "unfolded-tied-hop512.onnx")
     assert "hop 512" in window.last_error and c.method.count() == count
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     assert not window.add_model_file(tmp_path / "broken.onnx")
@@ -261,10 +260,10 @@ def test_bad_model_mid_stream_stops_cleanly_and_keeps_the_output(qtbot, qapp, tm
     models = tmp_path / "models"
     models.mkdir()
     for suffix in (".onnx", ".json"):
-        shutil.copy(steps.MODELS_DIR / f"unfolded-tied{suffix}", models / f"broken{suffix}")
+        shutil.copy(MODELS_DIR / f"unfolded-tied{suffix}", models / f"broken{suffix}")
     data = (models / "broken.onnx").read_bytes()
     (models / "broken.onnx").write_bytes(data[: len(data) // 2])  # truncated: its sha256 no longer matches
-    monkeypatch.setattr(steps, "MODELS_DIR", models)
+    monkeypatch.setenv("PHASEFOLD_MODEL_PATH", str(models))  # a user folder of models
     theme.apply(qapp)
     window = MainWindow(output="null")
     qtbot.addWidget(window)

@@ -5,10 +5,9 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-
-from app.gui.worker import FinishedEvent, FramesEvent, OutputTrack, SampleBuffer, StreamWorker
-from engine.stft import StftConfig, magnitude
-from engine.streaming import ArraySource, Stream, WavSink
+from phasefold.engine.stft import StftConfig, magnitude
+from phasefold.engine.streaming import ArraySource, Stream, WavSink
+from phasefold.gui.worker import FinishedEvent, FramesEvent, OutputTrack, SampleBuffer, StreamWorker
 
 CFG = StftConfig()
 
@@ -81,7 +80,7 @@ def test_output_track_frames_match_the_offline_stft():
     assert [f for f, _ in frames] == list(np.cumsum([0] + [m.shape[0] for _, m in frames[:-1]]))
     mags = np.concatenate([m for _, m in frames])
     # output index a = padded index a - L H: frame m of the output is the padded frame m + L
-    from engine.stft import analyze
+    from phasefold.engine.stft import analyze
 
     expected = np.abs(analyze(y[: CFG.span(mags.shape[0] + lookahead)].astype(np.float64), CFG))[lookahead:]
     np.testing.assert_allclose(mags, expected, atol=1e-5)

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 import soxr
-
-from engine.errors import InputError
-from engine.metrics import (
+from phasefold.engine.errors import InputError
+from phasefold.engine.metrics import (
     Stopwatch,
     estoi,
     evaluate_signal,
@@ -15,7 +14,7 @@ from engine.metrics import (
     spectral_convergence_db,
     stoi,
 )
-from engine.stft import StftConfig, magnitude
+from phasefold.engine.stft import StftConfig, magnitude
 
 
 def test_spectral_convergence_closed_forms(speech):
@@ -47,8 +46,7 @@ def test_stoi_and_estoi_match_pystoi(speech):
 
 def test_pesq_wideband_resamples_to_16k():
     from pesq import pesq as reference
-
-    from engine.demo import demo_signal
+    from phasefold.engine.demo import demo_signal
 
     ref16 = demo_signal(3.0, sr=16000)
     rng = np.random.default_rng(2)

@@ -6,12 +6,12 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from engine.admm import admm_iterations  # noqa: E402
-from engine.proxes import prox_quadratic  # noqa: E402
-from engine.stft import StftConfig, analyze  # noqa: E402
-from training.export import LAM_TOLERANCE, TOLERANCE  # noqa: E402
-from training.onnx_graph import build_model  # noqa: E402
-from training.unfolded import NetConfig, UnfoldedADMM  # noqa: E402
+from phasefold.engine.admm import admm_iterations  # noqa: E402
+from phasefold.engine.proxes import prox_quadratic  # noqa: E402
+from phasefold.engine.stft import StftConfig, analyze  # noqa: E402
+from phasefold.training.export import LAM_TOLERANCE, TOLERANCE  # noqa: E402
+from phasefold.training.onnx_graph import build_model  # noqa: E402
+from phasefold.training.unfolded import NetConfig, UnfoldedADMM  # noqa: E402
 
 
 def _session(model):
@@ -62,7 +62,7 @@ def test_graph_matches_pytorch_in_float64(hop, rho_end):
 
 
 def test_untrained_graph_is_engine_admm_l2():
-    """Independent reference: numpy's FFT and engine.admm, not the graph's own DFT."""
+    """Independent reference: numpy's FFT and phasefold.engine.admm, not the graph's own DFT."""
     cfg = StftConfig()
     net = UnfoldedADMM(NetConfig(variant="tied", layers=5))
     sess = _session(build_model(net.card_parameters(), "tied", 5, 0.1, cfg, cov_eps=1e-8))

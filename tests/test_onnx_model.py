@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine.errors import InputError, ModelError
-from engine.onnx_model import MODELS_DIR, SHIPPED, load_model, sha256_of
+from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.onnx_model import SHIPPED, load_model, sha256_of
+from phasefold.exported_models import MODELS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_FILES = [MODELS_DIR / f"{n}.onnx" for n in SHIPPED if (MODELS_DIR / f"{n}.onnx").exists()]
@@ -121,14 +121,15 @@ def test_wrong_interface_is_refused(tmp_path):
 def test_engine_runs_a_model_without_torch():
     code = (
         "import sys, numpy as np\n"
-        "from engine.onnx_model import load_model, MODELS_DIR\n"
+        "from phasefold.engine.onnx_model import load_model\n"
+        "from phasefold.exported_models import MODELS_DIR\n"
         "m = load_model(MODELS_DIR / 'unfolded-tied.onnx')\n"
         "w = 6; s = m.cfg.span(w)\n"
         "z = (0.01 * np.random.default_rng(0).standard_normal(s)).astype(np.float32)\n"
         "x, lam = m.step(np.full((w, 513), 0.01, np.float32), z, np.zeros(s, np.float32),"
         " np.zeros((2, w, 513), np.float32))\n"
         "assert np.isfinite(x).all() and np.abs(x).max() > 0\n"
-        "from engine.methods import get_method\n"
+        "from phasefold.engine.methods import get_method\n"
         "get_method('unfolded-untied')\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print('ok')\n"

@@ -1,4 +1,4 @@
-"""training.pesq_loss: its resampler and IIR stand-in against scipy, its ranking against the real
+"""phasefold.training.pesq_loss: its resampler and IIR stand-in against scipy, its ranking against the real
 wide-band PESQ (the `pesq` package), its gradient, and its zero for an unchanged signal."""
 
 import numpy as np
@@ -7,9 +7,9 @@ import scipy.signal as ss
 
 torch = pytest.importorskip("torch")
 
-from engine.demo import demo_signal  # noqa: E402
-from training import pesq_loss as pl  # noqa: E402
-from training.stoi import resample  # noqa: E402
+from phasefold.engine.demo import demo_signal  # noqa: E402
+from phasefold.training import pesq_loss as pl  # noqa: E402
+from phasefold.training.stoi import resample  # noqa: E402
 
 SR = 22050
 
@@ -49,11 +49,10 @@ def test_ranks_degradations_as_the_real_wideband_pesq(timit_dir):
     iterations): Spearman 0.986 between -disturbance and PESQ (1.04 .. 3.68); the surrogate MOS within
     0.075 of PESQ on average, 0.17 at most (it follows torch-pesq's P.862.2 mapping, no time alignment)."""
     from pesq import pesq
+    from phasefold.engine.algorithms import gla
+    from phasefold.engine.audio_io import load_audio
+    from phasefold.engine.stft import StftConfig, magnitude
     from scipy.stats import spearmanr
-
-    from engine.algorithms import gla
-    from engine.audio_io import load_audio
-    from engine.stft import StftConfig, magnitude
 
     files = [timit_dir / f"{name}.wav" for name in ("si1624", "si1640", "si1669")]
     if not all(f.exists() for f in files):
@@ -95,8 +94,8 @@ def test_gradient_matches_finite_differences():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_an_unchanged_signal_scores_below_every_degradation(dtype):
-    from engine.algorithms import gla
-    from engine.stft import StftConfig, magnitude
+    from phasefold.engine.algorithms import gla
+    from phasefold.engine.stft import StftConfig, magnitude
 
     x = demo_signal(1.5)
     rng = np.random.default_rng(3)

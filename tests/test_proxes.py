@@ -4,10 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize_scalar
-
-from engine.divergences import IS, KL, QUADRATIC, Divergence
-from engine.proxes import (
+from phasefold.engine.divergences import IS, KL, QUADRATIC, Divergence
+from phasefold.engine.proxes import (
     lambertw_exp,
     make_prox,
     numerical_prox,
@@ -16,6 +14,7 @@ from engine.proxes import (
     prox_kl_right,
     prox_quadratic,
 )
+from scipy.optimize import minimize_scalar
 
 YS = (1e-3, 0.05, 0.7, 3.0, 12.0)
 RS = (1e-3, 0.3, 2.0, 8.0)
@@ -39,7 +38,7 @@ def _objective(div, side, y, r, rho):
 
 
 def _argmin(div, side, y, r, rho) -> float:
-    """Bounded Brent search on [0, max(y, r) + 1], which holds the minimiser (see engine.proxes)."""
+    """Bounded Brent search on [0, max(y, r) + 1], which holds the minimiser (see phasefold.engine.proxes)."""
     f = _objective(div, side, y, r, rho)
     hi = max(y, r) + 1.0
     options = {"xatol": 1e-12 * hi, "maxiter": 2000}

@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from engine.errors import ModelError  # noqa: E402
-from engine.onnx_model import load_model, read_card  # noqa: E402
-from engine.streaming.steps import MODELS_DIR  # noqa: E402
-from training.export import TOLERANCE  # noqa: E402
-from training.rebuild import network_of, rebuild  # noqa: E402
+from phasefold.engine.errors import ModelError  # noqa: E402
+from phasefold.engine.onnx_model import load_model, read_card  # noqa: E402
+from phasefold.exported_models import MODELS_DIR  # noqa: E402
+from phasefold.training.export import TOLERANCE  # noqa: E402
+from phasefold.training.rebuild import network_of, rebuild  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1"])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-
-from engine.stft import StftConfig, stft, window
-from engine.streaming import Stream
-from engine.streaming.rtisi import asymmetric_windows
+from phasefold.engine.stft import StftConfig, stft, window
+from phasefold.engine.streaming import Stream
+from phasefold.engine.streaming.rtisi import asymmetric_windows
 
 
 def _reference_rtisila(mag: np.ndarray, cfg: StftConfig, lookahead: int, n_iter: int) -> np.ndarray:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from engine.stft import StftConfig, istft, stft
-from engine.streaming import Stream, pghi
+from phasefold.engine.stft import StftConfig, istft, stft
+from phasefold.engine.streaming import Stream, pghi
 
 SR = 22050
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from engine.stft import StftConfig, analyze, coverage, istft, stft, synthesize, window
+from phasefold.engine.stft import StftConfig, analyze, coverage, istft, stft, synthesize, window
 
 
 def _inner(a: np.ndarray, b: np.ndarray, cfg: StftConfig) -> float:

@@ -4,9 +4,9 @@ from pystoi import stoi as pystoi_stoi
 
 torch = pytest.importorskip("torch")
 
-from engine.dataset import split_files  # noqa: E402
-from engine.stft import StftConfig, istft, stft  # noqa: E402
-from training.stoi import resample, stoi  # noqa: E402
+from phasefold.engine.dataset import split_files  # noqa: E402
+from phasefold.engine.stft import StftConfig, istft, stft  # noqa: E402
+from phasefold.training.stoi import resample, stoi  # noqa: E402
 
 
 def _speech() -> np.ndarray:

@@ -9,15 +9,14 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-
-from app.cli import main
-from engine.magnitudes import save_magnitudes
-from engine.stft import StftConfig, magnitude
+from phasefold.cli import main
+from phasefold.engine.magnitudes import save_magnitudes
+from phasefold.engine.stft import StftConfig, magnitude
 
 
 @pytest.fixture(scope="module")
 def wav(tmp_path_factory, request):
-    from engine.demo import demo_signal
+    from phasefold.engine.demo import demo_signal
 
     path = tmp_path_factory.mktemp("audio") / "speech.wav"
     sf.write(str(path), demo_signal(1.0), 22050, subtype="FLOAT")
@@ -103,7 +102,7 @@ def test_stream_subprocess_bad_model(tmp_path):
         [
             sys.executable,
             "-m",
-            "app.cli",
+            "phasefold.cli",
             "stream",
             "--input",
             "mic",
@@ -225,8 +224,9 @@ def test_bench_and_soak(wav, tmp_path, capsys):
 
 
 def test_stream_trained_model_defaults_to_its_own_lookahead(wav, capsys):
-    from engine.onnx_model import read_card
-    from engine.streaming.steps import MODELS_DIR, default_settings
+    from phasefold.engine.onnx_model import read_card
+    from phasefold.engine.streaming.steps import default_settings
+    from phasefold.exported_models import MODELS_DIR
 
     card = read_card(MODELS_DIR / "unfolded-stream-l1.onnx")
     assert card["streaming"]["lookahead"] == 1

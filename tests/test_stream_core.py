@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from engine.admm import admm_iterations
-from engine.algorithms import published_rho
-from engine.divergences import divergence
-from engine.errors import InputError
-from engine.proxes import make_prox
-from engine.stft import StftConfig, coverage, pad_signal, stft, synthesize
-from engine.streaming import Stream, make_processor
+from phasefold.engine.admm import admm_iterations
+from phasefold.engine.algorithms import published_rho
+from phasefold.engine.divergences import divergence
+from phasefold.engine.errors import InputError
+from phasefold.engine.proxes import make_prox
+from phasefold.engine.stft import StftConfig, coverage, pad_signal, stft, synthesize
+from phasefold.engine.streaming import Stream, make_processor
 
 
 def _speechlike(n: int, seed: int = 0) -> np.ndarray:
@@ -207,7 +206,8 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     import json
     import shutil
 
-    from engine.streaming import steps
+    from phasefold.engine import catalog
+    from phasefold.engine.streaming import steps
 
     every = steps.method_names()
     at256 = steps.method_names(StftConfig(hop=256))
@@ -217,8 +217,9 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     assert set(steps.CLASSICAL) <= set(at256) & set(at512)
     # a broken card is not offered (and does not stop the list)
     for suffix in (".onnx", ".json"):
-        shutil.copy(steps.MODELS_DIR / f"unfolded-tied{suffix}", tmp_path / f"unfolded-tied{suffix}")
+        shutil.copy(catalog.MODELS_DIR / f"unfolded-tied{suffix}", tmp_path / f"unfolded-tied{suffix}")
     (tmp_path / "broken.onnx").write_bytes(b"")
     (tmp_path / "broken.json").write_text(json.dumps({"name": "broken"}))
-    monkeypatch.setattr(steps, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(catalog, "MODELS_DIR", tmp_path)
+    monkeypatch.delenv(catalog.ENV_VAR, raising=False)
     assert steps.method_names(StftConfig()) == [*steps.CLASSICAL, "unfolded-tied"]

@@ -15,9 +15,8 @@ import json
 
 import numpy as np
 import pytest
-
-from engine.stft import StftConfig, pad_signal, stft, window
-from engine.streaming import Stream, make_processor
+from phasefold.engine.stft import StftConfig, pad_signal, stft, window
+from phasefold.engine.streaming import Stream, make_processor
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -185,7 +184,7 @@ def test_identity_breaks_without_true_phase(models):
 
 def test_player_switch_mid_stream_keeps_alignment(models):
     """Switching between two streams mid-stream (primed from the last frames) still returns the input."""
-    from engine.streaming import ArraySource, NullSink, Player
+    from phasefold.engine.streaming import ArraySource, NullSink, Player
 
     cfg = StftConfig()
     x = _signal(12000, 7)
@@ -208,7 +207,7 @@ def test_player_switch_mid_stream_keeps_alignment(models):
 
 
 def test_model_trained_in_the_stream_runs_only_at_its_settings(tmp_path):
-    from engine.errors import InputError
+    from phasefold.engine.errors import InputError
 
     cfg = StftConfig()
     path = tmp_path / "trained-l1.onnx"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-
-from engine.stft import StftConfig, stft
-from engine.streaming import Stream
+from phasefold.engine.stft import StftConfig, stft
+from phasefold.engine.streaming import Stream
 
 
 def test_long_stream_memory_is_bounded_and_samples_match_frames():

@@ -7,10 +7,9 @@ import time
 
 import numpy as np
 import pytest
-
-from engine.errors import InputError
-from engine.stft import StftConfig, magnitude
-from engine.streaming import ArraySource, NullSink, Player, Stream, WavSink
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig, magnitude
+from phasefold.engine.streaming import ArraySource, NullSink, Player, Stream, WavSink
 
 
 def _mag(seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -146,8 +145,8 @@ def test_switch_to_a_method_without_shared_state_keeps_the_sample_count():
 def test_missing_portaudio_falls_back_and_says_so(tmp_path, monkeypatch):
     import sys
 
-    from engine.errors import DeviceError
-    from engine.streaming import MicSource, NullSink, WavSink, open_sink
+    from phasefold.engine.errors import DeviceError
+    from phasefold.engine.streaming import MicSource, NullSink, WavSink, open_sink
 
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as without PortAudio
     sink, notes = open_sink("default", 22050, fallback=tmp_path / "f.wav")

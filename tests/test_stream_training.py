@@ -7,14 +7,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.admm import admm_iterations  # noqa: E402
-from engine.errors import InputError  # noqa: E402
-from engine.proxes import prox_quadratic  # noqa: E402
-from engine.stft import StftConfig, magnitude  # noqa: E402
-from engine.streaming import Stream, make_processor  # noqa: E402
-from engine.streaming.offline import run_stream  # noqa: E402
-from training import stft as tstft  # noqa: E402
-from training.stream_unfolded import StreamNetConfig, StreamUnfolded, stream_reconstruct  # noqa: E402
+from phasefold.engine.admm import admm_iterations  # noqa: E402
+from phasefold.engine.errors import InputError  # noqa: E402
+from phasefold.engine.proxes import prox_quadratic  # noqa: E402
+from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
+from phasefold.engine.streaming import Stream, make_processor  # noqa: E402
+from phasefold.engine.streaming.offline import run_stream  # noqa: E402
+from phasefold.training import stft as tstft  # noqa: E402
+from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded, stream_reconstruct  # noqa: E402
 
 CFG = StftConfig()
 
@@ -113,7 +113,7 @@ def test_truncation_keeps_values_and_position_gradient_matches_finite_difference
 
 
 def test_export_runs_in_the_engine_and_pins_its_lookahead(tmp_path):
-    from training.stream_export import export_stream
+    from phasefold.training.stream_export import export_stream
 
     net = StreamUnfolded(StreamNetConfig(lookahead=0, layers=1))
     with torch.no_grad():  # a position-dependent, non-trivial prox, so parity means something

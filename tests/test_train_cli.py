@@ -6,9 +6,9 @@ import soundfile as sf
 
 torch = pytest.importorskip("torch")
 
-from training import train as train_module  # noqa: E402
-from training.data import DataConfig  # noqa: E402
-from training.train import TrainConfig, train  # noqa: E402
+from phasefold.training import train as train_module  # noqa: E402
+from phasefold.training.data import DataConfig  # noqa: E402
+from phasefold.training.train import TrainConfig, train  # noqa: E402
 
 
 def _audio_folder(folder):
@@ -69,7 +69,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     [(["--rho", "0"], "--rho must be positive"), (["--layers", "0"], "must be >= 1")],
 )
 def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path):
-    from app.cli import main
+    from phasefold.cli import main
 
     assert main(["train", *args, "--out", str(tmp_path / "run")]) == 1
     assert message in capsys.readouterr().err
@@ -77,7 +77,7 @@ def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path)
 
 
 def test_log_magnitude_error_against_numpy_and_its_gradient():
-    from training.train import LOGMAG_FLOOR_DB, log_magnitude_error
+    from phasefold.training.train import LOGMAG_FLOOR_DB, log_magnitude_error
 
     rng = np.random.default_rng(3)
     mag = rng.random((2, 9, 7)) ** 4  # deep valleys: many bins sit under the floor
@@ -100,8 +100,8 @@ def test_log_magnitude_error_against_numpy_and_its_gradient():
 
 
 def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path):
-    from engine.errors import InputError
-    from training.export import load_run
+    from phasefold.engine.errors import InputError
+    from phasefold.training.export import load_run
 
     data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
     cfg = TrainConfig(
@@ -138,8 +138,8 @@ def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path
 
 
 def test_validation_draws_repeat_each_utterance_with_new_phase_and_noise():
-    from engine.stft import StftConfig
-    from training.data import validation_set
+    from phasefold.engine.stft import StftConfig
+    from phasefold.training.data import validation_set
 
     rng = np.random.default_rng(5)
     signals = [0.1 * rng.standard_normal(6000), 0.1 * rng.standard_normal(7000)]
@@ -155,16 +155,16 @@ def test_validation_draws_repeat_each_utterance_with_new_phase_and_noise():
 
 
 def test_train_refuses_zero_validation_draws(capsys, tmp_path):
-    from app.cli import main
+    from phasefold.cli import main
 
     assert main(["train", "--validation-draws", "0", "--out", str(tmp_path / "run")]) == 1
     assert "validation draws must be >= 1" in capsys.readouterr().err
 
 
 def test_spectral_target_clean_scores_the_estimate_against_the_clean_magnitude():
-    from engine.stft import StftConfig, magnitude, stft
-    from training.train import batch_loss
-    from training.unfolded import NetConfig, UnfoldedADMM
+    from phasefold.engine.stft import StftConfig, magnitude, stft
+    from phasefold.training.train import batch_loss
+    from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     rng = np.random.default_rng(5)
     cfg = StftConfig()
@@ -199,10 +199,10 @@ def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(
     import json
     from pathlib import Path
 
-    from engine.errors import InputError, ModelError
-    from engine.stft import StftConfig
-    from training.train import start_from_model
-    from training.unfolded import NetConfig, UnfoldedADMM
+    from phasefold.engine.errors import InputError, ModelError
+    from phasefold.engine.stft import StftConfig
+    from phasefold.training.train import start_from_model
+    from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     models = Path(__file__).resolve().parents[1] / "exported_models"
     tied = json.loads((models / "unfolded-tied.json").read_text())["parameters"]
@@ -241,11 +241,11 @@ def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(
 def test_pesq_weight_reaches_the_loss_and_the_saved_configuration(tmp_path):
     import json
 
-    from app.cli import main
-    from engine.stft import StftConfig, magnitude
-    from training.pesq_loss import pesq_loss
-    from training.train import batch_loss
-    from training.unfolded import NetConfig, UnfoldedADMM
+    from phasefold.cli import main
+    from phasefold.engine.stft import StftConfig, magnitude
+    from phasefold.training.pesq_loss import pesq_loss
+    from phasefold.training.train import batch_loss
+    from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     rng = np.random.default_rng(6)
     cfg = StftConfig()
@@ -275,7 +275,7 @@ def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(t
     import json
     from pathlib import Path
 
-    from app.cli import main
+    from phasefold.cli import main
 
     start = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-tied.onnx"
     start_card = json.loads(start.with_suffix(".json").read_text())
@@ -297,7 +297,7 @@ def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(t
 def test_train_stream_takes_the_pesq_weight_into_its_configuration(tmp_path):
     import json
 
-    from app.cli import main
+    from phasefold.cli import main
 
     out = tmp_path / "stream"
     data = str(_audio_folder(tmp_path / "audio"))

@@ -3,8 +3,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine import stft as E  # noqa: E402
-from training import stft as T  # noqa: E402
+from phasefold.engine import stft as E  # noqa: E402
+from phasefold.training import stft as T  # noqa: E402
 
 
 @pytest.mark.parametrize("hop", [256, 512])

@@ -3,10 +3,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.algorithms import admm  # noqa: E402
-from engine.proxes import prox_quadratic  # noqa: E402
-from engine.stft import StftConfig, magnitude  # noqa: E402
-from training.unfolded import G1_MIN, NetConfig, UnfoldedADMM  # noqa: E402
+from phasefold.engine.algorithms import admm  # noqa: E402
+from phasefold.engine.proxes import prox_quadratic  # noqa: E402
+from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
+from phasefold.training.unfolded import G1_MIN, NetConfig, UnfoldedADMM  # noqa: E402
 
 
 def _signal(n: int = 9000) -> np.ndarray:
@@ -41,8 +41,8 @@ def test_untrained_network_is_admm_l2(variant, hop):
 def test_untrained_network_with_a_penalty_schedule_is_admm_l2_with_that_schedule():
     """rho_end: layer t runs ADMM-l2 at its own penalty; the reference is the engine's ADMM run one
     iteration at a time with the unscaled dual carried between penalties."""
-    from engine.admm import admm_iterations
-    from engine.algorithms import _padded, random_phase_init
+    from phasefold.engine.admm import admm_iterations
+    from phasefold.engine.algorithms import _padded, random_phase_init
 
     cfg = StftConfig()
     x = _signal()

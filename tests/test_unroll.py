@@ -5,12 +5,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.errors import InputError  # noqa: E402
-from engine.onnx_model import read_card  # noqa: E402
-from engine.stft import StftConfig, analyze  # noqa: E402
-from engine.streaming.steps import MODELS_DIR  # noqa: E402
-from training.rebuild import network_of  # noqa: E402
-from training.unroll import unrolled  # noqa: E402
+from phasefold.engine.errors import InputError  # noqa: E402
+from phasefold.engine.onnx_model import read_card  # noqa: E402
+from phasefold.engine.stft import StftConfig, analyze  # noqa: E402
+from phasefold.exported_models import MODELS_DIR  # noqa: E402
+from phasefold.training.rebuild import network_of  # noqa: E402
+from phasefold.training.unroll import unrolled  # noqa: E402
 
 
 def test_unrolled_tied_model_is_the_tied_network_with_more_layers():

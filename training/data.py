@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from engine import dataset
-from engine.audio_io import load_audio
-from engine.errors import InputError
-from engine.magnitudes import modified_magnitudes
-from engine.stft import StftConfig, stft
+from phasefold.engine import dataset
+from phasefold.engine.audio_io import load_audio
+from phasefold.engine.errors import InputError
+from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.stft import StftConfig, stft
 
 CONDITIONS = ("exact", "modified")
 

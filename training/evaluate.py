@@ -12,14 +12,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from engine import dataset
-from engine.audio_io import load_audio
-from engine.magnitudes import modified_magnitudes
-from engine.methods import get_method, reconstruct
-from engine.metrics import evaluate_signal
-from engine.onnx_model import model_method, read_card
-from engine.stft import StftConfig, magnitude
+from phasefold.engine import dataset
+from phasefold.engine.audio_io import load_audio
+from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.methods import get_method, reconstruct
+from phasefold.engine.metrics import evaluate_signal
+from phasefold.engine.onnx_model import model_method, read_card
+from phasefold.engine.stft import StftConfig, magnitude
 
 CONDITIONS = {  # name -> (hop, modified SNR in dB or None)
     "exact_hop256": (256, None),
@@ -67,15 +66,17 @@ def card_metrics(model_path: Path) -> dict:
         "test": {c: score(method, c, n_iter=int(card["layers"])) for c in conds},
         "protocol": "TIMIT test split (10 files), seeded random phase start (seed = file index), "
         "modified: white noise at 5 dB, oracle Wiener mask, noise seed 1000 + index; "
-        "metrics from engine.metrics against the clean reference",
+        "metrics from phasefold.engine.metrics against the clean reference",
     }
 
 
 def main(argv: list[str]) -> int:
-    """python -m training.evaluate [--split S] [--conditions C,...] METHOD|MODEL.onnx ... : a JSON table."""
+    """python -m phasefold.training.evaluate [--split S] [--conditions C,...] METHOD|MODEL.onnx ...
+
+    Prints a JSON table."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m phasefold.training.evaluate", description=__doc__)
     parser.add_argument(
         "methods", nargs="+", help="registry names (fgla, admm-l2, unfolded-untied) or .onnx files"
     )

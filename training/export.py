@@ -1,7 +1,7 @@
 """Export a trained network to ONNX: build the graph, verify it against PyTorch, write golden pair and card.
 
 Verification (asserted, not warned): ``onnx.checker``, then onnxruntime (CPU, through
-``engine.onnx_model.load_model``) against the PyTorch network on random windows and on real speech
+``phasefold.engine.onnx_model.load_model``) against the PyTorch network on random windows and on real speech
 (a whole utterance offline and a streaming-like window with committed samples): max abs diff <= 1e-4.
 """
 
@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-
-from engine.errors import InputError, ModelError
-from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, PhaseModel, load_model, sha256_of
-from engine.stft import StftConfig, analyze, coverage, pad_signal
-from training.onnx_graph import OPSET, STFT_FORM, build_model
-from training.unfolded import COV_EPS, NetConfig, UnfoldedADMM
+from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.onnx_model import CARD_FORMAT, WINDOW_NAME, PhaseModel, load_model, sha256_of
+from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
+from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
+from phasefold.training.unfolded import COV_EPS, NetConfig, UnfoldedADMM
 
 # max abs difference of x_out, the audio, against the float64 PyTorch reference, each sample weighted by
 # its window coverage (<= 1): the least-squares synthesis divides by the coverage, so rounding in the
@@ -78,8 +77,8 @@ def check_parity(model: PhaseModel, net: UnfoldedADMM, cases: dict[str, dict]) -
 
 
 def _speech() -> np.ndarray | None:
-    from engine.audio_io import load_audio
-    from engine.dataset import split_files
+    from phasefold.engine.audio_io import load_audio
+    from phasefold.engine.dataset import split_files
 
     files = split_files("validation")
     return load_audio(files[0])[0] if files else None
@@ -87,7 +86,7 @@ def _speech() -> np.ndarray | None:
 
 def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """Inputs for the parity check: random windows and, where the TIMIT sample exists, real speech."""
-    from engine.algorithms import random_phase_init
+    from phasefold.engine.algorithms import random_phase_init
 
     rng = np.random.default_rng(seed)
     k = cfg.n_bins
@@ -104,7 +103,7 @@ def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np
         }
     speech = _speech()
     if speech is not None:
-        from engine.stft import stft
+        from phasefold.engine.stft import stft
 
         mag = np.abs(stft(speech, cfg)).astype(np.float32)
         span = pad_signal(random_phase_init(mag, cfg, seed, speech.size), cfg).astype(np.float32)
@@ -232,7 +231,7 @@ def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
     if not isinstance(ck, dict) or "model" not in ck:
         raise InputError(f"{path}: not a checkpoint written by phasefold train")
     if "net" not in ck and "config" in ck and "history" in ck:  # last.pt
-        from training.train import TrainConfig
+        from phasefold.training.train import TrainConfig
 
         cfg = TrainConfig.from_dict(ck["config"])
         val = ck["history"]["val"]
@@ -278,12 +277,12 @@ def export_run(
     if ck.get("init_model"):
         training["init_model"] = ck["init_model"]
     elif init and Path(init).is_file():  # a run from before its start was recorded: the file as it is now
-        from training.train import init_provenance
+        from phasefold.training.train import init_provenance
 
         training["init_model"] = init_provenance(init)
     card = export_network(net, out, name=name, training=training, hop=hop)
     if evaluate:
-        from training.evaluate import card_metrics
+        from phasefold.training.evaluate import card_metrics
 
         t0 = time.time()
         card["metrics"] = card_metrics(Path(out))

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from engine.algorithms import admm, random_phase_init
-from engine.metrics import evaluate_signal
-from engine.onnx_model import load_model
-from engine.proxes import prox_quadratic
-from engine.stft import pad_signal
-from training.evaluate import condition_inputs
+from phasefold.engine.algorithms import admm, random_phase_init
+from phasefold.engine.metrics import evaluate_signal
+from phasefold.engine.onnx_model import load_model
+from phasefold.engine.proxes import prox_quadratic
+from phasefold.engine.stft import pad_signal
+from phasefold.training.evaluate import condition_inputs
 
 N_FILES = 3
 
@@ -46,7 +45,7 @@ def main(argv: list[str]) -> int:
     import matplotlib.pyplot as plt
 
     parser = argparse.ArgumentParser(
-        prog="python -m training.iterate",
+        prog="python -m phasefold.training.iterate",
         description=f"Apply exported networks k = 1..PASSES times in a row on the first {N_FILES} test "
         "files; "
         "plot SC and PESQ against k beside ADMM-l2 at 15 k iterations.",

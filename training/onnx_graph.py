@@ -24,10 +24,9 @@ import math
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-from engine.stft import StftConfig, coverage
-from engine.stft import window as np_window
-from training.unfolded import ABS_EPS2, COV_EPS, R_FLOOR
+from phasefold.engine.stft import StftConfig, coverage
+from phasefold.engine.stft import window as np_window
+from phasefold.training.unfolded import ABS_EPS2, COV_EPS, R_FLOOR
 
 OPSET = 17
 STFT_FORM = "factored-dft-matmul"

@@ -2,7 +2,7 @@
 
 Follows torch-pesq 0.1.2 (MIT, L. Schmidt), which follows ITU-T P.862; ported without torchaudio:
 - resampling to 16 kHz: scipy.signal.resample_poly with its default Kaiser FIR, written as a gather
-  (training.stoi.resample, design "scipy"; torch-pesq uses torchaudio's windowed-sinc Resample),
+  (phasefold.training.stoi.resample, design "scipy"; torch-pesq uses torchaudio's windowed-sinc Resample),
 - the IIR filters (level-alignment band-pass, pre-emphasis): applied in the FFT domain with the IIR's
   frequency response (scipy.signal.freqz) on the rfft grid of the zero-padded signal. That is a
   circular convolution with the impulse response aliased at the padded length; the padding is chosen
@@ -24,10 +24,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from phasefold.training.stoi import resample
 from scipy.fft import next_fast_len
 from scipy.signal import butter, freqz, lfilter
-
-from training.stoi import resample
 
 FS = 16000
 N_FFT = 512

@@ -1,6 +1,6 @@
 """Rebuild a shipped model's graph from its card.
 
-    python -m training.rebuild [--no-eval] [--anchor] exported_models/NAME.onnx ...
+    python -m phasefold.training.rebuild [--no-eval] [--anchor] exported_models/NAME.onnx ...
 
 The card holds every parameter, so a model can be re-exported when the graph builder changes (a faster
 STFT form, say) without its training run: the PyTorch network is restored from the card, exported with
@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 
 import torch
-
-from engine.errors import ModelError
-from engine.onnx_model import read_card
-from training.export import export_network
-from training.stream_export import export_stream
-from training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from training.unfolded import UnfoldedADMM, card_net_config, load_parameters
+from phasefold.engine.errors import ModelError
+from phasefold.engine.onnx_model import read_card
+from phasefold.training.export import export_network
+from phasefold.training.stream_export import export_stream
+from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
+from phasefold.training.unfolded import UnfoldedADMM, card_net_config, load_parameters
 
 
 def network_of(card: dict) -> UnfoldedADMM:
@@ -81,12 +80,12 @@ def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False)
         )
     if evaluate:
         if "streaming" in old:
-            from training.stream_eval import stream_card_metrics
+            from phasefold.training.stream_eval import stream_card_metrics
 
             conditions = tuple(old.get("metrics", {}).get("test", {})) or ("exact_hop256",)
             card["metrics"] = stream_card_metrics(path, int(old["streaming"]["lookahead"]), conditions)
         else:
-            from training.evaluate import card_metrics
+            from phasefold.training.evaluate import card_metrics
 
             card["metrics"] = card_metrics(path)
         card["metrics"]["seconds"] = round(time.time() - t0, 1)
@@ -97,7 +96,7 @@ def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False)
     if anchor:
         card["rebuilt"]["anchored"] = (
             "prox projected onto the anchored family: g2 = 1 - g1 and b = 2 in every layer, the trained g1, "
-            "pieces and break points kept, not retrained (python -m training.rebuild --anchor)"
+            "pieces and break points kept, not retrained (python -m phasefold.training.rebuild --anchor)"
         )
     path.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return card

@@ -1,4 +1,4 @@
-"""THE torch STFT of phasefold: the same tight frame as ``engine.stft`` (tested equal to it).
+"""THE torch STFT of phasefold: the same tight frame as ``phasefold.engine.stft`` (tested equal to it).
 
 Every setting comes from ``engine.stft.StftConfig`` and the window from ``engine.stft.window``, so
 nothing is defined twice; this module only re-expresses analysis/synthesis with torch operations
@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from engine.stft import StftConfig
-from engine.stft import coverage as np_coverage
-from engine.stft import window as np_window
+from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import coverage as np_coverage
+from phasefold.engine.stft import window as np_window
 
 
 def window(cfg: StftConfig, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """The tight periodic sine window of ``engine.stft.window`` as a tensor."""
+    """The tight periodic sine window of ``phasefold.engine.stft.window`` as a tensor."""
     return torch.as_tensor(np_window(cfg), dtype=dtype, device=device)
 
 
 def coverage(n_frames: int, cfg: StftConfig, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """Sum of squared windows over a span of ``n_frames`` frames (see ``engine.stft.coverage``)."""
+    """Sum of squared windows over a span of ``n_frames`` frames (see ``phasefold.engine.stft.coverage``)."""
     return torch.as_tensor(np_coverage(n_frames, cfg), dtype=dtype, device=device)
 
 

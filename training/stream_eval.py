@@ -1,7 +1,7 @@
 """Test-split scores through the streaming engine (no torch): quality and one-thread real-time factor.
 
 Every method (a streaming model, ``admm-l2`` with T iterations per step, RTISI-LA, RTPGHI) runs through
-``engine.streaming`` on the same frames, look-ahead and block (1); offline FGLA runs through
+``phasefold.engine.streaming`` on the same frames, look-ahead and block (1); offline FGLA runs through
 ``engine.methods``. Quality from ``engine.metrics`` against the clean reference; the real-time factor is
 compute time / audio time under ``engine.metrics.one_thread()``, wall clock and process CPU time (on a busy
 machine the CPU figure is the better estimate of the cost).
@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from engine.metrics import Stopwatch, evaluate_signal, one_thread
-from engine.streaming import Stream, make_processor
-from engine.streaming.offline import run_stream
-from training.evaluate import KEYS, condition_inputs
+from phasefold.engine.metrics import Stopwatch, evaluate_signal, one_thread
+from phasefold.engine.streaming import Stream, make_processor
+from phasefold.engine.streaming.offline import run_stream
+from phasefold.training.evaluate import KEYS, condition_inputs
 
 
 def stream_scores(
@@ -36,7 +35,7 @@ def stream_scores(
 
 def offline_scores(method: str, n_iter: int, condition: str = "exact_hop256", split: str = "test") -> dict:
     """Mean scores and one-thread RTF of an offline method of engine.methods (file i: phase seed i)."""
-    from engine.methods import get_method, reconstruct
+    from phasefold.engine.methods import get_method, reconstruct
 
     cfg, items = condition_inputs(condition, split)
     entry = get_method(method)

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-
-from engine.onnx_model import CARD_FORMAT, WINDOW_NAME, sha256_of
-from engine.stft import StftConfig, analyze
-from training.export import MONOTONICITY, output_path, write_verified
-from training.onnx_graph import OPSET, STFT_FORM, build_model
-from training.stream_unfolded import StreamUnfolded, stream_reconstruct
+from phasefold.engine.onnx_model import CARD_FORMAT, WINDOW_NAME, sha256_of
+from phasefold.engine.stft import StftConfig, analyze
+from phasefold.training.export import MONOTONICITY, output_path, write_verified
+from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
+from phasefold.training.stream_unfolded import StreamUnfolded, stream_reconstruct
 
 
 def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -39,9 +38,9 @@ def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.n
             "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
         }
     }
-    from engine.audio_io import load_audio
-    from engine.dataset import split_files
-    from engine.stft import magnitude
+    from phasefold.engine.audio_io import load_audio
+    from phasefold.engine.dataset import split_files
+    from phasefold.engine.stft import magnitude
 
     files = split_files("validation")
     if files:
@@ -139,7 +138,7 @@ def export_stream_run(
     """Export the best checkpoint of a streaming run, verified, with test metrics through the engine."""
     import time
 
-    from training.stream_train import load_stream_checkpoint
+    from phasefold.training.stream_train import load_stream_checkpoint
 
     net, ck = load_stream_checkpoint(run)
     recipe = ck.get("config", {})
@@ -155,7 +154,7 @@ def export_stream_run(
     }
     card = export_stream(net, out, name=name, training=training)
     if evaluate:
-        from training.stream_eval import stream_card_metrics
+        from phasefold.training.stream_eval import stream_card_metrics
 
         modified = recipe.get("data", {}).get("condition") == "modified"
         conditions = ("modified_snr5", "exact_hop256") if modified else ("exact_hop256",)

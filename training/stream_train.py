@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
-from engine.errors import InputError
-from engine.stft import StftConfig
-from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
-from training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from training.train import (
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig
+from phasefold.training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
+from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
+from phasefold.training.train import (
     RunConfig,
     _lr_factor,
     batch_loss,
@@ -53,7 +52,7 @@ class StreamTrainConfig(RunConfig):
     warmup: int = 10
     clip: float = 1.0
     sc_weight: float = 0.2
-    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (training.pesq_loss)
+    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (phasefold.training.pesq_loss)
     truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
     seed: int = 0
 

@@ -7,7 +7,7 @@ the previous frame's phase advanced by 2 pi k H / N and enters ``x`` by least sq
 runs, and the H samples after the fixed ones are emitted. The emitted hops, joined, are the signal the
 engine would play; the training loss is taken on it.
 
-``StreamUnfolded`` is the window step: an untied ``training.unfolded.UnfoldedADMM`` whose activation
+``StreamUnfolded`` is the window step: an untied ``phasefold.training.unfolded.UnfoldedADMM`` whose activation
 parameters may also depend on the frame's position in the window (shape [T, W] instead of [T]), and whose
 least-squares synthesis divides by max(coverage, ``engine.admm.COVERAGE_EPS``) exactly as the engine's
 ADMM does, so that the untrained network *is* the engine's ``admm-l2`` step.
@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from phasefold.engine.admm import COVERAGE_EPS
+from phasefold.engine.stft import StftConfig, coverage, overlap_add
+from phasefold.engine.stft import window as np_window
+from phasefold.training import stft as tstft
+from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 from torch import nn
-
-from engine.admm import COVERAGE_EPS
-from engine.stft import StftConfig, coverage, overlap_add
-from engine.stft import window as np_window
-from training import stft as tstft
-from training.unfolded import NetConfig, UnfoldedADMM
 
 INSERT_EPS = 1e-12  # the engine's floor on the coverage when it inserts a new frame
 
@@ -96,7 +95,7 @@ class StreamUnfolded(UnfoldedADMM):
         return {k: v.detach().cpu().double().reshape(t * n, *v.shape[2:]).tolist() for k, v in p.items()}
 
     def graph_parameters(self) -> dict[str, np.ndarray]:
-        """Parameters shaped for ``training.onnx_graph.build_model`` with per-position constants."""
+        """Parameters shaped for ``phasefold.training.onnx_graph.build_model`` with per-position constants."""
         return {k: v.detach().cpu().double().numpy() for k, v in self.constrained().items()}
 
     def forward(self, mag, x, fixed, lam, layers: int | None = None):

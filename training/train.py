@@ -19,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from engine.errors import InputError
-from engine.stft import StftConfig
-from training import stft as tstft
-from training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
-from training.pesq_loss import pesq_loss
-from training.stoi import stoi as torch_stoi
-from training.unfolded import NetConfig, UnfoldedADMM, card_net_config, load_parameters
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig
+from phasefold.training import stft as tstft
+from phasefold.training.data import DataConfig, ExcerptSampler, load_signals, split_paths, validation_set
+from phasefold.training.pesq_loss import pesq_loss
+from phasefold.training.stoi import stoi as torch_stoi
+from phasefold.training.unfolded import NetConfig, UnfoldedADMM, card_net_config, load_parameters
 
 PESQ_MAX = 4.64
 
@@ -63,9 +62,9 @@ class TrainConfig(RunConfig):
     clip: float = 1.0  # gradient-norm clipping
     sc_weight: float = 1.0  # loss = -STOI + sc_weight * log10(spectral convergence)
     logmag_weight: float = 0.0  # + logmag_weight * mean |log magnitude error| (bins floored at -60 dB)
-    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (training.pesq_loss)
+    pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (phasefold.training.pesq_loss)
     spectral_target: str = "given"  # SC and log-magnitude terms against the given or the clean magnitude
-    anchored: bool = False  # prox with b = 2, g2 = 1 - g1 (training.unfolded)
+    anchored: bool = False  # prox with b = 2, g2 = 1 - g1 (phasefold.training.unfolded)
     init: str | None = None  # start from an exported model's parameters (NAME.onnx, its card beside)
     seed: int = 0
 
@@ -141,7 +140,7 @@ def batch_loss(
 @torch.no_grad()
 def validate(net: UnfoldedADMM, val: list, device) -> dict:
     """STOI, ESTOI, PESQ (engine.metrics) of the network on the fixed validation utterances, and a score."""
-    from engine.metrics import estoi, pesq_wb, stoi
+    from phasefold.engine.metrics import estoi, pesq_wb, stoi
 
     sr = net.stft_cfg.sample_rate
     rows = []
@@ -281,7 +280,7 @@ def save_epoch(
 
 def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
     """Load an exported model's parameters (from its card) into ``net``, which must have its architecture."""
-    from engine.onnx_model import read_card
+    from phasefold.engine.onnx_model import read_card
 
     def architecture(c: NetConfig) -> dict:
         return {"variant": c.variant, "layers": c.layers, "pieces": c.pieces, "hop": c.stft_cfg.hop}
@@ -306,7 +305,7 @@ def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
 
 def init_provenance(model_path: str | Path) -> dict:
     """What a run started from: the start model's file, sha256 and training (its own start included)."""
-    from engine.onnx_model import read_card
+    from phasefold.engine.onnx_model import read_card
 
     card = read_card(model_path)
     training = card.get("training", {})

@@ -34,10 +34,9 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
+from phasefold.engine.stft import StftConfig
+from phasefold.training import stft as tstft
 from torch import nn
-
-from engine.stft import StftConfig
-from training import stft as tstft
 
 G1_MIN = 1e-3
 G1_MAX = 1.0 - 1e-3  # anchored networks: g2 = 1 - g1 stays positive

@@ -1,6 +1,6 @@
 """A tied model unrolled into a streaming model.
 
-    python -m training.unroll MODEL --layers T --lookahead L -o OUT.onnx
+    python -m phasefold.training.unroll MODEL --layers T --lookahead L -o OUT.onnx
 
 
 A tied network has one learned prox for every layer, so it can run any number of layers. This writes a
@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import torch
-
-from engine.errors import InputError
-from engine.onnx_model import read_card
-from training.rebuild import network_of
-from training.stream_export import export_stream
-from training.stream_unfolded import StreamNetConfig, StreamUnfolded
+from phasefold.engine.errors import InputError
+from phasefold.engine.onnx_model import read_card
+from phasefold.training.rebuild import network_of
+from phasefold.training.stream_export import export_stream
+from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 
 
 def unrolled(card: dict, layers: int, lookahead: int) -> StreamUnfolded:
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         help="validation: score there (through a temporary export) and write nothing",
     )
     args = parser.parse_args(argv)
-    from training.stream_eval import stream_card_metrics, stream_scores
+    from phasefold.training.stream_eval import stream_card_metrics, stream_scores
 
     card = read_card(args.model)
     net = unrolled(card, args.layers, args.lookahead)

@@ -60,16 +60,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _frames(args):
     import numpy as np
-
-    from engine.stft import StftConfig, magnitude
+    from phasefold.engine.stft import StftConfig, magnitude
 
     cfg = StftConfig(hop=args.hop)
     if args.input is not None:
-        from engine.audio_io import load_audio
+        from phasefold.engine.audio_io import load_audio
 
         x, _ = load_audio(args.input)
     else:
-        from engine.demo import demo_signal
+        from phasefold.engine.demo import demo_signal
 
         x = demo_signal(args.seconds)
     x = x[: int(args.seconds * cfg.sample_rate)]
@@ -78,8 +77,8 @@ def _frames(args):
 
 def bench(args, cfg, mag) -> list[dict]:
     """One row per (method, L, B): RTF, ms per frame, latency, projections per frame."""
-    from engine.errors import InputError
-    from engine.streaming import Stream, make_processor
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.streaming import Stream, make_processor
 
     rows = []
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -164,8 +163,7 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
     """Stream ``seconds`` of looped frames; resident memory sampled; exact sample count checked."""
     import numpy as np
     import psutil
-
-    from engine.streaming import Stream
+    from phasefold.engine.streaming import Stream
 
     proc = psutil.Process()
     stream = Stream.open(method, cfg, lookahead=lookahead, block=block, iterations=iterations)
@@ -211,8 +209,8 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
-    from engine.metrics import one_thread
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.metrics import one_thread
 
     if args.json is not None and not args.json.parent.is_dir():
         raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")

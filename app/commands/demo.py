@@ -7,7 +7,7 @@ import sys
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from app.commands.gui import add_window_arguments
+    from phasefold.commands.gui import add_window_arguments
 
     add_window_arguments(parser)
     parser.add_argument(
@@ -19,7 +19,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.gui.app import LaunchOptions, check_options, has_display, launch
+    from phasefold.gui.app import LaunchOptions, check_options, has_display, launch
 
     windowed = not args.no_gui and has_display()
     opts = LaunchOptions(
@@ -43,12 +43,11 @@ def run(args: argparse.Namespace) -> int:
 def headless(opts) -> int:
     """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
-
-    from app.gui.main_window import default_method
-    from app.gui.worker import SOURCE_DEMO, prepare_source
-    from engine.metrics import evaluate_signal
-    from engine.stft import StftConfig
-    from engine.streaming import Player, Stream, method_names, open_sink
+    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.streaming import Player, Stream, method_names, open_sink
+    from phasefold.gui.main_window import default_method
+    from phasefold.gui.worker import SOURCE_DEMO, prepare_source
 
     cfg = StftConfig()
     method = opts.method or default_method(method_names())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import InputError
+from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +26,17 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _card(model: str) -> dict:
-    from engine.onnx_model import MODELS_DIR, read_card
+    from phasefold.engine.catalog import find_model
+    from phasefold.engine.onnx_model import read_card
 
     path = Path(model)
-    if path.suffix != ".onnx" and (MODELS_DIR / f"{model}.onnx").is_file():  # any shipped model by name
-        path = MODELS_DIR / f"{model}.onnx"
+    if path.suffix != ".onnx" and find_model(model) is not None:  # any shipped or user model by name
+        path = find_model(model)
     if path.suffix == ".onnx":
         return read_card(path)
     if path.is_dir() or path.suffix == ".pt":
         try:
-            from training.export import load_run
+            from phasefold.training.export import load_run
         except ImportError:
             raise InputError(
                 "reading a training checkpoint needs PyTorch; pass an exported .onnx instead"
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from engine.divergence_curves import card_curves, set_labels
+    from phasefold.engine.divergence_curves import card_curves, set_labels
 
     if any(r <= 0 for r in args.r):
         raise InputError("--r values must be positive")

@@ -1,6 +1,6 @@
 """`phasefold evaluate`: score methods on files (SC, STOI, ESTOI, PESQ-WB, real-time factor).
 
-Real-time factors are measured on one thread: the whole run sits inside engine.metrics.one_thread()
+Real-time factors are measured on one thread: the whole run sits inside phasefold.engine.metrics.one_thread()
 (threadpoolctl caps the BLAS/OpenMP pools; numpy's FFT is single-threaded), only the reconstruction
 is timed. ``rtf`` uses wall-clock time; ``rtf_cpu`` uses the process CPU time of the same call, and
 ``cpu_per_wall`` (their ratio) checks the setting: above 1 would mean extra threads, below 1 means the
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.commands.reconstruct import DEFAULT_ITERATIONS, finite_float, non_negative_int
+from phasefold.commands.reconstruct import DEFAULT_ITERATIONS, finite_float, non_negative_int
 
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
@@ -49,7 +49,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
-    from app.commands.stream import add_online_arguments
+    from phasefold.commands.stream import add_online_arguments
 
     add_online_arguments(parser)
     parser.set_defaults(run=run)
@@ -57,8 +57,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def resolve_inputs(paths: list[str]) -> list[Path]:
     """Files from files, folders and the split names test / validation / train of the shared data."""
-    from engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
-    from engine.errors import InputError
+    from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
+    from phasefold.engine.errors import InputError
 
     files: list[Path] = []
     for item in paths:
@@ -84,8 +84,8 @@ def resolve_inputs(paths: list[str]) -> list[Path]:
 
 def parse_methods(text: str) -> list[str]:
     """Split and check a comma-separated method list (unknown names raise InputError)."""
-    from engine.errors import InputError
-    from engine.methods import get_method
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.methods import get_method
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -107,12 +107,11 @@ def evaluate_methods(
 ) -> dict:
     """Run every method on every file (same magnitudes and initial phase); means and per-file scores."""
     import numpy as np
+    from phasefold.commands.reconstruct import load_measurements
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.methods import reconstruct
+    from phasefold.engine.metrics import Stopwatch, evaluate_signal, one_thread, real_time_factor
     from tqdm import tqdm
-
-    from app.commands.reconstruct import load_measurements
-    from engine.errors import InputError
-    from engine.methods import reconstruct
-    from engine.metrics import Stopwatch, evaluate_signal, one_thread, real_time_factor
 
     per_file: list[dict] = []
     cfg_seen = None
@@ -183,10 +182,10 @@ def format_table(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
+    from phasefold.engine.errors import InputError
 
     if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
-        from app.commands.stream import online_method
+        from phasefold.commands.stream import online_method
 
         methods = [n.strip() for n in args.methods.split(",") if n.strip()]
         online = {name: online_method(name, args) for name in methods}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import InputError
+from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise InputError("export needs PyTorch and onnx: pip install 'phasefold[train]'") from None
-    from training.export import export_run
+    from phasefold.training.export import export_run
 
     card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
     diffs = card["verification"]["max_abs_diff"]

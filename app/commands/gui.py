@@ -43,7 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.gui.app import LaunchOptions, launch
+    from phasefold.gui.app import LaunchOptions, launch
 
     return launch(
         LaunchOptions(

@@ -72,7 +72,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="WAV sample format (default PCM_16)",
     )
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
-    from app.commands.stream import add_online_arguments
+    from phasefold.commands.stream import add_online_arguments
 
     add_online_arguments(parser)
     parser.set_defaults(run=run)
@@ -80,7 +80,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def list_methods(out: TextIO | None = None) -> None:
     """Print every method name with its one-line description."""
-    from engine.methods import METHODS, method_names
+    from phasefold.engine.methods import METHODS, method_names
 
     out = out or sys.stdout
     names = method_names()
@@ -92,11 +92,10 @@ def list_methods(out: TextIO | None = None) -> None:
 def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: int):
     """Measurements, settings, length and clean reference (or None) from audio or a .npz file; notes."""
     import numpy as np
-
-    from engine.audio_io import load_audio
-    from engine.errors import InputError
-    from engine.magnitudes import load_magnitudes, modified_magnitudes
-    from engine.stft import StftConfig, magnitude
+    from phasefold.engine.audio_io import load_audio
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.magnitudes import load_magnitudes, modified_magnitudes
+    from phasefold.engine.stft import StftConfig, magnitude
 
     if path.suffix.lower() == ".npz":
         mf = load_magnitudes(path)
@@ -122,7 +121,7 @@ def _note(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
+    from phasefold.engine.errors import InputError
 
     if args.list_methods:
         list_methods()
@@ -135,14 +134,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
 
     import soxr
-
-    from engine.audio_io import write_wav
-    from engine.methods import get_method, reconstruct
-    from engine.metrics import Stopwatch, real_time_factor, spectral_convergence_db
-    from engine.stft import SAMPLE_RATE
+    from phasefold.engine.audio_io import write_wav
+    from phasefold.engine.methods import get_method, reconstruct
+    from phasefold.engine.metrics import Stopwatch, real_time_factor, spectral_convergence_db
+    from phasefold.engine.stft import SAMPLE_RATE
 
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
-        from app.commands.stream import online_method
+        from phasefold.commands.stream import online_method
 
         method = online_method(args.method, args)
     else:

@@ -53,8 +53,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _source(args, cfg):
-    from engine.errors import InputError
-    from engine.streaming import AudioFileSource, MicSource, NpzSource
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
         raise InputError("--input is required (an audio file, a .npz magnitude file or 'mic')")
@@ -82,11 +82,10 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-
-    from engine.errors import DeviceError
-    from engine.metrics import one_thread
-    from engine.stft import StftConfig
-    from engine.streaming import Player, Stream, make_processor, method_names, open_sink
+    from phasefold.engine.errors import DeviceError
+    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
 
     if args.list_methods:
         for name in method_names():
@@ -148,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(source, stream, out) -> None:
-    from engine.metrics import evaluate_signal
+    from phasefold.engine.metrics import evaluate_signal
 
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
@@ -196,9 +195,9 @@ def _window_arguments(target, iterations_flag: str, iterations_help: str) -> Non
 
 def online_method(name: str, args: argparse.Namespace):
     """An engine.methods.Method running ``name`` through the streaming engine with the --online settings."""
-    from engine.methods import Method
-    from engine.streaming import make_processor, reconstruct_online
-    from engine.streaming.steps import default_settings
+    from phasefold.engine.methods import Method
+    from phasefold.engine.streaming import make_processor, reconstruct_online
+    from phasefold.engine.streaming.steps import default_settings
 
     iterations = None if name.startswith("rtpghi") else args.step_iterations  # RTPGHI is not iterative
     lookahead, block = default_settings(name, args.lookahead, args.block)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import InputError
+from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -121,8 +121,8 @@ def require_torch(threads: int | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_torch(args.threads)
-    from training.data import DataConfig
-    from training.train import TrainConfig, train
+    from phasefold.training.data import DataConfig
+    from phasefold.training.train import TrainConfig, train
 
     if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
         raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.commands.train import add_data_arguments, add_pesq_weight_argument
-from engine.errors import InputError
+from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument
+from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +51,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.commands.train import require_torch
+    from phasefold.commands.train import require_torch
 
     require_torch(args.threads)
-    from training.data import DataConfig
-    from training.stream_train import StreamTrainConfig, train_stream
+    from phasefold.training.data import DataConfig
+    from phasefold.training.stream_train import StreamTrainConfig, train_stream
 
     if args.lookahead < 0:
         raise InputError("--lookahead must be 0 or more frames")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}"
     )
     if args.export:
-        from training.stream_export import export_stream_run
+        from phasefold.training.stream_export import export_stream_run
 
         card = export_stream_run(args.out, args.export)
         test = card["metrics"]["test"]

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import DeviceError, InputError
+from phasefold.engine.errors import DeviceError, InputError
 
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 
@@ -39,8 +39,8 @@ class LaunchOptions:
 
 def check_model_file(path: str | Path) -> None:
     """A model file the window can stream: it exists, its card is valid and its STFT is the GUI's."""
-    from engine.onnx_model import model_stft
-    from engine.stft import StftConfig
+    from phasefold.engine.onnx_model import model_stft
+    from phasefold.engine.stft import StftConfig
 
     if not Path(path).is_file():
         raise InputError(f"{path}: no such model file")
@@ -54,8 +54,8 @@ def check_model_file(path: str | Path) -> None:
 
 def check_options(opts: LaunchOptions) -> None:
     """Refuse bad settings with one line before any window opens."""
-    from engine.stft import StftConfig
-    from engine.streaming import method_names
+    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.streaming import method_names
 
     names = method_names(StftConfig())  # the GUI streams at the default STFT (hop 256)
     if opts.method is not None and opts.method.endswith(".onnx"):
@@ -70,7 +70,7 @@ def check_options(opts: LaunchOptions) -> None:
     if not 1 <= opts.block <= 8:
         raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
     if opts.input is not None:
-        from engine.audio_io import load_audio
+        from phasefold.engine.audio_io import load_audio
 
         load_audio(opts.input)
     if opts.quit_after is not None and opts.quit_after <= 0:
@@ -87,9 +87,8 @@ def launch(opts: LaunchOptions) -> int:
             "no display found (DISPLAY / WAYLAND_DISPLAY unset): run `phasefold demo` or `phasefold stream` "
             "for audio without a window, or set QT_QPA_PLATFORM=offscreen to render off screen"
         )
+    from phasefold.gui.main_window import MainWindow, make_app
     from PyQt6.QtCore import QTimer
-
-    from app.gui.main_window import MainWindow, make_app
 
     app = make_app(sys.argv[:1])
     window = MainWindow(output=opts.output)

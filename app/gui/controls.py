@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from phasefold.gui.worker import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -20,8 +21,6 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.gui.worker import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,25 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from phasefold.engine.errors import PhasefoldError
+from phasefold.engine.stft import StftConfig
+from phasefold.gui import theme
+from phasefold.gui.controls import ControlPanel
+from phasefold.gui.views.divergence import DivergenceView
+from phasefold.gui.views.spectrogram import SpectrogramView
+from phasefold.gui.views.stoi import StoiView
+from phasefold.gui.worker import (
+    SOURCE_FILE,
+    SOURCE_MIC,
+    FinishedEvent,
+    FramesEvent,
+    MessageEvent,
+    ScoreEvent,
+    StatsEvent,
+    StreamWorker,
+    prepare_source,
+    warm_up,
+)
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -22,26 +41,6 @@ from PyQt6.QtWidgets import (
     QToolBar,
 )
 
-from app.gui import theme
-from app.gui.controls import ControlPanel
-from app.gui.views.divergence import DivergenceView
-from app.gui.views.spectrogram import SpectrogramView
-from app.gui.views.stoi import StoiView
-from app.gui.worker import (
-    SOURCE_FILE,
-    SOURCE_MIC,
-    FinishedEvent,
-    FramesEvent,
-    MessageEvent,
-    ScoreEvent,
-    StatsEvent,
-    StreamWorker,
-    prepare_source,
-    warm_up,
-)
-from engine.errors import PhasefoldError
-from engine.stft import StftConfig
-
 FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
 RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint once it settles
 NULL_SINK = "null"
@@ -50,9 +49,10 @@ SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: n
 
 
 def default_method(names: list[str]) -> str:
-    """The method selected at start: the tied model when shipped (the best live scores on the demo at
-    L = 3, docs/results.md), else the untied one, else the first model, else the first method."""
-    for name in ("unfolded-tied", "unfolded-untied"):
+    """The method selected at start: the untied model when shipped (the best live scores on the demo at
+    L = 3 since its anchoring, docs/results.md), else the tied one, else the first model, else the first
+    method."""
+    for name in ("unfolded-untied", "unfolded-tied"):
         if name in names:
             return name
     return next((n for n in names if n.startswith("unfolded")), names[0])
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
 
-        from engine.streaming import method_names
+        from phasefold.engine.streaming import method_names
 
         names = method_names(self.cfg)  # the models made for the GUI's STFT (no -hop512 exports)
         self.controls.set_methods(names, default_method(names))
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(label)
 
     def _fill_devices(self, output: str | None) -> None:
-        from engine.streaming.sinks import output_devices
+        from phasefold.engine.streaming.sinks import output_devices
 
         devices = [("Null sink (no audio)", NULL_SINK)]
         found = output_devices()
@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
 
     def open_file(self, path: str | Path, play: bool = False) -> bool:
         """Check that ``path`` is readable audio and select it as the source; errors show in the window."""
-        from engine.audio_io import load_audio
+        from phasefold.engine.audio_io import load_audio
 
         path = Path(path)
         try:
@@ -228,8 +228,8 @@ class MainWindow(QMainWindow):
         output when given); False (and a message) when that is impossible."""
         if self.streaming:
             return False
-        from engine.streaming import Stream
-        from engine.streaming.sinks import open_sink
+        from phasefold.engine.streaming import Stream
+        from phasefold.engine.streaming.sinks import open_sink
 
         s = self.controls.settings()
         self.last_error = None
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         if not name:
             return
         self._show_divergence(name)
-        from engine.streaming.steps import trained_settings
+        from phasefold.engine.streaming.steps import trained_settings
 
         trained = trained_settings(name)
         if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
             self.controls.block.setValue(trained[1])
         if self.worker is None or name == self.active_method:
             return
-        from engine.streaming import Stream
+        from phasefold.engine.streaming import Stream
 
         s = self.controls.settings()
         if trained is not None and trained != (s.lookahead, s.block):
@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
 
     def save_reconstruction(self, path: str | Path) -> bool:
         """Write the reconstruction so far (time-aligned with the input) to a WAV file."""
-        from engine.audio_io import write_wav
+        from phasefold.engine.audio_io import write_wav
 
         if self.last_worker is None or self.last_worker.reconstruction().size == 0:
             self.show_error("nothing to save yet: stream something first")
@@ -458,7 +458,7 @@ class MainWindow(QMainWindow):
     def add_model_file(self, path: str | Path) -> bool:
         """Offer an exported model (NAME.onnx with its card) in the method list and select it; an error
         in the window if the file, its card or its STFT does not fit."""
-        from app.gui.app import check_model_file
+        from phasefold.gui.app import check_model_file
 
         try:
             check_model_file(path)
@@ -526,11 +526,11 @@ class MainWindow(QMainWindow):
             self._open_dialog()
 
     def _show_divergence(self, name: str) -> None:
-        from engine import divergence_curves as dc
+        from phasefold.engine import divergence_curves as dc
 
         refs_u = np.linspace(0.0, 3.0, 400)
         refs = [("quadratic (y - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(y | 1)", dc.kl(refs_u, 1.0))]
-        from engine.streaming.steps import model_file
+        from phasefold.engine.streaming.steps import model_file
 
         model = model_file(name)
         if model is None or not model.is_file():
@@ -543,7 +543,7 @@ class MainWindow(QMainWindow):
             }.get(name, "no divergence: the reference losses only")
             self.divergence.show_curves(f"{name}: classical method", refs_u, [], refs, note=note)
             return
-        from engine.onnx_model import read_card
+        from phasefold.engine.onnx_model import read_card
 
         try:
             card = read_card(model)

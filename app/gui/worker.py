@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from app.gui.levels import to_db
-from engine.errors import InputError
-from engine.stft import StftConfig, analyze, magnitude
-from engine.streaming.sinks import Sink
-from engine.streaming.sources import Source
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig, analyze, magnitude
+from phasefold.engine.streaming.sinks import Sink
+from phasefold.engine.streaming.sources import Source
+from phasefold.gui.levels import to_db
 
 SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
 LEAD_S = 0.25  # how far ahead of real time the worker may run (the sink's cushion)
@@ -36,10 +35,10 @@ _demo_cache: dict[int, np.ndarray] = {}
 
 
 def demo_audio(sample_rate: int) -> np.ndarray:
-    """engine.demo's signal, computed once per process (it takes seconds on a busy machine)."""
+    """phasefold.engine.demo's signal, computed once per process (it takes seconds on a busy machine)."""
     with _demo_lock:
         if sample_rate not in _demo_cache:
-            from engine.demo import demo_signal
+            from phasefold.engine.demo import demo_signal
 
             _demo_cache[sample_rate] = demo_signal(sr=sample_rate)
         return _demo_cache[sample_rate]
@@ -60,7 +59,7 @@ def prepare_source(
     seed: int = 0,
 ):
     """An engine.streaming source: the demo or an audio file (exact or modified at ``snr_db``), or the mic."""
-    from engine.streaming.sources import ArraySource, AudioFileSource, MicSource
+    from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource
 
     if kind == SOURCE_MIC:
         return MicSource(cfg)
@@ -73,7 +72,7 @@ def prepare_source(
     x = demo_audio(cfg.sample_rate)
     if snr_db is None:
         return ArraySource(magnitude(x, cfg), cfg, reference=x, name="built-in demo")
-    from engine.magnitudes import modified_magnitudes
+    from phasefold.engine.magnitudes import modified_magnitudes
 
     source = ArraySource(modified_magnitudes(x, cfg, snr_db, seed), cfg, reference=x, name="built-in demo")
     source.notes.append(f"modified magnitudes: white noise at {snr_db:g} dB SNR, oracle Wiener mask")
@@ -204,7 +203,7 @@ class _Scorer(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        from engine.metrics import estoi, stoi
+        from phasefold.engine.metrics import estoi, stoi
 
         while (job := self.jobs.get()) is not None:
             t, ref, est = job
@@ -315,7 +314,7 @@ class StreamWorker:
 
     Every public method is safe to call from the GUI thread. ``source`` is an engine.streaming source
     (in-memory frames, wrapped in a ``PacedSource``, or the microphone, which paces itself),
-    ``stream`` an engine.streaming.Stream and ``sink`` an engine.streaming sink.
+    ``stream`` an phasefold.engine.streaming.Stream and ``sink`` an phasefold.engine.streaming sink.
     """
 
     def __init__(
@@ -329,7 +328,7 @@ class StreamWorker:
         score_window_s: float = 3.0,
         score_every_s: float = 0.5,
     ) -> None:
-        from engine.streaming.player import Player
+        from phasefold.engine.streaming.player import Player
 
         self.cfg: StftConfig = stream.cfg
         self.live = source.n_frames is None  # the microphone: paced by the device, cannot be held

@@ -10,13 +10,20 @@ Stable API (used by the CLI and the GUI):
   worker thread with callbacks.
 """
 
-from engine.streaming.base import FrameProcessor
-from engine.streaming.core import Stream, StreamStats
-from engine.streaming.offline import reconstruct_online, run_stream
-from engine.streaming.player import Player
-from engine.streaming.sinks import NullSink, Sink, SoundDeviceSink, WavSink, open_sink, output_devices
-from engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
-from engine.streaming.steps import make_processor, make_step, method_names, shipped_models
+from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.streaming.core import Stream, StreamStats
+from phasefold.engine.streaming.offline import reconstruct_online, run_stream
+from phasefold.engine.streaming.player import Player
+from phasefold.engine.streaming.sinks import (
+    NullSink,
+    Sink,
+    SoundDeviceSink,
+    WavSink,
+    open_sink,
+    output_devices,
+)
+from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
+from phasefold.engine.streaming.steps import make_processor, make_step, method_names, shipped_models
 
 __all__ = [
     "ArraySource",

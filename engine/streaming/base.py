@@ -14,8 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
-
-from engine.stft import StftConfig
+from phasefold.engine.stft import StftConfig
 
 
 class FrameProcessor(ABC):

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError
-from engine.stft import StftConfig
-from engine.streaming.base import FrameProcessor
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig
+from phasefold.engine.streaming.base import FrameProcessor
 
 
 @dataclass
@@ -89,7 +88,7 @@ class Stream:
         **options,
     ) -> Stream:
         """A stream running a method name or an exported model (.onnx path); see ``make_processor``."""
-        from engine.streaming.steps import make_processor
+        from phasefold.engine.streaming.steps import make_processor
 
         return cls(make_processor(method, cfg, lookahead, block, iterations=iterations, init=init, **options))
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError
-from engine.stft import StftConfig
-from engine.streaming.core import Stream
-from engine.streaming.steps import make_processor
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import StftConfig
+from phasefold.engine.streaming.core import Stream
+from phasefold.engine.streaming.steps import make_processor
 
 
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:

@@ -25,9 +25,8 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-
-from engine.stft import StftConfig, window
-from engine.streaming.base import FrameProcessor
+from phasefold.engine.stft import StftConfig, window
+from phasefold.engine.streaming.base import FrameProcessor
 
 CG_SINE = 0.41532
 DEFAULT_TOL = 1e-6

@@ -21,12 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError, PhasefoldError
-from engine.streaming.core import Stream
-from engine.streaming.sinks import Sink, WavSink
-from engine.streaming.sources import Source
-from engine.streaming.window import WindowProcessor
+from phasefold.engine.errors import InputError, PhasefoldError
+from phasefold.engine.streaming.core import Stream
+from phasefold.engine.streaming.sinks import Sink, WavSink
+from phasefold.engine.streaming.sources import Source
+from phasefold.engine.streaming.window import WindowProcessor
 
 
 class Player:

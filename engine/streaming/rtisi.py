@@ -20,9 +20,8 @@ One update is one STFT projection of one frame: (L + 1) * n_iter projections per
 from __future__ import annotations
 
 import numpy as np
-
-from engine.stft import StftConfig, window
-from engine.streaming.base import FrameProcessor
+from phasefold.engine.stft import StftConfig, window
+from phasefold.engine.streaming.base import FrameProcessor
 
 
 def asymmetric_windows(cfg: StftConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import DeviceError, InputError
+from phasefold.engine.errors import DeviceError, InputError
 
 
 class Sink(ABC):

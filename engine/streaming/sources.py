@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import DeviceError, InputError
-from engine.stft import StftConfig, magnitude, window
+from phasefold.engine.errors import DeviceError, InputError
+from phasefold.engine.stft import StftConfig, magnitude, window
 
 
 class Source(ABC):
@@ -98,13 +97,13 @@ class AudioFileSource(ArraySource):
         snr_db: float | None = None,
         seed: int = 0,
     ) -> None:
-        from engine.audio_io import load_audio
+        from phasefold.engine.audio_io import load_audio
 
         x, notes = load_audio(path, cfg.sample_rate)
         if snr_db is None:
             mag = magnitude(x, cfg)
         else:
-            from engine.magnitudes import modified_magnitudes
+            from phasefold.engine.magnitudes import modified_magnitudes
 
             mag = modified_magnitudes(x, cfg, snr_db, seed)
             notes.append(f"modified magnitudes: white noise at {snr_db:g} dB SNR, oracle Wiener mask")
@@ -113,10 +112,10 @@ class AudioFileSource(ArraySource):
 
 
 class NpzSource(ArraySource):
-    """A .npz magnitude file (engine.magnitudes format); its STFT settings come from the file."""
+    """A .npz magnitude file (phasefold.engine.magnitudes format); its STFT settings come from the file."""
 
     def __init__(self, path: str | Path, realtime: bool = False) -> None:
-        from engine.magnitudes import load_magnitudes
+        from phasefold.engine.magnitudes import load_magnitudes
 
         mf = load_magnitudes(path)
         super().__init__(mf.magnitudes, mf.cfg, realtime, reference=mf.reference, name=Path(path).name)

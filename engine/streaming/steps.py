@@ -18,18 +18,17 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import InputError, ModelError
-from engine.stft import StftConfig
-from engine.streaming.base import FrameProcessor
-from engine.streaming.pghi import RtpghiProcessor
-from engine.streaming.rtisi import RtisiLaProcessor
-from engine.streaming.window import INITS, WindowProcessor, WindowStep
+from phasefold.engine.catalog import find_model, model_files
+from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.stft import StftConfig
+from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.streaming.pghi import RtpghiProcessor
+from phasefold.engine.streaming.rtisi import RtisiLaProcessor
+from phasefold.engine.streaming.window import INITS, WindowProcessor, WindowStep
 
 DEFAULT_ITERATIONS = 15
 DEFAULT_LOOKAHEAD = 3
 FGLA_MOMENTUM = 0.99
-MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "exported_models"
 CLASSICAL = (
     "admm-l2",
     "admm-kl",
@@ -45,21 +44,20 @@ CLASSICAL = (
 
 
 def shipped_models() -> list[str]:
-    """Names of the models in exported_models/ (NAME.onnx with its NAME.json card)."""
-    if not MODELS_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in MODELS_DIR.glob("*.onnx") if p.with_suffix(".json").is_file())
+    """Names of the shipped models and the user's (engine.catalog: NAME.onnx with its NAME.json card)."""
+    return sorted(model_files())
 
 
 def method_names(cfg: StftConfig | None = None) -> list[str]:
     """Every method the streaming engine runs by name; with ``cfg``, only the models made for that STFT."""
-    models = shipped_models()
+    files = model_files()
+    models = sorted(files)
     if cfg is not None:
-        from engine.onnx_model import model_stft
+        from phasefold.engine.onnx_model import model_stft
 
         def serves(name: str) -> bool:
             try:
-                return model_stft(MODELS_DIR / f"{name}.onnx") == cfg
+                return model_stft(files[name]) == cfg
             except ModelError:  # a broken card: not offered (loading it would say why)
                 return False
 
@@ -72,14 +70,12 @@ def model_file(method: str | Path) -> Path | None:
     p = Path(method)
     if p.suffix == ".onnx":
         return p
-    if (MODELS_DIR / f"{method}.onnx").is_file():
-        return MODELS_DIR / f"{method}.onnx"
-    return None
+    return find_model(str(method))
 
 
 def trained_settings(method: str | Path) -> tuple[int, int] | None:
     """(L, B) a stream-trained model was trained at (its card's ``streaming``), None for other methods."""
-    from engine.onnx_model import read_card
+    from phasefold.engine.onnx_model import read_card
 
     path = model_file(method)
     if path is None or not path.is_file():
@@ -98,11 +94,11 @@ def default_settings(method: str | Path, lookahead: int | None, block: int | Non
 
 
 def admm_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
-    """ADMM with a Bregman loss on the window (engine.admm.admm_iterations)."""
-    from engine.admm import admm_iterations
-    from engine.algorithms import published_rho
-    from engine.divergences import divergence
-    from engine.proxes import make_prox
+    """ADMM with a Bregman loss on the window (phasefold.engine.admm.admm_iterations)."""
+    from phasefold.engine.admm import admm_iterations
+    from phasefold.engine.algorithms import published_rho
+    from phasefold.engine.divergences import divergence
+    from phasefold.engine.proxes import make_prox
 
     parts = name[len("admm-") :].split("-")
     side = "right" if parts[-1] == "right" else "left"
@@ -129,8 +125,8 @@ def admm_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
 
 
 def gla_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
-    """(Fast) Griffin-Lim on the window (engine.admm.gla_iterations); the dual is passed through."""
-    from engine.admm import gla_iterations
+    """(Fast) Griffin-Lim on the window (phasefold.engine.admm.gla_iterations); the dual is passed through."""
+    from phasefold.engine.admm import gla_iterations
 
     momentum = FGLA_MOMENTUM if name == "fgla" else 0.0
 
@@ -143,13 +139,13 @@ def gla_step(name: str, cfg: StftConfig, iterations: int) -> WindowStep:
 @functools.lru_cache(maxsize=8)
 def _load_model(path: str, threads: int, mtime_ns: int):
     """Sessions are stateless (the state travels in the tensors), so streams share one per model file."""
-    from engine.onnx_model import load_model
+    from phasefold.engine.onnx_model import load_model
 
     return load_model(path, threads=threads)
 
 
 def model_step(path: str | Path, passes: int = 1, threads: int = 1) -> tuple[WindowStep, StftConfig]:
-    """An exported model's window step (engine.onnx_model) run ``passes`` times per call."""
+    """An exported model's window step (phasefold.engine.onnx_model) run ``passes`` times per call."""
     model = _load_model(
         str(Path(path).resolve()), threads, Path(path).stat().st_mtime_ns if Path(path).exists() else 0
     )

@@ -12,7 +12,7 @@ with frame m the processor
 3. marks committed samples fixed: the first (N/H - 1 + B - b) H samples (emitted already), every
    sample before the stream (negative padded index) and the first ``silent_start`` samples, which the
    caller may declare silent (the P samples of padding of an offline signal);
-4. runs the window step (state in, state out: engine.admm iterations, FGLA or an ONNX model);
+4. runs the window step (state in, state out: phasefold.engine.admm iterations, FGLA or an ONNX model);
 5. emits the b H samples after the fixed ones, which are then committed and never change.
 """
 
@@ -22,10 +22,9 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
-
-from engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
-from engine.streaming import pghi
-from engine.streaming.base import FrameProcessor
+from phasefold.engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
+from phasefold.engine.streaming import pghi
+from phasefold.engine.streaming.base import FrameProcessor
 
 INITS = ("advance", "rtpghi")
 
@@ -41,7 +40,7 @@ class WindowStep:
         self.name = name
         self.projections = projections
         self.window_frames = window_frames  # a model that pins W says so here
-        self.model = None  # the engine.onnx_model.PhaseModel behind an exported model's step
+        self.model = None  # the phasefold.engine.onnx_model.PhaseModel behind an exported model's step
 
     def __call__(self, mag, x, fixed, lam):
         return self.fn(mag, x, fixed, lam)

@@ -52,8 +52,8 @@ def case_play(out: Path) -> dict:
 
 
 def _player(out: Path, realtime: bool):
-    from engine.stft import StftConfig, magnitude
-    from engine.streaming import ArraySource, Player, SoundDeviceSink, Stream
+    from phasefold.engine.stft import StftConfig, magnitude
+    from phasefold.engine.streaming import ArraySource, Player, SoundDeviceSink, Stream
 
     cfg = StftConfig()
     x = _speechlike(1.0)
@@ -109,8 +109,8 @@ def case_vanish(out: Path) -> dict:
 
 
 def case_mic(out: Path) -> dict:
-    from engine.stft import StftConfig
-    from engine.streaming import MicSource
+    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.streaming import MicSource
 
     cfg = StftConfig()
     source = MicSource(cfg, max_seconds=0.3)
@@ -125,7 +125,7 @@ def case_mic(out: Path) -> dict:
 
 def case_clocked(out: Path) -> dict:
     """A producer faster than real time, then a stalled one, against a device with a clock."""
-    from engine.streaming import SoundDeviceSink
+    from phasefold.engine.streaming import SoundDeviceSink
 
     x = _speechlike(2.0).astype(np.float32)
     sink = SoundDeviceSink(22050)
@@ -153,8 +153,7 @@ def case_cli_interrupt(out: Path) -> dict:
     import signal
 
     import soundfile as sf
-
-    from app.cli import main
+    from phasefold.cli import main
 
     # interrupt once the stream runs (the status line shows up), as a user pressing Ctrl-C would
     err = io.StringIO()

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from phasefold.gui import theme
 from PyQt6.QtCore import Qt
-
-from app.gui import theme
 
 REFERENCE_PENS = (
     pg.mkPen("#e8e8e8", width=2, style=Qt.PenStyle.DashLine),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from phasefold.gui import theme
+from phasefold.gui.ring import ColumnRing
 from PyQt6.QtGui import QTransform
-
-from app.gui import theme
-from app.gui.ring import ColumnRing
 
 
 class SpectrogramView(pg.PlotWidget):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from phasefold.gui import theme
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
-
-from app.gui import theme
 
 
 class StoiView(QWidget):

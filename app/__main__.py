@@ -1,0 +1,7 @@
+"""`python -m phasefold`: the command line."""
+
+import sys
+
+from phasefold.cli import main
+
+sys.exit(main())

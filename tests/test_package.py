@@ -1,0 +1,156 @@
+"""phasefold as a package: one import namespace, the models inside it, the public API, the version, and
+a wheel built from the sdist that works from outside the repository."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(
+    args: list[str], cwd: Path, env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_import_pulls_neither_torch_nor_qt(tmp_path):
+    code = (
+        "import sys, numpy as np\n"
+        "import phasefold, phasefold.engine, phasefold.engine.streaming\n"
+        "y = phasefold.reconstruct(np.ones((7, 513)), method='unfolded-tied', length=1024)\n"
+        "assert y.shape == (1024,)\n"
+        "phasefold.Stream.open('rtpghi', lookahead=0)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PyQt6', 'pyqtgraph'))\n"
+        "print(heavy)\n"
+    )
+    res = _run([sys.executable, "-c", code], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+
+
+def test_readme_api_example_runs(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"## Python API.*?```python\n(.*?)```", text, re.S).group(1)
+    res = _run([sys.executable, "-c", code], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "latency 81.3 ms" in res.stdout and "(24576,)" in res.stdout
+
+
+def test_version_comes_from_one_place():
+    import phasefold
+
+    res = _run([sys.executable, "-m", "phasefold", "--version"], cwd=ROOT)
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"phasefold {phasefold.__version__}"
+    assert importlib.metadata.version("phasefold") == phasefold.__version__
+
+
+def test_shipped_models_are_found_through_the_package_and_user_folders_add_more(tmp_path, monkeypatch):
+    import phasefold
+    from phasefold.engine import catalog
+    from phasefold.exported_models import MODELS_DIR
+
+    shipped = catalog.model_files()
+    assert set(shipped) == {p.stem for p in MODELS_DIR.glob("*.onnx")}
+    assert all(path.parent == MODELS_DIR for path in shipped.values())
+    for suffix in (".onnx", ".json"):
+        shutil.copy(MODELS_DIR / f"unfolded-stream-l0{suffix}", tmp_path / f"my-model{suffix}")
+    (tmp_path / "unfolded-tied.onnx").write_bytes(b"not the shipped one")
+    (tmp_path / "unfolded-tied.json").write_text("{}")
+    monkeypatch.setenv(catalog.ENV_VAR, os.pathsep.join([str(tmp_path / "missing"), str(tmp_path)]))
+    assert catalog.find_model("my-model") == tmp_path / "my-model.onnx"
+    assert catalog.find_model("unfolded-tied") == MODELS_DIR / "unfolded-tied.onnx"  # shipped first
+    assert "my-model" in phasefold.list_methods(streaming=True)
+    stream = phasefold.Stream.open("my-model", lookahead=0)
+    assert stream.latency_samples == 1024
+    assert phasefold.load_model("my-model").card["name"] == "unfolded-stream-l0"
+
+
+def test_unknown_model_name_is_refused_with_a_line():
+    import phasefold
+    from phasefold.engine.errors import ModelError
+
+    with pytest.raises(ModelError, match="neither an .onnx file nor a shipped model"):
+        phasefold.load_model("no-such-model")
+
+
+@pytest.mark.timeout(900)
+def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path):
+    """python -m build makes the sdist and the wheel from it; the wheel goes into a fresh virtual
+    environment (the system's packages visible, so no download), and the demo and a reconstruction with
+    the shipped untied model run from a folder outside the repository."""
+    pytest.importorskip("build")
+    dist = tmp_path / "dist"
+    res = _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    (wheel,) = dist.glob("phasefold-*.whl")
+    (sdist,) = dist.glob("phasefold-*.tar.gz")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"phasefold", f"phasefold-{importlib.metadata.version('phasefold')}.dist-info"}, tops
+    shipped = {
+        p.name for p in (ROOT / "exported_models").glob("*.*") if p.suffix in (".onnx", ".json", ".npz")
+    }
+    assert shipped <= {n.split("/")[-1] for n in names if n.startswith("phasefold/exported_models/")}
+    assert sdist.stat().st_size > 0
+
+    venv = tmp_path / "venv"
+    res = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    py = venv / "bin" / "python"
+    res = _run([str(py), "-m", "pip", "install", "-q", "--no-build-isolation", str(wheel)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTHONPATH", None)
+    res = _run([str(py), "-c", "import phasefold; print(phasefold.__file__)"], cwd=outside, env=env)
+    assert res.returncode == 0 and str(venv) in res.stdout, res.stdout + res.stderr  # the wheel, not the repo
+
+    res = _run([str(venv / "bin" / "phasefold"), "demo"], cwd=outside, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "unfolded-untied" in res.stdout and "scores vs the demo signal" in res.stdout, res.stdout
+    stoi = float(re.search(r" stoi (\d\.\d+)", res.stdout).group(1))
+    assert stoi > 0.9
+
+    wav = outside / "demo.wav"
+    code = (
+        "import numpy as np, soundfile as sf\n"
+        "from phasefold.engine.demo import demo_signal\n"
+        f"sf.write({str(wav)!r}, demo_signal()[:22050].astype(np.float32), 22050)\n"
+    )
+    assert _run([str(py), "-c", code], cwd=outside, env=env).returncode == 0
+    res = _run(
+        [
+            str(venv / "bin" / "phasefold"),
+            "reconstruct",
+            str(wav),
+            "-o",
+            "out.wav",
+            "--method",
+            "unfolded-untied",
+        ],
+        cwd=outside,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (outside / "out.wav").stat().st_size > 40000
+    res = _run([str(venv / "bin" / "phasefold"), "reconstruct", "--list-methods"], cwd=outside, env=env)
+    assert "unfolded-untied" in res.stdout
+    listing = _run([str(py), "-m", "pip", "show", "-f", "phasefold"], cwd=outside, env=env).stdout
+    files = [ln.strip() for ln in listing.split("Files:")[-1].splitlines() if ln.strip()]
+    assert {f.split("/")[0] for f in files if not f.startswith("../")} == tops
+    json.dumps(files)  # the listing is plain text names
