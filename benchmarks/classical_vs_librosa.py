@@ -5,7 +5,7 @@
     python benchmarks/classical_vs_librosa.py tune-steps            # GD step sizes (validation split)
     python benchmarks/classical_vs_librosa.py rtf                   # FGLA / ADMM RTF on a 4-second file
 
-``table`` registers a ``librosa-gla`` method (librosa.griffinlim, 100 iterations or as asked,
+``table`` adds a ``librosa-gla`` method (librosa.griffinlim, 100 iterations or as asked,
 momentum 0.99, random init) on OUR STFT: the signal is padded as phasefold.engine.stft pads it and librosa
 runs with center=False, our window, n_fft and hop, so its STFT is ours times sqrt(N) (checked on
 every file). librosa stays a benchmark/test dependency; the product never imports it.
@@ -77,9 +77,7 @@ def check_librosa_stft(x: np.ndarray, cfg: StftConfig) -> float:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
-    methods.register(
-        "librosa-gla", "librosa.griffinlim on our STFT (momentum 0.99), benchmark only.", librosa_gla
-    )
+    extra = {"librosa-gla": methods.Method("librosa.griffinlim on our STFT (momentum 0.99)", librosa_gla)}
     files = split_files(args.split)
     if not files:
         raise SystemExit("the shared data is not here (../shared/data/timit-sample or $PHASEFOLD_DATA)")
@@ -90,7 +88,9 @@ def cmd_table(args: argparse.Namespace) -> None:
     names = [m.strip() for m in args.methods.split(",")]
     for label, hop, snr in CONDITIONS:
         for n_iter in args.iterations:
-            report = evaluate_methods(files, names, hop=hop, snr_db=snr, n_iter=n_iter, seed=args.seed)
+            report = evaluate_methods(
+                files, names, hop=hop, snr_db=snr, n_iter=n_iter, seed=args.seed, online=extra
+            )
             path = args.out / f"{label}_it{n_iter}.json"
             path.write_text(json.dumps(report, indent=2) + "\n")
             print(f"\n{label}, {n_iter} iterations ({len(files)} {args.split} files) -> {path}")

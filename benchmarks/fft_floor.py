@@ -89,9 +89,10 @@ def engine_seconds(lookahead: int, cfg: StftConfig, seconds: float = 3.0) -> flo
     """Per-frame thread time of the streaming engine around an identity window step (B = 1)."""
     from phasefold.engine.demo import demo_signal
     from phasefold.engine.metrics import one_thread
+    from phasefold.engine.runners import WindowStep
     from phasefold.engine.stft import magnitude
     from phasefold.engine.streaming import Stream
-    from phasefold.engine.streaming.window import WindowProcessor, WindowStep
+    from phasefold.engine.streaming.window import WindowProcessor
 
     mag = magnitude(demo_signal(seconds), cfg)
     step = WindowStep(lambda m, x, f, lam: (x, lam), "identity", 0)

@@ -28,7 +28,7 @@ def model_files() -> dict[str, Path]:
     for folder in model_dirs():
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.onnx")):
+        for path in sorted(folder.glob("*.onnx"), key=lambda p: p.stem):
             if path.with_suffix(".json").is_file():
                 found.setdefault(path.stem, path)
     return found

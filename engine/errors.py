@@ -15,3 +15,7 @@ class ModelError(PhasefoldError):
 
 class DeviceError(PhasefoldError):
     """An audio device that is missing or went away."""
+
+
+class BackendError(PhasefoldError):
+    """A backend that was asked for but cannot run here (a missing package), or cannot run a model."""

@@ -206,65 +206,54 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
     return PhaseModel(path=path, card=card, cfg=cfg, session=session)
 
 
-# ----- the method registry (engine.methods imports this module as a provider) --------------------------
-SHIPPED = {
-    "unfolded-tied": "Unfolded ADMM, tied learned prox (one learned divergence), T = 15, ONNX.",
-    "unfolded-untied": "Unfolded ADMM, untied learned prox (one per layer), T = 15, ONNX.",
-    "unfolded-modified": "Unfolded ADMM, untied, trained on modified (denoised, 5 dB) magnitudes, ONNX.",
-    "unfolded-tied-modified": "Unfolded ADMM, tied, trained on modified (denoised, 5 dB) magnitudes, ONNX.",
-}
-_loaded: dict[Path, PhaseModel] = {}
+_loaded: dict[tuple[Path, int, int], PhaseModel] = {}
 
 
-def shipped_model_path(name: str, hop: int) -> Path:
-    """exported_models/NAME.onnx for the default hop 256, NAME-hop512.onnx (etc.) for other hops."""
-    from phasefold.engine.catalog import find_model
-
-    stem = name if hop == 256 else f"{name}-hop{hop}"
-    path = find_model(stem)
-    if path is None:
-        raise ModelError(f"{name}: no exported model for hop {hop} ({stem}.onnx is not among the models)")
-    return path
-
-
-def cached_model(path: str | Path) -> PhaseModel:
-    """load_model, once per file per process."""
-    key = Path(path).resolve()
+def cached_model(path: str | Path, threads: int = 1) -> PhaseModel:
+    """load_model, once per file and thread count per process (sessions are stateless: the state travels in
+    the tensors, so streams can share one); a changed file is loaded again."""
+    path = Path(path).resolve()
+    key = (path, int(threads), path.stat().st_mtime_ns if path.exists() else 0)
     if key not in _loaded:
-        _loaded[key] = load_model(key)
+        _loaded[key] = load_model(path, threads=threads)
     return _loaded[key]
 
 
-def model_method(path: str | Path | None = None, name: str | None = None):
-    """A registry ``Method`` for one model file (``--model PATH.onnx``) or a shipped model by name.
+def load_compiled(path: str | Path):
+    """A model's compiled window step (engine.compiled.unfolded), verified against the graph's golden pair.
 
-    The iteration count maps to passes of the T-layer network: max(1, round(n_iter / T)).
-    """
-    from phasefold.engine.methods import Method
+    The card is validated and the file's sha256 checked as for onnxruntime; the step must reproduce the
+    golden output within the card's parity tolerance, or it is refused (BackendError with the figures)."""
+    from phasefold.engine.compiled.unfolded import build_step
+    from phasefold.engine.errors import BackendError
 
-    def run(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
-        model = cached_model(path if path is not None else shipped_model_path(name, cfg.hop))
-        if (model.cfg.n_fft, model.cfg.hop, model.cfg.sample_rate) != (cfg.n_fft, cfg.hop, cfg.sample_rate):
-            raise InputError(
-                f"{model.name} works on n_fft {model.cfg.n_fft} / hop {model.cfg.hop} at "
-                f"{model.cfg.sample_rate} Hz; the magnitudes are {cfg.n_fft} / {cfg.hop} / {cfg.sample_rate}"
-            )
-        if cfg.power != 1.0:
-            mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
-        passes = max(1, round(n_iter / int(model.card["layers"])))
-        return model.reconstruct(mag, length, seed=seed, passes=passes)
-
-    if path is not None:
-        card = read_card(path)
-        return Method(f"Exported model {Path(path).name} ({card['variant']}, T = {card['layers']}).", run)
-    return Method(SHIPPED[name], run)
-
-
-def _register_shipped() -> None:
-    from phasefold.engine import methods
-
-    for name in SHIPPED:
-        methods.register(name, SHIPPED[name], model_method(name=name).run, replace_existing=True)
-
-
-_register_shipped()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    card = read_card(path)
+    if sha256_of(path) != card["sha256"]:
+        raise ModelError(f"{path}: file does not match its card's sha256 (truncated, changed or replaced)")
+    cfg = stft_config_of(card, str(card_path(path)))
+    step = build_step(card, cfg)
+    golden_file = path.with_name(str(card.get("golden", f"{path.stem}.golden.npz")))
+    if not golden_file.is_file():
+        raise BackendError(
+            f"{path.name}: no golden pair {golden_file.name} to verify the compiled step against"
+        )
+    try:
+        with np.load(golden_file) as golden:
+            pair = {k: golden[k] for k in (*INPUTS, *OUTPUTS)}
+    except (OSError, ValueError, KeyError) as exc:
+        raise BackendError(f"{golden_file}: unreadable golden pair ({exc})") from None
+    x_out, lam_out = step(*(pair[k] for k in INPUTS))
+    tol = float(card.get("verification", {}).get("tolerance", 1e-4))
+    lam_tol = float(card.get("verification", {}).get("lam_tolerance", tol))
+    dx = float(np.max(np.abs(x_out - pair["x_out"])))
+    dlam = float(np.max(np.abs(lam_out - pair["lam_out"])))
+    if not (dx <= tol and dlam <= lam_tol):
+        raise BackendError(
+            f"{path.name}: the compiled step misses the golden pair (x {dx:.2e}, lam {dlam:.2e}; tolerance "
+            f"{tol:g} / {lam_tol:g}); use --backend onnxruntime"
+        )
+    step.parity = {"x_out": dx, "lam_out": dlam}
+    return step

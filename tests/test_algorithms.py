@@ -145,27 +145,33 @@ def test_registry_errors():
     mag = np.ones((10, cfg.n_bins))
     with pytest.raises(InputError, match="did you mean .*admm-kl"):
         methods.get_method("admm-kll")
-    with pytest.raises(ValueError, match="already registered"):
-        methods.register("gla", "again", methods.METHODS["gla"].run)
     with pytest.raises(InputError, match="cannot hold"):
         methods.reconstruct("gla", mag, cfg, 2, 0, 10**6)
     with pytest.raises(InputError, match="iterations"):
         methods.reconstruct("gla", mag, cfg, -1, 0, 1000)
+    with pytest.raises(InputError, match="runs only in the streaming engine"):
+        methods.get_method("rtisi-la")
 
 
-def test_register_adds_a_method():
+def test_registry_lists_without_registering_at_import():
+    """One registry: the offline list and the streaming list come from the same specs, and importing the
+    engine registers nothing (a method object is passed to reconstruct directly)."""
+    from phasefold.engine import registry
+    from phasefold.engine.streaming import steps
+
+    specs = registry.specs()
+    assert methods.method_names() == [n for n, s in specs.items() if s.offline]
+    assert set(steps.method_names()) <= set(specs) | {n for n in steps.CLASSICAL}
+    assert not hasattr(methods, "register") and not hasattr(methods, "METHODS")
+
     def scaled_gla(mag, cfg, n_iter, seed, length):
-        return 0.5 * methods.METHODS["gla"].run(mag, cfg, n_iter, seed, length)
+        return 0.5 * methods.get_method("gla").run(mag, cfg, n_iter, seed, length)
 
-    methods.register("test-half-gla", "GLA at half level (test only).", scaled_gla)
-    try:
-        cfg = StftConfig()
-        x = np.sin(np.arange(5000) * 0.05)
-        mag = magnitude(x, cfg)
-        y = methods.reconstruct("test-half-gla", mag, cfg, 2, 0, x.size)
-        np.testing.assert_allclose(y, 0.5 * methods.reconstruct("gla", mag, cfg, 2, 0, x.size))
-    finally:
-        del methods.METHODS["test-half-gla"]
+    cfg = StftConfig()
+    x = np.sin(np.arange(5000) * 0.05)
+    mag = magnitude(x, cfg)
+    y = methods.reconstruct(methods.Method("half GLA", scaled_gla), mag, cfg, 2, 0, x.size)
+    np.testing.assert_allclose(y, 0.5 * methods.reconstruct("gla", mag, cfg, 2, 0, x.size))
 
 
 def test_fgla_matches_librosa_griffinlim(speech):

@@ -193,8 +193,8 @@ def test_bench_and_soak(wav, tmp_path, capsys):
         == 0
     )
     rows = json.loads(out.read_text())["results"]
-    assert len(rows) == 8
-    assert all(r["rtf"] > 0 and r["latency_ms"] > 46 for r in rows)
+    assert len(rows) == 16  # two backends
+    assert all(r["rtf_cpu"] > 0 and r["rtf_wall"] > 0 and r["latency_ms"] > 46 for r in rows)
     assert "x ref" in capsys.readouterr().out
     soak = tmp_path / "soak.json"
     assert (

@@ -1,10 +1,13 @@
 """`phasefold bench`: real-time factor (one thread) and latency of every streaming method; memory soak.
 
 Every method streams the same frames (the built-in demo utterance, or --input) through the same engine
-for each look-ahead L and block size B. RTF = compute time / audio time, on one thread (BLAS/OpenMP
-pools capped, onnxruntime sessions with one intra-op thread), by wall clock and by the thread's CPU time
-(what a machine with a free core would see; on a busy machine the wall figure includes waiting for a
-core). Machines are noisy: compare the ratios to the reference method of the same run ("x ref").
+for each look-ahead L, block size B and backend (``--backends compiled,onnxruntime``: the compiled kernels
+and the reference, i.e. the ONNX graph in onnxruntime for models and numpy for classical methods). RTF =
+compute time / audio time on one thread (BLAS/OpenMP pools capped, onnxruntime sessions with one intra-op
+thread), by the thread's CPU time and by wall clock beside it; each figure is the median of ``--rounds``
+interleaved rounds (every configuration once per round), processors built (and compiled) before the first
+round. "x ref" is a row's CPU RTF over the reference backend's for the same method, L and B.
+``NAME:ITER`` in --methods sets one method's iterations (``rtisi-la:5``).
 
 ``--soak SECONDS`` streams that much simulated audio (frames looped) through one method and samples
 the resident memory (psutil) as it goes; it checks that samples out = frames in x H exactly.
@@ -28,6 +31,16 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from None
 
 
+def _backend_list(text: str) -> list[str]:
+    from phasefold.engine.backends import BACKENDS
+
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [n for n in names if n not in BACKENDS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"backends are {', '.join(BACKENDS)}, not {text!r}")
+    return names
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
@@ -42,7 +55,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of audio per run (default 4)")
     parser.add_argument("--input", type=Path, default=None, help="audio file to stream (default: the demo)")
     parser.add_argument("--iterations", type=int, default=None, help="iterations per step (method default)")
-    parser.add_argument("--reference", default="rtpghi", help="method the ratios refer to (default rtpghi)")
+    parser.add_argument(
+        "--backends",
+        type=_backend_list,
+        default=["compiled", "onnxruntime"],
+        help="comma-separated backends to compare (default compiled,onnxruntime; see --backend elsewhere)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds, median (default 3)")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--soak",
@@ -75,56 +94,87 @@ def _frames(args):
     return cfg, np.ascontiguousarray(magnitude(x, cfg))
 
 
-def bench(args, cfg, mag) -> list[dict]:
-    """One row per (method, L, B): RTF, ms per frame, latency, projections per frame."""
-    from phasefold.engine.errors import InputError
-    from phasefold.engine.streaming import Stream, make_processor
+def _configs(args, cfg):
+    """(method, iterations, L, B, backend, processor) for every buildable configuration, built now."""
+    from phasefold.engine.errors import PhasefoldError
+    from phasefold.engine.streaming import make_processor
 
-    rows = []
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for method in methods:
+    out = []
+    for item in [m.strip() for m in args.methods.split(",") if m.strip()]:
+        method, _, iters = item.partition(":")
+        iterations = int(iters) if iters else (None if method.startswith("rtpghi") else args.iterations)
         for lookahead in args.lookahead:
             for block in args.block:
-                iters = None if method.startswith("rtpghi") else args.iterations
-                try:
-                    proc = make_processor(method, cfg, lookahead, block, iterations=iters)
-                except InputError as exc:
-                    print(f"skip {method} L={lookahead} B={block}: {exc}", file=sys.stderr)
-                    continue
-                stream = Stream(proc)
-                stream.push(mag[: 4 * block])  # warm-up (sessions, caches), not timed
-                stream.reset()
-                if args.profile and lookahead == args.lookahead[-1] and block == args.block[0]:
-                    _profile(stream, mag, method)
-                    stream.reset()
-                wall0 = time.perf_counter()
-                for i in range(0, mag.shape[0], block):
-                    stream.push(mag[i : i + block])
-                stream.flush()
-                wall = time.perf_counter() - wall0
-                s = stream.stats
-                rows.append(
-                    {
-                        "method": stream.name,
-                        "lookahead": lookahead,
-                        "block": block,
-                        "rtf": s.rtf,
-                        "rtf_cpu": s.rtf_cpu,
-                        "cpu_ms_per_frame": 1000 * s.cpu_s / s.frames_in,
-                        "ms_per_frame": s.ms_per_frame,
-                        "latency_ms": stream.latency_ms,
-                        "latency_samples": stream.latency_samples,
-                        "projections_per_frame": proc.projections_per_frame(),
-                        "frames": s.frames_in,
-                        "wall_s": wall,
-                        "describe": proc.describe(),
-                    }
-                )
-                print(
-                    f"  {stream.name:<16} L={lookahead} B={block}  RTF {s.rtf:6.3f}  "
-                    f"{s.ms_per_frame:7.2f} ms/frame",
-                    file=sys.stderr,
-                )
+                for backend in args.backends:
+                    try:
+                        proc = make_processor(
+                            method, cfg, lookahead, block, iterations=iterations, backend=backend
+                        )
+                    except PhasefoldError as exc:
+                        print(f"skip {item} L={lookahead} B={block} {backend}: {exc}", file=sys.stderr)
+                        continue
+                    out.append((item, lookahead, block, proc))
+    return out
+
+
+def _time(proc, mag) -> tuple[float, float, int]:
+    """(cpu seconds, wall seconds, frames) of one pass of the frames through a fresh stream."""
+    from phasefold.engine.streaming import Stream
+
+    stream = Stream(proc)
+    block = proc.block
+    wall0 = time.perf_counter()
+    for i in range(0, mag.shape[0], block):
+        stream.push(mag[i : i + block])
+    stream.flush()
+    wall = time.perf_counter() - wall0
+    return stream.stats.cpu_s, wall, stream.stats.frames_in
+
+
+def bench(args, cfg, mag) -> list[dict]:
+    """One row per (method, L, B, backend): median CPU and wall RTF over interleaved rounds, latency."""
+    import numpy as np
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.streaming import Stream
+
+    configs = _configs(args, cfg)
+    if not configs:
+        raise InputError(f"none of the methods {args.methods!r} could be built (see the lines above)")
+    for item, lookahead, block, proc in configs:  # warm-up (sessions, caches), not timed
+        Stream(proc).push(mag[: 4 * block])
+        if args.profile and lookahead == args.lookahead[-1] and block == args.block[0]:
+            _profile(Stream(proc), mag, item)
+    times: list[list[tuple[float, float, int]]] = [[] for _ in configs]
+    for r in range(args.rounds):
+        for i, (_, _, _, proc) in enumerate(configs):
+            times[i].append(_time(proc, mag))
+        print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr)
+    audio_s = mag.shape[0] * cfg.hop / cfg.sample_rate
+    rows = []
+    for (item, lookahead, block, proc), runs in zip(configs, times, strict=True):
+        cpu = np.array([c for c, _, _ in runs])
+        wall = np.array([w for _, w, _ in runs])
+        frames = runs[0][2]
+        stream = Stream(proc)
+        rows.append(
+            {
+                "method": item,
+                "name": proc.name,
+                "backend": proc.backend,
+                "lookahead": lookahead,
+                "block": block,
+                "rtf_cpu": float(np.median(cpu)) / audio_s,
+                "rtf_wall": float(np.median(wall)) / audio_s,
+                "ms_per_frame": 1000 * float(np.median(cpu)) / frames,
+                "rtf_cpu_rounds": [float(c) / audio_s for c in cpu],
+                "rtf_wall_rounds": [float(w) / audio_s for w in wall],
+                "latency_ms": stream.latency_ms,
+                "latency_samples": stream.latency_samples,
+                "projections_per_frame": proc.projections_per_frame(),
+                "frames": frames,
+                "describe": proc.describe(),
+            }
+        )
     return rows
 
 
@@ -140,21 +190,26 @@ def _profile(stream, mag, method: str) -> None:
     pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(8)
 
 
-def format_rows(rows: list[dict], reference: str) -> str:
-    """RTF by wall clock and by thread CPU time (robust on a busy machine); ratios use the CPU figures."""
-    ref = {(r["lookahead"], r["block"]): r["rtf_cpu"] for r in rows if r["method"].startswith(reference)}
+def format_rows(rows: list[dict]) -> str:
+    """RTF by thread CPU time (median of the rounds) with wall clock beside it; "x ref" = CPU RTF over the
+    reference backend's (onnxruntime for models, numpy for classical methods) for the same configuration."""
+    ref = {
+        (r["method"], r["lookahead"], r["block"]): r["rtf_cpu"]
+        for r in rows
+        if r["backend"] in ("onnxruntime", "numpy")
+    }
     width = max([len("method"), *(len(r["method"]) for r in rows)])
     lines = [
-        f"{'method':<{width}}  {'L':>2} {'B':>2}  {'RTF wall':>8}  {'RTF cpu':>7}  {'cpu ms/frame':>12}  "
-        f"{'latency ms':>10}  {'proj/frame':>10}  {'x ref':>6}"
+        f"{'method':<{width}}  {'backend':<11}  {'L':>2} {'B':>2}  {'RTF cpu':>7}  {'RTF wall':>8}  "
+        f"{'cpu ms/frame':>12}  {'latency ms':>10}  {'proj/frame':>10}  {'x ref':>6}"
     ]
     for r in rows:
-        base = ref.get((r["lookahead"], r["block"]))
+        base = ref.get((r["method"], r["lookahead"], r["block"]))
         ratio = f"{r['rtf_cpu'] / base:6.2f}" if base else "     -"
         lines.append(
-            f"{r['method']:<{width}}  {r['lookahead']:>2} {r['block']:>2}  {r['rtf']:>8.3f}  "
-            f"{r['rtf_cpu']:>7.3f}  {r['cpu_ms_per_frame']:>12.2f}  {r['latency_ms']:>10.1f}  "
-            f"{r['projections_per_frame']:>10.0f}  {ratio}"
+            f"{r['method']:<{width}}  {r['backend']:<11}  {r['lookahead']:>2} {r['block']:>2}  "
+            f"{r['rtf_cpu']:>7.4f}  {r['rtf_wall']:>8.4f}  {r['ms_per_frame']:>12.3f}  "
+            f"{r['latency_ms']:>10.1f}  {r['projections_per_frame']:>10.0f}  {ratio}"
         )
     return "\n".join(lines)
 
@@ -216,11 +271,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
     if args.seconds <= 0:
         raise InputError("--seconds must be positive")
+    if args.rounds < 1:
+        raise InputError("--rounds must be at least 1")
     report: dict = {
         "config": {
             "hop": args.hop,
             "seconds": args.seconds,
             "threads": 1,
+            "rounds": args.rounds,
+            "backends": args.backends,
             "input": str(args.input) if args.input else "built-in demo",
         }
     }
@@ -244,9 +303,10 @@ def run(args: argparse.Namespace) -> int:
             report["results"] = rows
             print(
                 f"{mag.shape[0]} frames ({mag.shape[0] * cfg.hop / cfg.sample_rate:.1f} s), hop {cfg.hop}, "
-                f"one thread; 'x ref' = RTF cpu / RTF cpu of {args.reference} at the same L, B"
+                f"one thread, median of {args.rounds} interleaved rounds; 'x ref' = RTF cpu / RTF cpu of the "
+                "reference backend"
             )
-            print(format_rows(rows, args.reference))
+            print(format_rows(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")

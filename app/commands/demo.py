@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         play=True,
         quit_after=args.quit_after,
         screenshot=args.screenshot,
+        backend=args.backend,
     )
     check_options(opts)
     if not windowed:
@@ -52,7 +53,7 @@ def headless(opts) -> int:
     cfg = StftConfig()
     method = opts.method or default_method(method_names())
     source = prepare_source(SOURCE_DEMO, cfg, snr_db=opts.snr)
-    stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block)
+    stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block, backend=opts.backend)
     sink, notes = open_sink(opts.output or "null", cfg.sample_rate)
     source.realtime = sink.live
     for note in [*source.notes, *notes]:

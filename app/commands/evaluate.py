@@ -49,9 +49,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
+    from phasefold.commands import add_backend_argument
     from phasefold.commands.stream import add_online_arguments
 
     add_online_arguments(parser)
+    add_backend_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -82,7 +84,7 @@ def resolve_inputs(paths: list[str]) -> list[Path]:
     return files
 
 
-def parse_methods(text: str) -> list[str]:
+def parse_methods(text: str, backend: str = "auto") -> list[str]:
     """Split and check a comma-separated method list (unknown names raise InputError)."""
     from phasefold.engine.errors import InputError
     from phasefold.engine.methods import get_method
@@ -91,7 +93,7 @@ def parse_methods(text: str) -> list[str]:
     if not names:
         raise InputError("--methods is empty; give comma-separated names")
     for name in names:
-        get_method(name)
+        get_method(name, backend)
     return names
 
 
@@ -104,8 +106,12 @@ def evaluate_methods(
     seed: int = 0,
     progress: bool = True,
     online=None,
+    backend: str = "auto",
 ) -> dict:
-    """Run every method on every file (same magnitudes and initial phase); means and per-file scores."""
+    """Run every method on every file (same magnitudes and initial phase); means and per-file scores.
+
+    ``online``: name -> engine.methods.Method for names that are not registry methods (the streamed
+    runners of --online, a benchmark's own method)."""
     import numpy as np
     from phasefold.commands.reconstruct import load_measurements
     from phasefold.engine.errors import InputError
@@ -129,7 +135,8 @@ def evaluate_methods(
             for name in methods:
                 bar.set_description(f"{path.stem} {name}")
                 with Stopwatch() as watch:
-                    y = reconstruct(online[name] if online else name, mag, cfg, n_iter, seed, length)
+                    entry = online.get(name, name) if online else name
+                    y = reconstruct(entry, mag, cfg, n_iter, seed, length, backend=backend)
                 scores = evaluate_signal(ref, y, cfg)
                 per_file.append(
                     {
@@ -190,13 +197,16 @@ def run(args: argparse.Namespace) -> int:
         methods = [n.strip() for n in args.methods.split(",") if n.strip()]
         online = {name: online_method(name, args) for name in methods}
     else:
-        methods, online = parse_methods(args.methods), None
+        methods, online = parse_methods(args.methods, args.backend), None
     files = resolve_inputs(args.paths)
     if not files:
         raise InputError("no files to evaluate")
     if args.json is not None and not args.json.parent.is_dir():
         raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
-    report = evaluate_methods(files, methods, args.hop, args.snr, args.iterations, args.seed, online=online)
+    report = evaluate_methods(
+        files, methods, args.hop, args.snr, args.iterations, args.seed, online=online, backend=args.backend
+    )
+    report["config"]["backend"] = args.backend
     if online:
         report["config"]["online"] = {
             "lookahead": args.lookahead,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from phasefold.commands import add_backend_argument
+
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `phasefold gui` and `phasefold demo`."""
@@ -33,6 +35,7 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--screenshot", type=Path, default=None, help="with --quit-after: save a PNG of the window first"
     )
+    add_backend_argument(parser)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -56,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
             play=args.play,
             quit_after=args.quit_after,
             screenshot=args.screenshot,
+            backend=args.backend,
         )
     )

@@ -72,21 +72,30 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="WAV sample format (default PCM_16)",
     )
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
+    from phasefold.commands import add_backend_argument
     from phasefold.commands.stream import add_online_arguments
 
     add_online_arguments(parser)
+    add_backend_argument(parser)
     parser.set_defaults(run=run)
 
 
 def list_methods(out: TextIO | None = None) -> None:
     """Print every method name with its one-line description."""
-    from phasefold.engine.methods import METHODS, method_names
+    from phasefold.engine.registry import specs
 
     out = out or sys.stdout
-    names = method_names()
-    width = max(len(n) for n in names)
-    for name in names:
-        print(f"{name:<{width}}  {METHODS[name].description}", file=out)
+    listed = specs()
+    width = max(len(n) for n in listed)
+    for name, spec in listed.items():
+        where = (
+            "offline and streaming"
+            if spec.offline and spec.streaming
+            else "offline"
+            if spec.offline
+            else "streaming"
+        )
+        print(f"{name:<{width}}  [{where}] {spec.description}", file=out)
 
 
 def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: int):
@@ -144,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
         method = online_method(args.method, args)
     else:
-        method = get_method(args.method)
+        method = get_method(args.method, args.backend)
     mag, cfg, length, _, notes = load_measurements(args.input, args.hop, args.snr, args.seed)
     for note in notes:
         _note(f"{args.input.name}: {note}")

@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from phasefold.commands import add_backend_argument
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", "-i", help="audio file, .npz magnitude file, or 'mic'")
@@ -49,6 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--score", action="store_true", help="score the output against the input (files only)"
     )
     parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
+    add_backend_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -96,7 +99,13 @@ def run(args: argparse.Namespace) -> int:
         source = _source(args, StftConfig())
         stream = Stream(
             make_processor(
-                method, source.cfg, args.lookahead, args.block, iterations=args.iterations, init=args.init
+                method,
+                source.cfg,
+                args.lookahead,
+                args.block,
+                iterations=args.iterations,
+                init=args.init,
+                backend=args.backend,
             )
         )
         for note in source.notes:
@@ -202,9 +211,12 @@ def online_method(name: str, args: argparse.Namespace):
     iterations = None if name.startswith("rtpghi") else args.step_iterations  # RTPGHI is not iterative
     lookahead, block = default_settings(name, args.lookahead, args.block)
     # build once now: unknown names and bad settings fail before any file is read
-    make_processor(name, None, lookahead, block, iterations=iterations, init=args.init)
+    backend = getattr(args, "backend", "auto")
+    make_processor(name, None, lookahead, block, iterations=iterations, init=args.init, backend=backend)
 
     def run(mag, cfg, n_iter, seed, length):
-        return reconstruct_online(name, mag, cfg, length, lookahead, block, iterations, args.init, seed)
+        return reconstruct_online(
+            name, mag, cfg, length, lookahead, block, iterations, args.init, seed, backend=backend
+        )
 
     return Method(f"{name} streamed (look-ahead {lookahead}, block {block})", run)

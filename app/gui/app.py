@@ -35,6 +35,7 @@ class LaunchOptions:
     play: bool = False
     quit_after: float | None = None  # seconds of streaming, then close (scripted runs)
     screenshot: Path | None = None  # saved just before closing
+    backend: str = "auto"  # engine.backends
 
 
 def check_model_file(path: str | Path) -> None:
@@ -110,6 +111,7 @@ def launch(opts: LaunchOptions) -> int:
 
 def apply_options(window, opts: LaunchOptions) -> None:
     """Set the window's controls from the options."""
+    window.backend = opts.backend
     c = window.controls
     if opts.method is not None and opts.method.endswith(".onnx"):
         window.add_model_file(opts.method)

@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.score_window_s = score_window_s
         self.worker: StreamWorker | None = None
         self.active_method: str | None = None  # the method list entry the running stream was opened with
+        self.backend = "auto"  # engine.backends: which implementation runs the streams
         self.last_error: str | None = None
         self.last_worker: StreamWorker | None = None  # kept after a stream ends: its output can be saved
         self._intervals: deque[float] = deque(maxlen=1800)  # the last minute
@@ -235,7 +236,9 @@ class MainWindow(QMainWindow):
         self.last_error = None
         try:
             source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
-            stream = Stream.open(s.method, self.cfg, lookahead=s.lookahead, block=s.block)
+            stream = Stream.open(
+                s.method, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend
+            )
             sink, notes = (sink, []) if sink is not None else open_sink(str(s.device), self.cfg.sample_rate)
         except PhasefoldError as exc:
             self.show_error(str(exc))
@@ -320,7 +323,7 @@ class MainWindow(QMainWindow):
             )
             return
         try:
-            stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block)
+            stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend)
             self.worker.switch(stream)
             self.active_method = name
         except PhasefoldError as exc:

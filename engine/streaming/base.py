@@ -20,6 +20,8 @@ from phasefold.engine.stft import StftConfig
 class FrameProcessor(ABC):
     """Frames in, H samples per frame out, after a look-ahead of L frames."""
 
+    backend = "numpy"  # the backend that runs it (engine.backends), set by its builder
+
     #: short name shown to users (method or model name)
     name: str = "processor"
 

@@ -31,6 +31,7 @@ def reconstruct_online(
     iterations: int | None = None,
     init: str = "advance",
     seed: int = 0,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Rebuild ``length`` samples from measurements [F, K] frame by frame, as a live stream would.
 
@@ -42,6 +43,15 @@ def reconstruct_online(
     if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
     stream = Stream(
-        make_processor(method_or_model, cfg, lookahead, block, iterations=iterations, init=init, seed=seed)
+        make_processor(
+            method_or_model,
+            cfg,
+            lookahead,
+            block,
+            iterations=iterations,
+            init=init,
+            seed=seed,
+            backend=backend,
+        )
     )
     return run_stream(stream, mag, length)

@@ -19,31 +19,14 @@ with frame m the processor
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import numpy as np
+from phasefold.engine.runners import WindowStep
 from phasefold.engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
 from phasefold.engine.streaming import pghi
 from phasefold.engine.streaming.base import FrameProcessor
 
 INITS = ("advance", "rtpghi")
-
-#: window step: (mag [W, K], x [S], fixed [S], lam [2, W, K]) -> (x [S], lam [2, W, K])
-StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-class WindowStep:
-    """A window-step function with a name and its cost in STFT projections of the window per call."""
-
-    def __init__(self, fn: StepFn, name: str, projections: int, window_frames: int | None = None) -> None:
-        self.fn = fn
-        self.name = name
-        self.projections = projections
-        self.window_frames = window_frames  # a model that pins W says so here
-        self.model = None  # the phasefold.engine.onnx_model.PhaseModel behind an exported model's step
-
-    def __call__(self, mag, x, fixed, lam):
-        return self.fn(mag, x, fixed, lam)
 
 
 def advance(phase: np.ndarray, n_hops: int, cfg: StftConfig) -> np.ndarray:
@@ -70,7 +53,10 @@ class WindowProcessor(FrameProcessor):
         init: str = "advance",
         silent_start: int = 0,
         seed: int = 0,
+        compiled_frames: bool = False,
     ) -> None:
+        """``compiled_frames``: slide and start new frames with engine.compiled.window (the "advance" start
+        of d = 1 magnitudes; the same arithmetic in one kernel)."""
         super().__init__(cfg, lookahead, block)
         if init not in INITS:
             raise ValueError(f"unknown phase initialisation {init!r}; choose one of {', '.join(INITS)}")
@@ -92,6 +78,11 @@ class WindowProcessor(FrameProcessor):
             part[self.n_window - b :] = 0.0
             self._cov_old[b] = overlap_add(part, cfg)
         self._pghi = pghi.PghiState(cfg, causal=True, seed=seed)
+        self._fast = None
+        if compiled_frames and init == "advance" and cfg.power == 1.0:
+            from phasefold.engine.compiled.window import NewFrames
+
+            self._fast = NewFrames(cfg, self._cov, self._cov_old)
         self.reset()
 
     def reset(self) -> None:
@@ -159,10 +150,13 @@ class WindowProcessor(FrameProcessor):
     def process(self, mags: np.ndarray, phases: np.ndarray | None = None) -> np.ndarray:
         cfg, h = self.cfg, self.cfg.hop
         b = mags.shape[0]
-        self._slide(b)
-        self.mag[-b:] = mags
         self.frames_in += b
-        self._start_new_frames(b, phases)
+        if self._fast is not None and phases is None:
+            self._fast(self.mag, self.x, self.lam, mags)
+        else:
+            self._slide(b)
+            self.mag[-b:] = mags
+            self._start_new_frames(b, phases)
         # samples known to be silent: before the stream (negative padded index) and the declared start
         span_start = (self.frames_in - self.n_window) * h  # padded index of x[0]
         n_silent = min(self.x.size, max(0, max(self.silent_start, 0) - span_start, -span_start))

@@ -1,0 +1,185 @@
+"""ADMM (closed-form proxes) and (F)GLA window steps as compiled kernels, in float64 like engine.admm.
+
+They compute engine.admm's ``admm_iterations`` (d = 1) and ``gla_iterations`` with FFTW instead of numpy's
+FFT, so their output equals the numpy steps' to rounding. Proxes (engine.proxes): quadratic (either side),
+left KL (Lambert W of an exponential), right KL and left IS (positive roots of quadratics). The beta
+divergences' numerical prox and d = 2 have no compiled step: ``prox_kind`` says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from phasefold.engine.compiled.jit import kernel
+from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
+from phasefold.engine.divergences import Divergence
+from phasefold.engine.errors import BackendError
+from phasefold.engine.stft import StftConfig, coverage
+
+PROX_QUADRATIC, PROX_KL_LEFT, PROX_KL_RIGHT, PROX_IS_LEFT = 0, 1, 2, 3
+COVERAGE_EPS = 1e-8  # engine.admm.COVERAGE_EPS
+
+
+def prox_kind(div: Divergence, side: str) -> int:
+    """The compiled prox of a loss (BackendError for losses whose prox is numerical)."""
+    if div.beta == 2.0:
+        return PROX_QUADRATIC
+    if div.beta == 1.0:
+        return PROX_KL_LEFT if side == "left" else PROX_KL_RIGHT
+    if div.beta == 0.0 and side == "left":
+        return PROX_IS_LEFT
+    raise BackendError(
+        f"the compiled backend has closed-form proxes only (l2, kl, kl-right, is); the {side} {div.name} "
+        "prox is numerical: use --backend numpy or auto"
+    )
+
+
+@kernel
+def _lambertw_exp(s):
+    """W(e^s) for real s: engine.proxes.lambertw_exp for one value."""
+    if s < -20.0:
+        z = math.exp(s)
+        return z - z * z + 1.5 * z * z * z
+    if s > 1.0:
+        w = s - math.log(s) + math.log(s) / s
+    else:
+        w = math.log1p(math.exp(s))
+    for _ in range(3):
+        f = w + math.log(w) - s
+        fp = 1.0 + 1.0 / w
+        w = w - 2.0 * f * fp / (2.0 * fp * fp + f / (w * w))
+    return w
+
+
+@kernel
+def _positive_root(a, b, c):
+    """Positive root of a u^2 + b u - c = 0 (a > 0, c >= 0), without cancellation."""
+    disc = math.sqrt(b * b + 4.0 * a * c)
+    if b > 0:
+        return 2.0 * c / (b + disc)
+    return (disc - b) / (2.0 * a)
+
+
+@kernel
+def _prox(kind, y, r, rho):
+    if kind == PROX_QUADRATIC:
+        return (r + rho * y) / (1.0 + rho)
+    if kind == PROX_KL_LEFT:
+        if r <= 0.0:
+            return 0.0
+        return _lambertw_exp(math.log(rho * r) + rho * y) / rho
+    if kind == PROX_KL_RIGHT:
+        return _positive_root(rho, 1.0 - rho * y, r)
+    if r <= 0.0:  # left IS: u = 0 where r = 0
+        return 0.0
+    return _positive_root(rho, 1.0 / r - rho * y, 1.0)
+
+
+@kernel
+def admm_layers(mag, x, fixed, lam, kind, rho, n_iter, win, gain, hop, frames, spec, forward, inverse):
+    """``n_iter`` ADMM iterations on a window (d = 1); returns (x [S], lam [2, W, K]) in float64."""
+    w, k = mag.shape
+    x = x.copy()
+    lr = lam[0].copy()
+    li = lam[1].copy()
+    zr = np.empty((w, k))
+    zi = np.empty((w, k))
+    syn = np.empty_like(x)
+    frame_forward(x, win, hop, frames, forward, False)
+    for _ in range(n_iter):
+        for j in range(w):
+            for q in range(k):
+                hr = spec[j, q].real + lr[j, q] / rho
+                hi = spec[j, q].imag + li[j, q] / rho
+                a = math.sqrt(hr * hr + hi * hi)
+                if a > 0:
+                    f = _prox(kind, a, mag[j, q], rho) / a
+                    zr[j, q], zi[j, q] = hr * f, hi * f
+                else:
+                    zr[j, q], zi[j, q] = 0.0, 0.0
+                spec[j, q] = complex(zr[j, q] - lr[j, q] / rho, zi[j, q] - li[j, q] / rho)
+        inverse_overlap_add(frames, win, hop, inverse, False, syn)
+        for i in range(x.shape[0]):
+            x[i] = fixed[i] * x[i] + gain[i] * syn[i]
+        frame_forward(x, win, hop, frames, forward, False)
+        for j in range(w):
+            for q in range(k):
+                lr[j, q] += rho * (spec[j, q].real - zr[j, q])
+                li[j, q] += rho * (spec[j, q].imag - zi[j, q])
+    out = np.empty((2, w, k))
+    out[0] = lr
+    out[1] = li
+    return x, out
+
+
+@kernel
+def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec, forward, inverse):
+    """(Fast) Griffin-Lim on a window: engine.admm.gla_iterations; returns x [S] in float64."""
+    w, k = target.shape
+    prev = x.copy()
+    z = x.copy()
+    syn = np.empty_like(x)
+    for _ in range(n_iter):
+        frame_forward(z, win, hop, frames, forward, False)
+        for j in range(w):
+            for q in range(k):
+                c = spec[j, q]
+                a = math.sqrt(c.real * c.real + c.imag * c.imag)
+                spec[j, q] = c * (target[j, q] / a) if a > 0 else complex(target[j, q], 0.0)
+        inverse_overlap_add(frames, win, hop, inverse, False, syn)
+        for i in range(x.shape[0]):
+            xi = fixed[i] * prev[i] + gain[i] * syn[i]
+            z[i] = xi + momentum * (xi - prev[i])
+            prev[i] = xi
+    return prev
+
+
+class _WindowKernel:
+    """Shared set-up of the classical compiled steps: float64 plans and the least-squares gain."""
+
+    def __init__(self, cfg: StftConfig) -> None:
+        if cfg.power != 1.0:
+            raise BackendError("the compiled backend runs d = 1 magnitudes only; use --backend numpy or auto")
+        self.cfg = cfg
+        self.spectral = Spectral(cfg, np.float64)
+        self._cov: dict[int, np.ndarray] = {}
+
+    def arrays(self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray):
+        mag = np.ascontiguousarray(mag, dtype=np.float64)
+        w = mag.shape[0]
+        if w not in self._cov:
+            self._cov[w] = np.maximum(coverage(w, self.cfg), COVERAGE_EPS)
+        fixed = np.ascontiguousarray(fixed, dtype=np.float64)
+        gain = (1.0 - fixed) / self._cov[w]
+        plan = self.spectral.plan(w)
+        return mag, np.ascontiguousarray(x, dtype=np.float64), fixed, gain, plan
+
+
+class AdmmStep(_WindowKernel):
+    """ADMM with a closed-form prox on the window: (mag, x, fixed, lam) -> (x, lam), float64."""
+
+    def __init__(self, div: Divergence, side: str, rho: float, n_iter: int, cfg: StftConfig) -> None:
+        super().__init__(cfg)
+        self.kind = prox_kind(div, side)
+        self.rho, self.n_iter = float(rho), int(n_iter)
+
+    def __call__(self, mag, x, fixed, lam):
+        mag, x, fixed, gain, plan = self.arrays(mag, x, fixed)
+        lam = np.zeros((2, *mag.shape)) if lam is None else np.ascontiguousarray(lam, dtype=np.float64)
+        return admm_layers(mag, x, fixed, lam, self.kind, self.rho, self.n_iter, self.spectral.win, gain,
+                           self.cfg.hop, plan.frames, plan.spec, plan.forward, plan.inverse)  # fmt: skip
+
+
+class GlaStep(_WindowKernel):
+    """(F)GLA on the window: (mag, x, fixed, lam) -> (x, lam) with the dual passed through, float64."""
+
+    def __init__(self, momentum: float, n_iter: int, cfg: StftConfig) -> None:
+        super().__init__(cfg)
+        self.momentum, self.n_iter = float(momentum), int(n_iter)
+
+    def __call__(self, mag, x, fixed, lam):
+        mag, x, fixed, gain, plan = self.arrays(mag, x, fixed)
+        x = gla_layers(mag, x, fixed, self.n_iter, self.momentum, self.spectral.win, gain, self.cfg.hop,
+                       plan.frames, plan.spec, plan.forward, plan.inverse)  # fmt: skip
+        return x, lam

@@ -1,0 +1,83 @@
+"""Window-level STFT kernels of the compiled backend: engine.stft's conventions in nopython code, on FFTW.
+
+A window of W frames spans (W - 1) H + N samples. ``frame_forward`` windows the frames of a span into a
+``fftw.Plan``'s ``frames`` buffer and runs its forward plan (the spectra land in ``spec``);
+``inverse_overlap_add`` runs the inverse plan on ``spec`` and overlap-adds the windowed frames. With
+``win`` = engine.stft.window / sqrt(N) on both sides they are engine.stft's ``analyze`` and ``synthesize``
+(orthonormal DFT, tight frame). ``Spectral`` holds the scaled window and one plan per window length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from phasefold.engine.compiled import fftw
+from phasefold.engine.compiled.fftw import execute_f32, execute_f64
+from phasefold.engine.compiled.jit import kernel
+from phasefold.engine.stft import StftConfig, window
+
+fftw.load_libraries()
+
+
+@kernel
+def execute(plan, single):
+    """Run an FFTW plan (its address) of single or double precision."""
+    if single:
+        execute_f32(plan)
+    else:
+        execute_f64(plan)
+
+
+@kernel
+def frame_forward(x, win, hop, frames, forward, single):
+    """frames[j] = x[j H : j H + N] * win, then the forward plan: spectra of the span's frames in spec."""
+    n = win.shape[0]
+    for j in range(frames.shape[0]):
+        o = j * hop
+        for i in range(n):
+            frames[j, i] = x[o + i] * win[i]
+    execute(forward, single)
+
+
+@kernel
+def inverse_overlap_add(frames, win, hop, inverse, single, out):
+    """The inverse plan (spec -> frames), then out = overlap-add of the frames times win."""
+    execute(inverse, single)
+    n = win.shape[0]
+    out[:] = 0.0
+    for j in range(frames.shape[0]):
+        o = j * hop
+        for i in range(n):
+            out[o + i] += frames[j, i] * win[i]
+
+
+class Spectral:
+    """An STFT setting in one precision: the scaled window and an FFTW plan per window length W."""
+
+    def __init__(self, cfg: StftConfig, dtype=np.float32) -> None:
+        self.cfg = cfg
+        self.dtype = np.dtype(dtype)
+        self.single = self.dtype == np.float32
+        self.win = (window(cfg) / np.sqrt(cfg.n_fft)).astype(self.dtype)
+        self._plans: dict[int, fftw.Plan] = {}
+
+    def plan(self, n_frames: int) -> fftw.Plan:
+        """The plan (and buffers) for windows of ``n_frames`` frames, made on first use."""
+        plan = self._plans.get(n_frames)
+        if plan is None:
+            plan = self._plans[n_frames] = fftw.Plan(self.cfg.n_fft, n_frames, self.dtype)
+        return plan
+
+    def analyze(self, x: np.ndarray) -> np.ndarray:
+        """engine.stft.analyze of a span (a copy of the spectra)."""
+        plan = self.plan((x.shape[0] - self.cfg.n_fft) // self.cfg.hop + 1)
+        frame_forward(np.ascontiguousarray(x, self.dtype), self.win, self.cfg.hop, plan.frames, plan.forward,
+                      self.single)  # fmt: skip
+        return plan.spec.copy()
+
+    def synthesize(self, spec: np.ndarray) -> np.ndarray:
+        """engine.stft.synthesize of spectra [W, K] into a span."""
+        plan = self.plan(spec.shape[0])
+        plan.spec[:] = spec
+        out = np.empty(self.cfg.span(spec.shape[0]), self.dtype)
+        inverse_overlap_add(plan.frames, self.win, self.cfg.hop, plan.inverse, self.single, out)
+        return out

@@ -1,0 +1,235 @@
+"""The unfolded-ADMM window step as one compiled kernel, built from a model card's parameters.
+
+It computes the function of the exported graph (training.onnx_graph.build_model, the window-step contract
+of docs/architecture.md) with a real FFT instead of the graph's factored DFT: for each layer t,
+
+    h = A x + lam / rho_t;  a = sqrt(|h|^2 + ABS_EPS2);  v = g1 a + g2 max(r, R_FLOOR)^(b - 1) / (b - 1)
+    u = v + sum_c w_c max(beta_c - v, 0);  z = h u / a
+    x = fixed x + (1 - fixed) A^H(z - lam / rho_t) / max(coverage, eps);  lam += rho_t (A x - z)
+
+in float32 like the graph. The parameter set of layer t at frame j of the window is ``sets[t, j]``: one
+set (tied), one per layer (untied) or one per (layer, frame position) (stream-trained models).
+``UnfoldedStep`` is the engine's window step for such a model; ``build_step`` refuses a card it cannot
+build, with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from phasefold.engine.compiled.jit import kernel
+from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
+from phasefold.engine.errors import BackendError
+from phasefold.engine.stft import StftConfig, coverage
+
+# the graph's constants (training.unfolded): floor of r before r^(b - 1), epsilon of |h|
+R_FLOOR = 1e-12
+ABS_EPS2 = 1e-24
+PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
+
+
+@kernel
+def _prox_shift(r, bm1, g2d, out):
+    """out = g2 / (b - 1) * max(r, R_FLOOR)^(b - 1), the constant part of the learned prox's argument."""
+    floor = np.float32(R_FLOOR)
+    if bm1 == 1.0:  # b = 2 (anchored models): no power to take
+        for q in range(r.shape[0]):
+            out[q] = g2d * max(r[q], floor)
+    else:
+        for q in range(r.shape[0]):
+            out[q] = g2d * np.exp(bm1 * np.log(max(r[q], floor)))
+
+
+@kernel
+def unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, inverse,
+                    sets, g1, bm1, g2d, wts, brk, rho):  # fmt: skip
+    """T layers of unfolded ADMM on a window; returns (x_out [S], lam_out [2, W, K]) in float32.
+
+    ``frames`` / ``spec`` / ``forward`` / ``inverse``: a float32 fftw.Plan for W frames, ``spec`` viewed as
+    float32 [W, 2K] (re, im interleaved); ``win``: the STFT window / sqrt(N). Spectra are held as
+    interleaved float32 pairs so that the per-bin loop vectorises."""
+    n_layers = sets.shape[0]
+    w, k = mag.shape
+    pieces = wts.shape[1]
+    zero = np.float32(0.0)
+    eps2 = np.float32(ABS_EPS2)
+    free = np.empty_like(x)
+    for i in range(x.shape[0]):
+        free[i] = (np.float32(1.0) - fixed[i]) / cov[i]
+    x = x.copy()
+    ls = np.empty((w, 2 * k), dtype=np.float32)  # the dual divided by the current penalty, interleaved
+    inv = np.float32(1.0 / rho[0])
+    for j in range(w):
+        for q in range(k):
+            ls[j, 2 * q] = lam[0, j, q] * inv
+            ls[j, 2 * q + 1] = lam[1, j, q] * inv
+    shift = np.empty((w, k), dtype=np.float32)
+    shift_set = np.full(w, -1, dtype=np.int64)
+    z = np.empty((w, 2 * k), dtype=np.float32)
+    mod = np.empty(k, dtype=np.float32)  # |h|, the prox's argument v and its value u, one frame at a time
+    arg = np.empty(k, dtype=np.float32)
+    out = np.empty(k, dtype=np.float32)
+    syn = np.empty_like(x)
+    frame_forward(x, win, hop, frames, forward, True)  # A x in spec
+    for t in range(n_layers):
+        for j in range(w):
+            p = sets[t, j]
+            if shift_set[j] != p:  # a tied model computes its r^(b - 1) once per frame
+                _prox_shift(mag[j], bm1[p], g2d[p], shift[j])
+                shift_set[j] = p
+            gp = g1[p]
+            sj, lj, zj, hj = spec[j], ls[j], z[j], shift[j]
+            for q in range(k):  # v = g1 |h| + shift; u starts at v
+                hr = sj[2 * q] + lj[2 * q]
+                hi = sj[2 * q + 1] + lj[2 * q + 1]
+                mod[q] = np.sqrt(hr * hr + hi * hi + eps2)
+                arg[q] = gp * mod[q] + hj[q]
+                out[q] = arg[q]
+            for c in range(pieces):  # one pass per piece: u += w_c max(beta_c - v, 0)
+                wc, bc = wts[p, c], brk[p, c]
+                for q in range(k):
+                    out[q] += wc * max(bc - arg[q], zero)
+            for q in range(k):  # z = h u / |h|; the inverse plan's input z - lam / rho
+                f = out[q] / mod[q]
+                hr = sj[2 * q] + lj[2 * q]
+                hi = sj[2 * q + 1] + lj[2 * q + 1]
+                zj[2 * q] = hr * f
+                zj[2 * q + 1] = hi * f
+                sj[2 * q] = hr * f - lj[2 * q]
+                sj[2 * q + 1] = hi * f - lj[2 * q + 1]
+        inverse_overlap_add(frames, win, hop, inverse, True, syn)
+        for i in range(x.shape[0]):
+            x[i] = fixed[i] * x[i] + syn[i] * free[i]
+        frame_forward(x, win, hop, frames, forward, True)
+        scale = np.float32(rho[t] / rho[t + 1]) if t + 1 < n_layers else np.float32(1.0)
+        for j in range(w):
+            sj, lj, zj = spec[j], ls[j], z[j]
+            for q in range(2 * k):
+                lj[q] = (lj[q] + sj[q] - zj[q]) * scale
+    lam_out = np.empty((2, w, k), dtype=np.float32)
+    last = np.float32(rho[n_layers - 1])
+    for j in range(w):
+        for q in range(k):
+            lam_out[0, j, q] = ls[j, 2 * q] * last
+            lam_out[1, j, q] = ls[j, 2 * q + 1] * last
+    return x, lam_out
+
+
+def _rows(params: dict, name: str, n_sets: int, per_set: int | None) -> np.ndarray:
+    rows = np.asarray(params[name], dtype=np.float64)
+    want = (n_sets,) if per_set is None else (n_sets, per_set)
+    if rows.shape != want:
+        raise BackendError(f"parameter {name!r} has shape {list(rows.shape)}, expected {list(want)}")
+    return rows
+
+
+class UnfoldedStep:
+    """A model's window step run by the compiled kernel: (mag, x, fixed, lam) -> (x_out, lam_out)."""
+
+    def __init__(self, card: dict, cfg: StftConfig) -> None:
+        for key in PARAMETER_KEYS:
+            if key not in card.get("parameters", {}):
+                raise BackendError(f"{card.get('name')}: the card has no parameter {key!r}")
+        params = card["parameters"]
+        self.card = card
+        self.name = str(card["name"])
+        self.cfg = cfg
+        self.layers = int(card["layers"])
+        self.pieces = int(card["pieces"])
+        self.variant = card["variant"]
+        self.window_frames = card["interface"].get("window_frames")
+        self.cov_eps = float(card.get("coverage_eps", 1e-2))
+        layout = card.get("parameter_layout")
+        n_sets = len(params["g1"])
+        if layout is not None:
+            if int(layout.get("layers", -1)) != self.layers or self.window_frames is None:
+                raise BackendError(f"{self.name}: parameter layout {layout} does not fit the card")
+            self.positions = int(layout["positions"])
+            if self.positions not in (1, self.window_frames) or n_sets != self.layers * self.positions:
+                raise BackendError(f"{self.name}: {n_sets} parameter sets for layout {layout}")
+        elif self.variant == "tied":
+            self.positions = 0
+            if n_sets != 1:
+                raise BackendError(f"{self.name}: a tied model has one parameter set, not {n_sets}")
+        elif self.variant == "untied":
+            self.positions = 0
+            if n_sets != self.layers:
+                raise BackendError(f"{self.name}: {n_sets} parameter sets for {self.layers} untied layers")
+        else:
+            raise BackendError(f"{self.name}: the compiled backend cannot build variant {self.variant!r}")
+        g1 = _rows(params, "g1", n_sets, None)
+        b = _rows(params, "b", n_sets, None)
+        g2 = _rows(params, "g2", n_sets, None)
+        if np.any(g1 <= 0) or np.any(b <= 1.0) or np.any(g2 < 0):
+            raise BackendError(
+                f"{self.name}: parameters outside the monotone family (g1 > 0, g2 >= 0, b > 1)"
+            )
+        pieces = self.pieces
+        self.g1 = g1.astype(np.float32)
+        self.bm1 = (b - 1.0).astype(np.float32)
+        self.g2d = (g2 / (b - 1.0)).astype(np.float32)
+        self.wts = _rows(params, "w", n_sets, pieces).astype(np.float32).reshape(n_sets, pieces)
+        self.brk = _rows(params, "bias", n_sets, pieces).astype(np.float32).reshape(n_sets, pieces)
+        rho = params.get("rho", [card["rho"]] * self.layers)
+        self.rho = np.asarray(rho, dtype=np.float64).reshape(-1)
+        if self.rho.shape != (self.layers,) or np.any(self.rho <= 0):
+            raise BackendError(f"{self.name}: penalties {list(self.rho)} do not fit {self.layers} layers")
+        self.spectral = Spectral(cfg, np.float32)
+        self._cov: dict[int, np.ndarray] = {}
+        self._sets: dict[int, np.ndarray] = {}
+        w = self.window_frames or cfg.overlap + 3
+        s = cfg.span(w)
+        self(
+            np.ones((w, cfg.n_bins), np.float32),
+            np.zeros(s, np.float32),
+            np.zeros(s, np.float32),
+            np.zeros((2, w, cfg.n_bins), np.float32),
+        )  # compile (or load from the cache) before any frame
+
+    def _window_arrays(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        if w not in self._cov:
+            if self.window_frames is not None and w != self.window_frames:
+                raise BackendError(f"{self.name} is pinned to W = {self.window_frames}, not {w}")
+            self._cov[w] = np.maximum(coverage(w, self.cfg), self.cov_eps).astype(np.float32)
+            t = np.arange(self.layers)[:, None]
+            j = np.arange(w)[None, :]
+            if self.positions:
+                sets = t * self.positions + (j if self.positions > 1 else 0)
+            elif self.variant == "tied":
+                sets = np.zeros((self.layers, w), dtype=np.int64)
+            else:
+                sets = t
+            self._sets[w] = np.ascontiguousarray(np.broadcast_to(sets, (self.layers, w)), dtype=np.int64)
+        return self._cov[w], self._sets[w]
+
+    def __call__(
+        self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        w = mag.shape[0]
+        cov, sets = self._window_arrays(w)
+        plan = self.spectral.plan(w)
+        f32 = np.float32
+        return unfolded_layers(
+            np.ascontiguousarray(mag, dtype=f32),
+            np.ascontiguousarray(x, dtype=f32),
+            np.ascontiguousarray(fixed, dtype=f32),
+            np.ascontiguousarray(lam, dtype=f32),
+            self.spectral.win,
+            cov,
+            self.cfg.hop,
+            plan.frames,
+            plan.spec.view(np.float32),
+            plan.forward,
+            plan.inverse,
+            sets,
+            self.g1,
+            self.bm1,
+            self.g2d,
+            self.wts,
+            self.brk,
+            self.rho,
+        )
+
+
+def build_step(card: dict, cfg: StftConfig) -> UnfoldedStep:
+    """The compiled step of a model card (BackendError with the reason if it cannot be built)."""
+    return UnfoldedStep(card, cfg)

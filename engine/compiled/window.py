@@ -1,0 +1,86 @@
+"""The streaming window's per-frame work as one compiled kernel (engine.streaming.window, "advance" start).
+
+For a block of b new frames it slides the window (magnitudes, estimate, dual), starts each new frame from
+the previous frame's phase advanced by 2 pi k H / N per hop (its unit phasor times e^{i 2 pi k H j / N},
+which is the numpy path's angle-then-exp up to rounding; a zero bin starts at phase 0 there too) and mixes
+the new frames into the estimate by least squares, x = (c_old x + OLA(new frames)) / c_all: what
+``WindowProcessor._slide`` and ``_start_new_frames`` do with numpy, in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from phasefold.engine.compiled.jit import kernel
+from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
+from phasefold.engine.stft import StftConfig
+
+
+@kernel
+def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, frames, spec, forward, inverse,
+                    piece):  # fmt: skip
+    """Slide by b = len(new) frames and start the new frames (module docstring); in place."""
+    w, k = mag.shape
+    b = new.shape[0]
+    n = win.shape[0]
+    hb = b * hop
+    s = x.shape[0]
+    for j in range(w - b):
+        mag[j] = mag[j + b]
+        lam[0, j] = lam[0, j + b]
+        lam[1, j] = lam[1, j + b]
+    for j in range(b):
+        mag[w - b + j] = new[j]
+        lam[0, w - b + j] = 0.0
+        lam[1, w - b + j] = 0.0
+    for i in range(s - hb):
+        x[i] = x[i + hb]
+    for i in range(s - hb, s):
+        x[i] = 0.0
+    first = w - b
+    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], win, hop, frames, forward, False)
+    ur = np.empty(k)
+    ui = np.empty(k)
+    for q in range(k):
+        c = spec[0, q]
+        a = math.sqrt(c.real * c.real + c.imag * c.imag)
+        if a > 0:
+            ur[q], ui[q] = c.real / a, c.imag / a
+        else:
+            ur[q], ui[q] = 1.0, 0.0
+    start = first * hop
+    for i in range(start, s):
+        x[i] *= cov_old[i]
+    for j in range(b):
+        for q in range(k):  # unit phasor advanced by one more hop, times the frame's amplitude
+            re = ur[q] * rot_re[q] - ui[q] * rot_im[q]
+            im = ur[q] * rot_im[q] + ui[q] * rot_re[q]
+            ur[q], ui[q] = re, im
+            spec[0, q] = complex(new[j, q] * re, new[j, q] * im)
+        inverse_overlap_add(frames, win, hop, inverse, False, piece)
+        o = start + j * hop
+        for i in range(n):
+            x[o + i] += piece[i]
+    for i in range(start, s):
+        x[i] /= max(cov[i], 1e-12)
+
+
+class NewFrames:
+    """The compiled slide-and-start of a window of ``n_window`` frames (one block size at a time)."""
+
+    def __init__(self, cfg: StftConfig, cov: np.ndarray, cov_old: dict[int, np.ndarray]) -> None:
+        self.cfg = cfg
+        self.spectral = Spectral(cfg, np.float64)
+        self.plan = self.spectral.plan(1)
+        adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
+        self.rot_re, self.rot_im = np.cos(adv), np.sin(adv)
+        self.cov = cov
+        self.cov_old = cov_old
+        self.piece = np.empty(cfg.n_fft)
+
+    def __call__(self, mag: np.ndarray, x: np.ndarray, lam: np.ndarray, new: np.ndarray) -> None:
+        p = self.plan
+        slide_and_start(mag, x, lam, np.ascontiguousarray(new, dtype=np.float64), self.cov_old[new.shape[0]],
+                        self.cov, self.spectral.win, self.cfg.hop, self.rot_re, self.rot_im, p.frames, p.spec,
+                        p.forward, p.inverse, self.piece)  # fmt: skip

@@ -1,0 +1,225 @@
+"""What a method spec (engine.registry) builds for a backend (engine.backends): its window step and its
+offline runner.
+
+A window step follows the contract of docs/architecture.md, (mag [W, K], x [S], fixed [S], lam [2, W, K]) ->
+(x, lam); the offline run of every window-step method is that step over the whole padded signal (W = F,
+``fixed`` = 1 on the padding, a seeded random phase start, zero dual), so offline and streaming share one
+implementation per backend. Gradient descent is offline only and has no compiled step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import NamedTuple
+
+import numpy as np
+from phasefold.engine import backends
+from phasefold.engine.errors import BackendError, InputError, ModelError
+from phasefold.engine.registry import MethodSpec
+from phasefold.engine.stft import StftConfig, pad_signal
+
+Reconstructor = Callable[[np.ndarray, StftConfig, int, int, int], np.ndarray]
+StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+NESTEROV_ETA = 0.99
+
+
+class Method(NamedTuple):
+    """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]."""
+
+    description: str
+    run: Reconstructor
+
+
+class WindowStep:
+    """A window-step function with its name, backend and cost in STFT projections of the window per call."""
+
+    def __init__(
+        self,
+        fn: StepFn,
+        name: str,
+        projections: int,
+        window_frames: int | None = None,
+        backend: str = backends.NUMPY,
+        card: dict | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.projections = projections
+        self.window_frames = window_frames  # a model that pins W says so here
+        self.backend = backend
+        self.card = card  # an exported model's card
+
+    def __call__(self, mag, x, fixed, lam):
+        return self.fn(mag, x, fixed, lam)
+
+
+def with_power(mag: np.ndarray, cfg: StftConfig, d: float) -> tuple[np.ndarray, StftConfig]:
+    """Measurements and settings converted to r = |X|^d."""
+    if cfg.power == d:
+        return mag, cfg
+    return np.asarray(mag, dtype=np.float64) ** (d / cfg.power), replace(cfg, power=float(d))
+
+
+def _classical_step(spec: MethodSpec, cfg: StftConfig, n_iter: int, backend: str) -> WindowStep:
+    from phasefold.engine.algorithms import published_rho
+
+    def compiled():
+        from phasefold.engine.compiled.admm import AdmmStep, GlaStep
+
+        if spec.kind == "gla":
+            return GlaStep(spec.momentum, n_iter, cfg)
+        return AdmmStep(spec.div, spec.side, published_rho(spec.div, cfg), n_iter, cfg)
+
+    def reference():
+        from phasefold.engine.admm import admm_iterations, gla_iterations
+
+        if spec.kind == "gla":
+            return lambda mag, x, fixed, lam: (gla_iterations(mag, x, fixed, n_iter, spec.momentum, cfg), lam)
+        from phasefold.engine.proxes import make_prox
+
+        prox, rho = make_prox(spec.div, spec.side), published_rho(spec.div, cfg)
+        return lambda mag, x, fixed, lam: admm_iterations(mag, x, fixed, lam, prox, rho, n_iter, cfg)
+
+    fn, used = backends.build(backend, compiled, reference, model=False)
+    return WindowStep(fn, spec.name, n_iter, backend=used)
+
+
+def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tuple[WindowStep, StftConfig]:
+    from phasefold.engine.onnx_model import cached_model, load_compiled
+
+    path = spec.path
+    if path is None or not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+
+    def compiled():
+        return load_compiled(path)
+
+    def reference():
+        return cached_model(path, threads)
+
+    runner, used = backends.build(backend, compiled, reference, model=True)
+    if used == backends.COMPILED:
+        card, cfg, layers, pinned = runner.card, runner.cfg, runner.layers, runner.window_frames
+
+        def fn(mag, x, fixed, lam):
+            for _ in range(passes):
+                x, lam = runner(mag, x, fixed, lam)
+            return x, lam
+
+    else:
+        card, cfg, layers, pinned = runner.card, runner.cfg, int(runner.card["layers"]), runner.window_frames
+
+        def fn(mag, x, fixed, lam):
+            x32, lam32 = (np.ascontiguousarray(a, dtype=np.float32) for a in (x, lam))
+            mag32, fixed32 = (np.ascontiguousarray(a, dtype=np.float32) for a in (mag, fixed))
+            for _ in range(passes):
+                x32, lam32 = runner.step(mag32, x32, fixed32, lam32)
+            return x32, lam32
+
+    return WindowStep(fn, str(card["name"]), layers * passes, pinned, backend=used, card=card), cfg
+
+
+def window_step(
+    spec: MethodSpec,
+    cfg: StftConfig | None = None,
+    iterations: int | None = None,
+    backend: str = "auto",
+    threads: int = 1,
+    default_iterations: int = 15,
+) -> tuple[WindowStep, StftConfig]:
+    """The window step of an iterative method or model, and the STFT settings it runs at.
+
+    ``iterations``: per step for ADMM and (F)GLA (default ``default_iterations``), passes of the T layers
+    for a model (default 1)."""
+    backends.check(backend)
+    if spec.kind == "model":
+        step, model_cfg = _model_step(spec, 1 if iterations is None else iterations, backend, threads)
+        if cfg is not None and cfg != model_cfg:
+            raise InputError(
+                f"{step.name} works at n_fft {model_cfg.n_fft}, hop {model_cfg.hop}, "
+                f"d = {model_cfg.power:g}; "
+                f"the input has n_fft {cfg.n_fft}, hop {cfg.hop}, d = {cfg.power:g}"
+            )
+        return step, model_cfg
+    if spec.kind not in ("gla", "admm"):
+        raise InputError(f"{spec.name!r} is not a window-step method")
+    n_iter = default_iterations if iterations is None else iterations
+    if n_iter < 1:
+        raise InputError(f"iterations per step must be at least 1, not {n_iter}")
+    cfg = cfg or StftConfig()
+    return _classical_step(spec, cfg, n_iter, backend), cfg
+
+
+def run_span(step: StepFn, mag: np.ndarray, cfg: StftConfig, seed: int, length: int) -> np.ndarray:
+    """A window step over the whole padded signal from a seeded random phase; ``length`` samples."""
+    from phasefold.engine.algorithms import random_phase_init
+
+    span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
+    fixed = np.ones_like(span)
+    fixed[cfg.pad : cfg.pad + length] = 0.0
+    lam = np.zeros((2, *mag.shape))
+    x, _ = step(mag, span, fixed, lam)
+    return np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+
+
+def offline_model_spec(spec: MethodSpec, cfg: StftConfig) -> MethodSpec:
+    """A shipped model's variant for another hop: NAME-hop512 for NAME at hop 512, where one exists."""
+    from phasefold.engine.registry import model_specs
+
+    if spec.card is None or cfg.hop == int(spec.card["stft"]["hop"]):
+        return spec
+    other = model_specs().get(f"{spec.name}-hop{cfg.hop}")
+    if other is None:
+        raise ModelError(f"{spec.name}: no exported model for hop {cfg.hop} ({spec.name}-hop{cfg.hop}.onnx)")
+    return other
+
+
+def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
+    """The offline reconstruction of a method (InputError for a streaming-only one)."""
+    backends.check(backend)
+    if not spec.offline:
+        if spec.kind == "model" and spec.card is None:
+            from phasefold.engine.onnx_model import read_card
+
+            read_card(spec.path)  # says what is wrong with the card
+        raise InputError(f"{spec.name} runs only in the streaming engine: use --online (phasefold stream)")
+    if spec.kind == "gd":
+        if backend == backends.COMPILED:
+            raise BackendError(
+                f"{spec.name}: gradient descent has no compiled step; use --backend numpy or auto"
+            )
+        from phasefold.engine.algorithms import gradient_descent
+        from phasefold.engine.methods import GD_STEPS
+
+        mu0 = GD_STEPS[(spec.div.name, spec.side, spec.power, spec.nesterov)]
+
+        def run_gd(mag, cfg, n_iter, seed, length):
+            mag, cfg = with_power(mag, cfg, spec.power)
+            return gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
+                                    nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
+
+        return Method(spec.description, run_gd)
+    if spec.kind == "model":
+
+        def run_model(mag, cfg, n_iter, seed, length):
+            chosen = offline_model_spec(spec, cfg)
+            model_cfg = replace(cfg, power=1.0)
+            if cfg.power != 1.0:
+                mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
+            layers = int(chosen.card["layers"]) if chosen.card else 1
+            step, _ = window_step(chosen, model_cfg, max(1, round(n_iter / layers)), backend)
+            return run_span(step, mag, model_cfg, seed, length)
+
+        return Method(spec.description, run_model)
+
+    def run_window(mag, cfg, n_iter, seed, length):
+        mag, cfg = with_power(mag, cfg, spec.power)
+        if n_iter == 0:
+            from phasefold.engine.algorithms import random_phase_init
+
+            return random_phase_init(mag, cfg, seed, length)
+        step, _ = window_step(spec, cfg, n_iter, backend)
+        return run_span(step, mag, cfg, seed, length)
+
+    return Method(spec.description, run_window)
