@@ -1,8 +1,9 @@
 """Window-level STFT kernels of the compiled backend: engine.stft's conventions in nopython code, on FFTW.
 
 A window of W frames spans (W - 1) H + N samples. ``frame_forward`` windows the frames of a span into a
-``fftw.Plan``'s ``frames`` buffer and runs its forward plan (the spectra land in ``spec``);
-``inverse_overlap_add`` runs the inverse plan on ``spec`` and overlap-adds the windowed frames. With
+``fftw.Plan``'s ``frames`` buffer (``window_into``) and runs its forward plan (the spectra land in
+``spec``); ``inverse_overlap_add`` runs the inverse plan on ``spec`` and overlap-adds the windowed frames
+(``overlap_add``). With
 ``win`` = engine.stft.window / sqrt(N) on both sides they are engine.stft's ``analyze`` and ``synthesize``
 (orthonormal DFT, tight frame). ``Spectral`` holds the scaled window and one plan per window length.
 """
@@ -28,26 +29,38 @@ def execute(plan, single):
 
 
 @kernel
-def frame_forward(x, win, hop, frames, forward, single):
-    """frames[j] = x[j H : j H + N] * win, then the forward plan: spectra of the span's frames in spec."""
+def window_into(x, win, hop, frames):
+    """frames[j] = x[j H : j H + N] * win: the windowed frames of a span, ready for the forward plan."""
     n = win.shape[0]
     for j in range(frames.shape[0]):
         o = j * hop
         for i in range(n):
             frames[j, i] = x[o + i] * win[i]
-    execute(forward, single)
 
 
 @kernel
-def inverse_overlap_add(frames, win, hop, inverse, single, out):
-    """The inverse plan (spec -> frames), then out = overlap-add of the frames times win."""
-    execute(inverse, single)
+def overlap_add(frames, win, hop, out):
+    """out = overlap-add of the frames (the inverse plan's output) times win."""
     n = win.shape[0]
     out[:] = 0.0
     for j in range(frames.shape[0]):
         o = j * hop
         for i in range(n):
             out[o + i] += frames[j, i] * win[i]
+
+
+@kernel
+def frame_forward(x, win, hop, frames, forward, single):
+    """Window the span's frames, then the forward plan: their spectra in spec."""
+    window_into(x, win, hop, frames)
+    execute(forward, single)
+
+
+@kernel
+def inverse_overlap_add(frames, win, hop, inverse, single, out):
+    """The inverse plan (spec -> frames), then their overlap-add times win into out."""
+    execute(inverse, single)
+    overlap_add(frames, win, hop, out)
 
 
 class Spectral:

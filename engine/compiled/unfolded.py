@@ -40,78 +40,113 @@ def _prox_shift(r, bm1, g2d, out):
 
 
 @kernel
+def prox_layer(t, mag, sets, g1, bm1, g2d, wts, brk, spec, ls, z, shift, shift_set, work):
+    """Layer t's learned prox on every frame: z = h u(|h|) / |h| with h = A x + lam / rho_t, and
+    spec = z - lam / rho_t, the inverse plan's input. ``spec`` holds A x on entry; the rows of ``work``
+    hold one frame's |h|, prox argument and value (a pass per piece keeps each loop vectorised)."""
+    w, k = mag.shape
+    mod, arg, out = work[0], work[1], work[2]
+    pieces = wts.shape[1]
+    zero = np.float32(0.0)
+    eps2 = np.float32(ABS_EPS2)
+    for j in range(w):
+        p = sets[t, j]
+        if shift_set[j] != p:  # a tied model computes its r^(b - 1) once per frame
+            _prox_shift(mag[j], bm1[p], g2d[p], shift[j])
+            shift_set[j] = p
+        gp = g1[p]
+        sj, lj, zj, hj = spec[j], ls[j], z[j], shift[j]
+        for q in range(k):  # v = g1 |h| + shift; u starts at v
+            hr = sj[2 * q] + lj[2 * q]
+            hi = sj[2 * q + 1] + lj[2 * q + 1]
+            mod[q] = np.sqrt(hr * hr + hi * hi + eps2)
+            arg[q] = gp * mod[q] + hj[q]
+            out[q] = arg[q]
+        for c in range(pieces):  # u += w_c max(beta_c - v, 0)
+            wc, bc = wts[p, c], brk[p, c]
+            for q in range(k):
+                out[q] += wc * max(bc - arg[q], zero)
+        for q in range(k):  # z = h u / |h|; the inverse plan's input z - lam / rho
+            f = out[q] / mod[q]
+            hr = sj[2 * q] + lj[2 * q]
+            hi = sj[2 * q + 1] + lj[2 * q + 1]
+            zj[2 * q] = hr * f
+            zj[2 * q + 1] = hi * f
+            sj[2 * q] = hr * f - lj[2 * q]
+            sj[2 * q + 1] = hi * f - lj[2 * q + 1]
+
+
+@kernel
+def primal_update(x, fixed, syn, free):
+    """x = fixed x + (1 - fixed) A^H(z - lam / rho) / coverage, with free = (1 - fixed) / coverage."""
+    for i in range(x.shape[0]):
+        x[i] = fixed[i] * x[i] + syn[i] * free[i]
+
+
+@kernel
+def dual_update(spec, ls, z, scale):
+    """lam / rho += A x - z, rescaled to the next layer's penalty (``spec`` holds A x)."""
+    for j in range(spec.shape[0]):
+        sj, lj, zj = spec[j], ls[j], z[j]
+        for q in range(sj.shape[0]):
+            lj[q] = (lj[q] + sj[q] - zj[q]) * scale
+
+
+@kernel
+def layer_state(x, fixed, lam, cov, rho0):
+    """The working arrays of a step: x (a copy), free = (1 - fixed) / coverage, lam / rho_0 interleaved,
+    z, the prox's r-dependent shift and which parameter set it was computed for, the synthesis, and
+    prox_layer's per-frame work rows."""
+    w, k = lam.shape[1], lam.shape[2]
+    free = np.empty_like(x)
+    for i in range(x.shape[0]):
+        free[i] = (np.float32(1.0) - fixed[i]) / cov[i]
+    ls = np.empty((w, 2 * k), dtype=np.float32)
+    inv = np.float32(1.0 / rho0)
+    for j in range(w):
+        for q in range(k):
+            ls[j, 2 * q] = lam[0, j, q] * inv
+            ls[j, 2 * q + 1] = lam[1, j, q] * inv
+    z = np.empty((w, 2 * k), dtype=np.float32)
+    shift = np.empty((w, k), dtype=np.float32)
+    shift_set = np.full(w, -1, dtype=np.int64)
+    work = np.empty((3, k), dtype=np.float32)  # prox_layer's mod, arg, out
+    return x.copy(), free, ls, z, shift, shift_set, np.empty_like(x), work
+
+
+@kernel
+def dual_out(ls, rho_last):
+    """lam = rho_T (lam / rho_T) as [2, W, K]."""
+    w, k = ls.shape[0], ls.shape[1] // 2
+    lam_out = np.empty((2, w, k), dtype=np.float32)
+    last = np.float32(rho_last)
+    for j in range(w):
+        for q in range(k):
+            lam_out[0, j, q] = ls[j, 2 * q] * last
+            lam_out[1, j, q] = ls[j, 2 * q + 1] * last
+    return lam_out
+
+
+@kernel
 def unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, inverse,
                     sets, g1, bm1, g2d, wts, brk, rho):  # fmt: skip
     """T layers of unfolded ADMM on a window; returns (x_out [S], lam_out [2, W, K]) in float32.
 
     ``frames`` / ``spec`` / ``forward`` / ``inverse``: a float32 fftw.Plan for W frames, ``spec`` viewed as
     float32 [W, 2K] (re, im interleaved); ``win``: the STFT window / sqrt(N). Spectra are held as
-    interleaved float32 pairs so that the per-bin loop vectorises."""
+    interleaved float32 pairs so that the per-bin loop vectorises. The sections are kernels of their own,
+    so that benchmarks/stream_profile.py can time them one by one."""
     n_layers = sets.shape[0]
-    w, k = mag.shape
-    pieces = wts.shape[1]
-    zero = np.float32(0.0)
-    eps2 = np.float32(ABS_EPS2)
-    free = np.empty_like(x)
-    for i in range(x.shape[0]):
-        free[i] = (np.float32(1.0) - fixed[i]) / cov[i]
-    x = x.copy()
-    ls = np.empty((w, 2 * k), dtype=np.float32)  # the dual divided by the current penalty, interleaved
-    inv = np.float32(1.0 / rho[0])
-    for j in range(w):
-        for q in range(k):
-            ls[j, 2 * q] = lam[0, j, q] * inv
-            ls[j, 2 * q + 1] = lam[1, j, q] * inv
-    shift = np.empty((w, k), dtype=np.float32)
-    shift_set = np.full(w, -1, dtype=np.int64)
-    z = np.empty((w, 2 * k), dtype=np.float32)
-    mod = np.empty(k, dtype=np.float32)  # |h|, the prox's argument v and its value u, one frame at a time
-    arg = np.empty(k, dtype=np.float32)
-    out = np.empty(k, dtype=np.float32)
-    syn = np.empty_like(x)
+    x, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, cov, rho[0])
     frame_forward(x, win, hop, frames, forward, True)  # A x in spec
     for t in range(n_layers):
-        for j in range(w):
-            p = sets[t, j]
-            if shift_set[j] != p:  # a tied model computes its r^(b - 1) once per frame
-                _prox_shift(mag[j], bm1[p], g2d[p], shift[j])
-                shift_set[j] = p
-            gp = g1[p]
-            sj, lj, zj, hj = spec[j], ls[j], z[j], shift[j]
-            for q in range(k):  # v = g1 |h| + shift; u starts at v
-                hr = sj[2 * q] + lj[2 * q]
-                hi = sj[2 * q + 1] + lj[2 * q + 1]
-                mod[q] = np.sqrt(hr * hr + hi * hi + eps2)
-                arg[q] = gp * mod[q] + hj[q]
-                out[q] = arg[q]
-            for c in range(pieces):  # one pass per piece: u += w_c max(beta_c - v, 0)
-                wc, bc = wts[p, c], brk[p, c]
-                for q in range(k):
-                    out[q] += wc * max(bc - arg[q], zero)
-            for q in range(k):  # z = h u / |h|; the inverse plan's input z - lam / rho
-                f = out[q] / mod[q]
-                hr = sj[2 * q] + lj[2 * q]
-                hi = sj[2 * q + 1] + lj[2 * q + 1]
-                zj[2 * q] = hr * f
-                zj[2 * q + 1] = hi * f
-                sj[2 * q] = hr * f - lj[2 * q]
-                sj[2 * q + 1] = hi * f - lj[2 * q + 1]
+        prox_layer(t, mag, sets, g1, bm1, g2d, wts, brk, spec, ls, z, shift, shift_set, work)
         inverse_overlap_add(frames, win, hop, inverse, True, syn)
-        for i in range(x.shape[0]):
-            x[i] = fixed[i] * x[i] + syn[i] * free[i]
+        primal_update(x, fixed, syn, free)
         frame_forward(x, win, hop, frames, forward, True)
         scale = np.float32(rho[t] / rho[t + 1]) if t + 1 < n_layers else np.float32(1.0)
-        for j in range(w):
-            sj, lj, zj = spec[j], ls[j], z[j]
-            for q in range(2 * k):
-                lj[q] = (lj[q] + sj[q] - zj[q]) * scale
-    lam_out = np.empty((2, w, k), dtype=np.float32)
-    last = np.float32(rho[n_layers - 1])
-    for j in range(w):
-        for q in range(k):
-            lam_out[0, j, q] = ls[j, 2 * q] * last
-            lam_out[1, j, q] = ls[j, 2 * q + 1] * last
-    return x, lam_out
+        dual_update(spec, ls, z, scale)
+    return x, dual_out(ls, rho[n_layers - 1])
 
 
 def _rows(params: dict, name: str, n_sets: int, per_set: int | None) -> np.ndarray:
