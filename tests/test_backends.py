@@ -110,3 +110,23 @@ def test_auto_takes_the_compiled_backend_and_the_reference_is_reachable(method):
     reference = "onnxruntime" if method.startswith("unfolded") else "numpy"
     assert make_processor(method, lookahead=1, backend="auto").backend == "compiled"
     assert make_processor(method, lookahead=1, backend=reference).backend == reference
+
+
+def test_an_edited_kernel_source_clears_the_cached_kernels_of_its_package(tmp_path, monkeypatch):
+    """numba checks only a kernel's own file; a changed callee in another file must clear the cache too."""
+    from phasefold.engine.compiled import jit
+
+    numba_dir = tmp_path / "numba"
+    numba_dir.mkdir()
+    ours, foreign = numba_dir / "spectral.window_into-30.py311.nbi", numba_dir / "elsewhere.f-1.py311.nbi"
+    monkeypatch.setenv("PHASEFOLD_CACHE_DIR", str(tmp_path / "stamps"))
+    monkeypatch.setattr(jit, "numba_cache_folder", lambda: numba_dir)
+    for path in (ours, foreign):
+        path.write_text("cached")
+    assert jit.refresh_stale_kernels()  # no stamp yet: the sources count as changed
+    assert not ours.exists() and foreign.exists()
+    ours.write_text("cached")
+    assert not jit.refresh_stale_kernels() and ours.exists()  # same sources: the cache is kept
+    (stamp,) = (tmp_path / "stamps").glob("kernels-*.sha256")
+    stamp.write_text("the hash of other sources")
+    assert jit.refresh_stale_kernels() and not ours.exists()

@@ -28,6 +28,7 @@ from pathlib import Path
 import llvmlite.binding as llvm
 import numpy as np
 from numba import types
+from phasefold.engine.compiled.jit import cache_dir
 from phasefold.engine.errors import BackendError
 
 FFTW_MEASURE = 0
@@ -38,13 +39,6 @@ _planner = threading.Lock()  # FFTW's planner is not thread-safe; executing plan
 #: execute a plan (an address) on the buffers it was made for; one per precision
 execute_f32 = types.ExternalFunction("fftwf_execute", types.void(types.uintp))
 execute_f64 = types.ExternalFunction("fftw_execute", types.void(types.uintp))
-
-
-def cache_dir() -> Path:
-    """Where the FFTW wisdom is kept: $PHASEFOLD_CACHE_DIR, else the user's cache folder."""
-    if os.environ.get("PHASEFOLD_CACHE_DIR"):
-        return Path(os.environ["PHASEFOLD_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "phasefold"
 
 
 def _wisdom_file(prefix: str) -> Path:

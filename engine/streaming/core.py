@@ -205,3 +205,14 @@ class Stream:
         out = np.concatenate(parts)
         self.stats.samples_out += out.size
         return out
+
+
+def warm_up(processor: FrameProcessor) -> None:
+    """Stream two blocks of silence and a flush through a processor, then reset it: compiled code is
+    loaded and FFT plans are made now, before the first frame, never inside the audio path."""
+    stream = Stream(processor)
+    silence = np.zeros((processor.block, processor.cfg.n_bins))
+    stream.push(silence)
+    stream.push(silence)
+    stream.flush()
+    processor.reset()

@@ -18,6 +18,7 @@ from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.runners import WindowStep, window_step
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.streaming.core import warm_up
 from phasefold.engine.streaming.pghi import RtpghiProcessor
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 from phasefold.engine.streaming.window import INITS, WindowProcessor
@@ -141,7 +142,7 @@ def make_processor(
 
     ``lookahead`` / ``block`` None: the settings a model trained inside the stream was trained at (its
     card's ``streaming`` entry), else L = 3 and B = 1. ``backend``: engine.backends; the processor's
-    ``backend`` attribute says which one runs it.
+    ``backend`` attribute says which one runs it. It is warmed up (engine.streaming.core.warm_up).
     """
     backends.check(backend)
     if lookahead is None or block is None:
@@ -154,7 +155,9 @@ def make_processor(
         raise InputError(f"unknown phase initialisation {init!r}; choose one of {', '.join(INITS)}")
     spec = _spec(method)
     if spec.kind in ("rtpghi", "rtisi"):
-        return _realtime_processor(spec, cfg or StftConfig(), lookahead, block, iterations, seed, backend)
+        proc = _realtime_processor(spec, cfg or StftConfig(), lookahead, block, iterations, seed, backend)
+        warm_up(proc)
+        return proc
     step, cfg = make_step(method, cfg, iterations, threads=threads, backend=backend)
     trained = (step.card.get("streaming") or {}) if step.card is not None else {}
     if "lookahead" in trained and (trained["lookahead"], trained.get("block", 1)) != (lookahead, block):
@@ -177,4 +180,5 @@ def make_processor(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     proc.backend = step.backend
+    warm_up(proc)
     return proc
