@@ -17,7 +17,7 @@ from phasefold.engine.audio_io import load_audio
 from phasefold.engine.magnitudes import modified_magnitudes
 from phasefold.engine.methods import get_method, reconstruct
 from phasefold.engine.metrics import evaluate_signal
-from phasefold.engine.onnx_model import model_method, read_card
+from phasefold.engine.onnx_model import read_card
 from phasefold.engine.stft import StftConfig, magnitude
 
 CONDITIONS = {  # name -> (hop, modified SNR in dB or None)
@@ -60,7 +60,7 @@ def card_metrics(model_path: Path) -> dict:
     """Test-split metrics of one exported model for the conditions its STFT serves."""
     card = read_card(model_path)
     hop = int(card["stft"]["hop"])
-    method = model_method(path=model_path)
+    method = get_method(str(model_path))
     conds = [c for c, (h, _) in CONDITIONS.items() if h == hop]
     return {
         "test": {c: score(method, c, n_iter=int(card["layers"])) for c in conds},
@@ -87,11 +87,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     table = {}
     for name in args.methods:
-        method = model_method(path=Path(name)) if name.endswith(".onnx") else name
         table[name] = {}
         for cond in args.conditions.split(","):
             try:
-                table[name][cond] = score(method, cond, split=args.split)
+                table[name][cond] = score(name, cond, split=args.split)
             except Exception as exc:  # a model without a hop-512 export, for instance
                 table[name][cond] = {"error": str(exc)}
             print(name, cond, table[name][cond], flush=True)
