@@ -2,6 +2,13 @@
 
     python benchmarks/fft_floor.py                       # the shipped models' settings
     python benchmarks/fft_floor.py --cases 15x7,5x5
+    python benchmarks/fft_floor.py --bindings-only       # only the FFT bindings table
+
+The bindings table times the FFT pair of a [W, N] batch (a window step's transforms of one layer) in every
+binding within reach of compiled code here: FFTW through the compiled backend's plans (engine.compiled.fftw,
+called from a numba kernel), the backend's numba port of numpy's pocketfft (engine.compiled.pocketfft, one
+frame at a time, float64 only), pocketfft from numba through rocket-fft where that package is installed, and
+scipy.fft and numpy.fft from Python. This is how the compiled backend's FFT binding was chosen.
 
 Each layer of an unfolded (or ADMM) window step analyses and synthesises the W frames of the window once.
 The first table times scipy's pocketfft (rfft + irfft of [W, N], one thread, float32 and float64), the
@@ -52,15 +59,82 @@ OPS_PER_FRAME = 8
 
 
 def _median_seconds(fn, repeats: int, inner: int = 50) -> float:
+    """Median thread CPU time of one call of ``fn``."""
     for _ in range(200):  # warm-up: plan caches, clock ramp
         fn()
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.thread_time()
         for _ in range(inner):
             fn()
-        times.append((time.perf_counter() - t) / inner)
+        times.append((time.thread_time() - t) / inner)
     return float(np.median(times))
+
+
+def binding_pairs(frames: int, n_fft: int, dtype) -> dict[str, object]:
+    """name -> a callable computing the rfft + irfft of a [frames, n_fft] batch, one binding each."""
+    import numba
+    from phasefold.engine.compiled import fftw, pocketfft, spectral
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((frames, n_fft)).astype(dtype)
+    out = {
+        "scipy.fft": lambda: scipy.fft.irfft(
+            scipy.fft.rfft(a, axis=1, workers=1), n=n_fft, axis=1, workers=1
+        ),
+        "numpy.fft": lambda: np.fft.irfft(np.fft.rfft(a, axis=1), n=n_fft, axis=1),
+    }
+    plan = fftw.Plan(n_fft, frames, dtype)
+    plan.frames[:] = a
+    single = np.dtype(dtype) == np.float32
+    scale = np.asarray(1.0 / n_fft, dtype)
+
+    @numba.njit
+    def fftw_pair(frames_buf, forward, inverse, single, scale):
+        spectral.execute(forward, single)
+        spectral.execute(inverse, single)
+        frames_buf *= scale
+
+    out["FFTW plan from numba (the backend's)"] = lambda: fftw_pair(
+        plan.frames, plan.forward, plan.inverse, single, scale
+    )
+    if not single:
+        port = pocketfft.fft_plan(n_fft)
+        c, ch = a.copy(), np.empty(n_fft)
+
+        @numba.njit
+        def port_pair(c, ch, factors, offsets, twiddles, fct):
+            for j in range(c.shape[0]):
+                pocketfft.fft_exec(c[j], ch, factors, offsets, twiddles, 1.0, True)
+                pocketfft.fft_exec(c[j], ch, factors, offsets, twiddles, fct, False)
+
+        out["pocketfft port in numba (the backend's)"] = lambda: port_pair(
+            c, ch, port.factors, port.offsets, port.twiddles, 1.0 / n_fft
+        )
+    try:
+        import rocket_fft  # noqa: F401  (registers np.fft for numba)
+    except ImportError:
+        return out
+
+    @numba.njit
+    def rocket_pair(x):
+        return np.fft.irfft(np.fft.rfft(x), n_fft)
+
+    out["pocketfft from numba (rocket-fft)"] = lambda: rocket_pair(a)
+    return out
+
+
+def bindings_table(frames: int, cfg: StftConfig, repeats: int) -> None:
+    print(f"FFT pair (rfft + irfft) of a [{frames}, {cfg.n_fft}] batch, one thread, median thread CPU time:")
+    print(f"{'binding':<42} {'float32 us':>10} {'float64 us':>10}")
+    rows: dict[str, dict] = {}
+    for dtype in (np.float32, np.float64):
+        for name, fn in binding_pairs(frames, cfg.n_fft, dtype).items():
+            rows.setdefault(name, {})[np.dtype(dtype).name] = 1e6 * _median_seconds(fn, repeats)
+    for name, by_dtype in rows.items():
+        cells = [f"{by_dtype[d]:10.1f}" if d in by_dtype else f"{'-':>10}" for d in ("float32", "float64")]
+        print(f"{name:<42} {' '.join(cells)}")
+    print()
 
 
 def fft_pair_seconds(frames: int, n_fft: int, dtype, repeats: int) -> float:
@@ -117,8 +191,13 @@ def main() -> None:
         "the stream models at L = 1 and L = 3)",
     )
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--bindings-window", type=int, default=7, help="W of the bindings table (default 7)")
+    parser.add_argument("--bindings-only", action="store_true", help="print only the FFT bindings table")
     args = parser.parse_args()
     cfg = StftConfig()
+    bindings_table(args.bindings_window, cfg, args.repeats)
+    if args.bindings_only:
+        return
     budget = cfg.hop / cfg.sample_rate
     print(f"hop {cfg.hop}, n_fft {cfg.n_fft}: {1e3 * budget:.2f} ms of audio per frame")
     print(f"{'layers x W':>11} {'dtype':>8} {'us/layer':>9} {'ms/frame':>9} {'RTF floor':>10}")

@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--inits", action="store_true", help="also compare phase starts (advance vs rtpghi)")
     parser.add_argument("--init-methods", default="admm-l2,unfolded-untied")
+    parser.add_argument(
+        "--backend", default="auto", help="backend of every method: auto, compiled, onnxruntime, numpy"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -48,11 +51,13 @@ def main() -> int:
     report: dict = {"files": [str(f) for f in files], "block": args.block, "runs": []}
 
     def one(lookahead: int, names: list[str], init: str) -> dict:
-        ns = argparse.Namespace(lookahead=lookahead, block=args.block, step_iterations=None, init=init)
+        ns = argparse.Namespace(
+            lookahead=lookahead, block=args.block, step_iterations=None, init=init, backend=args.backend
+        )
         online = {n: online_method(n, ns) for n in names}
         res = evaluate_methods(files, names, None, None, 0, 0, progress=True, online=online)
         for n in names:
-            proc = make_processor(n, None, lookahead, args.block, init=init)
+            proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)
             res["results"][n]["projections_per_frame"] = proc.projections_per_frame()
             res["results"][n]["name"] = proc.describe()
         return {"lookahead": lookahead, "init": init, "results": res["results"], "per_file": res["per_file"]}

@@ -84,6 +84,9 @@ def main() -> int:
     )
     parser.add_argument("--only", default=None, help="compute only rows whose key contains this string")
     parser.add_argument("--split", choices=("test", "validation"), default="test")
+    parser.add_argument(
+        "--backend", default="auto", help="backend of the streamed rows: auto, compiled, onnxruntime, numpy"
+    )
     args = parser.parse_args()
 
     from phasefold.training.stream_eval import offline_scores, stream_scores
@@ -97,7 +100,7 @@ def main() -> int:
             results[key] = offline_scores(method, iterations, condition, split=args.split)
         else:
             results[key] = stream_scores(
-                method, lookahead, condition, iterations=iterations, split=args.split
+                method, lookahead, condition, iterations=iterations, split=args.split, backend=args.backend
             )
         print(f"{key:40s} {json.dumps(results[key])}", flush=True)
         args.json.write_text(json.dumps(results, indent=1))

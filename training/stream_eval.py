@@ -24,12 +24,13 @@ def stream_scores(
     condition: str = "exact_hop256",
     iterations: int | None = None,
     split: str = "test",
+    backend: str = "auto",
 ) -> dict[str, float]:
     """Mean SC / STOI / ESTOI / PESQ and the one-thread RTF (wall, CPU) of a streaming method."""
     cfg, items = condition_inputs(condition, split)
     if not items:
         raise FileNotFoundError("shared TIMIT sample not found (../shared/data/timit-sample)")
-    processor = make_processor(method, cfg, lookahead, 1, iterations=iterations)
+    processor = make_processor(method, cfg, lookahead, 1, iterations=iterations, backend=backend)
     return _timed_scores(cfg, items, lambda i, x, r: run_stream(Stream(processor), r, x.size))
 
 

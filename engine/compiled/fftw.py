@@ -1,14 +1,14 @@
 """FFTW, called from nopython code: the FFT binding of the compiled backend.
 
-Measured on this project's 2-core machine (one thread, CPU time, a [7, 1024] float32 batch, a forward real
-FFT and its inverse): FFTW 11 to 16 us, pocketfft called from numba through rocket-fft 30 to 39 us,
-scipy.fft 68 us (docs/results.md). So the kernels call FFTW: the library that pyfftw ships (or the
-system's), loaded once with llvmlite so that compiled kernels reach ``fftw(f)_execute`` by name and numba
-can cache them on disk. A ``Plan`` owns aligned buffers and a forward and an inverse plan over them; a
-kernel fills ``frames``, executes ``forward`` and reads ``spec``, or fills ``spec``, executes ``inverse``
-and reads ``frames``. Both transforms are unnormalised (scale by 1/sqrt(N) each way for engine.stft's
-orthonormal DFT); the inverse ignores the imaginary parts of the DC and Nyquist bins, as numpy's does, and
-overwrites ``spec``.
+Measured on this project's 2-core machine (one thread, CPU time, a [7, 1024] float32 batch, a forward real FFT
+and its inverse; `python benchmarks/fft_floor.py --bindings-only`, docs/results.md): FFTW 11.6 us, pocketfft
+called from numba through rocket-fft 18.7 us, scipy.fft 29.0 us, numpy.fft 35.0 us. So the kernels call FFTW:
+the library that pyfftw ships (or the system's), loaded once with llvmlite so that compiled kernels reach
+``fftw(f)_execute`` by name and numba can cache them on disk. A ``Plan`` owns aligned buffers and a forward
+and an inverse plan over them; a kernel fills ``frames``, executes ``forward`` and reads ``spec``, or fills
+``spec``, executes ``inverse`` and reads ``frames``. Both transforms are unnormalised (scale by 1/sqrt(N) each
+way for engine.stft's orthonormal DFT); the inverse ignores the imaginary parts of the DC and Nyquist bins, as
+numpy's does, and overwrites ``spec``.
 
 Plans are made with FFTW_MEASURE: for a [7, 1024] float32 batch the measured plan's pair takes 12.9 us
 against 17.8 us for FFTW_ESTIMATE's (FFTW_PATIENT: 12.5 us for 1.2 s of planning). Measuring takes about
