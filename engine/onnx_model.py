@@ -174,15 +174,21 @@ class PhaseModel:
         return x[self.cfg.pad : self.cfg.pad + length].astype(np.float64)
 
 
-def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
-    """Load NAME.onnx and its card; ModelError for a missing/malformed card, a changed file, bad settings."""
-    path = Path(path)
+def _checked_card(path: Path) -> tuple[dict, StftConfig]:
+    """The validated card of a model file and its STFT; ModelError for a missing file, a bad card or a
+    file that does not match the card's sha256."""
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     card = read_card(path)
     if sha256_of(path) != card["sha256"]:
         raise ModelError(f"{path}: file does not match its card's sha256 (truncated, changed or replaced)")
-    cfg = stft_config_of(card, str(card_path(path)))
+    return card, stft_config_of(card, str(card_path(path)))
+
+
+def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
+    """Load NAME.onnx and its card; ModelError for a missing/malformed card, a changed file, bad settings."""
+    path = Path(path)
+    card, cfg = _checked_card(path)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -228,12 +234,7 @@ def load_compiled(path: str | Path):
     from phasefold.engine.errors import BackendError
 
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: no such model file")
-    card = read_card(path)
-    if sha256_of(path) != card["sha256"]:
-        raise ModelError(f"{path}: file does not match its card's sha256 (truncated, changed or replaced)")
-    cfg = stft_config_of(card, str(card_path(path)))
+    card, cfg = _checked_card(path)
     step = build_step(card, cfg)
     golden_file = path.with_name(str(card.get("golden", f"{path.stem}.golden.npz")))
     if not golden_file.is_file():
