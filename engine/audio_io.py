@@ -8,6 +8,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from phasefold.engine.errors import InputError
+from phasefold.engine.outputs import atomic_output, check_output_path
 from phasefold.engine.stft import SAMPLE_RATE
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
@@ -42,7 +43,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.nda
 
 
 def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> list[str]:
-    """Write mono audio; integer formats are clipped to [-1, 1] first (a note says how many samples)."""
+    """Write mono audio atomically (engine.outputs); integer formats are clipped to [-1, 1] first (a note
+    says how many samples)."""
     if subtype not in SUBTYPES:
         raise InputError(f"unknown WAV format {subtype!r}; choose one of {', '.join(SUBTYPES)}")
     x = np.asarray(x, dtype=np.float64).reshape(-1)
@@ -54,11 +56,10 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: s
         if n_clipped:
             notes.append(f"clipped {n_clipped} samples to [-1, 1] (use a float WAV to keep them)")
         x = np.clip(x, -1.0, 1.0)
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
-    try:
-        sf.write(str(path), x.astype(np.float32), sr, subtype=subtype, format="WAV")
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise InputError(f"{path}: cannot write: {exc}") from None
+    path = check_output_path(path, "audio")
+    with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
+        try:
+            sf.write(str(tmp), x.astype(np.float32), sr, subtype=subtype, format="WAV")
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise InputError(f"{path}: cannot write: {exc}") from None
     return notes
