@@ -1,9 +1,9 @@
 """Classical phase retrieval against librosa.griffinlim, the gradient-step tuning, and the RTF check.
 
-    python benchmarks/classical_vs_librosa.py table [--out DIR]      # evaluate, JSON per condition
-    python benchmarks/classical_vs_librosa.py markdown [--out DIR]   # the tables of docs/results.md
-    python benchmarks/classical_vs_librosa.py tune-steps            # GD step sizes (validation split)
-    python benchmarks/classical_vs_librosa.py rtf                   # FGLA / ADMM RTF on a 4-second file
+    python -m benchmarks.classical_vs_librosa table [--out DIR]      # evaluate, JSON per condition
+    python -m benchmarks.classical_vs_librosa markdown [--out DIR]   # the tables of docs/results.md
+    python -m benchmarks.classical_vs_librosa tune-steps            # GD step sizes (validation split)
+    python -m benchmarks.classical_vs_librosa rtf                   # FGLA / ADMM RTF on a 4-second file
 
 ``table`` adds a ``librosa-gla`` method (librosa.griffinlim, 100 iterations or as asked,
 momentum 0.99, random init) on OUR STFT: the signal is padded as phasefold.engine.stft pads it and librosa
@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from phasefold.commands.evaluate import evaluate_methods, format_table
+from phasefold.engine import algorithms, methods
+from phasefold.engine.audio_io import load_audio
+from phasefold.engine.dataset import split_files
+from phasefold.engine.divergences import divergence
+from phasefold.engine.errors import InputError
+from phasefold.engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db
+from phasefold.engine.stft import StftConfig, magnitude, pad_signal, window
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from phasefold.commands.evaluate import evaluate_methods, format_table  # noqa: E402
-from phasefold.engine import algorithms, methods  # noqa: E402
-from phasefold.engine.audio_io import load_audio  # noqa: E402
-from phasefold.engine.dataset import split_files  # noqa: E402
-from phasefold.engine.divergences import divergence  # noqa: E402
-from phasefold.engine.errors import InputError  # noqa: E402
-from phasefold.engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db  # noqa: E402
-from phasefold.engine.stft import StftConfig, magnitude, pad_signal, window  # noqa: E402
 
 LIBROSA_MOMENTUM = 0.99
 CONDITIONS = (("exact_hop256", 256, None), ("exact_hop512", 512, None), ("modified_5db_hop256", 256, 5.0))

@@ -1,8 +1,8 @@
 """The floor of a window step on this machine: its FFTs alone, and the least an array-op step costs.
 
-    python benchmarks/fft_floor.py                       # the shipped models' settings
-    python benchmarks/fft_floor.py --cases 15x7,5x5
-    python benchmarks/fft_floor.py --bindings-only       # only the FFT bindings table
+    python -m benchmarks.fft_floor                       # the shipped models' settings
+    python -m benchmarks.fft_floor --cases 15x7,5x5
+    python -m benchmarks.fft_floor --bindings-only       # only the FFT bindings table
 
 The bindings table times the FFT pair of a [W, N] batch (a window step's transforms of one layer) in every
 binding within reach of compiled code here: FFTW through the compiled backend's plans (engine.compiled.fftw,
@@ -27,16 +27,11 @@ irfft and ``OPS_PER_FRAME`` operations). The engine as it is (an identity window
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from phasefold.engine.stft import StftConfig  # noqa: E402
+from phasefold.engine.stft import StftConfig
 
 PIECES = 3
 #: the fewest array operations of one layer besides its rfft and irfft (spectra [W, K], spans [S])
@@ -147,7 +142,7 @@ def fft_pair_seconds(frames: int, n_fft: int, dtype, repeats: int) -> float:
 
 def op_seconds(frames: int, cfg: StftConfig, repeats: int) -> float:
     """The cheapest elementwise operation on a window's arrays: numpy, or one onnxruntime node."""
-    from onnx_op_costs import binary, cost, near_one  # benchmarks/ is this script's folder
+    from benchmarks.onnx_op_costs import binary, cost, near_one
 
     rng = np.random.default_rng(0)
     spec = (rng.standard_normal((frames, cfg.n_bins)) + 1j).astype(np.complex64)

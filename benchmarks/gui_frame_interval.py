@@ -2,7 +2,7 @@
 intervals between GUI frames (the 33 ms frame timer), the engine's real-time factor and the under-runs of a
 simulated audio device (a clocked sink that plays H samples per hop of wall time after a 0.1 s prefill).
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/gui_frame_interval.py --method unfolded-untied -L 3
+    QT_QPA_PLATFORM=offscreen python -m benchmarks.gui_frame_interval --method unfolded-untied -L 3
     ... --resize        # also resize the window every 50 ms (a worst case for the GUI thread)
     ... --methods rtisi-la,unfolded-untied --screenshots docs --json out.json   # compared in one window
 
@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from phasefold.engine.streaming.sinks import Sink  # noqa: E402
+import numpy as np
+from phasefold.engine.streaming.sinks import Sink
 
 
 class ClockedSink(Sink):

@@ -1,6 +1,6 @@
 """What single onnxruntime nodes cost on the small tensors of a streaming window (one thread).
 
-    python benchmarks/onnx_op_costs.py
+    python -m benchmarks.onnx_op_costs
 
 Each row builds a chain of 50 copies of one node (or a node and its inverse, so shapes repeat), times the
 session against an identity graph and prints the cost per copy. Inputs stay near 1 so that no chain runs

@@ -1,7 +1,7 @@
 """Plain ADMM-l2 (15 iterations) against FGLA for several penalties rho, on the validation split.
 
-    python benchmarks/rho_study.py --condition modified_snr5 --rho 0.03,0.1,0.3,1.0
-    python benchmarks/rho_study.py --condition modified_snr5 --rho 0.3 --schedules 0.1:1,0.03:3
+    python -m benchmarks.rho_study --condition modified_snr5 --rho 0.03,0.1,0.3,1.0
+    python -m benchmarks.rho_study --condition modified_snr5 --rho 0.3 --schedules 0.1:1,0.03:3
 
 The trained models start from ADMM-l2 at their rho (``phasefold train --rho``, or a schedule with
 ``--rho-end``); this is how that start moves with rho under each condition of training.evaluate (full
@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Where the time of one streaming step goes: the engine around the window step, and the step's sections.
 
-    python benchmarks/stream_profile.py --method unfolded-untied --lookahead 3 --block 1 --backend compiled
+    python -m benchmarks.stream_profile --method unfolded-untied --lookahead 3 --block 1 --backend compiled
 
 Streams --seconds of the demo utterance through the engine on one thread and reports the per-frame CPU
 time (``time.thread_time``) split into the window step (the model or algorithm) and the engine around it
@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SECTIONS = ("state", "window", "fft forward", "prox", "fft inverse", "overlap-add", "primal", "dual")
 CLOCK_THREAD_CPUTIME_ID = 3  # Linux

@@ -17,7 +17,7 @@ from phasefold.engine.stft import StftConfig
 
 # Scale-free gradient steps mu0 (phasefold.engine.algorithms) per (loss, side, d, nesterov): the best spectral
 # convergence after 100 iterations on a 2 s validation excerpt (si1624), over mu0 = 10^k, k = -9..1,
-# refined by half decades (`python benchmarks/classical_vs_librosa.py tune-steps --files 1`); the
+# refined by half decades (`python -m benchmarks.classical_vs_librosa tune-steps --files 1`); the
 # validation SC is in the comment. IS and beta = 0.5 barely move from the random start at any stable
 # step: their curvature grows as 1/r^2 (resp. r^-1.5) in the quietest bins, which caps the step.
 GD_STEPS: dict[tuple[str, str, int, bool], float] = {

@@ -26,7 +26,7 @@ def test_long_stream_memory_is_bounded_and_samples_match_frames():
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     # numpy's sliding_window_view leaves ~100 B per call on a free list that tracemalloc counts as live;
-    # it plateaus (1.5 MB of RSS after 300k calls, flat to 1.2M: see benchmarks/stream_bench.py --soak)
+    # it plateaus (1.5 MB of RSS after 300k calls, flat to 1.2M: see `phasefold bench --soak`)
     ignore = [
         tracemalloc.Filter(False, "*_stride_tricks_impl.py"),
         tracemalloc.Filter(False, tracemalloc.__file__),

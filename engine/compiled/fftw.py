@@ -1,7 +1,7 @@
 """FFTW, called from nopython code: the FFT binding of the compiled backend.
 
 Measured on this project's 2-core machine (one thread, CPU time, a [7, 1024] float32 batch, a forward real FFT
-and its inverse; `python benchmarks/fft_floor.py --bindings-only`, docs/results.md): FFTW 11.6 us, pocketfft
+and its inverse; `python -m benchmarks.fft_floor --bindings-only`, docs/results.md): FFTW 11.6 us, pocketfft
 called from numba through rocket-fft 18.7 us, scipy.fft 29.0 us, numpy.fft 35.0 us. So the kernels call FFTW:
 the library that pyfftw ships (or the system's), loaded once with llvmlite so that compiled kernels reach
 ``fftw(f)_execute`` by name and numba can cache them on disk. A ``Plan`` owns aligned buffers and a forward

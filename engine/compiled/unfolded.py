@@ -135,7 +135,7 @@ def unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, in
     ``frames`` / ``spec`` / ``forward`` / ``inverse``: a float32 fftw.Plan for W frames, ``spec`` viewed as
     float32 [W, 2K] (re, im interleaved); ``win``: the STFT window / sqrt(N). Spectra are held as
     interleaved float32 pairs so that the per-bin loop vectorises. The sections are kernels of their own,
-    so that benchmarks/stream_profile.py can time them one by one."""
+    so that benchmarks.stream_profile can time them one by one."""
     n_layers = sets.shape[0]
     x, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, cov, rho[0])
     frame_forward(x, win, hop, frames, forward, True)  # A x in spec

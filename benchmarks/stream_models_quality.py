@@ -1,6 +1,6 @@
 """Streaming models vs baselines on the test split (exact magnitudes, hop 256), and quality against RTF.
 
-    python benchmarks/streaming_quality.py --json runs/streaming-quality.json --plot docs/quality-vs-rtf.png
+    python -m benchmarks.stream_models_quality --json runs/streaming-quality.json --plot docs/quality-vs-rtf.png
 
 Rows (each through the streaming engine, block 1, one thread): the shipped streaming models
 (exported_models/unfolded-stream-*.onnx at their own look-ahead), the untrained counterpart
@@ -15,8 +15,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """Streaming quality on the shared test split: every method through the same engine, same frames and latency.
 
-    python benchmarks/stream_quality.py --lookahead 0,1,3 --json docs/stream_quality.json
+    python -m benchmarks.quality_by_lookahead --lookahead 0,1,3 --json docs/stream_quality.json
 
 For each look-ahead L (block 1, hop 256, exact magnitudes) it runs `phasefold evaluate test --online`'s
 machinery (phasefold.commands.evaluate.evaluate_methods,
@@ -17,8 +17,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEFAULT = "unfolded-untied,unfolded-tied,admm-l2,rtisi-la,rtpghi"
 
