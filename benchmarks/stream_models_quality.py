@@ -1,6 +1,6 @@
 """Streaming models vs baselines on the test split (exact magnitudes, hop 256), and quality against RTF.
 
-    python -m benchmarks.stream_models_quality --json runs/streaming-quality.json --plot docs/quality-vs-rtf.png
+    python -m benchmarks.stream_models_quality --json runs/stream-models.json --plot docs/quality-vs-rtf.png
 
 Rows (each through the streaming engine, block 1, one thread): the shipped streaming models
 (exported_models/unfolded-stream-*.onnx at their own look-ahead), the untrained counterpart
