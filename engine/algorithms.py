@@ -1,4 +1,4 @@
-"""Offline classical phase retrieval (DESIGN section 3): GLA, FGLA, gradient descent, ADMM.
+"""Offline classical phase retrieval (docs/architecture.md): GLA, FGLA, gradient descent, ADMM.
 
 All start from the measured magnitudes with a seeded uniform random phase. GLA/FGLA and ADMM run
 the span iterations of phasefold.engine.admm over the whole padded signal (W = F, ``fixed`` = 1 on the
@@ -7,7 +7,7 @@ padding), so offline and streaming share one implementation.
 Objective. With r = measurements, X = A x and c_k = 1 for the DC and Nyquist bins, 2 otherwise,
 J(x) = 1/2 sum_{n,k} c_k loss(|X_nk|^d, r_nk): the loss summed over the full Hermitian spectrum,
 halved (so, nearly, over the K stored bins). Its gradient, for the inner product in which
-``istft`` is the adjoint of ``stft``, is exactly DESIGN's (d/2) A^H[|X|^(d-2) X g].
+``istft`` is the adjoint of ``stft``, is exactly the (d/2) A^H[|X|^(d-2) X g].
 
 Scale. Gradient steps are given scale-free: the step applied is mu0 * sigma^(2 - d beta) with sigma
 the RMS of r^(1/d); a beta-divergence is homogeneous of degree beta, so iterates then scale with

@@ -1,4 +1,4 @@
-"""The shared TIMIT sample and its fixed split (DESIGN section 7), read in place, never copied."""
+"""The shared TIMIT sample and its fixed split (docs/architecture.md), read in place, never copied."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Learned divergences of unfolded-ADMM models in closed form (DESIGN section 4), numpy only.
+"""Learned divergences of unfolded-ADMM models in closed form (docs/architecture.md), numpy only.
 
 Layer t's prox is F(y, r) = APL(g1 y + g2 s(r)), s(r) = r^(b-1)/(b-1),
 APL(v) = max(v, 0) + sum_c w_c max(bias_c - v, 0). Where F is strictly increasing it is the prox of

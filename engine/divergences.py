@@ -1,4 +1,4 @@
-"""Bregman divergences D_psi(p|q) = psi(p) - psi(q) - psi'(q)(p - q) and their generators (DESIGN 3).
+"""Bregman divergences D_psi(p|q) = psi(p) - psi(q) - psi'(q)(p - q) (docs/architecture.md).
 
 Generators: quadratic psi(z) = z^2/2 (beta = 2), Kullback-Leibler psi(z) = z log z (beta = 1),
 Itakura-Saito psi(z) = -log z (beta = 0), beta psi(z) = z^b/(b(b-1)) - z/(b-1) + 1/b (any other b).

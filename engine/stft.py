@@ -1,6 +1,6 @@
 """The one numpy STFT of phasefold: a tight frame (A^H A = I) with a periodic sine window.
 
-Conventions (DESIGN section 2):
+Conventions (docs/architecture.md, "Signal conventions"):
 - window: square root of a periodic Hann window, scaled by sqrt(2 H / N) so that
   sum_n w(t - nH)^2 = 1 for every t; DFT with orthonormal scaling (1/sqrt(N)).
 - frame n covers samples [nH, nH + N) of the *padded* signal; an offline signal of M samples

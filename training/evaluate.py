@@ -1,4 +1,4 @@
-"""Test-split scores of exported models and of the baselines, under the three conditions of DESIGN section 7.
+"""Test-split scores of exported models and of the baselines, in the conditions of docs/architecture.md.
 
 Everything here runs through the engine (no torch): methods from ``engine.methods`` (FGLA, ADMM-l2 and the
 registered ``unfolded-*`` models) or ``engine.onnx_model`` for a given file, metrics from ``engine.metrics``.

@@ -1,4 +1,4 @@
-"""The unfolded ADMM network (DESIGN section 4): T layers, each one ADMM iteration with a learned prox.
+"""The unfolded ADMM network (docs/architecture.md): T layers, each an ADMM iteration with a learned prox.
 
 The prox of layer t is F_t(y, r) = APL_t(g1_t y + g2_t r^(b_t - 1) / (b_t - 1)), with
 APL(v) = max(v, 0) + sum_c w_c max(-v + beta_c, 0) (``beta_c`` are the break points, called ``bias`` in
