@@ -29,8 +29,15 @@ PUBLISHED_RHO = 0.1
 
 def random_phase_init(mag: np.ndarray, cfg: StftConfig, seed: int, length: int) -> np.ndarray:
     """x0 = A^H (r^(1/d) e^{i phi}) with phi uniform in [-pi, pi), seeded."""
-    phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, size=mag.shape)
-    return istft(_amplitude(mag, cfg) * np.exp(1j * phase), cfg, length)
+    return istft(_amplitude(mag, cfg) * np.exp(1j * random_phases(seed, 0, mag.shape)), cfg, length)
+
+
+def random_phases(seed: int, first_frame: int, shape: tuple[int, int]) -> np.ndarray:
+    """Rows ``first_frame`` .. of the seeded uniform phases [F, K] that ``random_phase_init`` draws, without
+    drawing the rows before them (the generator is advanced past them)."""
+    bits = np.random.PCG64(seed)  # what default_rng(seed) draws from: one 64-bit output per phase
+    bits.advance(first_frame * shape[1])
+    return np.random.Generator(bits).uniform(-np.pi, np.pi, size=shape)
 
 
 def _amplitude(mag: np.ndarray, cfg: StftConfig) -> np.ndarray:

@@ -22,6 +22,10 @@ from phasefold.engine.stft import StftConfig, pad_signal
 Reconstructor = Callable[[np.ndarray, StftConfig, int, int, int], np.ndarray]
 StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 NESTEROV_ETA = 0.99
+#: offline window methods run over blocks of at most this many frames (about 12 s at hop 256), so that the
+#: memory of a long reconstruction does not grow with it beyond the signal (run_span)
+OFFLINE_BLOCK_FRAMES = 1024
+OFFLINE_MARGIN_FRAMES = 32
 
 
 class Method(NamedTuple):
@@ -151,16 +155,73 @@ def window_step(
     return _classical_step(spec, cfg, n_iter, backend), cfg
 
 
-def run_span(step: StepFn, mag: np.ndarray, cfg: StftConfig, seed: int, length: int) -> np.ndarray:
-    """A window step over the whole padded signal from a seeded random phase; ``length`` samples."""
+def run_span(
+    step: StepFn,
+    mag: np.ndarray,
+    cfg: StftConfig,
+    seed: int,
+    length: int,
+    block: int = OFFLINE_BLOCK_FRAMES,
+    margin: int = OFFLINE_MARGIN_FRAMES,
+) -> np.ndarray:
+    """A window step over the padded signal from a seeded random phase; ``length`` samples.
+
+    Up to ``block`` frames it runs once over the whole signal. A longer signal is rebuilt in blocks of
+    ``block`` frames, so that memory does not grow with it beyond the signal and its measurements: each
+    block runs the step over its frames with the samples already final held fixed (as the streaming engine
+    holds committed samples), its first frames' estimate and dual carried over from the block before it,
+    and makes final the samples more than ``margin`` frames from its end."""
     from phasefold.engine.algorithms import random_phase_init
 
-    span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
-    fixed = np.ones_like(span)
-    fixed[cfg.pad : cfg.pad + length] = 0.0
-    lam = np.zeros((2, *mag.shape))
-    x, _ = step(mag, span, fixed, lam)
-    return np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+    n_frames = mag.shape[0]
+    if n_frames <= block:
+        span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
+        fixed = np.ones_like(span)
+        fixed[cfg.pad : cfg.pad + length] = 0.0
+        x, _ = step(mag, span, fixed, np.zeros((2, *mag.shape)))
+        return np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+    if block <= margin + cfg.overlap:
+        raise ValueError(f"a block of {block} frames cannot keep a margin of {margin} frames")
+    out = np.zeros(cfg.span(n_frames))  # the padded signal; samples before ``final`` are final
+    final, start, x_prev, lam_prev, prev_start = 0, 0, None, None, 0
+    while True:
+        stop = min(n_frames, start + block)
+        x, lam = _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start)
+        fixed = np.zeros_like(x)
+        offset = start * cfg.hop
+        x[: final - offset] = out[offset:final]
+        fixed[: final - offset] = 1.0
+        fixed[: max(0, cfg.pad - offset)] = 1.0  # the front padding
+        fixed[cfg.pad + length - offset :] = 1.0  # the back padding
+        x, lam = step(mag[start:stop], x, fixed, lam)
+        x, lam = np.asarray(x, dtype=np.float64), np.asarray(lam, dtype=np.float64)
+        if stop == n_frames:
+            out[offset:] = x
+            break
+        done = (stop - margin) * cfg.hop  # samples whose frames all lie at least ``margin`` from the end
+        out[final:done] = x[final - offset : done - offset]
+        final, x_prev, lam_prev, prev_start = done, x, lam, start
+        start = done // cfg.hop - cfg.overlap + 1  # the first frame that covers a sample not yet final
+    return out[cfg.pad : cfg.pad + length]
+
+
+def _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
+    """The starting span and dual of frames [start, stop): the seeded random phase start (the same phases
+    as over the whole signal), with the previous block's estimate and dual where the blocks overlap."""
+    from phasefold.engine.algorithms import random_phases
+    from phasefold.engine.stft import synthesize
+
+    amp = np.asarray(mag[start:stop], dtype=np.float64)
+    amp = amp if cfg.power == 1.0 else np.sqrt(amp)
+    x = synthesize(amp * np.exp(1j * random_phases(seed, start, amp.shape)), cfg)
+    lam = np.zeros((2, *amp.shape))
+    if x_prev is not None:
+        shift = (start - prev_start) * cfg.hop
+        shared = x_prev.shape[0] - shift
+        x[:shared] = x_prev[shift:]
+        frames = lam_prev.shape[1] - (start - prev_start)
+        lam[:, :frames] = lam_prev[:, start - prev_start :]
+    return x, lam
 
 
 def offline_model_spec(spec: MethodSpec, cfg: StftConfig) -> MethodSpec:
@@ -207,6 +268,10 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
             model_cfg = replace(cfg, power=1.0)
             if cfg.power != 1.0:
                 mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
+            if n_iter == 0:  # as for every window method: zero iterations is the phase start
+                from phasefold.engine.algorithms import random_phase_init
+
+                return random_phase_init(mag, model_cfg, seed, length)
             layers = int(chosen.card["layers"]) if chosen.card else 1
             step, _ = window_step(chosen, model_cfg, max(1, round(n_iter / layers)), backend)
             return run_span(step, mag, model_cfg, seed, length)

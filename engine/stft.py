@@ -160,6 +160,21 @@ def istft(spectra: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
     return span[..., cfg.pad : cfg.pad + length]
 
 
-def magnitude(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """Measurements r = |A x|^d."""
-    return np.abs(stft(x, cfg)) ** cfg.power
+#: frames analysed at a time by ``magnitude`` (no complex spectrogram of a long signal is ever held)
+MAGNITUDE_BLOCK_FRAMES = 1024
+
+
+def magnitude(x: np.ndarray, cfg: StftConfig, dtype=np.float64) -> np.ndarray:
+    """Measurements r = |A x|^d [..., F, K], computed in float64 over blocks of frames and stored as
+    ``dtype``: besides the signal, only the result and one block are held."""
+    x = np.asarray(x, dtype=np.float64)
+    n_frames = cfg.n_frames(x.shape[-1])
+    out = np.empty((*x.shape[:-1], n_frames, cfg.n_bins), dtype=dtype)
+    for first in range(0, n_frames, MAGNITUDE_BLOCK_FRAMES):
+        last = min(n_frames, first + MAGNITUDE_BLOCK_FRAMES)
+        # the block's span in padded samples is [first H, first H + span); x starts at padded sample P
+        lo, hi = first * cfg.hop - cfg.pad, first * cfg.hop - cfg.pad + cfg.span(last - first)
+        span = np.zeros((*x.shape[:-1], hi - lo))
+        span[..., max(0, -lo) : min(hi, x.shape[-1]) - lo] = x[..., max(0, lo) : min(hi, x.shape[-1])]
+        out[..., first:last, :] = np.abs(analyze(span, cfg)) ** cfg.power
+    return out
