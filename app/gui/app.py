@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasefold.engine.errors import DeviceError, InputError
+from phasefold.gui.model_files import check_model_file
 
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 
@@ -36,21 +37,6 @@ class LaunchOptions:
     quit_after: float | None = None  # seconds of streaming, then close (scripted runs)
     screenshot: Path | None = None  # saved just before closing
     backend: str = "auto"  # engine.backends
-
-
-def check_model_file(path: str | Path) -> None:
-    """A model file the window can stream: it exists, its card is valid and its STFT is the GUI's."""
-    from phasefold.engine.onnx_model import model_stft
-    from phasefold.engine.stft import StftConfig
-
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such model file")
-    cfg = model_stft(path)  # ModelError with a clear message for a bad card
-    if cfg != StftConfig():
-        raise InputError(
-            f"{path}: made for an STFT of n_fft {cfg.n_fft}, hop {cfg.hop}; the window streams at "
-            f"n_fft {StftConfig().n_fft}, hop {StftConfig().hop} (use `phasefold stream --model` for it)"
-        )
 
 
 def check_options(opts: LaunchOptions) -> None:

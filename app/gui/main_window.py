@@ -13,6 +13,7 @@ from phasefold.engine.errors import PhasefoldError
 from phasefold.engine.stft import StftConfig
 from phasefold.gui import theme
 from phasefold.gui.controls import ControlPanel
+from phasefold.gui.model_files import check_model_file
 from phasefold.gui.views.divergence import DivergenceView
 from phasefold.gui.views.spectrogram import SpectrogramView
 from phasefold.gui.views.stoi import StoiView
@@ -461,8 +462,6 @@ class MainWindow(QMainWindow):
     def add_model_file(self, path: str | Path) -> bool:
         """Offer an exported model (NAME.onnx with its card) in the method list and select it; an error
         in the window if the file, its card or its STFT does not fit."""
-        from phasefold.gui.app import check_model_file
-
         try:
             check_model_file(path)
         except PhasefoldError as exc:
