@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -61,5 +62,14 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: s
         try:
             sf.write(str(tmp), x.astype(np.float32), sr, subtype=subtype, format="WAV")
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise InputError(f"{path}: cannot write: {exc}") from None
+            raise write_error(path, exc) from None
     return notes
+
+
+def write_error(path: str | Path, exc: Exception) -> InputError:
+    """The one-line error for a failed audio write, with the system's reason (a full disk, a size limit)."""
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    # libsndfile says only "System error." (code 2); the system's errno holds why
+    if isinstance(exc, sf.LibsndfileError) and exc.code == 2 and sf._ffi.errno:
+        reason = os.strerror(sf._ffi.errno)
+    return InputError(f"{path}: cannot write: {reason}")

@@ -66,11 +66,13 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a valid .npz magnitude file (not a zip archive of arrays)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz magnitude file ({exc})") from None
+        raise InputError(f"{path}: not a valid .npz magnitude file ({exc})") from None
     if "magnitudes" not in arrays:
         raise InputError(f"{path}: missing key 'magnitudes' (see docs/magnitude-files.md)")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def stft_config_of(card: dict, where: str = "model card") -> StftConfig:
     st = card.get("stft")
     if not isinstance(st, dict):
         raise ModelError(f"{where}: 'stft' must be an object with n_fft, hop, sample_rate, power, window")
+    for key in ("n_fft", "hop", "sample_rate"):
+        if key in st and not _is_int(st[key]):
+            raise ModelError(f"{where}: stft.{key} must be a whole number, not {st[key]!r}")
+    if "power" in st and not _is_number(st["power"]):
+        raise ModelError(f"{where}: stft.power must be a number, not {st['power']!r}")
     try:
         cfg = StftConfig.from_dict(st)
     except (KeyError, TypeError, ValueError) as exc:
@@ -66,8 +72,97 @@ def stft_config_of(card: dict, where: str = "model card") -> StftConfig:
     return cfg
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object, field: str, where: str, minimum: int) -> int:
+    if not _is_int(value) or value < minimum:
+        raise ModelError(f"{where}: {field} must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+def _positive(value: object, field: str, where: str) -> float:
+    if not _is_number(value) or value <= 0:
+        raise ModelError(f"{where}: {field} must be a finite number > 0, not {value!r}")
+    return float(value)
+
+
+def _check_interface(iface: object, cfg: StftConfig, where: str) -> int | None:
+    """The interface's tensors against the window-step contract at the card's STFT; the pinned W or None."""
+    if not isinstance(iface, dict) or not all(isinstance(iface.get(k), dict) for k in ("inputs", "outputs")):
+        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
+    if sorted(iface["inputs"]) != sorted(INPUTS) or sorted(iface["outputs"]) != sorted(OUTPUTS):
+        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
+    pinned = iface.get("window_frames")
+    if pinned is not None:
+        _whole(pinned, "interface.window_frames", where, 1)
+    w, s, k = ("W", "S", cfg.n_bins) if pinned is None else (pinned, cfg.span(pinned), cfg.n_bins)
+    shapes = {"mag": [w, k], "x": [s], "fixed": [s], "lam": [2, w, k], "x_out": [s], "lam_out": [2, w, k]}
+    for group in ("inputs", "outputs"):
+        for name, shape in iface[group].items():
+            if shape != shapes[name]:
+                raise ModelError(
+                    f"{where}: interface.{group}.{name} is {shape}, but stft (n_fft {cfg.n_fft}, hop "
+                    f"{cfg.hop}) needs {shapes[name]}"
+                )
+    return pinned
+
+
+def _check_streaming(card: dict, cfg: StftConfig, pinned: int | None, where: str) -> None:
+    trained = card.get("streaming")
+    if trained is None:
+        return
+    if not isinstance(trained, dict):
+        raise ModelError(f"{where}: streaming must be an object with lookahead and block")
+    lookahead = _whole(trained.get("lookahead"), "streaming.lookahead", where, 0)
+    block = _whole(trained.get("block", 1), "streaming.block", where, 1)
+    if trained.get("init", "advance") not in ("advance", "rtpghi"):
+        raise ModelError(f"{where}: streaming.init must be 'advance' or 'rtpghi', not {trained['init']!r}")
+    if pinned is not None and pinned != lookahead + cfg.overlap + block - 1:
+        raise ModelError(
+            f"{where}: streaming lookahead {lookahead} and block {block} need windows of "
+            f"{lookahead + cfg.overlap + block - 1} frames, but interface.window_frames is {pinned}"
+        )
+
+
+def _check_parameters(card: dict, where: str) -> None:
+    params = card["parameters"]
+    if not isinstance(params, dict) or any(k not in params for k in PARAMETER_KEYS):
+        raise ModelError(f"{where}: 'parameters' must hold {', '.join(PARAMETER_KEYS)}")
+    layout = card.get("parameter_layout")
+    positions = 1
+    if layout is not None:
+        if not isinstance(layout, dict) or layout.get("layers") != card["layers"]:
+            raise ModelError(f"{where}: parameter_layout.layers must equal layers ({card['layers']})")
+        positions = _whole(layout.get("positions"), "parameter_layout.positions", where, 1)
+    n_sets = 1 if card["variant"] == "tied" and layout is None else card["layers"] * positions
+    for key in (*PARAMETER_KEYS, "rho"):
+        if key not in params:
+            continue
+        try:
+            values = np.asarray(params[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: parameters.{key} must be an array of numbers") from None
+        rows, ndim = (card["layers"], 1) if key == "rho" else (n_sets, 1 if key in ("g1", "g2", "b") else 2)
+        if values.size == 0 and key != "rho":  # a graph without a learned prox (nothing to draw or compile)
+            continue
+        if values.ndim != ndim or values.shape[0] != rows or not np.all(np.isfinite(values)):
+            raise ModelError(
+                f"{where}: parameters.{key} has shape {list(values.shape)}; {card['variant']} "
+                f"{card['layers']} layers need {rows} finite {'rows' if ndim == 2 else 'values'} "
+                f"(one per {'layer' if key == 'rho' else 'parameter set'})"
+            )
+        if key == "rho" and np.any(values <= 0):
+            raise ModelError(f"{where}: parameters.rho must be positive")
+
+
 def validate_card(card: object, where: str = "model card") -> dict:
-    """Check the fields the engine relies on; returns the card or raises ModelError."""
+    """Check every field the engine relies on (types, ranges, shapes); the card, or ModelError."""
     if not isinstance(card, dict):
         raise ModelError(f"{where}: malformed model card (a JSON object is expected)")
     missing = [k for k in REQUIRED_KEYS if k not in card]
@@ -75,21 +170,27 @@ def validate_card(card: object, where: str = "model card") -> dict:
         raise ModelError(f"{where}: malformed model card, missing {', '.join(missing)}")
     if card["format_version"] != CARD_FORMAT:
         raise ModelError(f"{where}: card format {card['format_version']!r}, this engine reads {CARD_FORMAT}")
+    if not isinstance(card["name"], str) or not card["name"]:
+        raise ModelError(f"{where}: name must be a non-empty string, not {card['name']!r}")
     if card["variant"] not in ("tied", "untied"):
         raise ModelError(f"{where}: variant must be 'tied' or 'untied', not {card['variant']!r}")
+    _whole(card["layers"], "layers", where, 1)
+    _whole(card["pieces"], "pieces", where, 0)
+    _positive(card["rho"], "rho", where)
+    if "coverage_eps" in card:
+        _positive(card["coverage_eps"], "coverage_eps", where)
+    verification = card.get("verification", {})
+    if not isinstance(verification, dict):
+        raise ModelError(f"{where}: verification must be an object")
+    for key in ("tolerance", "lam_tolerance"):
+        if key in verification:
+            _positive(verification[key], f"verification.{key}", where)
+    if not isinstance(card["sha256"], str) or not isinstance(card.get("golden", ""), str):
+        raise ModelError(f"{where}: sha256 and golden must be strings")
     cfg = stft_config_of(card, where)
-    iface = card["interface"]
-    if (
-        not isinstance(iface, dict)
-        or sorted(iface.get("inputs", {})) != sorted(INPUTS)
-        or sorted(iface.get("outputs", {})) != sorted(OUTPUTS)
-    ):
-        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
-    if iface["inputs"]["mag"][-1] != cfg.n_bins:
-        raise ModelError(f"{where}: interface has {iface['inputs']['mag'][-1]} bins, the STFT {cfg.n_bins}")
-    params = card["parameters"]
-    if not isinstance(params, dict) or any(k not in params for k in PARAMETER_KEYS):
-        raise ModelError(f"{where}: 'parameters' must hold {', '.join(PARAMETER_KEYS)}")
+    pinned = _check_interface(card["interface"], cfg, where)
+    _check_streaming(card, cfg, pinned, where)
+    _check_parameters(card, where)
     return card
 
 
@@ -174,21 +275,74 @@ class PhaseModel:
         return x[self.cfg.pad : self.cfg.pad + length].astype(np.float64)
 
 
-def _checked_card(path: Path) -> tuple[dict, StftConfig]:
-    """The validated card of a model file and its STFT; ModelError for a missing file, a bad card or a
-    file that does not match the card's sha256."""
+def _golden_file(path: Path, card: dict) -> Path:
+    return path.with_name(card.get("golden", f"{path.stem}.golden.npz"))
+
+
+def _checked_card(path: Path) -> tuple[dict, StftConfig, dict | None]:
+    """The validated card of a model file, its STFT and its golden pair (None where there is none);
+    ModelError for a missing file, a bad card, a file that does not match the card's sha256, or a card
+    whose STFT or window does not match the graph's golden pair (the pair's shapes encode W, S = (W - 1) H
+    + N: an edited card changes nothing in the .onnx file's sha256)."""
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     card = read_card(path)
     if sha256_of(path) != card["sha256"]:
         raise ModelError(f"{path}: file does not match its card's sha256 (truncated, changed or replaced)")
-    return card, stft_config_of(card, str(card_path(path)))
+    where = str(card_path(path))
+    cfg = stft_config_of(card, where)
+    golden_file = _golden_file(path, card)
+    if not golden_file.is_file():
+        return card, cfg, None
+    try:
+        with np.load(golden_file) as golden:
+            pair = {k: golden[k] for k in (*INPUTS, *OUTPUTS)}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{golden_file}: unreadable golden pair ({exc})") from None
+    w, pinned = pair["mag"].shape[0], card["interface"].get("window_frames")
+    span = cfg.span(w)
+    if pair["mag"].shape != (w, cfg.n_bins) or pair["x"].shape != (span,) or pinned not in (None, w):
+        raise ModelError(
+            f"{where}: stft (n_fft {cfg.n_fft}, hop {cfg.hop}) or interface.window_frames ({pinned}) does "
+            f"not match the graph: its golden pair {golden_file.name} has mag {list(pair['mag'].shape)} and "
+            f"x {list(pair['x'].shape)} (S = (W - 1) hop + n_fft = {span} at the card's STFT)"
+        )
+    return card, cfg, pair
+
+
+def _shape_miss(outputs, pair: dict) -> str | None:
+    """How a step's outputs miss the golden pair's shapes (None where they have them)."""
+    for name, out in zip(OUTPUTS, outputs, strict=True):
+        if np.shape(out) != pair[name].shape:
+            return (
+                f"returns {name} of shape {list(np.shape(out))}, the contract needs {list(pair[name].shape)}"
+            )
+    return None
+
+
+def _golden_miss(card: dict, outputs, pair: dict) -> tuple[dict, str | None]:
+    """A step's differences from the golden pair's outputs, and how it misses them (None: within the
+    card's parity tolerance)."""
+    miss = _shape_miss(outputs, pair)
+    if miss is not None:
+        return {}, miss
+    tol = float(card.get("verification", {}).get("tolerance", 1e-4))
+    lam_tol = float(card.get("verification", {}).get("lam_tolerance", tol))
+    diff = {name: float(np.max(np.abs(out - pair[name]))) for name, out in zip(OUTPUTS, outputs, strict=True)}
+    if diff["x_out"] <= tol and diff["lam_out"] <= lam_tol:
+        return diff, None
+    return diff, (
+        f"misses the golden pair (x {diff['x_out']:.2e}, lam {diff['lam_out']:.2e}; tolerance {tol:g} / "
+        f"{lam_tol:g})"
+    )
 
 
 def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
-    """Load NAME.onnx and its card; ModelError for a missing/malformed card, a changed file, bad settings."""
+    """Load NAME.onnx and its card; ModelError for a missing/malformed card, a changed file, bad settings,
+    or a graph whose outputs on its golden pair's inputs do not have the contract's shapes (the values are
+    the graph's own: the sha256 pins them, and an exporter loads the model to write its golden pair)."""
     path = Path(path)
-    card, cfg = _checked_card(path)
+    card, cfg, pair = _checked_card(path)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -209,6 +363,16 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
     mag_shape = next(i.shape for i in session.get_inputs() if i.name == "mag")
     if len(mag_shape) != 2 or mag_shape[1] != cfg.n_bins:
         raise ModelError(f"{path}: graph input mag is {mag_shape}, the card's STFT needs [W, {cfg.n_bins}]")
+    if pair is not None:
+        try:
+            outputs = session.run(list(OUTPUTS), {k: pair[k] for k in INPUTS})
+        except Exception as exc:  # onnxruntime's private exception types
+            raise ModelError(
+                f"{path}: the graph cannot run its golden pair: {str(exc).splitlines()[0]}"
+            ) from None
+        miss = _shape_miss(outputs, pair)
+        if miss is not None:
+            raise ModelError(f"{path}: the graph {miss}")
     return PhaseModel(path=path, card=card, cfg=cfg, session=session)
 
 
@@ -234,27 +398,13 @@ def load_compiled(path: str | Path):
     from phasefold.engine.errors import BackendError
 
     path = Path(path)
-    card, cfg = _checked_card(path)
+    card, cfg, pair = _checked_card(path)
     step = build_step(card, cfg)
-    golden_file = path.with_name(str(card.get("golden", f"{path.stem}.golden.npz")))
-    if not golden_file.is_file():
+    if pair is None:
         raise BackendError(
-            f"{path.name}: no golden pair {golden_file.name} to verify the compiled step against"
+            f"{path.name}: no golden pair {_golden_file(path, card).name} to verify the compiled step against"
         )
-    try:
-        with np.load(golden_file) as golden:
-            pair = {k: golden[k] for k in (*INPUTS, *OUTPUTS)}
-    except (OSError, ValueError, KeyError) as exc:
-        raise BackendError(f"{golden_file}: unreadable golden pair ({exc})") from None
-    x_out, lam_out = step(*(pair[k] for k in INPUTS))
-    tol = float(card.get("verification", {}).get("tolerance", 1e-4))
-    lam_tol = float(card.get("verification", {}).get("lam_tolerance", tol))
-    dx = float(np.max(np.abs(x_out - pair["x_out"])))
-    dlam = float(np.max(np.abs(lam_out - pair["lam_out"])))
-    if not (dx <= tol and dlam <= lam_tol):
-        raise BackendError(
-            f"{path.name}: the compiled step misses the golden pair (x {dx:.2e}, lam {dlam:.2e}; tolerance "
-            f"{tol:g} / {lam_tol:g}); use --backend onnxruntime"
-        )
-    step.parity = {"x_out": dx, "lam_out": dlam}
+    step.parity, miss = _golden_miss(card, step(*(pair[k] for k in INPUTS)), pair)
+    if miss is not None:
+        raise BackendError(f"{path.name}: the compiled step {miss}; use --backend onnxruntime")
     return step

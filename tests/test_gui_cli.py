@@ -80,7 +80,7 @@ def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
         (["gui", "--method", "missing.onnx"], "missing.onnx: no such model file"),
         (["gui", "--method", str(MODELS / "unfolded-tied-hop512.onnx")], "hop 512; the window streams at"),
         (["gui", "--lookahead", "12"], "look-ahead must be 0 to 8"),
-        (["demo", "--block", "0"], "block size must be 1 to 8"),
+        (["demo", "--block", "9"], "block size must be 1 to 8"),
     ],
 )
 def test_bad_options_give_one_line(capsys, argv, message):

@@ -75,7 +75,7 @@ def test_stream_npz_to_null_and_missing_device_falls_back(wav, tmp_path, capsys)
         (["stream", "--output", "null"], "--input is required"),
         (["stream", "--input", "nope.wav", "--output", "null"], "no such file"),
         (["stream", "--input", "WAV", "--method", "rtisi", "--output", "null"], "unknown streaming method"),
-        (["stream", "--input", "WAV", "-L", "-1", "--output", "null"], "look-ahead"),
+        (["stream", "--input", "WAV", "--method", "rtpghi-1", "-L", "0", "--output", "null"], "look-ahead"),
         (
             ["stream", "--input", "WAV", "--method", "rtpghi", "--iterations", "3", "--output", "null"],
             "not iterative",

@@ -66,12 +66,14 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--rho", "0"], "--rho must be positive"), (["--layers", "0"], "must be >= 1")],
+    [(["--rho", "0"], "--rho: expected a finite number > 0"), (["--layers", "0"], "must be >= 1")],
 )
 def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path):
     from phasefold.cli import main
 
-    assert main(["train", *args, "--out", str(tmp_path / "run")]) == 1
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage and one error line, exit 2
+        main(["train", *args, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written
 
@@ -157,8 +159,10 @@ def test_validation_draws_repeat_each_utterance_with_new_phase_and_noise():
 def test_train_refuses_zero_validation_draws(capsys, tmp_path):
     from phasefold.cli import main
 
-    assert main(["train", "--validation-draws", "0", "--out", str(tmp_path / "run")]) == 1
-    assert "validation draws must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--validation-draws", "0", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert "--validation-draws: must be >= 1" in capsys.readouterr().err
 
 
 def test_spectral_target_clean_scores_the_estimate_against_the_clean_magnitude():

@@ -21,14 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+from phasefold.commands import hop_size, int_list, positive_float, positive_int
+
 DEFAULT_METHODS = "rtpghi,rtisi-la,admm-l2,admm-kl,fgla,unfolded-tied,unfolded-untied"
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from None
 
 
 def _backend_list(text: str) -> list[str]:
@@ -48,24 +43,30 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated streaming methods or model paths (default {DEFAULT_METHODS})",
     )
     parser.add_argument(
-        "--lookahead", "-L", type=_int_list, default=[0, 1, 3], help="look-aheads L (default 0,1,3)"
+        "--lookahead", "-L", type=int_list(0), default=[0, 1, 3], help="look-aheads L (default 0,1,3)"
     )
-    parser.add_argument("--block", "-B", type=_int_list, default=[1, 4], help="block sizes B (default 1,4)")
-    parser.add_argument("--hop", type=int, default=256, help="STFT hop (default 256)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="seconds of audio per run (default 4)")
+    parser.add_argument("--block", "-B", type=int_list(1), default=[1, 4], help="block sizes B (default 1,4)")
+    parser.add_argument("--hop", type=hop_size, default=256, help="STFT hop (default 256)")
+    parser.add_argument(
+        "--seconds", type=positive_float, default=4.0, help="seconds of audio per run (default 4)"
+    )
     parser.add_argument("--input", type=Path, default=None, help="audio file to stream (default: the demo)")
-    parser.add_argument("--iterations", type=int, default=None, help="iterations per step (method default)")
+    parser.add_argument(
+        "--iterations", type=positive_int, default=None, help="iterations per step (method default)"
+    )
     parser.add_argument(
         "--backends",
         type=_backend_list,
         default=["compiled", "onnxruntime"],
         help="comma-separated backends to compare (default compiled,onnxruntime; see --backend elsewhere)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds, median (default 3)")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="interleaved timing rounds, median (default 3)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--soak",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="memory soak: stream this many seconds of simulated audio through --soak-method",
@@ -95,13 +96,17 @@ def _frames(args):
 
 
 def _configs(args, cfg):
-    """(method, iterations, L, B, backend, processor) for every buildable configuration, built now."""
+    """[(method, L, B, processor)] of every configuration that builds (built now), and
+    {method: {reason: number of configurations}} of those that do not."""
     from phasefold.engine.errors import PhasefoldError
     from phasefold.engine.streaming import make_processor
 
-    out = []
+    out, skipped = [], {}
     for item in [m.strip() for m in args.methods.split(",") if m.strip()]:
         method, _, iters = item.partition(":")
+        if iters and not iters.isdigit():
+            skipped[item] = {f"the iterations after ':' must be a whole number, not {iters!r}": 1}
+            continue
         iterations = int(iters) if iters else (None if method.startswith("rtpghi") else args.iterations)
         for lookahead in args.lookahead:
             for block in args.block:
@@ -111,10 +116,11 @@ def _configs(args, cfg):
                             method, cfg, lookahead, block, iterations=iterations, backend=backend
                         )
                     except PhasefoldError as exc:
-                        print(f"skip {item} L={lookahead} B={block} {backend}: {exc}", file=sys.stderr)
+                        reasons = skipped.setdefault(item, {})
+                        reasons[str(exc)] = reasons.get(str(exc), 0) + 1
                         continue
                     out.append((item, lookahead, block, proc))
-    return out
+    return out, skipped
 
 
 def _time(proc, mag) -> tuple[float, float, int]:
@@ -137,9 +143,17 @@ def bench(args, cfg, mag) -> list[dict]:
     from phasefold.engine.errors import InputError
     from phasefold.engine.streaming import Stream
 
-    configs = _configs(args, cfg)
+    configs, skipped = _configs(args, cfg)
     if not configs:
-        raise InputError(f"none of the methods {args.methods!r} could be built (see the lines above)")
+        reasons = "; ".join(f"{item}: {reason}" for item, by in skipped.items() for reason in by)
+        raise InputError(f"none of the methods could be built: {reasons or '--methods names none'}")
+    total = len(args.lookahead) * len(args.block) * len(args.backends)
+    for item, by in skipped.items():
+        for reason, count in by.items():
+            print(
+                f"phasefold bench: skipped {item} ({count} of {total} configurations): {reason}",
+                file=sys.stderr,
+            )
     for item, lookahead, block, proc in configs:  # warm-up (sessions, caches), not timed
         Stream(proc).push(mag[: 4 * block])
         if args.profile and lookahead == args.lookahead[-1] and block == args.block[0]:
@@ -266,9 +280,10 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
 def run(args: argparse.Namespace) -> int:
     from phasefold.engine.errors import InputError
     from phasefold.engine.metrics import one_thread
+    from phasefold.engine.outputs import check_output_path, write_text
 
-    if args.json is not None and not args.json.parent.is_dir():
-        raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
+    if args.json is not None:
+        check_output_path(args.json, "JSON results", inputs=(args.input,))
     if args.seconds <= 0:
         raise InputError("--seconds must be positive")
     if args.rounds < 1:
@@ -308,6 +323,6 @@ def run(args: argparse.Namespace) -> int:
             )
             print(format_rows(rows))
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0

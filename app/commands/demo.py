@@ -19,9 +19,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from phasefold.commands.gui import check_window_files
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.streaming.sinks import names_file
     from phasefold.gui.app import LaunchOptions, check_options, has_display, launch
 
-    windowed = not args.no_gui and has_display()
+    to_file = args.output is not None and names_file(args.output)  # the window plays to a device only
+    windowed = not args.no_gui and not to_file and has_display()
     opts = LaunchOptions(
         method=args.method,
         lookahead=args.lookahead,
@@ -34,11 +38,16 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
     )
     check_options(opts)
-    if not windowed:
-        if not args.no_gui:
-            print("phasefold demo: no display found: streaming without the window", file=sys.stderr)
-        return headless(opts)
-    return launch(opts)
+    if windowed:
+        check_window_files(args.output, args.screenshot, args.quit_after)
+        return launch(opts)
+    if args.screenshot is not None:
+        raise InputError("--screenshot needs the window (a display, no --no-gui, no file as --output)")
+    if to_file and not args.no_gui:
+        print("phasefold demo: the output is a file: streaming without the window", file=sys.stderr)
+    elif not args.no_gui:
+        print("phasefold demo: no display found: streaming without the window", file=sys.stderr)
+    return headless(opts)
 
 
 def headless(opts) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from phasefold.commands import positive_float
 from phasefold.engine.errors import InputError
 
 
@@ -17,7 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, help="PNG file to write")
     parser.add_argument(
         "--r",
-        type=float,
+        type=positive_float,
         nargs="+",
         default=[1.0],
         help="measurement values r to draw, one panel each (default 1)",

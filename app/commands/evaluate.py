@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from phasefold.commands.reconstruct import DEFAULT_ITERATIONS, finite_float, non_negative_int
+from phasefold.commands import finite_float, hop_size, non_negative_int
+from phasefold.commands.reconstruct import DEFAULT_ITERATIONS
 
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
@@ -30,7 +31,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--methods", required=True, help="comma-separated method names (see reconstruct --list-methods)"
     )
     parser.add_argument(
-        "--hop", type=int, default=None, help="STFT hop for audio input: 256 (default) or 512"
+        "--hop", type=hop_size, default=None, help="STFT hop for audio input: 256 (default) or 512"
     )
     parser.add_argument(
         "--snr",
@@ -45,7 +46,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_ITERATIONS,
         help=f"iterations of every method (default {DEFAULT_ITERATIONS})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial phase and the noise")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the initial phase and the noise"
+    )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
@@ -111,46 +114,65 @@ def evaluate_methods(
     """Run every method on every file (same magnitudes and initial phase); means and per-file scores.
 
     ``online``: name -> engine.methods.Method for names that are not registry methods (the streamed
-    runners of --online, a benchmark's own method)."""
+    runners of --online, a benchmark's own method). A file that cannot be loaded or scored (PhasefoldError)
+    is left out of every method's means and listed under ``failures``; InputError when no file is scored."""
     import numpy as np
     from phasefold.commands.reconstruct import load_measurements
-    from phasefold.engine.errors import InputError
+    from phasefold.engine.errors import InputError, PhasefoldError
     from phasefold.engine.methods import reconstruct
-    from phasefold.engine.metrics import Stopwatch, evaluate_signal, one_thread, real_time_factor
+    from phasefold.engine.metrics import (
+        Stopwatch,
+        check_duration,
+        evaluate_signal,
+        one_thread,
+        real_time_factor,
+    )
     from tqdm import tqdm
 
     per_file: list[dict] = []
+    failures: list[dict] = []
     cfg_seen = None
     bar = tqdm(total=len(files) * len(methods), disable=not progress, file=sys.stderr, unit="run")
     with one_thread(), bar:
-        for path in files:
-            mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, seed)
-            if ref is None:
-                raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
-            if cfg_seen is not None and cfg != cfg_seen:
-                raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
+        for index, path in enumerate(files):
+            rows, name = [], None
+            try:
+                mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, seed)
+                if ref is None:
+                    raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
+                if cfg_seen is not None and cfg != cfg_seen:
+                    raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
+                check_duration(length, cfg.sample_rate)
+                for note in notes:
+                    bar.write(f"phasefold evaluate: note: {path.name}: {note}", file=sys.stderr)
+                for name in methods:
+                    bar.set_description(f"{path.stem} {name}")
+                    with Stopwatch() as watch:
+                        entry = online.get(name, name) if online else name
+                        y = reconstruct(entry, mag, cfg, n_iter, seed, length, backend=backend)
+                    scores = evaluate_signal(ref, y, cfg)
+                    rows.append(
+                        {
+                            "file": str(path),
+                            "method": name,
+                            **scores,
+                            "rtf": real_time_factor(watch.wall, length, cfg.sample_rate),
+                            "rtf_cpu": real_time_factor(watch.cpu, length, cfg.sample_rate),
+                            "seconds": watch.wall,
+                            "cpu_per_wall": watch.cpu / max(watch.wall, 1e-12),
+                            "duration": length / cfg.sample_rate,
+                        }
+                    )
+                    bar.update()
+            except PhasefoldError as exc:  # the file is left out of every method's means
+                reason = str(exc).removeprefix(f"{path}: ")
+                failures.append({"file": str(path), "method": name, "error": reason})
+                bar.update((index + 1) * len(methods) - bar.n)
+                continue
             cfg_seen = cfg
-            for note in notes:
-                bar.write(f"phasefold evaluate: note: {path.name}: {note}", file=sys.stderr)
-            for name in methods:
-                bar.set_description(f"{path.stem} {name}")
-                with Stopwatch() as watch:
-                    entry = online.get(name, name) if online else name
-                    y = reconstruct(entry, mag, cfg, n_iter, seed, length, backend=backend)
-                scores = evaluate_signal(ref, y, cfg)
-                per_file.append(
-                    {
-                        "file": str(path),
-                        "method": name,
-                        **scores,
-                        "rtf": real_time_factor(watch.wall, length, cfg.sample_rate),
-                        "rtf_cpu": real_time_factor(watch.cpu, length, cfg.sample_rate),
-                        "seconds": watch.wall,
-                        "cpu_per_wall": watch.cpu / max(watch.wall, 1e-12),
-                        "duration": length / cfg.sample_rate,
-                    }
-                )
-                bar.update()
+            per_file.extend(rows)
+    if not per_file:
+        raise InputError("no file could be scored: " + "; ".join(_failure_text(f) for f in failures))
     results = {}
     for name in methods:
         rows = [row for row in per_file if row["method"] == name]
@@ -170,7 +192,15 @@ def evaluate_methods(
         else f"modified magnitudes, {snr_db:g} dB white noise + oracle Wiener mask",
         "means": "arithmetic means over files (SC of the dB values)",
     }
-    return {"config": config, "results": results, "per_file": per_file}
+    report = {"config": config, "results": results, "per_file": per_file}
+    if failures:
+        report["failures"] = failures
+    return report
+
+
+def _failure_text(failure: dict) -> str:
+    method = f" ({failure['method']})" if failure["method"] else ""
+    return f"{failure['file']}{method}: {failure['error']}"
 
 
 def format_table(report: dict) -> str:
@@ -189,8 +219,12 @@ def format_table(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score every file it can; exit 1 where a file could not be scored (one line each, also in the JSON)."""
     from phasefold.engine.errors import InputError
+    from phasefold.engine.outputs import check_output_path, write_text
 
+    if args.json is not None:
+        check_output_path(args.json, "JSON report", inputs=tuple(args.paths))
     if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
         from phasefold.commands.stream import online_method
 
@@ -201,8 +235,6 @@ def run(args: argparse.Namespace) -> int:
     files = resolve_inputs(args.paths)
     if not files:
         raise InputError("no files to evaluate")
-    if args.json is not None and not args.json.parent.is_dir():
-        raise InputError(f"{args.json}: the folder {args.json.parent} does not exist")
     report = evaluate_methods(
         files, methods, args.hop, args.snr, args.iterations, args.seed, online=online, backend=args.backend
     )
@@ -214,13 +246,16 @@ def run(args: argparse.Namespace) -> int:
             "step_iterations": args.step_iterations,
             "init": args.init,
         }
+    failures = report.get("failures", [])
     cond = report["config"]["condition"]
     print(
-        f"{len(files)} files, {cond}, hop {report['config']['stft']['hop']}, {args.iterations} iterations, "
-        "RTF on one thread"
+        f"{len(files) - len(failures)} files, {cond}, hop {report['config']['stft']['hop']}, "
+        f"{args.iterations} iterations, RTF on one thread"
     )
     print(format_table(report))
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0
+    for failure in failures:
+        print(f"phasefold evaluate: not scored: {_failure_text(failure)}", file=sys.stderr)
+    return 1 if failures else 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from phasefold.commands import add_backend_argument
+from phasefold.commands import (
+    add_backend_argument,
+    finite_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,18 +22,24 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="method, shipped model or exported model file (NAME.onnx, card beside it) to select",
     )
-    parser.add_argument("--lookahead", "-L", type=int, default=3, help="look-ahead L in frames (default 3)")
-    parser.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
+    parser.add_argument(
+        "--lookahead", "-L", type=non_negative_int, default=3, help="look-ahead L in frames (default 3)"
+    )
+    parser.add_argument(
+        "--block", "-B", type=positive_int, default=1, help="block size B in frames (default 1)"
+    )
     parser.add_argument(
         "--output",
         "-o",
         default=None,
         help="audio output: 'default', a device index, or 'null' (default: the first one listed)",
     )
-    parser.add_argument("--snr", type=float, default=None, help="modify the magnitudes: input SNR in dB")
+    parser.add_argument(
+        "--snr", type=finite_float, default=None, help="modify the magnitudes: input SNR in dB"
+    )
     parser.add_argument(
         "--quit-after",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="close the window after this many seconds (scripted runs; prints the GUI frame interval)",
@@ -36,6 +48,24 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         "--screenshot", type=Path, default=None, help="with --quit-after: save a PNG of the window first"
     )
     add_backend_argument(parser)
+
+
+def check_window_files(output: str | None, screenshot: Path | None, quit_after: float | None) -> None:
+    """Refuse up front what the window would silently not write: a file as --output (the window plays to
+    a sound card) and a --screenshot without --quit-after or where it cannot be written."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.outputs import check_output_path
+    from phasefold.engine.streaming.sinks import names_file
+
+    if output is not None and names_file(output):
+        raise InputError(
+            f"{output}: the window plays to a sound card ('default', a device index or 'null'), not a file; "
+            "`phasefold stream -o FILE.wav` writes one"
+        )
+    if screenshot is not None:
+        if quit_after is None:
+            raise InputError("--screenshot needs --quit-after SECONDS (it is taken as the window closes)")
+        check_output_path(screenshot, "screenshot")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +78,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from phasefold.gui.app import LaunchOptions, launch
 
+    check_window_files(args.output, args.screenshot, args.quit_after)
     return launch(
         LaunchOptions(
             input=args.input,

@@ -5,31 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from phasefold.commands import finite_float, hop_size, non_negative_int
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_ITERATIONS = 100
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def finite_float(text: str) -> float:
-    """argparse type: a finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--hop",
-        type=int,
+        type=hop_size,
         default=None,
         help="STFT hop for audio input: 256 (default) or 512; a .npz file carries its own",
     )
@@ -64,7 +47,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DB",
         help="audio input only: white noise at this SNR, then the oracle Wiener mask",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random initial phase and the noise")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the random initial phase and the noise"
+    )
     parser.add_argument(
         "--format",
         choices=("PCM_16", "PCM_24", "FLOAT"),
@@ -119,10 +104,18 @@ def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: i
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
     x, notes = load_audio(path)
-    if not np.any(x):
-        raise InputError(f"{path}: the audio is silent; there is no magnitude to reconstruct")
+    check_audible(path, x)
     r = magnitude(x, cfg) if snr_db is None else modified_magnitudes(x, cfg, snr_db, seed)
     return r, cfg, x.size, x, notes
+
+
+def check_audible(path: Path, x: np.ndarray) -> None:
+    """InputError where the audio is all zeros: there is no magnitude to reconstruct."""
+    import numpy as np
+    from phasefold.engine.errors import InputError
+
+    if not np.any(x):
+        raise InputError(f"{path}: the audio is silent; there is no magnitude to reconstruct")
 
 
 def _note(text: str) -> None:
@@ -131,6 +124,7 @@ def _note(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasefold.engine.errors import InputError
+    from phasefold.engine.outputs import check_output_path
 
     if args.list_methods:
         list_methods()
@@ -141,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give the output file with -o OUT.wav")
     if args.output.suffix.lower() != ".wav":
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
+    check_output_path(args.output, "audio", inputs=(args.input,))
 
     import soxr
     from phasefold.engine.audio_io import write_wav

@@ -9,7 +9,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from phasefold.commands import add_backend_argument
+from phasefold.commands import (
+    add_backend_argument,
+    finite_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +42,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="release frames at real-time pace (files; live output is paced by the device)",
     )
     parser.add_argument(
-        "--snr", type=float, default=None, help="modify the magnitudes: white noise at this SNR (dB)"
+        "--snr", type=finite_float, default=None, help="modify the magnitudes: white noise at this SNR (dB)"
     )
     parser.add_argument(
-        "--seconds", type=float, default=None, help="stop the microphone after this many seconds"
+        "--seconds", type=positive_float, default=None, help="stop the microphone after this many seconds"
     )
     parser.add_argument(
         "--record",
@@ -56,6 +62,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _source(args, cfg):
+    from phasefold.commands.reconstruct import check_audible
     from phasefold.engine.errors import InputError
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
@@ -70,7 +77,9 @@ def _source(args, cfg):
         if args.snr is not None:
             raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
         return NpzSource(path, realtime=args.realtime)
-    return AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
+    source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
+    check_audible(path, source.reference)
+    return source
 
 
 def _status(stats: dict, end: str = "\r") -> None:
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.errors import DeviceError
     from phasefold.engine.metrics import one_thread
+    from phasefold.engine.outputs import check_output_path
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
 
@@ -108,9 +118,14 @@ def run(args: argparse.Namespace) -> int:
                 backend=args.backend,
             )
         )
+        source.check()
         for note in source.notes:
             print(f"note: {note}", file=sys.stderr)
-        sink, notes = open_sink(args.output, stream.cfg.sample_rate, fallback=args.record)
+        if args.record is not None:
+            check_output_path(args.record, "recording", inputs=(args.input,))
+        sink, notes = open_sink(
+            args.output, stream.cfg.sample_rate, fallback=args.record, inputs=(args.input,)
+        )
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         record = args.record
@@ -131,12 +146,14 @@ def run(args: argparse.Namespace) -> int:
             on_stats=_status,
             stats_interval=0.5,
         )
-        # Ctrl-C ends the stream cleanly (flush, files closed) and the summary is still printed
-        previous = signal.signal(signal.SIGINT, lambda *_: player.stop())
+        # Ctrl-C, SIGTERM and SIGHUP end the stream cleanly (flushed, files complete), the summary is printed
+        stops = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+        previous = {sig: signal.signal(sig, lambda *_: player.stop()) for sig in stops}
         try:
             summary = player.run()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     _status(summary, end="\n")
     print(
         f"done: {summary['frames_in']} frames in, {summary['samples_out']} samples out, "
@@ -145,11 +162,15 @@ def run(args: argparse.Namespace) -> int:
         f"latency {summary['latency_samples']} samples = {summary['latency_ms']:.1f} ms, "
         f"under-runs {summary['underruns']}, wall {summary['wall_s']:.2f} s"
     )
-    if player.error is not None:
-        kept = f"; the audio produced so far is in {record}" if record is not None and sink.live else ""
-        raise DeviceError(f"{player.error}{kept}") if isinstance(player.error, DeviceError) else player.error
+    if isinstance(player.error, DeviceError) and player.recorder is not None:
+        raise DeviceError(f"{player.error}; the audio produced so far is in {record}")
     if temp_record is not None:
         temp_record.unlink(missing_ok=True)
+    if player.error is not None:
+        raise player.error
+    for out in (sink, player.recorder if temp_record is None else None):
+        if out is not None and out.clipped:
+            print(f"note: clipped {out.clipped} samples to [-1, 1] in {out.path}", file=sys.stderr)
     if args.score:
         _score(source, stream, np.concatenate(produced) if produced else np.zeros(0))
     return 0
@@ -188,12 +209,14 @@ def _window_arguments(target, iterations_flag: str, iterations_help: str) -> Non
     target.add_argument(
         "--lookahead",
         "-L",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
     )
-    target.add_argument("--block", "-B", type=int, default=1, help="block size B in frames (default 1)")
-    target.add_argument(iterations_flag, type=int, default=None, help=iterations_help)
+    target.add_argument(
+        "--block", "-B", type=positive_int, default=1, help="block size B in frames (default 1)"
+    )
+    target.add_argument(iterations_flag, type=positive_int, default=None, help=iterations_help)
     target.add_argument(
         "--init",
         choices=("advance", "rtpghi"),

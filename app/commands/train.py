@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import argparse
 
+from phasefold.commands import (
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=("tied", "untied"), default="tied")
-    parser.add_argument("--layers", type=int, default=15, help="T, ADMM layers (default 15)")
-    parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
+    parser.add_argument("--layers", type=positive_int, default=15, help="T, ADMM layers (default 15)")
+    parser.add_argument(
+        "--pieces", type=non_negative_int, default=3, help="C, pieces of the activation (default 3)"
+    )
     parser.add_argument(
         "--rho",
-        type=float,
+        type=positive_float,
         default=0.1,
         help="ADMM penalty rho of the layers (default 0.1, the published value; larger "
         "helps plain ADMM on modified magnitudes: docs/results.md)",
     )
     parser.add_argument(
         "--rho-end",
-        type=float,
+        type=positive_float,
         default=None,
         help="untied only: give each layer its own penalty, starting geometrically from "
         "--rho to this value and learned with the prox (an increasing schedule helps "
@@ -30,25 +39,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
     parser.add_argument(
         "--validation-draws",
-        type=int,
+        type=positive_int,
         default=1,
         help="draws of start phase (and noise, for modified magnitudes) per validation "
         "utterance, averaged by the selection (default 1; 3 steadies the noisy modified "
         "scores at 3x the validation time)",
     )
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=30, help="steps per epoch (default 30)")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--steps", type=positive_int, default=30, help="steps per epoch (default 30)")
+    parser.add_argument("--batch", type=positive_int, default=4)
+    parser.add_argument("--lr", type=positive_float, default=3e-3)
     parser.add_argument(
         "--sc-weight",
-        type=float,
+        type=non_negative_float,
         default=1.0,
         help="loss = -STOI + w log10(spectral convergence) (default 1; 0 = pure -STOI)",
     )
     parser.add_argument(
         "--logmag-weight",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="adds w x mean |log-magnitude error| (bins floored 60 dB below the peak), "
         "which weighs the quiet regions PESQ hears and STOI ignores (default 0)",
@@ -77,8 +86,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(possibly modified) one, or the clean excerpt's, which is what every metric "
         "scores against (the same on exact magnitudes; default given)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
@@ -88,7 +99,7 @@ def add_pesq_weight_argument(parser: argparse.ArgumentParser) -> None:
     """--pesq-weight, shared by train and train-stream."""
     parser.add_argument(
         "--pesq-weight",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="adds w x a differentiable wide-band PESQ surrogate's disturbance (training/pesq_loss.py, "
         "after torch-pesq; lower is better), which targets PESQ directly (default 0: not computed)",
@@ -101,7 +112,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
     parser.add_argument(
         "--snr",
-        type=float,
+        type=finite_float,
         nargs=2,
         default=(5.0, 5.0),
         metavar=("LO", "HI"),
@@ -124,12 +135,8 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.data import DataConfig
     from phasefold.training.train import TrainConfig, train
 
-    if args.layers < 1 or args.pieces < 0 or args.epochs < 1 or args.steps < 1 or args.batch < 1:
-        raise InputError("--layers, --epochs, --steps and --batch must be >= 1 and --pieces >= 0")
-    if not args.rho > 0:
-        raise InputError(f"--rho must be positive, not {args.rho}")
-    if args.rho_end is not None and not (args.rho_end > 0 and args.variant == "untied"):
-        raise InputError("--rho-end needs --variant untied and a positive value")
+    if args.rho_end is not None and args.variant != "untied":
+        raise InputError("--rho-end needs --variant untied")
     data = DataConfig(
         folder=args.data,
         condition=args.condition,

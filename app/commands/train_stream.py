@@ -5,39 +5,48 @@ from __future__ import annotations
 import argparse
 import json
 
+from phasefold.commands import non_negative_float, non_negative_int, positive_float, positive_int
 from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument
 from phasefold.engine.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lookahead", "-L", type=int, default=1, help="look-ahead L in frames (default 1)")
-    parser.add_argument("--layers", type=int, default=3, help="T, ADMM layers per window step (default 3)")
-    parser.add_argument("--pieces", type=int, default=3, help="C, pieces of the activation (default 3)")
+    parser.add_argument(
+        "--lookahead", "-L", type=non_negative_int, default=1, help="look-ahead L in frames (default 1)"
+    )
+    parser.add_argument(
+        "--layers", type=positive_int, default=3, help="T, ADMM layers per window step (default 3)"
+    )
+    parser.add_argument(
+        "--pieces", type=non_negative_int, default=3, help="C, pieces of the activation (default 3)"
+    )
     parser.add_argument(
         "--no-position",
         action="store_true",
         help="one parameter set per layer instead of per (layer, frame position in the window)",
     )
     add_data_arguments(parser)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=12, help="steps per epoch (default 12)")
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--steps", type=positive_int, default=12, help="steps per epoch (default 12)")
+    parser.add_argument("--batch", type=positive_int, default=2)
+    parser.add_argument("--lr", type=positive_float, default=5e-3)
     parser.add_argument(
         "--sc-weight",
-        type=float,
+        type=non_negative_float,
         default=0.2,
         help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)",
     )
     add_pesq_weight_argument(parser)
     parser.add_argument(
         "--truncate",
-        type=int,
+        type=positive_int,
         default=4,
         help="truncated back-propagation through the stream, in frames (default 4)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", required=True, help="run folder, e.g. runs/stream-l1")
     parser.add_argument(
@@ -57,17 +66,6 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.data import DataConfig
     from phasefold.training.stream_train import StreamTrainConfig, train_stream
 
-    if args.lookahead < 0:
-        raise InputError("--lookahead must be 0 or more frames")
-    if (
-        args.layers < 1
-        or args.pieces < 0
-        or args.epochs < 1
-        or args.steps < 1
-        or args.batch < 1
-        or args.truncate < 1
-    ):
-        raise InputError("--layers, --epochs, --steps, --batch, --truncate must be >= 1 and --pieces >= 0")
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
     cfg = StreamTrainConfig(
         lookahead=args.lookahead,

@@ -8,7 +8,9 @@
 
 Output sample i is padded input sample i - L H (offline sample s at s + P + L H). Every push is
 checked before any state changes: a frame with the wrong number of bins, NaN/inf or negative
-values raises InputError and leaves the stream exactly as it was.
+values raises InputError and leaves the stream exactly as it was. Every block's output is checked too:
+a method that returns NaN or infinite samples (magnitudes far outside its range) raises InputError naming
+the method and the frame; the samples returned before stay as they were.
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ class Stream:
                 self._pending_has_phase = True
             self._n_pending += 1
             if self._n_pending == self.block:
-                out.append(self._run_block())
+                out.append(self._run_block(self.stats.frames_in + i))
         self.stats.compute_s += time.perf_counter() - t0
         self.stats.cpu_s += time.thread_time() - c0
         self.stats.frames_in += mags.shape[0]
@@ -184,21 +186,30 @@ class Stream:
         self.stats.samples_out += samples.size
         return samples
 
-    def _run_block(self) -> np.ndarray:
+    def _run_block(self, last: int) -> np.ndarray:
+        """Process the pending frames, the last of which is frame ``last`` of the stream."""
         b = self._n_pending
         phases = self._pending_phase[:b].copy() if self._pending_has_phase else None
         out = self.processor.process(self._pending_mag[:b].copy(), phases)
         self._n_pending = 0
         self._pending_has_phase = False
+        frames = f"frame {last}" if b == 1 else f"frames {last - b + 1} to {last}"
+        self._check_output(out, f"at {frames} (largest magnitude {self._pending_mag[:b].max():.3g})")
         return out
+
+    def _check_output(self, out: np.ndarray, where: str) -> None:
+        if not np.isfinite(out).all():
+            raise InputError(f"{self.name} returned NaN or infinite audio {where}; the stream stops there")
 
     def flush(self) -> np.ndarray:
         """End of stream: the samples of a partial block and the (L + N/H - 1) H held samples."""
         if self._finished:
             return np.zeros(0, dtype=np.float32)
         t0, c0 = time.perf_counter(), time.thread_time()
-        parts = [self._run_block()] if self._n_pending else []
-        parts.append(self.processor.tail())
+        parts = [self._run_block(self.stats.frames_in - 1)] if self._n_pending else []
+        tail = self.processor.tail()
+        self._check_output(tail, f"in the tail after frame {self.stats.frames_in - 1}")
+        parts.append(tail)
         self.stats.compute_s += time.perf_counter() - t0
         self.stats.cpu_s += time.thread_time() - c0
         self._finished = True

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from phasefold.engine.errors import InputError, PhasefoldError
+from phasefold.engine.errors import DeviceError, InputError, PhasefoldError
 from phasefold.engine.streaming.core import Stream
 from phasefold.engine.streaming.sinks import Sink, WavSink
 from phasefold.engine.streaming.sources import Source
@@ -64,6 +64,7 @@ class Player:
         self._lock = threading.Lock()
         self._history: deque[np.ndarray] = deque(maxlen=self._history_frames(stream))
         self._t0 = 0.0
+        self.recorder: WavSink | None = None  # the live output's recording (record_path), None if dropped
 
     @staticmethod
     def _history_frames(stream: Stream) -> int:
@@ -147,53 +148,66 @@ class Player:
         new.stats.compute_s, new.stats.cpu_s = old.compute_s, old.cpu_s
         self.stream = new
 
-    def _emit(self, samples: np.ndarray, recorder: Sink | None) -> None:
+    def _emit(self, samples: np.ndarray) -> None:
         if samples.size == 0:
             return
-        if recorder is not None:
-            recorder.write(samples)
+        if self.recorder is not None:
+            self.recorder.write(samples)
         if self.on_samples:
             self.on_samples(samples)
         self.sink.write(samples)
 
+    def _abandon(self, keep_recording: bool) -> None:
+        """After an error: stop the source and drop unfinished files (or keep the recording so far)."""
+        self.source.stop()
+        if self.recorder is not None and keep_recording and self.recorder.samples_written:
+            with contextlib.suppress(PhasefoldError):
+                self.recorder.close()
+        elif self.recorder is not None:
+            self.recorder.discard()
+            self.recorder = None
+        with contextlib.suppress(PhasefoldError):
+            self.sink.discard()
+
     def run(self) -> dict:
-        """Stream to the end (or ``stop``); returns the summary (also in ``self.summary``)."""
+        """Stream to the end (or ``stop``); returns the summary (also in ``self.summary``). A stream that
+        ends on an error discards its files (an existing file stays as it was), but a live output's
+        recording keeps what was played when the device failed."""
         self._t0 = time.perf_counter()
-        recorder = (
+        self.recorder = (
             WavSink(self.record_path, self.sink.sample_rate) if self.record_path and self.sink.live else None
         )
         last_stats = self._t0
         try:
-            try:
-                for frames in self.source.blocks(self.stream.block):
-                    self._resume.wait()
-                    if self._stop.is_set():
-                        break
-                    self._take_switch()
-                    if self.on_frames:
-                        self.on_frames(frames)
-                    self._history.extend(frames[i : i + 1] for i in range(frames.shape[0]))
-                    self._emit(self.stream.push(frames), recorder)
-                    now = time.perf_counter()
-                    if self.on_stats and now - last_stats >= self.stats_interval:
-                        last_stats = now
-                        self.on_stats(self.stats())
-                self._emit(self.stream.flush(), recorder)
-            finally:
-                if recorder is not None:
-                    recorder.close()
+            for frames in self.source.blocks(self.stream.block):
+                self._resume.wait()
+                if self._stop.is_set():
+                    break
+                self._take_switch()
+                if self.on_frames:
+                    self.on_frames(frames)
+                self._history.extend(frames[i : i + 1] for i in range(frames.shape[0]))
+                self._emit(self.stream.push(frames))
+                now = time.perf_counter()
+                if self.on_stats and now - last_stats >= self.stats_interval:
+                    last_stats = now
+                    self.on_stats(self.stats())
+            self._emit(self.stream.flush())
+            if self.recorder is not None:
+                self.recorder.close()
             self.sink.close()
-        except PhasefoldError as exc:  # DeviceError mid-stream, a bad frame from a source, ...
+        except PhasefoldError as exc:  # DeviceError mid-stream, a bad frame from a source, a full disk, ...
             self.error = exc
-            self.source.stop()
-            with contextlib.suppress(PhasefoldError):
-                self.sink.close()
+            self._abandon(keep_recording=isinstance(exc, DeviceError))
             if self.on_error:
                 self.on_error(exc)
+        except BaseException:
+            self._abandon(keep_recording=False)
+            raise
         self.summary = {
             **self.stats(),
             "error": str(self.error) if self.error else None,
-            "recording": str(self.record_path) if recorder is not None else None,
+            "recording": str(self.record_path) if self.recorder is not None else None,
         }
         if self.on_stats:
             self.on_stats(self.summary)

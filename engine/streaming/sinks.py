@@ -6,16 +6,24 @@ flags; the producer (the worker thread) waits while the ring is full. A callback
 samples than asked once playback has started is an under-run: it plays zeros for the missing part and
 counts one. A device that disappears makes ``write`` raise DeviceError; ``open_sink`` turns a missing
 PortAudio library or output device into a fallback sink and says so.
+
+``WavSink`` writes beside its file (engine.outputs) and renames over it on ``close``; ``discard`` (a stream
+that ended on an error) leaves an existing file exactly as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
+from phasefold.engine.outputs import atomic_output, check_output_path
+
+#: output names taken as files, never as device names: stream writes WAV only
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64")
 
 
 class Sink(ABC):
@@ -28,6 +36,7 @@ class Sink(ABC):
         self.sample_rate = int(sample_rate)
         self.samples_written = 0
         self.underruns = 0
+        self.clipped = 0  # samples clipped to [-1, 1] (files with integer samples)
         self.closed = False
 
     @abstractmethod
@@ -37,6 +46,10 @@ class Sink(ABC):
     def close(self) -> None:
         """Finish: flush files, let a device play what it holds."""
         self.closed = True
+
+    def discard(self) -> None:
+        """End after an error: files are dropped (an existing file stays as it was); devices just close."""
+        self.close()
 
     def describe(self) -> str:
         return self.name
@@ -52,23 +65,28 @@ class NullSink(Sink):
 
 
 class WavSink(Sink):
-    """Writes a WAV file as the audio arrives (bounded memory), 16-bit PCM by default."""
+    """Writes a WAV file as the audio arrives (bounded memory), 16-bit PCM by default; the file appears at
+    ``path`` (over any file there) only on ``close``."""
 
-    def __init__(self, path: str | Path, sample_rate: int, subtype: str = "PCM_16") -> None:
+    def __init__(
+        self, path: str | Path, sample_rate: int, subtype: str = "PCM_16", inputs: tuple = ()
+    ) -> None:
         import soundfile as sf
+        from phasefold.engine.audio_io import write_error
 
         super().__init__(sample_rate)
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self.path = check_output_path(path, "audio", inputs)
+        self._output = atomic_output(self.path)
+        part = self._output.__enter__()
         try:
             self._file = sf.SoundFile(
-                str(self.path), "w", samplerate=self.sample_rate, channels=1, subtype=subtype
+                str(part), "w", samplerate=self.sample_rate, channels=1, subtype=subtype, format="WAV"
             )
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise InputError(f"{self.path}: cannot write a WAV file there ({exc})") from None
+        except (RuntimeError, OSError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+            error = write_error(self.path, exc)
+            self._end(error)
+            raise error from None
         self.name = f"WAV file {self.path}"
-        self.clipped = 0
 
     def write(self, samples: np.ndarray) -> None:
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -76,13 +94,51 @@ class WavSink(Sink):
         if over.any():
             self.clipped += int(over.sum())
             x = np.clip(x, -1.0, 1.0)
-        self._file.write(x)
+        try:
+            self._file.write(x)
+        except (RuntimeError, OSError) as exc:
+            self._fail(exc)
         self.samples_written += x.size
 
     def close(self) -> None:
-        if not self._file.closed:
+        """Complete the file and rename it over ``path``."""
+        if self.closed:
+            return
+        try:
             self._file.close()
+        except (RuntimeError, OSError) as exc:
+            self._fail(exc)
+        self._end(None)
+
+    def discard(self) -> None:
+        """Delete what was written; ``path`` keeps what it held before."""
+        if self.closed:
+            return
+        with contextlib.suppress(RuntimeError, OSError):
+            self._file.close()
+        self._end(_Discarded())
+
+    def _fail(self, exc: Exception) -> None:
+        """Drop the file and raise the one-line error (the system's reason: a full disk, a size limit)."""
+        from phasefold.engine.audio_io import write_error
+
+        error = write_error(self.path, exc)
+        with contextlib.suppress(RuntimeError, OSError):
+            self._file.close()
+        self._end(error)
+        raise error from None
+
+    def _end(self, error: BaseException | None) -> None:
+        """Leave the atomic output: the file is renamed over ``path`` without ``error``, else deleted."""
         super().close()
+        if error is None:
+            self._output.__exit__(None, None, None)
+        else:
+            self._output.__exit__(type(error), error, None)
+
+
+class _Discarded(Exception):
+    """Ends a WavSink's atomic output without keeping the file."""
 
 
 class SoundDeviceSink(Sink):
@@ -222,18 +278,35 @@ def output_devices() -> list[dict]:
     return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
 
 
+def names_file(spec: str) -> bool:
+    """Whether an output ``spec`` names a file or a folder, not a device: an audio suffix (.wav, .flac, ...),
+    an existing folder, or a name with a folder in it."""
+    if spec in ("null", "default") or spec.isdigit():
+        return False
+    path = Path(spec)
+    return path.suffix.lower() in AUDIO_SUFFIXES or path.is_dir() or len(path.parts) > 1
+
+
 def open_sink(
-    spec: str, sample_rate: int, fallback: str | Path | None = None, device_buffer_s: float = 0.5
+    spec: str,
+    sample_rate: int,
+    fallback: str | Path | None = None,
+    device_buffer_s: float = 0.5,
+    inputs: tuple = (),
 ) -> tuple[Sink, list[str]]:
-    """'null', a path ending in .wav, or 'default' / a device name or index for live playback.
+    """'null', a path ending in .wav (none of ``inputs``), or 'default' / a device name or index for live
+    playback; any other file name (``names_file``) is refused, never taken for a device.
 
     Where live playback is impossible (no PortAudio, no output device) the sink falls back to a WAV
     file at ``fallback`` (or the null sink) and the notes say why.
     """
     if spec == "null":
         return NullSink(sample_rate), []
-    if spec.lower().endswith(".wav"):
-        return WavSink(spec, sample_rate), []
+    if names_file(spec):
+        path = Path(spec)
+        if path.suffix.lower() != ".wav" and not path.is_dir():  # check_output_path refuses a folder
+            raise InputError(f"{spec}: audio files are written as WAV only; name the output FILE.wav")
+        return WavSink(path, sample_rate, inputs=inputs), []
     device: int | str | None = None if spec == "default" else (int(spec) if spec.isdigit() else spec)
     try:
         sink: Sink = SoundDeviceSink(sample_rate, device, buffer_seconds=device_buffer_s)
@@ -245,5 +318,5 @@ def open_sink(
     if not output_devices() and reason.startswith("cannot open"):
         reason = f"{reason} (PortAudio lists no output device: this machine has no sound card)"
     if fallback is not None:
-        return WavSink(fallback, sample_rate), [f"{reason}: writing to {fallback} instead"]
+        return WavSink(fallback, sample_rate, inputs=inputs), [f"{reason}: writing to {fallback} instead"]
     return NullSink(sample_rate), [f"{reason}: using the null sink instead"]

@@ -42,6 +42,9 @@ class Source(ABC):
         """Ask the source to end after the current block (thread-safe)."""
         self._stop.set()
 
+    def check(self) -> None:  # noqa: B027 (a no-op where nothing can fail before streaming)
+        """Fail now where the source cannot deliver (a device that cannot be opened)."""
+
     @abstractmethod
     def blocks(self, block: int) -> Iterator[np.ndarray]:
         """Blocks of ``block`` frames [block, K] (the last one may be shorter)."""
@@ -165,11 +168,24 @@ class MicSource(Source):
         self._ring[: n - first] = indata[first:n, 0]
         self._written += n
 
-    def blocks(self, block: int) -> Iterator[np.ndarray]:
+    @staticmethod
+    def _sounddevice():
         try:
             import sounddevice as sd
         except (ImportError, OSError) as exc:
             raise DeviceError(f"no microphone: PortAudio is not available ({exc})") from None
+        return sd
+
+    def check(self) -> None:
+        """DeviceError now where the microphone cannot be opened (no PortAudio, no input device)."""
+        sd = self._sounddevice()
+        try:
+            sd.check_input_settings(self.device, channels=1, dtype="float32", samplerate=self.cfg.sample_rate)
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open the microphone: {exc}") from None
+
+    def blocks(self, block: int) -> Iterator[np.ndarray]:
+        sd = self._sounddevice()
         cfg, h = self.cfg, self.cfg.hop
         self._stop.clear()
         try:

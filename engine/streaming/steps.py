@@ -77,6 +77,8 @@ def make_step(
     backend: str = "auto",
 ) -> tuple[WindowStep, StftConfig]:
     """The window step of an iterative method or model, and the STFT settings it runs at."""
+    if iterations is not None and iterations < 1:
+        raise InputError(f"iterations per window step (model passes) must be at least 1, not {iterations}")
     spec = _spec(method)
     if spec.kind not in ("gla", "admm", "model"):
         raise InputError(
