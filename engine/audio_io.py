@@ -13,6 +13,7 @@ from phasefold.engine.outputs import atomic_output, check_output_path
 from phasefold.engine.stft import SAMPLE_RATE
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+WRITE_BLOCK = 1 << 16  # samples written (and checked) at a time
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
@@ -48,22 +49,26 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: s
     says how many samples)."""
     if subtype not in SUBTYPES:
         raise InputError(f"unknown WAV format {subtype!r}; choose one of {', '.join(SUBTYPES)}")
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    if not np.all(np.isfinite(x)):
+    x = np.asarray(x).reshape(-1)
+    if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.size, WRITE_BLOCK)):
         raise InputError("refusing to write audio with NaN or infinite samples")
-    notes: list[str] = []
-    if subtype != "FLOAT":
-        n_clipped = int(np.count_nonzero(np.abs(x) > 1.0))
-        if n_clipped:
-            notes.append(f"clipped {n_clipped} samples to [-1, 1] (use a float WAV to keep them)")
-        x = np.clip(x, -1.0, 1.0)
     path = check_output_path(path, "audio")
+    clipped = 0
     with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
         try:
-            sf.write(str(tmp), x.astype(np.float32), sr, subtype=subtype, format="WAV")
+            with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype=subtype, format="WAV") as f:
+                for i in range(0, x.size, WRITE_BLOCK):  # in blocks: no second copy of a long signal
+                    block = np.asarray(x[i : i + WRITE_BLOCK], dtype=np.float32)
+                    if subtype != "FLOAT":
+                        over = np.abs(x[i : i + WRITE_BLOCK]) > 1.0
+                        clipped += int(np.count_nonzero(over))
+                        block = np.clip(block, -1.0, 1.0)
+                    f.write(block)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise write_error(path, exc) from None
-    return notes
+    if clipped:
+        return [f"clipped {clipped} samples to [-1, 1] (use a float WAV to keep them)"]
+    return []
 
 
 def write_error(path: str | Path, exc: Exception) -> InputError:

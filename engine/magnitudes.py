@@ -27,7 +27,8 @@ def default_length(n_frames: int, cfg: StftConfig) -> int:
 
 
 def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
-    """Check a [F, K] array of measurements (2-D, K = n_fft/2 + 1, finite, non-negative); float32 copy."""
+    """Check a [F, K] array of measurements (2-D, K = n_fft/2 + 1, finite, non-negative); as float32 (the
+    array itself where it is float32 already)."""
     mag = np.asarray(mag)
     if mag.dtype.kind not in "fiu":
         raise InputError(f"{what}: expected real numbers, got dtype {mag.dtype}")
@@ -44,7 +45,7 @@ def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitude
         raise InputError(f"{what}: {int(np.count_nonzero(~np.isfinite(mag)))} values are NaN or infinite")
     if np.any(mag < 0):
         raise InputError(f"{what}: {int(np.count_nonzero(mag < 0))} values are negative (must be >= 0)")
-    return mag.astype(np.float32)
+    return mag.astype(np.float32, copy=False)
 
 
 def _scalar(data, key: str, path: Path, cast):

@@ -175,6 +175,7 @@ def run_span(
 
     n_frames = mag.shape[0]
     if n_frames <= block:
+        mag = np.asarray(mag, dtype=np.float64)
         span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + length] = 0.0
@@ -193,7 +194,7 @@ def run_span(
         fixed[: final - offset] = 1.0
         fixed[: max(0, cfg.pad - offset)] = 1.0  # the front padding
         fixed[cfg.pad + length - offset :] = 1.0  # the back padding
-        x, lam = step(mag[start:stop], x, fixed, lam)
+        x, lam = step(np.asarray(mag[start:stop], dtype=np.float64), x, fixed, lam)
         x, lam = np.asarray(x, dtype=np.float64), np.asarray(lam, dtype=np.float64)
         if stop == n_frames:
             out[offset:] = x
@@ -256,7 +257,7 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
         mu0 = GD_STEPS[(spec.div.name, spec.side, spec.power, spec.nesterov)]
 
         def run_gd(mag, cfg, n_iter, seed, length):
-            mag, cfg = with_power(mag, cfg, spec.power)
+            mag, cfg = with_power(np.asarray(mag, dtype=np.float64), cfg, spec.power)
             return gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
                                     nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
 

@@ -18,6 +18,7 @@ Window-level helpers (``analyze``, ``synthesize``, ``coverage``) work on a span 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -168,13 +169,20 @@ def magnitude(x: np.ndarray, cfg: StftConfig, dtype=np.float64) -> np.ndarray:
     """Measurements r = |A x|^d [..., F, K], computed in float64 over blocks of frames and stored as
     ``dtype``: besides the signal, only the result and one block are held."""
     x = np.asarray(x, dtype=np.float64)
+    out = np.empty((*x.shape[:-1], cfg.n_frames(x.shape[-1]), cfg.n_bins), dtype=dtype)
+    for first, block in magnitude_blocks(x, cfg):
+        out[..., first : first + block.shape[-2], :] = block
+    return out
+
+
+def magnitude_blocks(x: np.ndarray, cfg: StftConfig) -> Iterator[tuple[int, np.ndarray]]:
+    """(first frame, |A x|^d of frames first .. first + MAGNITUDE_BLOCK_FRAMES) over a signal, in order."""
+    x = np.asarray(x, dtype=np.float64)
     n_frames = cfg.n_frames(x.shape[-1])
-    out = np.empty((*x.shape[:-1], n_frames, cfg.n_bins), dtype=dtype)
     for first in range(0, n_frames, MAGNITUDE_BLOCK_FRAMES):
         last = min(n_frames, first + MAGNITUDE_BLOCK_FRAMES)
         # the block's span in padded samples is [first H, first H + span); x starts at padded sample P
         lo, hi = first * cfg.hop - cfg.pad, first * cfg.hop - cfg.pad + cfg.span(last - first)
         span = np.zeros((*x.shape[:-1], hi - lo))
         span[..., max(0, -lo) : min(hi, x.shape[-1]) - lo] = x[..., max(0, lo) : min(hi, x.shape[-1])]
-        out[..., first:last, :] = np.abs(analyze(span, cfg)) ** cfg.power
-    return out
+        yield first, np.abs(analyze(span, cfg)) ** cfg.power

@@ -10,7 +10,8 @@ round. "x ref" is a row's CPU RTF over the reference backend's for the same meth
 ``NAME:ITER`` in --methods sets one method's iterations (``rtisi-la:5``).
 
 ``--soak SECONDS`` streams that much simulated audio (frames looped) through one method and samples
-the resident memory (psutil) as it goes; it checks that samples out = frames in x H exactly.
+the resident memory (psutil) as it goes, with its growth per minute of audio; it checks that samples out
+= frames in x H exactly. Offline memory: ``python -m benchmarks.offline_memory``.
 """
 
 from __future__ import annotations
@@ -272,6 +273,9 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
         "rss_end_mb": rss[-1] / 1e6,
         "rss_max_mb": rss.max() / 1e6,
         "rss_growth_mb": (rss[-1] - (rss0 or rss[0])) / 1e6,
+        "rss_growth_mb_per_minute": (rss[-1] - (rss0 or rss[0]))
+        / 1e6
+        / (pushed * cfg.hop / cfg.sample_rate / 60),
         "wall_s": time.perf_counter() - t0,
         "rtf": stream.stats.rtf,
     }
@@ -311,7 +315,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{result['wall_s']:.0f} s (RTF {result['rtf']:.3f}); samples out match frames in: "
                 f"{result['samples_match']}; RSS {result['rss_after_warmup_mb']:.1f} MB after warm-up -> "
                 f"{result['rss_end_mb']:.1f} MB at the end (growth {result['rss_growth_mb']:+.2f} MB, "
-                f"max {result['rss_max_mb']:.1f} MB)"
+                f"{result['rss_growth_mb_per_minute']:+.3f} MB per minute of audio; max "
+                f"{result['rss_max_mb']:.1f} MB)"
             )
         else:
             rows = bench(args, cfg, mag)

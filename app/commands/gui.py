@@ -23,10 +23,18 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         help="method, shipped model or exported model file (NAME.onnx, card beside it) to select",
     )
     parser.add_argument(
-        "--lookahead", "-L", type=non_negative_int, default=3, help="look-ahead L in frames (default 3)"
+        "--lookahead",
+        "-L",
+        type=non_negative_int,
+        default=None,
+        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
     )
     parser.add_argument(
-        "--block", "-B", type=positive_int, default=1, help="block size B in frames (default 1)"
+        "--block",
+        "-B",
+        type=positive_int,
+        default=None,
+        help="block size B in frames (default: a stream-trained model's own B, else 1)",
     )
     parser.add_argument(
         "--output",
@@ -69,7 +77,13 @@ def check_window_files(output: str | None, screenshot: Path | None, quit_after: 
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", type=Path, default=None, help="audio file to open as the source")
+    parser.add_argument(
+        "--input",
+        "-i",
+        type=Path,
+        default=None,
+        help="audio file or .npz magnitude file to open as the source",
+    )
     parser.add_argument("--play", action="store_true", help="start streaming at once")
     add_window_arguments(parser)
     parser.set_defaults(run=run)

@@ -94,7 +94,6 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from phasefold.engine.errors import DeviceError
     from phasefold.engine.metrics import one_thread
     from phasefold.engine.outputs import check_output_path
     from phasefold.engine.stft import StftConfig
@@ -162,8 +161,8 @@ def run(args: argparse.Namespace) -> int:
         f"latency {summary['latency_samples']} samples = {summary['latency_ms']:.1f} ms, "
         f"under-runs {summary['underruns']}, wall {summary['wall_s']:.2f} s"
     )
-    if isinstance(player.error, DeviceError) and player.recorder is not None:
-        raise DeviceError(f"{player.error}; the audio produced so far is in {record}")
+    if player.error is not None and player.recorder is not None:
+        raise type(player.error)(f"{player.error}; the audio played so far is in {record}")
     if temp_record is not None:
         temp_record.unlink(missing_ok=True)
     if player.error is not None:

@@ -27,10 +27,10 @@ def has_display() -> bool:
 class LaunchOptions:
     """What `phasefold gui` / `phasefold demo` ask of the window."""
 
-    input: Path | None = None
+    input: Path | None = None  # an audio file or a .npz magnitude file
     method: str | None = None
-    lookahead: int = 3
-    block: int = 1
+    lookahead: int | None = None  # None: a stream-trained model's own L, else 3 (check_options fills it)
+    block: int | None = None  # None: a stream-trained model's own B, else 1
     output: str | None = None
     snr: float | None = None
     play: bool = False
@@ -40,11 +40,12 @@ class LaunchOptions:
 
 
 def check_options(opts: LaunchOptions) -> None:
-    """Refuse bad settings with one line before any window opens."""
+    """Refuse bad settings with one line before any window opens; fill in L and B where left out."""
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import method_names
 
-    names = method_names(StftConfig())  # the GUI streams at the default STFT (hop 256)
+    cfg = StftConfig()  # the GUI streams at the default STFT (hop 256)
+    names = method_names(cfg)
     if opts.method is not None and opts.method.endswith(".onnx"):
         check_model_file(opts.method)
     elif opts.method is not None and opts.method not in names:
@@ -52,18 +53,40 @@ def check_options(opts: LaunchOptions) -> None:
             f"unknown method {opts.method!r} for the GUI; choose one of {', '.join(names)} or a model file "
             "(NAME.onnx)"
         )
+    fill_settings(opts)
     if not 0 <= opts.lookahead <= 8:
         raise InputError(f"look-ahead must be 0 to 8 frames, not {opts.lookahead}")
     if not 1 <= opts.block <= 8:
         raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
     if opts.input is not None:
-        from phasefold.engine.audio_io import load_audio
+        from phasefold.gui.worker import check_file, is_magnitude_file
 
-        load_audio(opts.input)
+        if is_magnitude_file(opts.input) and opts.snr is not None:
+            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+        check_file(opts.input, cfg)
     if opts.quit_after is not None and opts.quit_after <= 0:
         raise InputError("--quit-after must be positive")
     if opts.screenshot is not None and not opts.screenshot.parent.is_dir():
         raise InputError(f"{opts.screenshot}: the folder {opts.screenshot.parent} does not exist")
+
+
+def fill_settings(opts: LaunchOptions) -> None:
+    """L and B left out: a stream-trained model's own (its card's ``streaming``), else 3 and 1; a -L or
+    -B other than the model's is refused."""
+    from phasefold.engine.streaming.steps import DEFAULT_LOOKAHEAD, trained_settings
+
+    trained = trained_settings(opts.method) if opts.method is not None else None
+    own = trained or (DEFAULT_LOOKAHEAD, 1)
+    asked = (
+        own[0] if opts.lookahead is None else opts.lookahead,
+        own[1] if opts.block is None else opts.block,
+    )
+    if trained is not None and asked != trained:
+        raise InputError(
+            f"{opts.method} was trained inside the stream at look-ahead {trained[0]}, block {trained[1]}: "
+            f"leave out -L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
+        )
+    opts.lookahead, opts.block = asked
 
 
 def launch(opts: LaunchOptions) -> int:

@@ -26,6 +26,7 @@ from phasefold.gui.worker import (
     ScoreEvent,
     StatsEvent,
     StreamWorker,
+    check_file,
     prepare_source,
     warm_up,
 )
@@ -45,7 +46,7 @@ from PyQt6.QtWidgets import (
 FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
 RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint once it settles
 NULL_SINK = "null"
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
+AUDIO_FILTER = "Audio or magnitudes (*.wav *.flac *.ogg *.mp3 *.npz);;All files (*)"
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
 
 
@@ -208,12 +209,11 @@ class MainWindow(QMainWindow):
         return self.worker is not None
 
     def open_file(self, path: str | Path, play: bool = False) -> bool:
-        """Check that ``path`` is readable audio and select it as the source; errors show in the window."""
-        from phasefold.engine.audio_io import load_audio
-
+        """Check that ``path`` is readable audio or a .npz magnitude file for the window's STFT and select
+        it as the source; errors show in the window."""
         path = Path(path)
         try:
-            _, notes = load_audio(path, self.cfg.sample_rate)
+            notes = check_file(path, self.cfg)
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False
@@ -258,9 +258,8 @@ class MainWindow(QMainWindow):
             view.reset()
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
-        self.stoi_view.reset(
-            caption if has_ref else "no reference: scores unavailable", f"{stream.name}, L = {s.lookahead}"
-        )
+        no_ref = f"{source.name} holds no reference audio: live STOI cannot score"
+        self.stoi_view.reset(caption if has_ref else no_ref, f"{stream.name}, L = {s.lookahead}")
         self._intervals.clear()
         self._last_tick = None  # frame intervals count from the first frame of this stream
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
@@ -312,6 +311,10 @@ class MainWindow(QMainWindow):
         if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
             self.controls.lookahead.setValue(trained[0])
             self.controls.block.setValue(trained[1])
+            self.show_status(
+                f"{Path(name).name} was trained inside the stream: look-ahead set to {trained[0]}, "
+                f"block to {trained[1]} (its card's)"
+            )
         if self.worker is None or name == self.active_method:
             return
         from phasefold.engine.streaming import Stream

@@ -23,7 +23,7 @@ import numpy as np
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import StftConfig, analyze, magnitude
 from phasefold.engine.streaming.sinks import Sink
-from phasefold.engine.streaming.sources import Source
+from phasefold.engine.streaming.sources import NpzSource, Source
 from phasefold.gui.levels import to_db
 
 SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
@@ -51,6 +51,35 @@ def warm_up(sample_rate: int) -> None:
     import pystoi  # noqa: F401
 
 
+def is_magnitude_file(path: Path) -> bool:
+    """Whether ``path`` names a .npz magnitude file (docs/magnitude-files.md) rather than audio."""
+    return Path(path).suffix.lower() == ".npz"
+
+
+def magnitude_file_source(path: Path, cfg: StftConfig) -> NpzSource:
+    """A .npz magnitude file as a source; InputError unless its STFT is the window's ``cfg``."""
+    source = NpzSource(path)
+    c = source.cfg
+    if c != cfg:
+        raise InputError(
+            f"{path}: magnitudes of n_fft {c.n_fft}, hop {c.hop} ({c.sample_rate} Hz, d = {c.power:g}); the "
+            f"window streams n_fft {cfg.n_fft}, hop {cfg.hop} ({cfg.sample_rate} Hz, d = {cfg.power:g}) "
+            "(`phasefold stream -i FILE` takes it)"
+        )
+    if source.reference is None:
+        source.notes.append("the file holds no reference audio: live STOI cannot score")
+    return source
+
+
+def check_file(path: Path, cfg: StftConfig) -> list[str]:
+    """Notes on an audio or .npz magnitude file the window can stream; InputError where it cannot."""
+    if is_magnitude_file(path):
+        return magnitude_file_source(path, cfg).notes
+    from phasefold.engine.audio_io import load_audio
+
+    return load_audio(path, cfg.sample_rate)[1]
+
+
 def prepare_source(
     kind: str,
     cfg: StftConfig,
@@ -58,7 +87,8 @@ def prepare_source(
     snr_db: float | None = None,
     seed: int = 0,
 ):
-    """An engine.streaming source: the demo or an audio file (exact or modified at ``snr_db``), or the mic."""
+    """An engine.streaming source: the demo, an audio file (exact or modified at ``snr_db``), a .npz
+    magnitude file, or the mic."""
     from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource
 
     if kind == SOURCE_MIC:
@@ -66,6 +96,13 @@ def prepare_source(
     if kind == SOURCE_FILE:
         if path is None:
             raise InputError("no audio file chosen: use Open… or drop a file on the window")
+        if is_magnitude_file(path):
+            if snr_db is not None:
+                raise InputError(
+                    f"{Path(path).name} holds its magnitudes already: noise applies to audio inputs "
+                    "(turn off Modify the spectrogram)"
+                )
+            return magnitude_file_source(path, cfg)
         return AudioFileSource(path, cfg, snr_db=snr_db, seed=seed)
     if kind != SOURCE_DEMO:
         raise InputError(f"unknown source {kind!r}")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from phasefold.engine.errors import DeviceError, InputError, PhasefoldError
+from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.streaming.core import Stream
 from phasefold.engine.streaming.sinks import Sink, WavSink
 from phasefold.engine.streaming.sources import Source
@@ -171,8 +171,8 @@ class Player:
 
     def run(self) -> dict:
         """Stream to the end (or ``stop``); returns the summary (also in ``self.summary``). A stream that
-        ends on an error discards its files (an existing file stays as it was), but a live output's
-        recording keeps what was played when the device failed."""
+        ends on an error discards its output file (an existing file stays as it was), but a live output's
+        recording keeps what was played before the error (a vanished device, NaN out of the method)."""
         self._t0 = time.perf_counter()
         self.recorder = (
             WavSink(self.record_path, self.sink.sample_rate) if self.record_path and self.sink.live else None
@@ -198,7 +198,7 @@ class Player:
             self.sink.close()
         except PhasefoldError as exc:  # DeviceError mid-stream, a bad frame from a source, a full disk, ...
             self.error = exc
-            self._abandon(keep_recording=isinstance(exc, DeviceError))
+            self._abandon(keep_recording=True)
             if self.on_error:
                 self.on_error(exc)
         except BaseException:

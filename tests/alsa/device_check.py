@@ -169,7 +169,9 @@ def case_cli_interrupt(out: Path) -> dict:
         rc = main(
             ["stream", "--input", "mic", "--output", str(out / "mic.wav"), "--method", "rtpghi", "-L", "1"]
         )
-    return {"rc": rc, "seconds": sf.info(str(out / "mic.wav")).duration, "stderr": err.getvalue()[-500:]}
+    wav = out / "mic.wav"  # written only when the stream ended cleanly
+    seconds = sf.info(str(wav)).duration if wav.exists() else None
+    return {"rc": rc, "seconds": seconds, "stderr": err.getvalue()[-500:]}
 
 
 if __name__ == "__main__":
