@@ -188,3 +188,17 @@ def test_errors_from_the_stream_and_the_dialogs_reach_the_window(
     window.open_model_action.trigger()
     _shows_error(window, "broken.json: streaming.lookahead must be a whole number >= 0, not 'one'")
     assert c.method.count() == count and not window.streaming
+
+
+# -- files saved from the window: checked first, written atomically -----------------------------------------
+def test_files_saved_from_the_window_are_checked_and_never_half_written(window, tmp_path):
+    old = tmp_path / "shot.png"
+    old.write_bytes(b"yesterday's screenshot")
+    for save, name in ((window.save_screenshot, "screenshot"), (window.save_stoi_csv, "STOI trace")):
+        assert not save(tmp_path)  # a folder
+        _shows_error(window, f"give a file name for the {name}")
+        assert not save(tmp_path / "missing" / "x.png")
+        _shows_error(window, "does not exist")
+    assert window.save_screenshot(old)
+    assert old.read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.png"]  # no partial file left

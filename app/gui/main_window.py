@@ -9,7 +9,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from phasefold.engine.errors import PhasefoldError
+from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.stft import StftConfig
 from phasefold.gui import theme
 from phasefold.gui.controls import ControlPanel
@@ -352,19 +352,27 @@ class MainWindow(QMainWindow):
         return True
 
     def save_screenshot(self, path: str | Path) -> bool:
-        """Save the whole window as a PNG image."""
-        if not self.grab().save(str(path), "PNG"):
-            self.show_error(f"{path}: cannot write the PNG file")
+        """Save the whole window as a PNG image (checked first, written beside it and renamed when done)."""
+        from phasefold.engine.outputs import atomic_output, check_output_path
+
+        try:
+            with atomic_output(check_output_path(path, "screenshot")) as tmp:
+                if not self.grab().save(str(tmp), "PNG"):
+                    raise InputError(f"{path}: cannot write the PNG file")
+        except PhasefoldError as exc:
+            self.show_error(str(exc))
             return False
         self.show_status(f"saved {Path(path).name}")
         return True
 
     def save_stoi_csv(self, path: str | Path) -> bool:
-        """Write the live STOI / ESTOI trace as CSV."""
+        """Write the live STOI / ESTOI trace as CSV (checked first, written atomically)."""
+        from phasefold.engine.outputs import check_output_path, write_text
+
         try:
-            Path(path).write_text(self.stoi_view.to_csv())
-        except OSError as exc:
-            self.show_error(f"{path}: cannot write: {exc.strerror}")
+            write_text(check_output_path(path, "STOI trace"), self.stoi_view.to_csv())
+        except PhasefoldError as exc:
+            self.show_error(str(exc))
             return False
         self.show_status(f"saved {Path(path).name} ({len(self.stoi_view.times)} points)")
         return True
