@@ -202,3 +202,13 @@ def test_files_saved_from_the_window_are_checked_and_never_half_written(window, 
     assert window.save_screenshot(old)
     assert old.read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.png"]  # no partial file left
+
+
+def test_a_scripted_run_that_shows_an_error_exits_non_zero(tmp_path, speech, capsys):
+    """`gui --play --quit-after`: the error shown in the window is also the command's one line, exit 1."""
+    big = magnitude(speech, CFG)
+    big[20:] = 1e30
+    save_magnitudes(tmp_path / "big.npz", big, CFG, length=speech.size)
+    argv = ["gui", "--play", "-i", str(tmp_path / "big.npz"), "-m", "unfolded-untied", "--quit-after", "4"]
+    line = _one_line(capsys, argv)
+    assert "the window showed an error" in line and "returned NaN or infinite audio" in line

@@ -106,16 +106,22 @@ def launch(opts: LaunchOptions) -> int:
     window.show()
     if opts.play:
         QTimer.singleShot(0, window.start_stream)
+    errors: list[str] = []
     if opts.quit_after is not None:
 
         def finish() -> None:
             if opts.screenshot is not None:
                 window.save_screenshot(opts.screenshot)
             print(f"phasefold gui: median GUI frame interval {window.frame_interval_ms():.1f} ms")
+            if window.last_error:
+                errors.append(window.last_error)
             window.close()
 
         QTimer.singleShot(int(opts.quit_after * 1000), finish)
-    return int(app.exec())
+    code = int(app.exec())
+    if errors:  # a scripted run that showed an error in the window does not end with exit code 0
+        raise InputError(f"the window showed an error: {errors[-1]}")
+    return code
 
 
 def apply_options(window, opts: LaunchOptions) -> None:
