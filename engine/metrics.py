@@ -1,4 +1,4 @@
-"""THE metrics of phasefold (DESIGN section 7): SC, STOI, ESTOI, PESQ wide-band, real-time factor.
+"""THE metrics of phasefold (docs/architecture.md): SC, STOI, ESTOI, PESQ wide-band, real-time factor.
 
 Every score compares an estimate with the clean reference at the same length and alignment.
 Real-time factors are timed on one thread: ``one_thread()`` caps the BLAS/OpenMP pools through

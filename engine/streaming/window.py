@@ -1,4 +1,4 @@
-"""The active window and the window-step processor (DESIGN section 5, docs/architecture.md).
+"""The active window and the window-step processor (docs/architecture.md, "Streaming").
 
 The window holds W = L + N/H + B - 1 frames: every frame that overlaps a sample not yet emitted.
 Its state is explicit: ``mag`` [W, K], the time-domain estimate ``x`` of the span
