@@ -1,4 +1,4 @@
-"""Magnitude files (.npz, format in docs/magnitude-files.md) and modified spectrograms (docs/architecture.md)."""
+"""Magnitude files (.npz, docs/magnitude-files.md) and modified spectrograms (docs/architecture.md)."""
 
 from __future__ import annotations
 
