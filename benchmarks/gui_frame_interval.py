@@ -1,6 +1,7 @@
 """GUI frame interval while streaming: the window (offscreen) streams the demo and this script reports the
 intervals between GUI frames (the 33 ms frame timer), the engine's real-time factor and the under-runs of a
-simulated audio device (a clocked sink that plays H samples per hop of wall time after a 0.1 s prefill).
+simulated audio device (engine.streaming.clocked.ClockedSink: a 0.5 s ring read 256 samples at a time at
+the sample rate of the wall clock after a 0.1 s prefill).
 
     QT_QPA_PLATFORM=offscreen python -m benchmarks.gui_frame_interval --method unfolded-untied -L 3
     ... --resize        # also resize the window every 50 ms (a worst case for the GUI thread)
@@ -16,57 +17,13 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-from phasefold.engine.streaming.sinks import Sink
-
-
-class ClockedSink(Sink):
-    """A device model without hardware: after ``prefill`` seconds of audio it consumes in real time;
-    an under-run is every moment it needs samples that have not been written yet (counted once per gap)."""
-
-    name = "simulated device"
-    live = True
-
-    def __init__(self, sample_rate: int, prefill: float = 0.1) -> None:
-        super().__init__(sample_rate)
-        self.prefill = int(prefill * sample_rate)
-        self._t0: float | None = None
-        self._lock = threading.Lock()
-        self._in_gap = False
-        self.min_margin_s = float("inf")  # smallest lead of written audio over the playback clock
-
-    def _played(self) -> float:
-        return 0.0 if self._t0 is None else (time.perf_counter() - self._t0) * self.sample_rate
-
-    def write(self, samples: np.ndarray) -> None:
-        with self._lock:
-            played = self._played()
-            if self._t0 is not None:
-                margin = (self.samples_written - played) / self.sample_rate
-                self.min_margin_s = min(self.min_margin_s, margin)
-                gap = margin < 0
-                if gap and not self._in_gap:
-                    self.underruns += 1
-                self._in_gap = gap
-                if gap:  # the device played silence meanwhile: restart its clock at the new audio
-                    self._t0 = time.perf_counter() - self.samples_written / self.sample_rate
-            self.samples_written += int(np.size(samples))
-            if self._t0 is None and self.samples_written >= self.prefill:
-                self._t0 = time.perf_counter()
-            # a real device blocks the producer when its FIFO (0.5 s) is full
-            ahead = (self.samples_written - self._played()) / self.sample_rate - 0.5
-        if ahead > 0:
-            time.sleep(ahead)
-
-    def pause(self) -> None:
-        with self._lock:
-            self._t0 = None
+from phasefold.engine.streaming.clocked import ClockedSink
 
 
 def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: float = 5.0) -> dict:
@@ -119,7 +76,7 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
         "rtf": stats["rtf"],
         "latency_ms": stats["latency_ms"],
         "underruns": sink.underruns,
-        "min_margin_ms": 1000 * sink.min_margin_s,
+        "min_margin_ms": None if sink.min_margin_s is None else 1000 * sink.min_margin_s,
         "live_stoi_mean": s,
         "live_estoi_mean": e,
         "live_points": len(window.stoi_view.times),
@@ -182,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             f"median {r['frame_ms_median']:.1f} ms, p90 {r['frame_ms_p90']:.1f}, "
             f"p99 {r['frame_ms_p99']:.1f}, max {r['frame_ms_max']:.1f}; RTF {r['rtf']:.3f}; "
             f"simulated-device under-runs {r['underruns']} "
-            f"(smallest margin {r['min_margin_ms']:.0f} ms); live STOI {r['live_stoi_mean']:.4f} "
+            f"(smallest margin {r['min_margin_ms'] or 0:.0f} ms); live STOI {r['live_stoi_mean']:.4f} "
             f"ESTOI {r['live_estoi_mean']:.4f} ({r['live_points']} windows); whole signal STOI "
             f"{w['stoi']:.4f} ESTOI {w['estoi']:.4f} PESQ {w['pesq']:.3f} SC {w['sc_db']:.2f} dB; "
             f"load average {r['load_average']:.1f}"

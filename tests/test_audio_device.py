@@ -1,13 +1,15 @@
 """The sounddevice path against a real PortAudio device: the ALSA null device of tests/alsa/asoundrc.
 
 Each scenario runs in a subprocess whose HOME holds that .asoundrc (PortAudio reads ALSA's set-up once,
-at start-up). The null device has no clock, so it drains the FIFO as fast as it is filled: under-runs
-are counted but their number means nothing here; what is checked is that the device is listed, the
-callback runs, every sample reaches it in order, and an unplugged device stops the stream cleanly.
+at start-up). The null device has no clock, so it drains the FIFO as fast as it is filled: how many
+under-runs there are means nothing here, only that they are counted once per gap (each callback's read
+is logged); what is checked is that the device is listed, the callback runs, every sample reaches it in
+order, and an unplugged device stops the stream cleanly.
 
-Timing is checked against a device with a clock: tests/alsa/clocked_device.sh runs a private PulseAudio
+Pacing is checked against a device with a clock: tests/alsa/clocked_device.sh runs a private PulseAudio
 daemon whose null sink consumes audio at the sample rate, reached through ALSA's pulse plugin
-(.ci/install installs both).
+(.ci/install installs both). How many under-runs a real device sees depends on the machine's load; the
+exact counts for scripted stalls are tested deterministically in tests/test_audio_ring.py.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def test_player_streams_every_sample_to_the_device(tmp_path):
     r = _run_case("player", tmp_path)
     assert r["error"] is None
     assert r["written"] == r["samples_out"] == r["consumed"]  # all of it went through the callback
-    assert r["callbacks"] > 0 and r["underruns"] >= 0
+    assert r["callbacks"] == r["reads"] > 0
+    # every under-run the player reports was counted by a callback that started a gap, at most one each
+    assert r["underruns"] == r["underruns_logged"] and r["counted_per_gap"], r
     assert r["recorded"] == r["samples_out"] and r["recording_matches"]
 
 
@@ -105,8 +109,11 @@ def test_clocked_device_paces_the_fifo_and_counts_a_stall(tmp_path):
     if "skip" in r:
         pytest.skip(r["skip"])
     # the bounded FIFO (0.5 s) makes a fast producer wait for the device's clock: writing 2 s of audio
-    # takes more than 1.2 s (on the null ALSA device, which has no clock, about 20 ms)
+    # takes more than 1.2 s (on the null ALSA device, which has no clock, about 20 ms); load only slows it
     assert r["paced"] > r["seconds"] - 0.8, r
-    assert r["underruns_before_stall"] == 0, r
-    assert r["underruns_in_stall"] > 0, r  # a producer stalled for 1 s starves the device: counted
+    # a producer stalled for 1 s starves the device (the callbacks played silence) ...
+    assert r["stall_reads"] > 0 and r["stall_silence"] > 0, r
+    # ... and the ring counted every gap once, at its first callback, whatever the load made of them
+    assert r["counted_per_gap"] and r["counted_per_gap_exactly"], r
+    assert r["underruns"] == r["underruns_logged"] >= 1, r
     assert r["consumed"] == r["written"] == int(r["seconds"] * 22050) + 11025  # all of it was played

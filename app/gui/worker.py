@@ -321,11 +321,8 @@ class MonitorSink(Sink):
 
     @property
     def underruns(self) -> int:
+        """The inner sink's count."""
         return self.inner.underruns
-
-    @underruns.setter
-    def underruns(self, value: int) -> None:  # Sink.__init__ sets it; the inner sink counts
-        pass
 
     def write(self, samples: np.ndarray) -> None:
         n = int(np.size(samples))

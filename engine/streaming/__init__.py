@@ -6,14 +6,17 @@ Stable API (used by the CLI and the GUI):
 - ``make_processor`` / ``make_step`` / ``method_names``: build any method by name or model path;
 - ``reconstruct_online``: a whole magnitude spectrogram through the engine, time-aligned output;
 - sources (``ArraySource``, ``AudioFileSource``, ``NpzSource``, ``MicSource``), sinks (``NullSink``,
-  ``WavSink``, ``SoundDeviceSink``, ``open_sink``) and ``Player``, which runs source -> stream -> sink on a
-  worker thread with callbacks.
+  ``WavSink``, ``SoundDeviceSink``, ``open_sink``; ``ClockedSink``, a device model without hardware) and
+  ``Player``, which runs source -> stream -> sink on a worker thread with callbacks;
+- ``AudioRing``: the bounded FIFO between a producer and an audio callback, with its under-run count.
 """
 
 from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.streaming.clocked import ClockedSink
 from phasefold.engine.streaming.core import Stream, StreamStats
 from phasefold.engine.streaming.offline import reconstruct_online, run_stream
 from phasefold.engine.streaming.player import Player
+from phasefold.engine.streaming.ring import AudioRing
 from phasefold.engine.streaming.sinks import (
     NullSink,
     Sink,
@@ -28,6 +31,8 @@ from phasefold.engine.streaming.steps import make_processor, make_step, method_n
 __all__ = [
     "ArraySource",
     "AudioFileSource",
+    "AudioRing",
+    "ClockedSink",
     "FrameProcessor",
     "MicSource",
     "NpzSource",

@@ -1,11 +1,11 @@
 """Where the streaming engine's audio goes: nowhere (null), a WAV file, or a sound card (sounddevice).
 
-``SoundDeviceSink``: the PortAudio callback only copies from a preallocated ring buffer (single
-producer, single consumer; no locks, no allocation of audio buffers, never waits) and checks its status
-flags; the producer (the worker thread) waits while the ring is full. A callback that finds fewer
-samples than asked once playback has started is an under-run: it plays zeros for the missing part and
-counts one. A device that disappears makes ``write`` raise DeviceError; ``open_sink`` turns a missing
-PortAudio library or output device into a fallback sink and says so.
+``SoundDeviceSink`` binds an ``AudioRing`` (engine.streaming.ring: the bounded FIFO and its under-run
+accounting) to PortAudio: the callback only copies from the ring (which never waits nor allocates) and
+counts the callbacks whose status flags PortAudio set; the producer (the worker thread) waits while the
+ring is full; ``underruns`` is the ring's count of gaps. A device that disappears makes ``write`` raise
+DeviceError; ``open_sink`` turns a missing PortAudio library or output device into a fallback sink and
+says so.
 
 ``WavSink`` writes beside its file (engine.outputs) and renames over it on ``close``; ``discard`` (a stream
 that ended on an error) leaves an existing file exactly as it was.
@@ -14,13 +14,13 @@ that ended on an error) leaves an existing file exactly as it was.
 from __future__ import annotations
 
 import contextlib
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
 from phasefold.engine.outputs import atomic_output, check_output_path
+from phasefold.engine.streaming.ring import AudioRing
 
 #: output names taken as files, never as device names: stream writes WAV only
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64")
@@ -35,9 +35,13 @@ class Sink(ABC):
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = int(sample_rate)
         self.samples_written = 0
-        self.underruns = 0
         self.clipped = 0  # samples clipped to [-1, 1] (files with integer samples)
         self.closed = False
+
+    @property
+    def underruns(self) -> int:
+        """Gaps in the audio played so far (0 where nothing is played in real time)."""
+        return 0
 
     @abstractmethod
     def write(self, samples: np.ndarray) -> None:
@@ -142,7 +146,7 @@ class _Discarded(Exception):
 
 
 class SoundDeviceSink(Sink):
-    """Live playback through PortAudio with a bounded FIFO between the worker and the audio callback."""
+    """Live playback through PortAudio: an ``AudioRing`` between the worker and the audio callback."""
 
     live = True
 
@@ -158,12 +162,10 @@ class SoundDeviceSink(Sink):
         import sounddevice as sd  # OSError where PortAudio is missing (open_sink handles it)
 
         self._sd = sd
-        self._ring = np.zeros(max(int(buffer_seconds * sample_rate), 4 * blocksize), dtype=np.float32)
-        self._write_pos = 0  # samples ever written into the ring (producer only)
-        self._read_pos = 0  # samples ever consumed by the callback (callback only)
-        self._prefill = min(int(prefill_seconds * sample_rate), self._ring.size // 2)
+        capacity = max(int(buffer_seconds * sample_rate), 4 * blocksize)
+        prefill = min(int(prefill_seconds * sample_rate), capacity // 2)
+        self.ring = AudioRing(capacity, prefill, poll_s=min(0.005, capacity / sample_rate / 8))
         self._started = False
-        self._closing = False
         self._abort = False
         self.callbacks = 0
         self.status_flags = 0  # callbacks whose status reported an output under-flow / error
@@ -187,50 +189,31 @@ class SoundDeviceSink(Sink):
         self.callbacks += 1
         if status:
             self.status_flags += 1
-            if status.output_underflow:
-                self.underruns += 1
-        available = self._write_pos - self._read_pos
-        n = min(frames, available)
-        size = self._ring.size
-        start = self._read_pos % size
-        first = min(n, size - start)
-        outdata[:first, 0] = self._ring[start : start + first]
-        outdata[first:n, 0] = self._ring[: n - first]
-        if n < frames:
-            outdata[n:, 0] = 0.0
-            if not self._closing:
-                self.underruns += 1
-        self._read_pos += n
+        self.ring.read(outdata[:, 0])
+
+    @property
+    def underruns(self) -> int:
+        """Gaps in the audio the callback found in the ring (``AudioRing.underruns``)."""
+        return self.ring.underruns
 
     @property
     def buffered(self) -> int:
         """Samples waiting in the ring."""
-        return self._write_pos - self._read_pos
+        return self.ring.buffered
 
     def _check_alive(self) -> None:
         if self._started and not self._stream.active:
             raise DeviceError("the audio device stopped (unplugged or taken by another program)")
 
+    def _on_full(self) -> None:
+        self._start()
+        self._check_alive()
+
     def write(self, samples: np.ndarray) -> None:
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
-        size = self._ring.size
-        i = 0
-        while i < x.size:
-            room = size - self.buffered
-            if room == 0:
-                self._start()
-                self._check_alive()
-                time.sleep(min(0.005, size / self.sample_rate / 8))
-                continue
-            n = min(room, x.size - i)
-            start = self._write_pos % size
-            first = min(n, size - start)
-            self._ring[start : start + first] = x[i : i + first]
-            self._ring[: n - first] = x[i + first : i + n]
-            self._write_pos += n  # publish after the copy
-            i += n
-            if not self._started and self.buffered >= self._prefill:
-                self._start()
+        self.ring.write(x, on_full=self._on_full)
+        if self.ring.buffered >= self.ring.prefill:
+            self._start()
         self._check_alive()
         self.samples_written += x.size
 
@@ -246,6 +229,7 @@ class SoundDeviceSink(Sink):
         if self._started:
             self._stream.stop()
             self._started = False
+            self.ring.pause()
 
     def _start(self) -> None:
         if not self._started:
@@ -257,13 +241,12 @@ class SoundDeviceSink(Sink):
 
     def close(self, timeout: float | None = None) -> None:
         """Play what is buffered (up to its duration + 1 s), then stop the device."""
-        self._closing = True
+        self.ring.finish()
         try:
             if self.buffered:
                 self._start()
-                deadline = time.perf_counter() + (timeout or self.buffered / self.sample_rate + 1.0)
-                while self.buffered > 0 and self._stream.active and time.perf_counter() < deadline:
-                    time.sleep(0.005)
+                seconds = timeout or self.buffered / self.sample_rate + 1.0
+                self.ring.drain(seconds, lambda: self._stream.active)
         finally:
             self._stream.close(ignore_errors=True)
             super().close()

@@ -51,6 +51,36 @@ def case_play(out: Path) -> dict:
     return {"callbacks": calls[0], "status_flags": flags[0]}
 
 
+def _log_reads(sink) -> list[tuple[int, int, int]]:
+    """Log every callback's read from the sink's ring: (samples found, samples asked, under-runs counted)."""
+    log = []
+    ring = sink.ring
+    read = ring.read
+
+    def logged(out: np.ndarray) -> int:
+        before = ring.underruns
+        n = read(out)
+        log.append((n, out.shape[0], ring.underruns - before))
+        return n
+
+    ring.read = logged
+    return log
+
+
+def _counted_per_gap(log: list[tuple[int, int, int]], exact: bool) -> bool:
+    """Whether each read counted 0 or 1 under-runs, and 1 only where a gap starts (a starved read after one
+    served in full, or the first read); ``exact``: also that every gap start counted one (reads before the
+    end of the audio, which counts none)."""
+    previous_starved = False
+    for n, frames, counted in log:
+        starved = n < frames
+        starts = starved and not previous_starved
+        if counted not in (0, 1) or (counted and not starts) or (exact and starts and not counted):
+            return False
+        previous_starved = starved
+    return True
+
+
 def _player(out: Path, realtime: bool):
     from phasefold.engine.stft import StftConfig, magnitude
     from phasefold.engine.streaming import ArraySource, Player, SoundDeviceSink, Stream
@@ -69,6 +99,7 @@ def case_player(out: Path) -> dict:
     import soundfile as sf
 
     player, sink, played = _player(out, realtime=False)
+    log = _log_reads(sink)
     summary = player.run()
     rec, _ = sf.read(str(out / "recording.wav"), dtype="float32")
     produced = np.concatenate(played)
@@ -76,9 +107,12 @@ def case_player(out: Path) -> dict:
         "error": summary["error"],
         "samples_out": summary["samples_out"],
         "written": sink.samples_written,
-        "consumed": sink._read_pos,
+        "consumed": sink.ring.consumed,
         "callbacks": sink.callbacks,
+        "reads": len(log),
         "underruns": summary["underruns"],
+        "underruns_logged": sum(c for _, _, c in log),
+        "counted_per_gap": _counted_per_gap(log, exact=False),
         "recorded": int(rec.size),
         "recording_matches": bool(np.allclose(rec, produced, atol=1.0 / 32768)),
     }
@@ -129,22 +163,30 @@ def case_clocked(out: Path) -> dict:
 
     x = _speechlike(2.0).astype(np.float32)
     sink = SoundDeviceSink(22050)
+    log = _log_reads(sink)
     t0 = time.perf_counter()
     for i in range(0, x.size, 256):  # as fast as the bounded FIFO takes it
         sink.write(x[i : i + 256])
     paced = time.perf_counter() - t0
-    before = sink.underruns
+    stall_start = len(log)
     time.sleep(1.0)  # the producer stops for longer than the FIFO holds
-    stalled = sink.underruns - before
+    stall = log[stall_start:]
     sink.write(x[:11025])
+    before_close = list(log)  # reads before the end of the audio: every gap start counts
     sink.close()
     return {
         "seconds": x.size / 22050,
         "paced": paced,
-        "underruns_before_stall": before,
-        "underruns_in_stall": stalled,
+        "underruns": sink.underruns,
+        "underruns_logged": sum(c for _, _, c in log),
+        "counted_per_gap": _counted_per_gap(log, exact=False),
+        "counted_per_gap_exactly": _counted_per_gap(before_close, exact=True),
+        "stall_reads": len(stall),
+        "stall_silence": sum(frames - n for n, frames, _ in stall),
+        "underruns_in_stall": sum(c for _, _, c in stall),
+        "status_flags": sink.status_flags,
         "written": sink.samples_written,
-        "consumed": sink._read_pos,
+        "consumed": sink.ring.consumed,
     }
 
 
