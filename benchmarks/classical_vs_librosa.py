@@ -5,10 +5,13 @@
     python -m benchmarks.classical_vs_librosa tune-steps            # GD step sizes (validation split)
     python -m benchmarks.classical_vs_librosa rtf                   # FGLA / ADMM RTF on a 4-second file
 
-``table`` adds a ``librosa-gla`` method (librosa.griffinlim, 100 iterations or as asked,
-momentum 0.99, random init) on OUR STFT: the signal is padded as phasefold.engine.stft pads it and librosa
-runs with center=False, our window, n_fft and hop, so its STFT is ours times sqrt(N) (checked on
-every file). librosa stays a benchmark/test dependency; the product never imports it.
+``table`` evaluates every condition of phasefold.engine.protocol (the model cards' protocol: file i
+starts from random phase seed i, noise seed 1000 + i, SC against the given measurements) through
+``phasefold evaluate``'s machinery, and adds a ``librosa-gla`` method (librosa.griffinlim, 100
+iterations or as asked, momentum 0.99, random init) on OUR STFT: the signal is padded as
+phasefold.engine.stft pads it and librosa runs with center=False, our window, n_fft and hop, so its STFT
+is ours times sqrt(N) (checked on every file). librosa stays a benchmark/test dependency; the product
+never imports it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ from phasefold.engine.dataset import split_files
 from phasefold.engine.divergences import divergence
 from phasefold.engine.errors import InputError
 from phasefold.engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db
+from phasefold.engine.protocol import CONDITIONS
 from phasefold.engine.stft import StftConfig, magnitude, pad_signal, window
 
 ROOT = Path(__file__).resolve().parent.parent
 
 LIBROSA_MOMENTUM = 0.99
-CONDITIONS = (("exact_hop256", 256, None), ("exact_hop512", 512, None), ("modified_5db_hop256", 256, 5.0))
 
 
 def librosa_gla(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
@@ -83,7 +86,7 @@ def cmd_table(args: argparse.Namespace) -> None:
         assert gap < 1e-6, f"librosa STFT differs from ours on {f.name}: {gap}"
     args.out.mkdir(parents=True, exist_ok=True)
     names = [m.strip() for m in args.methods.split(",")]
-    for label, hop, snr in CONDITIONS:
+    for label, (hop, snr) in CONDITIONS.items():
         for n_iter in args.iterations:
             report = evaluate_methods(
                 files, names, hop=hop, snr_db=snr, n_iter=n_iter, seed=args.seed, online=extra
@@ -96,7 +99,7 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 def cmd_markdown(args: argparse.Namespace) -> None:
     """Print the tables of docs/results.md from the JSON reports written by ``table``."""
-    for label, _, _ in CONDITIONS:
+    for label in CONDITIONS:
         reports = {}
         for path in sorted(args.out.glob(f"{label}_it*.json")):
             reports[int(path.stem.rsplit("_it", 1)[1])] = json.loads(path.read_text())
@@ -206,7 +209,9 @@ def main() -> None:
         "--methods", default="gla,fgla,admm-l2,admm-kl,gd-l2-nesterov,gd-kl-left-nesterov,librosa-gla"
     )
     p.add_argument("--iterations", type=lambda s: [int(v) for v in s.split(",")], default=[15, 100])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="file i: phase seed SEED + i (default 0: the protocol)"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "results")
     p.set_defaults(func=cmd_table)
     p = sub.add_parser("markdown", help="print the docs/results.md tables from the JSON reports of `table`")

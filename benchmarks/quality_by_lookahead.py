@@ -3,11 +3,11 @@
     python -m benchmarks.quality_by_lookahead --lookahead 0,1,3 --json docs/stream_quality.json
 
 For each look-ahead L (block 1, hop 256, exact magnitudes) it runs `phasefold evaluate test --online`'s
-machinery (phasefold.commands.evaluate.evaluate_methods,
-with the streaming engine) on the methods below and prints
-a markdown table per L. RTISI-LA gets at least the STFT projections per input frame of a 15-layer model
-at the same L (its default: ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs
-variant (1) (one hop of delay) for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of
+machinery (phasefold.commands.evaluate.evaluate_methods, with the streaming engine; measured and scored by
+phasefold.engine.protocol) on the methods below and prints a markdown table per L. RTISI-LA gets at
+least the STFT projections per input frame of a 15-layer model at the same L (its default:
+ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant (1) (one hop of delay)
+for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of
 the phase start of new frames (phase advance vs RTPGHI) for the window methods.
 """
 
@@ -53,7 +53,7 @@ def main() -> int:
             lookahead=lookahead, block=args.block, step_iterations=None, init=init, backend=args.backend
         )
         online = {n: online_method(n, ns) for n in names}
-        res = evaluate_methods(files, names, None, None, 0, 0, progress=True, online=online)
+        res = evaluate_methods(files, names, n_iter=0, online=online)  # the exact hop-256 protocol
         for n in names:
             proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)
             res["results"][n]["projections_per_frame"] = proc.projections_per_frame()

@@ -5,7 +5,8 @@
 Rows (each through the streaming engine, block 1, one thread): the shipped streaming models
 (exported_models/unfolded-stream-*.onnx at their own look-ahead), the untrained counterpart
 (``admm-l2`` with the same iterations per step: the layers study), RTPGHI (variant 0 at L = 0, variant 1
-at L >= 1), RTISI-LA at L = 0 and 3, and offline FGLA with 100 iterations. Results already in --json
+at L >= 1), RTISI-LA at L = 0 and 3, and offline FGLA with 100 iterations; files measured and scored by
+phasefold.engine.protocol through phasefold.training.stream_eval. Results already in --json
 are kept (delete the file to recompute); ``--only`` restricts to rows whose key contains a string.
 """
 

@@ -1,6 +1,7 @@
 """`phasefold evaluate`: table, JSON report, split names, and errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,10 @@ from phasefold.engine.dataset import TEST
 from phasefold.engine.demo import demo_signal
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.metrics import evaluate_signal
+from phasefold.engine.protocol import EvaluationProtocol
 from phasefold.engine.stft import StftConfig, magnitude
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -47,6 +51,43 @@ def test_table_and_json(capsys, tmp_path, folder):
     y = reconstruct("fgla", magnitude(x, cfg), cfg, 8, 0, x.size)
     row = next(r for r in report["per_file"] if r["method"] == "fgla" and r["file"].endswith("a.wav"))
     assert row["sc_db"] == pytest.approx(evaluate_signal(x, y, cfg)["sc_db"], abs=1e-9)
+    assert report["config"]["protocol"] == EvaluationProtocol().describe()
+
+
+def test_file_i_is_measured_started_and_scored_by_the_protocol(capsys, tmp_path, folder):
+    out = tmp_path / "r.json"
+    argv = ["evaluate", str(folder), "--methods", "fgla", "--iterations", "4", "--snr", "5", "--seed", "2"]
+    assert main([*argv, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["per_file"]
+    protocol = EvaluationProtocol(256, 5.0, seed=2)
+    files = [folder / "a.wav", folder / "b.flac"]
+    for (i, x, r), row in zip(protocol.items(files), rows, strict=True):
+        y = reconstruct("fgla", r, protocol.cfg, 4, protocol.phase_seed(i), x.size)
+        assert row["file"] == str(files[i])
+        assert row["sc_db"] == pytest.approx(protocol.scores(x, y, r)["sc_db"], abs=1e-12)
+
+
+@pytest.mark.parametrize(("condition", "extra"), [("exact_hop256", []), ("modified_snr5", ["--snr", "5"])])
+def test_the_command_reproduces_the_cards_test_metrics(timit_dir, tmp_path, capsys, condition, extra):
+    """The cards' metrics ran the models' ONNX graphs (onnxruntime), one pass of their 15 layers."""
+    names = ("unfolded-untied", "unfolded-modified")
+    out = tmp_path / "r.json"
+    argv = [
+        "evaluate",
+        "test",
+        "--methods",
+        ",".join(names),
+        "--iterations",
+        "15",
+        "--backend",
+        "onnxruntime",
+    ]
+    assert main([*argv, *extra, "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    for name in names:
+        card = json.loads((ROOT / "exported_models" / f"{name}.json").read_text())
+        expected = card["metrics"]["test"][condition]
+        assert {k: round(results[name][k], 4) for k in expected} == expected, name
 
 
 def test_modified_condition_is_recorded(capsys, folder):

@@ -1,8 +1,10 @@
 """Test-split scores of exported models and of the baselines, in the conditions of docs/architecture.md.
 
 Everything here runs through the engine (no torch): methods from ``engine.methods`` (FGLA, ADMM-l2 and the
-registered ``unfolded-*`` models) or ``engine.onnx_model`` for a given file, metrics from ``engine.metrics``.
-File i of the split starts from random phase seed i; modified magnitudes use noise seed 1000 + i.
+registered ``unfolded-*`` models) or ``engine.onnx_model`` for a given file, measured, started and scored by
+``engine.protocol`` (file i: random phase seed i, noise seed 1000 + i, SC against the given measurements).
+A card's metrics run the model by its reference backend (its ONNX graph in onnxruntime), so they do not
+depend on whether the compiled backend is installed.
 """
 
 from __future__ import annotations
@@ -13,18 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine import dataset
-from phasefold.engine.audio_io import load_audio
-from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.backends import ONNXRUNTIME
 from phasefold.engine.methods import get_method, reconstruct
-from phasefold.engine.metrics import evaluate_signal
 from phasefold.engine.onnx_model import read_card
-from phasefold.engine.stft import StftConfig, magnitude
+from phasefold.engine.protocol import CONDITIONS, EvaluationProtocol
+from phasefold.engine.stft import StftConfig
 
-CONDITIONS = {  # name -> (hop, modified SNR in dB or None)
-    "exact_hop256": (256, None),
-    "exact_hop512": (512, None),
-    "modified_snr5": (256, 5.0),
-}
 KEYS = ("sc_db", "stoi", "estoi", "pesq")
 
 
@@ -32,41 +28,45 @@ def condition_inputs(
     condition: str, split: str = "test"
 ) -> tuple[StftConfig, list[tuple[np.ndarray, np.ndarray]]]:
     """(STFT settings, [(clean, measurements)]) for one condition over one split of the TIMIT sample."""
-    hop, snr = CONDITIONS[condition]
-    cfg = StftConfig(hop=hop)
-    items = []
-    for i, f in enumerate(dataset.split_files(split)):
-        x = load_audio(f)[0]
-        r = magnitude(x, cfg) if snr is None else modified_magnitudes(x, cfg, snr, seed=1000 + i)
-        items.append((x, r))
-    return cfg, items
+    protocol = EvaluationProtocol.condition(condition)
+    return protocol.cfg, [(x, r) for _, x, r in protocol.items(dataset.split_files(split))]
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Means over files of SC / STOI / ESTOI / PESQ, rounded to 4 decimals as the cards print them."""
+    return {k: round(float(np.mean([row[k] for row in rows])), 4) for k in KEYS}
 
 
 def score(method, condition: str, n_iter: int = 15, split: str = "test") -> dict[str, float]:
     """Mean SC / STOI / ESTOI / PESQ of one method (registry name or Method) on one condition."""
-    cfg, items = condition_inputs(condition, split)
-    if not items:
+    protocol = EvaluationProtocol.condition(condition)
+    files = dataset.split_files(split)
+    if not files:
         raise FileNotFoundError("shared TIMIT sample not found (../shared/data/timit-sample)")
     entry = get_method(method) if isinstance(method, str) else method
     rows = []
-    for i, (x, r) in enumerate(items):
-        y = reconstruct(entry, r, cfg, n_iter, i, x.size)
-        m = evaluate_signal(x, y, cfg, r=r)
-        rows.append([m[k] for k in KEYS])
-    return {k: round(float(v), 4) for k, v in zip(KEYS, np.mean(rows, axis=0), strict=True)}
+    for i, x, r in protocol.items(files):
+        y = reconstruct(entry, r, protocol.cfg, n_iter, protocol.phase_seed(i), x.size)
+        rows.append(protocol.scores(x, y, r))
+    return mean_scores(rows)
+
+
+def card_protocol(conditions: list[str] | tuple[str, ...], start: str | None = None) -> str:
+    """The card's "protocol" line: the test split and, per condition, engine.protocol's description."""
+    n_files = len(dataset.TEST)
+    parts = [f"{c}: {EvaluationProtocol.condition(c).describe(start)}" for c in conditions]
+    return f"TIMIT test split ({n_files} files); " + "; ".join(parts)
 
 
 def card_metrics(model_path: Path) -> dict:
-    """Test-split metrics of one exported model for the conditions its STFT serves."""
+    """Test-split metrics of one exported model for the conditions its STFT serves (its ONNX graph runs)."""
     card = read_card(model_path)
     hop = int(card["stft"]["hop"])
-    method = get_method(str(model_path))
+    method = get_method(str(model_path), ONNXRUNTIME)
     conds = [c for c, (h, _) in CONDITIONS.items() if h == hop]
     return {
         "test": {c: score(method, c, n_iter=int(card["layers"])) for c in conds},
-        "protocol": "TIMIT test split (10 files), seeded random phase start (seed = file index), "
-        "modified: white noise at 5 dB, oracle Wiener mask, noise seed 1000 + index; "
-        "metrics from phasefold.engine.metrics against the clean reference",
+        "protocol": card_protocol(conds) + "; the model's ONNX graph run by onnxruntime",
     }
 
 

@@ -1,7 +1,8 @@
 """Iterating an exported network: k = 1..K passes in a row (each starts from the previous x and lambda).
 
 python -m training.iterate OUT.png MODEL.onnx... : SC and PESQ against k on the first test files, with
-ADMM-l2 at 15 k iterations for reference (engine only, no torch).
+ADMM-l2 at 15 k iterations for reference (engine only, no torch), under engine.protocol (exact magnitudes,
+hop 256; file i starts from random phase seed i).
 """
 
 from __future__ import annotations
@@ -12,27 +13,27 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.algorithms import admm, random_phase_init
-from phasefold.engine.metrics import evaluate_signal
+from phasefold.engine.dataset import split_files
 from phasefold.engine.onnx_model import load_model
+from phasefold.engine.protocol import EvaluationProtocol
 from phasefold.engine.proxes import prox_quadratic
 from phasefold.engine.stft import pad_signal
-from phasefold.training.evaluate import condition_inputs
 
 N_FILES = 3
 
 
-def iterate_model(path: Path, passes: int, items) -> list[dict]:
-    """Mean metrics after each of ``passes`` passes of the model, over ``items`` [(clean, r)]."""
+def iterate_model(path: Path, passes: int, protocol: EvaluationProtocol, items) -> list[dict]:
+    """Mean metrics after each of ``passes`` passes of the model, over ``items`` [(index, clean, r)]."""
     model = load_model(path)
     cfg, per_k = model.cfg, [[] for _ in range(passes)]
-    for i, (x, r) in enumerate(items):
-        span = pad_signal(random_phase_init(r, cfg, i, x.size), cfg).astype(np.float32)
+    for i, x, r in items:
+        span = pad_signal(random_phase_init(r, cfg, protocol.phase_seed(i), x.size), cfg).astype(np.float32)
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + x.size] = 0.0
         lam = np.zeros((2, *r.shape), dtype=np.float32)
         for k in range(passes):
-            span, lam = model.step(r.astype(np.float32), span, fixed, lam)
-            per_k[k].append(evaluate_signal(x, span[cfg.pad : cfg.pad + x.size].astype(np.float64), cfg, r=r))
+            span, lam = model.step(r, span, fixed, lam)
+            per_k[k].append(protocol.scores(x, span[cfg.pad : cfg.pad + x.size].astype(np.float64), r))
     return [{key: float(np.mean([m[key] for m in rows])) for key in rows[0]} for rows in per_k]
 
 
@@ -55,15 +56,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--passes", type=int, default=10)
     args = parser.parse_args(argv)
     out, models, passes = args.out, args.models, args.passes
-    cfg, items = condition_inputs("exact_hop256")
-    items = items[:N_FILES]
-    results = {p.stem: iterate_model(p, passes, items) for p in models}
+    protocol = EvaluationProtocol.condition("exact_hop256")
+    cfg, items = protocol.cfg, list(protocol.items(split_files("test")[:N_FILES]))
+    results = {p.stem: iterate_model(p, passes, protocol, items) for p in models}
     ks = np.arange(1, passes + 1)
     admm_rows = []
     for k in ks:
         rows = [
-            evaluate_signal(x, admm(r, cfg, 15 * int(k), i, x.size, prox_quadratic, 0.1), cfg, r=r)
-            for i, (x, r) in enumerate(items)
+            protocol.scores(
+                x, admm(r, cfg, 15 * int(k), protocol.phase_seed(i), x.size, prox_quadratic, 0.1), r
+            )
+            for i, x, r in items
         ]
         admm_rows.append({key: float(np.mean([m[key] for m in rows])) for key in rows[0]})
     results["admm-l2 (15 k iterations)"] = admm_rows

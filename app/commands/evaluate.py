@@ -1,5 +1,10 @@
 """`phasefold evaluate`: score methods on files (SC, STOI, ESTOI, PESQ-WB, real-time factor).
 
+Files are measured, started and scored by phasefold.engine.protocol, the protocol of the model cards: file i
+starts from random phase seed i (plus --seed), --snr noise has seed 1000 + i, SC is measured against the
+given measurements. ``--backend onnxruntime --iterations 15`` runs a model as its card's metrics were run
+(its graph, one pass of its 15 layers).
+
 Real-time factors are measured on one thread: the whole run sits inside phasefold.engine.metrics.one_thread()
 (threadpoolctl caps the BLAS/OpenMP pools; numpy's FFT is single-threaded), only the reconstruction
 is timed. ``rtf`` uses wall-clock time; ``rtf_cpu`` uses the process CPU time of the same call, and
@@ -47,7 +52,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"iterations of every method (default {DEFAULT_ITERATIONS})",
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of the initial phase and the noise"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="file i starts from random phase seed SEED + i; --snr noise seed 1000 + SEED + i (default 0: "
+        "the model cards' protocol)",
     )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
@@ -111,23 +120,27 @@ def evaluate_methods(
     online=None,
     backend: str = "auto",
 ) -> dict:
-    """Run every method on every file (same magnitudes and initial phase); means and per-file scores.
+    """Run every method on every file under engine.protocol's protocol (the model cards' for seed 0); means
+    and per-file scores.
 
-    ``online``: name -> engine.methods.Method for names that are not registry methods (the streamed
-    runners of --online, a benchmark's own method). A file that cannot be loaded or scored (PhasefoldError)
-    is left out of every method's means and listed under ``failures``; InputError when no file is scored."""
+    Audio files are measured at ``hop`` (default 256), modified with ``snr_db``; a .npz file gives its own
+    measurements. ``online``: name -> engine.methods.Method for names that are not registry methods (the
+    streamed runners of --online, a benchmark's own method). A file that cannot be loaded or scored
+    (PhasefoldError) is left out of every method's means and listed under ``failures``; InputError when no
+    file is scored."""
     import numpy as np
-    from phasefold.commands.reconstruct import load_measurements
+    from phasefold.commands.reconstruct import check_audible, load_measurements
+    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.errors import InputError, PhasefoldError
     from phasefold.engine.methods import reconstruct
-    from phasefold.engine.metrics import (
-        Stopwatch,
-        check_duration,
-        evaluate_signal,
-        one_thread,
-        real_time_factor,
-    )
+    from phasefold.engine.metrics import Stopwatch, check_duration, one_thread, real_time_factor
+    from phasefold.engine.protocol import EvaluationProtocol
     from tqdm import tqdm
+
+    try:
+        protocol = EvaluationProtocol(hop or 256, snr_db, seed)
+    except ValueError as exc:
+        raise InputError(f"--hop {hop}: {exc}") from None
 
     per_file: list[dict] = []
     failures: list[dict] = []
@@ -137,7 +150,12 @@ def evaluate_methods(
         for index, path in enumerate(files):
             rows, name = [], None
             try:
-                mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, seed)
+                if path.suffix.lower() == ".npz":  # given measurements
+                    mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, 0)
+                else:
+                    ref, notes = load_audio(path)
+                    check_audible(path, ref)
+                    mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size
                 if ref is None:
                     raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
                 if cfg_seen is not None and cfg != cfg_seen:
@@ -149,8 +167,10 @@ def evaluate_methods(
                     bar.set_description(f"{path.stem} {name}")
                     with Stopwatch() as watch:
                         entry = online.get(name, name) if online else name
-                        y = reconstruct(entry, mag, cfg, n_iter, seed, length, backend=backend)
-                    scores = evaluate_signal(ref, y, cfg)
+                        y = reconstruct(
+                            entry, mag, cfg, n_iter, protocol.phase_seed(index), length, backend=backend
+                        )
+                    scores = protocol.scores(ref, y, mag, cfg)
                     rows.append(
                         {
                             "file": str(path),
@@ -190,6 +210,7 @@ def evaluate_methods(
         "condition": "exact magnitudes"
         if snr_db is None
         else f"modified magnitudes, {snr_db:g} dB white noise + oracle Wiener mask",
+        "protocol": protocol.describe(),
         "means": "arithmetic means over files (SC of the dB values)",
     }
     report = {"config": config, "results": results, "per_file": per_file}

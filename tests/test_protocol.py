@@ -1,0 +1,67 @@
+"""engine.protocol: the one evaluation protocol of cards, benchmarks and `phasefold evaluate`."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.methods import reconstruct
+from phasefold.engine.metrics import spectral_convergence_db, stoi
+from phasefold.engine.protocol import CONDITIONS, EvaluationProtocol
+from phasefold.engine.stft import StftConfig, magnitude
+
+
+def test_the_cards_conditions_by_name():
+    for name, (hop, snr_db) in CONDITIONS.items():
+        protocol = EvaluationProtocol.condition(name)
+        assert (protocol.hop, protocol.snr_db, protocol.seed) == (hop, snr_db, 0)
+        assert protocol.name == name and protocol.cfg == StftConfig(hop=hop)
+    assert EvaluationProtocol(512, 5.0).name == "modified_snr5_hop512"
+    with pytest.raises(ValueError, match="unknown condition 'exact_hop128'"):
+        EvaluationProtocol.condition("exact_hop128")
+    with pytest.raises(ValueError):
+        EvaluationProtocol(hop=300)
+
+
+def test_seeds_of_file_i():
+    cards = EvaluationProtocol.condition("modified_snr5")
+    assert [cards.phase_seed(i) for i in range(3)] == [0, 1, 2]
+    assert [cards.noise_seed(i) for i in range(3)] == [1000, 1001, 1002]
+    shifted = EvaluationProtocol(256, 5.0, seed=7)
+    assert (shifted.phase_seed(2), shifted.noise_seed(2)) == (9, 1009)
+
+
+def test_measurements_of_file_i(speech):
+    exact, modified = EvaluationProtocol(), EvaluationProtocol(256, 5.0)
+    cfg = exact.cfg
+    r = exact.measure(speech, 3)
+    assert r.dtype == np.float64 and np.array_equal(r, magnitude(speech, cfg))
+    m = modified.measure(speech, 3)
+    assert m.dtype == np.float64 and np.array_equal(m, modified_magnitudes(speech, cfg, 5.0, 1003))
+    assert not np.array_equal(m, modified.measure(speech, 4))  # each file its own noise
+
+
+def test_items_and_scores(tmp_path, speech):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"{i}.wav")
+        sf.write(paths[-1], speech[i * 1000 : i * 1000 + 11025], 22050, subtype="FLOAT")
+    protocol = EvaluationProtocol(256, 5.0)
+    items = list(protocol.items(paths))
+    assert [i for i, _, _ in items] == [0, 1]
+    i, x, r = items[1]
+    assert np.array_equal(r, protocol.measure(x, 1))
+    y = reconstruct("fgla", r, protocol.cfg, 5, protocol.phase_seed(i), x.size)
+    scores = protocol.scores(x, y, r)
+    # SC against the given (modified) measurements, the rest against the clean signal
+    assert scores["sc_db"] == spectral_convergence_db(y, r, protocol.cfg)
+    assert scores["sc_db"] != spectral_convergence_db(y, magnitude(x, protocol.cfg), protocol.cfg)
+    assert scores["stoi"] == stoi(x, y, protocol.cfg.sample_rate)
+
+
+def test_describe_is_one_line():
+    text = EvaluationProtocol.condition("modified_snr5").describe()
+    assert "\n" not in text
+    for words in ("hop 256", "5 dB", "noise seed 1000 + i", "seed i", "SC against the given measurements"):
+        assert words in text
+    assert "seed 3 + i" in EvaluationProtocol(seed=3).describe()
+    assert "streaming engine" in EvaluationProtocol().describe("the streaming engine")
