@@ -14,6 +14,14 @@ from phasefold.training.export import TOLERANCE  # noqa: E402
 from phasefold.training.rebuild import network_of, rebuild  # noqa: E402
 
 
+def _copy(tmp_path, name: str):
+    """A shipped model's graph, card and golden pair copied into tmp_path (a rebuild writes in place)."""
+    src = MODELS_DIR / f"{name}.onnx"
+    for suffix in (".onnx", ".json", ".golden.npz"):
+        shutil.copy(src.with_name(name + suffix), tmp_path / (name + suffix))
+    return src, tmp_path / src.name
+
+
 @pytest.mark.parametrize("name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1"])
 def test_network_of_card_restores_every_parameter(name):
     card = read_card(MODELS_DIR / f"{name}.onnx")
@@ -23,31 +31,28 @@ def test_network_of_card_restores_every_parameter(name):
 
 
 def test_rebuilt_model_reproduces_its_golden_pair(tmp_path):
-    src = MODELS_DIR / "unfolded-stream-l1.onnx"
-    for suffix in (".onnx", ".json", ".golden.npz"):
-        shutil.copy(src.with_name(src.stem + suffix), tmp_path / (src.stem + suffix))
+    src, copy = _copy(tmp_path, "unfolded-stream-l1")
     golden = dict(np.load(src.with_name(src.stem + ".golden.npz")))
-    card = rebuild(tmp_path / src.name, evaluate=False)
+    card = rebuild(copy, evaluate=False)
     assert card["rebuilt"]["from_card_sha256"] == read_card(src)["sha256"]
-    model = load_model(tmp_path / src.name)  # the new file matches its new card
+    model = load_model(copy)  # the new file matches its new card
     x_out, lam_out = model.step(**{k: golden[k] for k in ("mag", "x", "fixed", "lam")})
     assert np.abs(x_out - golden["x_out"]).max() <= TOLERANCE
     assert np.abs(lam_out - golden["lam_out"]).max() <= 1e-3
 
 
 def test_anchored_rebuild_projects_the_prox_and_keeps_the_trained_parameters(tmp_path):
-    src = MODELS_DIR / "unfolded-modified.onnx"  # a free untied model (with a penalty schedule)
-    for suffix in (".onnx", ".json", ".golden.npz"):
-        shutil.copy(src.with_name(src.stem + suffix), tmp_path / (src.stem + suffix))
+    src, copy = _copy(tmp_path, "unfolded-modified")  # a free untied model (with a penalty schedule)
     old = read_card(src)["parameters"]
     assert not np.allclose(old["g2"], 1.0 - np.asarray(old["g1"]), atol=1e-3)
-    card = rebuild(tmp_path / src.name, evaluate=False, anchor=True)
+    card = rebuild(copy, evaluate=False, anchor=True)
     p = card["parameters"]
     np.testing.assert_allclose(p["g1"], old["g1"], rtol=1e-6)
     np.testing.assert_allclose(p["g2"], 1.0 - np.asarray(old["g1"]), rtol=1e-6)
     assert p["b"] == [2.0] * len(old["b"]) and "anchored" in card["rebuilt"]
     for key in ("w", "bias", "rho"):
         np.testing.assert_allclose(p[key], old[key], rtol=1e-6)
-    assert read_card(tmp_path / src.name)["parameters"] == p  # written beside the new graph
+    assert read_card(copy)["parameters"] == p  # written beside the new graph
+    _, stream = _copy(tmp_path, "unfolded-stream-l1")
     with pytest.raises(ModelError, match="offline models"):
-        rebuild(MODELS_DIR / "unfolded-stream-l1.onnx", evaluate=False, anchor=True)
+        rebuild(stream, evaluate=False, anchor=True)

@@ -131,3 +131,38 @@ def test_export_runs_in_the_engine_and_pins_its_lookahead(tmp_path):
     assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
     with pytest.raises(InputError, match="look-ahead"):
         make_processor(path, CFG, lookahead=1)
+
+
+def test_a_streaming_run_is_exported_from_the_shared_checkpoint_format(tmp_path):
+    import soundfile as sf
+    from phasefold.training.data import DataConfig
+    from phasefold.training.export import load_run
+    from phasefold.training.stream_export import export_stream_run
+    from phasefold.training.stream_train import StreamTrainConfig
+    from phasefold.training.train import load_checkpoint, train
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for i in range(10):
+        sf.write(folder / f"a{i}.wav", _signal(int(1.2 * CFG.sample_rate), seed=i), CFG.sample_rate)
+    data = DataConfig(folder=str(folder), seconds=0.8, validation_fraction=0.2)
+    cfg = StreamTrainConfig(lookahead=0, layers=1, pieces=1, data=data, epochs=1, steps_per_epoch=1, batch=1)
+    run = tmp_path / "run"
+    train(cfg, run, progress=False)
+    card = export_stream_run(run, tmp_path / "m.onnx", evaluate=False)
+    best = torch.load(run / "best.pt", weights_only=False)
+    selected = card["training"]["selected"]
+    assert selected == {"epoch": best["epoch"], "validation": best["val"], "untrained": best["val_init"]}
+    assert card["training"]["recipe"] == cfg.to_dict() and card["streaming"]["lookahead"] == 0
+    with pytest.raises(InputError, match="not a checkpoint of phasefold train "):
+        load_run(run)  # the offline export refuses a streaming run, and the other way round
+    offline = {**best, "mode": "offline"}
+    torch.save(offline, tmp_path / "offline.pt")
+    with pytest.raises(InputError, match="not a checkpoint of phasefold train-stream"):
+        load_checkpoint(tmp_path / "offline.pt", StreamTrainConfig)
+    # best.pt of a run from before the shared format: the network under "stream_net", no "mode"
+    legacy = {k: v for k, v in best.items() if k not in ("mode", "net")} | {"stream_net": best["net"]}
+    torch.save(legacy, tmp_path / "legacy.pt")
+    net, _ = load_checkpoint(tmp_path / "legacy.pt", StreamTrainConfig)
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, best["model"][k]), k

@@ -22,19 +22,36 @@ def _audio_folder(folder):
     return folder
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
+# every checkpoint of either trainer (best.pt, epoch-NN.pt) holds these keys; last.pt adds RESUME_KEYS
+CHECKPOINT_KEYS = {"mode", "config", "net", "data_description", "device", "threads", "model", "epoch", "val"}
+CHECKPOINT_KEYS |= {"val_init", "seconds"}
+RESUME_KEYS = {"optimizer", "scheduler", "sampler", "torch_rng", "best", "history"}
+
+
+def _tiny_config(kind: str, data: DataConfig, **changes):
+    """The smallest run of each trainer: offline untied 2 layers, or streaming L = 0 with 1 layer."""
+    common = dict(pieces=1, data=data, epochs=3, steps_per_epoch=2, batch=1, lr=1e-2, warmup=1)
+    if kind == "offline":
+        return TrainConfig(variant="untied", layers=2, **{**common, **changes})
+    from phasefold.training.stream_train import StreamTrainConfig
+
+    return StreamTrainConfig(lookahead=0, layers=1, **{**common, **changes})
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: the stream is chaotic, so a summation order that varies between runs (threads under
+    load) would show up in the parameters, and exact equality is the point."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("kind", ["offline", "stream"])
+def test_resume_continues_exactly(tmp_path, monkeypatch, one_thread, kind):
     data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
-    cfg = TrainConfig(
-        variant="untied",
-        layers=2,
-        pieces=1,
-        data=data,
-        epochs=3,
-        steps_per_epoch=2,
-        batch=1,
-        lr=1e-2,
-        warmup=1,
-    )
+    cfg = _tiny_config(kind, data)
     whole = train(cfg, tmp_path / "whole", progress=False)
 
     calls = []
@@ -55,13 +72,23 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "parts" / "last.pt", weights_only=False)
-    assert a["epoch"] == b["epoch"] == 3
+    assert a["epoch"] == b["epoch"] == 3 and a["mode"] == b["mode"] == kind
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+    assert a["history"]["loss"] == b["history"]["loss"]  # the same batches, the same steps
+    assert a["sampler"] == b["sampler"] and len(a["sampler"]) == 1  # one state per rank
     # same weights, same validation (to summation order: validation runs under torch's thread pool)
     assert [v["score"] for v in resumed["validation"]] == pytest.approx(
         [v["score"] for v in whole["validation"]], rel=1e-9
     )
+    # one checkpoint format for both trainers, a checkpoint for every epoch
+    assert set(a) == CHECKPOINT_KEYS | RESUME_KEYS
+    for epoch in range(4):
+        kept = torch.load(tmp_path / "parts" / f"epoch-{epoch:02d}.pt", weights_only=False)
+        assert set(kept) == CHECKPOINT_KEYS and kept["epoch"] == epoch
+        assert kept["val_init"] == resumed["validation"][0]
+    best = max(resumed["validation"], key=lambda v: v["score"])
+    assert torch.load(tmp_path / "parts" / "best.pt", weights_only=False)["epoch"] == best["epoch"]
 
 
 @pytest.mark.parametrize(
@@ -106,22 +133,10 @@ def test_export_loads_best_and_last_checkpoints_and_refuses_other_files(tmp_path
     from phasefold.training.export import load_run
 
     data = DataConfig(folder=str(_audio_folder(tmp_path / "audio")), seconds=0.8, validation_fraction=0.2)
-    cfg = TrainConfig(
-        variant="untied",
-        layers=2,
-        pieces=1,
-        rho_end=1.0,
-        data=data,
-        epochs=1,
-        steps_per_epoch=2,
-        batch=1,
-        lr=1e-2,
-        warmup=1,
-    )
-    train(cfg, tmp_path / "run", progress=False)
+    train(_tiny_config("offline", data, rho_end=1.0, epochs=1), tmp_path / "run", progress=False)
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     net, ck = load_run(tmp_path / "run" / "last.pt")
-    assert ck["epoch"] == 1 and ck["val_stoi"] == last["history"]["val"][1]["stoi"]
+    assert ck["epoch"] == 1 and {"epoch": 1, **ck["val"]} == last["history"]["val"][1]
     assert net.cfg.rho_end == 1.0 and set(net.card_parameters()) >= {"rho"}
     for k, v in net.state_dict().items():
         assert torch.equal(v, last["model"][k]), k

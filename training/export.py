@@ -7,7 +7,6 @@ Verification (asserted, not warned): ``onnx.checker``, then onnxruntime (CPU, th
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,9 +14,11 @@ import numpy as np
 import onnx
 import torch
 from phasefold.engine.errors import InputError, ModelError
-from phasefold.engine.onnx_model import CARD_FORMAT, WINDOW_NAME, PhaseModel, load_model, sha256_of
+from phasefold.engine.model_card import WINDOW_NAME, ModelCard
+from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
+from phasefold.training.train import TrainConfig, init_provenance, load_checkpoint
 from phasefold.training.unfolded import COV_EPS, NetConfig, UnfoldedADMM
 
 # max abs difference of x_out, the audio, against the float64 PyTorch reference, each sample weighted by
@@ -149,17 +150,20 @@ def output_path(out: str | Path, name: str | None) -> tuple[Path, str]:
     return out, name or out.stem
 
 
-def write_verified(out: Path, card: dict, net: UnfoldedADMM, cases: dict[str, dict], golden: dict) -> dict:
+def write_verified(
+    out: Path, card: ModelCard, net: UnfoldedADMM, cases: dict[str, dict], golden: dict
+) -> dict:
     """Write the card, check the graph (onnx.checker, then onnxruntime against float64 PyTorch on ``cases``),
-    save ``golden`` with the model's outputs as NAME.golden.npz and write the card with its verification."""
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))  # load_model reads the card
+    save ``golden`` with the model's outputs as the card's golden pair and write the card with its
+    verification; returns the card's JSON object."""
+    card.write(out)  # load_model reads the card
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     model = load_model(out)
-    card["verification"] = verification_record(check_parity(model, net, cases))
+    card.verification = verification_record(check_parity(model, net, cases))
     x_out, lam_out = model.step(**golden)
-    np.savez_compressed(out.with_name(f"{card['name']}.golden.npz"), **golden, x_out=x_out, lam_out=lam_out)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    return card
+    np.savez_compressed(out.with_name(card.golden), **golden, x_out=x_out, lam_out=lam_out)
+    card.write(out)
+    return card.to_dict()
 
 
 def export_network(
@@ -186,31 +190,30 @@ def export_network(
     k = cfg.n_bins
     model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg)
     onnx.save(model, str(out))
-    card = {
-        "name": name,
-        "format_version": CARD_FORMAT,
-        "variant": net.cfg.variant,
-        "layers": net.cfg.layers,
-        "pieces": net.cfg.pieces,
-        "rho": net.cfg.rho,
-        "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
-        "trained_stft": {**trained_cfg.to_dict(), "window": WINDOW_NAME},
-        "coverage_eps": COV_EPS,
-        "interface": {
+    card = ModelCard(
+        name=name,
+        variant=net.cfg.variant,
+        layers=net.cfg.layers,
+        pieces=net.cfg.pieces,
+        rho=net.cfg.rho,
+        stft={**cfg.to_dict(), "window": WINDOW_NAME},
+        trained_stft={**trained_cfg.to_dict(), "window": WINDOW_NAME},
+        coverage_eps=COV_EPS,
+        interface={
             "inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
             "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]},
             "window_frames": None,
             "dtype": "float32",
             "S": "(W - 1) * hop + n_fft",
         },
-        "onnx": {"opset": OPSET, "stft": STFT_FORM},
-        "parameters": params,
-        "monotonicity": MONOTONICITY,
-        "training": training or {},
-        "metrics": metrics or {},
-        "golden": f"{name}.golden.npz",
-        "sha256": sha256_of(out),
-    }
+        onnx={"opset": OPSET, "stft": STFT_FORM},
+        parameters=params,
+        monotonicity=MONOTONICITY,
+        training=training or {},
+        metrics=metrics or {},
+        golden=f"{name}.golden.npz",
+        sha256=sha256_of(out),
+    )
     golden = verification_cases(cfg, seed=1)
     return write_verified(
         out, card, net, verification_cases(cfg), golden.get("speech_window", golden["random_w7"])
@@ -218,38 +221,21 @@ def export_network(
 
 
 def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
-    """The best checkpoint of a training run folder, or a checkpoint file: best.pt, or last.pt (the run's
-    state after its latest epoch, whose keys are normalised to best.pt's)."""
-    run = Path(run)
-    path = run / "best.pt" if run.is_dir() else run
-    if not path.is_file():
-        raise InputError(f"{run}: no best.pt checkpoint (is this a training run folder?)")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated or not a torch file
-        raise InputError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(ck, dict) or "model" not in ck:
-        raise InputError(f"{path}: not a checkpoint written by phasefold train")
-    if "net" not in ck and "config" in ck and "history" in ck:  # last.pt
-        from phasefold.training.train import TrainConfig
+    """The network and checkpoint of an offline training run: its folder (best.pt) or a checkpoint file."""
+    return load_checkpoint(run, TrainConfig)
 
-        cfg = TrainConfig.from_dict(ck["config"])
-        val = ck["history"]["val"]
-        ck = {
-            **ck,
-            "net": cfg.net_config().to_dict(),
-            "data_description": cfg.data.describe(),
-            "val_stoi": next((v["stoi"] for v in val if v["epoch"] == ck["epoch"]), None),
-            "val_stoi_init": val[0]["stoi"] if val else None,
-        }
-    if "net" not in ck:
-        raise InputError(
-            f"{path}: not a checkpoint of phasefold train (a streaming run is exported by phasefold "
-            "train-stream --export)"
-        )
-    net = UnfoldedADMM(NetConfig(**ck["net"]))
-    net.load_state_dict(ck["model"])
-    return net, ck
+
+def training_record(ck: dict) -> dict:
+    """The card's ``training`` entry for a run checkpoint of either trainer: data, recipe, time, device and
+    the selected epoch with its validation and the untrained network's."""
+    return {
+        "data": ck.get("data_description", ""),
+        "recipe": ck["config"],
+        "seconds": ck.get("seconds"),
+        "device": ck.get("device", "cpu"),
+        "threads": ck.get("threads"),
+        "selected": {"epoch": ck["epoch"], "validation": ck.get("val"), "untrained": ck.get("val_init")},
+    }
 
 
 def export_run(
@@ -262,23 +248,11 @@ def export_run(
 ) -> dict:
     """Export the best checkpoint of a run, verified, with test metrics in its card."""
     net, ck = load_run(run)
-    training = {
-        "data": ck.get("data_description", ""),
-        "recipe": ck.get("config", {}),
-        "seconds": ck.get("seconds"),
-        "device": ck.get("device", "cpu"),
-        "selected": {
-            "epoch": ck.get("epoch"),
-            "validation_stoi": ck.get("val_stoi"),
-            "validation_stoi_untrained": ck.get("val_stoi_init"),
-        },
-    }
+    training = training_record(ck)
     init = training["recipe"].get("init")
     if ck.get("init_model"):
         training["init_model"] = ck["init_model"]
     elif init and Path(init).is_file():  # a run from before its start was recorded: the file as it is now
-        from phasefold.training.train import init_provenance
-
         training["init_model"] = init_provenance(init)
     card = export_network(net, out, name=name, training=training, hop=hop)
     if evaluate:
@@ -287,5 +261,5 @@ def export_run(
         t0 = time.time()
         card["metrics"] = card_metrics(Path(out))
         card["metrics"]["seconds"] = round(time.time() - t0, 1)
-        Path(out).with_suffix(".json").write_text(json.dumps(card, indent=1))
+        ModelCard.from_dict(card).write(out)
     return card

@@ -10,17 +10,20 @@ start) and the parameter layout (set index = layer * positions + position).
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
-from phasefold.engine.onnx_model import CARD_FORMAT, WINDOW_NAME, sha256_of
+from phasefold.engine.model_card import WINDOW_NAME, ModelCard
+from phasefold.engine.onnx_model import sha256_of
 from phasefold.engine.stft import StftConfig, analyze
-from phasefold.training.export import MONOTONICITY, output_path, write_verified
+from phasefold.training.export import MONOTONICITY, output_path, training_record, write_verified
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
+from phasefold.training.stream_train import StreamTrainConfig
 from phasefold.training.stream_unfolded import StreamUnfolded, stream_reconstruct
+from phasefold.training.train import load_checkpoint
 
 
 def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -91,23 +94,22 @@ def export_stream(
         cov_eps=scfg.cov_eps,
     )
     onnx.save(model, str(out))
-    card = {
-        "name": name,
-        "format_version": CARD_FORMAT,
-        "variant": "untied",
-        "layers": scfg.layers,
-        "pieces": scfg.pieces,
-        "rho": scfg.rho,
-        "stft": {**cfg.to_dict(), "window": WINDOW_NAME},
-        "coverage_eps": scfg.cov_eps,
-        "interface": {
+    card = ModelCard(
+        name=name,
+        variant="untied",
+        layers=scfg.layers,
+        pieces=scfg.pieces,
+        rho=scfg.rho,
+        stft={**cfg.to_dict(), "window": WINDOW_NAME},
+        coverage_eps=scfg.cov_eps,
+        interface={
             "inputs": {"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
             "outputs": {"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
             "window_frames": w,
             "dtype": "float32",
             "S": "(W - 1) * hop + n_fft",
         },
-        "streaming": {
+        streaming={
             "lookahead": scfg.lookahead,
             "block": 1,
             "init": "advance",
@@ -115,19 +117,19 @@ def export_stream(
             "position_dependent": scfg.position,
             "note": "trained inside the engine's window loop; run it at this look-ahead, block 1",
         },
-        "parameter_layout": {
+        parameter_layout={
             "layers": scfg.layers,
             "positions": net.positions,
             "index": "set = layer * positions + position (0 = oldest frame of the window)",
         },
-        "onnx": {"opset": OPSET, "stft": STFT_FORM},
-        "parameters": net.card_parameters(),
-        "monotonicity": MONOTONICITY,
-        "training": training or {},
-        "metrics": metrics or {},
-        "golden": f"{name}.golden.npz",
-        "sha256": sha256_of(out),
-    }
+        onnx={"opset": OPSET, "stft": STFT_FORM},
+        parameters=net.card_parameters(),
+        monotonicity=MONOTONICITY,
+        training=training or {},
+        metrics=metrics or {},
+        golden=f"{name}.golden.npz",
+        sha256=sha256_of(out),
+    )
     cases = stream_cases(net)
     return write_verified(out, card, net, cases, cases.get("speech_stream", cases["random"]))
 
@@ -136,30 +138,20 @@ def export_stream_run(
     run: str | Path, out: str | Path, *, evaluate: bool = True, name: str | None = None
 ) -> dict:
     """Export the best checkpoint of a streaming run, verified, with test metrics through the engine."""
-    import time
-
-    from phasefold.training.stream_train import load_stream_checkpoint
-
-    net, ck = load_stream_checkpoint(run)
-    recipe = ck.get("config", {})
+    net, ck = load_checkpoint(run, StreamTrainConfig)
     training = {
-        "data": ck.get("data_description", ""),
-        "recipe": recipe,
-        "seconds": ck.get("seconds"),
-        "device": ck.get("device", "cpu"),
-        "threads": ck.get("threads"),
+        **training_record(ck),
         "loop": "engine window loop in PyTorch (training.stream_unfolded.stream_reconstruct), loss on the "
         "emitted signal, truncated back-propagation every `truncate` frames",
-        "selected": {"epoch": ck.get("epoch"), "validation": ck.get("val"), "untrained": ck.get("val_init")},
     }
     card = export_stream(net, out, name=name, training=training)
     if evaluate:
         from phasefold.training.stream_eval import stream_card_metrics
 
-        modified = recipe.get("data", {}).get("condition") == "modified"
+        modified = ck["config"]["data"]["condition"] == "modified"
         conditions = ("modified_snr5", "exact_hop256") if modified else ("exact_hop256",)
         t0 = time.time()
         card["metrics"] = stream_card_metrics(Path(out), net.scfg.lookahead, conditions)
         card["metrics"]["seconds"] = round(time.time() - t0, 1)
-        Path(out).with_suffix(".json").write_text(json.dumps(card, indent=1))
+        ModelCard.from_dict(card).write(out)
     return card

@@ -1,10 +1,13 @@
-"""Training of the unfolded ADMM network: Adam, loss -STOI (+ a consistency term), validation-based selection.
+"""The one training loop of the unfolded networks: Adam, loss -STOI (+ terms), validation-based selection.
 
-Run folder: config.json (the resolved configuration), best.pt (best validation score, the untrained
-network included as a candidate, so the selected model is never worse than ADMM-l2 on validation),
-epoch-NN.pt (every epoch's network, in best.pt's format, for a selection of one's own), last.pt
-(everything needed to resume), history.json and curve.png (training curve).
-Runs on CPU, on one GPU when present, and on several GPUs with torchrun (DDP; gloo on CPU).
+``train(cfg, out)`` runs for any ``RunConfig``: ``TrainConfig`` here (offline networks, ``phasefold train``)
+or ``training.stream_train.StreamTrainConfig`` (networks trained inside the streaming loop, ``phasefold
+train-stream``); the configuration builds the network and gives the batch loss. Run folder, the same for
+both: config.json (the resolved configuration), best.pt (best validation score, the untrained network
+included as a candidate, so the selected model is never worse than its start on validation), epoch-NN.pt
+(every epoch's network, for a selection of one's own), last.pt (epoch-NN.pt plus everything needed to
+resume), history.json, curve.png (training curve) and summary.json. Offline runs use one GPU when present
+and several with torchrun (DDP; gloo on CPU); streaming runs one CPU process.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import math
 import os
 import shutil
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,8 +35,18 @@ from phasefold.training.unfolded import NetConfig, UnfoldedADMM, card_net_config
 PESQ_MAX = 4.64
 
 
-class RunConfig:
-    """config.json (de)serialisation shared by the offline and the streaming training configurations."""
+class RunConfig(ABC):
+    """A run's configuration (config.json) and what the training loop needs of its kind of network.
+
+    Every checkpoint of ``train`` (best.pt, epoch-NN.pt, last.pt) holds mode, config, net (the network's
+    configuration), data_description, device, threads and the kind's ``record``, with the network's state
+    (model), its epoch, its validation (val), the untrained network's (val_init) and the seconds trained;
+    last.pt adds the optimizer, scheduler, sampler (one state per rank) and torch_rng states, the best
+    score and the history."""
+
+    mode: ClassVar[str]  # written into every checkpoint
+    command: ClassVar[str]  # the command that trains this kind
+    distributed: ClassVar[bool]  # DDP under torchrun and a GPU when present, or one CPU process
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,10 +57,34 @@ class RunConfig:
         d["data"] = DataConfig(**d.get("data", {}))
         return cls(**d)
 
+    @abstractmethod
+    def net_config(self):
+        """The network's configuration."""
+
+    @abstractmethod
+    def network(self, start: bool) -> UnfoldedADMM:
+        """The network to train (``start``: a new run, not a resumed or restored one)."""
+
+    @abstractmethod
+    def loss(self, net: UnfoldedADMM, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
+        """The batch loss and its parts (``runner``: what runs the layers, e.g. a DDP wrapper)."""
+
+    @abstractmethod
+    def start_label(self) -> str:
+        """What the untrained network (epoch 0) is."""
+
+    def record(self, out: Path, resume: bool) -> dict:
+        """Entries of this kind for config.json and the checkpoints."""
+        return {}
+
 
 @dataclass
 class TrainConfig(RunConfig):
-    """Everything a run depends on (written to config.json)."""
+    """Everything an offline run depends on (written to config.json)."""
+
+    mode: ClassVar[str] = "offline"
+    command: ClassVar[str] = "phasefold train"
+    distributed: ClassVar[bool] = True
 
     variant: str = "tied"
     layers: int = 15
@@ -79,6 +118,37 @@ class TrainConfig(RunConfig):
             rho_end=self.rho_end,
             anchored=self.anchored,
         )
+
+    def network(self, start: bool) -> UnfoldedADMM:
+        net = UnfoldedADMM(self.net_config())
+        if start and self.init:
+            start_from_model(net, self.init)
+        return net
+
+    def loss(self, net: UnfoldedADMM, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
+        return batch_loss(
+            net,
+            clean,
+            mag,
+            phase,
+            self.sc_weight,
+            runner=runner,
+            logmag_weight=self.logmag_weight,
+            spectral_target=self.spectral_target,
+            pesq_weight=self.pesq_weight,
+        )
+
+    def start_label(self) -> str:
+        return f"the start, {Path(self.init).stem}" if self.init else "untrained = ADMM-l2"
+
+    def record(self, out: Path, resume: bool) -> dict:
+        """The start model, recorded at the start: a resumed run keeps it even if the file has changed."""
+        if not self.init:
+            return {}
+        first = out / "config.json"
+        if resume and first.is_file():
+            return {"init_model": json.loads(first.read_text()).get("init_model")}
+        return {"init_model": init_provenance(self.init)}
 
 
 LOGMAG_FLOOR_DB = -60.0  # log-magnitude term: bins are floored at this level below the excerpt's peak
@@ -153,7 +223,7 @@ def validate(net: UnfoldedADMM, val: list, device) -> dict:
     return {"stoi": s, "estoi": e, "pesq": q, "score": (s + e + q / PESQ_MAX) / 3.0}
 
 
-def _lr_factor(step: int, cfg: TrainConfig) -> float:
+def _lr_factor(step: int, cfg: RunConfig) -> float:
     total = cfg.epochs * cfg.steps_per_epoch
     if step < cfg.warmup:
         return (step + 1) / cfg.warmup
@@ -235,49 +305,6 @@ def _distributed() -> tuple[int, int]:
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
-def restore(state: dict, net, opt, sched, restore_sampler) -> tuple[int, float, dict | None, dict]:
-    """Load a run checkpoint's network, optimiser, schedule, sampler and RNG states (``--resume``);
-    returns (epoch, seconds, best, history) to continue from."""
-    net.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    restore_sampler()
-    torch.set_rng_state(state["torch_rng"])
-    return state["epoch"], state["seconds"], state["best"], state["history"]
-
-
-def save_epoch(
-    last: Path,
-    cfg: RunConfig,
-    net,
-    opt,
-    sched,
-    sampler_state,
-    epoch: int,
-    seconds: float,
-    best,
-    history: dict,
-) -> None:
-    """Write last.pt (everything ``restore`` needs), history.json and the training curve after an epoch."""
-    torch.save(
-        {
-            "config": cfg.to_dict(),
-            "model": net.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "sampler": sampler_state,
-            "torch_rng": torch.get_rng_state(),
-            "epoch": epoch,
-            "seconds": seconds,
-            "best": best,
-            "history": history,
-        },
-        last,
-    )
-    (last.parent / "history.json").write_text(json.dumps(history))
-    _plot(history, last.parent / "curve.png")
-
-
 def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
     """Load an exported model's parameters (from its card) into ``net``, which must have its architecture."""
     from phasefold.engine.onnx_model import read_card
@@ -318,137 +345,125 @@ def init_provenance(model_path: str | Path) -> dict:
     }
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+def _placement(distributed: bool) -> tuple[int, int, torch.device]:
+    """(rank, world size, device): under torchrun and on a GPU when present where ``distributed``."""
+    if not distributed:
+        return 0, 1, torch.device("cpu")
+    rank, world = _distributed()
+    if not torch.cuda.is_available():
+        return rank, world, torch.device("cpu")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def _sampler_states(sampler: ExcerptSampler, world: int) -> list[dict]:
+    """Every rank's sampler state, in rank order (a collective call under torchrun)."""
+    if world == 1:
+        return [sampler.state()]
+    states = [None] * world
+    torch.distributed.all_gather_object(states, sampler.state())
+    return states
+
+
+def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or resume) a run in folder ``out``; returns the summary written to summary.json."""
     from tqdm import tqdm
 
     out = Path(out)
-    rank, world = _distributed()
-    if torch.cuda.is_available():
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
+    rank, world, device = _placement(cfg.distributed)
     last = run_checkpoint(out, resume)
-    if resume:
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        cfg = TrainConfig.from_dict(state["config"])
+    state = torch.load(last, map_location="cpu", weights_only=False) if resume else None
+    if state is not None:
+        if state.get("mode") != cfg.mode:
+            raise InputError(
+                f"{last}: not a run of {cfg.command}; resume it with the command that started it"
+            )
+        cfg = type(cfg).from_dict(state["config"])
     torch.manual_seed(cfg.seed)
-    net = UnfoldedADMM(cfg.net_config())
-    if cfg.init and not resume:
-        start_from_model(net, cfg.init)
-    net = net.to(device)
-    model = net
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(net)
+    net = cfg.network(start=state is None).to(device)
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
-    stft_cfg = net.stft_cfg
     sampler = ExcerptSampler(
-        load_signals(split_paths(cfg.data, "train")), stft_cfg, cfg.data, cfg.seed + 1000 * rank
+        load_signals(split_paths(cfg.data, "train")), net.stft_cfg, cfg.data, cfg.seed + 1000 * rank
     )
-    val = validation_set(load_signals(split_paths(cfg.data, "validation")), stft_cfg, cfg.data)
-    history = {"loss": [], "val": []}
-    start_epoch, elapsed, best = 0, 0.0, None
-    if resume:
+    val = validation_set(load_signals(split_paths(cfg.data, "validation")), net.stft_cfg, cfg.data)
+    history: dict = {"loss": [], "skipped": [], "val": []}
+    first, elapsed, best = 0, 0.0, None
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
         samplers = state["sampler"]
-        start_epoch, elapsed, best, history = restore(
-            state,
-            net,
-            opt,
-            sched,
-            lambda: sampler.set_state(samplers[rank] if rank < len(samplers) else samplers[0]),
-        )
+        sampler.set_state(samplers[rank] if rank < len(samplers) else samplers[0])
+        torch.set_rng_state(state["torch_rng"])
+        first, elapsed, best, history = state["epoch"] + 1, state["seconds"], state["best"], state["history"]
     out.mkdir(parents=True, exist_ok=True)
     info = {
+        "mode": cfg.mode,
         "config": cfg.to_dict(),
         "net": cfg.net_config().to_dict(),
         "data_description": cfg.data.describe(),
         "device": f"{device.type} x{world}" if world > 1 else device.type,
+        "threads": torch.get_num_threads(),
+        **cfg.record(out, resume),
     }
-    if cfg.init:  # recorded at the start: a resumed run keeps it even if the start file has changed since
-        first = out / "config.json"
-        info["init_model"] = (
-            json.loads(first.read_text()).get("init_model")
-            if resume and first.is_file()
-            else init_provenance(cfg.init)
-        )
     if rank == 0:
         (out / "config.json").write_text(json.dumps(info, indent=1))
-
-    def save_checkpoint(epoch: int, metrics: dict, path: Path) -> None:
-        torch.save(
-            {
+    t0 = time.time() - elapsed
+    for epoch in range(first, cfg.epochs + 1):
+        if epoch > 0:  # epoch 0 is the untrained network
+            bar = tqdm(
+                range(cfg.steps_per_epoch),
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                disable=not progress or rank > 0,
+                dynamic_ncols=True,
+            )
+            running = None
+            for _ in bar:
+                clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
+                loss, parts = cfg.loss(net, clean, mag, phase, runner=model)
+                if not guarded_step(net, opt, sched, loss, cfg.clip):
+                    history["skipped"].append(len(history["loss"]))  # never reaches the parameters
+                    bar.set_postfix(skipped=len(history["skipped"]))
+                    continue
+                value = float(loss.detach())
+                history["loss"].append(value)
+                running = value if running is None else 0.9 * running + 0.1 * value
+                bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.4g}" for k, v in parts.items()})
+        elapsed = time.time() - t0
+        samplers = _sampler_states(sampler, world)
+        if rank == 0:
+            metrics = validate(net, val, device)
+            history["val"].append({"epoch": epoch, **metrics})
+            improved = best is None or metrics["score"] > best
+            best = metrics["score"] if improved else best
+            kept = {
                 **info,
                 "model": net.state_dict(),
                 "epoch": epoch,
                 "val": metrics,
-                "val_stoi": metrics["stoi"],
-                "val_stoi_init": history["val"][0]["stoi"],
+                "val_init": history["val"][0],
                 "seconds": elapsed,
-            },
-            path,
-        )
-
-    t0 = time.time() - elapsed
-    if rank == 0 and start_epoch == 0:
-        metrics = validate(net, val, device)
-        history["val"].append({"epoch": 0, **metrics})
-        best = metrics["score"]
-        save_checkpoint(0, metrics, out / "best.pt")
-        if progress:
-            report_epoch(
-                f"epoch 0 ({'the start, ' + Path(cfg.init).stem if cfg.init else 'untrained = ADMM-l2'})",
-                metrics,
-            )
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        bar = tqdm(
-            range(cfg.steps_per_epoch),
-            desc=f"epoch {epoch}/{cfg.epochs}",
-            disable=not progress or rank > 0,
-            dynamic_ncols=True,
-        )
-        running, skipped = None, 0
-        for _ in bar:
-            clean, mag, phase = (t.to(device) for t in sampler.batch(cfg.batch))
-            loss, parts = batch_loss(
-                net,
-                clean,
-                mag,
-                phase,
-                cfg.sc_weight,
-                runner=model,
-                logmag_weight=cfg.logmag_weight,
-                spectral_target=cfg.spectral_target,
-                pesq_weight=cfg.pesq_weight,
-            )
-            if not guarded_step(net, opt, sched, loss, cfg.clip):
-                skipped += 1  # a non-finite batch never reaches the parameters
-                bar.set_postfix(skipped=skipped)
-                continue
-            value = float(loss.detach())
-            history["loss"].append(value)
-            running = value if running is None else 0.9 * running + 0.1 * value
-            bar.set_postfix(
-                loss=f"{running:.4f}",
-                stoi=f"{parts['stoi']:.4f}",
-                sc=f"{parts['sc_db']:.1f}dB",
-                logmag=f"{parts['logmag']:.3f}",
-                **({"pesq_d": f"{parts['pesq_dist']:.3f}"} if "pesq_dist" in parts else {}),
-            )
-        elapsed = time.time() - t0
-        if rank == 0:
-            metrics = validate(net, val, device)
-            history["val"].append({"epoch": epoch, **metrics})
-            improved = metrics["score"] > best
-            kept = out / f"epoch-{epoch:02d}.pt"  # every epoch, for a selection on other data
-            save_checkpoint(epoch, metrics, kept)
+            }
+            torch.save(kept, out / f"epoch-{epoch:02d}.pt")
             if improved:
-                best = metrics["score"]
-                shutil.copyfile(kept, out / "best.pt")
+                shutil.copyfile(out / f"epoch-{epoch:02d}.pt", out / "best.pt")
             if progress:
-                report_epoch(f"epoch {epoch}", metrics, "  (best)" if improved else "")
-            save_epoch(last, cfg, net, opt, sched, [sampler.state()], epoch, elapsed, best, history)
+                label = f"epoch {epoch}" + (f" ({cfg.start_label()})" if epoch == 0 else "")
+                report_epoch(label, metrics, "  (best)" if improved and epoch > 0 else "")
+            resume_state = {
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "sampler": samplers,
+                "torch_rng": torch.get_rng_state(),
+                "best": best,
+                "history": history,
+            }
+            torch.save({**kept, **resume_state}, last)
+            (out / "history.json").write_text(json.dumps(history))
+            _plot(history, out / "curve.png")
         if world > 1:
             torch.distributed.barrier()
     summary = {
@@ -462,3 +477,26 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     if world > 1:
         torch.distributed.destroy_process_group()
     return summary
+
+
+def load_checkpoint(path: str | Path, kind: type[RunConfig]) -> tuple[UnfoldedADMM, dict]:
+    """The network and the checkpoint of a run of ``kind``: best.pt, epoch-NN.pt or last.pt (a run folder:
+    its best.pt). best.pt and epoch-NN.pt of runs from before the shared format are read too."""
+    path = Path(path)
+    file = path / "best.pt" if path.is_dir() else path
+    if not file.is_file():
+        raise InputError(f"{path}: no best.pt checkpoint (is this a training run folder?)")
+    try:
+        ck = torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated or not a torch file
+        raise InputError(f"{file}: not a readable checkpoint ({exc})") from None
+    if isinstance(ck, dict) and "mode" not in ck and "model" in ck:  # the keys before the shared format
+        ck = {**ck, "mode": "stream" if "stream_net" in ck else "offline" if "net" in ck else None}
+    if not isinstance(ck, dict) or ck.get("mode") != kind.mode:
+        raise InputError(
+            f"{file}: not a checkpoint of {kind.command} (runs of phasefold train are exported by phasefold "
+            "export, runs of phasefold train-stream by phasefold train-stream --export)"
+        )
+    net = kind.from_dict(ck["config"]).network(start=False)
+    net.load_state_dict(ck["model"])
+    return net, ck

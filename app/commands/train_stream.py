@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     require_torch(args.threads)
     from phasefold.training.data import DataConfig
-    from phasefold.training.stream_train import StreamTrainConfig, train_stream
+    from phasefold.training.stream_train import StreamTrainConfig
+    from phasefold.training.train import train
 
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
     cfg = StreamTrainConfig(
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.export and not args.export.endswith(".onnx"):
         raise InputError(f"{args.export}: the exported model must be a .onnx file")
-    summary = train_stream(cfg, args.out, resume=args.resume)
+    summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
     print(
         f"trained in {summary['seconds']:.0f} s; best validation epoch {best['epoch']} (0 = untrained): "

@@ -1,0 +1,243 @@
+"""The model card: NAME.json beside NAME.onnx (schema in docs/architecture.md), read, validated and written.
+
+``ModelCard.from_dict`` / ``ModelCard.read`` check every field the engine relies on (types, ranges, shapes)
+and raise ModelError naming the file and the field; ``to_dict`` / ``write`` give back the same JSON. No torch
+and no onnxruntime here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from phasefold.engine.errors import ModelError
+from phasefold.engine.stft import SAMPLE_RATE, StftConfig
+
+CARD_FORMAT = 1
+WINDOW_NAME = "sqrt-hann-periodic-tight"
+INPUTS = ("mag", "x", "fixed", "lam")
+OUTPUTS = ("x_out", "lam_out")
+REQUIRED_KEYS = (
+    "name",
+    "format_version",
+    "variant",
+    "layers",
+    "pieces",
+    "rho",
+    "stft",
+    "interface",
+    "parameters",
+    "sha256",
+)
+PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
+
+
+def card_path(model_path: str | Path) -> Path:
+    """The model card that belongs to a model file: NAME.json beside NAME.onnx."""
+    return Path(model_path).with_suffix(".json")
+
+
+@dataclass(kw_only=True)
+class ModelCard:
+    """A validated model card; fields in the JSON's order, optional ones (None) left out of the JSON."""
+
+    name: str
+    format_version: int = CARD_FORMAT
+    variant: str
+    layers: int
+    pieces: int
+    rho: float
+    stft: dict
+    trained_stft: dict | None = None  # the STFT the parameters were trained at (offline exports)
+    coverage_eps: float | None = None
+    interface: dict
+    streaming: dict | None = None  # models trained inside the streaming loop: lookahead, block, init, ...
+    parameter_layout: dict | None = None  # streaming models: parameter sets per layer and window position
+    onnx: dict | None = None
+    parameters: dict
+    monotonicity: str | None = None
+    training: dict | None = None
+    metrics: dict | None = None
+    golden: str | None = None
+    sha256: str
+    verification: dict | None = None
+    rebuilt: dict | None = None  # python -m phasefold.training.rebuild
+    extra: dict = field(default_factory=dict)  # keys this engine does not know, kept as they are
+
+    @classmethod
+    def from_dict(cls, card: object, where: str = "model card") -> ModelCard:
+        """Validate a card's JSON object (ModelError naming ``where`` and the field otherwise)."""
+        validate(card, where)
+        known = {f.name for f in fields(cls) if f.name != "extra"}
+        return cls(
+            **{k: v for k, v in card.items() if k in known},
+            extra={k: v for k, v in card.items() if k not in known},
+        )
+
+    @classmethod
+    def read(cls, model_path: str | Path) -> ModelCard:
+        """Read and validate the card of a model file (ModelError with a clear message otherwise)."""
+        path = card_path(model_path)
+        if not path.is_file():
+            raise ModelError(f"{model_path}: model card {path.name} not found beside the model")
+        try:
+            card = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: malformed model card (not valid JSON: {exc})") from None
+        return cls.from_dict(card, str(path))
+
+    def to_dict(self) -> dict:
+        """The card's JSON object."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in d.items() if v is not None}, **self.extra}
+
+    def write(self, model_path: str | Path) -> None:
+        """Write the card beside its model file (NAME.json for NAME.onnx)."""
+        card_path(model_path).write_text(json.dumps(self.to_dict(), indent=1))
+
+
+def stft_config_of(card: dict, where: str = "model card") -> StftConfig:
+    """The STFT settings of a card, refused unless the engine can serve them with this graph contract."""
+    st = card.get("stft")
+    if not isinstance(st, dict):
+        raise ModelError(f"{where}: 'stft' must be an object with n_fft, hop, sample_rate, power, window")
+    for key in ("n_fft", "hop", "sample_rate"):
+        if key in st and not _is_int(st[key]):
+            raise ModelError(f"{where}: stft.{key} must be a whole number, not {st[key]!r}")
+    if "power" in st and not _is_number(st["power"]):
+        raise ModelError(f"{where}: stft.power must be a number, not {st['power']!r}")
+    try:
+        cfg = StftConfig.from_dict(st)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{where}: unusable STFT settings {st}: {exc}") from None
+    if cfg.sample_rate != SAMPLE_RATE:
+        raise ModelError(f"{where}: the model works at {cfg.sample_rate} Hz, the engine at {SAMPLE_RATE} Hz")
+    if cfg.power != 1.0:
+        raise ModelError(f"{where}: power d = {cfg.power}; exported models must use magnitudes (d = 1)")
+    if st.get("window", WINDOW_NAME) != WINDOW_NAME:
+        raise ModelError(f"{where}: window {st.get('window')!r} is not the engine's {WINDOW_NAME!r}")
+    return cfg
+
+
+def validate(card: object, where: str = "model card") -> None:
+    """Check every field the engine relies on (types, ranges, shapes); ModelError otherwise."""
+    if not isinstance(card, dict):
+        raise ModelError(f"{where}: malformed model card (a JSON object is expected)")
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise ModelError(f"{where}: malformed model card, missing {', '.join(missing)}")
+    if card["format_version"] != CARD_FORMAT:
+        raise ModelError(f"{where}: card format {card['format_version']!r}, this engine reads {CARD_FORMAT}")
+    if not isinstance(card["name"], str) or not card["name"]:
+        raise ModelError(f"{where}: name must be a non-empty string, not {card['name']!r}")
+    if card["variant"] not in ("tied", "untied"):
+        raise ModelError(f"{where}: variant must be 'tied' or 'untied', not {card['variant']!r}")
+    _whole(card["layers"], "layers", where, 1)
+    _whole(card["pieces"], "pieces", where, 0)
+    _positive(card["rho"], "rho", where)
+    if "coverage_eps" in card:
+        _positive(card["coverage_eps"], "coverage_eps", where)
+    verification = card.get("verification", {})
+    if not isinstance(verification, dict):
+        raise ModelError(f"{where}: verification must be an object")
+    for key in ("tolerance", "lam_tolerance"):
+        if key in verification:
+            _positive(verification[key], f"verification.{key}", where)
+    if not isinstance(card["sha256"], str) or not isinstance(card.get("golden", ""), str):
+        raise ModelError(f"{where}: sha256 and golden must be strings")
+    cfg = stft_config_of(card, where)
+    pinned = _check_interface(card["interface"], cfg, where)
+    _check_streaming(card, cfg, pinned, where)
+    _check_parameters(card, where)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object, field: str, where: str, minimum: int) -> int:
+    if not _is_int(value) or value < minimum:
+        raise ModelError(f"{where}: {field} must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+def _positive(value: object, field: str, where: str) -> float:
+    if not _is_number(value) or value <= 0:
+        raise ModelError(f"{where}: {field} must be a finite number > 0, not {value!r}")
+    return float(value)
+
+
+def _check_interface(iface: object, cfg: StftConfig, where: str) -> int | None:
+    """The interface's tensors against the window-step contract at the card's STFT; the pinned W or None."""
+    if not isinstance(iface, dict) or not all(isinstance(iface.get(k), dict) for k in ("inputs", "outputs")):
+        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
+    if sorted(iface["inputs"]) != sorted(INPUTS) or sorted(iface["outputs"]) != sorted(OUTPUTS):
+        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
+    pinned = iface.get("window_frames")
+    if pinned is not None:
+        _whole(pinned, "interface.window_frames", where, 1)
+    w, s, k = ("W", "S", cfg.n_bins) if pinned is None else (pinned, cfg.span(pinned), cfg.n_bins)
+    shapes = {"mag": [w, k], "x": [s], "fixed": [s], "lam": [2, w, k], "x_out": [s], "lam_out": [2, w, k]}
+    for group in ("inputs", "outputs"):
+        for name, shape in iface[group].items():
+            if shape != shapes[name]:
+                raise ModelError(
+                    f"{where}: interface.{group}.{name} is {shape}, but stft (n_fft {cfg.n_fft}, hop "
+                    f"{cfg.hop}) needs {shapes[name]}"
+                )
+    return pinned
+
+
+def _check_streaming(card: dict, cfg: StftConfig, pinned: int | None, where: str) -> None:
+    trained = card.get("streaming")
+    if trained is None:
+        return
+    if not isinstance(trained, dict):
+        raise ModelError(f"{where}: streaming must be an object with lookahead and block")
+    lookahead = _whole(trained.get("lookahead"), "streaming.lookahead", where, 0)
+    block = _whole(trained.get("block", 1), "streaming.block", where, 1)
+    if trained.get("init", "advance") not in ("advance", "rtpghi"):
+        raise ModelError(f"{where}: streaming.init must be 'advance' or 'rtpghi', not {trained['init']!r}")
+    if pinned is not None and pinned != lookahead + cfg.overlap + block - 1:
+        raise ModelError(
+            f"{where}: streaming lookahead {lookahead} and block {block} need windows of "
+            f"{lookahead + cfg.overlap + block - 1} frames, but interface.window_frames is {pinned}"
+        )
+
+
+def _check_parameters(card: dict, where: str) -> None:
+    params = card["parameters"]
+    if not isinstance(params, dict) or any(k not in params for k in PARAMETER_KEYS):
+        raise ModelError(f"{where}: 'parameters' must hold {', '.join(PARAMETER_KEYS)}")
+    layout = card.get("parameter_layout")
+    positions = 1
+    if layout is not None:
+        if not isinstance(layout, dict) or layout.get("layers") != card["layers"]:
+            raise ModelError(f"{where}: parameter_layout.layers must equal layers ({card['layers']})")
+        positions = _whole(layout.get("positions"), "parameter_layout.positions", where, 1)
+    n_sets = 1 if card["variant"] == "tied" and layout is None else card["layers"] * positions
+    for key in (*PARAMETER_KEYS, "rho"):
+        if key not in params:
+            continue
+        try:
+            values = np.asarray(params[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: parameters.{key} must be an array of numbers") from None
+        rows, ndim = (card["layers"], 1) if key == "rho" else (n_sets, 1 if key in ("g1", "g2", "b") else 2)
+        if values.size == 0 and key != "rho":  # a graph without a learned prox (nothing to draw or compile)
+            continue
+        if values.ndim != ndim or values.shape[0] != rows or not np.all(np.isfinite(values)):
+            raise ModelError(
+                f"{where}: parameters.{key} has shape {list(values.shape)}; {card['variant']} "
+                f"{card['layers']} layers need {rows} finite {'rows' if ndim == 2 else 'values'} "
+                f"(one per {'layer' if key == 'rho' else 'parameter set'})"
+            )
+        if key == "rho" and np.any(values <= 0):
+            raise ModelError(f"{where}: parameters.rho must be positive")
