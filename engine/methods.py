@@ -66,13 +66,15 @@ def reconstruct(
     method: str | Method,
     mag: np.ndarray,
     cfg: StftConfig,
-    n_iter: int,
+    n_iter: int | None,
     seed: int,
     length: int,
     backend: str = "auto",
 ) -> np.ndarray:
-    """Rebuild ``length`` samples from measurements [F, K] with one method; float64 signal."""
+    """Rebuild ``length`` samples from measurements [F, K] with one method; float64 signal. ``n_iter``
+    None: the method's default (engine.runners.Method.iterations)."""
     entry = get_method(method, backend) if isinstance(method, str) else method
+    n_iter = entry.iterations if n_iter is None else n_iter
     if n_iter < 0:
         raise InputError(f"the number of iterations must be >= 0, not {n_iter}")
     mag = validate_magnitudes(mag, cfg)

@@ -28,11 +28,17 @@ OFFLINE_BLOCK_FRAMES = 1024
 OFFLINE_MARGIN_FRAMES = 32
 
 
+#: iterations of a classical offline method when none are given
+OFFLINE_ITERATIONS = 100
+
+
 class Method(NamedTuple):
-    """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]."""
+    """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]; ``iterations``: its
+    default n_iter (a model's: its T layers, one pass)."""
 
     description: str
     run: Reconstructor
+    iterations: int = OFFLINE_ITERATIONS
 
 
 class WindowStep:
@@ -277,7 +283,7 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
             step, _ = window_step(chosen, model_cfg, max(1, round(n_iter / layers)), backend)
             return run_span(step, mag, model_cfg, seed, length)
 
-        return Method(spec.description, run_model)
+        return Method(spec.description, run_model, int(spec.card["layers"]) if spec.card else 1)
 
     def run_window(mag, cfg, n_iter, seed, length):
         mag, cfg = with_power(mag, cfg, spec.power)

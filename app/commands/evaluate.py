@@ -2,8 +2,8 @@
 
 Files are measured, started and scored by phasefold.engine.protocol, the protocol of the model cards: file i
 starts from random phase seed i (plus --seed), --snr noise has seed 1000 + i, SC is measured against the
-given measurements. ``--backend onnxruntime --iterations 15`` runs a model as its card's metrics were run
-(its graph, one pass of its 15 layers).
+given measurements. A model runs one pass of its layers by default, as its card's metrics were run;
+``--backend onnxruntime`` runs its graph, which computed the cards' figures.
 
 Real-time factors are measured on one thread: the whole run sits inside phasefold.engine.metrics.one_thread()
 (threadpoolctl caps the BLAS/OpenMP pools; numpy's FFT is single-threaded), only the reconstruction
@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 from phasefold.commands import finite_float, hop_size, non_negative_int
-from phasefold.commands.reconstruct import DEFAULT_ITERATIONS
 
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
@@ -48,8 +47,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations",
         type=non_negative_int,
-        default=DEFAULT_ITERATIONS,
-        help=f"iterations of every method (default {DEFAULT_ITERATIONS})",
+        default=None,
+        help="iterations of every method (default 100; an unfolded model runs its T layers once, as in its "
+        "card's metrics)",
     )
     parser.add_argument(
         "--seed",
@@ -114,7 +114,7 @@ def evaluate_methods(
     methods: list[str],
     hop: int | None = None,
     snr_db: float | None = None,
-    n_iter: int = DEFAULT_ITERATIONS,
+    n_iter: int | None = None,
     seed: int = 0,
     progress: bool = True,
     online=None,
@@ -271,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
     cond = report["config"]["condition"]
     print(
         f"{len(files) - len(failures)} files, {cond}, hop {report['config']['stft']['hop']}, "
-        f"{args.iterations} iterations, RTF on one thread"
+        f"{'default' if args.iterations is None else args.iterations} iterations, RTF on one thread"
     )
     print(format_table(report))
     if args.json is not None:

@@ -12,8 +12,6 @@ from phasefold.commands import finite_float, hop_size, non_negative_int
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_ITERATIONS = 100
-
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -31,8 +29,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations",
         type=non_negative_int,
-        default=DEFAULT_ITERATIONS,
-        help=f"iterations of the method (default {DEFAULT_ITERATIONS})",
+        default=None,
+        help="iterations of the method (default 100; an unfolded model runs its T layers once, and N means "
+        "round(N / T) passes)",
     )
     parser.add_argument(
         "--hop",
@@ -154,8 +153,9 @@ def run(args: argparse.Namespace) -> int:
     del reference  # not scored here: a long file's signal need not stay in memory
     for note in notes:
         _note(f"{args.input.name}: {note}")
+    iterations = method.iterations if args.iterations is None else args.iterations
     with Stopwatch() as watch:
-        y = reconstruct(method, mag, cfg, args.iterations, args.seed, length)
+        y = reconstruct(method, mag, cfg, iterations, args.seed, length)
     sc = spectral_convergence_db(y, mag, cfg)
     rtf = real_time_factor(watch.wall, length, cfg.sample_rate)
     if cfg.sample_rate != SAMPLE_RATE:
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     for note in write_wav(args.output, y, SAMPLE_RATE, subtype=args.format):
         _note(note)
     print(
-        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {args.method}, {args.iterations} iterations, "
+        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {args.method}, {iterations} iterations, "
         f"hop {cfg.hop}, {watch.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {sc:.1f} dB"
     )
     return 0
