@@ -23,3 +23,24 @@ def timit_dir() -> Path:
     if root is None:
         pytest.skip("shared TIMIT sample not found (../shared/data/timit-sample or $PHASEFOLD_DATA)")
     return root
+
+
+@pytest.fixture
+def make_window(qtbot, qapp):
+    """make(score_window_s) -> a shown main window on the null output (pytest-qt), closed after the test."""
+    from phasefold.gui import theme
+    from phasefold.gui.main_window import MainWindow
+
+    made = []
+
+    def make(score_window_s: float):
+        theme.apply(qapp)
+        window = MainWindow(output="null", score_window_s=score_window_s)
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()

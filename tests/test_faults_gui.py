@@ -19,7 +19,6 @@ from phasefold.engine.magnitudes import save_magnitudes  # noqa: E402
 from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
 from phasefold.engine.streaming import Stream  # noqa: E402
 from phasefold.exported_models import MODELS_DIR  # noqa: E402
-from phasefold.gui import theme  # noqa: E402
 from phasefold.gui.app import LaunchOptions, apply_options, check_options  # noqa: E402
 from phasefold.gui.main_window import MainWindow  # noqa: E402
 from PyQt6.QtWidgets import QFileDialog  # noqa: E402
@@ -29,13 +28,8 @@ WAIT_MS = 60_000  # generous: CI machines may be busy
 
 
 @pytest.fixture
-def window(qtbot, qapp):
-    theme.apply(qapp)
-    w = MainWindow(output="null", score_window_s=1.0)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(1.0)
 
 
 def _one_line(capsys, argv: list[str]) -> str:

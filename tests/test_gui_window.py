@@ -28,13 +28,8 @@ WAIT_MS = 60_000  # generous: CI machines may be busy
 
 
 @pytest.fixture
-def window(qtbot, qapp):
-    theme.apply(qapp)
-    w = MainWindow(output="null", score_window_s=1.5)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(1.5)
 
 
 def _screenshot(window: MainWindow, tmp_path: Path, name: str) -> None:
