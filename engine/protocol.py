@@ -66,12 +66,14 @@ class EvaluationProtocol:
         """Seed of the white noise of file ``index`` (modified magnitudes)."""
         return NOISE_SEED_OFFSET + self.seed + index
 
-    def measure(self, clean: np.ndarray, index: int) -> np.ndarray:
-        """The measurements [F, K] of file ``index``, float64 as the cards' metrics took them (a streamed run
-        is chaotic: float32 measurements move its scores by hundredths)."""
+    def measure(self, clean: np.ndarray, index: int, cfg: StftConfig | None = None) -> np.ndarray:
+        """The measurements [F, K] of file ``index`` (with ``cfg``, default the protocol's: a network's own
+        STFT), float64 as the cards' metrics took them (a streamed run is chaotic: float32 measurements move
+        its scores by hundredths)."""
+        cfg = cfg or self.cfg
         if self.snr_db is None:
-            return magnitude(clean, self.cfg)
-        return modified_magnitudes(clean, self.cfg, self.snr_db, self.noise_seed(index))
+            return magnitude(clean, cfg)
+        return modified_magnitudes(clean, cfg, self.snr_db, self.noise_seed(index))
 
     def items(self, files: Iterable[Path]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(index, clean signal, measurements) of every file, in order."""

@@ -65,3 +65,20 @@ def test_describe_is_one_line():
         assert words in text
     assert "seed 3 + i" in EvaluationProtocol(seed=3).describe()
     assert "streaming engine" in EvaluationProtocol().describe("the streaming engine")
+
+
+@pytest.mark.parametrize(("condition", "snr_db"), [("exact", None), ("modified", 5.0)])
+def test_training_validation_is_drawn_by_the_protocol(speech, condition, snr_db):
+    """Draw 0 of the trainer's validation set is the protocol's files: their measurements and the phases
+    that an offline method of the protocol starts from (random_phase_init's draw)."""
+    pytest.importorskip("torch")
+    from phasefold.training.data import DataConfig, validation_set
+
+    signals = [speech, speech[: speech.size // 2]]
+    protocol = EvaluationProtocol(256, snr_db)
+    drawn = validation_set(signals, StftConfig(), DataConfig(condition=condition))
+    for i, (x, mag, phase) in enumerate(drawn):
+        assert x is signals[i]
+        np.testing.assert_array_equal(mag, protocol.measure(signals[i], i))
+        start = np.random.default_rng(protocol.phase_seed(i)).uniform(-np.pi, np.pi, size=mag.shape)
+        np.testing.assert_array_equal(phase, start)

@@ -128,14 +128,22 @@ class ExcerptSampler:
 
 
 def validation_set(
-    signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int = 1234
+    signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Fixed (clean, measurements, start phase) triples of whole validation utterances, ``validation_draws``
-    draws of each (the first draw is the same whatever their number)."""
-    rng = np.random.default_rng(seed)
+    draws of each, under engine.protocol: draw d of utterance i is the protocol's file d n + i (its phase
+    seed and, for modified magnitudes, its noise seed; a training SNR range is validated at its middle).
+    The first draw is the evaluation protocol's own, whatever the number of draws: what
+    `python -m phasefold.training.evaluate --split validation` scores."""
+    from phasefold.engine.algorithms import random_phases
+    from phasefold.engine.protocol import EvaluationProtocol
+
+    snr_db = None if cfg.condition == "exact" else (cfg.snr_db[0] + cfg.snr_db[1]) / 2
+    protocol = EvaluationProtocol(stft_cfg.hop, snr_db, seed)
     out = []
-    for _ in range(cfg.validation_draws):
-        for x in signals:
-            mag = measure(x, stft_cfg, cfg, rng)
-            out.append((x, mag, rng.uniform(-np.pi, np.pi, size=mag.shape)))
+    for draw in range(cfg.validation_draws):
+        for i, x in enumerate(signals):
+            index = draw * len(signals) + i
+            mag = protocol.measure(x, index, stft_cfg)
+            out.append((x, mag, random_phases(protocol.phase_seed(index), 0, mag.shape)))
     return out
