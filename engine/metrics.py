@@ -104,7 +104,7 @@ def pesq_wb(
         except NoUtterancesError:
             continue
         except PesqError as exc:
-            raise InputError(f"PESQ cannot score this signal: {type(exc).__name__}") from None
+            raise InputError(f"PESQ cannot score this signal: {type(exc).__name__} {exc}".strip()) from None
         weights.append(stop - start)
     if not scores:
         raise InputError("PESQ finds no speech in the reference (no utterances detected)")
