@@ -6,7 +6,8 @@
 - onnx_op_costs: the cost of one onnxruntime node on a window's arrays;
 - quality_by_lookahead: every method through the streaming engine at look-aheads 0, 1, 3 (one table per L);
 - rho_study: the ADMM penalty rho on the validation split;
-- stream_models_quality: the stream-trained models against the baselines, and PESQ against RTF;
+- stream_models_quality: every streaming method at L = 0, 1, 3 (iteration sweeps), quality against
+  compiled RTF with the Pareto front, and issue 14's checks;
 - stream_profile: where a streaming step's time goes (engine, window step, compiled sections);
 - stream_chaos: how far a streamed score moves under a perturbation far below float32 rounding, per backend;
 - offline_memory: peak memory of long offline reconstructions, and blocks against the whole signal.

@@ -166,3 +166,50 @@ def test_a_streaming_run_is_exported_from_the_shared_checkpoint_format(tmp_path)
     net, _ = load_checkpoint(tmp_path / "legacy.pt", StreamTrainConfig)
     for k, v in net.state_dict().items():
         assert torch.equal(v, best["model"][k]), k
+
+
+@pytest.mark.parametrize("lookahead,layers", [(0, 3), (1, 3), (3, 4)])
+def test_the_cards_layer_schedule_counts_what_the_engine_does(lookahead, layers):
+    """Count, in the engine's own stream, the layers each frame gets before its first sample is emitted
+    and before it leaves the window, and compare with the schedule the card states."""
+    from phasefold.engine.streaming.window import layer_schedule
+
+    cfg, h = CFG, CFG.hop
+    proc = make_processor("admm-l2", cfg, lookahead, 1, iterations=layers, backend="numpy")
+    n_frames, seen = 20, {}
+    for m in range(n_frames):
+        proc.process(np.ones((1, cfg.n_bins)))
+        first = proc.frames_in - proc.n_window  # padded frame index of the window's oldest frame
+        emitted = (first + cfg.overlap - 1) * h  # padded index of the first sample emitted by this step
+        for frame in range(max(0, first), m + 1):
+            counts = seen.setdefault(frame, {"steps": 0, "before_first_emission": None})
+            counts["steps"] += 1
+            if counts["before_first_emission"] is None and emitted == frame * h:
+                counts["before_first_emission"] = counts["steps"] * layers
+    schedule = layer_schedule(layers, lookahead, cfg.overlap)
+    frame = 2  # a frame that has entered, been emitted and left the window
+    assert seen[frame]["before_first_emission"] == schedule["layers_before_first_emission"]
+    assert seen[frame]["steps"] * layers == schedule["layers_when_committed"]
+    if (lookahead, layers) == (3, 4):  # the issue's example: 16 layers before the first sample, 28 in all
+        assert (schedule["layers_before_first_emission"], schedule["layers_when_committed"]) == (16, 28)
+
+
+def test_fixed_b_keeps_b_at_two_while_the_rest_learns_and_the_compiled_step_takes_no_power(tmp_path):
+    from phasefold.engine.compiled.unfolded import build_step
+    from phasefold.training.stream_export import export_stream
+
+    net = StreamUnfolded(StreamNetConfig(lookahead=0, layers=2, fixed_b=True))
+    assert not net.b.requires_grad and net.g2.requires_grad
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    n = 6 * CFG.hop - CFG.pad
+    r = torch.as_tensor(magnitude(_signal(n, seed=2), CFG), dtype=torch.float32)
+    g2_before = net.g2.detach().clone()
+    y = stream_reconstruct(net, r, n, 0, CFG)
+    (y.square().mean() + 1e-3 * net.constrained()["b"].sum()).backward()
+    opt.step()
+    assert bool((net.constrained()["b"] == 2.0).all()) and bool((net.b == 2.0).all())
+    assert not torch.equal(net.g2.detach(), g2_before)
+    card = export_stream(net, tmp_path / "unfolded-stream-b2.onnx")
+    assert set(np.ravel(card["parameters"]["b"])) == {2.0}
+    step = build_step(card, CFG)
+    assert np.all(step.bm1 == 1.0)  # the kernel's power-free path (g2 r instead of g2 r^(b-1)/(b-1))

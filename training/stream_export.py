@@ -19,6 +19,7 @@ import torch
 from phasefold.engine.model_card import WINDOW_NAME, ModelCard
 from phasefold.engine.onnx_model import sha256_of
 from phasefold.engine.stft import StftConfig, analyze
+from phasefold.engine.streaming.window import layer_schedule
 from phasefold.training.export import MONOTONICITY, output_path, training_record, write_verified
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
 from phasefold.training.stream_train import StreamTrainConfig
@@ -115,6 +116,7 @@ def export_stream(
             "init": "advance",
             "latency_samples": cfg.n_fft + scfg.lookahead * cfg.hop,
             "position_dependent": scfg.position,
+            "schedule": layer_schedule(scfg.layers, scfg.lookahead, cfg.overlap, scfg.position),
             "note": "trained inside the engine's window loop; run it at this look-ahead, block 1",
         },
         parameter_layout={

@@ -32,6 +32,7 @@ class StreamTrainConfig(RunConfig):
     layers: int = 3
     pieces: int = 3
     position: bool = True
+    fixed_b: bool = False  # b = 2 frozen (training.unfolded.NetConfig.fixed_b)
     hop: int = 256
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
@@ -53,6 +54,7 @@ class StreamTrainConfig(RunConfig):
             pieces=self.pieces,
             rho=self.rho,
             position=self.position,
+            fixed_b=self.fixed_b,
             stft=StftConfig(hop=self.hop).to_dict(),
         )
 

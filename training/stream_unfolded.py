@@ -38,6 +38,7 @@ class StreamNetConfig:
     pieces: int = 3
     rho: float = 0.1
     position: bool = True  # one parameter set per (layer, frame position in the window)
+    fixed_b: bool = False  # b = 2 frozen: the compiled step's prox needs no power of r
     cov_eps: float = COVERAGE_EPS  # floor of the coverage in the least-squares synthesis
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
 
@@ -63,15 +64,23 @@ class StreamUnfolded(UnfoldedADMM):
 
     def __init__(self, cfg: StreamNetConfig) -> None:
         super().__init__(
-            NetConfig(variant="untied", layers=cfg.layers, pieces=cfg.pieces, rho=cfg.rho, stft=cfg.stft)
+            NetConfig(
+                variant="untied",
+                layers=cfg.layers,
+                pieces=cfg.pieces,
+                rho=cfg.rho,
+                stft=cfg.stft,
+                fixed_b=cfg.fixed_b,
+            )
         )
         self.scfg = cfg
         self.positions = cfg.window_frames if cfg.position else 1
         self.truncate: int | None = None  # truncated BPTT in ``reconstruct`` (set by the trainer)
         p = self.positions
         for name in ("g1", "g2", "b"):
-            base = getattr(self, name).detach()
-            setattr(self, name, nn.Parameter(base[:, None].repeat(1, p).contiguous()))
+            old = getattr(self, name)  # a frozen parameter (b with fixed_b) stays frozen
+            base = old.detach()[:, None].repeat(1, p).contiguous()
+            setattr(self, name, nn.Parameter(base, requires_grad=old.requires_grad))
         self.w = nn.Parameter(self.w.detach()[:, None, :].repeat(1, p, 1).contiguous())
         self.log_break = nn.Parameter(self.log_break.detach()[:, None, :].repeat(1, p, 1).contiguous())
         cov = coverage(cfg.window_frames, self.stft_cfg)

@@ -60,6 +60,7 @@ class NetConfig:
     breaks_init: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
     rho_end: float | None = None  # untied: penalty schedule rho -> rho_end over the layers, learned
     anchored: bool = False  # b = 2, g2 = 1 - g1: F(r, r) = r, the learned divergence is smallest at y = r
+    fixed_b: bool = False  # b = 2 frozen, g1 and g2 free: the prox needs no power of r (a cheaper step)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -115,6 +116,7 @@ class UnfoldedADMM(nn.Module):
         self.log_break = nn.Parameter(logb.repeat(sets, 1))
         if cfg.anchored:  # g2 and b follow from g1 (constrained()); their raw tensors stay at the start
             self.g2.requires_grad_(False)
+        if cfg.anchored or cfg.fixed_b:
             self.b.requires_grad_(False)
         self.register_buffer("win", tstft.window(self.stft_cfg), persistent=False)
 
@@ -126,7 +128,8 @@ class UnfoldedADMM(nn.Module):
             g1 = self.g1.clamp(G1_MIN, G1_MAX)
             p = {"g1": g1, "g2": 1.0 - g1, "b": torch.full_like(self.b, 2.0)}
         else:
-            p = {"g1": self.g1.clamp_min(G1_MIN), "g2": self.g2.clamp_min(0.0), "b": self.b.clamp_min(B_MIN)}
+            b = torch.full_like(self.b, 2.0) if self.cfg.fixed_b else self.b.clamp_min(B_MIN)
+            p = {"g1": self.g1.clamp_min(G1_MIN), "g2": self.g2.clamp_min(0.0), "b": b}
         p["w"] = self.w.clamp_max(0.0)
         p["bias"] = torch.exp(self.log_break)
         if self.log_rho is not None:

@@ -25,6 +25,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one parameter set per layer instead of per (layer, frame position in the window)",
     )
+    parser.add_argument(
+        "--fixed-b",
+        action="store_true",
+        help="keep b = 2 in every prox (g1, g2 and the pieces still learn): the compiled step then needs "
+        "no power of the magnitudes, which makes it cheaper",
+    )
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=positive_int, default=3)
     parser.add_argument("--steps", type=positive_int, default=12, help="steps per epoch (default 12)")
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         layers=args.layers,
         pieces=args.pieces,
         position=not args.no_position,
+        fixed_b=args.fixed_b,
         data=data,
         epochs=args.epochs,
         steps_per_epoch=args.steps,

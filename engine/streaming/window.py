@@ -34,6 +34,25 @@ def advance(phase: np.ndarray, n_hops: int, cfg: StftConfig) -> np.ndarray:
     return phase + n_hops * _hop_advance(cfg.n_fft, cfg.hop)
 
 
+def layer_schedule(layers: int, lookahead: int, overlap: int, position_dependent: bool = True) -> dict:
+    """The pipelined layer schedule of a window step of ``layers`` layers run every hop (block 1).
+
+    A frame enters the window at the newest of its W = L + N/H positions and moves one position per hop;
+    its first sample is emitted when it reaches position N/H - 1 (after L + 1 steps) and its last when it
+    leaves (after W steps), so it has had ``layers`` x (L + 1) layers before its first sample is heard and
+    ``layers`` x W when it is committed. With position-dependent parameters, layer t at position p is the
+    frame's layer (W - 1 - p) x layers + t: a frame's depth picks its parameters."""
+    w = lookahead + overlap
+    return {
+        "kind": "pipelined" if position_dependent else "repeated",
+        "layers_per_hop": layers,
+        "window_frames": w,
+        "layers_before_first_emission": layers * (lookahead + 1),
+        "layers_when_committed": layers * w,
+        "parameters": "per (layer, window position)" if position_dependent else "per layer",
+    }
+
+
 @functools.lru_cache(maxsize=16)
 def _hop_advance(n_fft: int, hop: int) -> np.ndarray:
     return 2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop / n_fft
