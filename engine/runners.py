@@ -52,6 +52,7 @@ class WindowStep:
         window_frames: int | None = None,
         backend: str = backends.NUMPY,
         card: dict | None = None,
+        dtype: type = np.float64,
     ) -> None:
         self.fn = fn
         self.name = name
@@ -59,6 +60,9 @@ class WindowStep:
         self.window_frames = window_frames  # a model that pins W says so here
         self.backend = backend
         self.card = card  # an exported model's card
+        # precision of the window state the step takes and returns: a model runs in float32 (its graph and
+        # its compiled step), so the window keeps float32 state and nothing is converted per step
+        self.dtype = np.dtype(dtype)
 
     def __call__(self, mag, x, fixed, lam):
         return self.fn(mag, x, fixed, lam)
@@ -127,7 +131,8 @@ def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tu
                 x32, lam32 = runner.step(mag32, x32, fixed32, lam32)
             return x32, lam32
 
-    return WindowStep(fn, str(card["name"]), layers * passes, pinned, backend=used, card=card), cfg
+    name, cost = str(card["name"]), layers * passes
+    return WindowStep(fn, name, cost, pinned, backend=used, card=card, dtype=np.float32), cfg
 
 
 def window_step(

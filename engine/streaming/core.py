@@ -148,17 +148,18 @@ class Stream:
             )
         if arr.dtype.kind not in "fiuc":
             raise InputError(f"frames must be numbers, not dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
+        # one reduction first (NaN and infinity propagate into the sum); the element test only when it fails
+        if not np.isfinite(np.add.reduce(arr, axis=None)) and not np.all(np.isfinite(arr)):
             raise InputError(f"{int(np.count_nonzero(~np.isfinite(arr)))} frame values are NaN or infinite")
         if arr.dtype.kind == "c":
             if not getattr(self.processor, "accepts_phases", False):
                 raise InputError(f"{self.name} takes magnitude frames only, not complex frames")
             return np.abs(arr) ** self.cfg.power, np.angle(arr)
-        if np.any(arr < 0):
+        if arr.size and arr.min() < 0:
             raise InputError(
                 f"{int(np.count_nonzero(arr < 0))} frame values are negative (magnitudes are >= 0)"
             )
-        return arr.astype(np.float64), None
+        return np.asarray(arr, dtype=np.float64), None  # push copies the frames into its own buffer
 
     def push(self, frames) -> np.ndarray:
         """Feed k frames [k, K] (or one [K]); returns the samples completed, float32 (B H per block)."""
@@ -182,7 +183,10 @@ class Stream:
         self.stats.compute_s += time.perf_counter() - t0
         self.stats.cpu_s += time.thread_time() - c0
         self.stats.frames_in += mags.shape[0]
-        samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        if len(out) == 1:
+            samples = out[0]
+        else:
+            samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
         self.stats.samples_out += samples.size
         return samples
 
@@ -193,8 +197,9 @@ class Stream:
         out = self.processor.process(self._pending_mag[:b].copy(), phases)
         self._n_pending = 0
         self._pending_has_phase = False
-        frames = f"frame {last}" if b == 1 else f"frames {last - b + 1} to {last}"
-        self._check_output(out, f"at {frames} (largest magnitude {self._pending_mag[:b].max():.3g})")
+        if not np.isfinite(np.add.reduce(out)):  # NaN or infinity propagate into the sum
+            frames = f"frame {last}" if b == 1 else f"frames {last - b + 1} to {last}"
+            self._check_output(out, f"at {frames} (largest magnitude {self._pending_mag[:b].max():.3g})")
         return out
 
     def _check_output(self, out: np.ndarray, where: str) -> None:

@@ -80,6 +80,7 @@ class WindowProcessor(FrameProcessor):
         if init not in INITS:
             raise ValueError(f"unknown phase initialisation {init!r}; choose one of {', '.join(INITS)}")
         self.step = step
+        self.dtype = step.dtype  # the window state's precision: the step's, so no conversion per step
         self.name = step.name
         self.init = init
         self.silent_start = int(silent_start)
@@ -106,10 +107,11 @@ class WindowProcessor(FrameProcessor):
 
     def reset(self) -> None:
         cfg, w = self.cfg, self.n_window
-        self.mag = np.zeros((w, cfg.n_bins))
-        self.x = np.zeros(cfg.span(w))
-        self.lam = np.zeros((2, w, cfg.n_bins))
-        self.fixed = np.zeros(cfg.span(w))
+        self.mag = np.zeros((w, cfg.n_bins), self.dtype)
+        self.x = np.zeros(cfg.span(w), self.dtype)
+        self.lam = np.zeros((2, w, cfg.n_bins), self.dtype)
+        self.fixed = np.zeros(cfg.span(w), self.dtype)
+        self._n_fixed = 0  # samples marked in self.fixed (it only changes while the stream starts)
         self.frames_in = 0
         self._pghi.reset()
 
@@ -181,11 +183,13 @@ class WindowProcessor(FrameProcessor):
         n_silent = min(self.x.size, max(0, max(self.silent_start, 0) - span_start, -span_start))
         self.x[:n_silent] = 0.0
         n_fixed = (cfg.overlap - 1 + self.block - b) * h
-        self.fixed[:] = 0.0
-        self.fixed[: max(n_fixed, n_silent)] = 1.0
+        if max(n_fixed, n_silent) != self._n_fixed:
+            self._n_fixed = max(n_fixed, n_silent)
+            self.fixed[:] = 0.0
+            self.fixed[: self._n_fixed] = 1.0
         x, lam = self.step(self.mag, self.x, self.fixed, self.lam)
-        self.x = np.asarray(x, dtype=np.float64).reshape(self.x.shape)
-        self.lam = np.asarray(lam, dtype=np.float64).reshape(self.lam.shape)
+        self.x = np.asarray(x, dtype=self.dtype).reshape(self.x.shape)
+        self.lam = np.asarray(lam, dtype=self.dtype).reshape(self.lam.shape)
         return self.x[n_fixed : n_fixed + b * h].astype(np.float32)
 
     def tail(self) -> np.ndarray:
