@@ -213,3 +213,42 @@ def test_fixed_b_keeps_b_at_two_while_the_rest_learns_and_the_compiled_step_take
     assert set(np.ravel(card["parameters"]["b"])) == {2.0}
     step = build_step(card, CFG)
     assert np.all(step.bm1 == 1.0)  # the kernel's power-free path (g2 r instead of g2 r^(b-1)/(b-1))
+
+
+def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_penalties(tmp_path):
+    """--init: every window position takes the offline model's layer; the window step then equals the
+    offline network's (penalty schedule and coverage floor included), and the export keeps the schedule
+    for onnxruntime (parity asserted by the export) and for the compiled step (its golden pair)."""
+    from pathlib import Path
+
+    from phasefold.engine.onnx_model import load_compiled, read_card
+    from phasefold.training.rebuild import network_of
+    from phasefold.training.stream_export import export_stream
+    from phasefold.training.stream_train import settings_of_start
+
+    path = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-modified.onnx"
+    card = read_card(path)
+    start = settings_of_start(path)
+    assert start["rho_end"] is not None and start["layers"] == int(card["layers"])
+    cfg = {k: v for k, v in start.items() if k != "hop"}
+    net = StreamUnfolded(StreamNetConfig(lookahead=1, **cfg))
+    net.start_from(card["parameters"])
+    offline = network_of(card).double()
+    net = net.double()
+    w, rng = net.scfg.window_frames, np.random.default_rng(3)
+    s = CFG.span(w)
+    mag = magnitude(_signal(s), CFG)[3 : 3 + w]
+    x = 0.05 * rng.standard_normal(s)
+    fixed = np.zeros(s)
+    fixed[: 3 * CFG.hop] = 1.0
+    lam = 1e-3 * (rng.standard_normal((w, CFG.n_bins)) + 1j * rng.standard_normal((w, CFG.n_bins)))
+    args = [torch.as_tensor(a) for a in (mag, x, fixed, lam)]
+    with torch.no_grad():
+        got_x, got_lam = net(*args)
+        ref_x, ref_lam = offline(*args)
+    assert torch.allclose(got_x, ref_x, rtol=0, atol=1e-9 * float(ref_x.abs().max()))
+    assert torch.allclose(got_lam, ref_lam, rtol=0, atol=1e-9 * float(ref_lam.abs().max()))
+    exported = export_stream(net.float(), tmp_path / "unfolded-stream-start.onnx")
+    assert np.allclose(exported["parameters"]["rho"], card["parameters"]["rho"], rtol=1e-6)
+    step = load_compiled(tmp_path / "unfolded-stream-start.onnx")  # refused unless it meets the golden pair
+    assert np.allclose(step.rho, card["parameters"]["rho"], rtol=1e-6)

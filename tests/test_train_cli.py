@@ -323,3 +323,25 @@ def test_train_stream_takes_the_pesq_weight_into_its_configuration(tmp_path):
     tiny = ["-L", "0", "--layers", "1", "--epochs", "1", "--steps", "1", "--batch", "1", "--data", data]
     assert main(["train-stream", *tiny, "--pesq-weight", "0.5", "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["config"]["pesq_weight"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--layers", "3"], "--layers 3: --init"),
+        (["--fixed-b"], "--fixed-b and --init"),
+        (["--init-stream"], "already a streaming model"),
+    ],
+)
+def test_train_stream_init_refuses_what_contradicts_its_start_in_one_line(extra, message, capsys, tmp_path):
+    from pathlib import Path
+
+    from phasefold.cli import main
+
+    models = Path(__file__).resolve().parents[1] / "exported_models"
+    start = models / ("unfolded-stream-l1.onnx" if extra == ["--init-stream"] else "unfolded-modified.onnx")
+    args = [a for a in extra if a != "--init-stream"]
+    rc = main(["train-stream", "-L", "1", "--init", str(start), *args, "--out", str(tmp_path / "run")])
+    assert rc != 0
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing written

@@ -38,6 +38,7 @@ def network_of(card: dict) -> UnfoldedADMM:
             rho=float(card["rho"]),
             position=bool(card["streaming"]["position_dependent"]),
             cov_eps=float(card["coverage_eps"]),
+            rho_end=float(params["rho"][-1]) if "rho" in params else None,
             stft={k: v for k, v in card["stft"].items() if k != "window"},
         )
         net = StreamUnfolded(scfg)

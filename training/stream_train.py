@@ -11,9 +11,12 @@ iterations per step) is epoch 0 and a candidate for best.pt. The run folder is t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import torch
+from phasefold.engine.admm import COVERAGE_EPS
+from phasefold.engine.errors import InputError
 from phasefold.engine.stft import StftConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
@@ -45,6 +48,9 @@ class StreamTrainConfig(RunConfig):
     sc_weight: float = 0.2
     pesq_weight: float = 0.0  # + pesq_weight * PESQ surrogate disturbance (phasefold.training.pesq_loss)
     truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
+    rho_end: float | None = None  # a learned penalty per layer (from an --init model's schedule)
+    cov_eps: float = COVERAGE_EPS  # coverage floor of the synthesis (an --init model's own)
+    init: str | None = None  # start every window position from an offline model (NAME.onnx, card beside)
     seed: int = 0
 
     def net_config(self) -> StreamNetConfig:
@@ -55,16 +61,41 @@ class StreamTrainConfig(RunConfig):
             rho=self.rho,
             position=self.position,
             fixed_b=self.fixed_b,
+            rho_end=self.rho_end,
+            cov_eps=self.cov_eps,
             stft=StftConfig(hop=self.hop).to_dict(),
         )
 
     def network(self, start: bool) -> StreamUnfolded:
         net = StreamUnfolded(self.net_config())
         net.truncate = self.truncate
+        if start and self.init:
+            from phasefold.engine.onnx_model import read_card
+
+            net.start_from(read_card(self.init)["parameters"])
         return net
 
     def loss(self, net: StreamUnfolded, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
         return batch_loss(net, clean, mag, phase, self.sc_weight, runner=runner, pesq_weight=self.pesq_weight)
 
     def start_label(self) -> str:
-        return "untrained = streaming ADMM-l2"
+        return f"the start, {Path(self.init).stem} streamed" if self.init else "untrained = streaming ADMM-l2"
+
+
+def settings_of_start(model_path: str | Path) -> dict:
+    """What a stream run takes from the offline model it starts from (``--init``): layers, pieces, penalty
+    (and schedule), coverage floor and hop, so that epoch 0 is that model streamed by the engine."""
+    from phasefold.engine.onnx_model import read_card
+
+    card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
+    if "streaming" in card:
+        raise InputError(f"--init {model_path}: already a streaming model; start from an offline one")
+    params = card["parameters"]
+    return {
+        "layers": int(card["layers"]),
+        "pieces": int(card["pieces"]),
+        "rho": float(card["rho"]),
+        "rho_end": float(params["rho"][-1]) if "rho" in params else None,
+        "cov_eps": float(card["coverage_eps"]),
+        "hop": int(card["stft"]["hop"]),
+    }

@@ -39,6 +39,7 @@ class StreamNetConfig:
     rho: float = 0.1
     position: bool = True  # one parameter set per (layer, frame position in the window)
     fixed_b: bool = False  # b = 2 frozen: the compiled step's prox needs no power of r
+    rho_end: float | None = None  # a learned penalty per layer (an offline model's schedule it starts from)
     cov_eps: float = COVERAGE_EPS  # floor of the coverage in the least-squares synthesis
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
 
@@ -71,6 +72,7 @@ class StreamUnfolded(UnfoldedADMM):
                 rho=cfg.rho,
                 stft=cfg.stft,
                 fixed_b=cfg.fixed_b,
+                rho_end=cfg.rho_end,
             )
         )
         self.scfg = cfg
@@ -87,21 +89,43 @@ class StreamUnfolded(UnfoldedADMM):
         self.register_buffer("cov", torch.as_tensor(np.maximum(cov, cfg.cov_eps)), persistent=False)
 
     def constrained(self) -> dict[str, torch.Tensor]:
-        """Constrained values shaped to broadcast over [..., W, K]: g1/g2/b [T, P, 1], w/bias [T, C, P, 1]."""
+        """Constrained values shaped to broadcast over [..., W, K]: g1/g2/b [T, P, 1], w/bias [T, C, P, 1]
+        (and the per-layer penalties "rho" [T] of a penalty schedule)."""
         p = super().constrained()
-        return {
+        out = {
             "g1": p["g1"][..., None],
             "g2": p["g2"][..., None],
             "b": p["b"][..., None],
             "w": p["w"].permute(0, 2, 1)[..., None],
             "bias": p["bias"].permute(0, 2, 1)[..., None],
         }
+        if "rho" in p:
+            out["rho"] = p["rho"]
+        return out
 
     def card_parameters(self) -> dict[str, list]:
-        """One row per (layer, position) set, layer-major: set index = t * P + position."""
+        """One row per (layer, position) set, layer-major (set = t * P + position); "rho": one per layer."""
         p = UnfoldedADMM.constrained(self)
         t, n = self.scfg.layers, self.positions
-        return {k: v.detach().cpu().double().reshape(t * n, *v.shape[2:]).tolist() for k, v in p.items()}
+        return {
+            k: v.detach().cpu().double().reshape(t if k == "rho" else t * n, *v.shape[2:]).tolist()
+            for k, v in p.items()
+        }
+
+    @torch.no_grad()
+    def start_from(self, params: dict) -> None:
+        """Every window position starts from an offline model's parameters (a card's rows: one set, tied,
+        or one per layer, untied; "rho" its penalty schedule): the stream then runs that model."""
+        t, n = self.scfg.layers, self.positions
+        for name, attr in (("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")):
+            rows = torch.tensor(params[name], dtype=torch.float64)
+            rows = rows.expand(t, *rows.shape[1:]) if rows.shape[0] == 1 else rows
+            value = torch.log(rows) if name == "bias" else rows
+            getattr(self, attr).copy_(value[:, None].expand(t, n, *rows.shape[1:]))
+        if "rho" in params:
+            if self.log_rho is None:
+                raise ValueError("a penalty schedule needs a network made with rho_end")
+            self.log_rho.copy_(torch.log(torch.tensor(params["rho"], dtype=torch.float64)))
 
     def graph_parameters(self) -> dict[str, np.ndarray]:
         """Parameters shaped for ``phasefold.training.onnx_graph.build_model`` with per-position constants."""

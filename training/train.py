@@ -74,8 +74,15 @@ class RunConfig(ABC):
         """What the untrained network (epoch 0) is."""
 
     def record(self, out: Path, resume: bool) -> dict:
-        """Entries of this kind for config.json and the checkpoints."""
-        return {}
+        """Entries for config.json and the checkpoints: the start model (``init``) where there is one,
+        recorded at the start (a resumed run keeps it even if the file has changed)."""
+        init = getattr(self, "init", None)
+        if not init:
+            return {}
+        first = out / "config.json"
+        if resume and first.is_file():
+            return {"init_model": json.loads(first.read_text()).get("init_model")}
+        return {"init_model": init_provenance(init)}
 
 
 @dataclass
@@ -141,14 +148,6 @@ class TrainConfig(RunConfig):
     def start_label(self) -> str:
         return f"the start, {Path(self.init).stem}" if self.init else "untrained = ADMM-l2"
 
-    def record(self, out: Path, resume: bool) -> dict:
-        """The start model, recorded at the start: a resumed run keeps it even if the file has changed."""
-        if not self.init:
-            return {}
-        first = out / "config.json"
-        if resume and first.is_file():
-            return {"init_model": json.loads(first.read_text()).get("init_model")}
-        return {"init_model": init_provenance(self.init)}
 
 
 LOGMAG_FLOOR_DB = -60.0  # log-magnitude term: bins are floored at this level below the excerpt's peak

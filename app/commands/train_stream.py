@@ -15,10 +15,17 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--lookahead", "-L", type=non_negative_int, default=1, help="look-ahead L in frames (default 1)"
     )
     parser.add_argument(
-        "--layers", type=positive_int, default=3, help="T, ADMM layers per window step (default 3)"
+        "--layers", type=positive_int, default=None, help="T, ADMM layers per window step (default 3)"
     )
     parser.add_argument(
-        "--pieces", type=non_negative_int, default=3, help="C, pieces of the activation (default 3)"
+        "--pieces", type=non_negative_int, default=None, help="C, pieces of the activation (default 3)"
+    )
+    parser.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL.onnx",
+        help="start every window position from an offline model (tied or untied, its card beside it): its "
+        "layers, pieces, penalties and coverage floor are taken over, so epoch 0 is that model streamed",
     )
     parser.add_argument(
         "--no-position",
@@ -74,10 +81,21 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.train import train
 
     data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
+    start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
+    if args.init:
+        from phasefold.training.stream_train import settings_of_start
+
+        start = settings_of_start(args.init)
+        for name in ("layers", "pieces"):
+            given = getattr(args, name)
+            if given is not None and given != start[name]:
+                raise InputError(f"--{name} {given}: --init {args.init} has {start[name]}")
+        if args.fixed_b:
+            raise InputError("--fixed-b and --init: the start model's b is taken over, not fixed at 2")
+        start["init"] = args.init
     cfg = StreamTrainConfig(
         lookahead=args.lookahead,
-        layers=args.layers,
-        pieces=args.pieces,
+        **start,
         position=not args.no_position,
         fixed_b=args.fixed_b,
         data=data,
