@@ -243,7 +243,7 @@ def _set(path: str, value):
         (
             "unfolded-stream-l0",
             _set("parameters.g1", [1.0]),
-            "parameters.g1 has shape [1]; untied 3 layers need 12 finite values (one per parameter set)",
+            "parameters.g1 has shape [1]; untied 8 layers need 32 finite values (one per parameter set)",
         ),
         (
             "unfolded-untied",
