@@ -30,7 +30,7 @@ LOOKAHEADS = (0, 1, 3)
 SWEEP = {"rtisi-la": (1, 2, 3, 5, 8), "admm-l2": (1, 2, 3, 5), "fgla": (1, 2, 3, 5)}
 CLASSICAL = ("rtisi-la", "rtpghi", "admm-l2", "fgla")
 EXACT, MODIFIED = "exact_hop256", "modified_snr5"
-SHIPPED = {0: "unfolded-stream-l0", 1: "unfolded-stream-l1", 3: "unfolded-stream-l3"}
+SHIPPED = {0: "unfolded-stream-l0", 1: "unfolded-stream-l1", 3: "unfolded-stream-l3"}  # + "-t3" variants
 MODIFIED_MODEL = "unfolded-stream-modified-l1"
 # issue 14: PESQ within 0.03 of the streamed untied model, at most a third of its RTF, classical + 0.15
 PESQ_TOLERANCE, RTF_SHARE, CLASSICAL_MARGIN = 0.03, 1.0 / 3.0, 0.15
@@ -101,7 +101,7 @@ def pareto(points: list[tuple[float, float, str]], higher_better: bool) -> list[
 def checks(results: dict, rtf: dict) -> list[str]:
     """Issue 14's acceptance points, one line each, from the results and the bench's RTF."""
     lines = []
-    for lookahead, name in SHIPPED.items():
+    for lookahead, name in [(lk, n + suffix) for lk, n in SHIPPED.items() for suffix in ("", "-t3")]:
         model, ref = results.get(f"{name} L{lookahead}"), results.get(f"unfolded-untied L{lookahead}")
         cost, ref_cost = rtf.get((name, lookahead)), rtf.get(("unfolded-untied", lookahead))
         if model is None or ref is None or cost is None or ref_cost is None:

@@ -99,5 +99,5 @@ def test_parameter_sets_are_labelled_by_layer_and_frame_position():
     assert set_labels(read_card(MODELS_DIR / "unfolded-tied.onnx")) == ["tied (all layers)"]
     untied = set_labels(read_card(MODELS_DIR / "unfolded-untied.onnx"))
     assert untied[0] == "layer 1" and untied[-1] == "layer 15" and len(untied) == 15
-    stream = set_labels(read_card(MODELS_DIR / "unfolded-stream-l1.onnx"))  # 3 layers x 5 frames
+    stream = set_labels(read_card(MODELS_DIR / "unfolded-stream-l1-t3.onnx"))  # 3 layers x 5 frames
     assert (stream[0], stream[6], stream[-1]) == ("layer 1, frame 1", "layer 2, frame 2", "layer 3, frame 5")

@@ -39,10 +39,10 @@ def test_demo_without_display_streams_and_prints_a_summary(capsys):
 
 
 def test_demo_without_window_streams_a_model_file_and_refuses_a_missing_one(capsys):
-    model = MODELS / "unfolded-stream-l1.onnx"
+    model = MODELS / "unfolded-stream-l1-t3.onnx"
     assert main(["demo", "--no-gui", "-m", str(model), "-L", "1", "--output", "null"]) == 0
     out = capsys.readouterr().out
-    assert "unfolded-stream-l1 (window of 5 frames, 3 projections per step" in out
+    assert "unfolded-stream-l1-t3 (window of 5 frames, 3 projections per step" in out
     assert 0.9 < float(out.split(" stoi ")[1].split()[0]) <= 1.0
     assert main(["demo", "--no-gui", "-m", "missing.onnx", "--output", "null"]) == 1
     assert "missing.onnx: no such model file" in capsys.readouterr().err

@@ -149,7 +149,6 @@ class TrainConfig(RunConfig):
         return f"the start, {Path(self.init).stem}" if self.init else "untrained = ADMM-l2"
 
 
-
 LOGMAG_FLOOR_DB = -60.0  # log-magnitude term: bins are floored at this level below the excerpt's peak
 
 
