@@ -231,7 +231,8 @@ def main() -> int:
 
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    for key, (method, lookahead, condition) in rows().items():
+    table = rows()  # reads the shipped models' cards: once
+    for key, (method, lookahead, condition) in table.items():
         if key in results or (args.only and args.only not in key):
             continue
         name, _, iters = method.partition(":")
@@ -245,7 +246,7 @@ def main() -> int:
     print("| method | L | condition | SC dB | STOI | ESTOI | PESQ | RTF (bench) |")
     print("|---|---|---|---|---|---|---|---|")
     for key, r in results.items():
-        method, lookahead, condition = rows().get(key, (key, -1, "?"))
+        method, lookahead, condition = table.get(key, (key, -1, "?"))
         cost = rtf.get((method, lookahead))
         shown = "-" if cost is None else f"{cost:.4f}"
         print(

@@ -30,22 +30,22 @@ from phasefold.training.unfolded import UnfoldedADMM, card_net_config, load_para
 def network_of(card: dict) -> UnfoldedADMM:
     """The PyTorch network whose export is the card's model."""
     params = card["parameters"]
+    arch = card_net_config(card)  # layers, pieces, penalty (schedule) and STFT, streaming or not
     if "streaming" in card:
         scfg = StreamNetConfig(
             lookahead=int(card["streaming"]["lookahead"]),
-            layers=int(card["layers"]),
-            pieces=int(card["pieces"]),
-            rho=float(card["rho"]),
+            layers=arch.layers,
+            pieces=arch.pieces,
+            rho=arch.rho,
             position=bool(card["streaming"]["position_dependent"]),
             cov_eps=float(card["coverage_eps"]),
-            rho_end=float(params["rho"][-1]) if "rho" in params else None,
-            stft={k: v for k, v in card["stft"].items() if k != "window"},
+            rho_end=arch.rho_end,
+            stft=arch.stft,
         )
         net = StreamUnfolded(scfg)
-        load_parameters(net, params)
     else:
-        net = UnfoldedADMM(card_net_config(card))
-        load_parameters(net, params)
+        net = UnfoldedADMM(arch)
+    load_parameters(net, params)
     restored = net.card_parameters()
     for name, value in params.items():
         if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):

@@ -21,6 +21,7 @@ from phasefold.engine.stft import StftConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 from phasefold.training.train import RunConfig, batch_loss
+from phasefold.training.unfolded import card_net_config
 
 
 @dataclass
@@ -90,12 +91,12 @@ def settings_of_start(model_path: str | Path) -> dict:
     card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
     if "streaming" in card:
         raise InputError(f"--init {model_path}: already a streaming model; start from an offline one")
-    params = card["parameters"]
+    arch = card_net_config(card)
     return {
-        "layers": int(card["layers"]),
-        "pieces": int(card["pieces"]),
-        "rho": float(card["rho"]),
-        "rho_end": float(params["rho"][-1]) if "rho" in params else None,
+        "layers": arch.layers,
+        "pieces": arch.pieces,
+        "rho": arch.rho,
+        "rho_end": arch.rho_end,
         "cov_eps": float(card["coverage_eps"]),
-        "hop": int(card["stft"]["hop"]),
+        "hop": int(card["stft"]["hop"]),  # the STFT the model runs at, which the stream will use
     }

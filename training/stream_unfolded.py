@@ -23,7 +23,7 @@ from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.stft import StftConfig, coverage, overlap_add
 from phasefold.engine.stft import window as np_window
 from phasefold.training import stft as tstft
-from phasefold.training.unfolded import NetConfig, UnfoldedADMM
+from phasefold.training.unfolded import NetConfig, UnfoldedADMM, load_parameters
 from torch import nn
 
 INSERT_EPS = 1e-12  # the engine's floor on the coverage when it inserts a new frame
@@ -112,20 +112,18 @@ class StreamUnfolded(UnfoldedADMM):
             for k, v in p.items()
         }
 
-    @torch.no_grad()
     def start_from(self, params: dict) -> None:
         """Every window position starts from an offline model's parameters (a card's rows: one set, tied,
         or one per layer, untied; "rho" its penalty schedule): the stream then runs that model."""
         t, n = self.scfg.layers, self.positions
-        for name, attr in (("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")):
-            rows = torch.tensor(params[name], dtype=torch.float64)
-            rows = rows.expand(t, *rows.shape[1:]) if rows.shape[0] == 1 else rows
-            value = torch.log(rows) if name == "bias" else rows
-            getattr(self, attr).copy_(value[:, None].expand(t, n, *rows.shape[1:]))
-        if "rho" in params:
-            if self.log_rho is None:
-                raise ValueError("a penalty schedule needs a network made with rho_end")
-            self.log_rho.copy_(torch.log(torch.tensor(params["rho"], dtype=torch.float64)))
+        if "rho" in params and self.log_rho is None:
+            raise ValueError("a penalty schedule needs a network made with rho_end")
+        per_set = {"rho": params["rho"]} if "rho" in params else {}
+        for name in ("g1", "g2", "b", "w", "bias"):
+            rows = np.asarray(params[name], dtype=np.float64)
+            rows = np.broadcast_to(rows, (t, *rows.shape[1:])) if rows.shape[0] == 1 else rows
+            per_set[name] = np.repeat(rows, n, axis=0)  # layer-major: set = layer * P + position
+        load_parameters(self, per_set)
 
     def graph_parameters(self) -> dict[str, np.ndarray]:
         """Parameters shaped for ``phasefold.training.onnx_graph.build_model`` with per-position constants."""

@@ -148,8 +148,7 @@ class Stream:
             )
         if arr.dtype.kind not in "fiuc":
             raise InputError(f"frames must be numbers, not dtype {arr.dtype}")
-        # one reduction first (NaN and infinity propagate into the sum); the element test only when it fails
-        if not np.isfinite(np.add.reduce(arr, axis=None)) and not np.all(np.isfinite(arr)):
+        if not all_finite(arr):
             raise InputError(f"{int(np.count_nonzero(~np.isfinite(arr)))} frame values are NaN or infinite")
         if arr.dtype.kind == "c":
             if not getattr(self.processor, "accepts_phases", False):
@@ -197,13 +196,13 @@ class Stream:
         out = self.processor.process(self._pending_mag[:b].copy(), phases)
         self._n_pending = 0
         self._pending_has_phase = False
-        if not np.isfinite(np.add.reduce(out)):  # NaN or infinity propagate into the sum
+        if not all_finite(out):  # the message is built only when it is needed
             frames = f"frame {last}" if b == 1 else f"frames {last - b + 1} to {last}"
             self._check_output(out, f"at {frames} (largest magnitude {self._pending_mag[:b].max():.3g})")
         return out
 
     def _check_output(self, out: np.ndarray, where: str) -> None:
-        if not np.isfinite(out).all():
+        if not all_finite(out):
             raise InputError(f"{self.name} returned NaN or infinite audio {where}; the stream stops there")
 
     def flush(self) -> np.ndarray:
@@ -221,6 +220,12 @@ class Stream:
         out = np.concatenate(parts)
         self.stats.samples_out += out.size
         return out
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """No NaN or infinity in ``a``: one sum first (they propagate into it), the element test only when the
+    sum is not finite (a sum of large finite values can overflow)."""
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
 
 
 def warm_up(processor: FrameProcessor) -> None:
