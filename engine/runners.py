@@ -96,7 +96,7 @@ def _classical_step(spec: MethodSpec, cfg: StftConfig, n_iter: int, backend: str
         return lambda mag, x, fixed, lam: admm_iterations(mag, x, fixed, lam, prox, rho, n_iter, cfg)
 
     fn, used = backends.build(backend, compiled, reference, model=False)
-    return WindowStep(fn, spec.name, n_iter, backend=used)
+    return WindowStep(fn, spec.name, n_iter, backend=used, dtype=getattr(fn, "dtype", np.float64))
 
 
 def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tuple[WindowStep, StftConfig]:

@@ -32,14 +32,27 @@ def _run(stream: Stream, mag: np.ndarray, chunks: list[int] | None = None) -> np
     return np.concatenate(parts)
 
 
-def test_whole_signal_in_one_window_equals_offline_admm():
-    """One block covering every frame: the engine's single step is ADMM over the whole padded signal."""
+@pytest.mark.parametrize(
+    ("backend", "n_iter", "rtol", "inconsistency"), [("numpy", 20, 1e-7, 0.15), ("compiled", 5, 1e-4, 0.25)]
+)
+def test_whole_signal_in_one_window_equals_offline_admm(backend, n_iter, rtol, inconsistency):
+    """One block covering every frame: the engine's single step is ADMM over the whole padded signal.
+    The compiled step runs in float32, and ADMM amplifies rounding (float64 from float32-rounded inputs
+    is 2e-6 off after 5 iterations, 2e-4 after 20), so it is held to 5 iterations."""
     cfg = StftConfig()
     x = _speechlike(6000)
     mag = np.abs(stft(x, cfg))
     n_frames, r = mag.shape[0], cfg.overlap
     stream = Stream(
-        make_processor("admm-l2", cfg, lookahead=0, block=n_frames, iterations=20, silent_start=cfg.pad)
+        make_processor(
+            "admm-l2",
+            cfg,
+            lookahead=0,
+            block=n_frames,
+            iterations=n_iter,
+            silent_start=cfg.pad,
+            backend=backend,
+        )
     )
     out = _run(stream, mag)
 
@@ -59,12 +72,12 @@ def test_whole_signal_in_one_window_equals_offline_admm():
     x0 = x0 * (1 - fixed)
     div = divergence("l2")
     ref, _ = admm_iterations(
-        big_mag, x0, fixed, None, make_prox(div, "left"), published_rho(div, cfg), 20, cfg
+        big_mag, x0, fixed, None, make_prox(div, "left"), published_rho(div, cfg), n_iter, cfg
     )
-    np.testing.assert_allclose(out, ref[(r - 1) * cfg.hop :], atol=1e-6)
+    assert np.abs(out - ref[(r - 1) * cfg.hop :]).max() <= rtol * np.abs(ref).max()
     # and it is a real reconstruction of the input (time-aligned)
     y = out[cfg.pad : cfg.pad + x.size]
-    assert np.linalg.norm(np.abs(stft(y, cfg)) - mag) / np.linalg.norm(mag) < 0.15
+    assert np.linalg.norm(np.abs(stft(y, cfg)) - mag) / np.linalg.norm(mag) < inconsistency
 
 
 @pytest.mark.parametrize("method", ["admm-l2", "fgla", "rtisi-la", "rtpghi"])

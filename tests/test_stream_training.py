@@ -68,7 +68,8 @@ def test_torch_loop_equals_engine_stream(lookahead):
     n = 12 * CFG.hop - CFG.pad
     x = _signal(n, seed=lookahead)
     r = magnitude(x, CFG)
-    ref = run_stream(Stream.open("admm-l2", CFG, lookahead=lookahead, iterations=2), r, n)
+    # the numpy step: float64 like the torch loop (the compiled one runs in float32)
+    ref = run_stream(Stream.open("admm-l2", CFG, lookahead=lookahead, iterations=2, backend="numpy"), r, n)
     with torch.no_grad():
         got = stream_reconstruct(_admm_l2_net(lookahead, 2), torch.as_tensor(r), n, lookahead, CFG).numpy()
     assert got.shape == ref.shape

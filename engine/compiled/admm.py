@@ -1,9 +1,16 @@
-"""ADMM (closed-form proxes) and (F)GLA window steps as compiled kernels, in float64 like engine.admm.
+"""ADMM (closed-form proxes) and (F)GLA window steps as compiled kernels.
 
 They compute engine.admm's ``admm_iterations`` (d = 1) and ``gla_iterations`` with FFTW instead of numpy's
-FFT, so their output equals the numpy steps' to rounding. Proxes (engine.proxes): quadratic (either side),
-left KL (Lambert W of an exponential), right KL and left IS (positive roots of quadratics). The beta
-divergences' numerical prox and d = 2 have no compiled step: ``prox_kind`` says so.
+FFT. Proxes (engine.proxes): quadratic (either side), left KL (Lambert W of an exponential), right KL and
+left IS (positive roots of quadratics). The beta divergences' numerical prox and d = 2 have no compiled
+step: ``prox_kind`` says so.
+
+Precision: ADMM-l2 and (F)GLA run in float32, like a model's step, so that a classical method and a model
+with the same iterations cost the same. ADMM with the quadratic prox is the b = 2 member of the learned
+family with g1 = rho / (1 + rho), g2 = 1 / (1 + rho) and no pieces, so it runs the models' kernel
+(engine.compiled.unfolded.unfolded_layers); (F)GLA runs ``gla_layers`` on float32 plans. The KL and IS
+proxes keep float64 (``admm_layers``): their Lambert W and roots are not in the learned family. Either
+way the output equals the numpy step's to the rounding of its precision.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import math
 import numpy as np
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
+from phasefold.engine.compiled.unfolded import unfolded_layers
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.errors import BackendError
 from phasefold.engine.stft import StftConfig, coverage
@@ -114,20 +122,28 @@ def admm_layers(mag, x, fixed, lam, kind, rho, n_iter, win, gain, hop, frames, s
 
 
 @kernel
-def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec, forward, inverse):
-    """(Fast) Griffin-Lim on a window: engine.admm.gla_iterations; returns x [S] in float64."""
+def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec, forward, inverse, single):
+    """(Fast) Griffin-Lim on a window: engine.admm.gla_iterations; returns x [S] in x's precision.
+
+    ``spec`` is the plan's spectra viewed as real [W, 2K] (re, im interleaved), so that the per-bin loop
+    vectorises; a zero coefficient takes the target magnitude at phase 0, as in the numpy step."""
     w, k = target.shape
     prev = x.copy()
     z = x.copy()
     syn = np.empty_like(x)
+    zero = x.dtype.type(0.0)
     for _ in range(n_iter):
-        frame_forward(z, win, hop, frames, forward, False)
+        frame_forward(z, win, hop, frames, forward, single)
         for j in range(w):
+            sj, tj = spec[j], target[j]
             for q in range(k):
-                c = spec[j, q]
-                a = math.sqrt(c.real * c.real + c.imag * c.imag)
-                spec[j, q] = c * (target[j, q] / a) if a > 0 else complex(target[j, q], 0.0)
-        inverse_overlap_add(frames, win, hop, inverse, False, syn)
+                re, im = sj[2 * q], sj[2 * q + 1]
+                a = np.sqrt(re * re + im * im)
+                nonzero = a > zero
+                f = tj[q] / a if nonzero else zero
+                sj[2 * q] = re * f if nonzero else tj[q]
+                sj[2 * q + 1] = im * f
+        inverse_overlap_add(frames, win, hop, inverse, single, syn)
         for i in range(x.shape[0]):
             xi = fixed[i] * prev[i] + gain[i] * syn[i]
             z[i] = xi + momentum * (xi - prev[i])
@@ -136,50 +152,77 @@ def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec,
 
 
 class _WindowKernel:
-    """Shared set-up of the classical compiled steps: float64 plans and the least-squares gain."""
+    """Shared set-up of the classical compiled steps: plans of one precision and the least-squares gain."""
 
-    def __init__(self, cfg: StftConfig) -> None:
+    def __init__(self, cfg: StftConfig, dtype: type) -> None:
         if cfg.power != 1.0:
             raise BackendError("the compiled backend runs d = 1 magnitudes only; use --backend numpy or auto")
         self.cfg = cfg
-        self.spectral = Spectral(cfg, np.float64)
+        self.dtype = np.dtype(dtype)
+        self.spectral = Spectral(cfg, self.dtype)
         self._cov: dict[int, np.ndarray] = {}
 
-    def arrays(self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray):
-        mag = np.ascontiguousarray(mag, dtype=np.float64)
-        w = mag.shape[0]
+    def coverage(self, w: int) -> np.ndarray:
         if w not in self._cov:
-            self._cov[w] = np.maximum(coverage(w, self.cfg), COVERAGE_EPS)
-        fixed = np.ascontiguousarray(fixed, dtype=np.float64)
-        gain = (1.0 - fixed) / self._cov[w]
-        plan = self.spectral.plan(w)
-        return mag, np.ascontiguousarray(x, dtype=np.float64), fixed, gain, plan
+            self._cov[w] = np.maximum(coverage(w, self.cfg), COVERAGE_EPS).astype(self.dtype)
+        return self._cov[w]
+
+    def arrays(self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray):
+        """mag, x, fixed in the step's precision and the plan of the window."""
+        mag = np.ascontiguousarray(mag, dtype=self.dtype)
+        fixed = np.ascontiguousarray(fixed, dtype=self.dtype)
+        return mag, np.ascontiguousarray(x, dtype=self.dtype), fixed, self.spectral.plan(mag.shape[0])
+
+    def gain(self, fixed: np.ndarray, w: int) -> np.ndarray:
+        """The least-squares gain (1 - fixed) / coverage of the primal update on a window of w frames."""
+        return (1.0 - fixed) / self.coverage(w)
 
 
 class AdmmStep(_WindowKernel):
-    """ADMM with a closed-form prox on the window: (mag, x, fixed, lam) -> (x, lam), float64."""
+    """ADMM with a closed-form prox on the window: (mag, x, fixed, lam) -> (x, lam); float32 for the
+    quadratic prox (the models' kernel), float64 for the others."""
 
     def __init__(self, div: Divergence, side: str, rho: float, n_iter: int, cfg: StftConfig) -> None:
-        super().__init__(cfg)
-        self.kind = prox_kind(div, side)
+        kind = prox_kind(div, side)
+        super().__init__(cfg, np.float32 if kind == PROX_QUADRATIC else np.float64)
+        self.kind = kind
         self.rho, self.n_iter = float(rho), int(n_iter)
+        if kind == PROX_QUADRATIC:  # the learned prox with b = 2, g1 = rho / (1 + rho), g2 = 1 / (1 + rho)
+            f32 = np.float32
+            self._g1 = np.array([self.rho / (1.0 + self.rho)], f32)
+            self._bm1 = np.ones(1, f32)
+            self._g2d = np.array([1.0 / (1.0 + self.rho)], f32)
+            self._pieces = np.zeros((1, 0), f32)
+            self._rhos = np.full(self.n_iter, self.rho)
+            self._sets: dict[int, np.ndarray] = {}
 
     def __call__(self, mag, x, fixed, lam):
-        mag, x, fixed, gain, plan = self.arrays(mag, x, fixed)
-        lam = np.zeros((2, *mag.shape)) if lam is None else np.ascontiguousarray(lam, dtype=np.float64)
+        mag, x, fixed, plan = self.arrays(mag, x, fixed)
+        lam = np.zeros((2, *mag.shape), self.dtype) if lam is None else np.ascontiguousarray(lam, self.dtype)
+        if self.kind == PROX_QUADRATIC:
+            w = mag.shape[0]
+            sets = self._sets.get(w)
+            if sets is None:
+                sets = self._sets[w] = np.zeros((self.n_iter, w), np.int64)
+            return unfolded_layers(mag, x, fixed, lam, self.spectral.win, self.coverage(w), self.cfg.hop,
+                                   plan.frames, plan.spec.view(np.float32), plan.forward, plan.inverse, sets,
+                                   self._g1, self._bm1, self._g2d, self._pieces, self._pieces,
+                                   self._rhos)  # fmt: skip
+        gain = self.gain(fixed, mag.shape[0])
         return admm_layers(mag, x, fixed, lam, self.kind, self.rho, self.n_iter, self.spectral.win, gain,
                            self.cfg.hop, plan.frames, plan.spec, plan.forward, plan.inverse)  # fmt: skip
 
 
 class GlaStep(_WindowKernel):
-    """(F)GLA on the window: (mag, x, fixed, lam) -> (x, lam) with the dual passed through, float64."""
+    """(F)GLA on the window in float32: (mag, x, fixed, lam) -> (x, lam) with the dual passed through."""
 
     def __init__(self, momentum: float, n_iter: int, cfg: StftConfig) -> None:
-        super().__init__(cfg)
-        self.momentum, self.n_iter = float(momentum), int(n_iter)
+        super().__init__(cfg, np.float32)
+        self.momentum, self.n_iter = np.float32(momentum), int(n_iter)
 
     def __call__(self, mag, x, fixed, lam):
-        mag, x, fixed, gain, plan = self.arrays(mag, x, fixed)
+        mag, x, fixed, plan = self.arrays(mag, x, fixed)
+        gain = self.gain(fixed, mag.shape[0])
         x = gla_layers(mag, x, fixed, self.n_iter, self.momentum, self.spectral.win, gain, self.cfg.hop,
-                       plan.frames, plan.spec, plan.forward, plan.inverse)  # fmt: skip
+                       plan.frames, plan.spec.view(np.float32), plan.forward, plan.inverse, True)  # fmt: skip
         return x, lam

@@ -1,0 +1,54 @@
+"""The compiled classical window steps against the numpy steps (engine.admm), the independent reference.
+
+ADMM-l2 runs the models' float32 kernel (the b = 2 member of the learned family) and (F)GLA a float32
+kernel, so they equal the float64 numpy steps to float32 rounding; the KL and IS proxes stay float64 and
+equal them to float64 rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from phasefold.engine import runners
+from phasefold.engine.registry import lookup
+from phasefold.engine.stft import StftConfig
+
+pytest.importorskip("numba")
+
+CFG = StftConfig()
+# (method, precision of its compiled step, relative tolerance on x and on the dual)
+CASES = [
+    ("admm-l2", np.float32, 5e-5),
+    ("fgla", np.float32, 5e-5),
+    ("gla", np.float32, 5e-5),
+    ("admm-kl", np.float64, 1e-10),
+    ("admm-kl-right", np.float64, 1e-10),
+    ("admm-is", np.float64, 1e-10),
+]
+
+
+def _window(w: int, n_fixed: int, seed: int):
+    rng = np.random.default_rng(seed)
+    s = CFG.span(w)
+    fixed = np.zeros(s)
+    fixed[:n_fixed] = 1.0
+    mag = rng.random((w, CFG.n_bins))
+    mag[:, :3] = 0.0  # zero measurements take the proxes' special cases
+    return mag, rng.standard_normal(s), fixed, 0.01 * rng.standard_normal((2, w, CFG.n_bins))
+
+
+@pytest.mark.parametrize(("method", "dtype", "rtol"), CASES)
+@pytest.mark.parametrize(("w", "n_fixed"), [(4, 3 * 256), (7, 0), (40, 1000)])
+def test_compiled_step_equals_the_numpy_step(method, dtype, rtol, w, n_fixed):
+    compiled, _ = runners.window_step(lookup(method), CFG, 6, "compiled")
+    reference, _ = runners.window_step(lookup(method), CFG, 6, "numpy")
+    assert compiled.backend == "compiled" and compiled.dtype == dtype
+    mag, x, fixed, lam = _window(w, n_fixed, seed=w)
+    x_c, lam_c = compiled(mag, x, fixed, lam)
+    x_r, lam_r = reference(mag, x, fixed, lam)
+    assert x_c.dtype == dtype and x_c.shape == x_r.shape
+    assert np.abs(x_c - x_r).max() <= rtol * np.abs(x_r).max()
+    assert np.abs(np.asarray(lam_c) - lam_r).max() <= 10 * rtol * max(np.abs(lam_r).max(), 1e-12)
+    np.testing.assert_array_equal(x_c[:n_fixed], x[:n_fixed].astype(dtype))  # fixed samples stay
+    # the steps did work: the output is not the input
+    assert np.abs(x_r - x).max() > 1e3 * rtol * np.abs(x).max()
