@@ -52,3 +52,28 @@ def test_compiled_step_equals_the_numpy_step(method, dtype, rtol, w, n_fixed):
     np.testing.assert_array_equal(x_c[:n_fixed], x[:n_fixed].astype(dtype))  # fixed samples stay
     # the steps did work: the output is not the input
     assert np.abs(x_r - x).max() > 1e3 * rtol * np.abs(x).max()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("lookahead", "block"), [(0, 1), (3, 1), (1, 3)])
+def test_compiled_new_frames_equal_the_numpy_slide_and_start(dtype, lookahead, block):
+    """The compiled slide-and-start (engine.compiled.window) against WindowProcessor's numpy path, with an
+    identity window step, so that the window state after each block is the new frames' start alone."""
+    from phasefold.engine.runners import WindowStep
+    from phasefold.engine.streaming.window import WindowProcessor
+
+    step = WindowStep(lambda mag, x, fixed, lam: (x, lam), "identity", 0, dtype=dtype)
+    procs = [WindowProcessor(step, CFG, lookahead, block, compiled_frames=c) for c in (True, False)]
+    assert procs[0]._fast is not None and procs[1]._fast is None
+    rng = np.random.default_rng(lookahead)
+    tol = 2e-5 if dtype == np.float32 else 1e-9
+    for _ in range(8):
+        mags = rng.random((block, CFG.n_bins))
+        mags[:, 5] = 0.0  # a zero bin starts at phase 0 in both
+        outs = [p.process(mags) for p in procs]
+        assert procs[0].x.dtype == dtype
+        scale = np.abs(procs[1].x).max()
+        assert np.abs(procs[0].x - procs[1].x).max() <= tol * scale
+        np.testing.assert_array_equal(procs[0].mag, procs[1].mag)
+        assert np.abs(outs[0] - outs[1]).max() <= tol * scale
+    assert scale > 0.1  # the frames did enter the estimate

@@ -4,7 +4,7 @@ For a block of b new frames it slides the window (magnitudes, estimate, dual), s
 the previous frame's phase advanced by 2 pi k H / N per hop (its unit phasor times e^{i 2 pi k H j / N},
 which is the numpy path's angle-then-exp up to rounding; a zero bin starts at phase 0 there too) and mixes
 the new frames into the estimate by least squares, x = (c_old x + OLA(new frames)) / c_all: what
-``WindowProcessor._slide`` and ``_start_new_frames`` do with numpy, in float64.
+``WindowProcessor._slide`` and ``_start_new_frames`` do with numpy, in the window state's precision.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from phasefold.engine.stft import StftConfig
 
 @kernel
 def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, frames, spec, forward, inverse,
-                    piece):  # fmt: skip
+                    single, piece):  # fmt: skip
     """Slide by b = len(new) frames and start the new frames (module docstring); in place."""
     w, k = mag.shape
     b = new.shape[0]
@@ -39,9 +39,9 @@ def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, fr
     for i in range(s - hb, s):
         x[i] = 0.0
     first = w - b
-    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], win, hop, frames, forward, False)
-    ur = np.empty(k)
-    ui = np.empty(k)
+    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], win, hop, frames, forward, single)
+    ur = np.empty(k, x.dtype)
+    ui = np.empty(k, x.dtype)
     for q in range(k):
         c = spec[0, q]
         a = math.sqrt(c.real * c.real + c.imag * c.imag)
@@ -57,8 +57,8 @@ def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, fr
             re = ur[q] * rot_re[q] - ui[q] * rot_im[q]
             im = ur[q] * rot_im[q] + ui[q] * rot_re[q]
             ur[q], ui[q] = re, im
-            spec[0, q] = complex(new[j, q] * re, new[j, q] * im)
-        inverse_overlap_add(frames, win, hop, inverse, False, piece)
+            spec[0, q] = new[j, q] * re + 1j * (new[j, q] * im)
+        inverse_overlap_add(frames, win, hop, inverse, single, piece)
         o = start + j * hop
         for i in range(n):
             x[o + i] += piece[i]
@@ -67,20 +67,24 @@ def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, fr
 
 
 class NewFrames:
-    """The compiled slide-and-start of a window of ``n_window`` frames (one block size at a time)."""
+    """The compiled slide-and-start of a window of ``n_window`` frames (one block size at a time), in the
+    window state's precision (float32 for a model, whose step runs in float32; float64 otherwise)."""
 
-    def __init__(self, cfg: StftConfig, cov: np.ndarray, cov_old: dict[int, np.ndarray]) -> None:
+    def __init__(
+        self, cfg: StftConfig, cov: np.ndarray, cov_old: dict[int, np.ndarray], dtype: type = np.float64
+    ) -> None:
         self.cfg = cfg
-        self.spectral = Spectral(cfg, np.float64)
+        self.dtype = np.dtype(dtype)
+        self.spectral = Spectral(cfg, self.dtype)
         self.plan = self.spectral.plan(1)
         adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
-        self.rot_re, self.rot_im = np.cos(adv), np.sin(adv)
-        self.cov = cov
-        self.cov_old = cov_old
-        self.piece = np.empty(cfg.n_fft)
+        self.rot_re, self.rot_im = np.cos(adv).astype(self.dtype), np.sin(adv).astype(self.dtype)
+        self.cov = cov.astype(self.dtype)
+        self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
+        self.piece = np.empty(cfg.n_fft, self.dtype)
 
     def __call__(self, mag: np.ndarray, x: np.ndarray, lam: np.ndarray, new: np.ndarray) -> None:
         p = self.plan
-        slide_and_start(mag, x, lam, np.ascontiguousarray(new, dtype=np.float64), self.cov_old[new.shape[0]],
+        slide_and_start(mag, x, lam, np.ascontiguousarray(new, dtype=self.dtype), self.cov_old[new.shape[0]],
                         self.cov, self.spectral.win, self.cfg.hop, self.rot_re, self.rot_im, p.frames, p.spec,
-                        p.forward, p.inverse, self.piece)  # fmt: skip
+                        p.forward, p.inverse, self.spectral.single, self.piece)  # fmt: skip

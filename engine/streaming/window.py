@@ -102,7 +102,7 @@ class WindowProcessor(FrameProcessor):
         if compiled_frames and init == "advance" and cfg.power == 1.0:
             from phasefold.engine.compiled.window import NewFrames
 
-            self._fast = NewFrames(cfg, self._cov, self._cov_old)
+            self._fast = NewFrames(cfg, self._cov, self._cov_old, self.dtype)
         self.reset()
 
     def reset(self) -> None:
