@@ -2,12 +2,17 @@
 
     python -m benchmarks.stream_chaos                                   # the three rows of docs/results.md
     python -m benchmarks.stream_chaos --rows unfolded-untied:3 --draws 8
+    python -m benchmarks.stream_chaos --rows admm-l2:8:1,unfolded-stream-l1:1 --backends compiled
+    python -m benchmarks.stream_chaos --rows unfolded-stream-modified-l1:1,rtisi-la:1 \\
+        --condition modified_snr5
 
-Each row (METHOD:LOOKAHEAD) streams the test split (exact magnitudes, hop 256, block 1) on each backend
-(the compiled one and the reference: the ONNX graph for a model, numpy for a classical method), once
-unperturbed and then ``--draws`` times with the measurements multiplied by (1 + eps n), n standard normal,
-eps = ``--eps`` (1e-6 by default). It prints mean SC and PESQ per run, each backend's spread and the
-difference of the two backends' means over all the runs: the tolerance a comparison of backends can ask for.
+Each row (METHOD:LOOKAHEAD, or METHOD:ITERATIONS:LOOKAHEAD for a classical method's iterations per step)
+streams the test split (``--condition``, exact magnitudes at hop 256 by default; block 1) on each backend
+of ``--backends`` (the compiled one and the reference: the ONNX graph for a model, numpy for a classical
+method), once unperturbed and then ``--draws`` times with the measurements multiplied by (1 + eps n), n
+standard normal, eps = ``--eps`` (1e-6 by default). It prints the mean scores of each run, each backend's
+mean and spread, and, with both backends, the difference of their means over all the runs: the tolerance a
+comparison of backends can ask for.
 """
 
 from __future__ import annotations
@@ -20,73 +25,104 @@ from pathlib import Path
 import numpy as np
 
 ROWS = "unfolded-untied:3,admm-l2:3,unfolded-tied:0"
+BACKENDS = "compiled,onnxruntime"
+METRICS = ("sc_db", "stoi", "estoi", "pesq")
 
 
-def run_row(method: str, lookahead: int, backend: str, draws: int, eps: float) -> list[tuple[float, float]]:
-    """(mean SC, mean PESQ) over the test split of the unperturbed run and each perturbed draw."""
+def parse_row(row: str) -> tuple[str, int | None, int]:
+    """METHOD[:ITERATIONS]:LOOKAHEAD -> (method, iterations or None, look-ahead)."""
+    parts = row.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
+        raise SystemExit(f"row {row!r}: write METHOD:LOOKAHEAD or METHOD:ITERATIONS:LOOKAHEAD")
+    iterations = int(parts[1]) if len(parts) == 3 else None
+    return parts[0], iterations, int(parts[-1])
+
+
+def run_row(row: str, backend: str, condition: str, draws: int, eps: float) -> list[dict[str, float]]:
+    """Mean scores over the test split of the unperturbed run and of each perturbed draw."""
     from phasefold.engine.metrics import evaluate_signal
     from phasefold.engine.streaming import Stream, make_processor
     from phasefold.engine.streaming.offline import run_stream
     from phasefold.training.evaluate import condition_inputs
 
-    cfg, items = condition_inputs("exact_hop256", "test")
+    method, iterations, lookahead = parse_row(row)
+    cfg, items = condition_inputs(condition, "test")
     if not items:
         raise SystemExit("the shared TIMIT sample is not here: nothing to measure")
-    proc = make_processor(method, cfg, lookahead, 1, backend=backend)
+    proc = make_processor(method, cfg, lookahead, 1, iterations=iterations, backend=backend)
     runs = []
     for draw in range(draws + 1):
-        sc, pesq = [], []
+        scores = {m: [] for m in METRICS}
         for i, (x, r) in enumerate(items):
             noise = np.random.default_rng(100 * draw + i).standard_normal(r.shape)
             y = run_stream(Stream(proc), r if draw == 0 else r * (1 + eps * noise), x.size)
-            m = evaluate_signal(x, y, cfg, r=r)
-            sc.append(m["sc_db"])
-            pesq.append(m["pesq"])
-        runs.append((float(np.mean(sc)), float(np.mean(pesq))))
+            found = evaluate_signal(x, y, cfg, r=r)
+            for m in METRICS:
+                scores[m].append(found[m])
+        runs.append({m: float(np.mean(v)) for m, v in scores.items()})
         label = "unperturbed" if draw == 0 else f"draw {draw}"
+        last = runs[-1]
         print(
-            f"{method} L{lookahead} [{proc.backend}] {label:<11} SC {runs[-1][0]:7.2f} dB  "
-            f"PESQ {runs[-1][1]:.3f}",
+            f"{row} [{proc.backend}] {label:<11} SC {last['sc_db']:7.2f} dB  STOI {last['stoi']:.4f}  "
+            f"ESTOI {last['estoi']:.4f}  PESQ {last['pesq']:.3f}",
             flush=True,
         )
     return runs
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per metric: mean, min and max over the runs."""
+    return {
+        m: {
+            "mean": float(np.mean([r[m] for r in runs])),
+            "min": min(r[m] for r in runs),
+            "max": max(r[m] for r in runs),
+        }
+        for m in METRICS
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", default=ROWS, help=f"METHOD:LOOKAHEAD,... (default {ROWS})")
+    parser.add_argument("--rows", default=ROWS, help=f"METHOD[:ITERATIONS]:LOOKAHEAD,... (default {ROWS})")
     parser.add_argument("--draws", type=int, default=3, help="perturbed runs per backend (default 3)")
     parser.add_argument("--eps", type=float, default=1e-6, help="relative perturbation (default 1e-6)")
+    parser.add_argument(
+        "--condition", default="exact_hop256", help="evaluation condition (default exact_hop256)"
+    )
+    parser.add_argument(
+        "--backends",
+        default=BACKENDS,
+        help=f"comma-separated; 'onnxruntime' names the reference backend (default {BACKENDS})",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
     report = []
     for row in [r for r in args.rows.split(",") if r]:
-        method, _, lookahead = row.partition(":")
-        # "onnxruntime" names the reference backend: a model's graph, or numpy for a classical method
-        runs = {
-            b: run_row(method, int(lookahead or 3), b, args.draws, args.eps)
-            for b in ("compiled", "onnxruntime")
-        }
-        (sc_c, pq_c), (sc_r, pq_r) = (np.array(runs[b]).T for b in ("compiled", "onnxruntime"))
-        entry = {
-            "row": row,
-            "runs": runs,
-            "spread_sc_db": {b: float(np.ptp(np.array(runs[b])[:, 0])) for b in runs},
-            "spread_pesq": {b: float(np.ptp(np.array(runs[b])[:, 1])) for b in runs},
-            "mean_difference_sc_db": float(sc_c.mean() - sc_r.mean()),
-            "mean_difference_pesq": float(pq_c.mean() - pq_r.mean()),
-        }
+        runs = {b: run_row(row, b, args.condition, args.draws, args.eps) for b in backends}
+        entry = {"row": row, "condition": args.condition, "runs": runs}
+        entry["summary"] = {b: summary(runs[b]) for b in backends}
+        for b in backends:
+            s = entry["summary"][b]
+            print(
+                f"{row} [{b}] over {len(runs[b])} runs: "
+                + "  ".join(
+                    f"{m} {s[m]['mean']:.4f} ({s[m]['min']:.4f} to {s[m]['max']:.4f})" for m in METRICS
+                ),
+                flush=True,
+            )
+        if len(backends) == 2:
+            first, second = (entry["summary"][b] for b in backends)
+            entry["mean_difference"] = {m: first[m]["mean"] - second[m]["mean"] for m in METRICS}
+            print(
+                f"{row}: {backends[0]} - {backends[1]} over all runs: "
+                + ", ".join(f"{m} {entry['mean_difference'][m]:+.4f}" for m in METRICS),
+                flush=True,
+            )
         report.append(entry)
-        spreads = ", ".join(
-            f"{b} {entry['spread_sc_db'][b]:.2f} dB / {entry['spread_pesq'][b]:.3f}" for b in runs
-        )
-        print(
-            f"{row}: spread of the runs (SC / PESQ): {spreads}; compiled - reference over all runs: "
-            f"SC {entry['mean_difference_sc_db']:+.2f} dB, PESQ {entry['mean_difference_pesq']:+.4f}",
-            flush=True,
-        )
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

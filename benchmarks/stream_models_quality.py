@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOKAHEADS = (0, 1, 3)
-SWEEP = {"rtisi-la": (1, 2, 3, 5, 8), "admm-l2": (1, 2, 3, 5), "fgla": (1, 2, 3, 5)}
+SWEEP = {"rtisi-la": (1, 2, 3, 5, 8), "admm-l2": (1, 2, 3, 5, 8, 10), "fgla": (1, 2, 3, 5, 8, 10)}
 CLASSICAL = ("rtisi-la", "rtpghi", "admm-l2", "fgla")
 EXACT, MODIFIED = "exact_hop256", "modified_snr5"
 SHIPPED = {0: "unfolded-stream-l0", 1: "unfolded-stream-l1", 3: "unfolded-stream-l3"}  # + "-t3" variants

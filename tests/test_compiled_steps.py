@@ -77,3 +77,41 @@ def test_compiled_new_frames_equal_the_numpy_slide_and_start(dtype, lookahead, b
         np.testing.assert_array_equal(procs[0].mag, procs[1].mag)
         assert np.abs(outs[0] - outs[1]).max() <= tol * scale
     assert scale > 0.1  # the frames did enter the estimate
+
+
+def _untrained_stream_models() -> list[str]:
+    """Shipped stream models whose trainer kept the untrained start (epoch 0: ADMM-l2 with b = 2)."""
+    import json
+
+    from phasefold.exported_models import MODELS_DIR
+
+    out = []
+    for path in sorted(MODELS_DIR.glob("unfolded-stream-*.json")):
+        card = json.loads(path.read_text())
+        selected = card.get("training", {}).get("selected", {}).get("epoch")
+        if selected == 0 and "rho" not in card["parameters"] and set(card["parameters"]["b"]) == {2.0}:
+            out.append(path.stem)
+    return out
+
+
+@pytest.mark.parametrize("name", _untrained_stream_models() or ["none"])
+def test_an_untrained_stream_model_streams_exactly_what_admm_l2_streams(name):
+    """The untrained network is ADMM-l2 (rho = 0.1, b = 2, no pieces): the compiled engine runs both on
+    the same kernel, so the model's stream and admm-l2's with as many iterations are the same samples.
+    A trained model (unfolded-stream-l0) is not, which shows that the comparison can fail."""
+    from phasefold.engine.demo import demo_signal
+    from phasefold.engine.stft import magnitude
+    from phasefold.engine.streaming import Stream
+    from phasefold.engine.streaming.offline import run_stream
+
+    if name == "none":
+        pytest.skip("no shipped stream model is the untrained network")
+    x = demo_signal(1.0)
+    r = magnitude(x, CFG)
+    model = Stream.open(name, CFG, lookahead=None)
+    admm = Stream.open("admm-l2", CFG, lookahead=model.lookahead, iterations=model.processor.step.projections)
+    assert model.processor.backend == admm.processor.backend == "compiled"
+    np.testing.assert_array_equal(run_stream(model, r, x.size), run_stream(admm, r, x.size))
+    trained = Stream.open("unfolded-stream-l0", CFG, lookahead=0)
+    other = Stream.open("admm-l2", CFG, lookahead=0, iterations=trained.processor.step.projections)
+    assert np.abs(run_stream(trained, r, x.size) - run_stream(other, r, x.size)).max() > 1e-3
