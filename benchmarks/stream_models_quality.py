@@ -60,7 +60,7 @@ def rows() -> dict[str, tuple[str, int, str]]:
         for method in methods + classical(lookahead):
             out[f"{method} L{lookahead}"] = (method, lookahead, EXACT)
     modified = [m for m, lk in models.items() if "modified" in m and lk == 1]
-    for method in modified + ["rtisi-la", "rtisi-la:5", "rtpghi-1", "admm-l2:3"]:
+    for method in modified + ["rtisi-la", "rtisi-la:5", "rtpghi-1", "admm-l2:3", "fgla:10"]:
         out[f"{method} L1 modified"] = (method, 1, MODIFIED)
     return out
 
