@@ -33,6 +33,7 @@ REQUIRED_KEYS = (
     "sha256",
 )
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
+LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
 
 
 def card_path(model_path: str | Path) -> Path:
@@ -55,6 +56,7 @@ class ModelCard:
     coverage_eps: float | None = None
     interface: dict
     streaming: dict | None = None  # models trained inside the streaming loop: lookahead, block, init, ...
+    layer_form: str | None = None  # "gla": unfolded fast Griffin-Lim (parameters.momentum); absent: ADMM
     parameter_layout: dict | None = None  # streaming models: parameter sets per layer and window position
     onnx: dict | None = None
     parameters: dict
@@ -148,6 +150,10 @@ def validate(card: object, where: str = "model card") -> None:
             _positive(verification[key], f"verification.{key}", where)
     if not isinstance(card["sha256"], str) or not isinstance(card.get("golden", ""), str):
         raise ModelError(f"{where}: sha256 and golden must be strings")
+    if card.get("layer_form", "admm") not in LAYER_FORMS:
+        raise ModelError(
+            f"{where}: layer_form must be one of {', '.join(LAYER_FORMS)}, not {card['layer_form']!r}"
+        )
     cfg = stft_config_of(card, where)
     pinned = _check_interface(card["interface"], cfg, where)
     _check_streaming(card, cfg, pinned, where)
@@ -223,21 +229,26 @@ def _check_parameters(card: dict, where: str) -> None:
             raise ModelError(f"{where}: parameter_layout.layers must equal layers ({card['layers']})")
         positions = _whole(layout.get("positions"), "parameter_layout.positions", where, 1)
     n_sets = 1 if card["variant"] == "tied" and layout is None else card["layers"] * positions
-    for key in (*PARAMETER_KEYS, "rho"):
+    if card.get("layer_form") == "gla" and "momentum" not in params:
+        raise ModelError(f"{where}: a 'gla' model needs parameters.momentum (one per layer)")
+    for key in (*PARAMETER_KEYS, "rho", "momentum"):
         if key not in params:
             continue
         try:
             values = np.asarray(params[key], dtype=np.float64)
         except (TypeError, ValueError):
             raise ModelError(f"{where}: parameters.{key} must be an array of numbers") from None
-        rows, ndim = (card["layers"], 1) if key == "rho" else (n_sets, 1 if key in ("g1", "g2", "b") else 2)
-        if values.size == 0 and key != "rho":  # a graph without a learned prox (nothing to draw or compile)
+        per_layer = key in ("rho", "momentum")
+        rows, ndim = (card["layers"], 1) if per_layer else (n_sets, 1 if key in ("g1", "g2", "b") else 2)
+        if values.size == 0 and not per_layer:  # a graph without a learned prox (nothing to draw or compile)
             continue
         if values.ndim != ndim or values.shape[0] != rows or not np.all(np.isfinite(values)):
             raise ModelError(
                 f"{where}: parameters.{key} has shape {list(values.shape)}; {card['variant']} "
                 f"{card['layers']} layers need {rows} finite {'rows' if ndim == 2 else 'values'} "
-                f"(one per {'layer' if key == 'rho' else 'parameter set'})"
+                f"(one per {'layer' if per_layer else 'parameter set'})"
             )
         if key == "rho" and np.any(values <= 0):
             raise ModelError(f"{where}: parameters.rho must be positive")
+        if key == "momentum" and np.any((values < 0) | (values >= 1)):
+            raise ModelError(f"{where}: parameters.momentum must be in [0, 1)")

@@ -36,3 +36,18 @@ def test_from_dict_validates_naming_where():
         ModelCard.from_dict({k: v for k, v in base.items() if k != "sha256"})
     with pytest.raises(ModelError, match="a JSON object is expected"):
         ModelCard.from_dict([base])
+
+
+def test_layer_form_and_momentum_are_validated():
+    base = json.loads((MODELS_DIR / "unfolded-stream-l0.json").read_text())
+    with pytest.raises(ModelError, match="layer_form must be one of admm, gla, not 'lstm'"):
+        ModelCard.from_dict({**base, "layer_form": "lstm"})
+    with pytest.raises(ModelError, match="needs parameters.momentum"):
+        ModelCard.from_dict({**base, "layer_form": "gla"})
+    layers = base["layers"]
+    for bad, message in (([0.9] * (layers + 1), "momentum has shape"), ([1.0] * layers, r"in \[0, 1\)")):
+        params = {**base["parameters"], "momentum": bad}
+        with pytest.raises(ModelError, match=message):
+            ModelCard.from_dict({**base, "layer_form": "gla", "parameters": params})
+    good = {**base, "layer_form": "gla", "parameters": {**base["parameters"], "momentum": [0.9] * layers}}
+    assert ModelCard.from_dict(good).layer_form == "gla"

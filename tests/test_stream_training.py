@@ -253,3 +253,82 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
     assert np.allclose(exported["parameters"]["rho"], card["parameters"]["rho"], rtol=1e-6)
     step = load_compiled(tmp_path / "unfolded-stream-start.onnx")  # refused unless it meets the golden pair
     assert np.allclose(step.rho, card["parameters"]["rho"], rtol=1e-6)
+
+
+def _fgla_net(lookahead: int, layers: int, momentum: float = 0.99) -> StreamUnfolded:
+    """The untrained "gla" network in float64, its momentum exactly ``momentum``."""
+    net = StreamUnfolded(StreamNetConfig(lookahead=lookahead, layers=layers, form="gla", fixed_b=True))
+    net = net.double()
+    with torch.no_grad():
+        net.momentum.fill_(momentum)
+    net.win = tstft.window(CFG, torch.float64)
+    return net
+
+
+def test_untrained_gla_step_is_engine_fgla_and_its_parameters_matter():
+    from phasefold.engine.admm import gla_iterations
+
+    w, rng = 5, np.random.default_rng(2)
+    s = CFG.span(w)
+    mag = magnitude(_signal(s), CFG)[3 : 3 + w]
+    x = 0.05 * rng.standard_normal(s)
+    fixed = np.zeros(s)
+    fixed[: 3 * CFG.hop] = 1.0
+    lam = 1e-3 * rng.standard_normal((2, w, CFG.n_bins))
+    args = [torch.as_tensor(a) for a in (mag, x, fixed, lam)]
+    with torch.no_grad():
+        got_x, got_lam = _fgla_net(1, 4).step_real(*args)
+        slower_x, _ = _fgla_net(1, 4, momentum=0.5).step_real(*args)
+    ref_x = gla_iterations(mag, x, fixed, 4, 0.99, CFG)
+    assert np.abs(got_x.numpy() - ref_x).max() <= 1e-9 * np.abs(ref_x).max()
+    np.testing.assert_array_equal(got_lam.numpy(), lam)  # no dual: lam passes through
+    assert np.array_equal(got_x.numpy()[fixed == 1], x[fixed == 1])
+    assert np.abs(slower_x.numpy() - ref_x).max() > 1e-3 * np.abs(ref_x).max()
+    with pytest.raises(ValueError, match="fixed_b"):
+        StreamNetConfig(form="gla")
+
+
+def test_torch_gla_loop_equals_engine_fgla_stream():
+    n = 12 * CFG.hop - CFG.pad
+    x = _signal(n, seed=5)
+    r = magnitude(x, CFG)
+    ref = run_stream(Stream.open("fgla", CFG, lookahead=1, iterations=3, backend="numpy"), r, n)
+    with torch.no_grad():
+        got = stream_reconstruct(_fgla_net(1, 3), torch.as_tensor(r), n, 1, CFG).numpy()
+    assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_a_gla_network_learns_exports_and_runs_on_both_backends(tmp_path):
+    """A "gla" network's prox and momentum take gradients; its export carries layer_form and the momentum,
+    passes parity with PyTorch (asserted by the export) and the compiled step meets the golden pair."""
+    from phasefold.engine.onnx_model import load_compiled, load_model
+    from phasefold.training.stream_export import export_stream
+
+    net = StreamUnfolded(StreamNetConfig(lookahead=0, layers=2, form="gla", fixed_b=True))
+    n = 6 * CFG.hop - CFG.pad
+    r = torch.as_tensor(magnitude(_signal(n, seed=6), CFG), dtype=torch.float32)
+    stream_reconstruct(net, r, n, 0, CFG).square().mean().backward()
+    assert float(net.momentum.grad.abs().sum()) > 0 and float(net.g1.grad.abs().sum()) > 0
+    with torch.no_grad():  # a non-trivial prox and momentum, so that parity means something
+        net.g1.fill_(0.05)
+        net.w.fill_(-0.3)
+        net.momentum.copy_(torch.tensor([0.9, 0.5]))
+    path = tmp_path / "unfolded-stream-gla.onnx"
+    card = export_stream(net, path)
+    assert card["layer_form"] == "gla" and np.allclose(card["parameters"]["momentum"], [0.9, 0.5])
+    assert max(card["verification"]["max_abs_diff"].values()) <= 1e-4
+    compiled = load_compiled(path)  # refused unless it reproduces the golden pair
+    graph = load_model(path)
+    w, s = 4, CFG.span(4)
+    rng = np.random.default_rng(7)
+    inputs = (
+        np.abs(rng.standard_normal((w, CFG.n_bins))).astype(np.float32),
+        (0.05 * rng.standard_normal(s)).astype(np.float32),
+        np.zeros(s, np.float32),
+        (1e-3 * rng.standard_normal((2, w, CFG.n_bins))).astype(np.float32),
+    )
+    x_c, lam_c = compiled(*inputs)
+    x_g, lam_g = graph.step(*inputs)
+    assert np.abs(x_c - x_g).max() <= 1e-4 * np.abs(x_g).max()
+    np.testing.assert_array_equal(lam_c, inputs[3])
+    np.testing.assert_array_equal(lam_g, inputs[3])

@@ -163,17 +163,24 @@ def build_model(
     cfg: StftConfig,
     window_frames: int | None = None,
     cov_eps: float = COV_EPS,
+    form: str = "admm",
 ) -> onnx.ModelProto:
     """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows.
 
     Rows of g1/g2/b are scalars or [P, 1] per frame position (which needs ``window_frames`` = P); rows
     of w/bias are [C] or [C, P, 1]; an optional "rho" row per layer (a penalty schedule) overrides
     ``rho``. ``cov_eps``: floor of the coverage in the least-squares synthesis (streaming models use the
-    engine's).
+    engine's). ``form`` "gla": the layers of ``training.stream_unfolded.StreamUnfolded.gla_layers``
+    (learned prox on |A z|, least squares, momentum "momentum" [T]; lam passes through).
     """
     rhos = [float(v) for v in params["rho"]] if "rho" in params else [float(rho)] * layers
     if len(rhos) != layers:
         raise ValueError(f"{len(rhos)} penalties for {layers} layers")
+    if form not in ("admm", "gla"):
+        raise ValueError(f"unknown layer form {form!r}")
+    gla = form == "gla"
+    if gla and len(params.get("momentum", [])) != layers:
+        raise ValueError(f"a 'gla' graph needs one momentum per layer ({layers})")
     g = _Builder()
     k, r = cfg.n_bins, cfg.overlap
     w_dim = "W" if window_frames is None else window_frames
@@ -193,7 +200,7 @@ def build_model(
     free_cov = g.op("Div", g.op("Sub", g.const(1.0), "fixed"), cov)
     mag_log = g.op("Log", g.op("Max", fft.to_spec("mag", stacked=False), g.const(R_FLOOR)))  # [W, 1, L]
     spec_shape = g.op("Shape", mag_log)
-    ls = g.op("Mul", fft.to_spec("lam", stacked=True), g.const(1.0 / rhos[0]))  # dual / rho, [W, 2, L]
+    ls = None if gla else g.op("Mul", fft.to_spec("lam", stacked=True), g.const(1.0 / rhos[0]))  # dual / rho
     x = "x"
     xs = fft.analyze(x, idx)  # each layer's closing analysis of x opens the next layer
     sets = len(params["g1"])
@@ -226,7 +233,7 @@ def build_model(
                     brk, wts = g.const(beta), g.const(w.reshape(1, pieces))
             shifts[i] = (s, brk, wts)
         s, brk, wts = shifts[i]
-        h = g.op("Add", xs, ls)
+        h = xs if gla else g.op("Add", xs, ls)
         a = g.op(
             "Sqrt", g.op("Add", g.op("MatMul", sum_ri, g.op("Mul", h, h)), g.const(ABS_EPS2))
         )  # [W, 1, L]
@@ -239,18 +246,27 @@ def build_model(
             acc = g.op("MatMul", wts, g.op("Reshape", parts, g.ints(pieces, -1)))
             u = g.op("Add", v, g.op("Reshape", acc, spec_shape))
         z = g.op("Mul", h, g.op("Div", u, a))
-        syn = fft.synthesize(g.op("Sub", z, ls))
+        syn = fft.synthesize(z if gla else g.op("Sub", z, ls))
+        x_prev = x
         x = g.op(
             "Add",
             g.op("Mul", "fixed", x),
             g.op("Mul", syn, free_cov),
             out="x_out" if t == layers - 1 else None,
         )
+        if gla:  # extrapolate z = x_t + beta_t (x_t - x_{t-1}); the next layer analyses z
+            if t < layers - 1:
+                beta = g.const(float(params["momentum"][t]))
+                xs = fft.analyze(g.op("Add", x, g.op("Mul", g.op("Sub", x, x_prev), beta)), idx)
+            continue
         xs = fft.analyze(x, idx)
         ls = g.op("Add", ls, g.op("Sub", xs, z))
         if t < layers - 1 and rhos[t + 1] != rhos[t]:  # the next penalty rescales the scaled dual
             ls = g.op("Mul", ls, g.const(rhos[t] / rhos[t + 1]))
-    fft.from_spec(g.op("Mul", ls, g.const(rhos[-1])), out="lam_out")
+    if gla:
+        g.op("Identity", "lam", out="lam_out")
+    else:
+        fft.from_spec(g.op("Mul", ls, g.const(rhos[-1])), out="lam_out")
     f32 = TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,

@@ -93,6 +93,7 @@ def export_stream(
         cfg,
         window_frames=w,
         cov_eps=scfg.cov_eps,
+        form=scfg.form,
     )
     onnx.save(model, str(out))
     card = ModelCard(
@@ -119,6 +120,7 @@ def export_stream(
             "schedule": layer_schedule(scfg.layers, scfg.lookahead, cfg.overlap, scfg.position),
             "note": "trained inside the engine's window loop; run it at this look-ahead, block 1",
         },
+        layer_form="gla" if scfg.form == "gla" else None,
         parameter_layout={
             "layers": scfg.layers,
             "positions": net.positions,

@@ -52,6 +52,7 @@ class StreamTrainConfig(RunConfig):
     rho_end: float | None = None  # a learned penalty per layer (from an --init model's schedule)
     cov_eps: float = COVERAGE_EPS  # coverage floor of the synthesis (an --init model's own)
     init: str | None = None  # start every window position from an offline model (NAME.onnx, card beside)
+    form: str = "admm"  # "gla": unfolded fast Griffin-Lim layers (training.stream_unfolded)
     seed: int = 0
 
     def net_config(self) -> StreamNetConfig:
@@ -64,6 +65,7 @@ class StreamTrainConfig(RunConfig):
             fixed_b=self.fixed_b,
             rho_end=self.rho_end,
             cov_eps=self.cov_eps,
+            form=self.form,
             stft=StftConfig(hop=self.hop).to_dict(),
         )
 
@@ -80,7 +82,9 @@ class StreamTrainConfig(RunConfig):
         return batch_loss(net, clean, mag, phase, self.sc_weight, runner=runner, pesq_weight=self.pesq_weight)
 
     def start_label(self) -> str:
-        return f"the start, {Path(self.init).stem} streamed" if self.init else "untrained = streaming ADMM-l2"
+        if self.init:
+            return f"the start, {Path(self.init).stem} streamed"
+        return "untrained = streaming FGLA" if self.form == "gla" else "untrained = streaming ADMM-l2"
 
 
 def settings_of_start(model_path: str | Path) -> dict:

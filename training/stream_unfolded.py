@@ -11,6 +11,15 @@ engine would play; the training loss is taken on it.
 parameters may also depend on the frame's position in the window (shape [T, W] instead of [T]), and whose
 least-squares synthesis divides by max(coverage, ``engine.admm.COVERAGE_EPS``) exactly as the engine's
 ADMM does, so that the untrained network *is* the engine's ``admm-l2`` step.
+
+Its layers have one of two forms (``StreamNetConfig.form``):
+- "admm": unfolded ADMM, the learned prox in place of the loss's prox, with a dual;
+- "gla": unfolded fast Griffin-Lim. Each layer applies the learned prox to the magnitudes of A z and
+  projects back on consistent signals by least squares, then extrapolates
+  z = x_t + beta_t (x_t - x_{t-1}) with a learned momentum beta_t per layer. There is no dual: lam passes
+  through. Untrained (g1 = 0, g2 = 1, b = 2, no pieces: the prox is the magnitude projection u = r;
+  beta = 0.99), it *is* the engine's ``fgla`` step. On inconsistent (modified) magnitudes this form beats
+  ADMM, whose dual keeps accumulating a residual that never vanishes (docs/results.md, issue 14).
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.stft import StftConfig, coverage, overlap_add
 from phasefold.engine.stft import window as np_window
 from phasefold.training import stft as tstft
-from phasefold.training.unfolded import NetConfig, UnfoldedADMM, load_parameters
+from phasefold.training.unfolded import ABS_EPS2, NetConfig, UnfoldedADMM, load_parameters
 from torch import nn
 
 INSERT_EPS = 1e-12  # the engine's floor on the coverage when it inserts a new frame
+FORMS = ("admm", "gla")
+MOMENTUM_MAX = 0.999  # a "gla" layer's momentum stays in [0, MOMENTUM_MAX]
 
 
 @dataclass
@@ -41,11 +52,19 @@ class StreamNetConfig:
     fixed_b: bool = False  # b = 2 frozen: the compiled step's prox needs no power of r
     rho_end: float | None = None  # a learned penalty per layer (an offline model's schedule it starts from)
     cov_eps: float = COVERAGE_EPS  # floor of the coverage in the least-squares synthesis
+    form: str = "admm"  # "admm" or "gla" (module docstring)
+    momentum: float = 0.99  # a "gla" network's initial momentum per layer (FGLA's)
     stft: dict = field(default_factory=lambda: StftConfig().to_dict())
 
     def __post_init__(self) -> None:
         if self.lookahead < 0 or self.layers < 1 or self.pieces < 0:
             raise ValueError("lookahead must be >= 0, layers >= 1, pieces >= 0")
+        if self.form not in FORMS:
+            raise ValueError(f"form must be one of {', '.join(FORMS)}, not {self.form!r}")
+        if self.form == "gla" and (self.rho_end is not None or not self.fixed_b):
+            raise ValueError("a 'gla' network has b = 2 (fixed_b) and no penalty schedule")
+        if not 0.0 <= self.momentum <= MOMENTUM_MAX:
+            raise ValueError(f"momentum must be in [0, {MOMENTUM_MAX}]")
 
     @property
     def stft_cfg(self) -> StftConfig:
@@ -87,11 +106,33 @@ class StreamUnfolded(UnfoldedADMM):
         self.log_break = nn.Parameter(self.log_break.detach()[:, None, :].repeat(1, p, 1).contiguous())
         cov = coverage(cfg.window_frames, self.stft_cfg)
         self.register_buffer("cov", torch.as_tensor(np.maximum(cov, cfg.cov_eps)), persistent=False)
+        self.momentum = None
+        if cfg.form == "gla":  # untrained: the magnitude projection u = r and FGLA's momentum
+            with torch.no_grad():
+                self.g1.zero_()
+                self.g2.fill_(1.0)
+            self.momentum = nn.Parameter(torch.full((cfg.layers,), float(cfg.momentum)))
+
+    def _values(self) -> dict[str, torch.Tensor]:
+        """UnfoldedADMM's constrained values; a "gla" network's g1 may be 0 (the projection) and it has a
+        momentum per layer."""
+        p = UnfoldedADMM.constrained(self)
+        if self.momentum is not None:
+            p["g1"] = self.g1.clamp_min(0.0)
+            p["momentum"] = self.momentum.clamp(0.0, MOMENTUM_MAX)
+        return p
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        super().project_()
+        if self.momentum is not None:
+            self.g1.clamp_(min=0.0)
+            self.momentum.clamp_(0.0, MOMENTUM_MAX)
 
     def constrained(self) -> dict[str, torch.Tensor]:
         """Constrained values shaped to broadcast over [..., W, K]: g1/g2/b [T, P, 1], w/bias [T, C, P, 1]
-        (and the per-layer penalties "rho" [T] of a penalty schedule)."""
-        p = super().constrained()
+        (and the per-layer penalties "rho" [T] of a penalty schedule, the momentum [T] of a "gla" network)."""
+        p = self._values()
         out = {
             "g1": p["g1"][..., None],
             "g2": p["g2"][..., None],
@@ -99,16 +140,22 @@ class StreamUnfolded(UnfoldedADMM):
             "w": p["w"].permute(0, 2, 1)[..., None],
             "bias": p["bias"].permute(0, 2, 1)[..., None],
         }
-        if "rho" in p:
-            out["rho"] = p["rho"]
+        for key in ("rho", "momentum"):
+            if key in p:
+                out[key] = p[key]
         return out
 
     def card_parameters(self) -> dict[str, list]:
-        """One row per (layer, position) set, layer-major (set = t * P + position); "rho": one per layer."""
-        p = UnfoldedADMM.constrained(self)
+        """One row per (layer, position) set, layer-major (set = t * P + position); "rho" and "momentum":
+        one per layer."""
+        p = self._values()
         t, n = self.scfg.layers, self.positions
         return {
-            k: v.detach().cpu().double().reshape(t if k == "rho" else t * n, *v.shape[2:]).tolist()
+            k: v.detach()
+            .cpu()
+            .double()
+            .reshape(t if k in ("rho", "momentum") else t * n, *v.shape[2:])
+            .tolist()
             for k, v in p.items()
         }
 
@@ -133,9 +180,25 @@ class StreamUnfolded(UnfoldedADMM):
         """T layers on the window; least squares divides by max(coverage, cov_eps)."""
         p = self.constrained()
         cov = self.cov.to(x.dtype)
-        for t in range(self.cfg.layers if layers is None else layers):
+        n_layers = self.cfg.layers if layers is None else layers
+        if self.momentum is not None:
+            return self.gla_layers(n_layers, mag, x, fixed, p, cov), lam
+        for t in range(n_layers):
             x, lam = self.layer(t, mag, x, fixed, lam, p, cov)
         return x, lam
+
+    def gla_layers(self, n_layers: int, mag, x, fixed, p: dict, cov) -> torch.Tensor:
+        """Layers of the "gla" form: the learned prox on |A z|, least squares, momentum (engine's fgla)."""
+        cfg = self.stft_cfg
+        prev = z = x
+        for t in range(n_layers):
+            c = tstft.analyze(z, cfg, self.win)
+            a = torch.sqrt(c.real.square() + c.imag.square() + ABS_EPS2)
+            u = self.prox(a, mag, t, p)
+            x_t = fixed * prev + (1.0 - fixed) * tstft.synthesize(c * (u / a), cfg, self.win) / cov
+            z = x_t + p["momentum"][t] * (x_t - prev)
+            prev = x_t
+        return prev
 
     def reconstruct(self, mag, length: int, phase=None, passes: int = 1, runner=None) -> torch.Tensor:
         """The streamed signal [..., length] (phase is ignored: the stream starts each frame itself)."""

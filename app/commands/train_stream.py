@@ -15,7 +15,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--lookahead", "-L", type=non_negative_int, default=1, help="look-ahead L in frames (default 1)"
     )
     parser.add_argument(
-        "--layers", type=positive_int, default=None, help="T, ADMM layers per window step (default 3)"
+        "--layers", type=positive_int, default=None, help="T, layers per window step (default 3)"
+    )
+    parser.add_argument(
+        "--form",
+        choices=("admm", "gla"),
+        default="admm",
+        help="admm (default): unfolded ADMM layers; gla: unfolded fast Griffin-Lim layers (learned prox of "
+        "the magnitudes and a learned momentum, no dual; untrained it is the engine's fgla, which beats ADMM "
+        "on modified magnitudes); implies --fixed-b",
     )
     parser.add_argument(
         "--pieces", type=non_negative_int, default=None, help="C, pieces of the activation (default 3)"
@@ -92,12 +100,15 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"--{name} {given}: --init {args.init} has {start[name]}")
         if args.fixed_b:
             raise InputError("--fixed-b and --init: the start model's b is taken over, not fixed at 2")
+        if args.form == "gla":
+            raise InputError("--form gla and --init: the offline models are ADMM networks")
         start["init"] = args.init
     cfg = StreamTrainConfig(
         lookahead=args.lookahead,
         **start,
         position=not args.no_position,
-        fixed_b=args.fixed_b,
+        fixed_b=args.fixed_b or args.form == "gla",
+        form=args.form,
         data=data,
         epochs=args.epochs,
         steps_per_epoch=args.steps,

@@ -9,8 +9,9 @@ of docs/architecture.md) with a real FFT instead of the graph's factored DFT: fo
 
 in float32 like the graph. The parameter set of layer t at frame j of the window is ``sets[t, j]``: one
 set (tied), one per layer (untied) or one per (layer, frame position) (stream-trained models).
-``UnfoldedStep`` is the engine's window step for such a model; ``build_step`` refuses a card it cannot
-build, with the reason.
+A card with ``layer_form`` "gla" runs ``gla_unfolded_layers`` instead: unfolded fast Griffin-Lim with the
+learned prox and a momentum per layer (training.stream_unfolded). ``UnfoldedStep`` is the engine's window
+step for such a model; ``build_step`` refuses a card it cannot build, with the reason.
 """
 
 from __future__ import annotations
@@ -149,6 +150,30 @@ def unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, in
     return x, dual_out(ls, rho[n_layers - 1])
 
 
+@kernel
+def gla_unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, inverse,
+                        sets, g1, bm1, g2d, wts, brk, momentum):  # fmt: skip
+    """T layers of the "gla" form (training.stream_unfolded.StreamUnfolded.gla_layers): the learned prox on
+    |A z|, least squares, z = x_t + beta_t (x_t - x_{t-1}); returns (x_out, lam) with lam passed through.
+    The prox is ``prox_layer`` with a zero dual, so that h = A z."""
+    n_layers = sets.shape[0]
+    prev, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, cov, 1.0)
+    ls[:] = 0.0
+    zt = prev.copy()
+    frame_forward(zt, win, hop, frames, forward, True)  # A z in spec
+    for t in range(n_layers):
+        prox_layer(t, mag, sets, g1, bm1, g2d, wts, brk, spec, ls, z, shift, shift_set, work)
+        inverse_overlap_add(frames, win, hop, inverse, True, syn)
+        beta = momentum[t]
+        for i in range(prev.shape[0]):
+            xi = fixed[i] * prev[i] + syn[i] * free[i]
+            zt[i] = xi + beta * (xi - prev[i])
+            prev[i] = xi
+        if t + 1 < n_layers:
+            frame_forward(zt, win, hop, frames, forward, True)
+    return prev, lam.copy()
+
+
 def _rows(params: dict, name: str, n_sets: int, per_set: int | None) -> np.ndarray:
     rows = np.asarray(params[name], dtype=np.float64)
     want = (n_sets,) if per_set is None else (n_sets, per_set)
@@ -171,6 +196,7 @@ class UnfoldedStep:
         self.layers = int(card["layers"])
         self.pieces = int(card["pieces"])
         self.variant = card["variant"]
+        self.gla = card.get("layer_form", "admm") == "gla"
         self.window_frames = card["interface"].get("window_frames")
         self.cov_eps = float(card.get("coverage_eps", 1e-2))
         layout = card.get("parameter_layout")
@@ -194,10 +220,17 @@ class UnfoldedStep:
         g1 = _rows(params, "g1", n_sets, None)
         b = _rows(params, "b", n_sets, None)
         g2 = _rows(params, "g2", n_sets, None)
-        if np.any(g1 <= 0) or np.any(b <= 1.0) or np.any(g2 < 0):
+        # a "gla" layer's prox may be the projection itself (g1 = 0: F does not depend on y)
+        if np.any(g1 < 0 if self.gla else g1 <= 0) or np.any(b <= 1.0) or np.any(g2 < 0):
             raise BackendError(
                 f"{self.name}: parameters outside the monotone family (g1 > 0, g2 >= 0, b > 1)"
             )
+        if self.gla:
+            self.momentum = np.asarray(params.get("momentum", []), dtype=np.float32).reshape(-1)
+            if self.momentum.shape != (self.layers,) or self.positions == 0:
+                raise BackendError(
+                    f"{self.name}: a 'gla' model needs a momentum per layer and a parameter layout"
+                )
         pieces = self.pieces
         self.g1 = g1.astype(np.float32)
         self.bm1 = (b - 1.0).astype(np.float32)
@@ -243,7 +276,7 @@ class UnfoldedStep:
         cov, sets = self._window_arrays(w)
         plan = self.spectral.plan(w)
         f32 = np.float32
-        return unfolded_layers(
+        return (gla_unfolded_layers if self.gla else unfolded_layers)(
             np.ascontiguousarray(mag, dtype=f32),
             np.ascontiguousarray(x, dtype=f32),
             np.ascontiguousarray(fixed, dtype=f32),
@@ -261,7 +294,7 @@ class UnfoldedStep:
             self.g2d,
             self.wts,
             self.brk,
-            self.rho,
+            self.momentum if self.gla else self.rho,
         )
 
 
