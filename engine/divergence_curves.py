@@ -93,13 +93,32 @@ def kl(u: np.ndarray, r: float) -> np.ndarray:
         return np.where(u > 0, u * np.log(u / r), 0.0) - u + r
 
 
+def set_penalty(card: dict, index: int) -> float:
+    """The penalty rho under which parameter set ``index`` is a loss's prox.
+
+    ADMM layers: the card's rho, or its layer's entry of a penalty schedule ("rho", one per layer; with a
+    parameter layout, set = layer * positions + position). Layers of the Griffin-Lim form
+    (``layer_form`` "gla") have no penalty: their magnitude step F = APL(g1 y + g2 s(r)) is the prox of
+    rho f_r with rho = g1 / g2 (for b = 2 and no pieces, rho f_r = (u - r)^2 / 2, as for ADMM-l2); the
+    untrained g1 = 0, the projection u = r, is taken at g1 = 1e-9."""
+    params = card["parameters"]
+    if card.get("layer_form") == "gla":
+        return max(float(params["g1"][index]), 1e-9) / float(params["g2"][index])
+    if "rho" not in params:
+        return float(card["rho"])
+    positions = int((card.get("parameter_layout") or {}).get("positions", 1))
+    return float(params["rho"][index // positions])
+
+
 def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> dict:
     """u grid and the learned divergence of every parameter set of a model card at measurement r."""
     params = card["parameters"]
-    n_sets = len(params["g1"])
-    rhos = params.get("rho", [float(card["rho"])] * n_sets)  # a penalty schedule: one per layer
     u = np.linspace(0.0, span * r, n)
-    sets = [learned_divergence(u, r, layer_parameters(params, i), float(rhos[i])) for i in range(n_sets)]
+    sets = []
+    for i in range(len(params["g1"])):
+        p = layer_parameters(params, i)
+        p["g1"] = max(p["g1"], 1e-9)  # a Griffin-Lim layer's projection (set_penalty)
+        sets.append(learned_divergence(u, r, p, set_penalty(card, i)))
     return {"u": u, "learned": sets, "quadratic": quadratic(u, r), "kl": kl(u, r)}
 
 

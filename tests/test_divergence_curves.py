@@ -55,6 +55,42 @@ def test_a_penalty_schedule_card_scales_each_layer_by_its_own_rho():
         np.testing.assert_allclose(d[ok], q - q.min(), atol=1e-6)
 
 
+def test_a_schedule_with_a_parameter_layout_takes_each_sets_layer_penalty():
+    """A stream model started from a schedule model (--init) has one rho per layer and sets per (layer,
+    position): set i takes layer i // positions's rho, and every untrained curve is the quadratic loss."""
+    pytest.importorskip("torch")
+    from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
+
+    net = StreamUnfolded(StreamNetConfig(lookahead=1, layers=3, rho=0.1, rho_end=2.0))
+    card = {"rho": 0.1, "parameters": net.card_parameters(), "parameter_layout": {"positions": net.positions}}
+    assert len(card["parameters"]["g1"]) == 3 * net.positions and len(card["parameters"]["rho"]) == 3
+    curves = dc.card_curves(card, r=1.0, span=3.0)
+    assert len(curves["learned"]) == 3 * net.positions
+    for d in curves["learned"]:
+        ok = np.isfinite(d)
+        q = curves["quadratic"][ok]
+        np.testing.assert_allclose(d[ok], q - q.min(), atol=1e-6)
+
+
+def test_a_griffin_lim_layer_is_drawn_at_the_penalty_that_makes_it_a_prox():
+    """A "gla" layer F(y) = g1 y + (1 - g1) r (b = 2, no pieces) is the prox of the quadratic loss at
+    rho = g1 / g2, and the untrained projection (g1 = 0) is its limit."""
+    params = {
+        "g1": [0.0, 0.004],
+        "g2": [1.0, 0.996],
+        "b": [2.0, 2.0],
+        "w": [[0.0], [0.0]],
+        "bias": [[0.1], [0.1]],
+    }
+    card = {"rho": 0.1, "layer_form": "gla", "parameters": params}
+    assert dc.set_penalty(card, 1) == pytest.approx(0.004 / 0.996)
+    curves = dc.card_curves(card, r=1.0, span=3.0)
+    for d in curves["learned"]:
+        ok = np.isfinite(d) & (curves["u"] >= 0.99)
+        q = curves["quadratic"][ok]
+        np.testing.assert_allclose(d[ok], q - q.min(), atol=1e-4)
+
+
 def test_apl_inverse_and_antiderivative():
     v = np.linspace(0.0, 3.0, 3001)
     a = dc.apl(v, ACTIVE["w"], ACTIVE["bias"])

@@ -114,8 +114,9 @@ class StreamUnfolded(UnfoldedADMM):
             self.momentum = nn.Parameter(torch.full((cfg.layers,), float(cfg.momentum)))
 
     def _values(self) -> dict[str, torch.Tensor]:
-        """UnfoldedADMM's constrained values; a "gla" network's g1 may be 0 (the projection) and it has a
-        momentum per layer."""
+        """UnfoldedADMM's constrained values; a "gla" network's g1 may be 0 (its untrained start, the
+        projection: exactly FGLA; the optimiser's projection, project_, then keeps g1 >= G1_MIN as for every
+        network) and it has a momentum per layer."""
         p = UnfoldedADMM.constrained(self)
         if self.momentum is not None:
             p["g1"] = self.g1.clamp_min(0.0)
@@ -126,7 +127,6 @@ class StreamUnfolded(UnfoldedADMM):
     def project_(self) -> None:
         super().project_()
         if self.momentum is not None:
-            self.g1.clamp_(min=0.0)
             self.momentum.clamp_(0.0, MOMENTUM_MAX)
 
     def constrained(self) -> dict[str, torch.Tensor]:
