@@ -568,12 +568,13 @@ class MainWindow(QMainWindow):
         labels = dc.set_labels(card)
         refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
         sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
+        form = ", Griffin-Lim layers (rho = g1 / g2)" if card.get("layer_form") == "gla" else ""
         self.divergence.show_curves(
             f"learned divergence of {model.stem}, r = 1",
             curves["u"],
             list(zip(labels, learned, strict=True)),
             refs,
-            note=f"{card.get('variant', '')} ({sets}): rho f(y), minimum at 0",
+            note=f"{card.get('variant', '')}{form} ({sets}): rho f(y), minimum at 0",
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
