@@ -40,14 +40,19 @@ def _admm_l2_net(lookahead: int, layers: int) -> StreamUnfolded:
     return net
 
 
-def test_untrained_step_is_engine_admm_l2():
-    w, rng = 5, np.random.default_rng(1)
+def _window_state(seed: int, w: int = 5) -> tuple[np.ndarray, ...]:
+    """A window's (mag, x, fixed, lam [2, W, K]) at L = 1: speech-like magnitudes, a random estimate, the
+    emitted samples fixed and a small dual."""
+    rng = np.random.default_rng(seed)
     s = CFG.span(w)
-    mag = magnitude(_signal(s), CFG)[3 : 3 + w]
-    x = 0.05 * rng.standard_normal(s)
     fixed = np.zeros(s)
     fixed[: 3 * CFG.hop] = 1.0
-    lam = 1e-3 * rng.standard_normal((2, w, CFG.n_bins))
+    x = 0.05 * rng.standard_normal(s)
+    return magnitude(_signal(s), CFG)[3 : 3 + w], x, fixed, 1e-3 * rng.standard_normal((2, w, CFG.n_bins))
+
+
+def test_untrained_step_is_engine_admm_l2():
+    mag, x, fixed, lam = _window_state(1)
     ref_x, ref_lam = admm_iterations(mag, x, fixed, lam, prox_quadratic, 0.1, 3, CFG)
     net = _admm_l2_net(1, 3)
     with torch.no_grad():
@@ -268,13 +273,7 @@ def _fgla_net(lookahead: int, layers: int, momentum: float = 0.99) -> StreamUnfo
 def test_untrained_gla_step_is_engine_fgla_and_its_parameters_matter():
     from phasefold.engine.admm import gla_iterations
 
-    w, rng = 5, np.random.default_rng(2)
-    s = CFG.span(w)
-    mag = magnitude(_signal(s), CFG)[3 : 3 + w]
-    x = 0.05 * rng.standard_normal(s)
-    fixed = np.zeros(s)
-    fixed[: 3 * CFG.hop] = 1.0
-    lam = 1e-3 * rng.standard_normal((2, w, CFG.n_bins))
+    mag, x, fixed, lam = _window_state(2)
     args = [torch.as_tensor(a) for a in (mag, x, fixed, lam)]
     with torch.no_grad():
         got_x, got_lam = _fgla_net(1, 4).step_real(*args)
