@@ -22,7 +22,9 @@ def _copy(tmp_path, name: str):
     return src, tmp_path / src.name
 
 
-@pytest.mark.parametrize("name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1"])
+@pytest.mark.parametrize(
+    "name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1", "unfolded-stream-modified-l1"]
+)
 def test_network_of_card_restores_every_parameter(name):
     card = read_card(MODELS_DIR / f"{name}.onnx")
     restored = network_of(card).card_parameters()
@@ -30,8 +32,9 @@ def test_network_of_card_restores_every_parameter(name):
         np.testing.assert_allclose(np.asarray(restored[key]), np.asarray(value), rtol=1e-6, atol=1e-12)
 
 
-def test_rebuilt_model_reproduces_its_golden_pair(tmp_path):
-    src, copy = _copy(tmp_path, "unfolded-stream-l1")
+@pytest.mark.parametrize("name", ["unfolded-stream-l1", "unfolded-stream-modified-l1"])
+def test_rebuilt_model_reproduces_its_golden_pair(tmp_path, name):
+    src, copy = _copy(tmp_path, name)
     golden = dict(np.load(src.with_name(src.stem + ".golden.npz")))
     card = rebuild(copy, evaluate=False)
     assert card["rebuilt"]["from_card_sha256"] == read_card(src)["sha256"]

@@ -31,6 +31,7 @@ def network_of(card: dict) -> UnfoldedADMM:
     """The PyTorch network whose export is the card's model."""
     params = card["parameters"]
     arch = card_net_config(card)  # layers, pieces, penalty (schedule) and STFT, streaming or not
+    gla = card.get("layer_form") == "gla"
     if "streaming" in card:
         scfg = StreamNetConfig(
             lookahead=int(card["streaming"]["lookahead"]),
@@ -40,12 +41,17 @@ def network_of(card: dict) -> UnfoldedADMM:
             position=bool(card["streaming"]["position_dependent"]),
             cov_eps=float(card["coverage_eps"]),
             rho_end=arch.rho_end,
+            form="gla" if gla else "admm",
+            fixed_b=gla,
             stft=arch.stft,
         )
         net = StreamUnfolded(scfg)
     else:
         net = UnfoldedADMM(arch)
     load_parameters(net, params)
+    if gla:
+        with torch.no_grad():
+            net.momentum.copy_(torch.tensor(params["momentum"], dtype=net.momentum.dtype))
     restored = net.card_parameters()
     for name, value in params.items():
         if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):
