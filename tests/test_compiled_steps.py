@@ -89,7 +89,8 @@ def _untrained_stream_models() -> list[str]:
     for path in sorted(MODELS_DIR.glob("unfolded-stream-*.json")):
         card = json.loads(path.read_text())
         selected = card.get("training", {}).get("selected", {}).get("epoch")
-        if selected == 0 and "rho" not in card["parameters"] and set(card["parameters"]["b"]) == {2.0}:
+        admm_l2_start = "rho" not in card["parameters"] and card.get("layer_form", "admm") == "admm"
+        if selected == 0 and admm_l2_start and set(card["parameters"]["b"]) == {2.0}:
             out.append(path.stem)
     return out
 
