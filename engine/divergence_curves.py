@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 R_FLOOR = 1e-12  # as in the network: r is floored before r^(b - 1)
+PROJECTION_G1 = 1e-9  # a Griffin-Lim layer's g1 = 0 (the projection) is drawn as this limit
 
 
 def layer_parameters(parameters: dict, index: int) -> dict[str, np.ndarray]:
@@ -100,10 +101,10 @@ def set_penalty(card: dict, index: int) -> float:
     parameter layout, set = layer * positions + position). Layers of the Griffin-Lim form
     (``layer_form`` "gla") have no penalty: their magnitude step F = APL(g1 y + g2 s(r)) is the prox of
     rho f_r with rho = g1 / g2 (for b = 2 and no pieces, rho f_r = (u - r)^2 / 2, as for ADMM-l2); the
-    untrained g1 = 0, the projection u = r, is taken at g1 = 1e-9."""
+    untrained g1 = 0, the projection u = r, is taken at g1 = PROJECTION_G1."""
     params = card["parameters"]
     if card.get("layer_form") == "gla":
-        return max(float(params["g1"][index]), 1e-9) / float(params["g2"][index])
+        return max(float(params["g1"][index]), PROJECTION_G1) / float(params["g2"][index])
     if "rho" not in params:
         return float(card["rho"])
     positions = int((card.get("parameter_layout") or {}).get("positions", 1))
@@ -117,7 +118,7 @@ def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> 
     sets = []
     for i in range(len(params["g1"])):
         p = layer_parameters(params, i)
-        p["g1"] = max(p["g1"], 1e-9)  # a Griffin-Lim layer's projection (set_penalty)
+        p["g1"] = max(p["g1"], PROJECTION_G1)  # a Griffin-Lim layer's projection (set_penalty)
         sets.append(learned_divergence(u, r, p, set_penalty(card, i)))
     return {"u": u, "learned": sets, "quadratic": quadratic(u, r), "kl": kl(u, r)}
 

@@ -33,6 +33,7 @@ REQUIRED_KEYS = (
     "sha256",
 )
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
+PER_LAYER_KEYS = ("rho", "momentum")  # optional parameters with one value per layer, not per set
 LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
 
 
@@ -231,14 +232,14 @@ def _check_parameters(card: dict, where: str) -> None:
     n_sets = 1 if card["variant"] == "tied" and layout is None else card["layers"] * positions
     if card.get("layer_form") == "gla" and "momentum" not in params:
         raise ModelError(f"{where}: a 'gla' model needs parameters.momentum (one per layer)")
-    for key in (*PARAMETER_KEYS, "rho", "momentum"):
+    for key in (*PARAMETER_KEYS, *PER_LAYER_KEYS):
         if key not in params:
             continue
         try:
             values = np.asarray(params[key], dtype=np.float64)
         except (TypeError, ValueError):
             raise ModelError(f"{where}: parameters.{key} must be an array of numbers") from None
-        per_layer = key in ("rho", "momentum")
+        per_layer = key in PER_LAYER_KEYS
         rows, ndim = (card["layers"], 1) if per_layer else (n_sets, 1 if key in ("g1", "g2", "b") else 2)
         if values.size == 0 and not per_layer:  # a graph without a learned prox (nothing to draw or compile)
             continue

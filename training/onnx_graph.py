@@ -24,6 +24,7 @@ import math
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from phasefold.engine.model_card import LAYER_FORMS
 from phasefold.engine.stft import StftConfig, coverage
 from phasefold.engine.stft import window as np_window
 from phasefold.training.unfolded import ABS_EPS2, COV_EPS, R_FLOOR
@@ -176,7 +177,7 @@ def build_model(
     rhos = [float(v) for v in params["rho"]] if "rho" in params else [float(rho)] * layers
     if len(rhos) != layers:
         raise ValueError(f"{len(rhos)} penalties for {layers} layers")
-    if form not in ("admm", "gla"):
+    if form not in LAYER_FORMS:
         raise ValueError(f"unknown layer form {form!r}")
     gla = form == "gla"
     if gla and len(params.get("momentum", [])) != layers:

@@ -49,9 +49,6 @@ def network_of(card: dict) -> UnfoldedADMM:
     else:
         net = UnfoldedADMM(arch)
     load_parameters(net, params)
-    if gla:
-        with torch.no_grad():
-            net.momentum.copy_(torch.tensor(params["momentum"], dtype=net.momentum.dtype))
     restored = net.card_parameters()
     for name, value in params.items():
         if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):

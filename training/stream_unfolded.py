@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from phasefold.engine.admm import COVERAGE_EPS
+from phasefold.engine.model_card import LAYER_FORMS, PER_LAYER_KEYS
 from phasefold.engine.stft import StftConfig, coverage, overlap_add
 from phasefold.engine.stft import window as np_window
 from phasefold.training import stft as tstft
@@ -36,7 +37,6 @@ from phasefold.training.unfolded import ABS_EPS2, NetConfig, UnfoldedADMM, load_
 from torch import nn
 
 INSERT_EPS = 1e-12  # the engine's floor on the coverage when it inserts a new frame
-FORMS = ("admm", "gla")
 MOMENTUM_MAX = 0.999  # a "gla" layer's momentum stays in [0, MOMENTUM_MAX]
 
 
@@ -59,8 +59,8 @@ class StreamNetConfig:
     def __post_init__(self) -> None:
         if self.lookahead < 0 or self.layers < 1 or self.pieces < 0:
             raise ValueError("lookahead must be >= 0, layers >= 1, pieces >= 0")
-        if self.form not in FORMS:
-            raise ValueError(f"form must be one of {', '.join(FORMS)}, not {self.form!r}")
+        if self.form not in LAYER_FORMS:
+            raise ValueError(f"form must be one of {', '.join(LAYER_FORMS)}, not {self.form!r}")
         if self.form == "gla" and (self.rho_end is not None or not self.fixed_b):
             raise ValueError("a 'gla' network has b = 2 (fixed_b) and no penalty schedule")
         if not 0.0 <= self.momentum <= MOMENTUM_MAX:
@@ -140,7 +140,7 @@ class StreamUnfolded(UnfoldedADMM):
             "w": p["w"].permute(0, 2, 1)[..., None],
             "bias": p["bias"].permute(0, 2, 1)[..., None],
         }
-        for key in ("rho", "momentum"):
+        for key in PER_LAYER_KEYS:
             if key in p:
                 out[key] = p[key]
         return out
@@ -151,11 +151,7 @@ class StreamUnfolded(UnfoldedADMM):
         p = self._values()
         t, n = self.scfg.layers, self.positions
         return {
-            k: v.detach()
-            .cpu()
-            .double()
-            .reshape(t if k in ("rho", "momentum") else t * n, *v.shape[2:])
-            .tolist()
+            k: v.detach().cpu().double().reshape(t if k in PER_LAYER_KEYS else t * n, *v.shape[2:]).tolist()
             for k, v in p.items()
         }
 

@@ -242,6 +242,8 @@ def load_parameters(net: nn.Module, params: dict) -> None:
         names = [("g1", "g1"), ("g2", "g2"), ("b", "b"), ("w", "w"), ("bias", "log_break")]
         if "rho" in params:
             names.append(("rho", "log_rho"))
+        if "momentum" in params:  # a Griffin-Lim-form stream network (training.stream_unfolded)
+            names.append(("momentum", "momentum"))
         for name, attr in names:
             value = torch.tensor(params[name], dtype=torch.float64)
             target = getattr(net, attr)

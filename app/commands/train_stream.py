@@ -8,6 +8,7 @@ import json
 from phasefold.commands import non_negative_float, non_negative_int, positive_float, positive_int
 from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument
 from phasefold.engine.errors import InputError
+from phasefold.engine.model_card import LAYER_FORMS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +20,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--form",
-        choices=("admm", "gla"),
+        choices=LAYER_FORMS,
         default="admm",
         help="admm (default): unfolded ADMM layers; gla: unfolded fast Griffin-Lim layers (learned prox of "
         "the magnitudes and a learned momentum, no dual; untrained it is the engine's fgla, which beats ADMM "
