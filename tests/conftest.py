@@ -1,4 +1,5 @@
-"""Shared fixtures: a speech-like excerpt that needs no data, the shared TIMIT sample where present."""
+"""Shared fixtures: a speech-like excerpt that needs no data, the shared TIMIT sample where present, a
+module's ``clip`` as a WAV file."""
 
 from __future__ import annotations
 
@@ -6,14 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from phasefold.engine.dataset import shared_data_dir
 from phasefold.engine.demo import demo_signal
+from phasefold.engine.stft import SAMPLE_RATE
 
 
 @pytest.fixture(scope="session")
 def speech() -> np.ndarray:
     """1.5 s of the built-in speech-like demo (22050 Hz), available everywhere."""
     return demo_signal(1.5)
+
+
+@pytest.fixture
+def wav(tmp_path, clip) -> Path:
+    """The requesting module's ``clip`` fixture written as a float WAV at the engine's rate."""
+    path = tmp_path / "in.wav"
+    sf.write(path, clip, SAMPLE_RATE, subtype="FLOAT")
+    return path
 
 
 @pytest.fixture(scope="session")

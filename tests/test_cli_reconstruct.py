@@ -21,13 +21,6 @@ def clip() -> np.ndarray:
     return demo_signal(1.0)
 
 
-@pytest.fixture
-def wav(tmp_path, clip) -> Path:
-    path = tmp_path / "in.wav"
-    sf.write(path, clip, 22050, subtype="FLOAT")
-    return path
-
-
 def _run(capsys, *argv):
     rc = main(["reconstruct", *map(str, argv)])
     out, err = capsys.readouterr()

@@ -30,13 +30,6 @@ def clip() -> np.ndarray:
 
 
 @pytest.fixture
-def wav(tmp_path, clip) -> Path:
-    path = tmp_path / "in.wav"
-    sf.write(path, clip, 22050, subtype="FLOAT")
-    return path
-
-
-@pytest.fixture
 def npz(tmp_path, clip) -> Path:
     path = tmp_path / "in.npz"
     save_magnitudes(path, magnitude(clip, CFG).astype(np.float32), CFG, length=clip.size)
