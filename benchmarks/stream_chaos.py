@@ -7,12 +7,12 @@
         --condition modified_snr5
 
 Each row (METHOD:LOOKAHEAD, or METHOD:ITERATIONS:LOOKAHEAD for a classical method's iterations per step)
-streams the test split (``--condition``, exact magnitudes at hop 256 by default; block 1) on each backend
-of ``--backends`` (the compiled one and the reference: the ONNX graph for a model, numpy for a classical
-method), once unperturbed and then ``--draws`` times with the measurements multiplied by (1 + eps n), n
-standard normal, eps = ``--eps`` (1e-6 by default). It prints the mean scores of each run, each backend's
-mean and spread, and, with both backends, the difference of their means over all the runs: the tolerance a
-comparison of backends can ask for.
+streams the test split (or ``--split``; ``--condition``, exact magnitudes at hop 256 by default; block 1) on
+each backend of ``--backends`` (the compiled one and the reference: the ONNX graph for a model, numpy for a
+classical method), once unperturbed and then ``--draws`` times with the measurements multiplied by (1 + eps
+n), n standard normal, eps = ``--eps`` (1e-6 by default). It prints the mean scores of each run, each
+backend's mean and spread, and, with both backends, the difference of their means over all the runs: the
+tolerance a comparison of backends can ask for.
 """
 
 from __future__ import annotations
@@ -38,15 +38,17 @@ def parse_row(row: str) -> tuple[str, int | None, int]:
     return parts[0], iterations, int(parts[-1])
 
 
-def run_row(row: str, backend: str, condition: str, draws: int, eps: float) -> list[dict[str, float]]:
-    """Mean scores over the test split of the unperturbed run and of each perturbed draw."""
+def run_row(
+    row: str, backend: str, condition: str, draws: int, eps: float, split: str = "test"
+) -> list[dict[str, float]]:
+    """Mean scores over the split of the unperturbed run and of each perturbed draw."""
     from phasefold.engine.metrics import evaluate_signal
     from phasefold.engine.streaming import Stream, make_processor
     from phasefold.engine.streaming.offline import run_stream
     from phasefold.training.evaluate import condition_inputs
 
     method, iterations, lookahead = parse_row(row)
-    cfg, items = condition_inputs(condition, "test")
+    cfg, items = condition_inputs(condition, split)
     if not items:
         raise SystemExit("the shared TIMIT sample is not here: nothing to measure")
     proc = make_processor(method, cfg, lookahead, 1, iterations=iterations, backend=backend)
@@ -97,13 +99,19 @@ def main() -> int:
         default=BACKENDS,
         help=f"comma-separated; 'onnxruntime' names the reference backend (default {BACKENDS})",
     )
+    parser.add_argument(
+        "--split",
+        choices=("train", "validation", "test"),
+        default="test",
+        help="files to stream (default test; decisions between models are made on validation)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     report = []
     for row in [r for r in args.rows.split(",") if r]:
-        runs = {b: run_row(row, b, args.condition, args.draws, args.eps) for b in backends}
-        entry = {"row": row, "condition": args.condition, "runs": runs}
+        runs = {b: run_row(row, b, args.condition, args.draws, args.eps, args.split) for b in backends}
+        entry = {"row": row, "condition": args.condition, "split": args.split, "runs": runs}
         entry["summary"] = {b: summary(runs[b]) for b in backends}
         for b in backends:
             s = entry["summary"][b]

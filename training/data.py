@@ -1,12 +1,15 @@
 """Training data: any folder of audio (or the shared TIMIT split), 22050 Hz, seeded random excerpts.
 
 Magnitudes are exact (|A x|) or modified (white noise at a random SNR in a range, then the oracle Wiener
-mask: ``engine.magnitudes.modified_magnitudes``). Test files of the shared split never reach training.
+mask: ``engine.magnitudes.modified_magnitudes``). Training excerpts may be augmented: a random speed
+(resampling, which moves pitch and tempo together) and a random gain, each drawn per excerpt; validation
+is never augmented. Test files of the shared split never reach training.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from phasefold.engine.audio_io import load_audio
 from phasefold.engine.errors import InputError
 from phasefold.engine.magnitudes import modified_magnitudes
 from phasefold.engine.stft import StftConfig, stft
+from scipy.signal import resample_poly
 
 CONDITIONS = ("exact", "modified")
 
@@ -30,6 +34,8 @@ class DataConfig:
     snr_db: tuple[float, float] = (5.0, 5.0)  # modified magnitudes: SNR drawn uniformly in this range
     validation_fraction: float = 0.1  # custom folders: share of files held out for validation
     validation_draws: int = 1  # draws of start phase (and noise) per validation utterance, averaged
+    speed: tuple[float, float] = (1.0, 1.0)  # training excerpts: speed factor drawn uniformly in this range
+    gain_db: tuple[float, float] = (0.0, 0.0)  # training excerpts: gain in dB drawn uniformly in this range
 
     def __post_init__(self) -> None:
         if self.condition not in CONDITIONS:
@@ -39,6 +45,16 @@ class DataConfig:
         if self.validation_draws < 1:
             raise InputError("validation draws must be >= 1")
         self.snr_db = tuple(float(s) for s in self.snr_db)
+        self.speed = _range("speed", self.speed)
+        self.gain_db = _range("gain", self.gain_db)
+        if not (MIN_SPEED <= self.speed[0] and self.speed[1] <= MAX_SPEED):
+            raise InputError(f"speed factors must lie in [{MIN_SPEED:g}, {MAX_SPEED:g}], not {self.speed}")
+        if max(abs(g) for g in self.gain_db) > MAX_GAIN_DB:
+            raise InputError(f"gains must lie within +-{MAX_GAIN_DB:g} dB, not {self.gain_db}")
+
+    @property
+    def augmented(self) -> bool:
+        return self.speed != (1.0, 1.0) or self.gain_db != (0.0, 0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,7 +67,23 @@ class DataConfig:
             if self.condition == "exact"
             else f"modified magnitudes (white noise at {lo:g}..{hi:g} dB SNR + oracle Wiener mask)"
         )
-        return f"{src}; {self.seconds:g} s excerpts at 22050 Hz; {cond}"
+        aug = ""
+        if self.augmented:
+            aug = (
+                f"; training excerpts augmented: speed x{self.speed[0]:g}..{self.speed[1]:g} (resampled), "
+                f"gain {self.gain_db[0]:g}..{self.gain_db[1]:g} dB"
+            )
+        return f"{src}; {self.seconds:g} s excerpts at 22050 Hz; {cond}{aug}"
+
+
+MIN_SPEED, MAX_SPEED, MAX_GAIN_DB = 0.5, 2.0, 40.0
+
+
+def _range(name: str, pair) -> tuple[float, float]:
+    lo, hi = (float(v) for v in pair)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+        raise InputError(f"{name} range must be two finite numbers LO <= HI, not {pair}")
+    return lo, hi
 
 
 def split_paths(cfg: DataConfig, split: str) -> list[Path]:
@@ -96,11 +128,23 @@ class ExcerptSampler:
         self.rng = np.random.default_rng(seed)
 
     def excerpt(self) -> np.ndarray:
+        """A random excerpt of ``length`` samples, at a random speed and gain if the data are augmented."""
         x = self.signals[int(self.rng.integers(len(self.signals)))]
-        if x.size <= self.length:
-            return np.pad(x, (0, self.length - x.size))
-        start = int(self.rng.integers(x.size - self.length + 1))
-        return x[start : start + self.length]
+        speed = Fraction(1)
+        if self.cfg.speed != (1.0, 1.0):  # read speed x as many samples and resample them to the length
+            speed = Fraction(float(self.rng.uniform(*self.cfg.speed))).limit_denominator(64)
+        need = int(np.ceil(self.length * speed))
+        if x.size <= need:
+            seg = np.pad(x, (0, need - x.size))
+        else:
+            start = int(self.rng.integers(x.size - need + 1))
+            seg = x[start : start + need]
+        if speed != 1:
+            seg = resample_poly(seg, speed.denominator, speed.numerator)[: self.length]
+            seg = np.pad(seg, (0, self.length - seg.size))
+        if self.cfg.gain_db != (0.0, 0.0):
+            seg = seg * 10.0 ** (self.rng.uniform(*self.cfg.gain_db) / 20.0)
+        return seg
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(clean [B, M], measurements [B, F, K], start phase [B, F, K]) float32."""

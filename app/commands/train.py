@@ -107,7 +107,8 @@ def add_pesq_weight_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """--data, --condition and --snr: the training data options shared with `phasefold train-stream`."""
+    """--data, --condition, --snr, --speed and --gain: the training data options shared with
+    `phasefold train-stream`."""
     parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
     parser.add_argument(
@@ -117,6 +118,39 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=(5.0, 5.0),
         metavar=("LO", "HI"),
         help="modified magnitudes: input SNR range in dB (default 5 5)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=finite_float,
+        nargs=2,
+        default=(1.0, 1.0),
+        metavar=("LO", "HI"),
+        help="augment the training excerpts: a speed factor drawn in this range for each one, by "
+        "resampling (pitch and tempo move together), e.g. 0.9 1.1 (default 1 1: none; validation is never "
+        "augmented)",
+    )
+    parser.add_argument(
+        "--gain",
+        type=finite_float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("LO", "HI"),
+        help="augment the training excerpts: a gain in dB drawn in this range for each one, e.g. -12 6 "
+        "(default 0 0: none)",
+    )
+
+
+def data_config(args: argparse.Namespace, **extra):
+    """The DataConfig of the data options (add_data_arguments)."""
+    from phasefold.training.data import DataConfig
+
+    return DataConfig(
+        folder=args.data,
+        condition=args.condition,
+        snr_db=tuple(args.snr),
+        speed=tuple(args.speed),
+        gain_db=tuple(args.gain),
+        **extra,
     )
 
 
@@ -132,17 +166,11 @@ def require_torch(threads: int | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_torch(args.threads)
-    from phasefold.training.data import DataConfig
     from phasefold.training.train import TrainConfig, train
 
     if args.rho_end is not None and args.variant != "untied":
         raise InputError("--rho-end needs --variant untied")
-    data = DataConfig(
-        folder=args.data,
-        condition=args.condition,
-        snr_db=tuple(args.snr),
-        validation_draws=args.validation_draws,
-    )
+    data = data_config(args, validation_draws=args.validation_draws)
     cfg = TrainConfig(
         variant=args.variant,
         layers=args.layers,

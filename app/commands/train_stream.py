@@ -6,7 +6,7 @@ import argparse
 import json
 
 from phasefold.commands import non_negative_float, non_negative_int, positive_float, positive_int
-from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument
+from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument, data_config
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import LAYER_FORMS
 
@@ -85,11 +85,10 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.commands.train import require_torch
 
     require_torch(args.threads)
-    from phasefold.training.data import DataConfig
     from phasefold.training.stream_train import StreamTrainConfig
     from phasefold.training.train import train
 
-    data = DataConfig(folder=args.data, condition=args.condition, snr_db=tuple(args.snr))
+    data = data_config(args)
     start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
     if args.init:
         from phasefold.training.stream_train import settings_of_start
