@@ -151,6 +151,18 @@ def test_a_stream_trained_model_brings_its_own_lookahead(qtbot, window):
     window.stop_stream(wait=True)
 
 
+def test_every_divergence_plot_fits_its_view(qtbot, window):
+    """A title wider than the view pushed the plot past its right edge (axis and curves cut off): every
+    method's curves, learned or not, must fit the view at the window's default size."""
+    methods = [window.controls.method.itemText(i) for i in range(window.controls.method.count())]
+    assert any(MODELS_DIR.joinpath(m + ".onnx").is_file() for m in methods)
+    view = window.divergence
+    for method in methods:
+        window.controls.method.setCurrentText(method)
+        qtbot.wait(1)
+        assert view.getPlotItem().geometry().width() <= view.viewport().width(), method
+
+
 def test_an_exported_model_file_is_offered_streamed_and_drawn(qtbot, window, tmp_path):
     """A user's own export (a copy of a shipped one under another name) joins the method list and streams;
     files that do not fit are refused in the window."""
@@ -162,7 +174,8 @@ def test_an_exported_model_file_is_offered_streamed_and_drawn(qtbot, window, tmp
     assert window.add_model_file(tmp_path / "mine.onnx")
     assert c.method.currentText() == str((tmp_path / "mine.onnx").resolve())
     assert (c.lookahead.value(), c.block.value()) == (1, 1)  # its card's look-ahead, as for shipped ones
-    assert "learned divergence of mine" in window.divergence.getPlotItem().titleLabel.text
+    assert window.divergence.getPlotItem().titleLabel.text.startswith("mine<br>")
+    assert "learned divergence" in window.divergence.note
     assert window.start_stream()
     qtbot.waitUntil(lambda: window.spec_out.frames_drawn > 40, timeout=WAIT_MS)
     assert window.active_method == c.method.currentText()  # the file is what streams

@@ -570,11 +570,12 @@ class MainWindow(QMainWindow):
         sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
         form = ", Griffin-Lim layers (rho = g1 / g2)" if card.get("layer_form") == "gla" else ""
         self.divergence.show_curves(
-            f"learned divergence of {model.stem}, r = 1",
+            model.stem,
             curves["u"],
             list(zip(labels, learned, strict=True)),
             refs,
-            note=f"{card.get('variant', '')}{form} ({sets}): rho f(y), minimum at 0",
+            note=f"learned divergence rho f(y) at r = 1, minimum at 0<br>{card.get('variant', '')}{form}, "
+            f"{sets}",
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -40,7 +40,8 @@ class DivergenceView(pg.PlotWidget):
         references: Sequence[tuple[str, np.ndarray]],
         note: str = "",
     ) -> None:
-        """Replace the plot: learned curves coloured by layer, references dashed; ``note`` under the title."""
+        """Replace the plot: learned curves coloured by layer, references dashed; ``note`` under the title
+        (lines split by <br>). Keep each line short: a title wider than the view widens the plot past it."""
         item = self.getPlotItem()
         item.clear()
         self.legend.clear()
