@@ -9,8 +9,6 @@ the new frames into the estimate by least squares, x = (c_old x + OLA(new frames
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
@@ -18,9 +16,11 @@ from phasefold.engine.stft import StftConfig
 
 
 @kernel
-def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, frames, spec, forward, inverse,
-                    single, piece):  # fmt: skip
-    """Slide by b = len(new) frames and start the new frames (module docstring); in place."""
+def slide_and_start(mag, x, lam, new, cov_old, inv_cov, win, hop, rot_re, rot_im, frames, spec, forward,
+                    inverse, single, piece, phasor):  # fmt: skip
+    """Slide by b = len(new) frames and start the new frames (module docstring); in place. ``spec``: the
+    one-frame plan's spectrum as interleaved (re, im) pairs [1, 2K]; ``inv_cov``: 1 / max(c_all, 1e-12);
+    ``phasor``: [2, K] work rows for the unit phasor."""
     w, k = mag.shape
     b = new.shape[0]
     n = win.shape[0]
@@ -40,30 +40,32 @@ def slide_and_start(mag, x, lam, new, cov_old, cov, win, hop, rot_re, rot_im, fr
         x[i] = 0.0
     first = w - b
     frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], win, hop, frames, forward, single)
-    ur = np.empty(k, x.dtype)
-    ui = np.empty(k, x.dtype)
-    for q in range(k):
-        c = spec[0, q]
-        a = math.sqrt(c.real * c.real + c.imag * c.imag)
-        if a > 0:
-            ur[q], ui[q] = c.real / a, c.imag / a
-        else:
-            ur[q], ui[q] = 1.0, 0.0
+    sp, ur, ui = spec[0], phasor[0], phasor[1]
+    for q in range(k):  # the previous frame's unit phasor (1 where its bin is zero)
+        re, im = sp[2 * q], sp[2 * q + 1]
+        a = np.sqrt(re * re + im * im)
+        pos = a > 0
+        ur[q] = re / a if pos else 1.0
+        ui[q] = im / a if pos else 0.0
     start = first * hop
-    for i in range(start, s):
-        x[i] *= cov_old[i]
+    xs, cs = x[start:], cov_old[start:]
+    for i in range(s - start):
+        xs[i] *= cs[i]
     for j in range(b):
+        nj = new[j]
         for q in range(k):  # unit phasor advanced by one more hop, times the frame's amplitude
             re = ur[q] * rot_re[q] - ui[q] * rot_im[q]
             im = ur[q] * rot_im[q] + ui[q] * rot_re[q]
             ur[q], ui[q] = re, im
-            spec[0, q] = new[j, q] * re + 1j * (new[j, q] * im)
+            sp[2 * q] = nj[q] * re
+            sp[2 * q + 1] = nj[q] * im
         inverse_overlap_add(frames, win, hop, inverse, single, piece)
-        o = start + j * hop
+        xo = x[start + j * hop : start + j * hop + n]
         for i in range(n):
-            x[o + i] += piece[i]
-    for i in range(start, s):
-        x[i] /= max(cov[i], 1e-12)
+            xo[i] += piece[i]
+    ic = inv_cov[start:]
+    for i in range(s - start):
+        xs[i] *= ic[i]
 
 
 class NewFrames:
@@ -79,12 +81,15 @@ class NewFrames:
         self.plan = self.spectral.plan(1)
         adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
         self.rot_re, self.rot_im = np.cos(adv).astype(self.dtype), np.sin(adv).astype(self.dtype)
-        self.cov = cov.astype(self.dtype)
+        self.inv_cov = (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype)
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
         self.piece = np.empty(cfg.n_fft, self.dtype)
+        self.phasor = np.empty((2, cfg.n_bins), self.dtype)
+        self.spec = self.plan.spec.view(self.dtype)  # interleaved (re, im)
 
     def __call__(self, mag: np.ndarray, x: np.ndarray, lam: np.ndarray, new: np.ndarray) -> None:
         p = self.plan
         slide_and_start(mag, x, lam, np.ascontiguousarray(new, dtype=self.dtype), self.cov_old[new.shape[0]],
-                        self.cov, self.spectral.win, self.cfg.hop, self.rot_re, self.rot_im, p.frames, p.spec,
-                        p.forward, p.inverse, self.spectral.single, self.piece)  # fmt: skip
+                        self.inv_cov, self.spectral.win, self.cfg.hop, self.rot_re, self.rot_im, p.frames,
+                        self.spec, p.forward, p.inverse, self.spectral.single, self.piece,
+                        self.phasor)  # fmt: skip

@@ -15,6 +15,7 @@ the method and the frame; the samples returned before stay as they were.
 
 from __future__ import annotations
 
+import cmath
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,7 @@ class Stream:
 def all_finite(a: np.ndarray) -> bool:
     """No NaN or infinity in ``a``: one sum first (they propagate into it), the element test only when the
     sum is not finite (a sum of large finite values can overflow)."""
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    return cmath.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
 def warm_up(processor: FrameProcessor) -> None:

@@ -58,6 +58,13 @@ def _hop_advance(n_fft: int, hop: int) -> np.ndarray:
     return 2.0 * np.pi * np.arange(n_fft // 2 + 1) * hop / n_fft
 
 
+def _as_state(new, old: np.ndarray) -> np.ndarray:
+    """A step's output as window state of the old state's precision and shape (no copy when it is one)."""
+    if isinstance(new, np.ndarray) and new.dtype == old.dtype and new.shape == old.shape:
+        return new
+    return np.asarray(new, dtype=old.dtype).reshape(old.shape)
+
+
 class WindowProcessor(FrameProcessor):
     """Runs one window step per block of frames over the active window."""
 
@@ -181,15 +188,16 @@ class WindowProcessor(FrameProcessor):
         # samples known to be silent: before the stream (negative padded index) and the declared start
         span_start = (self.frames_in - self.n_window) * h  # padded index of x[0]
         n_silent = min(self.x.size, max(0, max(self.silent_start, 0) - span_start, -span_start))
-        self.x[:n_silent] = 0.0
+        if n_silent:
+            self.x[:n_silent] = 0.0
         n_fixed = (cfg.overlap - 1 + self.block - b) * h
         if max(n_fixed, n_silent) != self._n_fixed:
             self._n_fixed = max(n_fixed, n_silent)
             self.fixed[:] = 0.0
             self.fixed[: self._n_fixed] = 1.0
         x, lam = self.step(self.mag, self.x, self.fixed, self.lam)
-        self.x = np.asarray(x, dtype=self.dtype).reshape(self.x.shape)
-        self.lam = np.asarray(lam, dtype=self.dtype).reshape(self.lam.shape)
+        self.x = _as_state(x, self.x)
+        self.lam = _as_state(lam, self.lam)
         return self.x[n_fixed : n_fixed + b * h].astype(np.float32)
 
     def tail(self) -> np.ndarray:
