@@ -111,33 +111,26 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     `phasefold train-stream`."""
     parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
-    parser.add_argument(
-        "--snr",
-        type=finite_float,
-        nargs=2,
-        default=(5.0, 5.0),
-        metavar=("LO", "HI"),
-        help="modified magnitudes: input SNR range in dB (default 5 5)",
+    ranges = (
+        ("--snr", (5.0, 5.0), "modified magnitudes: input SNR range in dB (default 5 5)"),
+        (
+            "--speed",
+            (1.0, 1.0),
+            "augment the training excerpts: a speed factor drawn in this range for each one, by "
+            "resampling (pitch and tempo move together), e.g. 0.9 1.1 (default 1 1: none; validation is "
+            "never augmented)",
+        ),
+        (
+            "--gain",
+            (0.0, 0.0),
+            "augment the training excerpts: a gain in dB drawn in this range for each one, e.g. -12 6 "
+            "(default 0 0: none)",
+        ),
     )
-    parser.add_argument(
-        "--speed",
-        type=finite_float,
-        nargs=2,
-        default=(1.0, 1.0),
-        metavar=("LO", "HI"),
-        help="augment the training excerpts: a speed factor drawn in this range for each one, by "
-        "resampling (pitch and tempo move together), e.g. 0.9 1.1 (default 1 1: none; validation is never "
-        "augmented)",
-    )
-    parser.add_argument(
-        "--gain",
-        type=finite_float,
-        nargs=2,
-        default=(0.0, 0.0),
-        metavar=("LO", "HI"),
-        help="augment the training excerpts: a gain in dB drawn in this range for each one, e.g. -12 6 "
-        "(default 0 0: none)",
-    )
+    for flag, default, text in ranges:
+        parser.add_argument(
+            flag, type=finite_float, nargs=2, default=default, metavar=("LO", "HI"), help=text
+        )
 
 
 def data_config(args: argparse.Namespace, **extra):
