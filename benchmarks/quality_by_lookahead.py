@@ -38,8 +38,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from phasefold.commands.evaluate import evaluate_methods, resolve_inputs
-    from phasefold.commands.stream import online_method
     from phasefold.engine.streaming import make_processor
+    from phasefold.engine.streaming.offline import StreamedMethod
 
     files = resolve_inputs([args.split])
     if not files:
@@ -49,10 +49,9 @@ def main() -> int:
     report: dict = {"files": [str(f) for f in files], "block": args.block, "runs": []}
 
     def one(lookahead: int, names: list[str], init: str) -> dict:
-        ns = argparse.Namespace(
-            lookahead=lookahead, block=args.block, step_iterations=None, init=init, backend=args.backend
-        )
-        online = {n: online_method(n, ns) for n in names}
+        online = {
+            n: StreamedMethod.build(n, lookahead, args.block, init=init, backend=args.backend) for n in names
+        }
         res = evaluate_methods(files, names, n_iter=0, online=online)  # the exact hop-256 protocol
         for n in names:
             proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)

@@ -54,13 +54,13 @@ def headless(opts) -> int:
     """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
     from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.registry import default_stream_method
     from phasefold.engine.stft import StftConfig
-    from phasefold.engine.streaming import Player, Stream, method_names, open_sink
-    from phasefold.gui.main_window import default_method
+    from phasefold.engine.streaming import Player, Stream, aligned, method_names, open_sink
     from phasefold.gui.worker import SOURCE_DEMO, prepare_source
 
     cfg = StftConfig()
-    method = opts.method or default_method(method_names())
+    method = opts.method or default_stream_method(method_names())
     source = prepare_source(SOURCE_DEMO, cfg, snr_db=opts.snr)
     stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block, backend=opts.backend)
     sink, notes = open_sink(opts.output or "null", cfg.sample_rate)
@@ -74,8 +74,7 @@ def headless(opts) -> int:
     if summary["error"]:
         print(f"phasefold demo: stopped: {summary['error']}", file=sys.stderr)
         return 1
-    start = cfg.pad + stream.delay_samples
-    y = np.concatenate(produced)[start : start + source.length]
+    y = aligned(stream, np.concatenate(produced), source.length)
     scores = evaluate_signal(source.reference, y, cfg, r=source.frames)
     print(
         f"  RTF {summary['rtf']:.3f} ({summary['ms_per_frame']:.2f} ms/frame), latency "
@@ -83,7 +82,10 @@ def headless(opts) -> int:
     )
     print("  scores vs the demo signal: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     if getattr(sink, "path", None) is not None:
-        print(f"  wrote {sink.path}: the output as it would play, {start} samples of delay in front")
+        print(
+            f"  wrote {sink.path}: the output as it would play, "
+            f"{stream.output_offset} samples of delay in front"
+        )
     elif not sink.live:
         print("  (no audio played: use --output default where a sound card exists, or `phasefold gui`)")
     return 0

@@ -51,13 +51,10 @@ SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: n
 
 
 def default_method(names: list[str]) -> str:
-    """The method selected at start: the untied model when shipped (the best live scores on the demo at
-    L = 3 since its anchoring, docs/results.md), else the tied one, else the first model, else the first
-    method."""
-    for name in ("unfolded-untied", "unfolded-tied"):
-        if name in names:
-            return name
-    return next((n for n in names if n.startswith("unfolded")), names[0])
+    """The method selected at start (engine.registry.default_stream_method)."""
+    from phasefold.engine.registry import default_stream_method
+
+    return default_stream_method(names)
 
 
 class MainWindow(QMainWindow):
@@ -305,9 +302,10 @@ class MainWindow(QMainWindow):
         if not name:
             return
         self._show_divergence(name)
-        from phasefold.engine.streaming.steps import trained_settings
+        from phasefold.engine.registry import lookup
 
-        trained = trained_settings(name)
+        own = lookup(name)
+        trained = None if own.lookahead is None else own.stream_settings()
         if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
             self.controls.lookahead.setValue(trained[0])
             self.controls.block.setValue(trained[1])
@@ -543,9 +541,9 @@ class MainWindow(QMainWindow):
 
         refs_u = np.linspace(0.0, 3.0, 400)
         refs = [("quadratic (y - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(y | 1)", dc.kl(refs_u, 1.0))]
-        from phasefold.engine.streaming.steps import model_file
+        from phasefold.engine.registry import lookup
 
-        model = model_file(name)
+        model = lookup(name).path
         if model is None or not model.is_file():
             note = {
                 "admm-l2": "ADMM minimises the quadratic loss (dashed)",
