@@ -101,12 +101,14 @@ class MethodSpec:
 
     @property
     def layers(self) -> int:
-        """A model's T layers (1 where its card is unreadable: running it says why)."""
-        return self.iterations or 1
+        """A model's T layers; 1 for a classical method (an iteration is its layer) and where a model's card
+        is unreadable (running it says why)."""
+        return (self.iterations or 1) if self.family == "model" else 1
 
     def passes(self, n_iter: int) -> int:
-        """Passes of a model's layers for ``n_iter`` iterations offline: round(n_iter / T), at least one."""
-        return max(1, round(n_iter / self.layers))
+        """Window-step iterations of an offline run of ``n_iter`` iterations: a model's passes of its layers,
+        round(n_iter / T), at least one; a classical method's ``n_iter``."""
+        return max(1, round(n_iter / self.layers)) if self.family == "model" else n_iter
 
     def at_hop(self, hop: int) -> MethodSpec:
         """The spec that runs at ``hop`` offline: this one, or a model's NAME-hopH variant."""
@@ -127,8 +129,8 @@ class MethodSpec:
         asked = (own[0] if lookahead is None else lookahead, own[1] if block is None else block)
         if self.lookahead is not None and asked != own:
             raise InputError(
-                f"{self.name} was trained inside the stream at look-ahead {own[0]}, block {own[1]}; run it "
-                f"with those settings or leave them out (asked: look-ahead {asked[0]}, block {asked[1]})"
+                f"{self.name} was trained inside the stream at look-ahead {own[0]}, block {own[1]}: leave out "
+                f"-L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
             )
         return asked
 
