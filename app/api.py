@@ -77,6 +77,8 @@ def _changed_default(method: str | None, iterations: int | None, hop: int) -> No
         return
     try:
         spec = registry.lookup(method)
+        if not spec.offline:
+            return  # it does not run offline: running it says so
         if spec.family == "model":
             chosen = spec.at_hop(hop)
             changed = chosen.passes(_OLD_ITERATIONS) != chosen.passes(spec.iterations)

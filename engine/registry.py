@@ -129,8 +129,8 @@ class MethodSpec:
         asked = (own[0] if lookahead is None else lookahead, own[1] if block is None else block)
         if self.lookahead is not None and asked != own:
             raise InputError(
-                f"{self.name} was trained inside the stream at look-ahead {own[0]}, block {own[1]}: leave out "
-                f"-L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
+                f"{self.name} was trained inside the stream at look-ahead {own[0]}, block {own[1]}: "
+                f"leave out -L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
             )
         return asked
 

@@ -235,14 +235,24 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int = 1, iterations=None) -> dict:
-    """Stream ``seconds`` of looped frames; resident memory sampled; exact sample count checked."""
+def soak(
+    method: str,
+    seconds: float,
+    cfg,
+    mag,
+    lookahead: int | None = None,
+    block: int | None = None,
+    iterations=None,
+) -> dict:
+    """Stream ``seconds`` of looped frames; resident memory sampled; exact sample count checked. L and B
+    None: the method's own (Stream.open)."""
     import numpy as np
     import psutil
     from phasefold.engine.streaming import Stream
 
     proc = psutil.Process()
     stream = Stream.open(method, cfg, lookahead=lookahead, block=block, iterations=iterations)
+    lookahead, block = stream.lookahead, stream.block
     n_total = int(round(seconds * cfg.sample_rate / cfg.hop)) // block * block
     loop = mag[: (mag.shape[0] // block) * block]
     n_out, pushed = 0, 0

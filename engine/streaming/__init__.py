@@ -27,7 +27,7 @@ from phasefold.engine.streaming.sinks import (
     output_devices,
 )
 from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
-from phasefold.engine.streaming.steps import make_processor, method_names, shipped_models
+from phasefold.engine.streaming.steps import make_processor, method_names
 
 __all__ = [
     "ArraySource",
@@ -52,5 +52,4 @@ __all__ = [
     "output_devices",
     "reconstruct_online",
     "run_stream",
-    "shipped_models",
 ]

@@ -22,13 +22,6 @@ from phasefold.engine.streaming.pghi import RtpghiProcessor
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 from phasefold.engine.streaming.window import INITS, WindowProcessor
 
-CLASSICAL = registry.STREAMING_CLASSICAL
-
-
-def shipped_models() -> list[str]:
-    """Names of the models found (engine.catalog: the shipped ones and the user's folders)."""
-    return sorted(registry.model_specs())
-
 
 def method_names(cfg: StftConfig | None = None) -> list[str]:
     """Every method the streaming engine runs by name; with ``cfg``, only the models made for that STFT."""
