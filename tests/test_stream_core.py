@@ -235,4 +235,4 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     (tmp_path / "broken.json").write_text(json.dumps({"name": "broken"}))
     monkeypatch.setattr(catalog, "MODELS_DIR", tmp_path)
     monkeypatch.delenv(catalog.ENV_VAR, raising=False)
-    assert steps.method_names(StftConfig()) == [*steps.CLASSICAL, "unfolded-tied"]
+    assert steps.method_names(StftConfig()) == [*registry.STREAMING_CLASSICAL, "unfolded-tied"]
