@@ -30,7 +30,8 @@ from phasefold.engine.stft import StftConfig
 
 #: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named
 DEFAULT_METHOD = "fgla"
-#: the method ``phasefold stream``, the GUI and the demo start with, where it is found
+#: the method ``phasefold stream``, the GUI and the demo start with, where it is found: the best live scores
+#: on the demo at L = 3 since its anchoring (docs/results.md)
 DEFAULT_STREAM_METHOD = "unfolded-untied"
 #: iterations of a classical method offline (over the whole signal) when none are given
 OFFLINE_ITERATIONS = 100
