@@ -1,4 +1,4 @@
-"""Audio in and out: any readable file -> mono float64 at 22050 Hz (with notes), WAV writing."""
+"""Audio out: WAV files written atomically, checked first (reading is engine.inputs)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 from phasefold.engine.errors import InputError
 from phasefold.engine.outputs import atomic_output, check_output_path
 from phasefold.engine.stft import SAMPLE_RATE
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 WRITE_BLOCK = 1 << 16  # samples written (and checked) at a time
-
-
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
-    """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    try:
-        data, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
-    if data.shape[0] == 0:
-        raise InputError(f"{path}: the audio file holds no samples")
-    if not np.all(np.isfinite(data)):
-        raise InputError(f"{path}: the audio holds NaN or infinite samples")
-    notes: list[str] = []
-    if data.shape[1] > 1:
-        notes.append(f"downmixed {data.shape[1]} channels to mono")
-    x = data.mean(axis=1)
-    if sr != sample_rate:
-        x = np.asarray(soxr.resample(x, sr, sample_rate, quality="HQ"), dtype=np.float64)
-        notes.append(f"resampled {sr} Hz -> {sample_rate} Hz")
-    return x, notes
 
 
 def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> list[str]:

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from phasefold.cli import main
-from phasefold.commands.evaluate import resolve_inputs
 from phasefold.engine.dataset import TEST
 from phasefold.engine.demo import demo_signal
+from phasefold.engine.evaluation import EvaluationProtocol, evaluate_signal
+from phasefold.engine.inputs import resolve_inputs
 from phasefold.engine.methods import reconstruct
-from phasefold.engine.metrics import evaluate_signal
-from phasefold.engine.protocol import EvaluationProtocol
 from phasefold.engine.stft import StftConfig, magnitude
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +129,7 @@ def test_split_words_resolve_to_the_shared_data(timit_dir):
 
 
 def test_npz_without_reference_cannot_be_scored(capsys, tmp_path):
-    from phasefold.engine.magnitudes import save_magnitudes
+    from phasefold.engine.inputs import save_magnitudes
 
     cfg = StftConfig()
     save_magnitudes(tmp_path / "m.npz", magnitude(demo_signal(0.5), cfg), cfg)

@@ -1,12 +1,11 @@
-"""engine.protocol: the one evaluation protocol of cards, benchmarks and `phasefold evaluate`."""
+"""engine.evaluation: the one evaluation protocol of cards, benchmarks and `phasefold evaluate`."""
 
 import numpy as np
 import pytest
 import soundfile as sf
-from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.evaluation import CONDITIONS, EvaluationProtocol, spectral_convergence_db, stoi
+from phasefold.engine.inputs import modified_magnitudes
 from phasefold.engine.methods import reconstruct
-from phasefold.engine.metrics import spectral_convergence_db, stoi
-from phasefold.engine.protocol import CONDITIONS, EvaluationProtocol
 from phasefold.engine.stft import StftConfig, magnitude
 
 
