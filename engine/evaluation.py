@@ -289,7 +289,8 @@ def evaluate(
     backend=backend) -> signal`` runs one entry (default engine.methods.reconstruct, which checks the
     measurements and hands them on as float32). Only the runs are timed, all on one thread. A file that
     cannot be loaded or scored (PhasefoldError) is left out of every method's means and listed under
-    ``failures``; InputError when no file is scored."""
+    ``failures``; InputError when no file is scored. ``progress``: a progress bar and the files' reading
+    notes (resampled, downmixed) on stderr."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
@@ -317,7 +318,7 @@ def evaluate(
                 if cfg_seen is not None and cfg != cfg_seen:
                     raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
                 check_duration(length, cfg.sample_rate)
-                for note in notes:
+                for note in notes if progress else ():
                     bar.write(f"phasefold evaluate: note: {path.name}: {note}", file=sys.stderr)
                 for name, entry in entries.items():
                     bar.set_description(f"{path.stem} {name}")
