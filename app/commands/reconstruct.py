@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, "audio", inputs=(args.input,))
 
     import soxr
-    from phasefold.engine.audio_io import write_wav
     from phasefold.engine.evaluation import Stopwatch, real_time_factor, spectral_convergence_db
     from phasefold.engine.inputs import load_measurements
     from phasefold.engine.methods import get_method, reconstruct
+    from phasefold.engine.outputs import write_wav
     from phasefold.engine.stft import SAMPLE_RATE
 
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
