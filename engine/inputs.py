@@ -4,7 +4,8 @@ measurements of a clean signal, exact or modified (docs/architecture.md).
 - ``load_audio``: any readable audio file (WAV, FLAC, OGG, MP3) -> mono float64 at 22050 Hz, with notes.
 - ``load_magnitudes`` / ``save_magnitudes`` / ``validate_magnitudes``: the .npz magnitude file and its checks.
 - ``measure``: THE rule for the measurements of a clean signal: exact r = |A x|^d, or modified (``--snr``:
-  white noise at an SNR, then the oracle Wiener mask, ``modified_magnitudes``).
+  white noise at an SNR, then the oracle Wiener mask, ``modified_magnitudes``; refused for a .npz file by
+  ``check_modifiable``).
 - ``load_measurements``: audio or a .npz file -> measurements, STFT settings, length, clean reference.
 - ``resolve_inputs``: the files named on a command line (files, folders, the shared data's splits).
 """
@@ -62,6 +63,12 @@ def check_audible(path: str | Path, x: np.ndarray) -> None:
 def is_magnitude_file(path: str | Path) -> bool:
     """Whether ``path`` names a .npz magnitude file (docs/magnitude-files.md) rather than audio."""
     return Path(path).suffix.lower() == ".npz"
+
+
+def check_modifiable(path: str | Path, snr_db: float | None) -> None:
+    """InputError where modified magnitudes (``snr_db``) are asked of a .npz file: they are made of audio."""
+    if snr_db is not None and is_magnitude_file(path):
+        raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
 
 
 @dataclass
@@ -232,8 +239,7 @@ def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, s
         mf = load_magnitudes(path)
         if hop is not None and hop != mf.cfg.hop:
             raise InputError(f"{path} was made with hop {mf.cfg.hop}; --hop {hop} is for audio input only")
-        if snr_db is not None:
-            raise InputError("--snr needs audio input (a .npz file already holds its magnitudes)")
+        check_modifiable(path, snr_db)
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [])
     try:

@@ -63,7 +63,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _source(args, cfg):
     from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import check_audible
+    from phasefold.engine.inputs import check_audible, check_modifiable, is_magnitude_file
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -73,9 +73,8 @@ def _source(args, cfg):
             raise InputError("--snr needs a clean file input, not the microphone")
         return MicSource(cfg, max_seconds=args.seconds)
     path = Path(args.input)
-    if path.suffix.lower() == ".npz":
-        if args.snr is not None:
-            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+    check_modifiable(path, args.snr)
+    if is_magnitude_file(path):
         return NpzSource(path, realtime=args.realtime)
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
