@@ -33,6 +33,7 @@ from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
 from phasefold.engine.stft import StftConfig, magnitude, magnitude_blocks
 
+# -- the scores -----------------------------------------------------------------------------------------
 PESQ_RATE = 16000
 PESQ_MIN_SECONDS = 0.25  # the pesq library refuses shorter signals (BufferTooShortError)
 # The pesq library (the P.862 reference code) keeps at most 50 utterances of the reference (speech runs of at
@@ -174,6 +175,7 @@ def real_time_factor(seconds: float, n_samples: int, sr: int) -> float:
     return float(seconds * sr / n_samples)
 
 
+# -- the protocol ---------------------------------------------------------------------------------------
 NOISE_SEED_OFFSET = 1000
 CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB or None)
     "exact_hop256": (256, None),
@@ -265,6 +267,7 @@ def condition_inputs(
     return protocol.cfg, [(x, r) for _, x, r in protocol.items(split_files(split))]
 
 
+# -- methods scored over files --------------------------------------------------------------------------
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
 
