@@ -157,7 +157,7 @@ def op_seconds(frames: int, cfg: StftConfig, repeats: int) -> float:
 def engine_seconds(lookahead: int, cfg: StftConfig, seconds: float = 3.0) -> float:
     """Per-frame thread time of the streaming engine around an identity window step (B = 1)."""
     from phasefold.engine.demo import demo_signal
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.runners import WindowStep
     from phasefold.engine.stft import magnitude
     from phasefold.engine.streaming import Stream

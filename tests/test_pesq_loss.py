@@ -46,8 +46,8 @@ def test_fft_iir_equals_scipy_lfilter(coefficients):
 
 def _calibration_signals(source: str, request) -> list[np.ndarray]:
     """Three utterances: TIMIT validation files, or three 3-second excerpts of the built-in demo."""
-    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.demo import demo_signal
+    from phasefold.engine.inputs import load_audio
 
     if source == "demo":
         full = demo_signal(9.0)

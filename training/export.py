@@ -78,8 +78,8 @@ def check_parity(model: PhaseModel, net: UnfoldedADMM, cases: dict[str, dict]) -
 
 
 def _speech() -> np.ndarray | None:
-    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.dataset import split_files
+    from phasefold.engine.inputs import load_audio
 
     files = split_files("validation")
     return load_audio(files[0])[0] if files else None

@@ -42,8 +42,8 @@ def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.n
             "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
         }
     }
-    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.dataset import split_files
+    from phasefold.engine.inputs import load_audio
     from phasefold.engine.stft import magnitude
 
     files = split_files("validation")

@@ -207,8 +207,8 @@ def batch_loss(
 
 @torch.no_grad()
 def validate(net: UnfoldedADMM, val: list, device) -> dict:
-    """STOI, ESTOI, PESQ (engine.metrics) of the network on the fixed validation utterances, and a score."""
-    from phasefold.engine.metrics import estoi, pesq_wb, stoi
+    """STOI, ESTOI, PESQ (engine.evaluation) of the network on the fixed validation utterances; a score."""
+    from phasefold.engine.evaluation import estoi, pesq_wb, stoi
 
     sr = net.stft_cfg.sample_rate
     rows = []

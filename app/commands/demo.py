@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def headless(opts) -> int:
     """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import evaluate_signal
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, method_names, open_sink
     from phasefold.gui.main_window import default_method

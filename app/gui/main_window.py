@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
 
     def save_reconstruction(self, path: str | Path) -> bool:
         """Write the reconstruction so far (time-aligned with the input) to a WAV file."""
-        from phasefold.engine.audio_io import write_wav
+        from phasefold.engine.outputs import write_wav
 
         if self.last_worker is None or self.last_worker.reconstruction().size == 0:
             self.show_error("nothing to save yet: stream something first")

@@ -5,7 +5,7 @@ thread-safe queue) from its frame timer. The Player's callbacks (on the worker t
 frames and output samples into spectrogram frames and keep every output sample; ``MonitorSink`` applies
 the volume and the A/B switch (the time-aligned original instead of the reconstruction) in front of
 the real sink; ``PacedSource`` releases file frames at live pace and holds them while paused. A second
-thread scores the last seconds with STOI / ESTOI (engine.metrics) so that scoring never delays audio.
+thread scores the last seconds with STOI / ESTOI (engine.evaluation) so that scoring never delays audio.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import InputError
-from phasefold.engine.stft import StftConfig, analyze, magnitude
+from phasefold.engine.inputs import is_magnitude_file, load_audio, measure, measure_note
+from phasefold.engine.stft import StftConfig, analyze
 from phasefold.engine.streaming.sinks import Sink
 from phasefold.engine.streaming.sources import NpzSource, Source
 from phasefold.gui.levels import to_db
@@ -51,11 +52,6 @@ def warm_up(sample_rate: int) -> None:
     import pystoi  # noqa: F401
 
 
-def is_magnitude_file(path: Path) -> bool:
-    """Whether ``path`` names a .npz magnitude file (docs/magnitude-files.md) rather than audio."""
-    return Path(path).suffix.lower() == ".npz"
-
-
 def magnitude_file_source(path: Path, cfg: StftConfig) -> NpzSource:
     """A .npz magnitude file as a source; InputError unless its STFT is the window's ``cfg``."""
     source = NpzSource(path)
@@ -75,8 +71,6 @@ def check_file(path: Path, cfg: StftConfig) -> list[str]:
     """Notes on an audio or .npz magnitude file the window can stream; InputError where it cannot."""
     if is_magnitude_file(path):
         return magnitude_file_source(path, cfg).notes
-    from phasefold.engine.audio_io import load_audio
-
     return load_audio(path, cfg.sample_rate)[1]
 
 
@@ -107,12 +101,9 @@ def prepare_source(
     if kind != SOURCE_DEMO:
         raise InputError(f"unknown source {kind!r}")
     x = demo_audio(cfg.sample_rate)
-    if snr_db is None:
-        return ArraySource(magnitude(x, cfg), cfg, reference=x, name="built-in demo")
-    from phasefold.engine.magnitudes import modified_magnitudes
-
-    source = ArraySource(modified_magnitudes(x, cfg, snr_db, seed), cfg, reference=x, name="built-in demo")
-    source.notes.append(f"modified magnitudes: white noise at {snr_db:g} dB SNR, oracle Wiener mask")
+    source = ArraySource(measure(x, cfg, snr_db, seed), cfg, reference=x, name="built-in demo")
+    if snr_db is not None:
+        source.notes.append(measure_note(snr_db))
     return source
 
 
@@ -240,7 +231,7 @@ class _Scorer(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        from phasefold.engine.metrics import estoi, stoi
+        from phasefold.engine.evaluation import estoi, stoi
 
         while (job := self.jobs.get()) is not None:
             t, ref, est = job
