@@ -59,7 +59,7 @@ def check_options(opts: LaunchOptions) -> None:
     if not 1 <= opts.block <= 8:
         raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
     if opts.input is not None:
-        from phasefold.gui.worker import check_file, is_magnitude_file
+        from phasefold.gui.sources import check_file, is_magnitude_file
 
         if is_magnitude_file(opts.input) and opts.snr is not None:
             raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
