@@ -57,7 +57,7 @@ def headless(opts) -> int:
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, method_names, open_sink
     from phasefold.gui.main_window import default_method
-    from phasefold.gui.worker import SOURCE_DEMO, prepare_source
+    from phasefold.gui.sources import SOURCE_DEMO, prepare_source
 
     cfg = StftConfig()
     method = opts.method or default_method(method_names())

@@ -60,7 +60,7 @@ def check_options(opts: LaunchOptions) -> None:
         raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
     if opts.input is not None:
         from phasefold.engine.inputs import check_modifiable
-        from phasefold.gui.worker import check_file
+        from phasefold.gui.sources import check_file
 
         check_modifiable(opts.input, opts.snr)
         check_file(opts.input, cfg)
