@@ -27,6 +27,7 @@ from phasefold.gui.worker import (
     StatsEvent,
     StreamWorker,
     check_file,
+    default_method,
     prepare_source,
     warm_up,
 )
@@ -48,16 +49,6 @@ RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint on
 NULL_SINK = "null"
 AUDIO_FILTER = "Audio or magnitudes (*.wav *.flac *.ogg *.mp3 *.npz);;All files (*)"
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
-
-
-def default_method(names: list[str]) -> str:
-    """The method selected at start: the untied model when shipped (the best live scores on the demo at
-    L = 3 since its anchoring, docs/results.md), else the tied one, else the first model, else the first
-    method."""
-    for name in ("unfolded-untied", "unfolded-tied"):
-        if name in names:
-            return name
-    return next((n for n in names if n.startswith("unfolded")), names[0])
 
 
 class MainWindow(QMainWindow):
