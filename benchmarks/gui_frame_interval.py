@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from phasefold.engine.streaming import method_names
-    from phasefold.gui.main_window import MainWindow, default_method, make_app
+    from phasefold.gui.main_window import MainWindow, make_app
+    from phasefold.gui.sources import default_method
 
     app = make_app()
     window = MainWindow(output="null")

@@ -16,7 +16,7 @@ from collections import deque
 from phasefold.engine.stft import StftConfig
 from phasefold.gui import theme
 from phasefold.gui.controls import ControlPanel
-from phasefold.gui.sources import warm_up
+from phasefold.gui.sources import default_method, warm_up
 from phasefold.gui.views.divergence import DivergenceView
 from phasefold.gui.views.spectrogram import SpectrogramView
 from phasefold.gui.views.stoi import StoiView
@@ -33,16 +33,6 @@ from PyQt6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
 RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint once it settles
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
-
-
-def default_method(names: list[str]) -> str:
-    """The method selected at start: the untied model when shipped (the best live scores on the demo at
-    L = 3 since its anchoring, docs/results.md), else the tied one, else the first model, else the first
-    method."""
-    for name in ("unfolded-untied", "unfolded-tied"):
-        if name in names:
-            return name
-    return next((n for n in names if n.startswith("unfolded")), names[0])
 
 
 class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergence, QMainWindow):
