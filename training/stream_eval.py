@@ -1,12 +1,12 @@
 """Test-split scores through the streaming engine (no torch): quality and one-thread real-time factor.
 
 Every method (a streaming model, ``admm-l2`` with T iterations per step, RTISI-LA, RTPGHI) runs through
-``phasefold.engine.streaming`` on the same frames, look-ahead and block (1); offline FGLA runs through
-``engine.methods``. Files are measured and scored by ``engine.protocol`` (noise seed 1000 + i, SC against
-the given measurements, the rest against the clean reference; offline methods start from phase seed i);
-the real-time factor is compute time / audio time under ``engine.metrics.one_thread()``, wall clock and
-process CPU time (on a busy machine the CPU figure is the better estimate of the cost). A card's metrics
-run the model by its reference backend (its ONNX graph in onnxruntime).
+``phasefold.engine.streaming`` on the same frames, look-ahead and block (1). Files are measured and
+scored by ``engine.protocol`` (noise seed 1000 + i, SC against the given measurements, the rest against
+the clean reference); the real-time factor is compute time / audio time under
+``engine.metrics.one_thread()``, wall clock and process CPU time (on a busy machine the CPU figure is the
+better estimate of the cost). A card's metrics run the model by its reference backend (its ONNX graph in
+onnxruntime).
 """
 
 from __future__ import annotations
@@ -34,19 +34,6 @@ def stream_scores(
     protocol = EvaluationProtocol.condition(condition)
     processor = make_processor(method, protocol.cfg, lookahead, 1, iterations=iterations, backend=backend)
     return _timed_scores(protocol, split, lambda i, x, r: run_stream(Stream(processor), r, x.size))
-
-
-def offline_scores(method: str, n_iter: int, condition: str = "exact_hop256", split: str = "test") -> dict:
-    """Mean scores and one-thread RTF of an offline method of engine.methods (file i: phase seed i)."""
-    from phasefold.engine.methods import get_method, reconstruct
-
-    protocol = EvaluationProtocol.condition(condition)
-    entry = get_method(method)
-    return _timed_scores(
-        protocol,
-        split,
-        lambda i, x, r: reconstruct(entry, r, protocol.cfg, n_iter, protocol.phase_seed(i), x.size),
-    )
 
 
 def _timed_scores(protocol: EvaluationProtocol, split: str, rebuild) -> dict[str, float]:
