@@ -112,7 +112,7 @@ def reconstruct(
     differs from the old 15) warns once per process (FutureWarning).
     """
     from phasefold.engine import registry
-    from phasefold.engine.magnitudes import default_length
+    from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
     _changed_default(method, iterations, int(hop))

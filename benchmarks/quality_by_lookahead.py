@@ -2,13 +2,13 @@
 
     python -m benchmarks.quality_by_lookahead --lookahead 0,1,3 --json docs/stream_quality.json
 
-For each look-ahead L (block 1, hop 256, exact magnitudes) it runs `phasefold evaluate test --online`'s
-machinery (phasefold.commands.evaluate.evaluate_methods, with the streaming engine; measured and scored by
-phasefold.engine.protocol) on the methods below and prints a markdown table per L. RTISI-LA gets at
-least the STFT projections per input frame of a 15-layer model at the same L (its default:
-ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant (1) (one hop of delay)
-for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of
-the phase start of new frames (phase advance vs RTPGHI) for the window methods.
+For each look-ahead L (block 1, hop 256, exact magnitudes) it runs what `phasefold evaluate test --online`
+runs (phasefold.engine.evaluation.evaluate on phasefold.engine.streaming.offline.StreamedMethod: the
+streaming engine, measured and scored by the evaluation protocol) on the methods below and prints a
+markdown table per L. RTISI-LA gets at least the STFT projections per input frame of a 15-layer model at
+the same L (its default: ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant
+(1) (one hop of delay) for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of the phase
+start of new frames (phase advance vs RTPGHI) for the window methods.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from phasefold.commands.evaluate import evaluate_methods, resolve_inputs
+    from phasefold.engine.evaluation import evaluate
+    from phasefold.engine.inputs import resolve_inputs
     from phasefold.engine.streaming import make_processor
     from phasefold.engine.streaming.offline import StreamedMethod
 
@@ -52,7 +53,7 @@ def main() -> int:
         online = {
             n: StreamedMethod.build(n, lookahead, args.block, init=init, backend=args.backend) for n in names
         }
-        res = evaluate_methods(files, names, n_iter=0, online=online)  # the exact hop-256 protocol
+        res = evaluate(online, files, iterations=0, progress=True)  # the exact hop-256 protocol
         for n in names:
             proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)
             res["results"][n]["projections_per_frame"] = proc.projections_per_frame()

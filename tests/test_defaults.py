@@ -12,7 +12,7 @@ import soundfile as sf
 from phasefold.cli import main
 from phasefold.engine import registry
 from phasefold.engine.errors import InputError
-from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.evaluation import spectral_convergence_db
 from phasefold.engine.stft import SAMPLE_RATE, StftConfig, magnitude
 from phasefold.exported_models import MODELS_DIR
 

@@ -75,7 +75,7 @@ def add_lookahead_block_arguments(target, many: bool = False) -> None:
         "-L",
         type=int_list(0) if many else non_negative_int,
         default=None,
-        help=f"look-ahead L in frames{'s' if many else ''} (default: {own} {registry.DEFAULT_LOOKAHEAD})",
+        help=f"look-ahead{'s' if many else ''} L in frames (default: {own} {registry.DEFAULT_LOOKAHEAD})",
     )
     target.add_argument(
         "--block",
@@ -128,8 +128,8 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_format_argument(target, what: str = "WAV sample format") -> None:
-    """--format: the sample format of the WAV files a command writes (engine.audio_io.SUBTYPES)."""
-    from phasefold.engine.audio_io import SUBTYPES
+    """--format: the sample format of the WAV files a command writes (engine.outputs.SUBTYPES)."""
+    from phasefold.engine.outputs import SUBTYPES
 
     target.add_argument("--format", choices=SUBTYPES, default=None, help=f"{what} (default {SUBTYPES[0]})")
 

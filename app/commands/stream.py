@@ -60,8 +60,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _source(args, cfg):
-    from phasefold.commands.reconstruct import check_audible
     from phasefold.engine.errors import InputError
+    from phasefold.engine.inputs import check_audible, check_modifiable, is_magnitude_file
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -71,9 +71,8 @@ def _source(args, cfg):
             raise InputError("--snr needs a clean file input, not the microphone")
         return MicSource(cfg, max_seconds=args.seconds)
     path = Path(args.input)
-    if path.suffix.lower() == ".npz":
-        if args.snr is not None:
-            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+    check_modifiable(path, args.snr)
+    if is_magnitude_file(path):
         return NpzSource(path, realtime=args.realtime)
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
@@ -92,7 +91,7 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
     from phasefold.engine.stft import StftConfig
@@ -181,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(source, stream, out) -> None:
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import evaluate_signal
 
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
