@@ -75,11 +75,9 @@ def fill_settings(opts: LaunchOptions) -> None:
     defaults; a -L or -B other than the model's is refused (engine.registry.MethodSpec.stream_settings)."""
     from phasefold.engine import registry
 
-    if opts.method is None:
-        opts.lookahead = registry.DEFAULT_LOOKAHEAD if opts.lookahead is None else opts.lookahead
-        opts.block = registry.DEFAULT_BLOCK if opts.block is None else opts.block
-        return
-    opts.lookahead, opts.block = registry.lookup(opts.method).stream_settings(opts.lookahead, opts.block)
+    # no method: the one the window selects at start
+    name = opts.method or registry.default_stream_method(registry.streaming_names())
+    opts.lookahead, opts.block = registry.lookup(name).stream_settings(opts.lookahead, opts.block)
 
 
 def launch(opts: LaunchOptions) -> int:
