@@ -270,3 +270,16 @@ def test_a_float_stream_file_keeps_samples_beyond_full_scale(tmp_path):
     sink.close()
     assert sink.clipped == 0
     np.testing.assert_array_equal(sf.read(tmp_path / "loud.wav", dtype="float32")[0], [0.5, 1.5, -2.0])
+
+
+def test_evaluate_reports_what_ran_per_method(capsys, wav):
+    """A list of methods streamed with --step-iterations: each method that iterates runs that count, RTPGHI
+    runs as it is, and the report says so."""
+    argv = ["evaluate", str(wav), "--methods", "fgla,rtpghi", "--online", "-L", "1", "--step-iterations", "2"]
+    assert main(argv) == 0
+    assert (
+        "ran: fgla streamed (look-ahead 1, block 1, 2 iterations per step); "
+        "rtpghi streamed (look-ahead 1, block 1, not iterative)"
+    ) in capsys.readouterr().out
+    assert main(["evaluate", str(wav), "--methods", "gla,unfolded-tied", "--iterations", "30"]) == 0
+    assert "ran: gla: 30 iterations, unfolded-tied: 2 passes of 15 layers" in capsys.readouterr().out
