@@ -99,6 +99,7 @@ class MethodSpec:
     cfg: StftConfig | None = None  # model
     path: Path | None = None  # model
     card: dict | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
+    problem: str | None = None  # model: why its card cannot be read (running it says so)
 
     @property
     def layers(self) -> int:
@@ -302,9 +303,7 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
     try:
         card = read_card(path)
         cfg = stft_config_of(card)
-    except ModelError:
-        card = None
-    if card is None:
+    except ModelError as exc:
         return MethodSpec(
             name or path.stem,
             f"Exported model {path.name} (unreadable card).",
@@ -315,6 +314,7 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
             step_iterations=1,
             backends=model_backends,
             path=path,
+            problem=str(exc),
         )
     trained = card.get("streaming")
     pinned = card["interface"].get("window_frames") is not None

@@ -235,10 +235,8 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
     """The offline reconstruction of a method (InputError for a streaming-only one)."""
     backends.check(backend)
     if not spec.offline:
-        if spec.family == "model" and spec.card is None:
-            from phasefold.engine.onnx_model import read_card
-
-            read_card(spec.path)  # says what is wrong with the card
+        if spec.problem is not None:
+            raise ModelError(spec.problem)  # what is wrong with the model's card
         raise InputError(f"{spec.name} runs only in the streaming engine: use --online (phasefold stream)")
     if spec.family == "gd":
         if backend == backends.COMPILED:
