@@ -25,6 +25,8 @@ import json
 import sys
 from pathlib import Path
 
+from phasefold.engine.model_card import ModelCard
+
 ROOT = Path(__file__).resolve().parents[1]
 LOOKAHEADS = (0, 1, 3)
 SWEEP = {"rtisi-la": (1, 2, 3, 5, 8), "admm-l2": (1, 2, 3, 5, 8, 10), "fgla": (1, 2, 3, 5, 8, 10)}
@@ -41,8 +43,7 @@ def stream_models() -> dict[str, int]:
     """Shipped streaming models -> their look-ahead."""
     out = {}
     for path in sorted((ROOT / "exported_models").glob("unfolded-stream-*.onnx")):
-        card = json.loads(path.with_suffix(".json").read_text())
-        out[path.stem] = int(card["streaming"]["lookahead"])
+        out[path.stem] = ModelCard.read(path).streaming.lookahead
     return out
 
 

@@ -26,6 +26,9 @@ import numpy as np
 SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP = 256
+N_BINS = N_FFT // 2 + 1  # 513: the bins of the default settings (StftConfig.n_bins for others)
+#: the window's name in model cards and magnitude files: the square root of a periodic Hann, tight frame
+WINDOW_NAME = "sqrt-hann-periodic-tight"
 
 
 @dataclass(frozen=True)
