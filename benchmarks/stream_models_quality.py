@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from phasefold.engine.model_card import ModelCard
+from phasefold.engine.stft import HOP, N_FFT
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOKAHEADS = (0, 1, 3)
@@ -193,7 +194,7 @@ def plot(results: dict, rtf: dict, path: Path) -> None:
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if row == 0:
-                ax.set_title(f"L = {lookahead} (latency {1024 + 256 * lookahead} samples)", fontsize=10)
+                ax.set_title(f"L = {lookahead} (latency {N_FFT + HOP * lookahead} samples)", fontsize=10)
             if row == 1:
                 ax.set_xlabel("RTF, compiled backend (one thread, CPU time / audio time; log)")
             if col == 0:

@@ -17,7 +17,7 @@ import numpy as np
 from phasefold.engine.audio_io import load_audio
 from phasefold.engine.magnitudes import modified_magnitudes
 from phasefold.engine.metrics import evaluate_signal
-from phasefold.engine.stft import StftConfig, magnitude
+from phasefold.engine.stft import HOP, StftConfig, magnitude
 
 NOISE_SEED_OFFSET = 1000
 CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB or None)
@@ -31,7 +31,7 @@ CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB 
 class EvaluationProtocol:
     """One condition (hop, SNR of modified magnitudes or None for exact) and the seeds of file i."""
 
-    hop: int = 256
+    hop: int = HOP
     snr_db: float | None = None
     seed: int = 0
 
@@ -56,7 +56,7 @@ class EvaluationProtocol:
         """The condition's name, as the model cards write it (exact_hop256, modified_snr5, ...)."""
         if self.snr_db is None:
             return f"exact_hop{self.hop}"
-        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == 256 else f"_hop{self.hop}")
+        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == HOP else f"_hop{self.hop}")
 
     def phase_seed(self, index: int) -> int:
         """Seed of the random initial phase of file ``index``."""

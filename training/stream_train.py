@@ -18,7 +18,7 @@ import torch
 from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import HOP, StftConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 from phasefold.training.train import RunConfig, batch_loss
@@ -38,7 +38,7 @@ class StreamTrainConfig(RunConfig):
     pieces: int = 3
     position: bool = True
     fixed_b: bool = False  # b = 2 frozen (training.unfolded.NetConfig.fixed_b)
-    hop: int = 256
+    hop: int = HOP
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 3

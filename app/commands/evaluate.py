@@ -135,10 +135,11 @@ def evaluate_methods(
     from phasefold.engine.methods import reconstruct
     from phasefold.engine.metrics import Stopwatch, check_duration, one_thread, real_time_factor
     from phasefold.engine.protocol import EvaluationProtocol
+    from phasefold.engine.stft import HOP
     from tqdm import tqdm
 
     try:
-        protocol = EvaluationProtocol(hop or 256, snr_db, seed)
+        protocol = EvaluationProtocol(hop or HOP, snr_db, seed)
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
 

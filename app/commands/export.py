@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from phasefold.engine.errors import InputError
+from phasefold.engine.stft import HOPS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hop",
         type=int,
-        choices=(256, 512),
+        choices=HOPS,
         default=None,
         help="export the trained parameters for another hop (the card records both)",
     )

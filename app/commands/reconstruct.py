@@ -88,7 +88,7 @@ def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: i
     from phasefold.engine.audio_io import load_audio
     from phasefold.engine.errors import InputError
     from phasefold.engine.magnitudes import load_magnitudes, modified_magnitudes
-    from phasefold.engine.stft import StftConfig, magnitude
+    from phasefold.engine.stft import HOP, StftConfig, magnitude
 
     if path.suffix.lower() == ".npz":
         mf = load_magnitudes(path)
@@ -99,7 +99,7 @@ def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: i
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return mf.magnitudes, mf.cfg, mf.length, ref, []
     try:
-        cfg = StftConfig(hop=hop or 256)
+        cfg = StftConfig(hop=hop or HOP)
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
     x, notes = load_audio(path)
