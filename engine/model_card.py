@@ -165,7 +165,7 @@ class ModelCard:
     @classmethod
     def from_dict(cls, card: object, where: str = "model card") -> ModelCard:
         """Validate a card's JSON object (ModelError naming ``where`` and the field otherwise)."""
-        validate(card, where)
+        _validate(card, where)
         known, extra = _split(cls, card)
         parts = {
             "stft": StftConfig.from_dict,
@@ -243,7 +243,7 @@ def _stft_config(st: object, where: str, key: str = "stft") -> StftConfig:
     return cfg
 
 
-def validate(card: object, where: str = "model card") -> None:
+def _validate(card: object, where: str) -> None:
     """Check every field the engine relies on (types, ranges, shapes); ModelError otherwise."""
     if not isinstance(card, dict):
         raise ModelError(f"{where}: malformed model card (a JSON object is expected)")

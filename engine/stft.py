@@ -27,7 +27,7 @@ SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP = 256
 HOPS = (HOP, 512)  # the hops models are trained and exported at (the evaluation conditions' hops)
-#: the window's name in model cards and magnitude files: the square root of a periodic Hann, tight frame
+#: the window's name in the model cards: the square root of a periodic Hann, tight frame
 WINDOW_NAME = "sqrt-hann-periodic-tight"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import ModelCard
+from phasefold.training.export import with_metrics
 from phasefold.training.rebuild import network_of
 from phasefold.training.stream_export import export_stream
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
@@ -93,10 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("-o OUT.onnx is needed unless --split validation")
     t0 = time.time()
     new = export_stream(net, args.out, name=args.name, training=training)
-    new["metrics"] = stream_card_metrics(args.out, args.lookahead, ("exact_hop256",))
-    new["metrics"]["seconds"] = round(time.time() - t0, 1)
-    args.out.with_suffix(".json").write_text(json.dumps(new, indent=1))
-    print(f"wrote {args.out}: {json.dumps(new['metrics']['test'])}")
+    metrics = stream_card_metrics(args.out, args.lookahead, ("exact_hop256",))
+    new = with_metrics(new, args.out, metrics, time.time() - t0)
+    print(f"wrote {args.out}: {json.dumps(new.metrics['test'])}")
     return 0
 
 
