@@ -94,7 +94,7 @@ class PhaseModel:
 
 
 def _golden_file(path: Path, card: ModelCard) -> Path:
-    return path.with_name(card.golden or f"{path.stem}.golden.npz")
+    return path.with_name(f"{path.stem}.golden.npz" if card.golden is None else card.golden)
 
 
 def _checked_card(path: Path) -> tuple[ModelCard, dict | None]:
