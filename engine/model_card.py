@@ -103,7 +103,7 @@ class StreamTraining:
     init: str = "advance"  # the phase start of new frames: "advance" or "rtpghi"
     latency_samples: int | None = None
     position_dependent: bool | None = None
-    schedule: list | None = None
+    schedule: dict | None = None  # how the layers run across the window (engine.streaming.window)
     note: str | None = None
     extra: dict = field(default_factory=dict)
 
