@@ -58,7 +58,7 @@ def reconstruct(
     ``iterations``: iterations of a classical method, or layers of a model (passes = iterations / T,
     at least one). ``length`` defaults to the longest signal the frames hold (frames * hop - n_fft + hop).
     """
-    from phasefold.engine.magnitudes import default_length
+    from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
     mag = np.asarray(magnitudes)

@@ -8,6 +8,7 @@ import sys
 
 from phasefold._version import __version__
 from phasefold.engine.errors import PhasefoldError
+from phasefold.extras import COMMAND_EXTRAS, extra_of_module, missing_extra, needs_line
 
 # sub-command name -> module under phasefold.commands (imported only when that command runs)
 COMMANDS: dict[str, str] = {
@@ -15,8 +16,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "Score methods on files: SC, STOI, ESTOI, PESQ, real-time factor.",
     "stream": "Run the streaming engine: frames in, audio out, live or to a file.",
     "bench": "Measure real-time factor and latency of every method.",
-    "train": "Train a tied or untied unfolded-ADMM model (needs the [train] extra).",
-    "train-stream": "Train an unfolded model inside the streaming loop, for a look-ahead L ([train] extra).",
+    "train": "Train a tied or untied unfolded-ADMM model.",
+    "train-stream": "Train an unfolded model inside the streaming loop, for a look-ahead L.",
     "export": "Export a trained run to ONNX with parity checks and a model card.",
     "divergence": "Plot the learned divergences of a model.",
     "gui": "Open the desktop application.",
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         module = _load(name)
         if module is None:
             continue
+        if name in COMMAND_EXTRAS:
+            help_text = f"{help_text} Needs the [{COMMAND_EXTRAS[name][0]}] extra."
         module.register(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
@@ -55,8 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    missing = missing_extra(args.command, args)  # before any work: one line, no traceback
+    if missing is not None:
+        print(needs_line(*missing), file=sys.stderr)
+        return 1
     try:
         return int(args.run(args) or 0)
+    except ModuleNotFoundError as exc:  # an optional module on a path the table does not name
+        extra = extra_of_module(exc.name)
+        if extra is None:
+            raise
+        print(needs_line(f"phasefold {args.command}", extra), file=sys.stderr)
+        return 1
     except PhasefoldError as exc:
         print(f"phasefold {args.command}: error: {exc}", file=sys.stderr)
         return 1

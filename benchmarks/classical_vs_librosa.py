@@ -5,10 +5,10 @@
     python -m benchmarks.classical_vs_librosa tune-steps            # GD step sizes (validation split)
     python -m benchmarks.classical_vs_librosa rtf                   # FGLA / ADMM RTF on a 4-second file
 
-``table`` evaluates every condition of phasefold.engine.protocol (the model cards' protocol: file i
-starts from random phase seed i, noise seed 1000 + i, SC against the given measurements) through
-``phasefold evaluate``'s machinery, and adds a ``librosa-gla`` method (librosa.griffinlim, 100
-iterations or as asked, momentum 0.99, random init) on OUR STFT: the signal is padded as
+``table`` evaluates every condition of phasefold.engine.evaluation (the model cards' protocol: file i
+starts from random phase seed i, noise seed 1000 + i, SC against the given measurements) with its
+``evaluate`` (what ``phasefold evaluate`` runs), and adds a ``librosa-gla`` method (librosa.griffinlim,
+100 iterations or as asked, momentum 0.99, random init) on OUR STFT: the signal is padded as
 phasefold.engine.stft pads it and librosa runs with center=False, our window, n_fft and hop, so its STFT
 is ours times sqrt(N) (checked on every file). librosa stays a benchmark/test dependency; the product
 never imports it.
@@ -21,14 +21,20 @@ import json
 from pathlib import Path
 
 import numpy as np
-from phasefold.commands.evaluate import evaluate_methods, format_table
 from phasefold.engine import algorithms, methods
-from phasefold.engine.audio_io import load_audio
 from phasefold.engine.dataset import split_files
 from phasefold.engine.divergences import divergence
 from phasefold.engine.errors import InputError
-from phasefold.engine.metrics import Stopwatch, one_thread, real_time_factor, spectral_convergence_db
-from phasefold.engine.protocol import CONDITIONS
+from phasefold.engine.evaluation import (
+    CONDITIONS,
+    Stopwatch,
+    evaluate,
+    format_table,
+    one_thread,
+    real_time_factor,
+    spectral_convergence_db,
+)
+from phasefold.engine.inputs import load_audio
 from phasefold.engine.stft import StftConfig, magnitude, pad_signal, window
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,11 +91,11 @@ def cmd_table(args: argparse.Namespace) -> None:
         gap = check_librosa_stft(load_audio(f)[0], StftConfig())
         assert gap < 1e-6, f"librosa STFT differs from ours on {f.name}: {gap}"
     args.out.mkdir(parents=True, exist_ok=True)
-    names = [m.strip() for m in args.methods.split(",")]
+    entries = {name: extra.get(name, name) for name in (m.strip() for m in args.methods.split(","))}
     for label, (hop, snr) in CONDITIONS.items():
         for n_iter in args.iterations:
-            report = evaluate_methods(
-                files, names, hop=hop, snr_db=snr, n_iter=n_iter, seed=args.seed, online=extra
+            report = evaluate(
+                entries, files, hop=hop, snr_db=snr, iterations=n_iter, seed=args.seed, progress=True
             )
             path = args.out / f"{label}_it{n_iter}.json"
             path.write_text(json.dumps(report, indent=2) + "\n")

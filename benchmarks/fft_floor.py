@@ -6,8 +6,7 @@
 
 The bindings table times the FFT pair of a [W, N] batch (a window step's transforms of one layer) in every
 binding within reach of compiled code here: FFTW through the compiled backend's plans (engine.compiled.fftw,
-called from a numba kernel), the backend's numba port of numpy's pocketfft (engine.compiled.pocketfft, one
-frame at a time, float64 only), pocketfft from numba through rocket-fft where that package is installed, and
+called from a numba kernel), pocketfft from numba through rocket-fft where that package is installed, and
 scipy.fft and numpy.fft from Python. This is how the compiled backend's FFT binding was chosen.
 
 Each layer of an unfolded (or ADMM) window step analyses and synthesises the W frames of the window once.
@@ -69,7 +68,7 @@ def _median_seconds(fn, repeats: int, inner: int = 50) -> float:
 def binding_pairs(frames: int, n_fft: int, dtype) -> dict[str, object]:
     """name -> a callable computing the rfft + irfft of a [frames, n_fft] batch, one binding each."""
     import numba
-    from phasefold.engine.compiled import fftw, pocketfft, spectral
+    from phasefold.engine.compiled import fftw, spectral
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((frames, n_fft)).astype(dtype)
@@ -93,19 +92,6 @@ def binding_pairs(frames: int, n_fft: int, dtype) -> dict[str, object]:
     out["FFTW plan from numba (the backend's)"] = lambda: fftw_pair(
         plan.frames, plan.forward, plan.inverse, single, scale
     )
-    if not single:
-        port = pocketfft.fft_plan(n_fft)
-        c, ch = a.copy(), np.empty(n_fft)
-
-        @numba.njit
-        def port_pair(c, ch, factors, offsets, twiddles, fct):
-            for j in range(c.shape[0]):
-                pocketfft.fft_exec(c[j], ch, factors, offsets, twiddles, 1.0, True)
-                pocketfft.fft_exec(c[j], ch, factors, offsets, twiddles, fct, False)
-
-        out["pocketfft port in numba (the backend's)"] = lambda: port_pair(
-            c, ch, port.factors, port.offsets, port.twiddles, 1.0 / n_fft
-        )
     try:
         import rocket_fft  # noqa: F401  (registers np.fft for numba)
     except ImportError:
@@ -157,7 +143,7 @@ def op_seconds(frames: int, cfg: StftConfig, repeats: int) -> float:
 def engine_seconds(lookahead: int, cfg: StftConfig, seconds: float = 3.0) -> float:
     """Per-frame thread time of the streaming engine around an identity window step (B = 1)."""
     from phasefold.engine.demo import demo_signal
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.runners import WindowStep
     from phasefold.engine.stft import magnitude
     from phasefold.engine.streaming import Stream

@@ -30,7 +30,7 @@ def stream_once(app, window, resize: bool, shot: Path | None = None, shot_at: fl
     """Stream the demo with the window's settings to a simulated device; the figures of the run.
 
     ``shot``: a PNG of the window taken mid-stream, once ``shot_at`` seconds of audio are reconstructed."""
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import evaluate_signal
     from phasefold.engine.stft import magnitude
     from PyQt6.QtCore import QTimer
 
@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from phasefold.engine.streaming import method_names
-    from phasefold.gui.main_window import MainWindow, default_method, make_app
+    from phasefold.gui.main_window import MainWindow, make_app
+    from phasefold.gui.sources import default_method
 
     app = make_app()
     window = MainWindow(output="null")

@@ -76,9 +76,8 @@ def peak_memory(methods: list[str], minutes: float, iterations: int) -> list[dic
 def block_quality(methods: list[str], block: int, margin: int, iterations: int) -> list[dict]:
     """Mean SC / PESQ on the test split over the whole signal and in blocks, per method."""
     from phasefold.engine import runners
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import condition_inputs, evaluate_signal
     from phasefold.engine.registry import lookup
-    from phasefold.training.evaluate import condition_inputs
 
     cfg, items = condition_inputs("exact_hop256", "test")
     if not items:

@@ -2,13 +2,13 @@
 
     python -m benchmarks.quality_by_lookahead --lookahead 0,1,3 --json docs/stream_quality.json
 
-For each look-ahead L (block 1, hop 256, exact magnitudes) it runs `phasefold evaluate test --online`'s
-machinery (phasefold.commands.evaluate.evaluate_methods, with the streaming engine; measured and scored by
-phasefold.engine.protocol) on the methods below and prints a markdown table per L. RTISI-LA gets at
-least the STFT projections per input frame of a 15-layer model at the same L (its default:
-ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant (1) (one hop of delay)
-for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of
-the phase start of new frames (phase advance vs RTPGHI) for the window methods.
+For each look-ahead L (block 1, hop 256, exact magnitudes) it runs what `phasefold evaluate test --online`
+runs (phasefold.engine.evaluation.evaluate on phasefold.engine.streaming.offline.streamed_method: the
+streaming engine, measured and scored by the evaluation protocol) on the methods below and prints a
+markdown table per L. RTISI-LA gets at least the STFT projections per input frame of a 15-layer model at
+the same L (its default: ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant
+(1) (one hop of delay) for L >= 1 and variant (0) at L = 0. ``--inits`` adds the comparison of the phase
+start of new frames (phase advance vs RTPGHI) for the window methods.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from phasefold.commands.evaluate import evaluate_methods, resolve_inputs
-    from phasefold.commands.stream import online_method
+    from phasefold.engine.evaluation import evaluate
+    from phasefold.engine.inputs import resolve_inputs
     from phasefold.engine.streaming import make_processor
+    from phasefold.engine.streaming.offline import streamed_method
 
     files = resolve_inputs([args.split])
     if not files:
@@ -49,11 +50,8 @@ def main() -> int:
     report: dict = {"files": [str(f) for f in files], "block": args.block, "runs": []}
 
     def one(lookahead: int, names: list[str], init: str) -> dict:
-        ns = argparse.Namespace(
-            lookahead=lookahead, block=args.block, step_iterations=None, init=init, backend=args.backend
-        )
-        online = {n: online_method(n, ns) for n in names}
-        res = evaluate_methods(files, names, n_iter=0, online=online)  # the exact hop-256 protocol
+        online = {n: streamed_method(n, lookahead, args.block, None, init, args.backend) for n in names}
+        res = evaluate(online, files, iterations=0, progress=True)  # the exact hop-256 protocol
         for n in names:
             proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)
             res["results"][n]["projections_per_frame"] = proc.projections_per_frame()

@@ -32,9 +32,8 @@ def main() -> int:
 
     from phasefold.engine.admm import admm_iterations
     from phasefold.engine.algorithms import _padded, admm, gla, random_phase_init
-    from phasefold.engine.metrics import evaluate_signal, one_thread
+    from phasefold.engine.evaluation import condition_inputs, evaluate_signal, one_thread
     from phasefold.engine.proxes import prox_quadratic
-    from phasefold.training.evaluate import condition_inputs
 
     cfg, items = condition_inputs(args.condition, args.split)
     if not items:

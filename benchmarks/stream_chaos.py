@@ -42,10 +42,9 @@ def run_row(
     row: str, backend: str, condition: str, draws: int, eps: float, split: str = "test"
 ) -> list[dict[str, float]]:
     """Mean scores over the split of the unperturbed run and of each perturbed draw."""
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import condition_inputs, evaluate_signal
     from phasefold.engine.streaming import Stream, make_processor
     from phasefold.engine.streaming.offline import run_stream
-    from phasefold.training.evaluate import condition_inputs
 
     method, iterations, lookahead = parse_row(row)
     cfg, items = condition_inputs(condition, split)

@@ -6,7 +6,7 @@
         --plot docs/quality-vs-rtf.png
 
 Rows, each through the streaming engine (block 1, compiled backend unless --backend says otherwise) on the
-test split, measured and scored by phasefold.engine.protocol (phasefold.training.stream_eval):
+test split, measured and scored by phasefold.engine.evaluation (phasefold.training.stream_eval):
 - at each L: the offline untied model streamed (``unfolded-untied``, all its layers every hop), every
   shipped streaming model made for that L, and the classical methods over a sweep of iterations per step
   (RTISI-LA, ADMM-l2, windowed FGLA; written ``method:iterations``), RTISI-LA at its default iterations

@@ -41,7 +41,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from phasefold.engine.demo import demo_signal
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.stft import StftConfig, magnitude
     from phasefold.engine.streaming import Stream, make_processor
 

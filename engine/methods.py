@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from phasefold.engine.errors import InputError
-from phasefold.engine.magnitudes import validate_magnitudes
+from phasefold.engine.inputs import validate_magnitudes
 from phasefold.engine.registry import lookup, offline_names
 from phasefold.engine.runners import Method, offline_runner
 from phasefold.engine.stft import StftConfig

@@ -9,7 +9,7 @@ from phasefold.engine.admm import admm_iterations, gla_iterations
 from phasefold.engine.algorithms import _padded, objective, published_rho, random_phase_init
 from phasefold.engine.divergences import IS, KL, QUADRATIC, Divergence
 from phasefold.engine.errors import InputError
-from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.evaluation import spectral_convergence_db
 from phasefold.engine.proxes import make_prox
 from phasefold.engine.stft import StftConfig, magnitude, stft
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from phasefold.engine.audio_io import load_audio, write_wav
 from phasefold.engine.errors import InputError
+from phasefold.engine.inputs import load_audio
+from phasefold.engine.outputs import write_wav
 
 
 def _tone(freq: float, sr: int, seconds: float = 0.5) -> np.ndarray:

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from phasefold.cli import main
-from phasefold.commands.evaluate import resolve_inputs
 from phasefold.engine.dataset import TEST
 from phasefold.engine.demo import demo_signal
+from phasefold.engine.evaluation import EvaluationProtocol, evaluate_signal
+from phasefold.engine.inputs import resolve_inputs
 from phasefold.engine.methods import reconstruct
-from phasefold.engine.metrics import evaluate_signal
-from phasefold.engine.protocol import EvaluationProtocol
 from phasefold.engine.stft import StftConfig, magnitude
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,9 +129,37 @@ def test_split_words_resolve_to_the_shared_data(timit_dir):
 
 
 def test_npz_without_reference_cannot_be_scored(capsys, tmp_path):
-    from phasefold.engine.magnitudes import save_magnitudes
+    from phasefold.engine.inputs import save_magnitudes
 
     cfg = StftConfig()
     save_magnitudes(tmp_path / "m.npz", magnitude(demo_signal(0.5), cfg), cfg)
     assert main(["evaluate", str(tmp_path / "m.npz"), "--methods", "gla", "--iterations", "1"]) == 1
     assert "needs a 'reference'" in capsys.readouterr().err
+
+
+def test_the_library_scores_labelled_methods_and_runners(folder, capsys):
+    """engine.evaluation.evaluate, what the command, the benchmarks and the cards run: registry names,
+    label -> Method, a runner of one's own; quiet without the progress bar."""
+    from phasefold.engine.evaluation import evaluate, format_table
+    from phasefold.engine.methods import get_method
+    from phasefold.engine.runners import Method
+
+    files = sorted(folder.iterdir())
+    fgla = get_method("fgla")
+    methods = {"fgla": "fgla", "own": Method("fgla by another name", fgla.run, fgla.iterations)}
+    report = evaluate(methods, files, iterations=3)
+    assert capsys.readouterr().err == ""
+    assert report["config"]["methods"] == ["fgla", "own"] and report["config"]["iterations"] == 3
+    same = ("sc_db", "stoi", "estoi", "pesq")
+    assert {k: report["results"]["fgla"][k] for k in same} == {k: report["results"]["own"][k] for k in same}
+    assert format_table(report).splitlines()[2].startswith("own ")
+
+    seen = []
+
+    def runner(entry, mag, cfg, iterations, seed, length, backend):
+        seen.append((entry, mag.dtype, iterations, seed, backend))
+        return np.zeros(length) + 1e-3 * np.sin(np.arange(length))
+
+    report = evaluate(["gla"], files, iterations=2, backend="numpy", runner=runner)
+    assert seen == [("gla", np.float64, 2, 0, "numpy"), ("gla", np.float64, 2, 1, "numpy")]
+    assert report["results"]["gla"]["n_files"] == 2

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from phasefold.cli import main
 from phasefold.engine.demo import demo_signal
-from phasefold.engine.magnitudes import load_magnitudes, save_magnitudes
-from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.evaluation import spectral_convergence_db
+from phasefold.engine.inputs import load_magnitudes, save_magnitudes
 from phasefold.engine.stft import StftConfig, magnitude
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,14 +1,16 @@
-"""Compiled RTISI-LA and RTPGHI (numba) against the numpy processors: the same output, bit for bit."""
+"""Compiled RTISI-LA and RTPGHI (numba, FFTW) against the numpy processors.
+
+The FFTs round differently from numpy's: one RTISI-LA frame agrees to about 1e-15, a whole stream (chaotic in
+the last bit) by the magnitudes it reaches; RTPGHI's phases are the same bit for bit and its samples agree to
+rounding."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from phasefold.engine.compiled.pghi import CompiledRtpghiProcessor, integrate_compiled
-from phasefold.engine.compiled.pocketfft import fft_exec, fft_plan, fft_supported
 from phasefold.engine.compiled.rtisi import CompiledRtisiLaProcessor
 from phasefold.engine.demo import demo_signal
-from phasefold.engine.errors import BackendError
 from phasefold.engine.stft import StftConfig, magnitude
 from phasefold.engine.streaming import pghi
 from phasefold.engine.streaming.pghi import RtpghiProcessor
@@ -28,63 +30,34 @@ def _stream(proc, mags: np.ndarray, block: int) -> np.ndarray:
     return np.concatenate([*out, proc.tail()])
 
 
-def _packed_rfft(x: np.ndarray, plan) -> np.ndarray:
-    n = x.shape[0]
-    c = x.copy()
-    fft_exec(c, np.empty(n), *plan, True)
-    spec = np.zeros(n // 2 + 1, dtype=complex)
-    spec[0] = c[0]
-    spec[1 : (n + 1) // 2] = c[1 : n - 1 + n % 2 : 2] + 1j * c[2 : n + n % 2 : 2]
-    if n % 2 == 0:
-        spec[-1] = c[-1]
-    return spec
+def test_any_fft_size_runs_compiled():
+    cfg = StftConfig(n_fft=896, hop=224)  # 7 * 128: FFTW plans any length
+    assert make_processor("rtisi-la", cfg, 0, 1, backend="auto").backend == "compiled"
+    r = magnitude(demo_signal(1.0), cfg)
+    ref, fast = RtpghiProcessor(cfg, 0, 1, causal=True), CompiledRtpghiProcessor(cfg, 0, 1, causal=True)
+    np.testing.assert_allclose(_stream(fast, r, 1), _stream(ref, r, 1), rtol=0, atol=1e-6)
 
 
-def _packed_irfft(spec: np.ndarray, n: int, plan) -> np.ndarray:
-    c = np.empty(n)
-    c[0] = spec[0].real
-    c[1 : n - 1 + n % 2 : 2] = spec[1 : (n + 1) // 2].real
-    c[2 : n + n % 2 : 2] = spec[1 : (n + 1) // 2].imag
-    if n % 2 == 0:
-        c[-1] = spec[-1].real
-    fft_exec(c, np.empty(n), *plan, False)
-    return c
-
-
-@pytest.mark.parametrize("n", [2, 8, 12, 30, 45, 100, 512, 768, 1000, 1024, 1536, 2048])
-def test_fft_port_equals_numpy_pocketfft(n):
-    rng = np.random.default_rng(n)
-    plan = fft_plan(n)
-    for _ in range(3):
-        x = rng.standard_normal(n)
-        np.testing.assert_array_equal(_packed_rfft(x, plan), np.fft.rfft(x, norm="ortho"))
-        spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
-        np.testing.assert_array_equal(_packed_irfft(spec, n, plan), np.fft.irfft(spec, n=n, norm="ortho"))
-
-
-def test_fft_sizes_outside_the_port_are_refused():
-    assert fft_supported(1024) and fft_supported(1536) and not fft_supported(7 * 128)
-    with pytest.raises(BackendError, match="prime factors"):
-        fft_plan(7 * 128)
-    with pytest.raises(BackendError, match="prime factors"):
-        CompiledRtisiLaProcessor(StftConfig(n_fft=896, hop=224), 0, 1, 2)
-    # auto falls back to the numpy processor; compiled refuses with the reason
-    cfg = StftConfig(n_fft=896, hop=224)
-    assert make_processor("rtisi-la", cfg, 0, 1, backend="auto").backend == "numpy"
-    with pytest.raises(BackendError, match="prime factors"):
-        make_processor("rtpghi-0", cfg, 0, 1, backend="compiled")
+def _relative_magnitude_error(a: np.ndarray, b: np.ndarray, cfg: StftConfig) -> float:
+    ma, mb = magnitude(a, cfg), magnitude(b, cfg)
+    return float(np.linalg.norm(ma - mb) / np.linalg.norm(ma))
 
 
 @pytest.mark.parametrize("lookahead", [0, 1, 3])
 @pytest.mark.parametrize("block", [1, 2])
 @pytest.mark.parametrize("n_iter", [1, 4, 9])
-def test_rtisila_equals_numpy(mags, lookahead, block, n_iter):
+def test_rtisila_matches_numpy(mags, lookahead, block, n_iter):
     ref = RtisiLaProcessor(CFG, lookahead, block, n_iter)
     fast = CompiledRtisiLaProcessor(CFG, lookahead, block, n_iter)
+    for i in range(0, 8, block):  # the first frames, before rounding differences can grow: to rounding
+        ref.process(mags[40 + i : 40 + i + block])
+        fast.process(mags[40 + i : 40 + i + block])
+    np.testing.assert_allclose(fast._y, ref._y, rtol=0, atol=1e-12)
+    ref.reset()
+    fast.reset()
     expected, got = _stream(ref, mags, block), _stream(fast, mags, block)
     assert np.abs(expected).max() > 0.1
-    np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(fast._y, ref._y)  # the float64 state too
+    assert _relative_magnitude_error(expected, got, CFG) < 0.05  # the whole stream: the same magnitudes
     assert fast.projections_per_frame() == ref.projections_per_frame()
     assert fast.describe() == ref.describe()
 
@@ -92,33 +65,34 @@ def test_rtisila_equals_numpy(mags, lookahead, block, n_iter):
 @pytest.mark.parametrize(
     "cfg", [StftConfig(power=2.0), StftConfig(n_fft=768, hop=192), StftConfig(n_fft=512, hop=128)]
 )
-def test_rtisila_equals_numpy_other_settings_and_float32_input(cfg):
+def test_rtisila_matches_numpy_other_settings_and_float32_input(cfg):
     r = magnitude(demo_signal(1.0), cfg).astype(np.float32)
     ref, fast = RtisiLaProcessor(cfg, 1, 2, 3), CompiledRtisiLaProcessor(cfg, 1, 2, 3)
-    np.testing.assert_array_equal(_stream(fast, r, 2), _stream(ref, r, 2))
+    expected = _stream(ref, r, 2)
+    assert _relative_magnitude_error(expected, _stream(fast, r, 2), cfg) < 0.05
 
 
 @pytest.mark.parametrize("causal,lookahead", [(True, 0), (True, 1), (True, 3), (False, 1), (False, 3)])
 @pytest.mark.parametrize("block", [1, 2])
-def test_rtpghi_equals_numpy(mags, causal, lookahead, block):
+def test_rtpghi_matches_numpy(mags, causal, lookahead, block):
     ref = RtpghiProcessor(CFG, lookahead, block, causal=causal, seed=3)
     fast = CompiledRtpghiProcessor(CFG, lookahead, block, causal=causal, seed=3)
     expected, got = _stream(ref, mags, block), _stream(fast, mags, block)
     assert np.abs(expected).max() > 0.1
-    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(fast._pghi.phase, ref._pghi.phase)
     assert fast._pghi.rng.random() == ref._pghi.rng.random()  # the same random draws were taken
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_rtpghi_equals_numpy_with_silence_power_2_and_float32(causal):
+def test_rtpghi_matches_numpy_with_silence_power_2_and_float32(causal):
     cfg = StftConfig(power=2.0)
     r = magnitude(demo_signal(1.0), cfg).astype(np.float32)
     r[20:40] = 0.0  # digital silence: every bin below tolerance, then the heap restarts from scratch
     r[60:63, 100:] = 0.0
     ref = RtpghiProcessor(cfg, 1, 2, causal=causal)
     fast = CompiledRtpghiProcessor(cfg, 1, 2, causal=causal)
-    np.testing.assert_array_equal(_stream(fast, r, 2), _stream(ref, r, 2))
+    np.testing.assert_allclose(_stream(fast, r, 2), _stream(ref, r, 2), rtol=0, atol=1e-6)
 
 
 def _integration_case(seed: int, silent_prev: bool):

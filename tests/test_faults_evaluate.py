@@ -13,8 +13,8 @@ import soundfile as sf
 from phasefold.cli import main
 from phasefold.engine.demo import demo_signal
 from phasefold.engine.errors import InputError
-from phasefold.engine.magnitudes import load_magnitudes
-from phasefold.engine.metrics import pesq_wb
+from phasefold.engine.evaluation import pesq_wb
+from phasefold.engine.inputs import load_magnitudes
 
 
 def _digest(folder) -> dict:
@@ -85,12 +85,12 @@ def test_bad_json_path_is_found_before_any_work(command, case, clips, tmp_path, 
     if case == "read-only file" and os.geteuid() == 0:
         pytest.skip("root may write a read-only file")
     import phasefold.commands.bench as bench
-    import phasefold.commands.evaluate as evaluate
+    import phasefold.engine.evaluation as evaluation
 
     def no_work(*args, **kwargs):
         raise AssertionError("the work started before the output path was checked")
 
-    monkeypatch.setattr(evaluate, "evaluate_methods", no_work)
+    monkeypatch.setattr(evaluation, "evaluate", no_work)
     monkeypatch.setattr(bench, "_frames", no_work)
     path, words = _bad_paths(tmp_path)[case]
     before = _digest(clips)
@@ -173,7 +173,7 @@ def test_bench_says_which_methods_were_skipped(capsys):
 # overflows its table of 50 utterances past about 23 s of this signal and dies (segfault) at 30 s.
 BURSTS = """
 import numpy as np
-from phasefold.engine.metrics import pesq_wb
+from phasefold.engine.evaluation import pesq_wb
 sr, seconds = 16000, 60
 t = np.arange(seconds * sr) / sr
 rng = np.random.default_rng(0)

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("pyqtgraph")
 
 from phasefold.cli import main  # noqa: E402
-from phasefold.engine.magnitudes import save_magnitudes  # noqa: E402
+from phasefold.engine.inputs import save_magnitudes  # noqa: E402
 from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
 from phasefold.engine.streaming import Stream  # noqa: E402
 from phasefold.exported_models import MODELS_DIR  # noqa: E402

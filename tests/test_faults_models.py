@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from phasefold.cli import main
 from phasefold.engine.errors import InputError, ModelError
-from phasefold.engine.magnitudes import save_magnitudes
+from phasefold.engine.inputs import save_magnitudes
 from phasefold.engine.onnx_model import load_model, sha256_of
 from phasefold.engine.runners import WindowStep
 from phasefold.engine.stft import StftConfig, magnitude

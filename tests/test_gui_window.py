@@ -15,7 +15,7 @@ import soundfile as sf
 pytest.importorskip("pyqtgraph")
 
 from phasefold.engine.demo import demo_signal  # noqa: E402
-from phasefold.engine.metrics import spectral_convergence_db, stoi  # noqa: E402
+from phasefold.engine.evaluation import spectral_convergence_db, stoi  # noqa: E402
 from phasefold.engine.stft import StftConfig, magnitude  # noqa: E402
 from phasefold.exported_models import MODELS_DIR  # noqa: E402
 from phasefold.gui import theme  # noqa: E402

@@ -7,7 +7,9 @@ import pytest
 import soundfile as sf
 from phasefold.engine.stft import StftConfig, magnitude
 from phasefold.engine.streaming import ArraySource, Stream, WavSink
-from phasefold.gui.worker import FinishedEvent, FramesEvent, OutputTrack, SampleBuffer, StreamWorker
+from phasefold.gui.events import FinishedEvent, FramesEvent
+from phasefold.gui.output_track import OutputTrack, SampleBuffer
+from phasefold.gui.worker import StreamWorker
 
 CFG = StftConfig()
 

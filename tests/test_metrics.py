@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soxr
 from phasefold.engine.errors import InputError
-from phasefold.engine.metrics import (
+from phasefold.engine.evaluation import (
     Stopwatch,
     estoi,
     evaluate_signal,

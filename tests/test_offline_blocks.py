@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from phasefold.engine import runners, stft
-from phasefold.engine.metrics import spectral_convergence_db
+from phasefold.engine.evaluation import spectral_convergence_db
 from phasefold.engine.registry import lookup
 from phasefold.engine.stft import StftConfig, magnitude
 

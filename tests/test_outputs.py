@@ -6,9 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from phasefold.engine.audio_io import write_wav
 from phasefold.engine.errors import InputError
-from phasefold.engine.outputs import FILE_MODE, atomic_output, check_output_path, write_text
+from phasefold.engine.outputs import FILE_MODE, atomic_output, check_output_path, write_text, write_wav
 
 
 def test_a_failed_write_leaves_the_existing_file_and_no_part_file(tmp_path):

@@ -107,14 +107,13 @@ def test_unknown_model_name_is_refused_with_a_line():
         phasefold.load_model("no-such-model")
 
 
-@pytest.mark.timeout(900)
-def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path):
-    """python -m build makes the sdist and the wheel from it; the wheel goes into a fresh virtual
-    environment (the system's packages visible, so no download), and the demo and a reconstruction with
-    the shipped untied model run from a folder outside the repository."""
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """python -m build makes the sdist and the wheel from it; the wheel holds the one namespace and the
+    shipped models."""
     pytest.importorskip("build")
-    dist = tmp_path / "dist"
-    res = _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], cwd=tmp_path, timeout=600)
+    dist = tmp_path_factory.mktemp("dist")
+    res = _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], cwd=dist, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     (wheel,) = dist.glob("phasefold-*.whl")
     (sdist,) = dist.glob("phasefold-*.tar.gz")
@@ -126,19 +125,44 @@ def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path):
         p.name for p in (ROOT / "exported_models").glob("*.*") if p.suffix in (".onnx", ".json", ".npz")
     }
     assert shipped <= {n.split("/")[-1] for n in names if n.startswith("phasefold/exported_models/")}
+    assert {"LICENSE"} <= {n.split("/")[-1] for n in names if ".dist-info/" in n}
     assert sdist.stat().st_size > 0
+    return wheel
 
+
+def _outside(tmp_path: Path, venv: Path) -> tuple[Path, dict]:
+    """A folder outside the repository and an environment that runs the venv's phasefold, no display."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTHONPATH", None)
+    return outside, env
+
+
+def _write_demo_wav(py: Path, wav: Path, env: dict) -> None:
+    code = (
+        "import numpy as np, soundfile as sf\n"
+        "from phasefold.engine.demo import demo_signal\n"
+        f"sf.write({str(wav)!r}, demo_signal()[:22050].astype(np.float32), 22050)\n"
+    )
+    res = _run([str(py), "-c", code], cwd=wav.parent, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.mark.timeout(900)
+def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path, wheel):
+    """The wheel goes into a fresh virtual environment (the system's packages visible, so no download),
+    and the demo and a reconstruction with the shipped untied model run from a folder outside the
+    repository."""
+    tops = {"phasefold", f"phasefold-{importlib.metadata.version('phasefold')}.dist-info"}
     venv = tmp_path / "venv"
     res = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     py = venv / "bin" / "python"
     res = _run([str(py), "-m", "pip", "install", "-q", "--no-build-isolation", str(wheel)], cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("PYTHONPATH", None)
+    outside, env = _outside(tmp_path, venv)
     res = _run([str(py), "-c", "import phasefold; print(phasefold.__file__)"], cwd=outside, env=env)
     assert res.returncode == 0 and str(venv) in res.stdout, res.stdout + res.stderr  # the wheel, not the repo
 
@@ -149,12 +173,7 @@ def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path):
     assert stoi > 0.9
 
     wav = outside / "demo.wav"
-    code = (
-        "import numpy as np, soundfile as sf\n"
-        "from phasefold.engine.demo import demo_signal\n"
-        f"sf.write({str(wav)!r}, demo_signal()[:22050].astype(np.float32), 22050)\n"
-    )
-    assert _run([str(py), "-c", code], cwd=outside, env=env).returncode == 0
+    _write_demo_wav(py, wav, env)
     res = _run(
         [
             str(venv / "bin" / "phasefold"),
@@ -176,3 +195,52 @@ def test_wheel_from_sdist_installs_and_runs_outside_the_repository(tmp_path):
     files = [ln.strip() for ln in listing.split("Files:")[-1].splitlines() if ln.strip()]
     assert {f.split("/")[0] for f in files if not f.startswith("../")} == tops
     json.dumps(files)  # the listing is plain text names
+
+
+@pytest.mark.timeout(900)
+def test_core_install_has_neither_qt_nor_torch_reconstructs_and_names_the_gui_extra(tmp_path, wheel):
+    """The wheel without extras in a virtual environment that does not see the system's packages (its
+    dependencies come from the package registry): no PyQt6, no torch, `phasefold reconstruct` writes a
+    WAV, and `phasefold gui` names its extra in one line and exits non-zero."""
+    venv = tmp_path / "core"
+    res = _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    py = venv / "bin" / "python"
+    res = _run([str(py), "-m", "pip", "install", "-q", "--no-compile", str(wheel)], cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    outside, env = _outside(tmp_path, venv)
+    optional = ("PyQt6", "pyqtgraph", "torch", "onnx", "matplotlib", "pystoi", "pesq")
+    code = f"import importlib.util as u; print([m for m in {optional!r} if u.find_spec(m)])"
+    res = _run([str(py), "-c", code], cwd=outside, env=env)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+
+    wav = outside / "demo.wav"
+    _write_demo_wav(py, wav, env)
+    res = _run(
+        [str(venv / "bin" / "phasefold"), "reconstruct", str(wav), "-o", "out.wav"], cwd=outside, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert (outside / "out.wav").stat().st_size > 40000
+
+    res = _run([str(venv / "bin" / "phasefold"), "gui"], cwd=outside, env=env)
+    assert res.returncode != 0
+    assert res.stdout == ""
+    assert res.stderr == "phasefold gui needs the [gui] extra: pip install 'phasefold[gui]'\n"
+
+
+def test_license_citation_and_changelog_agree_with_the_package():
+    """LICENSE is the license pyproject names; CITATION.cff (validated with `cffconvert --validate`
+    when it was written) carries the package's version; the changelog has its Unreleased section."""
+    yaml = pytest.importorskip("yaml")
+    import phasefold
+
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.startswith("MIT License") and "the phasefold developers" in license_text
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT"
+    assert cff["version"] == phasefold.__version__
+    assert all({"type", "title", "authors", "year"} <= set(ref) for ref in cff["references"])
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog and f"## [{phasefold.__version__}]" in changelog

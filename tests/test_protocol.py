@@ -1,12 +1,11 @@
-"""engine.protocol: the one evaluation protocol of cards, benchmarks and `phasefold evaluate`."""
+"""engine.evaluation: the one evaluation protocol of cards, benchmarks and `phasefold evaluate`."""
 
 import numpy as np
 import pytest
 import soundfile as sf
-from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.evaluation import CONDITIONS, EvaluationProtocol, spectral_convergence_db, stoi
+from phasefold.engine.inputs import modified_magnitudes
 from phasefold.engine.methods import reconstruct
-from phasefold.engine.metrics import spectral_convergence_db, stoi
-from phasefold.engine.protocol import CONDITIONS, EvaluationProtocol
 from phasefold.engine.stft import StftConfig, magnitude
 
 
@@ -82,3 +81,25 @@ def test_training_validation_is_drawn_by_the_protocol(speech, condition, snr_db)
         np.testing.assert_array_equal(mag, protocol.measure(signals[i], i))
         start = np.random.default_rng(protocol.phase_seed(i)).uniform(-np.pi, np.pi, size=mag.shape)
         np.testing.assert_array_equal(phase, start)
+
+
+@pytest.mark.parametrize("snr_db", [None, 5.0])
+def test_one_rule_measures_every_door(tmp_path, speech, snr_db):
+    """engine.inputs.measure is what the protocol, `reconstruct`'s reading and the stream's audio source take:
+    exact magnitudes, or white noise at the SNR then the oracle Wiener mask."""
+    from phasefold.engine.inputs import load_measurements, measure
+    from phasefold.engine.streaming import AudioFileSource
+
+    path = tmp_path / "x.wav"
+    x = speech[:22050]
+    sf.write(path, x, 22050, subtype="DOUBLE")
+    cfg, seed = StftConfig(), 1003  # the protocol's noise seed of file 3
+    expected = magnitude(x, cfg) if snr_db is None else modified_magnitudes(x, cfg, snr_db, seed)
+    assert np.array_equal(measure(x, cfg, snr_db, seed), expected)
+    assert np.array_equal(EvaluationProtocol(256, snr_db).measure(x, 3), expected)
+    source = AudioFileSource(path, cfg, snr_db=snr_db, seed=seed)
+    assert np.array_equal(source.frames, expected)
+    assert any("oracle Wiener mask" in note for note in source.notes) == (snr_db is not None)
+    got = load_measurements(path, None, snr_db, seed)  # `phasefold reconstruct`: exact ones as float32
+    assert np.array_equal(got.magnitudes, expected.astype(np.float32) if snr_db is None else expected)
+    assert np.array_equal(got.reference, x) and got.length == x.size and got.cfg == cfg

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from phasefold.cli import main
-from phasefold.engine.magnitudes import save_magnitudes
+from phasefold.engine.inputs import save_magnitudes
 from phasefold.engine.stft import StftConfig, magnitude
 
 

@@ -143,9 +143,10 @@ def test_a_streaming_run_is_exported_from_the_shared_checkpoint_format(tmp_path)
     import soundfile as sf
     from phasefold.training.data import DataConfig
     from phasefold.training.export import load_run
+    from phasefold.training.run_folder import load_checkpoint
     from phasefold.training.stream_export import export_stream_run
     from phasefold.training.stream_train import StreamTrainConfig
-    from phasefold.training.train import load_checkpoint, train
+    from phasefold.training.train import train
 
     folder = tmp_path / "audio"
     folder.mkdir()

@@ -7,8 +7,9 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 
 from phasefold.training import train as train_module  # noqa: E402
+from phasefold.training.config import TrainConfig  # noqa: E402
 from phasefold.training.data import DataConfig  # noqa: E402
-from phasefold.training.train import TrainConfig, train  # noqa: E402
+from phasefold.training.train import train  # noqa: E402
 
 
 def _audio_folder(folder):
@@ -106,7 +107,7 @@ def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path)
 
 
 def test_log_magnitude_error_against_numpy_and_its_gradient():
-    from phasefold.training.train import LOGMAG_FLOOR_DB, log_magnitude_error
+    from phasefold.training.loss import LOGMAG_FLOOR_DB, log_magnitude_error
 
     rng = np.random.default_rng(3)
     mag = rng.random((2, 9, 7)) ** 4  # deep valleys: many bins sit under the floor
@@ -182,7 +183,7 @@ def test_train_refuses_zero_validation_draws(capsys, tmp_path):
 
 def test_spectral_target_clean_scores_the_estimate_against_the_clean_magnitude():
     from phasefold.engine.stft import StftConfig, magnitude, stft
-    from phasefold.training.train import batch_loss
+    from phasefold.training.loss import batch_loss
     from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     rng = np.random.default_rng(5)
@@ -220,7 +221,7 @@ def test_init_starts_from_a_shipped_models_card_and_refuses_other_architectures(
 
     from phasefold.engine.errors import InputError, ModelError
     from phasefold.engine.stft import StftConfig
-    from phasefold.training.train import start_from_model
+    from phasefold.training.init_model import start_from_model
     from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     models = Path(__file__).resolve().parents[1] / "exported_models"
@@ -262,8 +263,8 @@ def test_pesq_weight_reaches_the_loss_and_the_saved_configuration(tmp_path):
 
     from phasefold.cli import main
     from phasefold.engine.stft import StftConfig, magnitude
+    from phasefold.training.loss import batch_loss
     from phasefold.training.pesq_loss import pesq_loss
-    from phasefold.training.train import batch_loss
     from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     rng = np.random.default_rng(6)

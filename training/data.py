@@ -1,7 +1,7 @@
 """Training data: any folder of audio (or the shared TIMIT split), 22050 Hz, seeded random excerpts.
 
 Magnitudes are exact (|A x|) or modified (white noise at a random SNR in a range, then the oracle Wiener
-mask: ``engine.magnitudes.modified_magnitudes``). Training excerpts may be augmented: a random speed
+mask: ``engine.inputs.modified_magnitudes``). Training excerpts may be augmented: a random speed
 (resampling, which moves pitch and tempo together) and a random gain, each drawn per excerpt; validation
 is never augmented. Test files of the shared split never reach training.
 """
@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from phasefold.engine import dataset
-from phasefold.engine.audio_io import load_audio
 from phasefold.engine.errors import InputError
-from phasefold.engine.magnitudes import modified_magnitudes
+from phasefold.engine.inputs import load_audio, modified_magnitudes
 from phasefold.engine.stft import StftConfig, stft
 from scipy.signal import resample_poly
 
@@ -175,12 +174,12 @@ def validation_set(
     signals: list[np.ndarray], stft_cfg: StftConfig, cfg: DataConfig, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Fixed (clean, measurements, start phase) triples of whole validation utterances, ``validation_draws``
-    draws of each, under engine.protocol: draw d of utterance i is the protocol's file d n + i (its phase
+    draws of each, under engine.evaluation: draw d of utterance i is the protocol's file d n + i (its phase
     seed and, for modified magnitudes, its noise seed; a training SNR range is validated at its middle).
     The first draw is the evaluation protocol's own, whatever the number of draws: what
     `python -m phasefold.training.evaluate --split validation` scores."""
     from phasefold.engine.algorithms import random_phases
-    from phasefold.engine.protocol import EvaluationProtocol
+    from phasefold.engine.evaluation import EvaluationProtocol
 
     snr_db = None if cfg.condition == "exact" else (cfg.snr_db[0] + cfg.snr_db[1]) / 2
     protocol = EvaluationProtocol(stft_cfg.hop, snr_db, seed)

@@ -2,7 +2,8 @@
 
 Everything here runs through the engine (no torch): methods from ``engine.methods`` (FGLA, ADMM-l2 and the
 registered ``unfolded-*`` models) or ``engine.onnx_model`` for a given file, measured, started and scored by
-``engine.protocol`` (file i: random phase seed i, noise seed 1000 + i, SC against the given measurements).
+``engine.evaluation.evaluate`` (file i: random phase seed i, noise seed 1000 + i, SC against the given
+measurements).
 A card's metrics run the model by its reference backend (its ONNX graph in onnxruntime), so they do not
 depend on whether the compiled backend is installed.
 """
@@ -12,24 +13,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from phasefold.engine import dataset
 from phasefold.engine.backends import ONNXRUNTIME
-from phasefold.engine.methods import get_method, reconstruct
+from phasefold.engine.errors import PhasefoldError
+from phasefold.engine.evaluation import CONDITIONS, EvaluationProtocol, evaluate, failure_text
+from phasefold.engine.methods import get_method
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.protocol import CONDITIONS, EvaluationProtocol
-from phasefold.engine.stft import StftConfig
 
 KEYS = ("sc_db", "stoi", "estoi", "pesq")
-
-
-def condition_inputs(
-    condition: str, split: str = "test"
-) -> tuple[StftConfig, list[tuple[np.ndarray, np.ndarray]]]:
-    """(STFT settings, [(clean, measurements)]) for one condition over one split of the TIMIT sample."""
-    protocol = EvaluationProtocol.condition(condition)
-    return protocol.cfg, [(x, r) for _, x, r in protocol.items(dataset.split_files(split))]
 
 
 def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -37,22 +31,29 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(float(np.mean([row[k] for row in rows])), 4) for k in KEYS}
 
 
-def score(method, condition: str, n_iter: int = 15, split: str = "test") -> dict[str, float]:
-    """Mean SC / STOI / ESTOI / PESQ of one method (registry name or Method) on one condition."""
-    protocol = EvaluationProtocol.condition(condition)
+def split_report(methods: dict, condition: str, split: str = "test", **options: Any) -> dict:
+    """engine.evaluation.evaluate of ``methods`` (label -> name or Method; ``options``: evaluate's) on one
+    condition over one split of the TIMIT sample; FileNotFoundError without the sample, PhasefoldError
+    where a file is not scored."""
     files = dataset.split_files(split)
     if not files:
         raise FileNotFoundError("shared TIMIT sample not found (../shared/data/timit-sample)")
-    entry = get_method(method) if isinstance(method, str) else method
-    rows = []
-    for i, x, r in protocol.items(files):
-        y = reconstruct(entry, r, protocol.cfg, n_iter, protocol.phase_seed(i), x.size)
-        rows.append(protocol.scores(x, y, r))
-    return mean_scores(rows)
+    protocol = EvaluationProtocol.condition(condition)
+    report = evaluate(methods, files, protocol.hop, protocol.snr_db, **options)
+    if "failures" in report:
+        raise PhasefoldError("; ".join(failure_text(f) for f in report["failures"]))
+    return report
+
+
+def score(method, condition: str, n_iter: int = 15, split: str = "test") -> dict[str, float]:
+    """Mean SC / STOI / ESTOI / PESQ of one method (registry name or Method) on one condition."""
+    label = method if isinstance(method, str) else method.description
+    report = split_report({label: method}, condition, split, iterations=n_iter)
+    return mean_scores(report["per_file"])
 
 
 def card_protocol(conditions: list[str] | tuple[str, ...], start: str | None = None) -> str:
-    """The card's "protocol" line: the test split and, per condition, engine.protocol's description."""
+    """The card's "protocol" line: the test split and, per condition, engine.evaluation's description."""
     n_files = len(dataset.TEST)
     parts = [f"{c}: {EvaluationProtocol.condition(c).describe(start)}" for c in conditions]
     return f"TIMIT test split ({n_files} files); " + "; ".join(parts)

@@ -18,8 +18,10 @@ from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard
 from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
+from phasefold.training.config import TrainConfig
+from phasefold.training.init_model import init_provenance
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
-from phasefold.training.train import TrainConfig, init_provenance, load_checkpoint
+from phasefold.training.run_folder import load_checkpoint
 from phasefold.training.unfolded import COV_EPS, NetConfig, UnfoldedADMM
 
 # max abs difference of x_out, the audio, against the float64 PyTorch reference, each sample weighted by
@@ -79,8 +81,8 @@ def check_parity(model: PhaseModel, net: UnfoldedADMM, cases: dict[str, dict]) -
 
 
 def _speech() -> np.ndarray | None:
-    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.dataset import split_files
+    from phasefold.engine.inputs import load_audio
 
     files = split_files("validation")
     return load_audio(files[0])[0] if files else None

@@ -1,7 +1,7 @@
 """Iterating an exported network: k = 1..K passes in a row (each starts from the previous x and lambda).
 
 python -m training.iterate OUT.png MODEL.onnx... : SC and PESQ against k on the first test files, with
-ADMM-l2 at 15 k iterations for reference (engine only, no torch), under engine.protocol (exact magnitudes,
+ADMM-l2 at 15 k iterations for reference (engine only, no torch), under engine.evaluation (exact magnitudes,
 hop 256; file i starts from random phase seed i).
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.algorithms import admm, random_phase_init
 from phasefold.engine.dataset import split_files
+from phasefold.engine.evaluation import EvaluationProtocol
 from phasefold.engine.onnx_model import load_model
-from phasefold.engine.protocol import EvaluationProtocol
 from phasefold.engine.proxes import prox_quadratic
 from phasefold.engine.stft import pad_signal
 

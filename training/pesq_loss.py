@@ -253,12 +253,6 @@ def pesq_disturbance(clean: torch.Tensor, est: torch.Tensor, fs: int) -> torch.T
     return 0.1 * d_symm + 0.0309 * d_asymm
 
 
-def pesq_mos(clean: torch.Tensor, est: torch.Tensor, fs: int) -> torch.Tensor:
-    """[B] MOS-like estimate, torch-pesq's mos(): P.862.2's mapping of 4.5 - disturbance, in (1, 5)."""
-    mos = 4.5 - pesq_disturbance(clean, est, fs)
-    return 0.999 + 4.0 / (1.0 + torch.exp(-1.3669 * mos + 3.8224))
-
-
 def pesq_loss(clean: torch.Tensor, est: torch.Tensor, fs: int) -> torch.Tensor:
     """Training loss: the batch mean of ``pesq_disturbance``."""
     return pesq_disturbance(clean, est, fs).mean()

@@ -140,8 +140,3 @@ def stoi(clean: torch.Tensor, est: torch.Tensor, fs: int) -> torch.Tensor:
     if clean.ndim == 1:
         return stoi_single(clean, est, fs)
     return torch.stack([stoi_single(c, e, fs) for c, e in zip(clean, est, strict=True)])
-
-
-def neg_stoi_loss(clean: torch.Tensor, est: torch.Tensor, fs: int) -> torch.Tensor:
-    """Training loss: minus the mean STOI of a batch."""
-    return -stoi(clean, est, fs).mean()

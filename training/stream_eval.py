@@ -1,10 +1,9 @@
 """Test-split scores through the streaming engine (no torch): quality and one-thread real-time factor.
 
 Every method (a streaming model, ``admm-l2`` with T iterations per step, RTISI-LA, RTPGHI) runs through
-``phasefold.engine.streaming`` on the same frames, look-ahead and block (1); offline FGLA runs through
-``engine.methods``. Files are measured and scored by ``engine.protocol`` (noise seed 1000 + i, SC against
-the given measurements, the rest against the clean reference; offline methods start from phase seed i);
-the real-time factor is compute time / audio time under ``engine.metrics.one_thread()``, wall clock and
+``phasefold.engine.streaming`` on the same frames, look-ahead and block (1). Files are measured and scored
+by ``engine.evaluation.evaluate`` (noise seed 1000 + i, SC against the given measurements, the rest against
+the clean reference); the real-time factor is compute time / audio time on one thread, wall clock and
 process CPU time (on a busy machine the CPU figure is the better estimate of the cost). A card's metrics
 run the model by its reference backend (its ONNX graph in onnxruntime).
 """
@@ -13,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phasefold.engine import dataset
+import numpy as np
 from phasefold.engine.backends import ONNXRUNTIME
-from phasefold.engine.metrics import Stopwatch, one_thread
-from phasefold.engine.protocol import EvaluationProtocol
-from phasefold.engine.streaming import Stream, make_processor
+from phasefold.engine.evaluation import EvaluationProtocol
+from phasefold.engine.stft import StftConfig
+from phasefold.engine.streaming import FrameProcessor, Stream, make_processor
 from phasefold.engine.streaming.offline import run_stream
-from phasefold.training.evaluate import card_protocol, mean_scores
+from phasefold.training.evaluate import card_protocol, mean_scores, split_report
 
 
 def stream_scores(
@@ -30,40 +29,33 @@ def stream_scores(
     split: str = "test",
     backend: str = "auto",
 ) -> dict[str, float]:
-    """Mean SC / STOI / ESTOI / PESQ and the one-thread RTF (wall, CPU) of a streaming method."""
+    """Mean SC / STOI / ESTOI / PESQ and the one-thread RTF (wall, CPU: compute over audio time, summed
+    over the files) of a streaming method."""
     protocol = EvaluationProtocol.condition(condition)
     processor = make_processor(method, protocol.cfg, lookahead, 1, iterations=iterations, backend=backend)
-    return _timed_scores(protocol, split, lambda i, x, r: run_stream(Stream(processor), r, x.size))
-
-
-def offline_scores(method: str, n_iter: int, condition: str = "exact_hop256", split: str = "test") -> dict:
-    """Mean scores and one-thread RTF of an offline method of engine.methods (file i: phase seed i)."""
-    from phasefold.engine.methods import get_method, reconstruct
-
-    protocol = EvaluationProtocol.condition(condition)
-    entry = get_method(method)
-    return _timed_scores(
-        protocol,
-        split,
-        lambda i, x, r: reconstruct(entry, r, protocol.cfg, n_iter, protocol.phase_seed(i), x.size),
-    )
-
-
-def _timed_scores(protocol: EvaluationProtocol, split: str, rebuild) -> dict[str, float]:
-    """Mean scores over the split's files of ``rebuild(i, clean, r) -> signal``, timed on one thread
-    (only the rebuilding is timed, not the scoring)."""
-    files = dataset.split_files(split)
-    if not files:
-        raise FileNotFoundError("shared TIMIT sample not found (../shared/data/timit-sample)")
-    rows, wall, cpu, audio = [], 0.0, 0.0, 0.0
-    for i, x, r in protocol.items(files):
-        with one_thread(), Stopwatch() as sw:
-            y = rebuild(i, x, r)
-        wall, cpu, audio = wall + sw.wall, cpu + sw.cpu, audio + x.size / protocol.cfg.sample_rate
-        rows.append(protocol.scores(x, y, r))
+    report = split_report({str(method): processor}, condition, split, runner=_run_stream)
+    rows = report["per_file"]
+    audio = sum(row["duration"] for row in rows)
     out = mean_scores(rows)
-    out.update(rtf=round(wall / audio, 4), rtf_cpu=round(cpu / audio, 4))
+    out.update(
+        rtf=round(sum(row["seconds"] for row in rows) / audio, 4),
+        rtf_cpu=round(sum(row["rtf_cpu"] * row["duration"] for row in rows) / audio, 4),
+    )
     return out
+
+
+def _run_stream(
+    processor: FrameProcessor,
+    mag: np.ndarray,
+    cfg: StftConfig,
+    n_iter: int | None,
+    seed: int,
+    length: int,
+    backend: str,
+) -> np.ndarray:
+    """engine.evaluation.evaluate's runner for a stream: the measurements as the protocol made them (float64)
+    through a fresh Stream (the processor's own iterations; it does not draw a start phase)."""
+    return run_stream(Stream(processor), mag, length)
 
 
 def stream_card_metrics(model_path: Path, lookahead: int, conditions: tuple[str, ...]) -> dict:

@@ -28,9 +28,9 @@ from phasefold.training.export import (
     write_verified,
 )
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
+from phasefold.training.run_folder import load_checkpoint
 from phasefold.training.stream_train import StreamTrainConfig
 from phasefold.training.stream_unfolded import StreamUnfolded, stream_reconstruct
-from phasefold.training.train import load_checkpoint
 
 
 def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -48,8 +48,8 @@ def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.n
             "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
         }
     }
-    from phasefold.engine.audio_io import load_audio
     from phasefold.engine.dataset import split_files
+    from phasefold.engine.inputs import load_audio
     from phasefold.engine.stft import magnitude
 
     files = split_files("validation")

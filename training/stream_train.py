@@ -1,9 +1,9 @@
 """Training of streaming models: the loss is taken on the signal the engine's stream would emit.
 
-``StreamTrainConfig`` is the streaming kind of ``training.train.RunConfig``, trained by the one loop
+``StreamTrainConfig`` is the streaming kind of ``training.config.RunConfig``, trained by the one loop
 ``training.train.train``: each batch runs ``training.stream_unfolded.stream_reconstruct`` (the engine's
 window loop, committed samples fixed, new frames started by phase advance) over 2-s excerpts and scores the
-joined output with ``training.train.batch_loss`` (-STOI + w log10 SC). Validation streams the whole
+joined output with ``training.loss.batch_loss`` (-STOI + w log10 SC). Validation streams the whole
 validation utterances the same way; the untrained network (= the engine's streaming ADMM-l2 with T
 iterations per step) is epoch 0 and a candidate for best.pt. The run folder is the offline trainer's.
 """
@@ -19,9 +19,10 @@ from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import HOP, StftConfig
+from phasefold.training.config import RunConfig
 from phasefold.training.data import DataConfig
+from phasefold.training.loss import batch_loss
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
-from phasefold.training.train import RunConfig, batch_loss
 from phasefold.training.unfolded import card_net_config
 
 

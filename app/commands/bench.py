@@ -86,7 +86,7 @@ def _frames(args):
 
     cfg = StftConfig(hop=args.hop)
     if args.input is not None:
-        from phasefold.engine.audio_io import load_audio
+        from phasefold.engine.inputs import load_audio
 
         x, _ = load_audio(args.input)
     else:
@@ -284,7 +284,7 @@ def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int =
 
 def run(args: argparse.Namespace) -> int:
     from phasefold.engine.errors import InputError
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, write_text
 
     if args.json is not None:

@@ -22,10 +22,14 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.commands.gui import check_window_files
     from phasefold.engine.errors import InputError
     from phasefold.engine.streaming.sinks import names_file
+    from phasefold.extras import has_extra, needs_line
     from phasefold.gui.app import LaunchOptions, check_options, has_display, launch
 
     to_file = args.output is not None and names_file(args.output)  # the window plays to a device only
     windowed = not args.no_gui and not to_file and has_display()
+    if windowed and not has_extra("gui"):
+        print(needs_line("phasefold demo: streaming without the window, which", "gui"), file=sys.stderr)
+        windowed = False
     opts = LaunchOptions(
         method=args.method,
         lookahead=args.lookahead,
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--screenshot needs the window (a display, no --no-gui, no file as --output)")
     if to_file and not args.no_gui:
         print("phasefold demo: the output is a file: streaming without the window", file=sys.stderr)
-    elif not args.no_gui:
+    elif not args.no_gui and not has_display():
         print("phasefold demo: no display found: streaming without the window", file=sys.stderr)
     return headless(opts)
 
@@ -53,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
 def headless(opts) -> int:
     """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import evaluate_signal
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, method_names, open_sink
-    from phasefold.gui.main_window import default_method
-    from phasefold.gui.worker import SOURCE_DEMO, prepare_source
+    from phasefold.extras import has_extra, needs_line
+    from phasefold.gui.sources import SOURCE_DEMO, default_method, prepare_source
 
     cfg = StftConfig()
     method = opts.method or default_method(method_names())
@@ -76,12 +80,15 @@ def headless(opts) -> int:
         return 1
     start = cfg.pad + stream.delay_samples
     y = np.concatenate(produced)[start : start + source.length]
-    scores = evaluate_signal(source.reference, y, cfg, r=source.frames)
     print(
         f"  RTF {summary['rtf']:.3f} ({summary['ms_per_frame']:.2f} ms/frame), latency "
         f"{summary['latency_ms']:.1f} ms, under-runs {summary['underruns']}"
     )
-    print("  scores vs the demo signal: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if has_extra("eval"):
+        scores = evaluate_signal(source.reference, y, cfg, r=source.frames)
+        print("  scores vs the demo signal: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    else:
+        print(f"  {needs_line('scoring against the demo signal', 'eval')}")
     if getattr(sink, "path", None) is not None:
         print(f"  wrote {sink.path}: the output as it would play, {start} samples of delay in front")
     elif not sink.live:

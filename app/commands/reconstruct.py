@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from phasefold.commands import finite_float, hop_size, non_negative_int
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -82,42 +79,6 @@ def list_methods(out: TextIO | None = None) -> None:
         print(f"{name:<{width}}  [{where}] {spec.description}", file=out)
 
 
-def load_measurements(path: Path, hop: int | None, snr_db: float | None, seed: int):
-    """Measurements, settings, length and clean reference (or None) from audio or a .npz file; notes."""
-    import numpy as np
-    from phasefold.engine.audio_io import load_audio
-    from phasefold.engine.errors import InputError
-    from phasefold.engine.magnitudes import load_magnitudes, modified_magnitudes
-    from phasefold.engine.stft import HOP, StftConfig, magnitude
-
-    if path.suffix.lower() == ".npz":
-        mf = load_magnitudes(path)
-        if hop is not None and hop != mf.cfg.hop:
-            raise InputError(f"{path} was made with hop {mf.cfg.hop}; --hop {hop} is for audio input only")
-        if snr_db is not None:
-            raise InputError("--snr needs audio input (a .npz file already holds its magnitudes)")
-        ref = None if mf.reference is None else mf.reference.astype(np.float64)
-        return mf.magnitudes, mf.cfg, mf.length, ref, []
-    try:
-        cfg = StftConfig(hop=hop or HOP)
-    except ValueError as exc:
-        raise InputError(f"--hop {hop}: {exc}") from None
-    x, notes = load_audio(path)
-    check_audible(path, x)
-    # float32, as every method takes them (engine.magnitudes.validate_magnitudes): half the memory
-    r = magnitude(x, cfg, np.float32) if snr_db is None else modified_magnitudes(x, cfg, snr_db, seed)
-    return r, cfg, x.size, x, notes
-
-
-def check_audible(path: Path, x: np.ndarray) -> None:
-    """InputError where the audio is all zeros: there is no magnitude to reconstruct."""
-    import numpy as np
-    from phasefold.engine.errors import InputError
-
-    if not np.any(x):
-        raise InputError(f"{path}: the audio is silent; there is no magnitude to reconstruct")
-
-
 def _note(text: str) -> None:
     print(f"phasefold reconstruct: note: {text}", file=sys.stderr)
 
@@ -138,9 +99,10 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, "audio", inputs=(args.input,))
 
     import soxr
-    from phasefold.engine.audio_io import write_wav
+    from phasefold.engine.evaluation import Stopwatch, real_time_factor, spectral_convergence_db
+    from phasefold.engine.inputs import load_measurements
     from phasefold.engine.methods import get_method, reconstruct
-    from phasefold.engine.metrics import Stopwatch, real_time_factor, spectral_convergence_db
+    from phasefold.engine.outputs import write_wav
     from phasefold.engine.stft import SAMPLE_RATE
 
     if args.online:  # through the streaming engine; the output stays time-aligned with the input

@@ -62,8 +62,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _source(args, cfg):
-    from phasefold.commands.reconstruct import check_audible
     from phasefold.engine.errors import InputError
+    from phasefold.engine.inputs import check_audible, check_modifiable, is_magnitude_file
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -73,9 +73,8 @@ def _source(args, cfg):
             raise InputError("--snr needs a clean file input, not the microphone")
         return MicSource(cfg, max_seconds=args.seconds)
     path = Path(args.input)
-    if path.suffix.lower() == ".npz":
-        if args.snr is not None:
-            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+    check_modifiable(path, args.snr)
+    if is_magnitude_file(path):
         return NpzSource(path, realtime=args.realtime)
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
@@ -94,7 +93,7 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from phasefold.engine.metrics import one_thread
+    from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
@@ -176,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(source, stream, out) -> None:
-    from phasefold.engine.metrics import evaluate_signal
+    from phasefold.engine.evaluation import evaluate_signal
 
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
@@ -225,20 +224,8 @@ def _window_arguments(target, iterations_flag: str, iterations_help: str) -> Non
 
 
 def online_method(name: str, args: argparse.Namespace):
-    """An engine.methods.Method running ``name`` through the streaming engine with the --online settings."""
-    from phasefold.engine.methods import Method
-    from phasefold.engine.streaming import make_processor, reconstruct_online
-    from phasefold.engine.streaming.steps import default_settings
+    """An engine.runners.Method running ``name`` through the streaming engine with the --online settings."""
+    from phasefold.engine.streaming.offline import streamed_method
 
-    iterations = None if name.startswith("rtpghi") else args.step_iterations  # RTPGHI is not iterative
-    lookahead, block = default_settings(name, args.lookahead, args.block)
-    # build once now: unknown names and bad settings fail before any file is read
     backend = getattr(args, "backend", "auto")
-    make_processor(name, None, lookahead, block, iterations=iterations, init=args.init, backend=backend)
-
-    def run(mag, cfg, n_iter, seed, length):
-        return reconstruct_online(
-            name, mag, cfg, length, lookahead, block, iterations, args.init, seed, backend=backend
-        )
-
-    return Method(f"{name} streamed (look-ahead {lookahead}, block {block})", run)
+    return streamed_method(name, args.lookahead, args.block, args.step_iterations, args.init, backend)

@@ -160,7 +160,8 @@ def require_torch(threads: int | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_torch(args.threads)
-    from phasefold.training.train import TrainConfig, train
+    from phasefold.training.config import TrainConfig
+    from phasefold.training.train import train
 
     if args.rho_end is not None and args.variant != "untied":
         raise InputError("--rho-end needs --variant untied")

@@ -59,10 +59,10 @@ def check_options(opts: LaunchOptions) -> None:
     if not 1 <= opts.block <= 8:
         raise InputError(f"block size must be 1 to 8 frames, not {opts.block}")
     if opts.input is not None:
-        from phasefold.gui.worker import check_file, is_magnitude_file
+        from phasefold.engine.inputs import check_modifiable
+        from phasefold.gui.sources import check_file
 
-        if is_magnitude_file(opts.input) and opts.snr is not None:
-            raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+        check_modifiable(opts.input, opts.snr)
         check_file(opts.input, cfg)
     if opts.quit_after is not None and opts.quit_after <= 0:
         raise InputError("--quit-after must be positive")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasefold.gui.worker import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
+from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,

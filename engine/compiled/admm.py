@@ -20,7 +20,7 @@ import math
 import numpy as np
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
-from phasefold.engine.compiled.unfolded import unfolded_layers
+from phasefold.engine.compiled.unfolded import Layers, make_layers, unfolded_layers
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.errors import BackendError
 from phasefold.engine.stft import StftConfig, coverage
@@ -85,16 +85,19 @@ def _prox(kind, y, r, rho):
 
 
 @kernel
-def admm_layers(mag, x, fixed, lam, kind, rho, n_iter, win, gain, hop, frames, spec, forward, inverse):
-    """``n_iter`` ADMM iterations on a window (d = 1); returns (x [S], lam [2, W, K]) in float64."""
+def admm_layers(mag, x, fixed, lam, gain, kind, rho, n_iter, fw):
+    """``n_iter`` ADMM iterations on a window (d = 1) with the prox ``kind`` and penalty ``rho``; ``gain``:
+    (1 - fixed) / coverage; ``fw``: the float64 FftWindow with complex spectra. Returns (x [S],
+    lam [2, W, K]) in float64."""
     w, k = mag.shape
+    spec = fw.spec
     x = x.copy()
     lr = lam[0].copy()
     li = lam[1].copy()
     zr = np.empty((w, k))
     zi = np.empty((w, k))
     syn = np.empty_like(x)
-    frame_forward(x, win, hop, frames, forward, False)
+    frame_forward(x, fw)
     for _ in range(n_iter):
         for j in range(w):
             for q in range(k):
@@ -107,10 +110,10 @@ def admm_layers(mag, x, fixed, lam, kind, rho, n_iter, win, gain, hop, frames, s
                 else:
                     zr[j, q], zi[j, q] = 0.0, 0.0
                 spec[j, q] = complex(zr[j, q] - lr[j, q] / rho, zi[j, q] - li[j, q] / rho)
-        inverse_overlap_add(frames, win, hop, inverse, False, syn)
+        inverse_overlap_add(fw, syn)
         for i in range(x.shape[0]):
             x[i] = fixed[i] * x[i] + gain[i] * syn[i]
-        frame_forward(x, win, hop, frames, forward, False)
+        frame_forward(x, fw)
         for j in range(w):
             for q in range(k):
                 lr[j, q] += rho * (spec[j, q].real - zr[j, q])
@@ -122,18 +125,20 @@ def admm_layers(mag, x, fixed, lam, kind, rho, n_iter, win, gain, hop, frames, s
 
 
 @kernel
-def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec, forward, inverse, single):
+def gla_layers(target, x, fixed, gain, n_iter, momentum, fw):
     """(Fast) Griffin-Lim on a window: engine.admm.gla_iterations; returns x [S] in x's precision.
 
-    ``spec`` is the plan's spectra viewed as real [W, 2K] (re, im interleaved), so that the per-bin loop
-    vectorises; a zero coefficient takes the target magnitude at phase 0, as in the numpy step."""
+    ``gain``: (1 - fixed) / coverage; ``fw``: the FftWindow with spectra as real [W, 2K] (re, im
+    interleaved), so that the per-bin loop vectorises; a zero coefficient takes the target magnitude at
+    phase 0, as in the numpy step."""
     w, k = target.shape
+    spec = fw.spec
     prev = x.copy()
     z = x.copy()
     syn = np.empty_like(x)
     zero = x.dtype.type(0.0)
     for _ in range(n_iter):
-        frame_forward(z, win, hop, frames, forward, single)
+        frame_forward(z, fw)
         for j in range(w):
             sj, tj = spec[j], target[j]
             for q in range(k):
@@ -143,7 +148,7 @@ def gla_layers(target, x, fixed, n_iter, momentum, win, gain, hop, frames, spec,
                 f = tj[q] / a if nonzero else zero
                 sj[2 * q] = re * f if nonzero else tj[q]
                 sj[2 * q + 1] = im * f
-        inverse_overlap_add(frames, win, hop, inverse, single, syn)
+        inverse_overlap_add(fw, syn)
         for i in range(x.shape[0]):
             xi = fixed[i] * prev[i] + gain[i] * syn[i]
             z[i] = xi + momentum * (xi - prev[i])
@@ -168,10 +173,10 @@ class _WindowKernel:
         return self._cov[w]
 
     def arrays(self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray):
-        """mag, x, fixed in the step's precision and the plan of the window."""
+        """mag, x, fixed in the step's precision."""
         mag = np.ascontiguousarray(mag, dtype=self.dtype)
         fixed = np.ascontiguousarray(fixed, dtype=self.dtype)
-        return mag, np.ascontiguousarray(x, dtype=self.dtype), fixed, self.spectral.plan(mag.shape[0])
+        return mag, np.ascontiguousarray(x, dtype=self.dtype), fixed
 
     def gain(self, fixed: np.ndarray, w: int) -> np.ndarray:
         """The least-squares gain (1 - fixed) / coverage of the primal update on a window of w frames."""
@@ -194,23 +199,22 @@ class AdmmStep(_WindowKernel):
             self._g2d = np.array([1.0 / (1.0 + self.rho)], f32)
             self._pieces = np.zeros((1, 0), f32)
             self._rhos = np.full(self.n_iter, self.rho)
-            self._sets: dict[int, np.ndarray] = {}
+            self._layers: dict[int, Layers] = {}
 
     def __call__(self, mag, x, fixed, lam):
-        mag, x, fixed, plan = self.arrays(mag, x, fixed)
+        mag, x, fixed = self.arrays(mag, x, fixed)
         lam = np.zeros((2, *mag.shape), self.dtype) if lam is None else np.ascontiguousarray(lam, self.dtype)
+        w = mag.shape[0]
         if self.kind == PROX_QUADRATIC:
-            w = mag.shape[0]
-            sets = self._sets.get(w)
-            if sets is None:
-                sets = self._sets[w] = np.zeros((self.n_iter, w), np.int64)
-            return unfolded_layers(mag, x, fixed, lam, self.spectral.win, self.coverage(w), self.cfg.hop,
-                                   plan.frames, plan.spec.view(np.float32), plan.forward, plan.inverse, sets,
-                                   self._g1, self._bm1, self._g2d, self._pieces, self._pieces,
-                                   self._rhos)  # fmt: skip
-        gain = self.gain(fixed, mag.shape[0])
-        return admm_layers(mag, x, fixed, lam, self.kind, self.rho, self.n_iter, self.spectral.win, gain,
-                           self.cfg.hop, plan.frames, plan.spec, plan.forward, plan.inverse)  # fmt: skip
+            layers = self._layers.get(w)
+            if layers is None:
+                layers = self._layers[w] = make_layers(
+                    self.coverage(w), np.zeros((self.n_iter, w), np.int64), self._g1, self._bm1, self._g2d,
+                    self._pieces, self._pieces, self._rhos,
+                )  # fmt: skip
+            return unfolded_layers(mag, x, fixed, lam, self.spectral.window(w), layers)
+        return admm_layers(mag, x, fixed, lam, self.gain(fixed, w), self.kind, self.rho, self.n_iter,
+                           self.spectral.window(w, False))  # fmt: skip
 
 
 class GlaStep(_WindowKernel):
@@ -221,8 +225,9 @@ class GlaStep(_WindowKernel):
         self.momentum, self.n_iter = np.float32(momentum), int(n_iter)
 
     def __call__(self, mag, x, fixed, lam):
-        mag, x, fixed, plan = self.arrays(mag, x, fixed)
-        gain = self.gain(fixed, mag.shape[0])
-        x = gla_layers(mag, x, fixed, self.n_iter, self.momentum, self.spectral.win, gain, self.cfg.hop,
-                       plan.frames, plan.spec.view(np.float32), plan.forward, plan.inverse, True)  # fmt: skip
+        mag, x, fixed = self.arrays(mag, x, fixed)
+        w = mag.shape[0]
+        x = gla_layers(
+            mag, x, fixed, self.gain(fixed, w), self.n_iter, self.momentum, self.spectral.window(w)
+        )
         return x, lam

@@ -1,10 +1,10 @@
 """RTPGHI in numba: the heap integration as a kernel, and a processor doing a block of frames per call.
 
-Bit for bit the numpy ``pghi`` results: the log-magnitudes (numpy's SIMD log) and the tolerance test are
-computed in numpy before the kernel, the random phases of bins below tolerance come from the state's
-generator in the same order, the heap pops in the order of ``heapq`` on (-log |X|, which, bin) tuples
-(all distinct, so any binary heap gives the same sequence), and the synthesis uses the pocketfft port of
-``compiled.rtisi`` with the rounding of numpy's complex exp and multiply.
+The phases are bit for bit the numpy ``pghi`` results: the log-magnitudes (numpy's SIMD log) and the
+tolerance test are computed in numpy before the kernel, the random phases of bins below tolerance come from
+the state's generator in the same order, and the heap pops in the order of ``heapq`` on (-log |X|, which,
+bin) tuples (all distinct, so any binary heap gives the same sequence). The synthesis runs on FFTW, the
+FFT of every compiled kernel: its samples agree with numpy's irfft to rounding (about 1e-15).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from phasefold.engine.compiled.jit import kernel
-from phasefold.engine.compiled.pocketfft import fft_exec, fft_plan
+from phasefold.engine.compiled.spectral import Spectral, execute
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.pghi import DEFAULT_TOL, RtpghiProcessor, gamma, log_magnitude
 
@@ -136,38 +138,44 @@ def integrate_compiled(
     return out
 
 
+@structref.register
+class SynthesisType(types.StructRef):
+    """The numba type of a ``Synthesis`` bundle (its fields' types as given)."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class Synthesis(structref.StructRefProxy):
+    """The constants of RTPGHI's frames: ``causal``, the ``offset`` (in hops) at which a frame is added,
+    the time-gradient base ``tbase`` and scale ``tscale``, the frequency-gradient scale ``fscale``, the
+    convention ``sign`` (-1)^k, and ``fw``, the one-frame float64 FftWindow (interleaved spectra) whose
+    inverse plan and window / sqrt(N) synthesise a frame."""
+
+
+structref.define_proxy(
+    Synthesis, SynthesisType, ["causal", "offset", "tbase", "tscale", "fscale", "sign", "fw"]
+)
+
+
 @kernel
-def _rtpghi_block(
-    logs_new,
-    amps_new,
-    logs,
-    tgrad,
-    phase,
-    amp,
-    acc,
-    abstols,
-    integrate,
-    draws,
-    causal,
-    offset,
-    tbase,
-    tscale,
-    fscale,
-    sign,
-    win,
-    factors,
-    offsets,
-    twiddles,
-    fct,
-    out,
-):
-    """RtpghiProcessor.process over the frames of a block, updating the state arrays in place."""
+def _synthesis(causal, offset, tbase, tscale, fscale, sign, fw):
+    """A Synthesis bundle, built by a cached kernel (the proxy's own constructor compiles at every start)."""
+    return Synthesis(causal, offset, tbase, tscale, fscale, sign, fw)
+
+
+@kernel
+def _rtpghi_block(logs_new, amps_new, abstols, integrate, draws, state, syn, out):
+    """RtpghiProcessor.process over the frames of a block: per frame its log-magnitudes, amplitudes,
+    absolute tolerance and whether it integrates, ``draws`` the random phases in order; ``state`` the
+    tuple (logs, tgrad, phase, amp, acc) of state arrays, updated in place; ``syn`` the Synthesis bundle."""
+    logs, tgrad, phase, amp, acc = state
+    causal, tbase, tscale, fscale, sign, fw = syn.causal, syn.tbase, syn.tscale, syn.fscale, syn.sign, syn.fw
+    win, frame, spec = fw.win, fw.frames[0], fw.spec[0]
     n_new, n_bins = logs_new.shape
     n = win.shape[0]
     hop = out.shape[0] // n_new
     fgrad = np.empty(n_bins)
-    buf = np.empty(n)
-    scratch = np.empty(n)
     d = 0
     for t in range(n_new):
         # PghiState.push and the roll of the amplitudes
@@ -193,19 +201,16 @@ def _rtpghi_block(
                 d = _heap_integrate(
                     logs[0], logs[1], tgrad[0], tgrad[1], fgrad, phase, abstols[t], draws, d, phase
                 )
-            # _add: irfft(|X| (-1)^k exp(i phase)) * window into the accumulator, numpy's packing and rounding
+            # _add: irfft(|X| (-1)^k exp(i phase)) * window into the accumulator
             a = amp[1] if causal else amp[0]
-            buf[0] = a[0] * sign[0] * math.cos(phase[0])
-            for k in range(1, (n + 1) // 2):
+            for k in range(n_bins):
                 s = a[k] * sign[k]
-                buf[2 * k - 1] = s * math.cos(phase[k])
-                buf[2 * k] = s * math.sin(phase[k])
-            if n % 2 == 0:
-                buf[n - 1] = a[n // 2] * sign[n // 2] * math.cos(phase[n // 2])
-            fft_exec(buf, scratch, factors, offsets, twiddles, fct, False)
-            start = offset * hop
+                spec[2 * k] = s * math.cos(phase[k])
+                spec[2 * k + 1] = s * math.sin(phase[k])
+            execute(fw.inverse, False)
+            start = syn.offset * hop
             for i in range(n):
-                acc[start + i] += buf[i] * win[i]
+                acc[start + i] += frame[i] * win[i]
         # _emit
         for i in range(hop):
             out[t * hop + i] = acc[i]
@@ -227,10 +232,16 @@ class CompiledRtpghiProcessor(RtpghiProcessor):
         seed: int = 0,
     ) -> None:
         super().__init__(cfg, lookahead, block, causal, tol, seed)
-        self._plan = fft_plan(cfg.n_fft)
-        self._tbase = 2.0 * np.pi * cfg.hop * np.arange(cfg.n_bins) / cfg.n_fft
-        self._tscale = cfg.hop * cfg.n_fft / (2.0 * gamma(cfg))
-        self._fscale = -gamma(cfg) / (2.0 * cfg.hop * cfg.n_fft)
+        self._spectral = Spectral(cfg, np.float64)
+        self._synthesis = _synthesis(
+            self.causal,
+            self.lookahead if self.causal else self.lookahead - 1,
+            2.0 * np.pi * cfg.hop * np.arange(cfg.n_bins) / cfg.n_fft,
+            cfg.hop * cfg.n_fft / (2.0 * gamma(cfg)),
+            -gamma(cfg) / (2.0 * cfg.hop * cfg.n_fft),
+            self._sign,
+            self._spectral.window(1),
+        )
         self._log_tol = np.log(tol)
         # warm-up on copies of the state: compilation (or loading the cache) never happens mid-stream
         st = self._pghi
@@ -242,24 +253,7 @@ class CompiledRtpghiProcessor(RtpghiProcessor):
 
     def _run(self, logs, amps, state, abstols, integrate, draws) -> np.ndarray:
         out = np.empty(logs.shape[0] * self.cfg.hop, dtype=np.float32)
-        offset = self.lookahead if self.causal else self.lookahead - 1
-        _rtpghi_block(
-            logs,
-            amps,
-            *state,
-            abstols,
-            integrate,
-            draws,
-            self.causal,
-            offset,
-            self._tbase,
-            self._tscale,
-            self._fscale,
-            self._sign,
-            self._win,
-            *self._plan,
-            out,
-        )
+        _rtpghi_block(logs, amps, abstols, integrate, draws, state, self._synthesis, out)
         return out
 
     def process(self, mags: np.ndarray, phases: np.ndarray | None = None) -> np.ndarray:

@@ -1,27 +1,55 @@
-"""RTISI-LA in one numba kernel per block of frames, bit for bit the numpy processor's output.
+"""RTISI-LA in one numba kernel per block of frames, on FFTW (the FFT of every compiled kernel).
 
-The kernel repeats numpy's arithmetic exactly (``pocketfft``: numpy's real FFT and z / |z|, ported), since
-RTISI-LA is chaotic in the last bit. The state arrays are those of ``RtisiLaProcessor`` (buffer,
-contributions, target amplitudes), updated in place, so ``reset``, ``tail`` and the rest are inherited.
+The state arrays are those of ``RtisiLaProcessor`` (buffer, contributions, target amplitudes), updated in
+place, so ``reset``, ``tail`` and the rest are inherited. The kernel computes the numpy processor's
+function with FFTW's transforms, which round differently from numpy's: one frame agrees to about 1e-15,
+but RTISI-LA is chaotic in the last bit, so whole streams agree by their scores, not sample for sample
+(docs/architecture.md, "Backends").
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from phasefold.engine.compiled.jit import kernel
-from phasefold.engine.compiled.pocketfft import fft_exec, fft_plan, unit
+from phasefold.engine.compiled.spectral import Spectral, execute
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 
 
+@structref.register
+class RtisiWindowsType(types.StructRef):
+    """The numba type of an ``RtisiWindows`` bundle (its fields' types as given)."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class RtisiWindows(structref.StructRefProxy):
+    """The transforms of RTISI-LA: ``fw``, the one-frame float64 FftWindow (interleaved spectra; its
+    ``win``, window / sqrt(N), analyses the committed frames and synthesises every frame), and the
+    analysis windows of the newest frame, ``first`` (its first iteration) and ``later``."""
+
+
+structref.define_proxy(RtisiWindows, RtisiWindowsType, ["fw", "first", "later"])
+
+
 @kernel
-def _rtisi_block(amps, y, contrib, amp, win, first, later, hop, n_iter, factors, offsets, twiddles, fct, out):
+def _rtisi_windows(fw, first, later):
+    """An RtisiWindows bundle, built by a cached kernel (the proxy's own constructor compiles each start)."""
+    return RtisiWindows(fw, first, later)
+
+
+@kernel
+def _rtisi_block(amps, y, contrib, amp, n_iter, windows, out):
     """Commit one frame per row of ``amps`` [b, K] (RTISI-LA updates), writing b hops into ``out``."""
+    fw = windows.fw
+    win, hop, frame, spec = fw.win, fw.hop, fw.frames[0], fw.spec[0]
     n_active, n = contrib.shape
+    k_bins = amp.shape[1]
     lookback = n // hop - 1
     newest = n_active - 1
-    buf = np.empty(n)
-    scratch = np.empty(n)
     n_y = y.shape[0]
     for f in range(amps.shape[0]):
         # slide one frame: the oldest uncommitted frame became committed (it stays inside y)
@@ -38,23 +66,28 @@ def _rtisi_block(amps, y, contrib, amp, win, first, later, hop, n_iter, factors,
                 start = (lookback + j) * hop
                 w = win
                 if j == newest:
-                    w = first if it == 0 else later
+                    w = windows.first if it == 0 else windows.later
+                seg = y[start : start + n]
                 for i in range(n):
-                    buf[i] = y[start + i] * w[i]
-                fft_exec(buf, scratch, factors, offsets, twiddles, fct, True)
-                # fftpack order: R0, R1, I1, ..., R_{N/2}; keep the phase, take the target magnitude
-                buf[0] = amp[j, 0] * unit(buf[0], 0.0)[0]
-                for k in range(1, (n + 1) // 2):
-                    ur, ui = unit(buf[2 * k - 1], buf[2 * k])
-                    buf[2 * k - 1] = amp[j, k] * ur
-                    buf[2 * k] = amp[j, k] * ui
-                if n % 2 == 0:
-                    buf[n - 1] = amp[j, n // 2] * unit(buf[n - 1], 0.0)[0]
-                fft_exec(buf, scratch, factors, offsets, twiddles, fct, False)
+                    frame[i] = seg[i] * w[i]
+                execute(fw.forward, False)
+                # keep the phase (phase 0 where the coefficient is zero), take the target magnitude
+                aj = amp[j]
+                for q in range(k_bins):
+                    re, im = spec[2 * q], spec[2 * q + 1]
+                    m = np.sqrt(re * re + im * im)
+                    if m > 0.0:
+                        spec[2 * q] = aj[q] * (re / m)
+                        spec[2 * q + 1] = aj[q] * (im / m)
+                    else:
+                        spec[2 * q] = aj[q]
+                        spec[2 * q + 1] = 0.0
+                execute(fw.inverse, False)
+                cj = contrib[j]
                 for i in range(n):
-                    v = buf[i] * win[i]
-                    y[start + i] += v - contrib[j, i]
-                    contrib[j, i] = v
+                    v = frame[i] * win[i]
+                    seg[i] += v - cj[i]
+                    cj[i] = v
         base = lookback * hop
         for i in range(hop):
             out[f * hop + i] = y[base + i]
@@ -65,7 +98,8 @@ class CompiledRtisiLaProcessor(RtisiLaProcessor):
 
     def __init__(self, cfg: StftConfig, lookahead: int, block: int, n_iter: int = 8) -> None:
         super().__init__(cfg, lookahead, block, n_iter)
-        self._plan = fft_plan(cfg.n_fft)
+        self._spectral = Spectral(cfg, np.float64)
+        self._windows = _rtisi_windows(self._spectral.window(1), self._first, self._later)
         # warm-up on copies of the state: compilation (or loading the cache) never happens mid-stream
         self._run(np.zeros((1, cfg.n_bins)), self._y.copy(), self._contrib.copy(), self._amp.copy(), 1)
 
@@ -73,9 +107,7 @@ class CompiledRtisiLaProcessor(RtisiLaProcessor):
         self, amps: np.ndarray, y: np.ndarray, contrib: np.ndarray, amp: np.ndarray, n_iter: int
     ) -> np.ndarray:
         out = np.empty(amps.shape[0] * self.cfg.hop, dtype=np.float32)
-        _rtisi_block(
-            amps, y, contrib, amp, self._win, self._first, self._later, self.cfg.hop, n_iter, *self._plan, out
-        )
+        _rtisi_block(amps, y, contrib, amp, n_iter, self._windows, out)
         return out
 
     def process(self, mags: np.ndarray, phases: np.ndarray | None = None) -> np.ndarray:

@@ -5,18 +5,46 @@ A window of W frames spans (W - 1) H + N samples. ``frame_forward`` windows the 
 ``spec``); ``inverse_overlap_add`` runs the inverse plan on ``spec`` and overlap-adds the windowed frames
 (``overlap_add``). With
 ``win`` = engine.stft.window / sqrt(N) on both sides they are engine.stft's ``analyze`` and ``synthesize``
-(orthonormal DFT, tight frame). ``Spectral`` holds the scaled window and one plan per window length.
+(orthonormal DFT, tight frame). ``Spectral`` holds the scaled window and one plan per window length;
+``FftWindow`` bundles what the kernels need of them (a structref: named fields, passed as one argument).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from phasefold.engine.compiled import fftw
 from phasefold.engine.compiled.fftw import execute_f32, execute_f64
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.stft import StftConfig, window
 
 fftw.load_libraries()
+
+
+@structref.register
+class FftWindowType(types.StructRef):
+    """The numba type of an ``FftWindow`` (its fields' types as given)."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class FftWindow(structref.StructRefProxy):
+    """One window length's STFT in a kernel's hands: ``win`` (the window / sqrt(N)), ``hop``, the plan's
+    ``frames`` buffer, its spectra ``spec`` (complex [W, K], or interleaved real [W, 2K]), the ``forward``
+    and ``inverse`` plan addresses and whether they are ``single`` precision. Made by ``Spectral.window``."""
+
+
+structref.define_proxy(
+    FftWindow, FftWindowType, ["win", "hop", "frames", "spec", "forward", "inverse", "single"]
+)
+
+
+@kernel
+def _fft_window(win, hop, frames, spec, forward, inverse, single):
+    """An FftWindow, built by a cached kernel (the proxy's own constructor compiles at every start)."""
+    return FftWindow(win, hop, frames, spec, forward, inverse, single)
 
 
 @kernel
@@ -50,17 +78,17 @@ def overlap_add(frames, win, hop, out):
 
 
 @kernel
-def frame_forward(x, win, hop, frames, forward, single):
-    """Window the span's frames, then the forward plan: their spectra in spec."""
-    window_into(x, win, hop, frames)
-    execute(forward, single)
+def frame_forward(x, fw):
+    """Window the span's frames, then the forward plan of the FftWindow ``fw``: their spectra in fw.spec."""
+    window_into(x, fw.win, fw.hop, fw.frames)
+    execute(fw.forward, fw.single)
 
 
 @kernel
-def inverse_overlap_add(frames, win, hop, inverse, single, out):
-    """The inverse plan (spec -> frames), then their overlap-add times win into out."""
-    execute(inverse, single)
-    overlap_add(frames, win, hop, out)
+def inverse_overlap_add(fw, out):
+    """The inverse plan (fw.spec -> fw.frames), then their overlap-add times win into out."""
+    execute(fw.inverse, fw.single)
+    overlap_add(fw.frames, fw.win, fw.hop, out)
 
 
 class Spectral:
@@ -72,6 +100,7 @@ class Spectral:
         self.single = self.dtype == np.float32
         self.win = (window(cfg) / np.sqrt(cfg.n_fft)).astype(self.dtype)
         self._plans: dict[int, fftw.Plan] = {}
+        self._windows: dict[tuple[int, bool], FftWindow] = {}
 
     def plan(self, n_frames: int) -> fftw.Plan:
         """The plan (and buffers) for windows of ``n_frames`` frames, made on first use."""
@@ -80,17 +109,28 @@ class Spectral:
             plan = self._plans[n_frames] = fftw.Plan(self.cfg.n_fft, n_frames, self.dtype)
         return plan
 
+    def window(self, n_frames: int, interleaved: bool = True) -> FftWindow:
+        """The FftWindow of ``plan(n_frames)``, its spectra as interleaved real pairs or complex; one each."""
+        fw = self._windows.get((n_frames, interleaved))
+        if fw is None:
+            plan = self.plan(n_frames)
+            spec = plan.spec.view(self.dtype) if interleaved else plan.spec
+            fw = _fft_window(
+                self.win, self.cfg.hop, plan.frames, spec, plan.forward, plan.inverse, self.single
+            )
+            self._windows[(n_frames, interleaved)] = fw
+        return fw
+
     def analyze(self, x: np.ndarray) -> np.ndarray:
         """engine.stft.analyze of a span (a copy of the spectra)."""
-        plan = self.plan((x.shape[0] - self.cfg.n_fft) // self.cfg.hop + 1)
-        frame_forward(np.ascontiguousarray(x, self.dtype), self.win, self.cfg.hop, plan.frames, plan.forward,
-                      self.single)  # fmt: skip
-        return plan.spec.copy()
+        n_frames = (x.shape[0] - self.cfg.n_fft) // self.cfg.hop + 1
+        frame_forward(np.ascontiguousarray(x, self.dtype), self.window(n_frames, False))
+        return self.plan(n_frames).spec.copy()
 
     def synthesize(self, spec: np.ndarray) -> np.ndarray:
         """engine.stft.synthesize of spectra [W, K] into a span."""
         plan = self.plan(spec.shape[0])
         plan.spec[:] = spec
         out = np.empty(self.cfg.span(spec.shape[0]), self.dtype)
-        inverse_overlap_add(plan.frames, self.win, self.cfg.hop, plan.inverse, self.single, out)
+        inverse_overlap_add(self.window(spec.shape[0], False), out)
         return out

@@ -10,13 +10,17 @@ of docs/architecture.md) with a real FFT instead of the graph's factored DFT: fo
 in float32 like the graph. The parameter set of layer t at frame j of the window is ``sets[t, j]``: one
 set (tied), one per layer (untied) or one per (layer, frame position) (stream-trained models).
 A card with ``layer_form`` "gla" runs ``gla_unfolded_layers`` instead: unfolded fast Griffin-Lim with the
-learned prox and a momentum per layer (training.stream_unfolded). ``UnfoldedStep`` is the engine's window
-step for such a model; ``build_step`` refuses a card it cannot build, with the reason.
+learned prox and a momentum per layer (training.stream_unfolded). The kernels take the window's STFT as an
+``FftWindow`` and the model's parameters for one window length as ``Layers`` (named bundles).
+``UnfoldedStep`` is the engine's window step for such a model; ``build_step`` refuses a card it cannot
+build, with the reason.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
 from phasefold.engine.errors import BackendError
@@ -26,6 +30,30 @@ from phasefold.engine.stft import StftConfig, coverage
 # the graph's constants (training.unfolded): floor of r before r^(b - 1), epsilon of |h|
 R_FLOOR = 1e-12
 ABS_EPS2 = 1e-24
+
+
+@structref.register
+class LayersType(types.StructRef):
+    """The numba type of a ``Layers`` bundle (its fields' types as given)."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class Layers(structref.StructRefProxy):
+    """The parameters of T layers on a window of W frames, float32: ``cov`` (max(coverage, eps) [S]),
+    ``sets`` (the parameter set of layer t at frame j [T, W]), per set ``g1``, ``bm1`` (b - 1), ``g2d``
+    (g2 / (b - 1)), ``wts`` and ``brk`` (the pieces' weights and breaks [n_sets, C]), and ``schedule`` per
+    layer: the penalties rho_t (float64) of the ADMM form, the momenta beta_t of the "gla" form."""
+
+
+structref.define_proxy(Layers, LayersType, ["cov", "sets", "g1", "bm1", "g2d", "wts", "brk", "schedule"])
+
+
+@kernel
+def make_layers(cov, sets, g1, bm1, g2d, wts, brk, schedule):
+    """A Layers bundle, built by a cached kernel (the proxy's own constructor compiles at every start)."""
+    return Layers(cov, sets, g1, bm1, g2d, wts, brk, schedule)
 
 
 @kernel
@@ -129,48 +157,65 @@ def dual_out(ls, rho_last):
 
 
 @kernel
-def unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, inverse,
-                    sets, g1, bm1, g2d, wts, brk, rho):  # fmt: skip
+def unfolded_layers(mag, x, fixed, lam, fw, layers):
     """T layers of unfolded ADMM on a window; returns (x_out [S], lam_out [2, W, K]) in float32.
 
-    ``frames`` / ``spec`` / ``forward`` / ``inverse``: a float32 fftw.Plan for W frames, ``spec`` viewed as
-    float32 [W, 2K] (re, im interleaved); ``win``: the STFT window / sqrt(N). Spectra are held as
-    interleaved float32 pairs so that the per-bin loop vectorises. The sections are kernels of their own,
-    so that benchmarks.stream_profile can time them one by one."""
+    ``fw``: the float32 FftWindow of W frames with interleaved spectra [W, 2K] (so that the per-bin loop
+    vectorises); ``layers``: the Layers bundle, ``schedule`` the penalties rho_t. The sections are kernels
+    of their own, so that benchmarks.stream_profile can time them one by one."""
+    sets, g1, bm1, g2d, wts, brk, rho = (
+        layers.sets,
+        layers.g1,
+        layers.bm1,
+        layers.g2d,
+        layers.wts,
+        layers.brk,
+        layers.schedule,
+    )
+    spec = fw.spec
     n_layers = sets.shape[0]
-    x, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, cov, rho[0])
-    frame_forward(x, win, hop, frames, forward, True)  # A x in spec
+    x, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, layers.cov, rho[0])
+    frame_forward(x, fw)  # A x in spec
     for t in range(n_layers):
         prox_layer(t, mag, sets, g1, bm1, g2d, wts, brk, spec, ls, z, shift, shift_set, work)
-        inverse_overlap_add(frames, win, hop, inverse, True, syn)
+        inverse_overlap_add(fw, syn)
         primal_update(x, fixed, syn, free)
-        frame_forward(x, win, hop, frames, forward, True)
+        frame_forward(x, fw)
         scale = np.float32(rho[t] / rho[t + 1]) if t + 1 < n_layers else np.float32(1.0)
         dual_update(spec, ls, z, scale)
     return x, dual_out(ls, rho[n_layers - 1])
 
 
 @kernel
-def gla_unfolded_layers(mag, x, fixed, lam, win, cov, hop, frames, spec, forward, inverse,
-                        sets, g1, bm1, g2d, wts, brk, momentum):  # fmt: skip
+def gla_unfolded_layers(mag, x, fixed, lam, fw, layers):
     """T layers of the "gla" form (training.stream_unfolded.StreamUnfolded.gla_layers): the learned prox on
-    |A z|, least squares, z = x_t + beta_t (x_t - x_{t-1}); returns (x_out, lam) with lam passed through.
-    The prox is ``prox_layer`` with a zero dual, so that h = A z."""
+    |A z|, least squares, z = x_t + beta_t (x_t - x_{t-1}) with beta_t = layers.schedule[t]; returns
+    (x_out, lam) with lam passed through. The prox is ``prox_layer`` with a zero dual, so that h = A z."""
+    sets, g1, bm1, g2d, wts, brk, momentum = (
+        layers.sets,
+        layers.g1,
+        layers.bm1,
+        layers.g2d,
+        layers.wts,
+        layers.brk,
+        layers.schedule,
+    )
+    spec = fw.spec
     n_layers = sets.shape[0]
-    prev, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, cov, 1.0)
+    prev, free, ls, z, shift, shift_set, syn, work = layer_state(x, fixed, lam, layers.cov, 1.0)
     ls[:] = 0.0
     zt = prev.copy()
-    frame_forward(zt, win, hop, frames, forward, True)  # A z in spec
+    frame_forward(zt, fw)  # A z in spec
     for t in range(n_layers):
         prox_layer(t, mag, sets, g1, bm1, g2d, wts, brk, spec, ls, z, shift, shift_set, work)
-        inverse_overlap_add(frames, win, hop, inverse, True, syn)
+        inverse_overlap_add(fw, syn)
         beta = momentum[t]
         for i in range(prev.shape[0]):
             xi = fixed[i] * prev[i] + syn[i] * free[i]
             zt[i] = xi + beta * (xi - prev[i])
             prev[i] = xi
         if t + 1 < n_layers:
-            frame_forward(zt, win, hop, frames, forward, True)
+            frame_forward(zt, fw)
     return prev, lam.copy()
 
 
@@ -241,6 +286,7 @@ class UnfoldedStep:
         self.spectral = Spectral(cfg, np.float32)
         self._cov: dict[int, np.ndarray] = {}
         self._sets: dict[int, np.ndarray] = {}
+        self._layers: dict[int, Layers] = {}
         w = self.window_frames or cfg.overlap + 3
         s = cfg.span(w)
         self(
@@ -270,28 +316,21 @@ class UnfoldedStep:
         self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         w = mag.shape[0]
-        cov, sets = self._window_arrays(w)
-        plan = self.spectral.plan(w)
+        layers = self._layers.get(w)
+        if layers is None:
+            cov, sets = self._window_arrays(w)
+            schedule = self.momentum if self.gla else self.rho
+            layers = self._layers[w] = make_layers(
+                cov, sets, self.g1, self.bm1, self.g2d, self.wts, self.brk, schedule
+            )
         f32 = np.float32
         return (gla_unfolded_layers if self.gla else unfolded_layers)(
             np.ascontiguousarray(mag, dtype=f32),
             np.ascontiguousarray(x, dtype=f32),
             np.ascontiguousarray(fixed, dtype=f32),
             np.ascontiguousarray(lam, dtype=f32),
-            self.spectral.win,
-            cov,
-            self.cfg.hop,
-            plan.frames,
-            plan.spec.view(np.float32),
-            plan.forward,
-            plan.inverse,
-            sets,
-            self.g1,
-            self.bm1,
-            self.g2d,
-            self.wts,
-            self.brk,
-            self.momentum if self.gla else self.rho,
+            self.spectral.window(w),
+            layers,
         )
 
 

@@ -5,22 +5,48 @@ the previous frame's phase advanced by 2 pi k H / N per hop (its unit phasor tim
 which is the numpy path's angle-then-exp up to rounding; a zero bin starts at phase 0 there too) and mixes
 the new frames into the estimate by least squares, x = (c_old x + OLA(new frames)) / c_all: what
 ``WindowProcessor._slide`` and ``_start_new_frames`` do with numpy, in the window state's precision.
+The kernel takes its constant arrays and one-frame plan as a ``Starts`` bundle.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
 from phasefold.engine.stft import StftConfig
 
 
+@structref.register
+class StartsType(types.StructRef):
+    """The numba type of a ``Starts`` bundle (its fields' types as given)."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class Starts(structref.StructRefProxy):
+    """What slide_and_start keeps between calls: ``fw``, the one-frame FftWindow with interleaved (re, im)
+    spectra [1, 2K]; ``inv_cov``, 1 / max(c_all, 1e-12); ``rot_re``, ``rot_im``, the phase advance of one
+    hop per bin; the work arrays ``piece`` [N] and ``phasor`` [2, K] (the unit phasor)."""
+
+
+structref.define_proxy(Starts, StartsType, ["fw", "inv_cov", "rot_re", "rot_im", "piece", "phasor"])
+
+
 @kernel
-def slide_and_start(mag, x, lam, new, cov_old, inv_cov, win, hop, rot_re, rot_im, frames, spec, forward,
-                    inverse, single, piece, phasor):  # fmt: skip
-    """Slide by b = len(new) frames and start the new frames (module docstring); in place. ``spec``: the
-    one-frame plan's spectrum as interleaved (re, im) pairs [1, 2K]; ``inv_cov``: 1 / max(c_all, 1e-12);
-    ``phasor``: [2, K] work rows for the unit phasor."""
+def _starts(fw, inv_cov, rot_re, rot_im, piece, phasor):
+    """A Starts bundle, built by a cached kernel (the proxy's own constructor compiles at every start)."""
+    return Starts(fw, inv_cov, rot_re, rot_im, piece, phasor)
+
+
+@kernel
+def slide_and_start(mag, x, lam, new, cov_old, st):
+    """Slide by b = len(new) frames and start the new frames (module docstring); in place. ``cov_old``: the
+    coverage of the frames kept; ``st``: the Starts bundle."""
+    fw, inv_cov, rot_re, rot_im, piece, phasor = st.fw, st.inv_cov, st.rot_re, st.rot_im, st.piece, st.phasor
+    spec, win, hop = fw.spec, fw.win, fw.hop
     w, k = mag.shape
     b = new.shape[0]
     n = win.shape[0]
@@ -39,7 +65,7 @@ def slide_and_start(mag, x, lam, new, cov_old, inv_cov, win, hop, rot_re, rot_im
     for i in range(s - hb, s):
         x[i] = 0.0
     first = w - b
-    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], win, hop, frames, forward, single)
+    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], fw)
     sp, ur, ui = spec[0], phasor[0], phasor[1]
     for q in range(k):  # the previous frame's unit phasor (1 where its bin is zero)
         re, im = sp[2 * q], sp[2 * q + 1]
@@ -59,7 +85,7 @@ def slide_and_start(mag, x, lam, new, cov_old, inv_cov, win, hop, rot_re, rot_im
             ur[q], ui[q] = re, im
             sp[2 * q] = nj[q] * re
             sp[2 * q + 1] = nj[q] * im
-        inverse_overlap_add(frames, win, hop, inverse, single, piece)
+        inverse_overlap_add(fw, piece)
         xo = x[start + j * hop : start + j * hop + n]
         for i in range(n):
             xo[i] += piece[i]
@@ -78,18 +104,17 @@ class NewFrames:
         self.cfg = cfg
         self.dtype = np.dtype(dtype)
         self.spectral = Spectral(cfg, self.dtype)
-        self.plan = self.spectral.plan(1)
         adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
-        self.rot_re, self.rot_im = np.cos(adv).astype(self.dtype), np.sin(adv).astype(self.dtype)
-        self.inv_cov = (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype)
+        self.starts = _starts(
+            self.spectral.window(1),
+            (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype),
+            np.cos(adv).astype(self.dtype),
+            np.sin(adv).astype(self.dtype),
+            np.empty(cfg.n_fft, self.dtype),
+            np.empty((2, cfg.n_bins), self.dtype),
+        )
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
-        self.piece = np.empty(cfg.n_fft, self.dtype)
-        self.phasor = np.empty((2, cfg.n_bins), self.dtype)
-        self.spec = self.plan.spec.view(self.dtype)  # interleaved (re, im)
 
     def __call__(self, mag: np.ndarray, x: np.ndarray, lam: np.ndarray, new: np.ndarray) -> None:
-        p = self.plan
-        slide_and_start(mag, x, lam, np.ascontiguousarray(new, dtype=self.dtype), self.cov_old[new.shape[0]],
-                        self.inv_cov, self.spectral.win, self.cfg.hop, self.rot_re, self.rot_im, p.frames,
-                        self.spec, p.forward, p.inverse, self.spectral.single, self.piece,
-                        self.phasor)  # fmt: skip
+        new = np.ascontiguousarray(new, dtype=self.dtype)
+        slide_and_start(mag, x, lam, new, self.cov_old[new.shape[0]], self.starts)

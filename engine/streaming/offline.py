@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import InputError
+from phasefold.engine.runners import Method
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.core import Stream
-from phasefold.engine.streaming.steps import make_processor
+from phasefold.engine.streaming.steps import default_settings, make_processor
 
 
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
@@ -55,3 +56,27 @@ def reconstruct_online(
         )
     )
     return run_stream(stream, mag, length)
+
+
+def streamed_method(
+    name: str | Path,
+    lookahead: int | None = None,
+    block: int | None = None,
+    iterations: int | None = None,
+    init: str = "advance",
+    backend: str = "auto",
+) -> Method:
+    """An offline engine.runners.Method running ``name`` through the streaming engine (``reconstruct_online``:
+    output aligned with the input): L and B default to a stream-trained model's own, else (3, 1);
+    ``iterations`` per window step (ignored by RTPGHI, which does not iterate). The processor is built once
+    here, so that unknown names and bad settings fail before any file is read."""
+    iterations = None if str(name).startswith("rtpghi") else iterations
+    lookahead, block = default_settings(name, lookahead, block)
+    make_processor(name, None, lookahead, block, iterations=iterations, init=init, backend=backend)
+
+    def run(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
+        return reconstruct_online(
+            name, mag, cfg, length, lookahead, block, iterations, init, seed, backend=backend
+        )
+
+    return Method(f"{name} streamed (look-ahead {lookahead}, block {block})", run)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
-from phasefold.engine.outputs import atomic_output, check_output_path
+from phasefold.engine.outputs import atomic_output, check_output_path, write_error
 from phasefold.engine.streaming.ring import AudioRing
 
 #: output names taken as files, never as device names: stream writes WAV only
@@ -76,7 +76,6 @@ class WavSink(Sink):
         self, path: str | Path, sample_rate: int, subtype: str = "PCM_16", inputs: tuple = ()
     ) -> None:
         import soundfile as sf
-        from phasefold.engine.audio_io import write_error
 
         super().__init__(sample_rate)
         self.path = check_output_path(path, "audio", inputs)
@@ -124,8 +123,6 @@ class WavSink(Sink):
 
     def _fail(self, exc: Exception) -> None:
         """Drop the file and raise the one-line error (the system's reason: a full disk, a size limit)."""
-        from phasefold.engine.audio_io import write_error
-
         error = write_error(self.path, exc)
         with contextlib.suppress(RuntimeError, OSError):
             self._file.close()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
-from phasefold.engine.stft import StftConfig, magnitude, window
+from phasefold.engine.inputs import load_audio, load_magnitudes, measure, measure_note
+from phasefold.engine.stft import StftConfig, window
 
 
 class Source(ABC):
@@ -90,7 +91,8 @@ class ArraySource(Source):
 
 
 class AudioFileSource(ArraySource):
-    """An audio file (any format engine.audio_io reads): its magnitudes, optionally modified (SNR)."""
+    """An audio file (any format engine.inputs reads): its measurements, exact or modified at ``snr_db``
+    (engine.inputs.measure)."""
 
     def __init__(
         self,
@@ -100,26 +102,17 @@ class AudioFileSource(ArraySource):
         snr_db: float | None = None,
         seed: int = 0,
     ) -> None:
-        from phasefold.engine.audio_io import load_audio
-
         x, notes = load_audio(path, cfg.sample_rate)
-        if snr_db is None:
-            mag = magnitude(x, cfg)
-        else:
-            from phasefold.engine.magnitudes import modified_magnitudes
-
-            mag = modified_magnitudes(x, cfg, snr_db, seed)
-            notes.append(f"modified magnitudes: white noise at {snr_db:g} dB SNR, oracle Wiener mask")
-        super().__init__(mag, cfg, realtime, reference=x, name=Path(path).name)
+        if snr_db is not None:
+            notes.append(measure_note(snr_db))
+        super().__init__(measure(x, cfg, snr_db, seed), cfg, realtime, reference=x, name=Path(path).name)
         self.notes = notes
 
 
 class NpzSource(ArraySource):
-    """A .npz magnitude file (phasefold.engine.magnitudes format); its STFT settings come from the file."""
+    """A .npz magnitude file (phasefold.engine.inputs format); its STFT settings come from the file."""
 
     def __init__(self, path: str | Path, realtime: bool = False) -> None:
-        from phasefold.engine.magnitudes import load_magnitudes
-
         mf = load_magnitudes(path)
         super().__init__(mf.magnitudes, mf.cfg, realtime, reference=mf.reference, name=Path(path).name)
         self.length = mf.length

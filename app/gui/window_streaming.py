@@ -1,0 +1,194 @@
+"""The main window's streams: the output devices offered, starting, holding, stopping a stream and
+switching its method, and applying the worker's events to the views and the status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from phasefold.engine.errors import PhasefoldError
+from phasefold.gui import theme
+from phasefold.gui.events import FinishedEvent, FramesEvent, MessageEvent, ScoreEvent, StatsEvent
+from phasefold.gui.sources import SOURCE_MIC, prepare_source
+from phasefold.gui.worker import StreamWorker
+
+NULL_SINK = "null"
+
+
+class StreamControl:
+    """Main-window mixin (on a QMainWindow): runs one ``StreamWorker`` at a time (``self.worker``, None
+    when idle; ``self.last_worker`` keeps the last one's output) with the control panel's settings."""
+
+    def _fill_devices(self, output: str | None) -> None:
+        from phasefold.engine.streaming.sinks import output_devices
+
+        devices = [("Null sink (no audio)", NULL_SINK)]
+        found = output_devices()
+        if found:
+            devices.insert(0, ("Default output device", "default"))
+            devices += [(f"{d['name']} (#{d['index']})", str(d["index"])) for d in found]
+        self.controls.set_devices(devices, output if output is not None else devices[0][1])
+        if not found:
+            self.controls.device.setToolTip("no audio output device found: the stream goes to the null sink")
+
+    @property
+    def streaming(self) -> bool:
+        return self.worker is not None
+
+    def start_stream(self, sink=None) -> bool:
+        """Start streaming with the panel's settings (to ``sink``, an engine sink, instead of the chosen
+        output when given); False (and a message) when that is impossible."""
+        if self.streaming:
+            return False
+        from phasefold.engine.streaming import Stream
+        from phasefold.engine.streaming.sinks import open_sink
+
+        s = self.controls.settings()
+        self.last_error = None
+        try:
+            source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
+            stream = Stream.open(
+                s.method, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend
+            )
+            sink, notes = (sink, []) if sink is not None else open_sink(str(s.device), self.cfg.sample_rate)
+        except PhasefoldError as exc:
+            self.show_error(str(exc))
+            return False
+        self.worker = StreamWorker(
+            source,
+            stream,
+            sink,
+            volume=s.volume,
+            original=s.original,
+            score_window_s=self.score_window_s,
+        )
+        self.last_worker = self.worker
+        self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
+        for view in (self.spec_in, self.spec_out):
+            view.reset()
+        has_ref = s.source == SOURCE_MIC or source.reference is not None
+        caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
+        no_ref = f"{source.name} holds no reference audio: live STOI cannot score"
+        self.stoi_view.reset(caption if has_ref else no_ref, f"{stream.name}, L = {s.lookahead}")
+        self._intervals.clear()
+        self._last_tick = None  # frame intervals count from the first frame of this stream
+        self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
+        self.method_label.setText(f"method {stream.name}")
+        c = self.controls
+        total = f"{source.length / self.cfg.sample_rate:.1f} s" if source.length else "live"
+        c.session_source.setText(f"{source.name} ({total})")
+        c.session_latency.setText(f"{stream.latency_ms:.1f} ms = {stream.latency_samples} samples")
+        c.session_progress.setText("starting…")
+        c.session_scores.setText("–")
+        self._total_s = source.length / self.cfg.sample_rate if source.length else None
+        self.controls.set_streaming(True)
+        self.controls.pause_button.setEnabled(s.source != SOURCE_MIC)
+        self.worker.start()
+        extra = "; ".join([*source.notes, *notes])
+        extra = f" ({extra})" if extra else ""
+        self.show_status(f"streaming {source.name} with {stream.describe()}{extra}")
+        return True
+
+    def stop_stream(self, wait: bool = False) -> None:
+        """Ask the stream to end; its output stays available for saving."""
+        if self.worker is None:
+            return
+        self.worker.stop()
+        if wait:
+            self.worker.join(5.0)
+            self._drain()
+
+    def _play_pause(self) -> None:
+        """Space: start a stream, or hold / resume the running one."""
+        if self.worker is None:
+            self.start_stream()
+        elif self.controls.pause_button.isEnabled():
+            self.controls.pause_button.toggle()
+
+    def pause_stream(self, paused: bool) -> None:
+        if self.worker is not None:
+            self.worker.pause(paused)
+            self.show_status("paused" if paused else "streaming")
+
+    def set_method(self, name: str) -> None:
+        """Select a method: its divergence is drawn, and a running stream switches to it at the next block."""
+        if not name:
+            return
+        self._show_divergence(name)
+        from phasefold.engine.streaming.steps import trained_settings
+
+        trained = trained_settings(name)
+        if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
+            self.controls.lookahead.setValue(trained[0])
+            self.controls.block.setValue(trained[1])
+            self.show_status(
+                f"{Path(name).name} was trained inside the stream: look-ahead set to {trained[0]}, "
+                f"block to {trained[1]} (its card's)"
+            )
+        if self.worker is None or name == self.active_method:
+            return
+        from phasefold.engine.streaming import Stream
+
+        s = self.controls.settings()
+        if trained is not None and trained != (s.lookahead, s.block):
+            self.show_error(
+                f"{name} was trained at look-ahead {trained[0]}, block {trained[1]}: stop the stream to "
+                f"switch to it (this one runs at look-ahead {s.lookahead}, block {s.block})"
+            )
+            return
+        try:
+            stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend)
+            self.worker.switch(stream)
+            self.active_method = name
+        except PhasefoldError as exc:
+            self.show_error(f"cannot switch to {name}: {exc}")
+            self.stop_stream()
+            return
+        self.show_status(f"switching to {name}…")
+
+    def _live_settings(self) -> None:
+        s = self.controls.settings()
+        if self.worker is not None:
+            self.worker.set_volume(s.volume)
+            self.worker.set_original(s.original)
+
+    def _drain(self, limit: int = 2000) -> None:
+        """Apply the worker's events (bounded per frame so a backlog never freezes the window)."""
+        worker = self.worker
+        if worker is None:
+            return
+        for _ in range(limit):
+            if worker.events.empty():
+                break
+            ev = worker.events.get()
+            if isinstance(ev, FramesEvent):
+                (self.spec_in if ev.which == "input" else self.spec_out).push(ev.first, ev.db)
+            elif isinstance(ev, ScoreEvent):
+                self.stoi_view.add(ev.t, ev.stoi, ev.estoi)
+                s, e = self.stoi_view.mean()
+                self.controls.session_scores.setText(f"STOI {s:.3f}, ESTOI {e:.3f}")
+            elif isinstance(ev, StatsEvent):
+                self.method_label.setText(f"method {ev.method}")
+                self.rtf_label.setText(f"RTF {ev.rtf:.2f}")
+                self.latency_label.setText(f"latency {ev.latency_ms:.1f} ms")
+                self.xrun_label.setText(f"xruns {ev.xruns}")
+                self.xrun_label.setStyleSheet(f"color: {theme.WARN if ev.xruns else theme.TEXT};")
+                total = f" / {self._total_s:.1f} s" if self._total_s else " s"
+                self.controls.session_progress.setText(f"{ev.seconds:.1f}{total}")
+            elif isinstance(ev, MessageEvent):
+                if ev.error:
+                    self.show_error(ev.text)
+                else:
+                    self.show_status(ev.text)
+            elif isinstance(ev, FinishedEvent):
+                self._finished(ev)
+                return
+
+    def _finished(self, ev: FinishedEvent) -> None:
+        self.worker = None
+        self.controls.set_streaming(False)
+        self._last_tick = None
+        s, e = self.stoi_view.mean()
+        scores = f"; mean STOI {s:.3f}, ESTOI {e:.3f}" if np.isfinite(s) else ""
+        if self.last_error is None or ev.completed:
+            self.show_status(f"{ev.text}{scores}")

@@ -1,0 +1,399 @@
+"""THE evaluation of phasefold (docs/results.md): the scores, the protocol, and methods scored over files.
+
+- Scores (docs/architecture.md): SC, STOI, ESTOI, PESQ wide-band, each comparing an estimate with the clean
+  reference at the same length and alignment; real-time factors timed on one thread: ``one_thread()`` caps
+  the BLAS/OpenMP pools through threadpoolctl (numpy's FFT, pocketfft, is single-threaded already) and
+  ``Stopwatch`` records wall and process CPU time, so a caller can check that CPU time / wall time stays
+  near 1.
+- The protocol (``EvaluationProtocol``): one condition (exact magnitudes at a hop, or modified magnitudes at
+  an SNR) over a list of files: file i is measured at the condition's hop (modified: white noise at the SNR
+  with noise seed 1000 + i, then the oracle Wiener mask: engine.inputs.measure), an offline method starts
+  it from random phase seed i, SC is measured against those measurements and STOI / ESTOI / PESQ against
+  the clean signal. ``seed`` shifts both seeds (0 gives the protocol of the model cards).
+- ``evaluate``: methods scored over files under the protocol, with their one-thread real-time factors (what
+  `phasefold evaluate`, the benchmarks, model selection and the model cards' metrics run); ``format_table``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+from phasefold.engine.dataset import split_files
+from phasefold.engine.errors import InputError, PhasefoldError
+from phasefold.engine.inputs import check_audible, is_magnitude_file, load_audio, load_measurements, measure
+from phasefold.engine.methods import reconstruct
+from phasefold.engine.runners import Method
+from phasefold.engine.stft import HOP, StftConfig, magnitude, magnitude_blocks
+
+# -- the scores -----------------------------------------------------------------------------------------
+PESQ_RATE = 16000
+PESQ_MIN_SECONDS = 0.25  # the pesq library refuses shorter signals (BufferTooShortError)
+# The pesq library (the P.862 reference code) keeps at most 50 utterances of the reference (speech runs of at
+# least 200 ms between pauses of more than 200 ms) in fixed tables and writes past them when there are more:
+# the scores go wrong silently, then the process dies (segmentation fault; measured at 30 s of dense bursts,
+# 100 s of the demo speech, about 230 s of TIMIT sentences). At most about 39 such utterances fit in 15 s, so
+# longer signals are scored in equal segments of at most 15 s.
+PESQ_SEGMENT_SECONDS = 15.0
+
+
+def _check_pair(ref: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ref = np.asarray(ref, dtype=np.float64).reshape(-1)
+    est = np.asarray(est, dtype=np.float64).reshape(-1)
+    if ref.shape != est.shape:
+        raise InputError(f"reference ({ref.size} samples) and estimate ({est.size} samples) differ in length")
+    if not (np.all(np.isfinite(ref)) and np.all(np.isfinite(est))):
+        raise InputError("cannot score audio with NaN or infinite samples")
+    return ref, est
+
+
+def spectral_convergence_db(y: np.ndarray, r: np.ndarray, cfg: StftConfig) -> float:
+    """SC = 20 log10(|| |A y|^d - r || / || r ||) in dB (lower is better)."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    r = np.asarray(r)
+    n_frames = cfg.n_frames(y.size)
+    if r.shape != (n_frames, cfg.n_bins):
+        raise InputError(f"signal gives {n_frames} frames but the measurements hold {r.shape[0]}")
+    error2 = norm2 = 0.0  # over blocks of frames: no spectrogram of a long signal is held twice
+    for first, est in magnitude_blocks(y, cfg):
+        ref = np.asarray(r[first : first + est.shape[0]], dtype=np.float64)
+        error2 += float(np.sum((est - ref) ** 2))
+        norm2 += float(np.sum(ref**2))
+    if norm2 == 0.0:
+        raise InputError("spectral convergence is undefined for all-zero measurements (silent reference)")
+    return float(10.0 * np.log10(max(error2, 1e-300) / norm2))
+
+
+def stoi(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
+    """Short-time objective intelligibility (pystoi)."""
+    from pystoi import stoi as _stoi
+
+    ref, est = _check_pair(ref, est)
+    return float(_stoi(ref, est, sr, extended=False))
+
+
+def estoi(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
+    """Extended STOI (pystoi, extended=True)."""
+    from pystoi import stoi as _stoi
+
+    ref, est = _check_pair(ref, est)
+    return float(_stoi(ref, est, sr, extended=True))
+
+
+def check_duration(n_samples: int, sr: int) -> None:
+    """InputError where a signal is too short to be scored (PESQ's minimum)."""
+    if n_samples < PESQ_MIN_SECONDS * sr:
+        raise InputError(
+            f"too short to score: {n_samples} samples ({n_samples / sr:.3f} s); "
+            f"PESQ needs at least {PESQ_MIN_SECONDS} s"
+        )
+
+
+def pesq_wb(
+    ref: np.ndarray, est: np.ndarray, sr: int, segment_seconds: float = PESQ_SEGMENT_SECONDS
+) -> float:
+    """Wide-band PESQ (ITU-T P.862.2) at 16 kHz (other rates resampled with soxr); signals longer than
+    ``segment_seconds`` are scored in equal segments, mean weighted by length (silent segments left out)."""
+    from pesq import NoUtterancesError, PesqError, pesq
+
+    ref, est = _check_pair(ref, est)
+    check_duration(ref.size, sr)
+    if not np.any(ref):
+        raise InputError("PESQ cannot score against a silent reference")
+    if sr != PESQ_RATE:
+        ref = soxr.resample(ref, sr, PESQ_RATE, quality="HQ")
+        est = soxr.resample(est, sr, PESQ_RATE, quality="HQ")
+    n_segments = -(-ref.size // int(segment_seconds * PESQ_RATE))
+    edges = np.linspace(0, ref.size, n_segments + 1).round().astype(int)
+    scores, weights = [], []
+    for start, stop in itertools.pairwise(edges):
+        try:
+            scores.append(pesq(PESQ_RATE, ref[start:stop], est[start:stop], "wb"))
+        except NoUtterancesError:
+            continue
+        except PesqError as exc:
+            raise InputError(f"PESQ cannot score this signal: {type(exc).__name__} {exc}".strip()) from None
+        weights.append(stop - start)
+    if not scores:
+        raise InputError("PESQ finds no speech in the reference (no utterances detected)")
+    return float(np.average(scores, weights=weights))
+
+
+def evaluate_signal(
+    ref: np.ndarray, est: np.ndarray, cfg: StftConfig, r: np.ndarray | None = None
+) -> dict[str, float]:
+    """All quality scores of ``est`` against ``ref``; SC against ``r`` (default |A ref|^d)."""
+    ref, est = _check_pair(ref, est)
+    check_duration(ref.size, cfg.sample_rate)  # before STOI, which fails on very short signals
+    if r is None:
+        r = magnitude(ref, cfg)
+    sr = cfg.sample_rate
+    return {
+        "sc_db": spectral_convergence_db(est, r, cfg),
+        "stoi": stoi(ref, est, sr),
+        "estoi": estoi(ref, est, sr),
+        "pesq": pesq_wb(ref, est, sr),
+    }
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Limit BLAS/OpenMP thread pools to one thread inside the block (for real-time factors)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@dataclass
+class Stopwatch:
+    """Wall and process-CPU seconds of a ``with`` block."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t0
+        self.cpu = time.process_time() - self._c0
+
+
+def real_time_factor(seconds: float, n_samples: int, sr: int) -> float:
+    """Compute time divided by the duration of the audio produced."""
+    if n_samples <= 0:
+        raise InputError("real-time factor of an empty signal is undefined")
+    return float(seconds * sr / n_samples)
+
+
+# -- the protocol ---------------------------------------------------------------------------------------
+NOISE_SEED_OFFSET = 1000
+CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB or None)
+    "exact_hop256": (256, None),
+    "exact_hop512": (512, None),
+    "modified_snr5": (256, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    """One condition (hop, SNR of modified magnitudes or None for exact) and the seeds of file i."""
+
+    hop: int = HOP
+    snr_db: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        StftConfig(hop=self.hop)  # ValueError for a hop the STFT cannot use
+
+    @classmethod
+    def condition(cls, name: str) -> EvaluationProtocol:
+        """The protocol of a model card's condition: exact_hop256, exact_hop512 or modified_snr5."""
+        if name not in CONDITIONS:
+            raise ValueError(f"unknown condition {name!r}; choose one of {', '.join(CONDITIONS)}")
+        hop, snr_db = CONDITIONS[name]
+        return cls(hop, snr_db)
+
+    @property
+    def cfg(self) -> StftConfig:
+        """The STFT settings of the measurements."""
+        return StftConfig(hop=self.hop)
+
+    @property
+    def name(self) -> str:
+        """The condition's name, as the model cards write it (exact_hop256, modified_snr5, ...)."""
+        if self.snr_db is None:
+            return f"exact_hop{self.hop}"
+        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == HOP else f"_hop{self.hop}")
+
+    def phase_seed(self, index: int) -> int:
+        """Seed of the random initial phase of file ``index``."""
+        return self.seed + index
+
+    def noise_seed(self, index: int) -> int:
+        """Seed of the white noise of file ``index`` (modified magnitudes)."""
+        return NOISE_SEED_OFFSET + self.seed + index
+
+    def measure(self, clean: np.ndarray, index: int, cfg: StftConfig | None = None) -> np.ndarray:
+        """The measurements [F, K] of file ``index`` (with ``cfg``, default the protocol's: a network's own
+        STFT), float64 as the cards' metrics took them (a streamed run is chaotic: float32 measurements move
+        its scores by hundredths)."""
+        return measure(clean, cfg or self.cfg, self.snr_db, self.noise_seed(index))
+
+    def items(self, files: Iterable[Path]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(index, clean signal, measurements) of every file, in order."""
+        for index, path in enumerate(files):
+            clean = load_audio(path)[0]
+            yield index, clean, self.measure(clean, index)
+
+    def scores(
+        self, clean: np.ndarray, estimate: np.ndarray, measurements: np.ndarray, cfg: StftConfig | None = None
+    ) -> dict[str, float]:
+        """SC against the given measurements (made with ``cfg``, default the protocol's); STOI, ESTOI and
+        PESQ-WB against the clean signal."""
+        return evaluate_signal(clean, estimate, cfg or self.cfg, r=measurements)
+
+    def describe(self, start: str | None = None) -> str:
+        """One line for a report or a card (``start``: how a method starts, default the seeded phase)."""
+        first = "i" if self.seed == 0 else f"{self.seed} + i"
+        if self.snr_db is None:
+            condition = f"exact magnitudes, hop {self.hop}"
+        else:
+            condition = (
+                f"modified magnitudes, hop {self.hop} (white noise at {self.snr_db:g} dB SNR with noise seed "
+                f"{NOISE_SEED_OFFSET + self.seed} + i, oracle Wiener mask)"
+            )
+        start = start or f"random phase start with seed {first}"
+        return (
+            f"{condition}; file i: {start}; SC against the given measurements, STOI, ESTOI and PESQ-WB "
+            "against the clean reference (phasefold.engine.evaluation)"
+        )
+
+
+def condition_inputs(
+    condition: str, split: str = "test"
+) -> tuple[StftConfig, list[tuple[np.ndarray, np.ndarray]]]:
+    """(STFT settings, [(clean, measurements)]) of a model card's condition on one split."""
+    protocol = EvaluationProtocol.condition(condition)
+    return protocol.cfg, [(x, r) for _, x, r in protocol.items(split_files(split))]
+
+
+# -- methods scored over files --------------------------------------------------------------------------
+METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
+
+
+def evaluate(
+    methods: Sequence[str] | Mapping[str, str | Method],
+    files: Sequence[Path],
+    hop: int | None = None,
+    snr_db: float | None = None,
+    iterations: int | None = None,
+    seed: int = 0,
+    backend: str = "auto",
+    progress: bool = False,
+    runner: Callable[..., np.ndarray] = reconstruct,
+) -> dict:
+    """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
+    scores, with the configuration, as a JSON-ready report {"config", "results", "per_file"[, "failures"]}.
+
+    ``methods``: registry names (run by ``backend``), or label -> name or engine.runners.Method (the
+    streamed runners of --online, a benchmark's own method). ``iterations``: of every method (None: each
+    method's default). Audio files are measured at ``hop`` (default 256), modified with ``snr_db``; a .npz
+    file gives its own measurements. ``runner(entry, measurements, cfg, iterations, phase seed, length,
+    backend=backend) -> signal`` runs one entry (default engine.methods.reconstruct, which checks the
+    measurements and hands them on as float32). Only the runs are timed, all on one thread. A file that
+    cannot be loaded or scored (PhasefoldError) is left out of every method's means and listed under
+    ``failures``; InputError when no file is scored. ``progress``: a progress bar and the files' reading
+    notes (resampled, downmixed) on stderr."""
+    from tqdm import tqdm
+
+    entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
+    try:
+        protocol = EvaluationProtocol(hop or HOP, snr_db, seed)
+    except ValueError as exc:
+        raise InputError(f"--hop {hop}: {exc}") from None
+
+    per_file: list[dict] = []
+    failures: list[dict] = []
+    cfg_seen = None
+    bar = tqdm(total=len(files) * len(entries), disable=not progress, file=sys.stderr, unit="run")
+    with one_thread(), bar:
+        for index, path in enumerate(files):
+            rows, name = [], None
+            try:
+                if is_magnitude_file(path):  # given measurements
+                    mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, 0)
+                else:
+                    ref, notes = load_audio(path)
+                    check_audible(path, ref)
+                    mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size
+                if ref is None:
+                    raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
+                if cfg_seen is not None and cfg != cfg_seen:
+                    raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
+                check_duration(length, cfg.sample_rate)
+                for note in notes if progress else ():
+                    bar.write(f"phasefold evaluate: note: {path.name}: {note}", file=sys.stderr)
+                for name, entry in entries.items():
+                    bar.set_description(f"{path.stem} {name}")
+                    with Stopwatch() as watch:
+                        y = runner(
+                            entry, mag, cfg, iterations, protocol.phase_seed(index), length, backend=backend
+                        )
+                    scores = protocol.scores(ref, y, mag, cfg)
+                    rows.append(
+                        {
+                            "file": str(path),
+                            "method": name,
+                            **scores,
+                            "rtf": real_time_factor(watch.wall, length, cfg.sample_rate),
+                            "rtf_cpu": real_time_factor(watch.cpu, length, cfg.sample_rate),
+                            "seconds": watch.wall,
+                            "cpu_per_wall": watch.cpu / max(watch.wall, 1e-12),
+                            "duration": length / cfg.sample_rate,
+                        }
+                    )
+                    bar.update()
+            except PhasefoldError as exc:  # the file is left out of every method's means
+                reason = str(exc).removeprefix(f"{path}: ")
+                failures.append({"file": str(path), "method": name, "error": reason})
+                bar.update((index + 1) * len(entries) - bar.n)
+                continue
+            cfg_seen = cfg
+            per_file.extend(rows)
+    if not per_file:
+        raise InputError("no file could be scored: " + "; ".join(failure_text(f) for f in failures))
+    results = {}
+    for name in entries:
+        rows = [row for row in per_file if row["method"] == name]
+        keys = (*METRICS, "rtf_cpu", "cpu_per_wall")
+        results[name] = {key: float(np.mean([row[key] for row in rows])) for key in keys}
+        results[name]["n_files"] = len(rows)
+    config = {
+        "stft": None if cfg_seen is None else cfg_seen.to_dict(),
+        "snr_db": snr_db,
+        "iterations": iterations,
+        "seed": seed,
+        "methods": list(entries),
+        "files": [str(p) for p in files],
+        "threads": 1,
+        "condition": "exact magnitudes"
+        if snr_db is None
+        else f"modified magnitudes, {snr_db:g} dB white noise + oracle Wiener mask",
+        "protocol": protocol.describe(),
+        "means": "arithmetic means over files (SC of the dB values)",
+    }
+    report = {"config": config, "results": results, "per_file": per_file}
+    if failures:
+        report["failures"] = failures
+    return report
+
+
+def failure_text(failure: dict) -> str:
+    """One line for a file that was not scored: the file, the method where one was running, the reason."""
+    method = f" ({failure['method']})" if failure["method"] else ""
+    return f"{failure['file']}{method}: {failure['error']}"
+
+
+def format_table(report: dict) -> str:
+    """The results as an aligned text table."""
+    names = list(report["results"])
+    width = max([len("method"), *map(len, names)])
+    head = f"{'SC (dB)':>8}  {'STOI':>6}  {'ESTOI':>6}  {'PESQ':>5}  {'RTF':>7}  files"
+    lines = [f"{'method':<{width}}  {head}"]
+    for name in names:
+        r = report["results"][name]
+        lines.append(
+            f"{name:<{width}}  {r['sc_db']:>8.2f}  {r['stoi']:>6.3f}  {r['estoi']:>6.3f}  "
+            f"{r['pesq']:>5.2f}  {r['rtf']:>7.3f}  {r['n_files']:>5}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,277 @@
+"""What the engine reads, checked once: audio files, .npz magnitude files (docs/magnitude-files.md), and the
+measurements of a clean signal, exact or modified (docs/architecture.md).
+
+- ``load_audio``: any readable audio file (WAV, FLAC, OGG, MP3) -> mono float64 at 22050 Hz, with notes.
+- ``load_magnitudes`` / ``save_magnitudes`` / ``validate_magnitudes``: the .npz magnitude file and its checks.
+- ``measure``: THE rule for the measurements of a clean signal: exact r = |A x|^d, or modified (``--snr``:
+  white noise at an SNR, then the oracle Wiener mask, ``modified_magnitudes``; refused for a .npz file by
+  ``check_modifiable``).
+- ``load_measurements``: audio or a .npz file -> measurements, STFT settings, length, clean reference.
+- ``resolve_inputs``: the files named on a command line (files, folders, the shared data's splits).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import soundfile as sf
+import soxr
+from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
+from phasefold.engine.errors import InputError
+from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
+    """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        data, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
+    if data.shape[0] == 0:
+        raise InputError(f"{path}: the audio file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{path}: the audio holds NaN or infinite samples")
+    notes: list[str] = []
+    if data.shape[1] > 1:
+        notes.append(f"downmixed {data.shape[1]} channels to mono")
+    x = data.mean(axis=1)
+    if sr != sample_rate:
+        x = np.asarray(soxr.resample(x, sr, sample_rate, quality="HQ"), dtype=np.float64)
+        notes.append(f"resampled {sr} Hz -> {sample_rate} Hz")
+    return x, notes
+
+
+def check_audible(path: str | Path, x: np.ndarray) -> None:
+    """InputError where the audio is all zeros: there is no magnitude to reconstruct."""
+    if not np.any(x):
+        raise InputError(f"{path}: the audio is silent; there is no magnitude to reconstruct")
+
+
+def is_magnitude_file(path: str | Path) -> bool:
+    """Whether ``path`` names a .npz magnitude file (docs/magnitude-files.md) rather than audio."""
+    return Path(path).suffix.lower() == ".npz"
+
+
+def check_modifiable(path: str | Path, snr_db: float | None) -> None:
+    """InputError where modified magnitudes (``snr_db``) are asked of a .npz file: they are made of audio."""
+    if snr_db is not None and is_magnitude_file(path):
+        raise InputError("--snr applies to audio inputs; a .npz file holds its magnitudes already")
+
+
+@dataclass
+class MagnitudeFile:
+    """Measurements r = |X|^d of F frames, their STFT settings, the signal length, an optional reference."""
+
+    magnitudes: np.ndarray  # float32 [F, K]
+    cfg: StftConfig
+    length: int
+    reference: np.ndarray | None = None  # float32 [length]
+
+
+def default_length(n_frames: int, cfg: StftConfig) -> int:
+    """Longest signal with ``n_frames`` frames: F H - P."""
+    return n_frames * cfg.hop - cfg.pad
+
+
+def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
+    """Check a [F, K] array of measurements (2-D, K = n_fft/2 + 1, finite, non-negative); as float32 (the
+    array itself where it is float32 already)."""
+    mag = np.asarray(mag)
+    if mag.dtype.kind not in "fiu":
+        raise InputError(f"{what}: expected real numbers, got dtype {mag.dtype}")
+    if mag.ndim != 2:
+        raise InputError(f"{what}: expected a 2-D array [frames, {cfg.n_bins}], got shape {list(mag.shape)}")
+    if mag.shape[1] != cfg.n_bins:
+        raise InputError(
+            f"{what}: {mag.shape[1]} bins per frame, but n_fft = {cfg.n_fft} needs {cfg.n_bins} "
+            f"(shape must be [frames, {cfg.n_bins}])"
+        )
+    if mag.shape[0] == 0:
+        raise InputError(f"{what}: no frames")
+    if not np.all(np.isfinite(mag)):
+        raise InputError(f"{what}: {int(np.count_nonzero(~np.isfinite(mag)))} values are NaN or infinite")
+    if np.any(mag < 0):
+        raise InputError(f"{what}: {int(np.count_nonzero(mag < 0))} values are negative (must be >= 0)")
+    return mag.astype(np.float32, copy=False)
+
+
+def _scalar(data, key: str, path: Path, cast):
+    if key not in data:
+        raise InputError(f"{path}: missing key {key!r} (see docs/magnitude-files.md)")
+    value = np.asarray(data[key])
+    if value.size != 1:
+        raise InputError(f"{path}: {key!r} must be a single number")
+    try:
+        return cast(value.reshape(()).item())
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: {key!r} must be a number, not {value.reshape(()).item()!r}") from None
+
+
+def load_magnitudes(path: str | Path) -> MagnitudeFile:
+    """Read and validate a .npz magnitude file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a valid .npz magnitude file (not a zip archive of arrays)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: not a valid .npz magnitude file ({exc})") from None
+    if "magnitudes" not in arrays:
+        raise InputError(f"{path}: missing key 'magnitudes' (see docs/magnitude-files.md)")
+    try:
+        cfg = StftConfig(
+            n_fft=_scalar(arrays, "n_fft", path, int),
+            hop=_scalar(arrays, "hop", path, int),
+            sample_rate=_scalar(arrays, "sample_rate", path, int),
+            power=_scalar(arrays, "power", path, float),
+        )
+    except ValueError as exc:
+        raise InputError(f"{path}: bad STFT settings: {exc}") from None
+    if cfg.sample_rate <= 0:
+        raise InputError(f"{path}: sample_rate must be positive")
+    mag = validate_magnitudes(arrays["magnitudes"], cfg, what=f"{path}")
+    n_frames = mag.shape[0]
+    length = _scalar(arrays, "length", path, int) if "length" in arrays else default_length(n_frames, cfg)
+    if length <= 0 or cfg.n_frames(length) != n_frames:
+        raise InputError(f"{path}: length {length} does not match {n_frames} frames at hop {cfg.hop}")
+    reference = None
+    if "reference" in arrays:
+        reference = np.asarray(arrays["reference"])
+        if reference.ndim != 1 or reference.size != length or not np.all(np.isfinite(reference)):
+            raise InputError(f"{path}: 'reference' must be {length} finite samples")
+        reference = reference.astype(np.float32)
+    return MagnitudeFile(mag, cfg, int(length), reference)
+
+
+def save_magnitudes(
+    path: str | Path,
+    magnitudes: np.ndarray,
+    cfg: StftConfig,
+    length: int | None = None,
+    reference: np.ndarray | None = None,
+) -> None:
+    """Write a .npz magnitude file (validated first)."""
+    mag = validate_magnitudes(magnitudes, cfg)
+    length = default_length(mag.shape[0], cfg) if length is None else int(length)
+    if cfg.n_frames(length) != mag.shape[0]:
+        raise InputError(f"length {length} does not match {mag.shape[0]} frames at hop {cfg.hop}")
+    extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}
+    np.savez(
+        path,
+        magnitudes=mag,
+        n_fft=cfg.n_fft,
+        hop=cfg.hop,
+        sample_rate=cfg.sample_rate,
+        power=cfg.power,
+        length=length,
+        **extra,
+    )
+
+
+def modified_magnitudes(x: np.ndarray, cfg: StftConfig, snr_db: float, seed: int) -> np.ndarray:
+    """r = (M |X + E|)^d: white noise E at input SNR ``snr_db``, Wiener mask M = |X|^2/(|X|^2+|E|^2)."""
+    x = np.asarray(x, dtype=np.float64)
+    power = float(np.mean(x**2)) if x.size else 0.0
+    if power == 0.0:
+        raise InputError("cannot add noise at a given SNR to a silent signal")
+    noise = np.random.default_rng(seed).standard_normal(x.size)
+    noise *= np.sqrt(power / (np.mean(noise**2) * 10.0 ** (snr_db / 10.0)))
+    clean, err = stft(x, cfg), stft(noise, cfg)
+    p_clean, p_err = np.abs(clean) ** 2, np.abs(err) ** 2
+    total = p_clean + p_err
+    mask = np.divide(p_clean, total, out=np.zeros_like(total), where=total > 0)
+    return (mask * np.abs(clean + err)) ** cfg.power
+
+
+def measure(
+    x: np.ndarray,
+    cfg: StftConfig,
+    snr_db: float | None = None,
+    seed: int = 0,
+    exact_dtype: type = np.float64,
+) -> np.ndarray:
+    """The measurements [F, K] of a clean signal: exact r = |A x|^d (stored as ``exact_dtype``) where
+    ``snr_db`` is None, else modified (``modified_magnitudes`` with noise seed ``seed``, float64)."""
+    if snr_db is None:
+        return magnitude(x, cfg, exact_dtype)
+    return modified_magnitudes(x, cfg, snr_db, seed)
+
+
+def measure_note(snr_db: float) -> str:
+    """The note that says measurements were modified."""
+    return f"modified magnitudes: white noise at {snr_db:g} dB SNR, oracle Wiener mask"
+
+
+class Measurements(NamedTuple):
+    """What a reconstruction reads from an input file."""
+
+    magnitudes: np.ndarray  # [F, K]
+    cfg: StftConfig
+    length: int  # samples of the signal to rebuild
+    reference: np.ndarray | None  # the clean float64 signal, where the input holds one
+    notes: list[str]  # what was converted on reading (downmixed, resampled)
+
+
+def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, seed: int) -> Measurements:
+    """The measurements of an audio file (at ``hop``, default 256; modified at ``snr_db`` with noise seed
+    ``seed``: ``measure``) or of a .npz magnitude file (its own settings: ``hop`` must agree, ``snr_db``
+    must be None)."""
+    path = Path(path)
+    if is_magnitude_file(path):
+        mf = load_magnitudes(path)
+        if hop is not None and hop != mf.cfg.hop:
+            raise InputError(f"{path} was made with hop {mf.cfg.hop}; --hop {hop} is for audio input only")
+        check_modifiable(path, snr_db)
+        ref = None if mf.reference is None else mf.reference.astype(np.float64)
+        return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [])
+    try:
+        cfg = StftConfig(hop=hop or HOP)
+    except ValueError as exc:
+        raise InputError(f"--hop {hop}: {exc}") from None
+    x, notes = load_audio(path)
+    check_audible(path, x)
+    # exact ones float32, as every method takes them (validate_magnitudes): half the memory
+    return Measurements(measure(x, cfg, snr_db, seed, np.float32), cfg, x.size, x, notes)
+
+
+def resolve_inputs(paths: Sequence[str]) -> list[Path]:
+    """The files named by paths: files, the audio and .npz files of folders, and the split names test /
+    validation / train of the shared data (engine.dataset)."""
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if item in SPLITS and not path.exists():
+            if shared_data_dir() is None:
+                raise InputError(
+                    f"'{item}' names a split of the shared data, which is not here "
+                    "(expected ../shared/data/timit-sample or $PHASEFOLD_DATA)"
+                )
+            files.extend(split_files(item))
+        elif path.is_dir():
+            found = audio_files(path) + sorted(path.rglob("*.npz"))
+            if not found:
+                raise InputError(f"{path}: no audio or .npz files in this folder")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder (nor a split: {', '.join(SPLITS)})")
+    return files
