@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from phasefold.engine.errors import ModelError
@@ -73,8 +74,24 @@ def _split(cls: type, d: dict) -> tuple[dict, dict]:
     return {names[k]: v for k, v in d.items() if k in names}, {k: v for k, v in d.items() if k not in names}
 
 
+_P = TypeVar("_P", bound="_Part")
+
+
+class _Part:
+    """A part of a card (a JSON object inside it): read from and written as that object, its fields by their
+    JSON names, the keys this engine does not know kept in ``extra``."""
+
+    @classmethod
+    def from_dict(cls: type[_P], d: dict) -> _P:
+        known, extra = _split(cls, d)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict:
+        return _json_of(self)
+
+
 @dataclass(frozen=True, kw_only=True)
-class Interface:
+class Interface(_Part):
     """The graph's tensors (name -> shape, "W" and "S" where the window is dynamic) and its pinned W."""
 
     inputs: dict
@@ -84,17 +101,9 @@ class Interface:
     span: str | None = field(default=None, metadata={"key": "S"})  # the formula of S, for readers
     extra: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> Interface:
-        known, extra = _split(cls, d)
-        return cls(**known, extra=extra)
-
-    def to_dict(self) -> dict:
-        return _json_of(self)
-
 
 @dataclass(frozen=True, kw_only=True)
-class StreamTraining:
+class StreamTraining(_Part):
     """How a stream-trained model runs (its card's ``streaming``): the look-ahead L and block B it was
     trained at, its phase start and the rest of the record."""
 
@@ -107,31 +116,15 @@ class StreamTraining:
     note: str | None = None
     extra: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> StreamTraining:
-        known, extra = _split(cls, d)
-        return cls(**known, extra=extra)
-
-    def to_dict(self) -> dict:
-        return _json_of(self)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ParameterLayout:
+class ParameterLayout(_Part):
     """Stream models: parameter sets per layer and window position (set = layer * positions + position)."""
 
     layers: int
     positions: int
     index: str | None = None
     extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ParameterLayout:
-        known, extra = _split(cls, d)
-        return cls(**known, extra=extra)
-
-    def to_dict(self) -> dict:
-        return _json_of(self)
 
 
 @dataclass(frozen=True, kw_only=True)
