@@ -85,7 +85,7 @@ def block_quality(methods: list[str], block: int, margin: int, iterations: int) 
     rows = []
     for method in methods:
         spec = lookup(method)
-        layers = int(spec.card["layers"]) if spec.card else 1
+        layers = spec.card.layers if spec.card else 1
         step, _ = runners.window_step(spec, cfg, max(1, round(iterations / layers)))
         scores = {"whole": [], "blocks": []}
         for i, (x, r) in enumerate(items):

@@ -21,6 +21,7 @@ from pathlib import Path
 from phasefold.engine import catalog
 from phasefold.engine.divergences import Divergence, divergence
 from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.model_card import ModelCard
 
 FGLA_MOMENTUM = 0.99
 ADMM_LOSSES = (
@@ -65,7 +66,7 @@ class MethodSpec:
     nesterov: bool = False  # gd
     causal: bool | None = None  # rtpghi: True (variant 0), False (variant 1), None (by look-ahead)
     path: Path | None = None  # model
-    card: dict | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
+    card: ModelCard | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
 
 
 def _loss_words(div: Divergence, side: str) -> str:
@@ -176,11 +177,9 @@ def builtin_specs() -> dict[str, MethodSpec]:
 
 def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
     """The spec of an exported model file; its card is read now (None when unreadable: running says why)."""
-    from phasefold.engine.onnx_model import read_card
-
     path = Path(path)
     try:
-        card = read_card(path)
+        card = ModelCard.read(path)
     except ModelError:
         card = None
     if card is None:
@@ -192,11 +191,10 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
             True,
             path=path,
         )
-    trained = card.get("streaming")
-    pinned = card["interface"].get("window_frames") is not None
-    words = f"{card['variant']}, T = {card['layers']}"
-    if trained:
-        words += f", trained in the stream at L = {trained.get('lookahead')}"
+    pinned = card.window_frames is not None
+    words = f"{card.variant}, T = {card.layers}"
+    if card.streaming:
+        words += f", trained in the stream at L = {card.streaming.lookahead}"
     return MethodSpec(
         name or path.stem,
         f"Unfolded ADMM model {path.name} ({words}).",
@@ -255,17 +253,9 @@ def offline_names() -> list[str]:
 
 def streaming_names(cfg=None) -> list[str]:
     """The methods the streaming engine lists; with ``cfg``, only the models made for that STFT."""
-    from phasefold.engine.onnx_model import stft_config_of
-
     names = list(STREAMING_CLASSICAL)
     for name, spec in model_specs().items():
-        if cfg is not None:
-            if spec.card is None:
-                continue  # a broken card is not offered for a setting (loading it would say why)
-            try:
-                if stft_config_of(spec.card) != cfg:
-                    continue
-            except ModelError:
-                continue
+        if cfg is not None and (spec.card is None or spec.card.stft != cfg):
+            continue  # a broken card is not offered for a setting (loading it would say why)
         names.append(name)
     return names

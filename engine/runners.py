@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from phasefold.engine import backends
 from phasefold.engine.errors import BackendError, InputError, ModelError
+from phasefold.engine.model_card import ModelCard
 from phasefold.engine.registry import MethodSpec
 from phasefold.engine.stft import StftConfig, pad_signal
 
@@ -51,7 +52,7 @@ class WindowStep:
         projections: int,
         window_frames: int | None = None,
         backend: str = backends.NUMPY,
-        card: dict | None = None,
+        card: ModelCard | None = None,
         dtype: type = np.float64,
     ) -> None:
         self.fn = fn
@@ -122,7 +123,7 @@ def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tu
             return x, lam
 
     else:
-        card, cfg, layers, pinned = runner.card, runner.cfg, int(runner.card["layers"]), runner.window_frames
+        card, cfg, layers, pinned = runner.card, runner.cfg, runner.card.layers, runner.window_frames
 
         def fn(mag, x, fixed, lam):
             x32, lam32 = (np.ascontiguousarray(a, dtype=np.float32) for a in (x, lam))
@@ -131,7 +132,7 @@ def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tu
                 x32, lam32 = runner.step(mag32, x32, fixed32, lam32)
             return x32, lam32
 
-    name, cost = str(card["name"]), layers * passes
+    name, cost = card.name, layers * passes
     return WindowStep(fn, name, cost, pinned, backend=used, card=card, dtype=np.float32), cfg
 
 
@@ -240,7 +241,7 @@ def offline_model_spec(spec: MethodSpec, cfg: StftConfig) -> MethodSpec:
     """A shipped model's variant for another hop: NAME-hop512 for NAME at hop 512, where one exists."""
     from phasefold.engine.registry import model_specs
 
-    if spec.card is None or cfg.hop == int(spec.card["stft"]["hop"]):
+    if spec.card is None or cfg.hop == spec.card.stft.hop:
         return spec
     other = model_specs().get(f"{spec.name}-hop{cfg.hop}")
     if other is None:
@@ -253,9 +254,7 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
     backends.check(backend)
     if not spec.offline:
         if spec.kind == "model" and spec.card is None:
-            from phasefold.engine.onnx_model import read_card
-
-            read_card(spec.path)  # says what is wrong with the card
+            ModelCard.read(spec.path)  # says what is wrong with the card
         raise InputError(f"{spec.name} runs only in the streaming engine: use --online (phasefold stream)")
     if spec.kind == "gd":
         if backend == backends.COMPILED:
@@ -284,11 +283,11 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
                 from phasefold.engine.algorithms import random_phase_init
 
                 return random_phase_init(mag, model_cfg, seed, length)
-            layers = int(chosen.card["layers"]) if chosen.card else 1
+            layers = chosen.card.layers if chosen.card else 1
             step, _ = window_step(chosen, model_cfg, max(1, round(n_iter / layers)), backend)
             return run_span(step, mag, model_cfg, seed, length)
 
-        return Method(spec.description, run_model, int(spec.card["layers"]) if spec.card else 1)
+        return Method(spec.description, run_model, spec.card.layers if spec.card else 1)
 
     def run_window(mag, cfg, n_iter, seed, length):
         mag, cfg = with_power(mag, cfg, spec.power)

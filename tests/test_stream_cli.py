@@ -224,12 +224,12 @@ def test_bench_and_soak(wav, tmp_path, capsys):
 
 
 def test_stream_trained_model_defaults_to_its_own_lookahead(wav, capsys):
-    from phasefold.engine.onnx_model import read_card
+    from phasefold.engine.model_card import ModelCard
     from phasefold.engine.streaming.steps import default_settings
     from phasefold.exported_models import MODELS_DIR
 
-    card = read_card(MODELS_DIR / "unfolded-stream-l1.onnx")
-    assert card["streaming"]["lookahead"] == 1
+    card = ModelCard.read(MODELS_DIR / "unfolded-stream-l1.onnx")
+    assert card.streaming.lookahead == 1
     assert default_settings("unfolded-stream-l1", None, None) == (1, 1)
     assert default_settings("unfolded-stream-l1", 3, None) == (3, 1)  # an explicit L is kept (then refused)
     assert default_settings("admm-l2", None, None) == (3, 1)

@@ -52,8 +52,8 @@ def trained_settings(method: str | Path) -> tuple[int, int] | None:
     if path is None or not path.is_file():
         return None
     card = registry.model_spec(path).card
-    trained = card.get("streaming") if card else None  # a broken card: its loading says what is wrong
-    return (int(trained["lookahead"]), int(trained.get("block", 1))) if trained else None
+    trained = card.streaming if card else None  # a broken card: its loading says what is wrong
+    return (trained.lookahead, trained.block) if trained else None
 
 
 def default_settings(method: str | Path, lookahead: int | None, block: int | None) -> tuple[int, int]:
@@ -161,11 +161,11 @@ def make_processor(
         warm_up(proc)
         return proc
     step, cfg = make_step(method, cfg, iterations, threads=threads, backend=backend)
-    trained = (step.card.get("streaming") or {}) if step.card is not None else {}
-    if "lookahead" in trained and (trained["lookahead"], trained.get("block", 1)) != (lookahead, block):
+    trained = step.card.streaming if step.card is not None else None
+    if trained is not None and (trained.lookahead, trained.block) != (lookahead, block):
         raise InputError(
-            f"{step.name} was trained inside the stream at look-ahead {trained['lookahead']}, block "
-            f"{trained.get('block', 1)}; run it with those settings "
+            f"{step.name} was trained inside the stream at look-ahead {trained.lookahead}, block "
+            f"{trained.block}; run it with those settings "
             f"(asked: look-ahead {lookahead}, block {block})"
         )
     try:
