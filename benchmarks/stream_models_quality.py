@@ -25,6 +25,9 @@ import json
 import sys
 from pathlib import Path
 
+from phasefold.engine.model_card import ModelCard
+from phasefold.engine.stft import HOP, N_FFT
+
 ROOT = Path(__file__).resolve().parents[1]
 LOOKAHEADS = (0, 1, 3)
 SWEEP = {"rtisi-la": (1, 2, 3, 5, 8), "admm-l2": (1, 2, 3, 5, 8, 10), "fgla": (1, 2, 3, 5, 8, 10)}
@@ -41,8 +44,7 @@ def stream_models() -> dict[str, int]:
     """Shipped streaming models -> their look-ahead."""
     out = {}
     for path in sorted((ROOT / "exported_models").glob("unfolded-stream-*.onnx")):
-        card = json.loads(path.with_suffix(".json").read_text())
-        out[path.stem] = int(card["streaming"]["lookahead"])
+        out[path.stem] = ModelCard.read(path).streaming.lookahead
     return out
 
 
@@ -192,7 +194,7 @@ def plot(results: dict, rtf: dict, path: Path) -> None:
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if row == 0:
-                ax.set_title(f"L = {lookahead} (latency {1024 + 256 * lookahead} samples)", fontsize=10)
+                ax.set_title(f"L = {lookahead} (latency {N_FFT + HOP * lookahead} samples)", fontsize=10)
             if row == 1:
                 ax.set_xlabel("RTF, compiled backend (one thread, CPU time / audio time; log)")
             if col == 0:

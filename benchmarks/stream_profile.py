@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from phasefold.engine.model_card import ModelCard
 
 SECTIONS = ("state", "window", "fft forward", "prox", "fft inverse", "overlap-add", "primal", "dual")
 CLOCK_THREAD_CPUTIME_ID = 3  # Linux
@@ -88,7 +89,7 @@ def main() -> int:
             line += f": window step {step_ms:.3f} ms, engine around it {total_ms - step_ms:.3f} ms"
         print(line)
         if step is not None and step.backend == "compiled" and step.card is not None and captured:
-            if step.card.get("layer_form") == "gla":  # the section timers follow the ADMM layer loop
+            if step.card.gla:  # the section timers follow the ADMM layer loop
                 print("  (a Griffin-Lim-form model: its sections are not timed; the total above is)")
             else:
                 report["sections"] = _compiled_sections(step.card, cfg, captured[0], args.repeats)
@@ -97,7 +98,7 @@ def main() -> int:
     return 0
 
 
-def _compiled_sections(card: dict, cfg, inputs: tuple, repeats: int) -> dict:
+def _compiled_sections(card: ModelCard, cfg, inputs: tuple, repeats: int) -> dict:
     """Microseconds per step in each section, the fused step and its FFTs alone; printed as a table."""
     import numba
     from phasefold.engine.compiled import spectral, unfolded
@@ -217,7 +218,7 @@ def _compiled_sections(card: dict, cfg, inputs: tuple, repeats: int) -> dict:
     per_step_us = np.maximum(per_step, 0.0) / 1000
     fused_us, fft_us = float(np.median(fused)), float(np.median(ffts))
     total = float(per_step_us.sum())
-    print(f"compiled step of {card['name']} on a window of {w} frames, {layers} layers, median of {rounds} "
+    print(f"compiled step of {card.name} on a window of {w} frames, {layers} layers, median of {rounds} "
           f"rounds of {repeats} steps, thread CPU time:")  # fmt: skip
     print(f"  {'section':<13} {'us/step':>8} {'share':>7}")
     for name, us in zip(SECTIONS, per_step_us, strict=True):

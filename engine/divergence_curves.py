@@ -14,6 +14,7 @@ rho f_r(u) = (u - r)^2 / 2 exactly). ``parameters`` is the model card's object o
 from __future__ import annotations
 
 import numpy as np
+from phasefold.engine.model_card import ModelCard
 
 R_FLOOR = 1e-12  # as in the network: r is floored before r^(b - 1)
 PROJECTION_G1 = 1e-9  # a Griffin-Lim layer's g1 = 0 (the projection) is drawn as this limit
@@ -94,7 +95,7 @@ def kl(u: np.ndarray, r: float) -> np.ndarray:
         return np.where(u > 0, u * np.log(u / r), 0.0) - u + r
 
 
-def set_penalty(card: dict, index: int) -> float:
+def set_penalty(card: ModelCard, index: int) -> float:
     """The penalty rho under which parameter set ``index`` is a loss's prox.
 
     ADMM layers: the card's rho, or its layer's entry of a penalty schedule ("rho", one per layer; with a
@@ -102,18 +103,17 @@ def set_penalty(card: dict, index: int) -> float:
     (``layer_form`` "gla") have no penalty: their magnitude step F = APL(g1 y + g2 s(r)) is the prox of
     rho f_r with rho = g1 / g2 (for b = 2 and no pieces, rho f_r = (u - r)^2 / 2, as for ADMM-l2); the
     untrained g1 = 0, the projection u = r, is taken at g1 = PROJECTION_G1."""
-    params = card["parameters"]
-    if card.get("layer_form") == "gla":
+    params = card.parameters
+    if card.gla:
         return max(float(params["g1"][index]), PROJECTION_G1) / float(params["g2"][index])
     if "rho" not in params:
-        return float(card["rho"])
-    positions = int((card.get("parameter_layout") or {}).get("positions", 1))
-    return float(params["rho"][index // positions])
+        return float(card.rho)
+    return float(params["rho"][index // card.positions])
 
 
-def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> dict:
+def card_curves(card: ModelCard, r: float = 1.0, n: int = 400, span: float = 3.0) -> dict:
     """u grid and the learned divergence of every parameter set of a model card at measurement r."""
-    params = card["parameters"]
+    params = card.parameters
     u = np.linspace(0.0, span * r, n)
     sets = []
     for i in range(len(params["g1"])):
@@ -123,13 +123,12 @@ def card_curves(card: dict, r: float = 1.0, n: int = 400, span: float = 3.0) -> 
     return {"u": u, "learned": sets, "quadratic": quadratic(u, r), "kl": kl(u, r)}
 
 
-def set_labels(card: dict) -> list[str]:
+def set_labels(card: ModelCard) -> list[str]:
     """A label per parameter set of a card: "tied (all layers)", "layer t" or, for streaming models whose
     parameters also depend on the frame's position in the window, "layer t, frame p"."""
-    n = len(card["parameters"]["g1"])
+    n, positions = len(card.parameters["g1"]), card.positions
     if n == 1:
         return ["tied (all layers)"]
-    positions = int(card.get("parameter_layout", {}).get("positions", 1))
     return [
         f"layer {i // positions + 1}" + (f", frame {i % positions + 1}" if positions > 1 else "")
         for i in range(n)

@@ -31,7 +31,7 @@ from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.inputs import check_audible, is_magnitude_file, load_audio, load_measurements, measure
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import StftConfig, magnitude, magnitude_blocks
+from phasefold.engine.stft import HOP, StftConfig, magnitude, magnitude_blocks
 
 # -- the scores -----------------------------------------------------------------------------------------
 PESQ_RATE = 16000
@@ -188,7 +188,7 @@ CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB 
 class EvaluationProtocol:
     """One condition (hop, SNR of modified magnitudes or None for exact) and the seeds of file i."""
 
-    hop: int = 256
+    hop: int = HOP
     snr_db: float | None = None
     seed: int = 0
 
@@ -213,7 +213,7 @@ class EvaluationProtocol:
         """The condition's name, as the model cards write it (exact_hop256, modified_snr5, ...)."""
         if self.snr_db is None:
             return f"exact_hop{self.hop}"
-        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == 256 else f"_hop{self.hop}")
+        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == HOP else f"_hop{self.hop}")
 
     def phase_seed(self, index: int) -> int:
         """Seed of the random initial phase of file ``index``."""
@@ -298,7 +298,7 @@ def evaluate(
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
     try:
-        protocol = EvaluationProtocol(hop or 256, snr_db, seed)
+        protocol = EvaluationProtocol(hop or HOP, snr_db, seed)
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
 

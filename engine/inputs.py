@@ -23,7 +23,7 @@ import soundfile as sf
 import soxr
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
-from phasefold.engine.stft import SAMPLE_RATE, StftConfig, magnitude, stft
+from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
@@ -243,7 +243,7 @@ def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, s
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [])
     try:
-        cfg = StftConfig(hop=hop or 256)
+        cfg = StftConfig(hop=hop or HOP)
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
     x, notes = load_audio(path)

@@ -1,8 +1,11 @@
 """The model card: NAME.json beside NAME.onnx (schema in docs/architecture.md), read, validated and written.
 
-``ModelCard.from_dict`` / ``ModelCard.read`` check every field the engine relies on (types, ranges, shapes)
-and raise ModelError naming the file and the field; ``to_dict`` / ``write`` give back the same JSON. No torch
-and no onnxruntime here.
+A card is read and checked once (``ModelCard.read`` / ``ModelCard.from_dict``: every field the engine relies
+on, types, ranges, shapes; ModelError naming the file and the field) and then travels as a frozen
+``ModelCard``: its STFT settings as an ``StftConfig``, its interface, the stream a stream-trained model was
+trained in and its parameter layout as small frozen objects. ``to_dict`` / ``write`` give back the same JSON
+(the exports' format, byte for byte). The provenance records (training, metrics, verification, ...) and the
+parameters stay JSON objects: the engine reads them, never changes them. No torch and no onnxruntime here.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from phasefold.engine.errors import ModelError
-from phasefold.engine.stft import SAMPLE_RATE, StftConfig
+from phasefold.engine.stft import SAMPLE_RATE, WINDOW_NAME, StftConfig
 
 CARD_FORMAT = 1
-WINDOW_NAME = "sqrt-hann-periodic-tight"
 INPUTS = ("mag", "x", "fixed", "lam")
 OUTPUTS = ("x_out", "lam_out")
 REQUIRED_KEYS = (
@@ -35,6 +38,9 @@ REQUIRED_KEYS = (
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 PER_LAYER_KEYS = ("rho", "momentum")  # optional parameters with one value per layer, not per set
 LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
+#: the coverage floor of a card without ``coverage_eps`` (the offline exports write theirs, 1e-2)
+DEFAULT_COVERAGE_EPS = 1e-2
+SPAN_FORMULA = "(W - 1) * hop + n_fft"  # the interface's "S": the samples of a window of W frames
 
 
 def card_path(model_path: str | Path) -> Path:
@@ -42,7 +48,86 @@ def card_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-@dataclass(kw_only=True)
+def _json_of(part: object) -> dict:
+    """A card part's JSON object: its fields in order (``key`` metadata: the JSON name; None left out unless
+    the field's metadata says ``null``), then the keys this engine does not know."""
+    out = {}
+    for f in fields(part):
+        value = getattr(part, f.name)
+        if f.name == "extra" or (value is None and not f.metadata.get("null")):
+            continue
+        out[f.metadata.get("key", f.name)] = _json_value(value)
+    return {**out, **part.extra}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, StftConfig):
+        return {**value.to_dict(), "window": WINDOW_NAME}
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+def _split(cls: type, d: dict) -> tuple[dict, dict]:
+    """A validated JSON object as (keyword arguments of ``cls``'s fields, the keys it does not know)."""
+    names = {f.metadata.get("key", f.name): f.name for f in fields(cls) if f.name != "extra"}
+    return {names[k]: v for k, v in d.items() if k in names}, {k: v for k, v in d.items() if k not in names}
+
+
+_P = TypeVar("_P", bound="_Part")
+
+
+class _Part:
+    """A part of a card (a JSON object inside it): read from and written as that object, its fields by their
+    JSON names, the keys this engine does not know kept in ``extra``."""
+
+    @classmethod
+    def from_dict(cls: type[_P], d: dict) -> _P:
+        known, extra = _split(cls, d)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict:
+        return _json_of(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interface(_Part):
+    """The graph's tensors (name -> shape, "W" and "S" where the window is dynamic) and its pinned W."""
+
+    inputs: dict
+    outputs: dict
+    window_frames: int | None = field(default=None, metadata={"null": True})  # None: W is dynamic
+    dtype: str | None = None
+    span: str | None = field(default=None, metadata={"key": "S"})  # the formula of S, for readers
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamTraining(_Part):
+    """How a stream-trained model runs (its card's ``streaming``): the look-ahead L and block B it was
+    trained at, its phase start and the rest of the record."""
+
+    lookahead: int
+    block: int = 1
+    init: str = "advance"  # the phase start of new frames: "advance" or "rtpghi"
+    latency_samples: int | None = None
+    position_dependent: bool | None = None
+    schedule: dict | None = None  # how the layers run across the window (engine.streaming.window)
+    note: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterLayout(_Part):
+    """Stream models: parameter sets per layer and window position (set = layer * positions + position)."""
+
+    layers: int
+    positions: int
+    index: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelCard:
     """A validated model card; fields in the JSON's order, optional ones (None) left out of the JSON."""
 
@@ -52,13 +137,13 @@ class ModelCard:
     layers: int
     pieces: int
     rho: float
-    stft: dict
-    trained_stft: dict | None = None  # the STFT the parameters were trained at (offline exports)
+    stft: StftConfig
+    trained_stft: StftConfig | None = None  # the STFT the parameters were trained at (offline exports)
     coverage_eps: float | None = None
-    interface: dict
-    streaming: dict | None = None  # models trained inside the streaming loop: lookahead, block, init, ...
+    interface: Interface
+    streaming: StreamTraining | None = None  # models trained inside the streaming loop
     layer_form: str | None = None  # "gla": unfolded fast Griffin-Lim (parameters.momentum); absent: ADMM
-    parameter_layout: dict | None = None  # streaming models: parameter sets per layer and window position
+    parameter_layout: ParameterLayout | None = None  # stream models: sets per layer and window position
     onnx: dict | None = None
     parameters: dict
     monotonicity: str | None = None
@@ -73,12 +158,17 @@ class ModelCard:
     @classmethod
     def from_dict(cls, card: object, where: str = "model card") -> ModelCard:
         """Validate a card's JSON object (ModelError naming ``where`` and the field otherwise)."""
-        validate(card, where)
-        known = {f.name for f in fields(cls) if f.name != "extra"}
-        return cls(
-            **{k: v for k, v in card.items() if k in known},
-            extra={k: v for k, v in card.items() if k not in known},
-        )
+        _validate(card, where)
+        known, extra = _split(cls, card)
+        parts = {
+            "stft": StftConfig.from_dict,
+            "trained_stft": StftConfig.from_dict,
+            "interface": Interface.from_dict,
+            "streaming": StreamTraining.from_dict,
+            "parameter_layout": ParameterLayout.from_dict,
+        }
+        typed = {k: parts[k](v) for k, v in known.items() if k in parts and v is not None}
+        return cls(**{**known, **typed}, extra=extra)
 
     @classmethod
     def read(cls, model_path: str | Path) -> ModelCard:
@@ -94,24 +184,45 @@ class ModelCard:
 
     def to_dict(self) -> dict:
         """The card's JSON object."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        return {**{k: v for k, v in d.items() if v is not None}, **self.extra}
+        return _json_of(self)
 
     def write(self, model_path: str | Path) -> None:
         """Write the card beside its model file (NAME.json for NAME.onnx)."""
         card_path(model_path).write_text(json.dumps(self.to_dict(), indent=1))
 
+    @property
+    def window_frames(self) -> int | None:
+        """The window length W the graph is pinned to, or None where W is dynamic."""
+        return self.interface.window_frames
 
-def stft_config_of(card: dict, where: str = "model card") -> StftConfig:
-    """The STFT settings of a card, refused unless the engine can serve them with this graph contract."""
-    st = card.get("stft")
+    @property
+    def positions(self) -> int:
+        """Parameter sets per layer: one per window position (stream models), else 1."""
+        return 1 if self.parameter_layout is None else self.parameter_layout.positions
+
+    @property
+    def gla(self) -> bool:
+        """Layers of unfolded fast Griffin-Lim (``layer_form`` "gla") rather than ADMM."""
+        return self.layer_form == "gla"
+
+    @property
+    def tolerance(self) -> tuple[float, float]:
+        """The parity tolerances (x, lam) of a step against the golden pair (verification, else 1e-4)."""
+        verification = self.verification or {}
+        tol = float(verification.get("tolerance", 1e-4))
+        return tol, float(verification.get("lam_tolerance", tol))
+
+
+def _stft_config(st: object, where: str, key: str = "stft") -> StftConfig:
+    """A card's STFT settings (``key``: stft or trained_stft), refused unless the engine can serve them with
+    this graph contract."""
     if not isinstance(st, dict):
-        raise ModelError(f"{where}: 'stft' must be an object with n_fft, hop, sample_rate, power, window")
-    for key in ("n_fft", "hop", "sample_rate"):
-        if key in st and not _is_int(st[key]):
-            raise ModelError(f"{where}: stft.{key} must be a whole number, not {st[key]!r}")
+        raise ModelError(f"{where}: '{key}' must be an object with n_fft, hop, sample_rate, power, window")
+    for name in ("n_fft", "hop", "sample_rate"):
+        if name in st and not _is_int(st[name]):
+            raise ModelError(f"{where}: {key}.{name} must be a whole number, not {st[name]!r}")
     if "power" in st and not _is_number(st["power"]):
-        raise ModelError(f"{where}: stft.power must be a number, not {st['power']!r}")
+        raise ModelError(f"{where}: {key}.power must be a number, not {st['power']!r}")
     try:
         cfg = StftConfig.from_dict(st)
     except (KeyError, TypeError, ValueError) as exc:
@@ -125,7 +236,7 @@ def stft_config_of(card: dict, where: str = "model card") -> StftConfig:
     return cfg
 
 
-def validate(card: object, where: str = "model card") -> None:
+def _validate(card: object, where: str) -> None:
     """Check every field the engine relies on (types, ranges, shapes); ModelError otherwise."""
     if not isinstance(card, dict):
         raise ModelError(f"{where}: malformed model card (a JSON object is expected)")
@@ -155,7 +266,9 @@ def validate(card: object, where: str = "model card") -> None:
         raise ModelError(
             f"{where}: layer_form must be one of {', '.join(LAYER_FORMS)}, not {card['layer_form']!r}"
         )
-    cfg = stft_config_of(card, where)
+    cfg = _stft_config(card["stft"], where)
+    if "trained_stft" in card:
+        _stft_config(card["trained_stft"], where, "trained_stft")
     pinned = _check_interface(card["interface"], cfg, where)
     _check_streaming(card, cfg, pinned, where)
     _check_parameters(card, where)

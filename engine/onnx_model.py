@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import InputError, ModelError
-from phasefold.engine.model_card import INPUTS, OUTPUTS, ModelCard, card_path, stft_config_of
+from phasefold.engine.model_card import INPUTS, OUTPUTS, ModelCard, card_path
 from phasefold.engine.stft import StftConfig
 
 
@@ -25,33 +25,27 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_card(model_path: str | Path) -> dict:
-    """Read and validate the card of a model file (ModelError with a clear message otherwise)."""
-    return ModelCard.read(model_path).to_dict()
-
-
-def model_stft(model_path: str | Path) -> StftConfig:
-    """The STFT settings a model file is made for (ModelError for a missing or malformed card)."""
-    return stft_config_of(read_card(model_path), str(card_path(model_path)))
-
-
 @dataclass
 class PhaseModel:
-    """An exported model ready to run: its card, STFT settings and an onnxruntime session."""
+    """An exported model ready to run: its card (with its STFT settings) and an onnxruntime session."""
 
     path: Path
-    card: dict
-    cfg: StftConfig
+    card: ModelCard
     session: object = field(repr=False)
 
     @property
     def name(self) -> str:
-        return str(self.card["name"])
+        return self.card.name
+
+    @property
+    def cfg(self) -> StftConfig:
+        """The STFT settings the model is made for (its card's)."""
+        return self.card.stft
 
     @property
     def window_frames(self) -> int | None:
         """Pinned window length W, or None where W is dynamic."""
-        return self.card["interface"].get("window_frames")
+        return self.card.window_frames
 
     def step(
         self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
@@ -77,31 +71,30 @@ class PhaseModel:
         return x_out, lam_out
 
 
-def _golden_file(path: Path, card: dict) -> Path:
-    return path.with_name(card.get("golden", f"{path.stem}.golden.npz"))
+def _golden_file(path: Path, card: ModelCard) -> Path:
+    return path.with_name(f"{path.stem}.golden.npz" if card.golden is None else card.golden)
 
 
-def _checked_card(path: Path) -> tuple[dict, StftConfig, dict | None]:
-    """The validated card of a model file, its STFT and its golden pair (None where there is none);
+def _checked_card(path: Path) -> tuple[ModelCard, dict | None]:
+    """The validated card of a model file and its golden pair (None where there is none);
     ModelError for a missing file, a bad card, a file that does not match the card's sha256, or a card
     whose STFT or window does not match the graph's golden pair (the pair's shapes encode W, S = (W - 1) H
     + N: an edited card changes nothing in the .onnx file's sha256)."""
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
-    card = read_card(path)
-    if sha256_of(path) != card["sha256"]:
+    card = ModelCard.read(path)
+    if sha256_of(path) != card.sha256:
         raise ModelError(f"{path}: file does not match its card's sha256 (truncated, changed or replaced)")
-    where = str(card_path(path))
-    cfg = stft_config_of(card, where)
+    where, cfg = str(card_path(path)), card.stft
     golden_file = _golden_file(path, card)
     if not golden_file.is_file():
-        return card, cfg, None
+        return card, None
     try:
         with np.load(golden_file) as golden:
             pair = {k: golden[k] for k in (*INPUTS, *OUTPUTS)}
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{golden_file}: unreadable golden pair ({exc})") from None
-    w, pinned = pair["mag"].shape[0], card["interface"].get("window_frames")
+    w, pinned = pair["mag"].shape[0], card.window_frames
     span = cfg.span(w)
     if pair["mag"].shape != (w, cfg.n_bins) or pair["x"].shape != (span,) or pinned not in (None, w):
         raise ModelError(
@@ -109,7 +102,7 @@ def _checked_card(path: Path) -> tuple[dict, StftConfig, dict | None]:
             f"not match the graph: its golden pair {golden_file.name} has mag {list(pair['mag'].shape)} and "
             f"x {list(pair['x'].shape)} (S = (W - 1) hop + n_fft = {span} at the card's STFT)"
         )
-    return card, cfg, pair
+    return card, pair
 
 
 def _shape_miss(outputs, pair: dict) -> str | None:
@@ -122,14 +115,13 @@ def _shape_miss(outputs, pair: dict) -> str | None:
     return None
 
 
-def _golden_miss(card: dict, outputs, pair: dict) -> tuple[dict, str | None]:
+def _golden_miss(card: ModelCard, outputs, pair: dict) -> tuple[dict, str | None]:
     """A step's differences from the golden pair's outputs, and how it misses them (None: within the
     card's parity tolerance)."""
     miss = _shape_miss(outputs, pair)
     if miss is not None:
         return {}, miss
-    tol = float(card.get("verification", {}).get("tolerance", 1e-4))
-    lam_tol = float(card.get("verification", {}).get("lam_tolerance", tol))
+    tol, lam_tol = card.tolerance
     diff = {name: float(np.max(np.abs(out - pair[name]))) for name, out in zip(OUTPUTS, outputs, strict=True)}
     if diff["x_out"] <= tol and diff["lam_out"] <= lam_tol:
         return diff, None
@@ -144,7 +136,8 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
     or a graph whose outputs on its golden pair's inputs do not have the contract's shapes (the values are
     the graph's own: the sha256 pins them, and an exporter loads the model to write its golden pair)."""
     path = Path(path)
-    card, cfg, pair = _checked_card(path)
+    card, pair = _checked_card(path)
+    cfg = card.stft
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -175,7 +168,7 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
         miss = _shape_miss(outputs, pair)
         if miss is not None:
             raise ModelError(f"{path}: the graph {miss}")
-    return PhaseModel(path=path, card=card, cfg=cfg, session=session)
+    return PhaseModel(path=path, card=card, session=session)
 
 
 _loaded: dict[tuple[Path, int, int], PhaseModel] = {}
@@ -200,8 +193,8 @@ def load_compiled(path: str | Path):
     from phasefold.engine.errors import BackendError
 
     path = Path(path)
-    card, cfg, pair = _checked_card(path)
-    step = build_step(card, cfg)
+    card, pair = _checked_card(path)
+    step = build_step(card, card.stft)
     if pair is None:
         raise BackendError(
             f"{path.name}: no golden pair {_golden_file(path, card).name} to verify the compiled step against"

@@ -26,6 +26,7 @@ from pathlib import Path
 from phasefold.engine import backends, catalog
 from phasefold.engine.divergences import Divergence, divergence
 from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 
 #: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named
@@ -98,7 +99,7 @@ class MethodSpec:
     backends: tuple[str, ...] = (backends.COMPILED, backends.NUMPY)
     cfg: StftConfig | None = None  # model
     path: Path | None = None  # model
-    card: dict | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
+    card: ModelCard | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
     problem: str | None = None  # model: why its card cannot be read (running it says so)
 
     @property
@@ -294,15 +295,11 @@ def builtin_specs() -> dict[str, MethodSpec]:
 
 def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
     """The spec of an exported model file; its card is read now, and this is the one place the registry
-    reads it (an unreadable card gives a spec that says so when run)."""
-    from phasefold.engine.model_card import stft_config_of
-    from phasefold.engine.onnx_model import read_card
-
+    reads it (an unreadable card gives a spec that says why when run)."""
     path = Path(path)
     model_backends = (backends.COMPILED, backends.ONNXRUNTIME)
     try:
-        card = read_card(path)
-        cfg = stft_config_of(card)
+        card = ModelCard.read(path)
     except ModelError as exc:
         return MethodSpec(
             name or path.stem,
@@ -316,23 +313,22 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
             path=path,
             problem=str(exc),
         )
-    trained = card.get("streaming")
-    pinned = card["interface"].get("window_frames") is not None
-    words = f"{card['variant']}, T = {card['layers']}"
-    if trained:
-        words += f", trained in the stream at L = {trained.get('lookahead')}"
+    pinned = card.window_frames is not None
+    words = f"{card.variant}, T = {card.layers}"
+    if card.streaming:
+        words += f", trained in the stream at L = {card.streaming.lookahead}"
     return MethodSpec(
         name or path.stem,
         f"Unfolded ADMM model {path.name} ({words}).",
         "model",
         offline=not pinned,
         streaming=True,
-        iterations=int(card["layers"]),  # one pass of its T layers offline
+        iterations=card.layers,  # one pass of its T layers offline
         step_iterations=1,  # one pass per stream step
-        lookahead=int(trained["lookahead"]) if trained else None,
-        block=int(trained.get("block", 1)) if trained else None,
+        lookahead=card.streaming.lookahead if card.streaming else None,
+        block=card.streaming.block if card.streaming else None,
         backends=model_backends,
-        cfg=cfg,
+        cfg=card.stft,
         path=path,
         card=card,
     )

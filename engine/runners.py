@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from phasefold.engine import backends
 from phasefold.engine.errors import BackendError, InputError, ModelError
+from phasefold.engine.model_card import ModelCard
 from phasefold.engine.registry import OFFLINE_ITERATIONS, MethodSpec
 from phasefold.engine.stft import StftConfig, pad_signal
 
@@ -47,7 +48,7 @@ class WindowStep:
         projections: int,
         window_frames: int | None = None,
         backend: str = backends.NUMPY,
-        card: dict | None = None,
+        card: ModelCard | None = None,
         dtype: type = np.float64,
     ) -> None:
         self.fn = fn
@@ -118,7 +119,7 @@ def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tu
             return x, lam
 
     else:
-        card, cfg, layers, pinned = runner.card, runner.cfg, int(runner.card["layers"]), runner.window_frames
+        card, cfg, layers, pinned = runner.card, runner.cfg, runner.card.layers, runner.window_frames
 
         def fn(mag, x, fixed, lam):
             x32, lam32 = (np.ascontiguousarray(a, dtype=np.float32) for a in (x, lam))
@@ -127,7 +128,7 @@ def _model_step(spec: MethodSpec, passes: int, backend: str, threads: int) -> tu
                 x32, lam32 = runner.step(mag32, x32, fixed32, lam32)
             return x32, lam32
 
-    name, cost = str(card["name"]), layers * passes
+    name, cost = card.name, layers * passes
     return WindowStep(fn, name, cost, pinned, backend=used, card=card, dtype=np.float32), cfg
 
 

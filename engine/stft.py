@@ -26,6 +26,9 @@ import numpy as np
 SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP = 256
+HOPS = (HOP, 512)  # the hops models are trained and exported at (the evaluation conditions' hops)
+#: the window's name in the model cards: the square root of a periodic Hann, tight frame
+WINDOW_NAME = "sqrt-hann-periodic-tight"
 
 
 @dataclass(frozen=True)

@@ -81,16 +81,15 @@ def test_compiled_new_frames_equal_the_numpy_slide_and_start(dtype, lookahead, b
 
 def _untrained_stream_models() -> list[str]:
     """Shipped stream models whose trainer kept the untrained start (epoch 0: ADMM-l2 with b = 2)."""
-    import json
-
+    from phasefold.engine.model_card import ModelCard
     from phasefold.exported_models import MODELS_DIR
 
     out = []
-    for path in sorted(MODELS_DIR.glob("unfolded-stream-*.json")):
-        card = json.loads(path.read_text())
-        selected = card.get("training", {}).get("selected", {}).get("epoch")
-        admm_l2_start = "rho" not in card["parameters"] and card.get("layer_form", "admm") == "admm"
-        if selected == 0 and admm_l2_start and set(card["parameters"]["b"]) == {2.0}:
+    for path in sorted(MODELS_DIR.glob("unfolded-stream-*.onnx")):
+        card = ModelCard.read(path)
+        selected = (card.training or {}).get("selected", {}).get("epoch")
+        admm_l2_start = "rho" not in card.parameters and not card.gla
+        if selected == 0 and admm_l2_start and set(card.parameters["b"]) == {2.0}:
             out.append(path.stem)
     return out
 

@@ -1,6 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from phasefold.engine import divergence_curves as dc
+from phasefold.engine.model_card import ModelCard, ParameterLayout
+from phasefold.exported_models import MODELS_DIR
 
 ACTIVE = {
     "g1": 0.3,
@@ -9,6 +13,11 @@ ACTIVE = {
     "w": np.array([-0.4, -0.2, -0.7]),
     "bias": np.array([0.4, 0.9, 1.5]),
 }
+
+
+def _card(**changes) -> ModelCard:
+    """A shipped card with parameters, penalty, layout or form replaced: what a drawing reads."""
+    return dataclasses.replace(ModelCard.read(MODELS_DIR / "unfolded-tied.onnx"), **changes)
 
 
 @pytest.mark.parametrize("r", [0.3, 1.0])
@@ -46,8 +55,8 @@ def test_a_penalty_schedule_card_scales_each_layer_by_its_own_rho():
     from phasefold.training.unfolded import NetConfig, UnfoldedADMM
 
     net = UnfoldedADMM(NetConfig(variant="untied", layers=4, rho=0.1, rho_end=3.0))
-    card = {"rho": 0.1, "parameters": net.card_parameters()}
-    assert torch.tensor(card["parameters"]["rho"]).max() > 2.9
+    card = _card(rho=0.1, parameters=net.card_parameters())
+    assert torch.tensor(card.parameters["rho"]).max() > 2.9
     curves = dc.card_curves(card, r=1.0, span=3.0)
     for d in curves["learned"]:
         ok = np.isfinite(d)
@@ -62,8 +71,9 @@ def test_a_schedule_with_a_parameter_layout_takes_each_sets_layer_penalty():
     from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 
     net = StreamUnfolded(StreamNetConfig(lookahead=1, layers=3, rho=0.1, rho_end=2.0))
-    card = {"rho": 0.1, "parameters": net.card_parameters(), "parameter_layout": {"positions": net.positions}}
-    assert len(card["parameters"]["g1"]) == 3 * net.positions and len(card["parameters"]["rho"]) == 3
+    layout = ParameterLayout(layers=3, positions=net.positions)
+    card = _card(rho=0.1, parameters=net.card_parameters(), parameter_layout=layout)
+    assert len(card.parameters["g1"]) == 3 * net.positions and len(card.parameters["rho"]) == 3
     curves = dc.card_curves(card, r=1.0, span=3.0)
     assert len(curves["learned"]) == 3 * net.positions
     for d in curves["learned"]:
@@ -82,7 +92,7 @@ def test_a_griffin_lim_layer_is_drawn_at_the_penalty_that_makes_it_a_prox():
         "w": [[0.0], [0.0]],
         "bias": [[0.1], [0.1]],
     }
-    card = {"rho": 0.1, "layer_form": "gla", "parameters": params}
+    card = _card(rho=0.1, layer_form="gla", parameters=params)
     assert dc.set_penalty(card, 1) == pytest.approx(0.004 / 0.996)
     curves = dc.card_curves(card, r=1.0, span=3.0)
     for d in curves["learned"]:
@@ -129,11 +139,9 @@ def test_cli_draws_the_shipped_model(tmp_path):
 
 def test_parameter_sets_are_labelled_by_layer_and_frame_position():
     from phasefold.engine.divergence_curves import set_labels
-    from phasefold.engine.onnx_model import read_card
-    from phasefold.exported_models import MODELS_DIR
 
-    assert set_labels(read_card(MODELS_DIR / "unfolded-tied.onnx")) == ["tied (all layers)"]
-    untied = set_labels(read_card(MODELS_DIR / "unfolded-untied.onnx"))
+    assert set_labels(ModelCard.read(MODELS_DIR / "unfolded-tied.onnx")) == ["tied (all layers)"]
+    untied = set_labels(ModelCard.read(MODELS_DIR / "unfolded-untied.onnx"))
     assert untied[0] == "layer 1" and untied[-1] == "layer 15" and len(untied) == 15
-    stream = set_labels(read_card(MODELS_DIR / "unfolded-stream-l1-t3.onnx"))  # 3 layers x 5 frames
+    stream = set_labels(ModelCard.read(MODELS_DIR / "unfolded-stream-l1-t3.onnx"))  # 3 layers x 5 frames
     assert (stream[0], stream[6], stream[-1]) == ("layer 1, frame 1", "layer 2, frame 2", "layer 3, frame 5")

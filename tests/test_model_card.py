@@ -1,10 +1,12 @@
 """The model card type: every shipped card reads, validates and writes back unchanged."""
 
+import dataclasses
 import json
 
 import pytest
 from phasefold.engine.errors import ModelError
-from phasefold.engine.model_card import ModelCard
+from phasefold.engine.model_card import ModelCard, StreamTraining
+from phasefold.engine.stft import StftConfig
 from phasefold.exported_models import MODELS_DIR
 
 SHIPPED_CARDS = sorted(MODELS_DIR.glob("*.json"))
@@ -51,3 +53,40 @@ def test_layer_form_and_momentum_are_validated():
             ModelCard.from_dict({**base, "layer_form": "gla", "parameters": params})
     good = {**base, "layer_form": "gla", "parameters": {**base["parameters"], "momentum": [0.9] * layers}}
     assert ModelCard.from_dict(good).layer_form == "gla"
+
+
+@pytest.mark.parametrize("path", SHIPPED_CARDS, ids=lambda p: p.stem)
+def test_a_shipped_card_reads_as_typed_frozen_parts(path):
+    raw = json.loads(path.read_text())
+    card = ModelCard.read(path.with_suffix(".onnx"))
+    assert card.stft == StftConfig.from_dict(raw["stft"]) and card.stft.hop == raw["stft"]["hop"]
+    assert card.window_frames == raw["interface"]["window_frames"]
+    if "streaming" in raw:
+        assert isinstance(card.streaming, StreamTraining)
+        assert (card.streaming.lookahead, card.streaming.block) == (
+            raw["streaming"]["lookahead"],
+            raw["streaming"]["block"],
+        )
+        assert card.positions == raw["parameter_layout"]["positions"]
+    else:
+        assert card.streaming is None and card.positions == 1
+    assert card.gla == (raw.get("layer_form") == "gla")
+    for part in (card, card.interface, card.streaming, card.parameter_layout):
+        if part is not None:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                part.extra = {}
+
+
+def test_a_changed_card_writes_the_change_in_place(tmp_path):
+    path = MODELS_DIR / "unfolded-stream-l1.onnx"
+    raw = json.loads(path.with_suffix(".json").read_text())
+    card = dataclasses.replace(ModelCard.read(path), metrics={"test": {}})
+    assert list(card.to_dict()) == list(raw) and card.to_dict() == {**raw, "metrics": {"test": {}}}
+    card.write(tmp_path / "m.onnx")
+    assert ModelCard.from_dict(json.loads((tmp_path / "m.json").read_text())) == card
+
+
+def test_trained_stft_is_validated():
+    base = json.loads((MODELS_DIR / "unfolded-tied.json").read_text())
+    with pytest.raises(ModelError, match=r"trained_stft\.hop must be a whole number"):
+        ModelCard.from_dict({**base, "trained_stft": {**base["trained_stft"], "hop": "256"}})

@@ -31,14 +31,14 @@ def test_every_model_file_is_tested():
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
 def test_shipped_model_reproduces_its_golden_pair(path):
     model = load_model(path)
-    golden = np.load(path.with_name(model.card["golden"]))
+    golden = np.load(path.with_name(model.card.golden))
     x_out, lam_out = model.step(golden["mag"], golden["x"], golden["fixed"], golden["lam"])
     np.testing.assert_allclose(x_out, golden["x_out"], atol=1e-6)
     np.testing.assert_allclose(lam_out, golden["lam_out"], atol=1e-6)
     fixed = golden["fixed"] == 1
     assert fixed.any() and np.array_equal(x_out[fixed], golden["x"][fixed])  # committed samples kept exactly
-    assert model.card["sha256"] == sha256_of(path)
-    verification = model.card["verification"]
+    assert model.card.sha256 == sha256_of(path)
+    verification = model.card.verification
     tolerance = verification["tolerance"]
     assert 0 < tolerance <= 1e-4
     recorded = verification["max_abs_diff"]  # the export's parity record, against PyTorch

@@ -96,7 +96,7 @@ def test_shipped_models_are_found_through_the_package_and_user_folders_add_more(
     assert "my-model" in phasefold.list_methods(streaming=True)
     stream = phasefold.Stream.open("my-model", lookahead=0)
     assert stream.latency_samples == 1024
-    assert phasefold.load_model("my-model").card["name"] == "unfolded-stream-l0"
+    assert phasefold.load_model("my-model").card.name == "unfolded-stream-l0"
 
 
 def test_unknown_model_name_is_refused_with_a_line():

@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip("torch")
 
 from phasefold.engine.errors import ModelError  # noqa: E402
-from phasefold.engine.onnx_model import load_model, read_card  # noqa: E402
+from phasefold.engine.model_card import ModelCard  # noqa: E402
+from phasefold.engine.onnx_model import load_model  # noqa: E402
 from phasefold.exported_models import MODELS_DIR  # noqa: E402
 from phasefold.training.export import TOLERANCE  # noqa: E402
 from phasefold.training.rebuild import network_of, rebuild  # noqa: E402
@@ -26,9 +27,9 @@ def _copy(tmp_path, name: str):
     "name", ["unfolded-untied", "unfolded-modified", "unfolded-stream-l1", "unfolded-stream-modified-l1"]
 )
 def test_network_of_card_restores_every_parameter(name):
-    card = read_card(MODELS_DIR / f"{name}.onnx")
+    card = ModelCard.read(MODELS_DIR / f"{name}.onnx")
     restored = network_of(card).card_parameters()
-    for key, value in card["parameters"].items():
+    for key, value in card.parameters.items():
         np.testing.assert_allclose(np.asarray(restored[key]), np.asarray(value), rtol=1e-6, atol=1e-12)
 
 
@@ -37,7 +38,7 @@ def test_rebuilt_model_reproduces_its_golden_pair(tmp_path, name):
     src, copy = _copy(tmp_path, name)
     golden = dict(np.load(src.with_name(src.stem + ".golden.npz")))
     card = rebuild(copy, evaluate=False)
-    assert card["rebuilt"]["from_card_sha256"] == read_card(src)["sha256"]
+    assert card.rebuilt["from_card_sha256"] == ModelCard.read(src).sha256
     model = load_model(copy)  # the new file matches its new card
     x_out, lam_out = model.step(**{k: golden[k] for k in ("mag", "x", "fixed", "lam")})
     assert np.abs(x_out - golden["x_out"]).max() <= TOLERANCE
@@ -46,16 +47,16 @@ def test_rebuilt_model_reproduces_its_golden_pair(tmp_path, name):
 
 def test_anchored_rebuild_projects_the_prox_and_keeps_the_trained_parameters(tmp_path):
     src, copy = _copy(tmp_path, "unfolded-modified")  # a free untied model (with a penalty schedule)
-    old = read_card(src)["parameters"]
+    old = ModelCard.read(src).parameters
     assert not np.allclose(old["g2"], 1.0 - np.asarray(old["g1"]), atol=1e-3)
     card = rebuild(copy, evaluate=False, anchor=True)
-    p = card["parameters"]
+    p = card.parameters
     np.testing.assert_allclose(p["g1"], old["g1"], rtol=1e-6)
     np.testing.assert_allclose(p["g2"], 1.0 - np.asarray(old["g1"]), rtol=1e-6)
-    assert p["b"] == [2.0] * len(old["b"]) and "anchored" in card["rebuilt"]
+    assert p["b"] == [2.0] * len(old["b"]) and "anchored" in card.rebuilt
     for key in ("w", "bias", "rho"):
         np.testing.assert_allclose(p[key], old[key], rtol=1e-6)
-    assert read_card(copy)["parameters"] == p  # written beside the new graph
+    assert ModelCard.read(copy).parameters == p  # written beside the new graph
     _, stream = _copy(tmp_path, "unfolded-stream-l1")
     with pytest.raises(ModelError, match="offline models"):
         rebuild(stream, evaluate=False, anchor=True)

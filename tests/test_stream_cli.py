@@ -227,12 +227,12 @@ def test_bench_and_soak(wav, tmp_path, capsys):
 
 def test_stream_trained_model_defaults_to_its_own_lookahead(wav, capsys):
     from phasefold.engine.errors import InputError
-    from phasefold.engine.onnx_model import read_card
+    from phasefold.engine.model_card import ModelCard
     from phasefold.engine.registry import lookup
     from phasefold.exported_models import MODELS_DIR
 
-    card = read_card(MODELS_DIR / "unfolded-stream-l1.onnx")
-    assert card["streaming"]["lookahead"] == 1
+    card = ModelCard.read(MODELS_DIR / "unfolded-stream-l1.onnx")
+    assert card.streaming.lookahead == 1
     assert lookup("unfolded-stream-l1").stream_settings() == (1, 1)
     with pytest.raises(InputError, match="trained inside the stream at look-ahead 1, block 1"):
         lookup("unfolded-stream-l1").stream_settings(3, None)  # an explicit L other than its own

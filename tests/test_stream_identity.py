@@ -10,11 +10,10 @@ any slip of the sliding, the fixed mask, the least-squares start or the emission
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 import pytest
+from phasefold.engine.model_card import Interface, ModelCard, StreamTraining
+from phasefold.engine.onnx_model import sha256_of
 from phasefold.engine.stft import StftConfig, pad_signal, stft, window
 from phasefold.engine.streaming import Stream, make_processor
 
@@ -113,24 +112,21 @@ def build_projection_model(path, cfg: StftConfig, **card_extra) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(model)
     path.write_bytes(model.SerializeToString())
-    card = {
-        "name": "gla-projection",
-        "format_version": 1,
-        "variant": "tied",
-        "layers": 1,
-        "pieces": 0,
-        "rho": 0.1,
-        "stft": {**cfg.to_dict(), "window": "sqrt-hann-periodic-tight"},
-        "interface": {
-            "inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
-            "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]},
-            "window_frames": None,
-        },
-        "parameters": {"g1": [], "g2": [], "b": [], "w": [], "bias": []},
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    ModelCard(
+        name="gla-projection",
+        variant="tied",
+        layers=1,
+        pieces=0,
+        rho=0.1,
+        stft=cfg,
+        interface=Interface(
+            inputs={"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
+            outputs={"x_out": ["S"], "lam_out": [2, "W", k]},
+        ),
+        parameters={"g1": [], "g2": [], "b": [], "w": [], "bias": []},
+        sha256=sha256_of(path),
         **card_extra,
-    }
-    path.with_suffix(".json").write_text(json.dumps(card))
+    ).write(path)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +207,7 @@ def test_model_trained_in_the_stream_runs_only_at_its_settings(tmp_path):
 
     cfg = StftConfig()
     path = tmp_path / "trained-l1.onnx"
-    build_projection_model(path, cfg, streaming={"lookahead": 1, "block": 1})
+    build_projection_model(path, cfg, streaming=StreamTraining(lookahead=1, block=1))
     assert make_processor(path, cfg, 1, 1).n_window == 5
     with pytest.raises(InputError, match="look-ahead 1, block 1"):
         make_processor(path, cfg, 3, 1)

@@ -127,8 +127,8 @@ def test_export_runs_in_the_engine_and_pins_its_lookahead(tmp_path):
         net.w.fill_(-0.3)
     path = tmp_path / "unfolded-stream-test.onnx"
     card = export_stream(net, path)
-    assert card["interface"]["window_frames"] == 4 and card["streaming"]["lookahead"] == 0
-    assert max(card["verification"]["max_abs_diff"].values()) <= 1e-4
+    assert card.window_frames == 4 and card.streaming.lookahead == 0
+    assert max(card.verification["max_abs_diff"].values()) <= 1e-4
     n = 6 * CFG.hop - CFG.pad  # float32 on both sides: short, the recursion amplifies rounding differences
     r = magnitude(_signal(n, seed=4), CFG)
     ref = run_stream(Stream(make_processor(path, CFG, lookahead=0)), r, n)
@@ -158,9 +158,9 @@ def test_a_streaming_run_is_exported_from_the_shared_checkpoint_format(tmp_path)
     train(cfg, run, progress=False)
     card = export_stream_run(run, tmp_path / "m.onnx", evaluate=False)
     best = torch.load(run / "best.pt", weights_only=False)
-    selected = card["training"]["selected"]
+    selected = card.training["selected"]
     assert selected == {"epoch": best["epoch"], "validation": best["val"], "untrained": best["val_init"]}
-    assert card["training"]["recipe"] == cfg.to_dict() and card["streaming"]["lookahead"] == 0
+    assert card.training["recipe"] == cfg.to_dict() and card.streaming.lookahead == 0
     with pytest.raises(InputError, match="not a checkpoint of phasefold train "):
         load_run(run)  # the offline export refuses a streaming run, and the other way round
     offline = {**best, "mode": "offline"}
@@ -217,7 +217,7 @@ def test_fixed_b_keeps_b_at_two_while_the_rest_learns_and_the_compiled_step_take
     assert bool((net.constrained()["b"] == 2.0).all()) and bool((net.b == 2.0).all())
     assert not torch.equal(net.g2.detach(), g2_before)
     card = export_stream(net, tmp_path / "unfolded-stream-b2.onnx")
-    assert set(np.ravel(card["parameters"]["b"])) == {2.0}
+    assert set(np.ravel(card.parameters["b"])) == {2.0}
     step = build_step(card, CFG)
     assert np.all(step.bm1 == 1.0)  # the kernel's power-free path (g2 r instead of g2 r^(b-1)/(b-1))
 
@@ -228,18 +228,19 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
     for onnxruntime (parity asserted by the export) and for the compiled step (its golden pair)."""
     from pathlib import Path
 
-    from phasefold.engine.onnx_model import load_compiled, read_card
+    from phasefold.engine.model_card import ModelCard
+    from phasefold.engine.onnx_model import load_compiled
     from phasefold.training.rebuild import network_of
     from phasefold.training.stream_export import export_stream
     from phasefold.training.stream_train import settings_of_start
 
     path = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-modified.onnx"
-    card = read_card(path)
+    card = ModelCard.read(path)
     start = settings_of_start(path)
-    assert start["rho_end"] is not None and start["layers"] == int(card["layers"])
+    assert start["rho_end"] is not None and start["layers"] == card.layers
     cfg = {k: v for k, v in start.items() if k != "hop"}
     net = StreamUnfolded(StreamNetConfig(lookahead=1, **cfg))
-    net.start_from(card["parameters"])
+    net.start_from(card.parameters)
     offline = network_of(card).double()
     net = net.double()
     w, rng = net.scfg.window_frames, np.random.default_rng(3)
@@ -256,9 +257,9 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
     assert torch.allclose(got_x, ref_x, rtol=0, atol=1e-9 * float(ref_x.abs().max()))
     assert torch.allclose(got_lam, ref_lam, rtol=0, atol=1e-9 * float(ref_lam.abs().max()))
     exported = export_stream(net.float(), tmp_path / "unfolded-stream-start.onnx")
-    assert np.allclose(exported["parameters"]["rho"], card["parameters"]["rho"], rtol=1e-6)
+    assert np.allclose(exported.parameters["rho"], card.parameters["rho"], rtol=1e-6)
     step = load_compiled(tmp_path / "unfolded-stream-start.onnx")  # refused unless it meets the golden pair
-    assert np.allclose(step.rho, card["parameters"]["rho"], rtol=1e-6)
+    assert np.allclose(step.rho, card.parameters["rho"], rtol=1e-6)
 
 
 def _fgla_net(lookahead: int, layers: int, momentum: float = 0.99) -> StreamUnfolded:
@@ -315,8 +316,8 @@ def test_a_gla_network_learns_exports_and_runs_on_both_backends(tmp_path):
         net.momentum.copy_(torch.tensor([0.9, 0.5]))
     path = tmp_path / "unfolded-stream-gla.onnx"
     card = export_stream(net, path)
-    assert card["layer_form"] == "gla" and np.allclose(card["parameters"]["momentum"], [0.9, 0.5])
-    assert max(card["verification"]["max_abs_diff"].values()) <= 1e-4
+    assert card.gla and np.allclose(card.parameters["momentum"], [0.9, 0.5])
+    assert max(card.verification["max_abs_diff"].values()) <= 1e-4
     compiled = load_compiled(path)  # refused unless it reproduces the golden pair
     graph = load_model(path)
     w, s = 4, CFG.span(4)

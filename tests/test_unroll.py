@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from phasefold.engine.errors import InputError  # noqa: E402
-from phasefold.engine.onnx_model import read_card  # noqa: E402
+from phasefold.engine.model_card import ModelCard  # noqa: E402
 from phasefold.engine.stft import StftConfig, analyze  # noqa: E402
 from phasefold.exported_models import MODELS_DIR  # noqa: E402
 from phasefold.training.rebuild import network_of  # noqa: E402
@@ -14,7 +14,7 @@ from phasefold.training.unroll import unrolled  # noqa: E402
 
 
 def test_unrolled_tied_model_is_the_tied_network_with_more_layers():
-    card = read_card(MODELS_DIR / "unfolded-tied.onnx")
+    card = ModelCard.read(MODELS_DIR / "unfolded-tied.onnx")
     layers, lookahead = 20, 3
     stream = unrolled(card, layers, lookahead).double()
     tied = network_of(card).double()
@@ -39,6 +39,6 @@ def test_unrolled_tied_model_is_the_tied_network_with_more_layers():
 
 def test_only_an_offline_tied_model_unrolls():
     with pytest.raises(InputError, match="only an offline tied model"):
-        unrolled(read_card(MODELS_DIR / "unfolded-untied.onnx"), 20, 3)
+        unrolled(ModelCard.read(MODELS_DIR / "unfolded-untied.onnx"), 20, 3)
     with pytest.raises(InputError, match="only an offline tied model"):
-        unrolled(read_card(MODELS_DIR / "unfolded-stream-l3-t20.onnx"), 20, 3)
+        unrolled(ModelCard.read(MODELS_DIR / "unfolded-stream-l3-t20.onnx"), 20, 3)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import HOP, StftConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.init_model import init_provenance, start_from_model
 from phasefold.training.loss import batch_loss
@@ -83,7 +83,7 @@ class TrainConfig(RunConfig):
     variant: str = "tied"
     layers: int = 15
     pieces: int = 3
-    hop: int = 256
+    hop: int = HOP
     rho: float = 0.1
     rho_end: float | None = None  # untied: learned penalty schedule, geometric from rho to rho_end at start
     data: DataConfig = field(default_factory=DataConfig)

@@ -21,7 +21,7 @@ from phasefold.engine.backends import ONNXRUNTIME
 from phasefold.engine.errors import PhasefoldError
 from phasefold.engine.evaluation import CONDITIONS, EvaluationProtocol, evaluate, failure_text
 from phasefold.engine.methods import get_method
-from phasefold.engine.onnx_model import read_card
+from phasefold.engine.model_card import ModelCard
 
 KEYS = ("sc_db", "stoi", "estoi", "pesq")
 
@@ -61,12 +61,12 @@ def card_protocol(conditions: list[str] | tuple[str, ...], start: str | None = N
 
 def card_metrics(model_path: Path) -> dict:
     """Test-split metrics of one exported model for the conditions its STFT serves (its ONNX graph runs)."""
-    card = read_card(model_path)
-    hop = int(card["stft"]["hop"])
+    card = ModelCard.read(model_path)
+    hop = card.stft.hop
     method = get_method(str(model_path), ONNXRUNTIME)
     conds = [c for c, (h, _) in CONDITIONS.items() if h == hop]
     return {
-        "test": {c: score(method, c, n_iter=int(card["layers"])) for c in conds},
+        "test": {c: score(method, c, n_iter=card.layers) for c in conds},
         "protocol": card_protocol(conds) + "; the model's ONNX graph run by onnxruntime",
     }
 

@@ -8,13 +8,14 @@ Verification (asserted, not warned): ``onnx.checker``, then onnxruntime (CPU, th
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 from phasefold.engine.errors import InputError, ModelError
-from phasefold.engine.model_card import WINDOW_NAME, ModelCard
+from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard
 from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
 from phasefold.training.config import TrainConfig
@@ -154,18 +155,25 @@ def output_path(out: str | Path, name: str | None) -> tuple[Path, str]:
 
 def write_verified(
     out: Path, card: ModelCard, net: UnfoldedADMM, cases: dict[str, dict], golden: dict
-) -> dict:
+) -> ModelCard:
     """Write the card, check the graph (onnx.checker, then onnxruntime against float64 PyTorch on ``cases``),
     save ``golden`` with the model's outputs as the card's golden pair and write the card with its
-    verification; returns the card's JSON object."""
+    verification; returns that card."""
     card.write(out)  # load_model reads the card
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     model = load_model(out)
-    card.verification = verification_record(check_parity(model, net, cases))
+    card = replace(card, verification=verification_record(check_parity(model, net, cases)))
     x_out, lam_out = model.step(**golden)
     np.savez_compressed(out.with_name(card.golden), **golden, x_out=x_out, lam_out=lam_out)
     card.write(out)
-    return card.to_dict()
+    return card
+
+
+def with_metrics(card: ModelCard, out: Path, metrics: dict, seconds: float) -> ModelCard:
+    """The card with its test metrics (and the seconds they took), written beside the model."""
+    card = replace(card, metrics={**metrics, "seconds": round(seconds, 1)})
+    card.write(out)
+    return card
 
 
 def export_network(
@@ -176,7 +184,7 @@ def export_network(
     training: dict | None = None,
     metrics: dict | None = None,
     hop: int | None = None,
-) -> dict:
+) -> ModelCard:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for ``net``; returns the card.
 
     ``hop`` re-targets the trained activation parameters to another hop (the card records both).
@@ -198,16 +206,16 @@ def export_network(
         layers=net.cfg.layers,
         pieces=net.cfg.pieces,
         rho=net.cfg.rho,
-        stft={**cfg.to_dict(), "window": WINDOW_NAME},
-        trained_stft={**trained_cfg.to_dict(), "window": WINDOW_NAME},
+        stft=cfg,
+        trained_stft=trained_cfg,
         coverage_eps=COV_EPS,
-        interface={
-            "inputs": {"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
-            "outputs": {"x_out": ["S"], "lam_out": [2, "W", k]},
-            "window_frames": None,
-            "dtype": "float32",
-            "S": "(W - 1) * hop + n_fft",
-        },
+        interface=Interface(
+            inputs={"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
+            outputs={"x_out": ["S"], "lam_out": [2, "W", k]},
+            window_frames=None,
+            dtype="float32",
+            span=SPAN_FORMULA,
+        ),
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=params,
         monotonicity=MONOTONICITY,
@@ -247,7 +255,7 @@ def export_run(
     hop: int | None = None,
     evaluate: bool = True,
     name: str | None = None,
-) -> dict:
+) -> ModelCard:
     """Export the best checkpoint of a run, verified, with test metrics in its card."""
     net, ck = load_run(run)
     training = training_record(ck)
@@ -261,7 +269,5 @@ def export_run(
         from phasefold.training.evaluate import card_metrics
 
         t0 = time.time()
-        card["metrics"] = card_metrics(Path(out))
-        card["metrics"]["seconds"] = round(time.time() - t0, 1)
-        ModelCard.from_dict(card).write(out)
+        card = with_metrics(card, Path(out), card_metrics(Path(out)), time.time() - t0)
     return card

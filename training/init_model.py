@@ -7,18 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from phasefold.engine.errors import InputError
+from phasefold.engine.model_card import ModelCard
 from phasefold.training.unfolded import NetConfig, UnfoldedADMM, card_net_config, load_parameters
 
 
 def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
     """Load an exported model's parameters (from its card) into ``net``, which must have its architecture."""
-    from phasefold.engine.onnx_model import read_card
 
     def architecture(c: NetConfig) -> dict:
         return {"variant": c.variant, "layers": c.layers, "pieces": c.pieces, "hop": c.stft_cfg.hop}
 
-    card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
-    if "streaming" in card:
+    card = ModelCard.read(model_path)  # ModelError for a missing or malformed card
+    if card.streaming is not None:
         raise InputError(
             f"--init {model_path}: a streaming model (phasefold train-stream); this run trains an offline one"
         )
@@ -32,18 +32,16 @@ def start_from_model(net: UnfoldedADMM, model_path: str | Path) -> None:
         raise InputError(
             f"--init {model_path}: its penalty schedule and --rho-end must both be present or absent"
         )
-    load_parameters(net, card["parameters"])
+    load_parameters(net, card.parameters)
 
 
 def init_provenance(model_path: str | Path) -> dict:
     """What a run started from: the start model's file, sha256 and training (its own start included)."""
-    from phasefold.engine.onnx_model import read_card
-
-    card = read_card(model_path)
-    training = card.get("training", {})
+    card = ModelCard.read(model_path)
+    training = card.training or {}
     return {
         "file": Path(model_path).name,
-        "sha256": card["sha256"],
+        "sha256": card.sha256,
         "recipe": training.get("recipe", {}),
         "seconds": training.get("seconds"),
         **({"init_model": training["init_model"]} if "init_model" in training else {}),

@@ -20,26 +20,26 @@ from pathlib import Path
 
 import torch
 from phasefold.engine.errors import ModelError
-from phasefold.engine.onnx_model import read_card
+from phasefold.engine.model_card import ModelCard
 from phasefold.training.export import export_network
 from phasefold.training.stream_export import export_stream
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 from phasefold.training.unfolded import UnfoldedADMM, card_net_config, load_parameters
 
 
-def network_of(card: dict) -> UnfoldedADMM:
+def network_of(card: ModelCard) -> UnfoldedADMM:
     """The PyTorch network whose export is the card's model."""
-    params = card["parameters"]
+    params = card.parameters
     arch = card_net_config(card)  # layers, pieces, penalty (schedule) and STFT, streaming or not
-    gla = card.get("layer_form") == "gla"
-    if "streaming" in card:
+    gla = card.gla
+    if card.streaming is not None:
         scfg = StreamNetConfig(
-            lookahead=int(card["streaming"]["lookahead"]),
+            lookahead=card.streaming.lookahead,
             layers=arch.layers,
             pieces=arch.pieces,
             rho=arch.rho,
-            position=bool(card["streaming"]["position_dependent"]),
-            cov_eps=float(card["coverage_eps"]),
+            position=bool(card.streaming.position_dependent),
+            cov_eps=float(card.coverage_eps),
             rho_end=arch.rho_end,
             form="gla" if gla else "admm",
             fixed_b=gla,
@@ -52,57 +52,52 @@ def network_of(card: dict) -> UnfoldedADMM:
     restored = net.card_parameters()
     for name, value in params.items():
         if not torch.allclose(torch.tensor(restored[name]), torch.tensor(value), rtol=1e-6, atol=1e-12):
-            raise ModelError(f"{card['name']}: parameter {name} could not be restored from the card")
+            raise ModelError(f"{card.name}: parameter {name} could not be restored from the card")
     return net.float()
 
 
-def anchored_network(card: dict) -> UnfoldedADMM:
+def anchored_network(card: ModelCard) -> UnfoldedADMM:
     """The card's network with its prox projected onto the anchored family (b = 2, g2 = 1 - g1, the
     learned g1, pieces and penalties kept; training.unfolded): F(r, r) = r in every layer. No training."""
-    if "streaming" in card:
-        raise ModelError(f"{card['name']}: anchoring applies to offline models, not to streaming ones")
+    if card.streaming is not None:
+        raise ModelError(f"{card.name}: anchoring applies to offline models, not to streaming ones")
     net = UnfoldedADMM(dataclasses.replace(card_net_config(card), anchored=True))
-    load_parameters(net, card["parameters"])
+    load_parameters(net, card.parameters)
     return net.float()
 
 
-def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False) -> dict:
+def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False) -> ModelCard:
     """Re-export one model in place from its card (``anchor``: projected onto the anchored family first);
     returns the new card."""
     path = Path(model_path)
-    old = read_card(path)
+    old = ModelCard.read(path)
     net = anchored_network(old) if anchor else network_of(old)
     t0 = time.time()
-    if "streaming" in old:
-        card = export_stream(
-            net, path, name=old["name"], training=old.get("training"), metrics=old.get("metrics")
-        )
+    if old.streaming is not None:
+        card = export_stream(net, path, name=old.name, training=old.training, metrics=old.metrics)
     else:
-        hop = int(old["stft"]["hop"])
         card = export_network(
-            net, path, name=old["name"], training=old.get("training"), metrics=old.get("metrics"), hop=hop
+            net, path, name=old.name, training=old.training, metrics=old.metrics, hop=old.stft.hop
         )
     if evaluate:
-        if "streaming" in old:
+        if old.streaming is not None:
             from phasefold.training.stream_eval import stream_card_metrics
 
-            conditions = tuple(old.get("metrics", {}).get("test", {})) or ("exact_hop256",)
-            card["metrics"] = stream_card_metrics(path, int(old["streaming"]["lookahead"]), conditions)
+            conditions = tuple((old.metrics or {}).get("test", {})) or ("exact_hop256",)
+            metrics = stream_card_metrics(path, old.streaming.lookahead, conditions)
         else:
             from phasefold.training.evaluate import card_metrics
 
-            card["metrics"] = card_metrics(path)
-        card["metrics"]["seconds"] = round(time.time() - t0, 1)
-    card["rebuilt"] = {
-        "from_card_sha256": old["sha256"],
-        "previous_stft_form": old.get("onnx", {}).get("stft"),
-    }
+            metrics = card_metrics(path)
+        card = dataclasses.replace(card, metrics={**metrics, "seconds": round(time.time() - t0, 1)})
+    rebuilt = {"from_card_sha256": old.sha256, "previous_stft_form": (old.onnx or {}).get("stft")}
     if anchor:
-        card["rebuilt"]["anchored"] = (
+        rebuilt["anchored"] = (
             "prox projected onto the anchored family: g2 = 1 - g1 and b = 2 in every layer, the trained g1, "
             "pieces and break points kept, not retrained (python -m phasefold.training.rebuild --anchor)"
         )
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    card = dataclasses.replace(card, rebuilt=rebuilt)
+    card.write(path)
     return card
 
 
@@ -111,12 +106,12 @@ def main(argv: list[str]) -> int:
     anchor = "--anchor" in argv
     for arg in (a for a in argv if a not in ("--no-eval", "--anchor")):
         card = rebuild(arg, evaluate=evaluate, anchor=anchor)
-        diffs = card["verification"]["max_abs_diff"]
+        diffs = card.verification["max_abs_diff"]
         print(
             f"{arg}: rebuilt; max abs diff " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()), flush=True
         )
         if evaluate:
-            print(f"  metrics {json.dumps(card['metrics']['test'])}", flush=True)
+            print(f"  metrics {json.dumps(card.metrics['test'])}", flush=True)
     return 0
 
 

@@ -16,11 +16,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from phasefold.engine.model_card import WINDOW_NAME, ModelCard
+from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard, ParameterLayout, StreamTraining
 from phasefold.engine.onnx_model import sha256_of
 from phasefold.engine.stft import StftConfig, analyze
 from phasefold.engine.streaming.window import layer_schedule
-from phasefold.training.export import MONOTONICITY, output_path, training_record, write_verified
+from phasefold.training.export import (
+    MONOTONICITY,
+    output_path,
+    training_record,
+    with_metrics,
+    write_verified,
+)
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
 from phasefold.training.run_folder import load_checkpoint
 from phasefold.training.stream_train import StreamTrainConfig
@@ -78,7 +84,7 @@ def export_stream(
     name: str | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
-) -> dict:
+) -> ModelCard:
     """Write NAME.onnx, NAME.golden.npz and NAME.json for a streaming network; returns the card."""
     out, name = output_path(out, name)
     net = net.float().eval()
@@ -102,30 +108,30 @@ def export_stream(
         layers=scfg.layers,
         pieces=scfg.pieces,
         rho=scfg.rho,
-        stft={**cfg.to_dict(), "window": WINDOW_NAME},
+        stft=cfg,
         coverage_eps=scfg.cov_eps,
-        interface={
-            "inputs": {"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
-            "outputs": {"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
-            "window_frames": w,
-            "dtype": "float32",
-            "S": "(W - 1) * hop + n_fft",
-        },
-        streaming={
-            "lookahead": scfg.lookahead,
-            "block": 1,
-            "init": "advance",
-            "latency_samples": cfg.n_fft + scfg.lookahead * cfg.hop,
-            "position_dependent": scfg.position,
-            "schedule": layer_schedule(scfg.layers, scfg.lookahead, cfg.overlap, scfg.position),
-            "note": "trained inside the engine's window loop; run it at this look-ahead, block 1",
-        },
+        interface=Interface(
+            inputs={"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
+            outputs={"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
+            window_frames=w,
+            dtype="float32",
+            span=SPAN_FORMULA,
+        ),
+        streaming=StreamTraining(
+            lookahead=scfg.lookahead,
+            block=1,
+            init="advance",
+            latency_samples=cfg.n_fft + scfg.lookahead * cfg.hop,
+            position_dependent=scfg.position,
+            schedule=layer_schedule(scfg.layers, scfg.lookahead, cfg.overlap, scfg.position),
+            note="trained inside the engine's window loop; run it at this look-ahead, block 1",
+        ),
         layer_form="gla" if scfg.form == "gla" else None,
-        parameter_layout={
-            "layers": scfg.layers,
-            "positions": net.positions,
-            "index": "set = layer * positions + position (0 = oldest frame of the window)",
-        },
+        parameter_layout=ParameterLayout(
+            layers=scfg.layers,
+            positions=net.positions,
+            index="set = layer * positions + position (0 = oldest frame of the window)",
+        ),
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=net.card_parameters(),
         monotonicity=MONOTONICITY,
@@ -140,7 +146,7 @@ def export_stream(
 
 def export_stream_run(
     run: str | Path, out: str | Path, *, evaluate: bool = True, name: str | None = None
-) -> dict:
+) -> ModelCard:
     """Export the best checkpoint of a streaming run, verified, with test metrics through the engine."""
     net, ck = load_checkpoint(run, StreamTrainConfig)
     training = {
@@ -157,7 +163,6 @@ def export_stream_run(
         modified = ck["config"]["data"]["condition"] == "modified"
         conditions = ("modified_snr5", "exact_hop256") if modified else ("exact_hop256",)
         t0 = time.time()
-        card["metrics"] = stream_card_metrics(Path(out), net.scfg.lookahead, conditions)
-        card["metrics"]["seconds"] = round(time.time() - t0, 1)
-        ModelCard.from_dict(card).write(out)
+        metrics = stream_card_metrics(Path(out), net.scfg.lookahead, conditions)
+        card = with_metrics(card, Path(out), metrics, time.time() - t0)
     return card

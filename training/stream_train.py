@@ -17,7 +17,8 @@ from typing import ClassVar
 import torch
 from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.errors import InputError
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.model_card import ModelCard
+from phasefold.engine.stft import HOP, StftConfig
 from phasefold.training.config import RunConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.loss import batch_loss
@@ -38,7 +39,7 @@ class StreamTrainConfig(RunConfig):
     pieces: int = 3
     position: bool = True
     fixed_b: bool = False  # b = 2 frozen (training.unfolded.NetConfig.fixed_b)
-    hop: int = 256
+    hop: int = HOP
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 3
@@ -74,9 +75,7 @@ class StreamTrainConfig(RunConfig):
         net = StreamUnfolded(self.net_config())
         net.truncate = self.truncate
         if start and self.init:
-            from phasefold.engine.onnx_model import read_card
-
-            net.start_from(read_card(self.init)["parameters"])
+            net.start_from(ModelCard.read(self.init).parameters)
         return net
 
     def loss(self, net: StreamUnfolded, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
@@ -91,10 +90,8 @@ class StreamTrainConfig(RunConfig):
 def settings_of_start(model_path: str | Path) -> dict:
     """What a stream run takes from the offline model it starts from (``--init``): layers, pieces, penalty
     (and schedule), coverage floor and hop, so that epoch 0 is that model streamed by the engine."""
-    from phasefold.engine.onnx_model import read_card
-
-    card = read_card(model_path)  # InputError / ModelError for a missing or malformed card
-    if "streaming" in card:
+    card = ModelCard.read(model_path)  # ModelError for a missing or malformed card
+    if card.streaming is not None:
         raise InputError(f"--init {model_path}: already a streaming model; start from an offline one")
     arch = card_net_config(card)
     return {
@@ -102,6 +99,6 @@ def settings_of_start(model_path: str | Path) -> dict:
         "pieces": arch.pieces,
         "rho": arch.rho,
         "rho_end": arch.rho_end,
-        "cov_eps": float(card["coverage_eps"]),
-        "hop": int(card["stft"]["hop"]),  # the STFT the model runs at, which the stream will use
+        "cov_eps": float(card.coverage_eps),
+        "hop": card.stft.hop,  # the STFT the model runs at, which the stream will use
     }

@@ -34,6 +34,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
+from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 from phasefold.training import stft as tstft
 from torch import nn
@@ -218,18 +219,17 @@ class UnfoldedADMM(nn.Module):
         return x[..., self.stft_cfg.pad : self.stft_cfg.pad + length]
 
 
-def card_net_config(card: dict) -> NetConfig:
+def card_net_config(card: ModelCard) -> NetConfig:
     """The architecture of an offline model from its card: layers, pieces, penalty (schedule) and the STFT
     it was trained at."""
-    params = card["parameters"]
-    stft = card.get("trained_stft", card["stft"])
+    params = card.parameters
     return NetConfig(
-        variant=card["variant"],
-        layers=int(card["layers"]),
-        pieces=int(card["pieces"]),
-        rho=float(card["rho"]),
+        variant=card.variant,
+        layers=card.layers,
+        pieces=card.pieces,
+        rho=float(card.rho),
         rho_end=float(params["rho"][-1]) if "rho" in params else None,
-        stft={k: v for k, v in stft.items() if k != "window"},
+        stft=(card.trained_stft or card.stft).to_dict(),
     )
 
 

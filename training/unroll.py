@@ -20,29 +20,29 @@ from pathlib import Path
 
 import torch
 from phasefold.engine.errors import InputError
-from phasefold.engine.onnx_model import read_card
+from phasefold.engine.model_card import ModelCard
+from phasefold.training.export import with_metrics
 from phasefold.training.rebuild import network_of
 from phasefold.training.stream_export import export_stream
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 
 
-def unrolled(card: dict, layers: int, lookahead: int) -> StreamUnfolded:
+def unrolled(card: ModelCard, layers: int, lookahead: int) -> StreamUnfolded:
     """The streaming network (one parameter set per layer, no position dependence) of a tied card."""
-    if card["variant"] != "tied" or "streaming" in card:
-        raise InputError(f"{card['name']}: only an offline tied model can be unrolled to another depth")
+    if card.variant != "tied" or card.streaming is not None:
+        raise InputError(f"{card.name}: only an offline tied model can be unrolled to another depth")
     if layers < 1 or lookahead < 0:
         raise InputError("--layers must be >= 1 and --lookahead >= 0")
     tied = network_of(card)
-    stft = {k: v for k, v in card["stft"].items() if k != "window"}
     net = StreamUnfolded(
         StreamNetConfig(
             lookahead=lookahead,
             layers=layers,
-            pieces=int(card["pieces"]),
-            rho=float(card["rho"]),
+            pieces=card.pieces,
+            rho=float(card.rho),
             position=False,
-            stft=stft,
-            cov_eps=float(card["coverage_eps"]),  # the tied model's floor, which it was trained with
+            stft=card.stft.to_dict(),
+            cov_eps=float(card.coverage_eps),  # the tied model's floor, which it was trained with
         )
     )
     with torch.no_grad():
@@ -73,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from phasefold.training.stream_eval import stream_card_metrics, stream_scores
 
-    card = read_card(args.model)
+    card = ModelCard.read(args.model)
     net = unrolled(card, args.layers, args.lookahead)
     training = {
-        "data": card.get("training", {}).get("data", ""),
-        "unrolled_from": {"model": card["name"], "sha256": card["sha256"], "layers": args.layers},
+        "data": (card.training or {}).get("data", ""),
+        "unrolled_from": {"model": card.name, "sha256": card.sha256, "layers": args.layers},
         "note": f"the tied model's learned prox in each of {args.layers} layers, run at look-ahead "
         f"{args.lookahead}; not trained further inside the stream",
     }
@@ -94,10 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("-o OUT.onnx is needed unless --split validation")
     t0 = time.time()
     new = export_stream(net, args.out, name=args.name, training=training)
-    new["metrics"] = stream_card_metrics(args.out, args.lookahead, ("exact_hop256",))
-    new["metrics"]["seconds"] = round(time.time() - t0, 1)
-    args.out.with_suffix(".json").write_text(json.dumps(new, indent=1))
-    print(f"wrote {args.out}: {json.dumps(new['metrics']['test'])}")
+    metrics = stream_card_metrics(args.out, args.lookahead, ("exact_hop256",))
+    new = with_metrics(new, args.out, metrics, time.time() - t0)
+    print(f"wrote {args.out}: {json.dumps(new.metrics['test'])}")
     return 0
 
 

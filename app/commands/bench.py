@@ -28,6 +28,7 @@ from phasefold.commands.options import (
     check_iteration_options,
     refuse_offline_iterations,
 )
+from phasefold.engine.stft import HOP
 
 DEFAULT_METHODS = "rtpghi,rtisi-la,admm-l2,admm-kl,fgla,unfolded-tied,unfolded-untied"
 
@@ -52,7 +53,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--lookahead", "-L", type=int_list(0), default=[0, 1, 3], help="look-aheads L (default 0,1,3)"
     )
     parser.add_argument("--block", "-B", type=int_list(1), default=[1, 4], help="block sizes B (default 1,4)")
-    parser.add_argument("--hop", type=hop_size, default=256, help="STFT hop (default 256)")
+    parser.add_argument("--hop", type=hop_size, default=HOP, help=f"STFT hop (default {HOP})")
     parser.add_argument(
         "--seconds", type=positive_float, default=4.0, help="seconds of audio per run (default 4)"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from phasefold.commands import positive_float
 from phasefold.engine.errors import InputError
+from phasefold.engine.model_card import Interface, ModelCard
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,15 +27,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def _card(model: str) -> dict:
+def _card(model: str) -> ModelCard:
     from phasefold.engine.catalog import find_model
-    from phasefold.engine.onnx_model import read_card
 
     path = Path(model)
     if path.suffix != ".onnx" and find_model(model) is not None:  # any shipped or user model by name
         path = find_model(model)
     if path.suffix == ".onnx":
-        return read_card(path)
+        return ModelCard.read(path)
     if path.is_dir() or path.suffix == ".pt":
         try:
             from phasefold.training.export import load_run
@@ -43,12 +43,17 @@ def _card(model: str) -> dict:
                 "reading a training checkpoint needs PyTorch; pass an exported .onnx instead"
             ) from None
         net, _ = load_run(path)
-        return {
-            "name": path.stem if path.suffix else path.name,
-            "variant": net.cfg.variant,
-            "rho": net.cfg.rho,
-            "parameters": net.card_parameters(),
-        }
+        return ModelCard(  # the run's parameters, to draw them: no graph, nothing written
+            name=path.stem if path.suffix else path.name,
+            variant=net.cfg.variant,
+            layers=net.cfg.layers,
+            pieces=net.cfg.pieces,
+            rho=net.cfg.rho,
+            stft=net.stft_cfg,
+            interface=Interface(inputs={}, outputs={}),
+            parameters=net.card_parameters(),
+            sha256="",
+        )
     raise InputError(f"{model}: not a .onnx model, a shipped model name or a training run")
 
 
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         ax.set_ylim(-0.05 * top, 1.1 * top)
         ax.set_xlabel("u (estimated magnitude)")
         ax.set_ylabel("rho * f_r(u), shifted to min 0")
-        ax.set_title(f"{card.get('name', args.model)}: r = {r:g}")
+        ax.set_title(f"{card.name}: r = {r:g}")
         ax.legend(fontsize=8)
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

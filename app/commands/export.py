@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from phasefold.engine.errors import InputError
+from phasefold.engine.stft import HOPS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hop",
         type=int,
-        choices=(256, 512),
+        choices=HOPS,
         default=None,
         help="export the trained parameters for another hop (the card records both)",
     )
@@ -30,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.export import export_run
 
     card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
-    diffs = card["verification"]["max_abs_diff"]
+    diffs = card.verification["max_abs_diff"]
     print(
         f"wrote {args.out} (+ .json card, .golden.npz); onnxruntime vs PyTorch max abs diff "
         + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
     )
-    for cond, m in card.get("metrics", {}).get("test", {}).items():
+    for cond, m in (card.metrics or {}).get("test", {}).items():
         print(f"  test {cond}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
     return 0

@@ -12,6 +12,7 @@ from phasefold.commands import (
     positive_int,
 )
 from phasefold.engine.errors import InputError
+from phasefold.engine.stft import HOP, HOPS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "modified magnitudes: docs/results.md)",
     )
     add_data_arguments(parser)
-    parser.add_argument("--hop", type=int, default=256, choices=(256, 512))
+    parser.add_argument("--hop", type=int, default=HOP, choices=HOPS)
     parser.add_argument(
         "--validation-draws",
         type=positive_int,

@@ -131,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
         from phasefold.training.stream_export import export_stream_run
 
         card = export_stream_run(args.out, args.export)
-        test = card["metrics"]["test"]
+        test = card.metrics["test"]
         print(
-            f"exported {args.export} (W = {card['interface']['window_frames']}, "
-            f"parity {max(card['verification']['max_abs_diff'].values()):.2g}); test: {json.dumps(test)}"
+            f"exported {args.export} (W = {card.window_frames}, "
+            f"parity {max(card.verification['max_abs_diff'].values()):.2g}); test: {json.dumps(test)}"
         )
     return 0

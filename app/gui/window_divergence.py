@@ -29,10 +29,10 @@ class MethodDivergence:
             }.get(name, "no divergence: the reference losses only")
             self.divergence.show_curves(f"{name}: classical method", refs_u, [], refs, note=note)
             return
-        from phasefold.engine.onnx_model import read_card
+        from phasefold.engine.model_card import ModelCard
 
         try:
-            card = read_card(model)
+            card = ModelCard.read(model)
             curves = dc.card_curves(card, r=1.0, n=400, span=3.0)
         except (PhasefoldError, KeyError, ValueError, TypeError) as exc:
             self.show_error(f"{name}: cannot draw its divergence: {exc}")
@@ -41,12 +41,11 @@ class MethodDivergence:
         labels = dc.set_labels(card)
         refs = [("quadratic (y - 1)²/2", curves["quadratic"]), ("KL(y | 1)", curves["kl"])]
         sets = f"{len(learned)} parameter sets" if len(learned) > 1 else "one set for all layers"
-        form = ", Griffin-Lim layers (rho = g1 / g2)" if card.get("layer_form") == "gla" else ""
+        form = ", Griffin-Lim layers (rho = g1 / g2)" if card.gla else ""
         self.divergence.show_curves(
             model.stem,
             curves["u"],
             list(zip(labels, learned, strict=True)),
             refs,
-            note=f"learned divergence rho f(y) at r = 1, minimum at 0<br>{card.get('variant', '')}{form}, "
-            f"{sets}",
+            note=f"learned divergence rho f(y) at r = 1, minimum at 0<br>{card.variant}{form}, {sets}",
         )

@@ -24,12 +24,12 @@ from numba.experimental import structref
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
 from phasefold.engine.errors import BackendError
+from phasefold.engine.model_card import DEFAULT_COVERAGE_EPS, ModelCard
 from phasefold.engine.stft import StftConfig, coverage
 
 # the graph's constants (training.unfolded): floor of r before r^(b - 1), epsilon of |h|
 R_FLOOR = 1e-12
 ABS_EPS2 = 1e-24
-PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 
 
 @structref.register
@@ -230,28 +230,25 @@ def _rows(params: dict, name: str, n_sets: int, per_set: int | None) -> np.ndarr
 class UnfoldedStep:
     """A model's window step run by the compiled kernel: (mag, x, fixed, lam) -> (x_out, lam_out)."""
 
-    def __init__(self, card: dict, cfg: StftConfig) -> None:
-        for key in PARAMETER_KEYS:
-            if key not in card.get("parameters", {}):
-                raise BackendError(f"{card.get('name')}: the card has no parameter {key!r}")
-        params = card["parameters"]
+    def __init__(self, card: ModelCard, cfg: StftConfig) -> None:
+        params = card.parameters  # the card was validated when it was read: every parameter is there
         self.card = card
-        self.name = str(card["name"])
+        self.name = card.name
         self.cfg = cfg
-        self.layers = int(card["layers"])
-        self.pieces = int(card["pieces"])
-        self.variant = card["variant"]
-        self.gla = card.get("layer_form", "admm") == "gla"
-        self.window_frames = card["interface"].get("window_frames")
-        self.cov_eps = float(card.get("coverage_eps", 1e-2))
-        layout = card.get("parameter_layout")
+        self.layers = card.layers
+        self.pieces = card.pieces
+        self.variant = card.variant
+        self.gla = card.gla
+        self.window_frames = card.window_frames
+        self.cov_eps = float(card.coverage_eps or DEFAULT_COVERAGE_EPS)
+        layout = card.parameter_layout
         n_sets = len(params["g1"])
         if layout is not None:
-            if int(layout.get("layers", -1)) != self.layers or self.window_frames is None:
-                raise BackendError(f"{self.name}: parameter layout {layout} does not fit the card")
-            self.positions = int(layout["positions"])
+            if layout.layers != self.layers or self.window_frames is None:
+                raise BackendError(f"{self.name}: parameter layout {layout.to_dict()} does not fit the card")
+            self.positions = layout.positions
             if self.positions not in (1, self.window_frames) or n_sets != self.layers * self.positions:
-                raise BackendError(f"{self.name}: {n_sets} parameter sets for layout {layout}")
+                raise BackendError(f"{self.name}: {n_sets} parameter sets for layout {layout.to_dict()}")
         elif self.variant == "tied":
             self.positions = 0
             if n_sets != 1:
@@ -282,7 +279,7 @@ class UnfoldedStep:
         self.g2d = (g2 / (b - 1.0)).astype(np.float32)
         self.wts = _rows(params, "w", n_sets, pieces).astype(np.float32).reshape(n_sets, pieces)
         self.brk = _rows(params, "bias", n_sets, pieces).astype(np.float32).reshape(n_sets, pieces)
-        rho = params.get("rho", [card["rho"]] * self.layers)
+        rho = params.get("rho", [card.rho] * self.layers)
         self.rho = np.asarray(rho, dtype=np.float64).reshape(-1)
         if self.rho.shape != (self.layers,) or np.any(self.rho <= 0):
             raise BackendError(f"{self.name}: penalties {list(self.rho)} do not fit {self.layers} layers")
@@ -337,6 +334,6 @@ class UnfoldedStep:
         )
 
 
-def build_step(card: dict, cfg: StftConfig) -> UnfoldedStep:
+def build_step(card: ModelCard, cfg: StftConfig) -> UnfoldedStep:
     """The compiled step of a model card (BackendError with the reason if it cannot be built)."""
     return UnfoldedStep(card, cfg)

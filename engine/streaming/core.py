@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import InputError
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
 
 
@@ -36,8 +36,8 @@ class StreamStats:
     samples_out: int = 0
     compute_s: float = 0.0  # wall-clock seconds inside push/flush
     cpu_s: float = 0.0  # CPU seconds of the calling thread inside push/flush (robust on a busy machine)
-    hop: int = 256
-    sample_rate: int = 22050
+    hop: int = HOP
+    sample_rate: int = SAMPLE_RATE
 
     @property
     def audio_s(self) -> float:
