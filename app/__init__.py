@@ -2,7 +2,8 @@
 
 The library API (no torch, no Qt):
 
-- ``phasefold.Stream``: the streaming engine (``Stream.open(method, lookahead=3, block=1)``, then
+- ``phasefold.Stream``: the streaming engine (``Stream.open(method)``: L and B a stream-trained model's own,
+  else 3 and 1; then
   ``push(frames [k, 513]) -> audio [k * hop]``, ``flush()``, ``reset()``, ``latency_ms``);
 - ``phasefold.reconstruct(magnitudes, method=..., hop=..., iterations=...)``: offline reconstruction;
 - ``phasefold.load_model(path_or_name)``, ``phasefold.list_methods()``;

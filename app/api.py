@@ -45,39 +45,97 @@ def list_methods(streaming: bool = False) -> list[str]:
     return method_names()
 
 
+#: the defaults ``reconstruct`` had before the registry's (phasefold 0.x): method and iterations
+_OLD_METHOD, _OLD_ITERATIONS = "unfolded-untied", 15
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    """A FutureWarning, once per process and text."""
+    import warnings
+
+    if text not in _warned:
+        _warned.add(text)
+        warnings.warn(text, FutureWarning, stacklevel=3)
+
+
+def _changed_default(method: str | None, iterations: int | None, hop: int) -> None:
+    """Warn where a call relies on a default that changed: no ``method`` (was unfolded-untied, 15 layers),
+    or no ``iterations`` where the method's own default runs differently from the old 15."""
+    from phasefold.engine import registry
+    from phasefold.engine.errors import PhasefoldError
+
+    if method is None:
+        spec = registry.lookup(registry.DEFAULT_METHOD)
+        _warn_once(
+            f"phasefold.reconstruct: the default method is now {spec.name!r} ({spec.iterations} iterations), "
+            f"it was {_OLD_METHOD!r} ({_OLD_ITERATIONS} layers); pass method={_OLD_METHOD!r} to keep the old "
+            "output"
+        )
+        return
+    if iterations is not None:
+        return
+    try:
+        spec = registry.lookup(method)
+        if not spec.offline:
+            return  # it does not run offline: running it says so
+        if spec.family == "model":
+            chosen = spec.at_hop(hop)
+            changed = chosen.passes(_OLD_ITERATIONS) != chosen.passes(spec.iterations)
+        else:
+            changed = spec.iterations != _OLD_ITERATIONS
+    except PhasefoldError:
+        return  # running it says what is wrong
+    if changed:
+        _warn_once(
+            f"phasefold.reconstruct: the default iterations of {spec.name!r} are now its own "
+            f"({spec.describe_offline(spec.iterations)}), they were {_OLD_ITERATIONS}; pass "
+            f"method={spec.name!r}, iterations={_OLD_ITERATIONS} to keep the old output"
+        )
+
+
 def reconstruct(
     magnitudes: np.ndarray,
-    method: str = "unfolded-untied",
+    method: str | None = None,
     hop: int = HOP,
-    iterations: int = 15,
+    iterations: int | None = None,
     length: int | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """A 22050 Hz signal (float64 [length]) from magnitudes |X| [frames, 513], offline, with one method.
 
+    ``method`` None: the registry's default (engine.registry.DEFAULT_METHOD, the CLI's default too).
     ``iterations``: iterations of a classical method, or layers of a model (passes = iterations / T,
-    at least one). ``length`` defaults to the longest signal the frames hold (frames * hop - n_fft + hop).
+    at least one); None: the method's default (MethodSpec.iterations: 100 for a classical method, one pass
+    of a model's layers). ``length`` defaults to the longest signal the frames hold (frames * hop - n_fft +
+    hop). A call that leaves out a default that changed (``method``; ``iterations`` where the method's own
+    differs from the old 15) warns once per process (FutureWarning).
     """
+    from phasefold.engine import registry
     from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
+    _changed_default(method, iterations, int(hop))
     mag = np.asarray(magnitudes)
     cfg = _config(hop, N_FFT)
     n = default_length(mag.shape[0], cfg) if length is None and mag.ndim == 2 else length
-    return run_method(method, mag, cfg, iterations, seed, int(n if n is not None else 0))
+    name = registry.DEFAULT_METHOD if method is None else method
+    return run_method(name, mag, cfg, iterations, seed, int(n if n is not None else 0))
 
 
 def load_model(path_or_name: str | Path):
     """An exported model (``phasefold.engine.onnx_model.PhaseModel``) by file path or shipped name."""
+    from phasefold.engine import registry
+    from phasefold.engine.errors import InputError, ModelError
     from phasefold.engine.onnx_model import load_model as load
-    from phasefold.engine.streaming.steps import model_file
 
-    path = model_file(path_or_name)
-    if path is None:
-        from phasefold.engine.errors import ModelError
-
+    try:
+        spec = registry.lookup(path_or_name)
+    except InputError:
+        spec = None
+    if spec is None or spec.path is None:
         raise ModelError(f"{path_or_name}: neither an .onnx file nor a shipped model")
-    return load(path)
+    return load(spec.path)
 
 
 __all__ = ["SAMPLE_RATE", "istft", "list_methods", "load_model", "reconstruct", "stft"]

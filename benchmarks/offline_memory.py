@@ -85,8 +85,7 @@ def block_quality(methods: list[str], block: int, margin: int, iterations: int) 
     rows = []
     for method in methods:
         spec = lookup(method)
-        layers = spec.card.layers if spec.card else 1
-        step, _ = runners.window_step(spec, cfg, max(1, round(iterations / layers)))
+        step, _ = runners.window_step(spec, cfg, spec.passes(iterations))
         scores = {"whole": [], "blocks": []}
         for i, (x, r) in enumerate(items):
             for key, size in (("whole", r.shape[0]), ("blocks", block)):

@@ -3,7 +3,7 @@
     python -m benchmarks.quality_by_lookahead --lookahead 0,1,3 --json docs/stream_quality.json
 
 For each look-ahead L (block 1, hop 256, exact magnitudes) it runs what `phasefold evaluate test --online`
-runs (phasefold.engine.evaluation.evaluate on phasefold.engine.streaming.offline.streamed_method: the
+runs (phasefold.engine.evaluation.evaluate on phasefold.engine.streaming.offline.StreamedMethod: the
 streaming engine, measured and scored by the evaluation protocol) on the methods below and prints a
 markdown table per L. RTISI-LA gets at least the STFT projections per input frame of a 15-layer model at
 the same L (its default: ceil(15 W / (L + 1)) iterations per new frame, W = L + N/H); RTPGHI runs variant
@@ -40,7 +40,7 @@ def main() -> int:
     from phasefold.engine.evaluation import evaluate
     from phasefold.engine.inputs import resolve_inputs
     from phasefold.engine.streaming import make_processor
-    from phasefold.engine.streaming.offline import streamed_method
+    from phasefold.engine.streaming.offline import StreamedMethod
 
     files = resolve_inputs([args.split])
     if not files:
@@ -50,7 +50,9 @@ def main() -> int:
     report: dict = {"files": [str(f) for f in files], "block": args.block, "runs": []}
 
     def one(lookahead: int, names: list[str], init: str) -> dict:
-        online = {n: streamed_method(n, lookahead, args.block, None, init, args.backend) for n in names}
+        online = {
+            n: StreamedMethod.build(n, lookahead, args.block, init=init, backend=args.backend) for n in names
+        }
         res = evaluate(online, files, iterations=0, progress=True)  # the exact hop-256 protocol
         for n in names:
             proc = make_processor(n, None, lookahead, args.block, init=init, backend=args.backend)

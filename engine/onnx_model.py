@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.model_card import INPUTS, OUTPUTS, ModelCard, card_path
-from phasefold.engine.stft import StftConfig, pad_signal
+from phasefold.engine.stft import StftConfig
 
 
 def sha256_of(path: str | Path) -> str:
@@ -69,28 +69,6 @@ class PhaseModel:
             raise InputError(f"{self.name}.step: lam must be [2, {w}, {k}], not {list(lam.shape)}")
         x_out, lam_out = self.session.run(list(OUTPUTS), arrays)
         return x_out, lam_out
-
-    def reconstruct(self, mag: np.ndarray, length: int, seed: int = 0, passes: int = 1) -> np.ndarray:
-        """Offline: the whole padded signal as one window, padding fixed, seeded random phase start."""
-        from phasefold.engine.algorithms import random_phase_init
-
-        mag = np.asarray(mag)
-        if mag.ndim != 2 or mag.shape[1] != self.cfg.n_bins:
-            raise InputError(f"magnitudes must be [frames, {self.cfg.n_bins}], not {list(mag.shape)}")
-        if self.cfg.n_frames(length) != mag.shape[0]:
-            raise InputError(f"{mag.shape[0]} frames do not hold {length} samples at hop {self.cfg.hop}")
-        if passes < 1:
-            raise InputError("passes must be at least 1")
-        if self.window_frames is not None:
-            raise InputError(f"{self.name} is pinned to W = {self.window_frames}: no whole-signal run")
-        x = pad_signal(random_phase_init(mag, self.cfg, seed, length), self.cfg).astype(np.float32)
-        fixed = np.ones_like(x)
-        fixed[self.cfg.pad : self.cfg.pad + length] = 0.0
-        lam = np.zeros((2, *mag.shape), dtype=np.float32)
-        mag32 = np.ascontiguousarray(mag, dtype=np.float32)
-        for _ in range(passes):
-            x, lam = self.step(mag32, x, fixed, lam)
-        return x[self.cfg.pad : self.cfg.pad + length].astype(np.float64)
 
 
 def _golden_file(path: Path, card: ModelCard) -> Path:

@@ -21,7 +21,7 @@ from phasefold.engine.errors import InputError
 from phasefold.engine.stft import SAMPLE_RATE
 
 PART_SUFFIX = ".part"
-SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
 WRITE_BLOCK = 1 << 16  # samples written (and checked) at a time
 
 

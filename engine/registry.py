@@ -1,8 +1,12 @@
 """The one method registry: every method phasefold runs, offline and in the streaming engine, by name.
 
-A ``MethodSpec`` says what a method is; the registry builds, on request, its offline runner and its window
-step for a backend (engine.backends). Built-in methods are listed once; exported models are discovered from
-engine.catalog (the shipped ones and ``PHASEFOLD_MODEL_PATH``), their cards read when they are listed.
+A ``MethodSpec`` is everything phasefold knows about a method: its family, its defaults (iterations offline
+and per stream step, the look-ahead and block of a stream-trained model), the STFT settings it runs at, the
+backends that run it and, for a model, its card. It is the one place these are read: the CLI, the API, the
+GUI, ``evaluate`` and the benchmarks take their defaults from here. A name goes to a runnable step in one
+pass: ``lookup(name)`` -> spec -> engine.runners (offline runner, window step) or
+engine.streaming.steps (stream processor). Built-in methods are listed once; exported models are discovered
+from engine.catalog (the shipped ones and ``PHASEFOLD_MODEL_PATH``), their cards read when they are listed.
 Nothing registers itself at import. Names:
 
 - offline and streaming: ``gla``, ``fgla``, ``admm-<loss>[-right]`` (d = 1) and the exported models;
@@ -15,14 +19,29 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasefold.engine import catalog
+from phasefold.engine import backends, catalog
 from phasefold.engine.divergences import Divergence, divergence
 from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.model_card import ModelCard
+from phasefold.engine.stft import StftConfig
 
+#: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named
+DEFAULT_METHOD = "fgla"
+#: the method ``phasefold stream``, the GUI and the demo start with, where it is found: the best live scores
+#: on the demo at L = 3 since its anchoring (docs/results.md)
+DEFAULT_STREAM_METHOD = "unfolded-untied"
+#: iterations of a classical method offline (over the whole signal) when none are given
+OFFLINE_ITERATIONS = 100
+#: iterations of a classical method per window step of the stream when none are given (the layers of the
+#: shipped models); RTISI-LA's default spends as many STFT projections per input frame (MethodSpec)
+STEP_ITERATIONS = 15
+#: look-ahead L and block B of the stream where neither the caller nor a stream-trained model's card says
+DEFAULT_LOOKAHEAD = 3
+DEFAULT_BLOCK = 1
 FGLA_MOMENTUM = 0.99
 ADMM_LOSSES = (
     ("l2", "left"),
@@ -52,11 +71,19 @@ _LOSS_WORDS = {"l2": "quadratic", "kl": "Kullback-Leibler", "is": "Itakura-Saito
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One method: its kind ("gla", "admm", "gd", "model", "rtisi", "rtpghi") and what it needs."""
+    """One method: its family ("gla", "admm", "gd", "model", "rtisi", "rtpghi") and everything it needs.
+
+    ``iterations``: the offline default (a classical method's iterations, a model's T layers: one pass);
+    ``step_iterations``: the default per window step of the stream (a model: 1 pass of its layers; None
+    where it follows a rule (RTISI-LA) or does not apply (RTPGHI, offline-only methods)); ``lookahead`` /
+    ``block``: the settings a stream-trained model runs at (its card's), None where the caller chooses;
+    ``cfg``: the STFT a model is made for (None: a classical method runs at any; ``at_hop`` finds a model's
+    NAME-hopH variant for another hop); ``backends``: those that run it.
+    """
 
     name: str
     description: str
-    kind: str
+    family: str
     offline: bool
     streaming: bool
     momentum: float = 0.0  # gla
@@ -65,8 +92,87 @@ class MethodSpec:
     power: int = 1  # the d the method works at (admm, gd)
     nesterov: bool = False  # gd
     causal: bool | None = None  # rtpghi: True (variant 0), False (variant 1), None (by look-ahead)
+    iterations: int | None = OFFLINE_ITERATIONS
+    step_iterations: int | None = STEP_ITERATIONS
+    lookahead: int | None = None  # stream-trained model
+    block: int | None = None
+    backends: tuple[str, ...] = (backends.COMPILED, backends.NUMPY)
+    cfg: StftConfig | None = None  # model
     path: Path | None = None  # model
     card: ModelCard | None = field(default=None, compare=False, repr=False)  # model (None: unreadable)
+    problem: str | None = None  # model: why its card cannot be read (running it says so)
+
+    @property
+    def layers(self) -> int:
+        """A model's T layers; 1 for a classical method (an iteration is its layer) and where a model's card
+        is unreadable (running it says why)."""
+        return (self.iterations or 1) if self.family == "model" else 1
+
+    def passes(self, n_iter: int) -> int:
+        """Window-step iterations of an offline run of ``n_iter`` iterations: a model's passes of its layers,
+        round(n_iter / T), at least one; a classical method's ``n_iter``."""
+        return max(1, round(n_iter / self.layers)) if self.family == "model" else n_iter
+
+    def at_hop(self, hop: int) -> MethodSpec:
+        """The spec that runs at ``hop`` offline: this one, or a model's NAME-hopH variant."""
+        if self.cfg is None or hop == self.cfg.hop:
+            return self
+        other = model_specs().get(f"{self.name}-hop{hop}")
+        if other is None:
+            raise ModelError(f"{self.name}: no exported model for hop {hop} ({self.name}-hop{hop}.onnx)")
+        return other
+
+    def stream_settings(self, lookahead: int | None = None, block: int | None = None) -> tuple[int, int]:
+        """(L, B) for the stream: None takes a stream-trained model's own, else DEFAULT_LOOKAHEAD and
+        DEFAULT_BLOCK; a setting other than a stream-trained model's raises InputError naming its value."""
+        own = (
+            DEFAULT_LOOKAHEAD if self.lookahead is None else self.lookahead,
+            DEFAULT_BLOCK if self.block is None else self.block,
+        )
+        asked = (own[0] if lookahead is None else lookahead, own[1] if block is None else block)
+        if self.lookahead is not None and asked != own:
+            raise InputError(
+                f"{self.name} was trained inside the stream at look-ahead {own[0]}, block {own[1]}: "
+                f"leave out -L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
+            )
+        return asked
+
+    def step_iterations_at(
+        self, cfg: StftConfig, lookahead: int, block: int, iterations: int | None = None
+    ) -> int | None:
+        """The iterations one stream step runs: ``iterations``, else the default (model passes for a
+        model; RTISI-LA: iterations per frame, as many STFT projections per input frame as a
+        STEP_ITERATIONS window step at the same L and B); None for RTPGHI, which is not iterative."""
+        if self.family == "rtpghi":
+            if iterations is not None:
+                raise InputError("RTPGHI is not iterative: step iterations do not apply")
+            return None
+        if iterations is None and self.family == "rtisi":
+            n_window = lookahead + cfg.overlap + block - 1
+            iterations = math.ceil(STEP_ITERATIONS * n_window / (block * (lookahead + 1)))
+        n_iter = self.step_iterations if iterations is None else iterations
+        if n_iter is None:
+            raise InputError(f"{self.name} runs offline only: there is no stream step")
+        if n_iter < 1:
+            what = "model passes per step" if self.family == "model" else "iterations per step"
+            raise InputError(f"{self.name}: {what} must be at least 1, not {n_iter}")
+        return n_iter
+
+    def describe_step(self, n_iter: int | None) -> str:
+        """What one stream step runs, in words: '5 iterations per step', '1 pass of 15 layers per step'."""
+        if n_iter is None:
+            return "not iterative"
+        if self.family == "model":
+            return f"{n_iter} pass{'es' if n_iter != 1 else ''} of {self.layers} layers per step"
+        per = "per frame" if self.family == "rtisi" else "per step"
+        return f"{n_iter} iteration{'s' if n_iter != 1 else ''} {per}"
+
+    def describe_offline(self, n_iter: int) -> str:
+        """What an offline run of ``n_iter`` iterations runs, in words (a model: its passes of T layers)."""
+        if self.family == "model" and n_iter > 0:
+            passes = self.passes(n_iter)
+            return f"{passes} pass{'es' if passes != 1 else ''} of {self.layers} layers"
+        return f"{n_iter} iteration{'s' if n_iter != 1 else ''}"
 
 
 def _loss_words(div: Divergence, side: str) -> str:
@@ -105,6 +211,7 @@ def admm_spec(name: str, d: int = 1, offline: bool = True) -> MethodSpec:
         div=div,
         side=side,
         power=d,
+        step_iterations=STEP_ITERATIONS if d == 1 else None,
     )
 
 
@@ -151,6 +258,8 @@ def builtin_specs() -> dict[str, MethodSpec]:
                             side=side,
                             power=d,
                             nesterov=nesterov,
+                            step_iterations=None,
+                            backends=(backends.NUMPY,),
                         )
                     )
     specs.append(
@@ -160,6 +269,8 @@ def builtin_specs() -> dict[str, MethodSpec]:
             "rtisi",
             offline=False,
             streaming=True,
+            iterations=None,
+            step_iterations=None,  # by rule: MethodSpec.step_iterations_at
         )
     )
     for name, causal, words in (
@@ -169,27 +280,38 @@ def builtin_specs() -> dict[str, MethodSpec]:
     ):
         specs.append(
             MethodSpec(
-                name, f"RTPGHI (Prusa & Sondergaard 2016), {words}.", "rtpghi", False, True, causal=causal
+                name,
+                f"RTPGHI (Prusa & Sondergaard 2016), {words}.",
+                "rtpghi",
+                False,
+                True,
+                causal=causal,
+                iterations=None,
+                step_iterations=None,
             )
         )
     return {s.name: s for s in specs}
 
 
 def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
-    """The spec of an exported model file; its card is read now (None when unreadable: running says why)."""
+    """The spec of an exported model file; its card is read now, and this is the one place the registry
+    reads it (an unreadable card gives a spec that says why when run)."""
     path = Path(path)
+    model_backends = (backends.COMPILED, backends.ONNXRUNTIME)
     try:
         card = ModelCard.read(path)
-    except ModelError:
-        card = None
-    if card is None:
+    except ModelError as exc:
         return MethodSpec(
             name or path.stem,
             f"Exported model {path.name} (unreadable card).",
             "model",
             False,
             True,
+            iterations=None,
+            step_iterations=1,
+            backends=model_backends,
             path=path,
+            problem=str(exc),
         )
     pinned = card.window_frames is not None
     words = f"{card.variant}, T = {card.layers}"
@@ -201,6 +323,12 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
         "model",
         offline=not pinned,
         streaming=True,
+        iterations=card.layers,  # one pass of its T layers offline
+        step_iterations=1,  # one pass per stream step
+        lookahead=card.streaming.lookahead if card.streaming else None,
+        block=card.streaming.block if card.streaming else None,
+        backends=model_backends,
+        cfg=card.stft,
         path=path,
         card=card,
     )
@@ -251,11 +379,20 @@ def offline_names() -> list[str]:
     return [name for name, s in specs().items() if s.offline]
 
 
-def streaming_names(cfg=None) -> list[str]:
+def streaming_names(cfg: StftConfig | None = None) -> list[str]:
     """The methods the streaming engine lists; with ``cfg``, only the models made for that STFT."""
     names = list(STREAMING_CLASSICAL)
     for name, spec in model_specs().items():
-        if cfg is not None and (spec.card is None or spec.card.stft != cfg):
-            continue  # a broken card is not offered for a setting (loading it would say why)
+        if cfg is not None and spec.cfg != cfg:
+            continue  # a broken card (no cfg) is not offered for a setting (loading it would say why)
         names.append(name)
     return names
+
+
+def default_stream_method(names: list[str]) -> str:
+    """The method to start a stream with among ``names``: DEFAULT_STREAM_METHOD when listed, else the
+    tied model, else the first model, else the first method."""
+    for name in (DEFAULT_STREAM_METHOD, "unfolded-tied"):
+        if name in names:
+            return name
+    return next((n for n in names if n.startswith("unfolded")), names[0])

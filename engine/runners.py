@@ -17,7 +17,7 @@ import numpy as np
 from phasefold.engine import backends
 from phasefold.engine.errors import BackendError, InputError, ModelError
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.registry import MethodSpec
+from phasefold.engine.registry import OFFLINE_ITERATIONS, MethodSpec
 from phasefold.engine.stft import StftConfig, pad_signal
 
 Reconstructor = Callable[[np.ndarray, StftConfig, int, int, int], np.ndarray]
@@ -29,13 +29,9 @@ OFFLINE_BLOCK_FRAMES = 1024
 OFFLINE_MARGIN_FRAMES = 32
 
 
-#: iterations of a classical offline method when none are given
-OFFLINE_ITERATIONS = 100
-
-
 class Method(NamedTuple):
     """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]; ``iterations``: its
-    default n_iter (a model's: its T layers, one pass)."""
+    default n_iter (the spec's: MethodSpec.iterations)."""
 
     description: str
     run: Reconstructor
@@ -82,14 +78,14 @@ def _classical_step(spec: MethodSpec, cfg: StftConfig, n_iter: int, backend: str
     def compiled():
         from phasefold.engine.compiled.admm import AdmmStep, GlaStep
 
-        if spec.kind == "gla":
+        if spec.family == "gla":
             return GlaStep(spec.momentum, n_iter, cfg)
         return AdmmStep(spec.div, spec.side, published_rho(spec.div, cfg), n_iter, cfg)
 
     def reference():
         from phasefold.engine.admm import admm_iterations, gla_iterations
 
-        if spec.kind == "gla":
+        if spec.family == "gla":
             return lambda mag, x, fixed, lam: (gla_iterations(mag, x, fixed, n_iter, spec.momentum, cfg), lam)
         from phasefold.engine.proxes import make_prox
 
@@ -142,15 +138,15 @@ def window_step(
     iterations: int | None = None,
     backend: str = "auto",
     threads: int = 1,
-    default_iterations: int = 15,
 ) -> tuple[WindowStep, StftConfig]:
     """The window step of an iterative method or model, and the STFT settings it runs at.
 
-    ``iterations``: per step for ADMM and (F)GLA (default ``default_iterations``), passes of the T layers
-    for a model (default 1)."""
+    ``iterations``: per step for ADMM and (F)GLA, passes of the T layers for a model; None: the spec's
+    ``step_iterations``."""
     backends.check(backend)
-    if spec.kind == "model":
-        step, model_cfg = _model_step(spec, 1 if iterations is None else iterations, backend, threads)
+    n_iter = spec.step_iterations if iterations is None else iterations
+    if spec.family == "model":
+        step, model_cfg = _model_step(spec, n_iter, backend, threads)
         if cfg is not None and cfg != model_cfg:
             raise InputError(
                 f"{step.name} works at n_fft {model_cfg.n_fft}, hop {model_cfg.hop}, "
@@ -158,9 +154,8 @@ def window_step(
                 f"the input has n_fft {cfg.n_fft}, hop {cfg.hop}, d = {cfg.power:g}"
             )
         return step, model_cfg
-    if spec.kind not in ("gla", "admm"):
+    if spec.family not in ("gla", "admm"):
         raise InputError(f"{spec.name!r} is not a window-step method")
-    n_iter = default_iterations if iterations is None else iterations
     if n_iter < 1:
         raise InputError(f"iterations per step must be at least 1, not {n_iter}")
     cfg = cfg or StftConfig()
@@ -237,26 +232,14 @@ def _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
     return x, lam
 
 
-def offline_model_spec(spec: MethodSpec, cfg: StftConfig) -> MethodSpec:
-    """A shipped model's variant for another hop: NAME-hop512 for NAME at hop 512, where one exists."""
-    from phasefold.engine.registry import model_specs
-
-    if spec.card is None or cfg.hop == spec.card.stft.hop:
-        return spec
-    other = model_specs().get(f"{spec.name}-hop{cfg.hop}")
-    if other is None:
-        raise ModelError(f"{spec.name}: no exported model for hop {cfg.hop} ({spec.name}-hop{cfg.hop}.onnx)")
-    return other
-
-
 def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
     """The offline reconstruction of a method (InputError for a streaming-only one)."""
     backends.check(backend)
     if not spec.offline:
-        if spec.kind == "model" and spec.card is None:
-            ModelCard.read(spec.path)  # says what is wrong with the card
+        if spec.problem is not None:
+            raise ModelError(spec.problem)  # what is wrong with the model's card
         raise InputError(f"{spec.name} runs only in the streaming engine: use --online (phasefold stream)")
-    if spec.kind == "gd":
+    if spec.family == "gd":
         if backend == backends.COMPILED:
             raise BackendError(
                 f"{spec.name}: gradient descent has no compiled step; use --backend numpy or auto"
@@ -271,11 +254,11 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
             return gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
                                     nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
 
-        return Method(spec.description, run_gd)
-    if spec.kind == "model":
+        return Method(spec.description, run_gd, spec.iterations)
+    if spec.family == "model":
 
         def run_model(mag, cfg, n_iter, seed, length):
-            chosen = offline_model_spec(spec, cfg)
+            chosen = spec.at_hop(cfg.hop)
             model_cfg = replace(cfg, power=1.0)
             if cfg.power != 1.0:
                 mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
@@ -283,11 +266,10 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
                 from phasefold.engine.algorithms import random_phase_init
 
                 return random_phase_init(mag, model_cfg, seed, length)
-            layers = chosen.card.layers if chosen.card else 1
-            step, _ = window_step(chosen, model_cfg, max(1, round(n_iter / layers)), backend)
+            step, _ = window_step(chosen, model_cfg, chosen.passes(n_iter), backend)
             return run_span(step, mag, model_cfg, seed, length)
 
-        return Method(spec.description, run_model, spec.card.layers if spec.card else 1)
+        return Method(spec.description, run_model, spec.iterations)
 
     def run_window(mag, cfg, n_iter, seed, length):
         mag, cfg = with_power(mag, cfg, spec.power)
@@ -298,4 +280,4 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
         step, _ = window_step(spec, cfg, n_iter, backend)
         return run_span(step, mag, cfg, seed, length)
 
-    return Method(spec.description, run_window)
+    return Method(spec.description, run_window, spec.iterations)

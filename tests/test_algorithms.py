@@ -160,7 +160,7 @@ def test_registry_lists_without_registering_at_import():
 
     specs = registry.specs()
     assert methods.method_names() == [n for n, s in specs.items() if s.offline]
-    assert set(steps.method_names()) <= set(specs) | {n for n in steps.CLASSICAL}
+    assert set(steps.method_names()) <= set(specs) | set(registry.STREAMING_CLASSICAL)
     assert not hasattr(methods, "register") and not hasattr(methods, "METHODS")
 
     def scaled_gla(mag, cfg, n_iter, seed, length):

@@ -15,8 +15,10 @@ from phasefold.engine import backends
 from phasefold.engine.demo import demo_signal
 from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.onnx_model import load_compiled, load_model
+from phasefold.engine.registry import lookup
+from phasefold.engine.runners import window_step
 from phasefold.engine.stft import SAMPLE_RATE
-from phasefold.engine.streaming.steps import make_processor, make_step
+from phasefold.engine.streaming.steps import make_processor
 from phasefold.exported_models import MODELS_DIR
 
 # a Python without numba: the import machinery finds no such module
@@ -89,8 +91,8 @@ def test_a_card_the_compiled_step_cannot_build_is_refused_with_the_reason(tmp_pa
     with pytest.raises(BackendError, match="parameter 'w' has shape"):
         load_compiled(path)
     with pytest.raises(BackendError, match="parameter 'w' has shape"):
-        make_step(path, backend="compiled")
-    step, _ = make_step(path, backend="auto")  # auto runs the graph instead
+        window_step(lookup(path), backend="compiled")
+    step, _ = window_step(lookup(path), backend="auto")  # auto runs the graph instead
     assert step.backend == "onnxruntime"
 
 
@@ -98,7 +100,7 @@ def test_a_compiled_step_that_misses_the_graph_is_refused_not_run(tmp_path):
     path = _model_copy(tmp_path, _scaled_slope)  # builds, but computes another function than the graph
     with pytest.raises(BackendError, match="misses the golden pair"):
         load_compiled(path)
-    step, _ = make_step(path, backend="auto")
+    step, _ = window_step(lookup(path), backend="auto")
     assert step.backend == "onnxruntime"
     golden = np.load(path.with_name(json.loads(path.with_suffix(".json").read_text())["golden"]))
     inputs = (golden["mag"], golden["x"], golden["fixed"], golden["lam"])

@@ -68,9 +68,19 @@ def _copy_model(tmp_path: Path, name: str, edit=None) -> Path:
 
 def test_stream_refuses_negative_model_passes_and_writes_nothing(capsys, tmp_path, npz):
     out = tmp_path / "out.wav"
-    argv = ["stream", "-i", str(npz), "-o", str(out), "--method", "unfolded-untied", "--iterations", "-1"]
+    argv = [
+        "stream",
+        "-i",
+        str(npz),
+        "-o",
+        str(out),
+        "--method",
+        "unfolded-untied",
+        "--step-iterations",
+        "-1",
+    ]
     line = _usage_error(capsys, argv)
-    assert line == "phasefold stream: error: argument --iterations: must be >= 1, got -1"
+    assert line == "phasefold stream: error: argument --step-iterations: must be >= 1, got -1"
     assert not out.exists()
 
 
@@ -106,7 +116,7 @@ def test_reconstruct_refuses_hop_zero_and_leaves_an_existing_output_untouched(ca
         (["bench", "--rounds", "0"], "argument --rounds: must be >= 1, got 0"),
         (["bench", "-L", "0,-1"], "argument --lookahead/-L: must be >= 0, got -1"),
         (["bench", "--hop", "0"], "argument --hop: must be >= 1, got 0"),
-        (["bench", "--iterations", "0"], "argument --iterations: must be >= 1, got 0"),
+        (["bench", "--step-iterations", "0"], "argument --step-iterations: must be >= 1, got 0"),
         (["bench", "--seconds", "-4"], "argument --seconds: expected a finite number > 0, got '-4'"),
         (["gui", "--lookahead", "-1"], "argument --lookahead/-L: must be >= 0, got -1"),
         (["demo", "--block", "0"], "argument --block/-B: must be >= 1, got 0"),

@@ -92,8 +92,10 @@ def test_step_checks_shapes_and_dtypes():
     ]:
         with pytest.raises(InputError):
             model.step(**{**good, key: bad})
-    with pytest.raises(InputError):
-        model.reconstruct(np.zeros((10, k)), 100)
+    from phasefold.engine.methods import reconstruct  # the offline path a model runs on
+
+    with pytest.raises(InputError, match="cannot hold a signal of 100 samples"):
+        reconstruct("unfolded-tied", np.zeros((10, k)), model.cfg, None, 0, 100)
 
 
 def test_truncated_file_is_refused(tmp_path):

@@ -45,7 +45,9 @@ def test_stream_npz_to_null_and_missing_device_falls_back(wav, tmp_path, capsys)
     npz = tmp_path / "m.npz"
     save_magnitudes(npz, magnitude(x, cfg).astype(np.float32), cfg, length=x.size, reference=x)
     assert (
-        main(["stream", "--input", str(npz), "--output", "null", "--method", "fgla", "--iterations", "2"])
+        main(
+            ["stream", "--input", str(npz), "--output", "null", "--method", "fgla", "--step-iterations", "2"]
+        )
         == 0
     )
     rc = main(
@@ -77,7 +79,7 @@ def test_stream_npz_to_null_and_missing_device_falls_back(wav, tmp_path, capsys)
         (["stream", "--input", "WAV", "--method", "rtisi", "--output", "null"], "unknown streaming method"),
         (["stream", "--input", "WAV", "--method", "rtpghi-1", "-L", "0", "--output", "null"], "look-ahead"),
         (
-            ["stream", "--input", "WAV", "--method", "rtpghi", "--iterations", "3", "--output", "null"],
+            ["stream", "--input", "WAV", "--method", "rtpghi", "--step-iterations", "3", "--output", "null"],
             "not iterative",
         ),
         (
@@ -184,7 +186,7 @@ def test_bench_and_soak(wav, tmp_path, capsys):
                 "1,2",
                 "--seconds",
                 "0.5",
-                "--iterations",
+                "--step-iterations",
                 "1",
                 "--json",
                 str(out),
@@ -207,7 +209,7 @@ def test_bench_and_soak(wav, tmp_path, capsys):
                 "20",
                 "--soak-method",
                 "fgla",
-                "--iterations",
+                "--step-iterations",
                 "1",
                 "--lookahead",
                 "1",
@@ -224,14 +226,16 @@ def test_bench_and_soak(wav, tmp_path, capsys):
 
 
 def test_stream_trained_model_defaults_to_its_own_lookahead(wav, capsys):
+    from phasefold.engine.errors import InputError
     from phasefold.engine.model_card import ModelCard
-    from phasefold.engine.streaming.steps import default_settings
+    from phasefold.engine.registry import lookup
     from phasefold.exported_models import MODELS_DIR
 
     card = ModelCard.read(MODELS_DIR / "unfolded-stream-l1.onnx")
     assert card.streaming.lookahead == 1
-    assert default_settings("unfolded-stream-l1", None, None) == (1, 1)
-    assert default_settings("unfolded-stream-l1", 3, None) == (3, 1)  # an explicit L is kept (then refused)
-    assert default_settings("admm-l2", None, None) == (3, 1)
+    assert lookup("unfolded-stream-l1").stream_settings() == (1, 1)
+    with pytest.raises(InputError, match="trained inside the stream at look-ahead 1, block 1"):
+        lookup("unfolded-stream-l1").stream_settings(3, None)  # an explicit L other than its own
+    assert lookup("admm-l2").stream_settings() == (3, 1)
     assert main(["stream", "--input", str(wav), "--output", "null", "--method", "unfolded-stream-l1"]) == 0
     assert "latency 1280 samples = 58.0 ms" in capsys.readouterr().out  # N + L H with L = 1

@@ -219,7 +219,7 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     import json
     import shutil
 
-    from phasefold.engine import catalog
+    from phasefold.engine import catalog, registry
     from phasefold.engine.streaming import steps
 
     every = steps.method_names()
@@ -227,7 +227,7 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     at512 = steps.method_names(StftConfig(hop=512))
     assert "unfolded-tied-hop512" in every and "unfolded-tied-hop512" not in at256
     assert "unfolded-tied" in at256 and "unfolded-tied" not in at512 and "unfolded-tied-hop512" in at512
-    assert set(steps.CLASSICAL) <= set(at256) & set(at512)
+    assert set(registry.STREAMING_CLASSICAL) <= set(at256) & set(at512)
     # a broken card is not offered (and does not stop the list)
     for suffix in (".onnx", ".json"):
         shutil.copy(catalog.MODELS_DIR / f"unfolded-tied{suffix}", tmp_path / f"unfolded-tied{suffix}")
@@ -235,4 +235,4 @@ def test_method_names_for_an_stft_offer_only_the_models_made_for_it(tmp_path, mo
     (tmp_path / "broken.json").write_text(json.dumps({"name": "broken"}))
     monkeypatch.setattr(catalog, "MODELS_DIR", tmp_path)
     monkeypatch.delenv(catalog.ENV_VAR, raising=False)
-    assert steps.method_names(StftConfig()) == [*steps.CLASSICAL, "unfolded-tied"]
+    assert steps.method_names(StftConfig()) == [*registry.STREAMING_CLASSICAL, "unfolded-tied"]

@@ -1,22 +1,12 @@
 """One module per `phasefold` sub-command; each exposes ``register(subparsers)`` and its ``run(args)``.
 
 The range-checked argparse types below are used by every command's options, so that a value out of range
-is refused before any work with one usage line (exit 2)."""
+is refused before any work with one usage line (exit 2); the options the commands share are declared in
+phasefold.commands.options."""
 
 import argparse
 import math
 from collections.abc import Callable
-
-
-def add_backend_argument(parser: argparse.ArgumentParser) -> None:
-    """--backend: which implementation runs the methods (engine.backends)."""
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "compiled", "onnxruntime", "numpy"),
-        default="auto",
-        help="auto (default): the compiled kernels where available, else the reference; compiled: insist on "
-        "them; onnxruntime / numpy: the reference (models run their ONNX graph, classical methods numpy)",
-    )
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:

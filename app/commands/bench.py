@@ -23,6 +23,11 @@ import time
 from pathlib import Path
 
 from phasefold.commands import hop_size, int_list, positive_float, positive_int
+from phasefold.commands.options import (
+    add_step_iterations_argument,
+    check_iteration_options,
+    refuse_offline_iterations,
+)
 from phasefold.engine.stft import HOP
 
 DEFAULT_METHODS = "rtpghi,rtisi-la,admm-l2,admm-kl,fgla,unfolded-tied,unfolded-untied"
@@ -53,9 +58,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--seconds", type=positive_float, default=4.0, help="seconds of audio per run (default 4)"
     )
     parser.add_argument("--input", type=Path, default=None, help="audio file to stream (default: the demo)")
-    parser.add_argument(
-        "--iterations", type=positive_int, default=None, help="iterations per step (method default)"
-    )
+    add_step_iterations_argument(parser)
+    refuse_offline_iterations(parser)
     parser.add_argument(
         "--backends",
         type=_backend_list,
@@ -73,7 +77,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="memory soak: stream this many seconds of simulated audio through --soak-method",
     )
-    parser.add_argument("--soak-method", default="unfolded-untied", help="method of the soak")
+    parser.add_argument(
+        "--soak-method", default=None, help="method of the soak (default: the registry's stream default)"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the first configuration of each method"
     )
@@ -109,7 +115,7 @@ def _configs(args, cfg):
         if iters and not iters.isdigit():
             skipped[item] = {f"the iterations after ':' must be a whole number, not {iters!r}": 1}
             continue
-        iterations = int(iters) if iters else (None if method.startswith("rtpghi") else args.iterations)
+        iterations = int(iters) if iters else (None if method.startswith("rtpghi") else args.step_iterations)
         for lookahead in args.lookahead:
             for block in args.block:
                 for backend in args.backends:
@@ -230,14 +236,24 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def soak(method: str, seconds: float, cfg, mag, lookahead: int = 3, block: int = 1, iterations=None) -> dict:
-    """Stream ``seconds`` of looped frames; resident memory sampled; exact sample count checked."""
+def soak(
+    method: str,
+    seconds: float,
+    cfg,
+    mag,
+    lookahead: int | None = None,
+    block: int | None = None,
+    iterations=None,
+) -> dict:
+    """Stream ``seconds`` of looped frames; resident memory sampled; exact sample count checked. L and B
+    None: the method's own (Stream.open)."""
     import numpy as np
     import psutil
     from phasefold.engine.streaming import Stream
 
     proc = psutil.Process()
     stream = Stream.open(method, cfg, lookahead=lookahead, block=block, iterations=iterations)
+    lookahead, block = stream.lookahead, stream.block
     n_total = int(round(seconds * cfg.sample_rate / cfg.hop)) // block * block
     loop = mag[: (mag.shape[0] // block) * block]
     n_out, pushed = 0, 0
@@ -293,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--seconds must be positive")
     if args.rounds < 1:
         raise InputError("--rounds must be at least 1")
+    check_iteration_options(args, "bench")
     report: dict = {
         "config": {
             "hop": args.hop,
@@ -306,8 +323,11 @@ def run(args: argparse.Namespace) -> int:
     with one_thread():
         cfg, mag = _frames(args)
         if args.soak is not None:
+            from phasefold.engine.registry import DEFAULT_STREAM_METHOD
+
+            method = args.soak_method or DEFAULT_STREAM_METHOD
             result = soak(
-                args.soak_method, args.soak, cfg, mag, args.lookahead[-1], args.block[0], args.iterations
+                method, args.soak, cfg, mag, args.lookahead[-1], args.block[0], args.step_iterations
             )
             report["soak"] = result
             print(

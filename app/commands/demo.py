@@ -58,13 +58,14 @@ def headless(opts) -> int:
     """Stream the demo through the engine to the chosen sink and print latency, RTF and scores."""
     import numpy as np
     from phasefold.engine.evaluation import evaluate_signal
+    from phasefold.engine.registry import default_stream_method
     from phasefold.engine.stft import StftConfig
-    from phasefold.engine.streaming import Player, Stream, method_names, open_sink
+    from phasefold.engine.streaming import Player, Stream, aligned, method_names, open_sink
     from phasefold.extras import has_extra, needs_line
-    from phasefold.gui.sources import SOURCE_DEMO, default_method, prepare_source
+    from phasefold.gui.sources import SOURCE_DEMO, prepare_source
 
     cfg = StftConfig()
-    method = opts.method or default_method(method_names())
+    method = opts.method or default_stream_method(method_names())
     source = prepare_source(SOURCE_DEMO, cfg, snr_db=opts.snr)
     stream = Stream.open(method, cfg, lookahead=opts.lookahead, block=opts.block, backend=opts.backend)
     sink, notes = open_sink(opts.output or "null", cfg.sample_rate)
@@ -78,8 +79,7 @@ def headless(opts) -> int:
     if summary["error"]:
         print(f"phasefold demo: stopped: {summary['error']}", file=sys.stderr)
         return 1
-    start = cfg.pad + stream.delay_samples
-    y = np.concatenate(produced)[start : start + source.length]
+    y = aligned(stream, np.concatenate(produced), source.length)
     print(
         f"  RTF {summary['rtf']:.3f} ({summary['ms_per_frame']:.2f} ms/frame), latency "
         f"{summary['latency_ms']:.1f} ms, under-runs {summary['underruns']}"
@@ -90,7 +90,10 @@ def headless(opts) -> int:
     else:
         print(f"  {needs_line('scoring against the demo signal', 'eval')}")
     if getattr(sink, "path", None) is not None:
-        print(f"  wrote {sink.path}: the output as it would play, {start} samples of delay in front")
+        print(
+            f"  wrote {sink.path}: the output as it would play, "
+            f"{stream.output_offset} samples of delay in front"
+        )
     elif not sink.live:
         print("  (no audio played: use --output default where a sound card exists, or `phasefold gui`)")
     return 0

@@ -20,6 +20,12 @@ import sys
 from pathlib import Path
 
 from phasefold.commands import finite_float, hop_size, non_negative_int
+from phasefold.commands.options import (
+    add_backend_argument,
+    add_iterations_argument,
+    add_online_arguments,
+    check_iteration_options,
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -42,13 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DB",
         help="modified magnitudes: white noise at this SNR, then the oracle Wiener mask",
     )
-    parser.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=None,
-        help="iterations of every method (default 100; an unfolded model runs its T layers once, as in its "
-        "card's metrics)",
-    )
+    add_iterations_argument(parser)
     parser.add_argument(
         "--seed",
         type=non_negative_int,
@@ -59,9 +59,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
-    from phasefold.commands import add_backend_argument
-    from phasefold.commands.stream import add_online_arguments
-
     add_online_arguments(parser)
     add_backend_argument(parser)
     parser.set_defaults(run=run)
@@ -80,20 +77,30 @@ def parse_methods(text: str, backend: str = "auto") -> list[str]:
     return names
 
 
+def _offline_words(name: str, cfg, n_iter: int | None) -> str:
+    """What an offline run of ``name`` at ``cfg`` runs, in words (its default where ``n_iter`` is None)."""
+    from phasefold.engine.registry import lookup
+
+    spec = lookup(name)
+    return spec.at_hop(cfg.hop).describe_offline(spec.iterations if n_iter is None else n_iter)
+
+
 def run(args: argparse.Namespace) -> int:
     """Score every file it can; exit 1 where a file could not be scored (one line each, also in the JSON)."""
     from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import evaluate, failure_text, format_table
     from phasefold.engine.inputs import resolve_inputs
     from phasefold.engine.outputs import check_output_path, write_text
+    from phasefold.engine.stft import StftConfig
 
     if args.json is not None:
         check_output_path(args.json, "JSON report", inputs=tuple(args.paths))
+    check_iteration_options(args, "evaluate")
     if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
-        from phasefold.commands.stream import online_method
+        from phasefold.commands.options import streamed_method
 
         names = [n.strip() for n in args.methods.split(",") if n.strip()]
-        methods = {name: online_method(name, args) for name in names}
+        methods = {name: streamed_method(name, args, iterate_all=False) for name in names}
     else:
         methods = parse_methods(args.methods, args.backend)
     files = resolve_inputs(args.paths)
@@ -103,20 +110,24 @@ def run(args: argparse.Namespace) -> int:
         methods, files, args.hop, args.snr, args.iterations, args.seed, args.backend, progress=True
     )
     report["config"]["backend"] = args.backend
+    cfg = StftConfig.from_dict(report["config"]["stft"])
     if args.online:
+        ran_by = {name: entry.describe(cfg) for name, entry in methods.items()}
         report["config"]["online"] = {
             "lookahead": args.lookahead,
             "block": args.block,
             "step_iterations": args.step_iterations,
             "init": args.init,
+            "ran": ran_by,
         }
+        ran = "; ".join(ran_by.values())
+    else:
+        ran = ", ".join(f"{name}: {_offline_words(name, cfg, args.iterations)}" for name in methods)
     failures = report.get("failures", [])
     cond = report["config"]["condition"]
-    print(
-        f"{len(files) - len(failures)} files, {cond}, hop {report['config']['stft']['hop']}, "
-        f"{'default' if args.iterations is None else args.iterations} iterations, RTF on one thread"
-    )
+    print(f"{len(files) - len(failures)} files, {cond}, hop {cfg.hop}, RTF on one thread")
     print(format_table(report))
+    print(f"ran: {ran}")
     if args.json is not None:
         write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -5,37 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from phasefold.commands import (
+from phasefold.commands import finite_float, positive_float
+from phasefold.commands.options import (
     add_backend_argument,
-    finite_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
+    add_lookahead_block_arguments,
+    add_method_argument,
 )
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `phasefold gui` and `phasefold demo`."""
-    parser.add_argument(
-        "--method",
-        "-m",
-        default=None,
-        help="method, shipped model or exported model file (NAME.onnx, card beside it) to select",
-    )
-    parser.add_argument(
-        "--lookahead",
-        "-L",
-        type=non_negative_int,
-        default=None,
-        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
-    )
-    parser.add_argument(
-        "--block",
-        "-B",
-        type=positive_int,
-        default=None,
-        help="block size B in frames (default: a stream-trained model's own B, else 1)",
-    )
+    add_method_argument(parser, streaming=True)
+    add_lookahead_block_arguments(parser)
     parser.add_argument(
         "--output",
         "-o",

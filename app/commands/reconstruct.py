@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import TextIO
 
 from phasefold.commands import finite_float, hop_size, non_negative_int
+from phasefold.commands.options import (
+    add_backend_argument,
+    add_format_argument,
+    add_iterations_argument,
+    add_method_argument,
+    add_online_arguments,
+    check_iteration_options,
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -20,16 +28,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, help="output WAV file (22050 Hz, same length as the input)"
     )
-    parser.add_argument(
-        "--method", default="fgla", help="reconstruction method (default: fgla); see --list-methods"
-    )
-    parser.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=None,
-        help="iterations of the method (default 100; an unfolded model runs its T layers once, and N means "
-        "round(N / T) passes)",
-    )
+    add_method_argument(parser)
+    add_iterations_argument(parser)
     parser.add_argument(
         "--hop",
         type=hop_size,
@@ -46,16 +46,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of the random initial phase and the noise"
     )
-    parser.add_argument(
-        "--format",
-        choices=("PCM_16", "PCM_24", "FLOAT"),
-        default="PCM_16",
-        help="WAV sample format (default PCM_16)",
-    )
+    add_format_argument(parser)
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
-    from phasefold.commands import add_backend_argument
-    from phasefold.commands.stream import add_online_arguments
-
     add_online_arguments(parser)
     add_backend_argument(parser)
     parser.set_defaults(run=run)
@@ -97,25 +89,34 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".wav":
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
     check_output_path(args.output, "audio", inputs=(args.input,))
+    check_iteration_options(args, "reconstruct")
 
     import soxr
+    from phasefold.commands.options import streamed_method
     from phasefold.engine.evaluation import Stopwatch, real_time_factor, spectral_convergence_db
     from phasefold.engine.inputs import load_measurements
-    from phasefold.engine.methods import get_method, reconstruct
+    from phasefold.engine.methods import reconstruct
     from phasefold.engine.outputs import write_wav
+    from phasefold.engine.registry import DEFAULT_METHOD, lookup
+    from phasefold.engine.runners import offline_runner
     from phasefold.engine.stft import SAMPLE_RATE
 
+    name = args.method or DEFAULT_METHOD
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
-        from phasefold.commands.stream import online_method
-
-        method = online_method(args.method, args)
+        method = streamed_method(name, args)
     else:
-        method = get_method(args.method, args.backend)
+        spec = lookup(name)
+        method = offline_runner(spec, args.backend)
     mag, cfg, length, reference, notes = load_measurements(args.input, args.hop, args.snr, args.seed)
     del reference  # not scored here: a long file's signal need not stay in memory
     for note in notes:
         _note(f"{args.input.name}: {note}")
     iterations = method.iterations if args.iterations is None else args.iterations
+    ran = (
+        method.describe(cfg)
+        if args.online
+        else f"{name}, {spec.at_hop(cfg.hop).describe_offline(iterations)}"
+    )
     with Stopwatch() as watch:
         y = reconstruct(method, mag, cfg, iterations, args.seed, length)
     sc = spectral_convergence_db(y, mag, cfg)
@@ -123,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
     if cfg.sample_rate != SAMPLE_RATE:
         y = soxr.resample(y, cfg.sample_rate, SAMPLE_RATE, quality="HQ")
         _note(f"resampled {cfg.sample_rate} Hz -> {SAMPLE_RATE} Hz")
-    for note in write_wav(args.output, y, SAMPLE_RATE, subtype=args.format):
+    for note in write_wav(args.output, y, SAMPLE_RATE, subtype=args.format or "PCM_16"):
         _note(note)
     print(
-        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {args.method}, {iterations} iterations, "
+        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {ran}, "
         f"hop {cfg.hop}, {watch.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {sc:.1f} dB"
     )
     return 0

@@ -9,12 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from phasefold.commands import (
+from phasefold.commands import finite_float, positive_float
+from phasefold.commands.options import (
     add_backend_argument,
-    finite_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
+    add_format_argument,
+    add_method_argument,
+    add_stream_arguments,
+    check_iteration_options,
+    refuse_offline_iterations,
 )
 
 
@@ -27,15 +29,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="'default' (sound card), a device name/index, FILE.wav, or 'null' (default: default)",
     )
     what = parser.add_mutually_exclusive_group()
-    what.add_argument(
-        "--method", "-m", default=None, help="streaming method (see --list-methods); default unfolded-untied"
-    )
+    add_method_argument(what, streaming=True)
     what.add_argument("--model", type=Path, help="an exported model (.onnx with its .json card)")
-    _window_arguments(
-        parser,
-        "--iterations",
-        "iterations per step (ADMM/GLA), model passes, or RTISI-LA iterations per frame",
-    )
+    add_stream_arguments(parser)
+    refuse_offline_iterations(parser)
     parser.add_argument(
         "--realtime",
         action="store_true",
@@ -57,6 +54,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--score", action="store_true", help="score the output against the input (files only)"
     )
     parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
+    add_format_argument(parser, "sample format of the WAV files written (-o FILE.wav, --record)")
     add_backend_argument(parser)
     parser.set_defaults(run=run)
 
@@ -95,24 +93,28 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path
+    from phasefold.engine.registry import DEFAULT_STREAM_METHOD
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
+    from phasefold.engine.streaming.steps import stream_spec
+    from phasefold.engine.streaming.window import INITS
 
     if args.list_methods:
         for name in method_names():
             print(name)
         return 0
-    method = args.model if args.model is not None else (args.method or "unfolded-untied")
+    check_iteration_options(args, "stream")
+    spec = stream_spec(args.model if args.model is not None else (args.method or DEFAULT_STREAM_METHOD))
     with one_thread():
         source = _source(args, StftConfig())
         stream = Stream(
             make_processor(
-                method,
+                spec,
                 source.cfg,
                 args.lookahead,
                 args.block,
-                iterations=args.iterations,
-                init=args.init,
+                iterations=args.step_iterations,
+                init=args.init or INITS[0],
                 backend=args.backend,
             )
         )
@@ -121,8 +123,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         if args.record is not None:
             check_output_path(args.record, "recording", inputs=(args.input,))
+        subtype = args.format or "PCM_16"
         sink, notes = open_sink(
-            args.output, stream.cfg.sample_rate, fallback=args.record, inputs=(args.input,)
+            args.output, stream.cfg.sample_rate, fallback=args.record, inputs=(args.input,), subtype=subtype
         )
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
@@ -134,12 +137,14 @@ def run(args: argparse.Namespace) -> int:
             record = temp_record = Path(name)
         produced: list[np.ndarray] = []
         print(f"phasefold stream: {source.name} -> {sink.describe()}", file=sys.stderr)
-        print(f"  {stream.describe()}", file=sys.stderr)
+        n_iter = spec.step_iterations_at(stream.cfg, stream.lookahead, stream.block, args.step_iterations)
+        print(f"  {stream.describe()}; {spec.describe_step(n_iter)}", file=sys.stderr)
         player = Player(
             source,
             stream,
             sink,
             record_path=record if sink.live else None,
+            record_subtype=subtype,
             on_samples=produced.append if args.score else None,
             on_stats=_status,
             stats_interval=0.5,
@@ -180,52 +185,8 @@ def _score(source, stream, out) -> None:
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
         return
-    start = stream.cfg.pad + stream.delay_samples
-    y = out[start : start + source.reference.size]
+    from phasefold.engine.streaming import aligned
+
+    y = aligned(stream, out, source.reference.size)
     scores = evaluate_signal(source.reference, y, stream.cfg, r=source.frames)
     print("score: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-
-
-def add_online_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--online --lookahead L --block B [--step-iterations N] [--init]` for reconstruct and evaluate."""
-    group = parser.add_argument_group("streaming (--online)")
-    group.add_argument(
-        "--online",
-        action="store_true",
-        help="run the method through the streaming engine (frame by frame, fixed latency)",
-    )
-    _window_arguments(
-        group,
-        "--step-iterations",
-        "iterations per window step / model passes / RTISI-LA iterations per frame "
-        "(default: the method's streaming default)",
-    )
-
-
-def _window_arguments(target, iterations_flag: str, iterations_help: str) -> None:
-    """--lookahead, --block, the iterations flag and --init: the settings of a streaming window."""
-    target.add_argument(
-        "--lookahead",
-        "-L",
-        type=non_negative_int,
-        default=None,
-        help="look-ahead L in frames (default: a stream-trained model's own L, else 3)",
-    )
-    target.add_argument(
-        "--block", "-B", type=positive_int, default=1, help="block size B in frames (default 1)"
-    )
-    target.add_argument(iterations_flag, type=positive_int, default=None, help=iterations_help)
-    target.add_argument(
-        "--init",
-        choices=("advance", "rtpghi"),
-        default="advance",
-        help="phase start of new frames for window methods (default advance)",
-    )
-
-
-def online_method(name: str, args: argparse.Namespace):
-    """An engine.runners.Method running ``name`` through the streaming engine with the --online settings."""
-    from phasefold.engine.streaming.offline import streamed_method
-
-    backend = getattr(args, "backend", "auto")
-    return streamed_method(name, args.lookahead, args.block, args.step_iterations, args.init, backend)

@@ -71,22 +71,13 @@ def check_options(opts: LaunchOptions) -> None:
 
 
 def fill_settings(opts: LaunchOptions) -> None:
-    """L and B left out: a stream-trained model's own (its card's ``streaming``), else 3 and 1; a -L or
-    -B other than the model's is refused."""
-    from phasefold.engine.streaming.steps import DEFAULT_LOOKAHEAD, trained_settings
+    """L and B left out: a stream-trained model's own (its card's ``streaming``), else the registry's
+    defaults; a -L or -B other than the model's is refused (engine.registry.MethodSpec.stream_settings)."""
+    from phasefold.engine import registry
 
-    trained = trained_settings(opts.method) if opts.method is not None else None
-    own = trained or (DEFAULT_LOOKAHEAD, 1)
-    asked = (
-        own[0] if opts.lookahead is None else opts.lookahead,
-        own[1] if opts.block is None else opts.block,
-    )
-    if trained is not None and asked != trained:
-        raise InputError(
-            f"{opts.method} was trained inside the stream at look-ahead {trained[0]}, block {trained[1]}: "
-            f"leave out -L and -B to take its own (asked: look-ahead {asked[0]}, block {asked[1]})"
-        )
-    opts.lookahead, opts.block = asked
+    # no method: the one the window selects at start
+    name = opts.method or registry.default_stream_method(registry.streaming_names())
+    opts.lookahead, opts.block = registry.lookup(name).stream_settings(opts.lookahead, opts.block)
 
 
 def launch(opts: LaunchOptions) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from phasefold.engine.registry import DEFAULT_BLOCK, DEFAULT_LOOKAHEAD
 from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -82,11 +83,11 @@ class ControlPanel(QWidget):
         self.method.setMinimumContentsLength(16)
         self.lookahead = QSpinBox()
         self.lookahead.setRange(0, 8)
-        self.lookahead.setValue(3)
+        self.lookahead.setValue(DEFAULT_LOOKAHEAD)
         self.lookahead.setSuffix(" frames")
         self.block = QSpinBox()
         self.block.setRange(1, 8)
-        self.block.setValue(1)
+        self.block.setValue(DEFAULT_BLOCK)
         self.block.setSuffix(" frames")
         method_box = QGroupBox("Method")
         meth = QFormLayout(method_box)

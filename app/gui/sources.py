@@ -16,13 +16,10 @@ SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
 
 
 def default_method(names: list[str]) -> str:
-    """The method selected at start: the untied model when shipped (the best live scores on the demo at
-    L = 3 since its anchoring, docs/results.md), else the tied one, else the first model, else the first
-    method."""
-    for name in ("unfolded-untied", "unfolded-tied"):
-        if name in names:
-            return name
-    return next((n for n in names if n.startswith("unfolded")), names[0])
+    """The method selected at start (engine.registry.default_stream_method)."""
+    from phasefold.engine.registry import default_stream_method
+
+    return default_stream_method(names)
 
 
 _demo_lock = threading.Lock()

@@ -16,9 +16,9 @@ class MethodDivergence:
 
         refs_u = np.linspace(0.0, 3.0, 400)
         refs = [("quadratic (y - 1)²/2", dc.quadratic(refs_u, 1.0)), ("KL(y | 1)", dc.kl(refs_u, 1.0))]
-        from phasefold.engine.streaming.steps import model_file
+        from phasefold.engine.registry import lookup
 
-        model = model_file(name)
+        model = lookup(name).path
         if model is None or not model.is_file():
             note = {
                 "admm-l2": "ADMM minimises the quadratic loss (dashed)",

@@ -115,9 +115,10 @@ class StreamControl:
         if not name:
             return
         self._show_divergence(name)
-        from phasefold.engine.streaming.steps import trained_settings
+        from phasefold.engine.registry import lookup
 
-        trained = trained_settings(name)
+        own = lookup(name)
+        trained = None if own.lookahead is None else own.stream_settings()
         if trained is not None and self.worker is None:  # a stream-trained model runs at its own L and B
             self.controls.lookahead.setValue(trained[0])
             self.controls.block.setValue(trained[1])

@@ -49,7 +49,7 @@ class StreamWorker:
         self.cfg: StftConfig = stream.cfg
         self.live = source.n_frames is None  # the microphone: paced by the device, cannot be held
         self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.output = OutputTrack(self.cfg, self.cfg.pad + stream.delay_samples, stream.lookahead)
+        self.output = OutputTrack(self.cfg, stream.output_offset, stream.lookahead)
         self.sink = MonitorSink(sink, self.output.offset, self._original_at)
         self.set_volume(volume)
         self.set_original(original)

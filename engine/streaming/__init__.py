@@ -3,8 +3,9 @@
 Stable API (used by the CLI and the GUI):
 - ``Stream`` / ``Stream.open(method_or_model, cfg, lookahead, block, iterations, init)``: push/flush/reset,
   ``latency_samples``/``latency_ms``, ``stats`` (frames in, samples out, compute time, RTF);
-- ``make_processor`` / ``make_step`` / ``method_names``: build any method by name or model path;
-- ``reconstruct_online``: a whole magnitude spectrogram through the engine, time-aligned output;
+- ``make_processor`` / ``method_names``: build any method by name or model path;
+- ``reconstruct_online``: a whole magnitude spectrogram through the engine, time-aligned output
+  (``aligned``: the part of a stream's output that matches the offline signal, ``Stream.output_offset``);
 - sources (``ArraySource``, ``AudioFileSource``, ``NpzSource``, ``MicSource``), sinks (``NullSink``,
   ``WavSink``, ``SoundDeviceSink``, ``open_sink``; ``ClockedSink``, a device model without hardware) and
   ``Player``, which runs source -> stream -> sink on a worker thread with callbacks;
@@ -14,7 +15,7 @@ Stable API (used by the CLI and the GUI):
 from phasefold.engine.streaming.base import FrameProcessor
 from phasefold.engine.streaming.clocked import ClockedSink
 from phasefold.engine.streaming.core import Stream, StreamStats
-from phasefold.engine.streaming.offline import reconstruct_online, run_stream
+from phasefold.engine.streaming.offline import aligned, reconstruct_online, run_stream
 from phasefold.engine.streaming.player import Player
 from phasefold.engine.streaming.ring import AudioRing
 from phasefold.engine.streaming.sinks import (
@@ -26,7 +27,7 @@ from phasefold.engine.streaming.sinks import (
     output_devices,
 )
 from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
-from phasefold.engine.streaming.steps import make_processor, make_step, method_names, shipped_models
+from phasefold.engine.streaming.steps import make_processor, method_names
 
 __all__ = [
     "ArraySource",
@@ -44,12 +45,11 @@ __all__ = [
     "Stream",
     "StreamStats",
     "WavSink",
+    "aligned",
     "make_processor",
-    "make_step",
     "method_names",
     "open_sink",
     "output_devices",
     "reconstruct_online",
     "run_stream",
-    "shipped_models",
 ]

@@ -1,12 +1,14 @@
 """``Stream``: the streaming engine's front door (frames in, samples out, fixed latency, explicit state).
 
-    stream = Stream.open("unfolded-untied", lookahead=3, block=1)
+    stream = Stream.open("unfolded-untied")  # L and B: a stream-trained model's own, else 3 and 1
     for frames in source:                  # [k, K] measurements r = |X|^d (or complex frames)
         audio = stream.push(frames)        # k H samples once primed (zeros before), B H at a time
     audio = stream.flush()                 # the (L + N/H - 1) H samples still held
     stream.reset()                         # ready for a new stream
 
-Output sample i is padded input sample i - L H (offline sample s at s + P + L H). Every push is
+Output sample i is padded input sample i - L H: offline sample s appears at output index
+s + ``output_offset`` (= P + L H, P = cfg.pad the STFT's padding); engine.streaming.offline.aligned cuts
+the samples that match an offline signal. Every push is
 checked before any state changes: a frame with the wrong number of bins, NaN/inf or negative
 values raises InputError and leaves the stream exactly as it was. Every block's output is checked too:
 a method that returns NaN or infinite samples (magnitudes far outside its range) raises InputError naming
@@ -84,13 +86,16 @@ class Stream:
         cls,
         method: str | Path,
         cfg: StftConfig | None = None,
-        lookahead: int = 3,
-        block: int = 1,
+        lookahead: int | None = None,
+        block: int | None = None,
         iterations: int | None = None,
         init: str = "advance",
         **options,
     ) -> Stream:
-        """A stream running a method name or an exported model (.onnx path); see ``make_processor``."""
+        """A stream running a method name or an exported model (.onnx path); see ``make_processor``.
+
+        ``lookahead`` / ``block`` None: a stream-trained model's own (its card's), else 3 and 1; a setting
+        that contradicts a stream-trained model's card raises InputError naming the model's value."""
         from phasefold.engine.streaming.steps import make_processor
 
         return cls(make_processor(method, cfg, lookahead, block, iterations=iterations, init=init, **options))
@@ -117,6 +122,12 @@ class Stream:
     def delay_samples(self) -> int:
         """Output index minus padded input index: L H."""
         return self.lookahead * self.cfg.hop
+
+    @property
+    def output_offset(self) -> int:
+        """Output index minus offline signal index, in samples: offline sample s appears at output index
+        s + output_offset = s + P + L H (P = cfg.pad, the STFT's front padding)."""
+        return self.cfg.pad + self.delay_samples
 
     def describe(self) -> str:
         return (

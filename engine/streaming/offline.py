@@ -1,34 +1,44 @@
-"""A whole spectrogram through the streaming engine, with output time-aligned to the input."""
+"""A whole spectrogram through the streaming engine, with output time-aligned to the input: the one place
+that cuts a stream's output to the offline signal (``aligned``, from Stream.output_offset)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import InputError
-from phasefold.engine.runners import Method
+from phasefold.engine.registry import MethodSpec
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.core import Stream
-from phasefold.engine.streaming.steps import default_settings, make_processor
+from phasefold.engine.streaming.steps import make_processor, stream_spec
+
+
+def aligned(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` samples of a stream's output ``out`` (everything it returned from its first push)
+    that match the offline signal: out[output_offset : output_offset + length] (Stream.output_offset);
+    fewer where the output is shorter."""
+    start = stream.output_offset
+    return out[start : start + length]
 
 
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
     """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal."""
-    cfg = stream.cfg
     out = np.concatenate([stream.push(mag), stream.flush()])
-    start = cfg.pad + stream.delay_samples
-    if out.size < start + length:
+    y = aligned(stream, out, length)
+    if y.size < length:
+        cfg = stream.cfg
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    return out[start : start + length].astype(np.float64)
+    return y.astype(np.float64)
 
 
 def reconstruct_online(
-    method_or_model: str | Path,
+    method_or_model: str | Path | MethodSpec,
     mag: np.ndarray,
     cfg: StftConfig,
     length: int,
-    lookahead: int = 3,
-    block: int = 1,
+    lookahead: int | None = None,
+    block: int | None = None,
     iterations: int | None = None,
     init: str = "advance",
     seed: int = 0,
@@ -36,7 +46,8 @@ def reconstruct_online(
 ) -> np.ndarray:
     """Rebuild ``length`` samples from measurements [F, K] frame by frame, as a live stream would.
 
-    Sample s of the result is offline sample s (the engine's L H delay and the P padding removed).
+    Sample s of the result is offline sample s (Stream.output_offset removed). ``lookahead`` / ``block``
+    None: the method's own (engine.streaming.steps.make_processor).
     """
     mag = np.asarray(mag, dtype=np.float64)
     if mag.ndim != 2 or mag.shape[1] != cfg.n_bins:
@@ -58,25 +69,62 @@ def reconstruct_online(
     return run_stream(stream, mag, length)
 
 
-def streamed_method(
-    name: str | Path,
-    lookahead: int | None = None,
-    block: int | None = None,
-    iterations: int | None = None,
-    init: str = "advance",
-    backend: str = "auto",
-) -> Method:
-    """An offline engine.runners.Method running ``name`` through the streaming engine (``reconstruct_online``:
-    output aligned with the input): L and B default to a stream-trained model's own, else (3, 1);
-    ``iterations`` per window step (ignored by RTPGHI, which does not iterate). The processor is built once
-    here, so that unknown names and bad settings fail before any file is read."""
-    iterations = None if str(name).startswith("rtpghi") else iterations
-    lookahead, block = default_settings(name, lookahead, block)
-    make_processor(name, None, lookahead, block, iterations=iterations, init=init, backend=backend)
+@dataclass(frozen=True)
+class StreamedMethod:
+    """A streaming method as an offline runner (engine.runners.Method's ``run``, ``iterations`` and
+    ``description``): every signal goes through a fresh stream at fixed look-ahead and block, aligned.
 
-    def run(mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
-        return reconstruct_online(
-            name, mag, cfg, length, lookahead, block, iterations, init, seed, backend=backend
+    ``iterations`` (per step) None: the spec's default; the offline iteration count given to ``run`` does
+    not apply (``describe`` says what runs per step)."""
+
+    spec: MethodSpec
+    lookahead: int
+    block: int
+    step_iterations: int | None = None
+    init: str = "advance"
+    backend: str = "auto"
+    iterations: int = 0  # the offline count run() is given: not used by a stream
+
+    @classmethod
+    def build(
+        cls,
+        method: str | Path | MethodSpec,
+        lookahead: int | None = None,
+        block: int | None = None,
+        step_iterations: int | None = None,
+        init: str = "advance",
+        backend: str = "auto",
+    ) -> StreamedMethod:
+        """Look the method up and build its processor once now, so that an unknown name or a bad setting
+        fails before any file is read; L and B as MethodSpec.stream_settings."""
+        spec = stream_spec(method)
+        lookahead, block = spec.stream_settings(lookahead, block)
+        make_processor(spec, None, lookahead, block, iterations=step_iterations, init=init, backend=backend)
+        return cls(spec, lookahead, block, step_iterations, init, backend)
+
+    @property
+    def description(self) -> str:
+        return self.describe(self.spec.cfg or StftConfig())
+
+    def describe(self, cfg: StftConfig) -> str:
+        """What runs at ``cfg``: the method, look-ahead, block and iterations per step."""
+        n_iter = self.spec.step_iterations_at(cfg, self.lookahead, self.block, self.step_iterations)
+        return (
+            f"{self.spec.name} streamed (look-ahead {self.lookahead}, block {self.block}, "
+            f"{self.spec.describe_step(n_iter)})"
         )
 
-    return Method(f"{name} streamed (look-ahead {lookahead}, block {block})", run)
+    def run(self, mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
+        del n_iter  # the per-step count is the stream's (step_iterations)
+        return reconstruct_online(
+            self.spec,
+            mag,
+            cfg,
+            length,
+            self.lookahead,
+            self.block,
+            self.step_iterations,
+            self.init,
+            seed,
+            backend=self.backend,
+        )

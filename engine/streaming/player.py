@@ -37,6 +37,7 @@ class Player:
         stream: Stream,
         sink: Sink,
         record_path: str | Path | None = None,
+        record_subtype: str = "PCM_16",
         on_frames: Callable[[np.ndarray], None] | None = None,
         on_samples: Callable[[np.ndarray], None] | None = None,
         on_stats: Callable[[dict], None] | None = None,
@@ -51,6 +52,7 @@ class Player:
             )
         self.source, self.stream, self.sink = source, stream, sink
         self.record_path = Path(record_path) if record_path else None
+        self.record_subtype = record_subtype
         self.on_frames, self.on_samples, self.on_stats = on_frames, on_samples, on_stats
         self.on_error, self.on_finished = on_error, on_finished
         self.stats_interval = stats_interval
@@ -175,7 +177,9 @@ class Player:
         recording keeps what was played before the error (a vanished device, NaN out of the method)."""
         self._t0 = time.perf_counter()
         self.recorder = (
-            WavSink(self.record_path, self.sink.sample_rate) if self.record_path and self.sink.live else None
+            WavSink(self.record_path, self.sink.sample_rate, self.record_subtype)
+            if self.record_path and self.sink.live
+            else None
         )
         last_stats = self._t0
         try:

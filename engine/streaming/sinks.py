@@ -78,6 +78,7 @@ class WavSink(Sink):
         import soundfile as sf
 
         super().__init__(sample_rate)
+        self.subtype = subtype
         self.path = check_output_path(path, "audio", inputs)
         self._output = atomic_output(self.path)
         part = self._output.__enter__()
@@ -94,7 +95,7 @@ class WavSink(Sink):
     def write(self, samples: np.ndarray) -> None:
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         over = np.abs(x) > 1.0
-        if over.any():
+        if self.subtype != "FLOAT" and over.any():  # a float WAV keeps them
             self.clipped += int(over.sum())
             x = np.clip(x, -1.0, 1.0)
         try:
@@ -273,9 +274,11 @@ def open_sink(
     fallback: str | Path | None = None,
     device_buffer_s: float = 0.5,
     inputs: tuple = (),
+    subtype: str = "PCM_16",
 ) -> tuple[Sink, list[str]]:
     """'null', a path ending in .wav (none of ``inputs``), or 'default' / a device name or index for live
-    playback; any other file name (``names_file``) is refused, never taken for a device.
+    playback; any other file name (``names_file``) is refused, never taken for a device. A WAV file is
+    written in ``subtype`` (engine.outputs.SUBTYPES).
 
     Where live playback is impossible (no PortAudio, no output device) the sink falls back to a WAV
     file at ``fallback`` (or the null sink) and the notes say why.
@@ -286,7 +289,7 @@ def open_sink(
         path = Path(spec)
         if path.suffix.lower() != ".wav" and not path.is_dir():  # check_output_path refuses a folder
             raise InputError(f"{spec}: audio files are written as WAV only; name the output FILE.wav")
-        return WavSink(path, sample_rate, inputs=inputs), []
+        return WavSink(path, sample_rate, subtype, inputs=inputs), []
     device: int | str | None = None if spec == "default" else (int(spec) if spec.isdigit() else spec)
     try:
         sink: Sink = SoundDeviceSink(sample_rate, device, buffer_seconds=device_buffer_s)
@@ -298,5 +301,7 @@ def open_sink(
     if not output_devices() and reason.startswith("cannot open"):
         reason = f"{reason} (PortAudio lists no output device: this machine has no sound card)"
     if fallback is not None:
-        return WavSink(fallback, sample_rate, inputs=inputs), [f"{reason}: writing to {fallback} instead"]
+        return WavSink(fallback, sample_rate, subtype, inputs=inputs), [
+            f"{reason}: writing to {fallback} instead"
+        ]
     return NullSink(sample_rate), [f"{reason}: using the null sink instead"]

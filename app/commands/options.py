@@ -1,0 +1,181 @@
+"""The options every command declares the same way: method, iterations, look-ahead, block, step
+iterations, phase start, backend, WAV format; and the checks that refuse one where it does not apply.
+
+One idea, one option: ``--iterations`` counts the iterations of an offline run over the whole signal
+(reconstruct, evaluate); ``--step-iterations`` counts those of one stream step (ADMM/(F)GLA iterations per
+window step, model passes, RTISI-LA iterations per frame: reconstruct and evaluate with ``--online``,
+stream, bench). Each is refused with one line (InputError) where it does not apply. Defaults come from the
+registry (engine.registry): the help says what they are, None means the method's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from phasefold.commands import non_negative_int, positive_int
+
+#: the options of the streaming window (flag, attribute): refused without --online where there is one
+STREAM_OPTIONS = (
+    ("--lookahead", "lookahead"),
+    ("--block", "block"),
+    ("--step-iterations", "step_iterations"),
+    ("--init", "init"),
+)
+
+
+def add_method_argument(target, streaming: bool = False) -> None:
+    """--method / -m: a method name or an exported model file (default: the registry's)."""
+    from phasefold.engine import registry
+
+    default = registry.DEFAULT_STREAM_METHOD if streaming else registry.DEFAULT_METHOD
+    target.add_argument(
+        "--method",
+        "-m",
+        default=None,
+        help=f"method name or exported model file NAME.onnx (default {default}); see --list-methods",
+    )
+
+
+def add_iterations_argument(target) -> None:
+    """--iterations: iterations of an offline run (default: the method's own)."""
+    from phasefold.engine import registry
+
+    target.add_argument(
+        "--iterations",
+        type=non_negative_int,
+        default=None,
+        help="iterations over the whole signal (default: the method's own, "
+        f"{registry.OFFLINE_ITERATIONS} for a classical method; a model runs its T layers once, and N means "
+        "round(N / T) passes); streamed runs take --step-iterations",
+    )
+
+
+def add_step_iterations_argument(target) -> None:
+    """--step-iterations: iterations of one stream step (default: the method's own)."""
+    from phasefold.engine import registry
+
+    target.add_argument(
+        "--step-iterations",
+        type=positive_int,
+        default=None,
+        help=f"iterations per window step (ADMM/(F)GLA, default {registry.STEP_ITERATIONS}), model passes "
+        "per step (default 1), RTISI-LA iterations per frame (default: as many STFT projections per frame as "
+        f"a {registry.STEP_ITERATIONS}-iteration window step); RTPGHI is not iterative",
+    )
+
+
+def add_lookahead_block_arguments(target, many: bool = False) -> None:
+    """--lookahead / -L and --block / -B (``many``: comma-separated lists, as bench sweeps them)."""
+    from phasefold.commands import int_list
+    from phasefold.engine import registry
+
+    own = "a stream-trained model's own, else"
+    target.add_argument(
+        "--lookahead",
+        "-L",
+        type=int_list(0) if many else non_negative_int,
+        default=None,
+        help=f"look-ahead{'s' if many else ''} L in frames (default: {own} {registry.DEFAULT_LOOKAHEAD})",
+    )
+    target.add_argument(
+        "--block",
+        "-B",
+        type=int_list(1) if many else positive_int,
+        default=None,
+        help=f"block size B in frames (default: {own} {registry.DEFAULT_BLOCK})",
+    )
+
+
+def add_init_argument(target) -> None:
+    """--init: the phase start of new frames for window methods."""
+    from phasefold.engine.streaming.window import INITS
+
+    target.add_argument(
+        "--init",
+        choices=INITS,
+        default=None,
+        help=f"phase start of new frames for window methods (default {INITS[0]})",
+    )
+
+
+def add_stream_arguments(target) -> None:
+    """--lookahead, --block, --step-iterations and --init: the settings of a streaming window."""
+    add_lookahead_block_arguments(target)
+    add_step_iterations_argument(target)
+    add_init_argument(target)
+
+
+def add_online_arguments(parser: argparse.ArgumentParser) -> None:
+    """--online and the streaming window's settings, for the offline commands (reconstruct, evaluate)."""
+    group = parser.add_argument_group("streaming (--online)")
+    group.add_argument(
+        "--online",
+        action="store_true",
+        help="run the method through the streaming engine (frame by frame, fixed latency)",
+    )
+    add_stream_arguments(group)
+
+
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """--backend: which implementation runs the methods (engine.backends)."""
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "compiled", "onnxruntime", "numpy"),
+        default="auto",
+        help="auto (default): the compiled kernels where available, else the reference; compiled: insist on "
+        "them; onnxruntime / numpy: the reference (models run their ONNX graph, classical methods numpy)",
+    )
+
+
+def add_format_argument(target, what: str = "WAV sample format") -> None:
+    """--format: the sample format of the WAV files a command writes (engine.outputs.SUBTYPES)."""
+    from phasefold.engine.outputs import SUBTYPES
+
+    target.add_argument("--format", choices=SUBTYPES, default=None, help=f"{what} (default {SUBTYPES[0]})")
+
+
+def refuse_offline_iterations(target) -> None:
+    """--iterations declared only to be refused with one line where the count is per stream step."""
+    target.add_argument("--iterations", type=non_negative_int, default=None, help=argparse.SUPPRESS)
+
+
+def check_iteration_options(args: argparse.Namespace, command: str) -> None:
+    """Refuse, with one InputError line, an option that does not apply: --iterations where a stream runs
+    (give --step-iterations), the streaming window's settings without --online (where there is one)."""
+    from phasefold.engine.errors import InputError
+
+    streamed = getattr(args, "online", True)
+    if streamed and getattr(args, "iterations", None) is not None:
+        where = "with --online the" if hasattr(args, "online") else f"{command} streams: its"
+        raise InputError(
+            f"{where} iteration count is per stream step: give --step-iterations "
+            f"{args.iterations} (--iterations counts iterations over the whole signal, offline)"
+        )
+    if not streamed:
+        for flag, attr in STREAM_OPTIONS:
+            if getattr(args, attr, None) is not None:
+                raise InputError(
+                    f"{flag} applies to streamed runs only: add --online"
+                    + (" (offline, the count is --iterations)" if attr == "step_iterations" else "")
+                )
+
+
+def streamed_method(name: str, args: argparse.Namespace, iterate_all: bool = True):
+    """An engine.streaming.offline.StreamedMethod running ``name`` with the --online settings of ``args``.
+
+    ``iterate_all`` False: --step-iterations applies to the methods that iterate and RTPGHI (not
+    iterative) runs as it is, for a list of methods (evaluate); True: RTPGHI refuses it (one method)."""
+    from phasefold.engine.streaming.offline import StreamedMethod
+    from phasefold.engine.streaming.steps import stream_spec
+    from phasefold.engine.streaming.window import INITS
+
+    spec = stream_spec(name)
+    iterations = None if not iterate_all and spec.family == "rtpghi" else args.step_iterations
+    return StreamedMethod.build(
+        spec,
+        args.lookahead,
+        args.block,
+        iterations,
+        init=args.init or INITS[0],
+        backend=getattr(args, "backend", "auto"),
+    )
