@@ -15,42 +15,6 @@ from phasefold.engine.registry import lookup, offline_names
 from phasefold.engine.runners import Method, offline_runner
 from phasefold.engine.stft import StftConfig
 
-# Scale-free gradient steps mu0 (phasefold.engine.algorithms) per (loss, side, d, nesterov): the best spectral
-# convergence after 100 iterations on a 2 s validation excerpt (si1624), over mu0 = 10^k, k = -9..1,
-# refined by half decades (`python -m benchmarks.classical_vs_librosa tune-steps --files 1`); the
-# validation SC is in the comment. IS and beta = 0.5 barely move from the random start at any stable
-# step: their curvature grows as 1/r^2 (resp. r^-1.5) in the quietest bins, which caps the step.
-GD_STEPS: dict[tuple[str, str, int, bool], float] = {
-    ("l2", "left", 1, False): 3.16,  # SC -26.4 dB
-    ("l2", "left", 1, True): 1.0,  # SC -30.6 dB
-    ("l2", "left", 2, False): 1e-3,  # SC -10.4 dB
-    ("l2", "left", 2, True): 3.16e-4,  # SC -11.5 dB
-    ("kl", "left", 1, False): 0.1,  # SC -6.3 dB
-    ("kl", "left", 1, True): 0.1,  # SC -11.0 dB
-    ("kl", "right", 1, False): 0.1,  # SC -7.6 dB
-    ("kl", "right", 1, True): 3.16e-3,  # SC -7.5 dB
-    ("kl", "left", 2, False): 0.1,  # SC -14.6 dB
-    ("kl", "left", 2, True): 0.1,  # SC -26.3 dB
-    ("kl", "right", 2, False): 0.316,  # SC -17.4 dB
-    ("kl", "right", 2, True): 0.316,  # SC -30.2 dB
-    ("is", "left", 1, False): 1e-8,  # SC -3.8 dB
-    ("is", "left", 1, True): 3.16e-7,  # SC -3.8 dB
-    ("is", "right", 1, False): 3.16e-9,  # SC -3.8 dB
-    ("is", "right", 1, True): 3.16e-10,  # SC -3.8 dB
-    ("is", "left", 2, False): 1e-12,  # diverges down to 1e-11; SC -3.8 dB at 1e-12
-    ("is", "left", 2, True): 1e-12,  # idem
-    ("is", "right", 2, False): 3.16e-10,  # SC -3.8 dB
-    ("is", "right", 2, True): 3.16e-10,  # SC -1.8 dB
-    ("beta0.5", "left", 1, False): 3.16e-4,  # SC -3.8 dB
-    ("beta0.5", "left", 1, True): 1e-3,  # SC -4.5 dB
-    ("beta0.5", "right", 1, False): 3.16e-4,  # SC -3.8 dB
-    ("beta0.5", "right", 1, True): 3.16e-6,  # SC -3.8 dB
-    ("beta0.5", "left", 2, False): 1e-6,  # SC -3.8 dB
-    ("beta0.5", "left", 2, True): 3.16e-7,  # SC -3.8 dB
-    ("beta0.5", "right", 2, False): 1e-4,  # SC -3.9 dB
-    ("beta0.5", "right", 2, True): 1e-6,  # SC -3.8 dB
-}
-
 
 def method_names() -> list[str]:
     """Every offline method, in listing order: the classical ones, then the exported models."""

@@ -244,8 +244,7 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
             raise BackendError(
                 f"{spec.name}: gradient descent has no compiled step; use --backend numpy or auto"
             )
-        from phasefold.engine.algorithms import gradient_descent
-        from phasefold.engine.methods import GD_STEPS
+        from phasefold.engine.algorithms import GD_STEPS, gradient_descent
 
         mu0 = GD_STEPS[(spec.div.name, spec.side, spec.power, spec.nesterov)]
 

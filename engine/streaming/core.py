@@ -238,14 +238,3 @@ def all_finite(a: np.ndarray) -> bool:
     """No NaN or infinity in ``a``: one sum first (they propagate into it), the element test only when the
     sum is not finite (a sum of large finite values can overflow)."""
     return cmath.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
-
-
-def warm_up(processor: FrameProcessor) -> None:
-    """Stream two blocks of silence and a flush through a processor, then reset it: compiled code is
-    loaded and FFT plans are made now, before the first frame, never inside the audio path."""
-    stream = Stream(processor)
-    silence = np.zeros((processor.block, processor.cfg.n_bins))
-    stream.push(silence)
-    stream.push(silence)
-    stream.flush()
-    processor.reset()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from phasefold.engine import backends, registry
 from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.runners import window_step
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
-from phasefold.engine.streaming.core import warm_up
 from phasefold.engine.streaming.pghi import RtpghiProcessor
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 from phasefold.engine.streaming.window import INITS, WindowProcessor
@@ -92,7 +92,7 @@ def make_processor(
     card's ``streaming`` entry), else L = 3 and B = 1 (MethodSpec.stream_settings: another setting for a
     stream-trained model raises InputError naming its own). ``iterations`` None: the spec's default per step
     (MethodSpec.step_iterations_at). ``backend``: engine.backends; the processor's ``backend`` attribute
-    says which one runs it. It is warmed up (engine.streaming.core.warm_up).
+    says which one runs it. It is warmed up (``warm_up``).
     """
     backends.check(backend)
     spec = stream_spec(method)
@@ -131,3 +131,15 @@ def make_processor(
     proc.backend = step.backend
     warm_up(proc)
     return proc
+
+
+def warm_up(processor: FrameProcessor) -> None:
+    """Run two blocks of silence and the tail through a processor, then reset it: compiled code is loaded and
+    FFT plans are made now, before the first frame, never inside the audio path (what ``Stream.push`` and
+    ``Stream.flush`` would call, without a Stream)."""
+    processor.reset()
+    silence = np.zeros((processor.block, processor.cfg.n_bins))
+    processor.process(silence.copy(), None)
+    processor.process(silence.copy(), None)
+    processor.tail()
+    processor.reset()
