@@ -9,6 +9,9 @@ The library API (no torch, no Qt):
 - ``phasefold.load_model(path_or_name)``, ``phasefold.list_methods()``;
 - ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT.
 
+- ``phasefold.SAMPLE_RATE``: 22050, the sample rate of the default STFT; ``phasefold.__version__``: the
+  version of this package.
+
 The command line is ``phasefold`` (or ``python -m phasefold``); the GUI lives in ``phasefold.gui``.
 """
 

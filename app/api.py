@@ -25,17 +25,109 @@ def _config(hop: int, n_fft: int) -> StftConfig:
 
 
 def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
-    """Complex spectrogram [frames, n_fft / 2 + 1] of a 22050 Hz signal [samples] (tight frame, A^H A = I)."""
+    """The complex spectrogram of a signal: phasefold's tight-frame STFT A (A^H A = I).
+
+    The window is the periodic sine window (the square root of a periodic Hann) scaled so that the frames
+    form a tight frame; frame n covers samples [n hop, n hop + n_fft) of the signal padded with
+    n_fft - hop zeros in front and enough zeros at the back that every sample is covered n_fft / hop times.
+
+    Parameters
+    ----------
+    signal : np.ndarray
+        Samples [samples] of a signal at 22050 Hz (``SAMPLE_RATE``); any real dtype.
+    hop : int, default 256
+        Hop between frames in samples; n_fft must be a multiple of it.
+    n_fft : int, default 1024
+        Frame length and FFT size in samples.
+
+    Returns
+    -------
+    np.ndarray
+        complex128 [frames, n_fft / 2 + 1], frames = ceil((samples + n_fft - hop) / hop).
+
+    Raises
+    ------
+    phasefold.engine.errors.InputError
+        ``hop`` and ``n_fft`` that make no tight frame (n_fft not a multiple of hop, non-positive sizes).
+
+    Examples
+    --------
+    >>> x = np.sin(2 * np.pi * 440 * np.arange(phasefold.SAMPLE_RATE) / phasefold.SAMPLE_RATE)
+    >>> X = phasefold.stft(x)
+    >>> X.shape
+    (90, 513)
+    >>> int(np.argmax(np.abs(X[45])))  # 440 Hz falls in bin 440 / (22050 / 1024) = 20.4
+    20
+    """
     return _stft(np.asarray(signal, dtype=np.float64), _config(hop, n_fft))
 
 
 def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
-    """The adjoint (and inverse) of ``stft``: ``length`` samples at 22050 Hz from [frames, n_fft / 2 + 1]."""
+    """The inverse of ``stft``, which is also its adjoint A^H (the STFT is a tight frame).
+
+    Parameters
+    ----------
+    spectrogram : np.ndarray
+        Complex spectrogram [frames, n_fft / 2 + 1], as ``stft`` returns it.
+    length : int
+        Samples of the signal to return (the signal the frames were computed from).
+    hop : int, default 256
+        Hop between frames in samples, as given to ``stft``.
+    n_fft : int, default 1024
+        Frame length in samples, as given to ``stft``.
+
+    Returns
+    -------
+    np.ndarray
+        float64 [length], at 22050 Hz.
+
+    Raises
+    ------
+    phasefold.engine.errors.InputError
+        ``hop`` and ``n_fft`` that make no tight frame.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> y = phasefold.istft(phasefold.stft(x), len(x))
+    >>> float(np.max(np.abs(y - x))) < 1e-12
+    True
+    """
     return _istft(np.asarray(spectrogram), _config(hop, n_fft), int(length))
 
 
 def list_methods(streaming: bool = False) -> list[str]:
-    """Names of the offline methods (``streaming=False``) or of the streaming engine's methods."""
+    """The names of the methods ``reconstruct`` (offline) or ``Stream.open`` (streaming) run.
+
+    Classical methods come first (Griffin-Lim, fast Griffin-Lim, ADMM with each Bregman divergence,
+    gradient descent offline; RTISI-LA and RTPGHI in the stream), then the exported models found in the
+    package and in the folders of ``PHASEFOLD_MODEL_PATH``. ``phasefold reconstruct --list-methods``
+    prints them with a line each.
+
+    Parameters
+    ----------
+    streaming : bool, default False
+        False: the offline methods; True: the streaming engine's methods.
+
+    Returns
+    -------
+    list of str
+        Method names, in listing order.
+
+    Raises
+    ------
+    phasefold.engine.errors.PhasefoldError
+        Nothing of its own: a broken model file on the path is listed all the same, and running it raises
+        ModelError saying what is wrong with it.
+
+    Examples
+    --------
+    >>> names = phasefold.list_methods()
+    >>> names[:3]
+    ['gla', 'fgla', 'admm-l2']
+    >>> "rtisi-la" in phasefold.list_methods(streaming=True), "rtisi-la" in names
+    (True, False)
+    """
     if streaming:
         from phasefold.engine.streaming.steps import method_names
 
@@ -102,14 +194,58 @@ def reconstruct(
     length: int | None = None,
     seed: int = 0,
 ) -> np.ndarray:
-    """A 22050 Hz signal (float64 [length]) from magnitudes |X| [frames, 513], offline, with one method.
+    """Rebuild a signal from magnitudes offline: phase retrieval with one method.
 
-    ``method`` None: the registry's default (engine.registry.DEFAULT_METHOD, the CLI's default too).
-    ``iterations``: iterations of a classical method, or layers of a model (passes = iterations / T,
-    at least one); None: the method's default (MethodSpec.iterations: 100 for a classical method, one pass
-    of a model's layers). ``length`` defaults to the longest signal the frames hold (frames * hop - n_fft +
-    hop). A call that leaves out a default that changed (``method``; ``iterations`` where the method's own
-    differs from the old 15) warns once per process (FutureWarning).
+    The same call as ``phasefold reconstruct FILE -o OUT`` on the command line: with the same magnitudes,
+    method and iterations both give the same samples (up to the output file's sample format).
+
+    Parameters
+    ----------
+    magnitudes : np.ndarray
+        |X| [frames, n_fft / 2 + 1] of ``stft``'s convention (22050 Hz, n_fft 1024), non-negative and finite.
+    method : str or None, default None
+        A name of ``list_methods()`` or the path of an exported model (.onnx); None: the default method
+        (``engine.registry.DEFAULT_METHOD``: fast Griffin-Lim, 100 iterations, chosen on the validation
+        split, README "Default method").
+    hop : int, default 256
+        Hop of the magnitudes in samples (a model runs at the hops its card lists).
+    iterations : int or None, default None
+        Iterations of a classical method, or layers of a model (it runs iterations / T passes of its T
+        layers, at least one); None: the method's own default (100 for a classical method, one pass of a
+        model's layers).
+    length : int or None, default None
+        Samples to return; None: the longest signal the frames hold (frames * hop - n_fft + hop).
+    seed : int, default 0
+        Seed of the random initial phase; the same seed gives the same output.
+
+    Returns
+    -------
+    np.ndarray
+        float64 [length] at 22050 Hz, time-aligned with the signal the magnitudes came from.
+
+    Raises
+    ------
+    phasefold.engine.errors.InputError
+        Magnitudes of the wrong shape, negative, NaN or infinite; a length the frames cannot hold; an
+        unknown method (with the closest names); a streaming-only method.
+    phasefold.engine.errors.ModelError
+        A model file that is missing, corrupt or made for another STFT.
+
+    Warns
+    -----
+    FutureWarning
+        Once per process where a call leaves out a default that changed in this release (``method``, or
+        ``iterations`` where the method's own default differs from the old 15): CHANGELOG.md, Migration.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(phasefold.SAMPLE_RATE) * 0.1
+    >>> S = np.abs(phasefold.stft(x))
+    >>> y = phasefold.reconstruct(S, method="fgla", iterations=100, length=len(x))
+    >>> y.shape, y.dtype
+    ((22050,), dtype('float64'))
+    >>> bool(np.allclose(np.abs(phasefold.stft(y)), S, atol=0.5 * S.max()))
+    True
     """
     from phasefold.engine import registry
     from phasefold.engine.inputs import default_length
@@ -124,7 +260,32 @@ def reconstruct(
 
 
 def load_model(path_or_name: str | Path):
-    """An exported model (``phasefold.engine.onnx_model.PhaseModel``) by file path or shipped name."""
+    """Load an exported model: its ONNX graph in onnxruntime with its checked model card.
+
+    Parameters
+    ----------
+    path_or_name : str or pathlib.Path
+        A model's name (``list_methods()``: the shipped ones and those on ``PHASEFOLD_MODEL_PATH``) or the
+        path of an .onnx file with its card (NAME.json) beside it.
+
+    Returns
+    -------
+    phasefold.engine.onnx_model.PhaseModel
+        The model: ``card`` (the typed model card), ``cfg`` (its STFT), ``step(mag, x, fixed, lam)`` (one
+        window step, docs/architecture.md).
+
+    Raises
+    ------
+    phasefold.engine.errors.ModelError
+        Neither a model name nor an .onnx file; a card that is missing or invalid; a graph whose sha256
+        does not match its card.
+
+    Examples
+    --------
+    >>> model = phasefold.load_model("unfolded-untied")
+    >>> model.card.layers, model.cfg.hop
+    (15, 256)
+    """
     from phasefold.engine import registry
     from phasefold.engine.errors import InputError, ModelError
     from phasefold.engine.onnx_model import load_model as load

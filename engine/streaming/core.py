@@ -72,7 +72,38 @@ class StreamStats:
 
 
 class Stream:
-    """Frames in, H samples per frame out, after the reported latency; see the module docstring."""
+    """The streaming engine: magnitude frames in, H samples per frame out, after a fixed latency.
+
+    Every method runs in the same engine (the same frames and latency): ADMM and (fast) Griffin-Lim on a
+    window of frames, the exported models, RTISI-LA and RTPGHI. The look-ahead L (frames the engine waits
+    for before it emits a frame) and the block size B (frames processed at once) set the algorithmic
+    latency N + (L + B - 1) H samples. A stream is not safe to push from two threads at once: use one
+    stream per thread.
+
+    Parameters
+    ----------
+    processor : phasefold.engine.streaming.base.FrameProcessor
+        What runs the method; ``Stream.open`` builds it from a method name, which is the usual way in.
+
+    Attributes
+    ----------
+    lookahead, block : int
+        L and B of this stream.
+    cfg : phasefold.engine.stft.StftConfig
+        The STFT of the frames (n_fft, hop, sample rate, d).
+    stats : StreamStats
+        Frames in, samples out and compute time (``stats.rtf_cpu``: thread CPU time over audio time).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(phasefold.SAMPLE_RATE) * 0.1
+    >>> frames = np.abs(phasefold.stft(x))
+    >>> stream = phasefold.Stream.open("admm-l2", lookahead=1)
+    >>> out = np.concatenate([stream.push(frame) for frame in frames] + [stream.flush()])
+    >>> y = out[stream.output_offset : stream.output_offset + len(x)]  # aligned with x
+    >>> y.shape, stream.latency_samples
+    ((22050,), 1280)
+    """
 
     def __init__(self, processor: FrameProcessor) -> None:
         self.processor = processor
@@ -92,10 +123,50 @@ class Stream:
         init: str = "advance",
         **options,
     ) -> Stream:
-        """A stream running a method name or an exported model (.onnx path); see ``make_processor``.
+        """Open a stream that runs one method, ready for its first frame (compiled code loaded, warmed up).
 
-        ``lookahead`` / ``block`` None: a stream-trained model's own (its card's), else 3 and 1; a setting
-        that contradicts a stream-trained model's card raises InputError naming the model's value."""
+        Parameters
+        ----------
+        method : str or pathlib.Path
+            A name of ``phasefold.list_methods(streaming=True)`` or the path of an exported model (.onnx).
+        cfg : phasefold.engine.stft.StftConfig or None, default None
+            The STFT of the frames; None: the default (22050 Hz, n_fft 1024, hop 256, d = 1), or a model's.
+        lookahead : int or None, default None
+            L in frames; None: a stream-trained model's own (its card's), else 3.
+        block : int or None, default None
+            B in frames; None: a stream-trained model's own, else 1.
+        iterations : int or None, default None
+            Iterations per window step (ADMM, Griffin-Lim), passes of a model's layers per step, or RTISI-LA
+            iterations per frame; None: the method's own default.
+        init : {"advance", "rtpghi"}, default "advance"
+            How a new frame's phase starts: the phase advance 2 pi k H / N from the previous frame, or
+            RTPGHI.
+        **options
+            ``backend`` ("auto", "compiled", "onnxruntime", "numpy"), ``seed``, ``threads``,
+            ``silent_start`` (engine.streaming.steps.make_processor).
+
+        Returns
+        -------
+        Stream
+            The stream, primed with nothing: the first ``output_offset`` samples it returns are the
+            padding and the look-ahead.
+
+        Raises
+        ------
+        phasefold.engine.errors.InputError
+            An unknown or offline-only method; settings out of range; a setting that contradicts a
+            stream-trained model's card (the message names the model's value).
+        phasefold.engine.errors.ModelError
+            A model file that is missing or broken.
+        phasefold.engine.errors.BackendError
+            ``backend="compiled"`` where the compiled backend cannot run the method.
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("unfolded-stream-l1")  # L and B from the model's card
+        >>> stream.lookahead, stream.block
+        (1, 1)
+        """
         from phasefold.engine.streaming.steps import make_processor
 
         return cls(make_processor(method, cfg, lookahead, block, iterations=iterations, init=init, **options))
@@ -130,6 +201,18 @@ class Stream:
         return self.cfg.pad + self.delay_samples
 
     def describe(self) -> str:
+        """One line: the method, its settings and the latency.
+
+        Returns
+        -------
+        str
+            For example "admm-l2 ...; look-ahead 3, block 1, latency 1792 samples = 81.3 ms".
+
+        Examples
+        --------
+        >>> phasefold.Stream.open("rtpghi", lookahead=0).describe()
+        '...look-ahead 0, block 1, latency 1024 samples = 46.4 ms'
+        """
         return (
             f"{self.processor.describe()}; look-ahead {self.lookahead}, block {self.block}, "
             f"latency {self.latency_samples} samples = {self.latency_ms:.1f} ms"
@@ -137,7 +220,16 @@ class Stream:
 
     # -- state ------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget everything: the next push is frame 0 of a new stream."""
+        """Forget everything: the next push is frame 0 of a new stream.
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("fgla", lookahead=0)
+        >>> _ = stream.push(np.ones((4, 513))), stream.flush()
+        >>> stream.reset()
+        >>> stream.stats.frames_in
+        0
+        """
         self.processor.reset()
         self._pending_mag = np.zeros((self.block, self.cfg.n_bins))
         self._pending_phase = np.zeros((self.block, self.cfg.n_bins))
@@ -173,7 +265,35 @@ class Stream:
         return np.asarray(arr, dtype=np.float64), None  # push copies the frames into its own buffer
 
     def push(self, frames) -> np.ndarray:
-        """Feed k frames [k, K] (or one [K]); returns the samples completed, float32 (B H per block)."""
+        """Feed frames; get back the samples they complete.
+
+        Every frame is checked before any state changes: a frame that is refused leaves the stream exactly
+        as it was.
+
+        Parameters
+        ----------
+        frames : array_like
+            [k, K] or one frame [K] of measurements r = |X|^d (K = n_fft / 2 + 1), non-negative and finite;
+            complex frames for a method that takes phases (RTPGHI).
+
+        Returns
+        -------
+        np.ndarray
+            float32 samples: B H for each block the frames complete (H per frame), zeros while the stream
+            fills its first ``output_offset`` samples.
+
+        Raises
+        ------
+        phasefold.engine.errors.InputError
+            Wrong shape or number of bins, NaN, infinite or negative values, a stream already flushed, or
+            a method that returned NaN (the message names the frame).
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("admm-l2", lookahead=0)
+        >>> stream.push(np.ones((3, 513))).shape
+        (768,)
+        """
         if self._finished:
             raise InputError("this stream was flushed; call reset() to start a new one")
         mags, phases = self._validate(frames)
@@ -218,7 +338,26 @@ class Stream:
             raise InputError(f"{self.name} returned NaN or infinite audio {where}; the stream stops there")
 
     def flush(self) -> np.ndarray:
-        """End of stream: the samples of a partial block and the (L + N/H - 1) H held samples."""
+        """End the stream: return the samples it still holds.
+
+        Returns
+        -------
+        np.ndarray
+            float32: the samples of a partial block, then the (L + N / H - 1) H samples held in the window.
+            A second call returns nothing; ``reset()`` starts a new stream.
+
+        Raises
+        ------
+        phasefold.engine.errors.InputError
+            A method that returned NaN or infinite samples in the tail.
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("admm-l2", lookahead=3)
+        >>> _ = stream.push(np.ones((10, 513)))
+        >>> stream.flush().shape  # (L + N / H - 1) H = (3 + 4 - 1) * 256
+        (1536,)
+        """
         if self._finished:
             return np.zeros(0, dtype=np.float32)
         t0, c0 = time.perf_counter(), time.thread_time()
