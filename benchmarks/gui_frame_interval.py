@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
 
+    from phasefold.engine.registry import default_stream_method
     from phasefold.engine.streaming import method_names
     from phasefold.gui.main_window import MainWindow, make_app
-    from phasefold.gui.sources import default_method
 
     app = make_app()
     window = MainWindow(output="null")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     c.lookahead.setValue(args.lookahead)
     c.block.setValue(args.block)
     results = []
-    methods = (args.methods or default_method(method_names())).split(",")
+    methods = (args.methods or default_stream_method(method_names())).split(",")
     for i, method in enumerate(methods):
         c.method.setCurrentText(method)
         r = stream_once(app, window, args.resize, args.live_screenshot if i == len(methods) - 1 else None)

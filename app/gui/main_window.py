@@ -13,10 +13,11 @@ import threading
 import time
 from collections import deque
 
+from phasefold.engine.registry import default_stream_method
 from phasefold.engine.stft import StftConfig
 from phasefold.gui import theme
 from phasefold.gui.controls import ControlPanel
-from phasefold.gui.sources import default_method, warm_up
+from phasefold.gui.sources import warm_up
 from phasefold.gui.views.divergence import DivergenceView
 from phasefold.gui.views.spectrogram import SpectrogramView
 from phasefold.gui.views.stoi import StoiView
@@ -92,7 +93,7 @@ class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergenc
         from phasefold.engine.streaming import method_names
 
         names = method_names(self.cfg)  # the models made for the GUI's STFT (no -hop512 exports)
-        self.controls.set_methods(names, default_method(names))
+        self.controls.set_methods(names, default_stream_method(names))
         self._fill_devices(output)
         self.controls.play_clicked.connect(self.start_stream)
         self.controls.play_button.setToolTip("Start streaming (Space)")

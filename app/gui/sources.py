@@ -15,13 +15,6 @@ from phasefold.engine.streaming.sources import NpzSource
 SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC = "demo", "file", "mic"
 
 
-def default_method(names: list[str]) -> str:
-    """The method selected at start (engine.registry.default_stream_method)."""
-    from phasefold.engine.registry import default_stream_method
-
-    return default_stream_method(names)
-
-
 _demo_lock = threading.Lock()
 _demo_cache: dict[int, np.ndarray] = {}
 
