@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WHEEL_TEST = "tests/test_package.py::test_wheel_from_sdist_installs_and_runs_outside_the_repository"
+WHEEL_TEST = "tests/test_package.py::test_wheel_from_sdist_installs_alone_and_runs_outside_the_repository"
 #: (what, file, original text, mutated text, the tests expected to catch it)
 MUTATIONS = [
     ("BETA in the STOI", "training/stoi.py", "BETA = -15.0", "BETA = -10.0", ["tests/test_stoi_torch.py"]),
