@@ -92,7 +92,7 @@ def _status(stats: dict, end: str = "\r") -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.evaluation import one_thread
-    from phasefold.engine.outputs import check_output_path
+    from phasefold.engine.outputs import check_output_path, output_subtype
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         if args.record is not None:
             check_output_path(args.record, "recording", inputs=(args.input,))
-        subtype = args.format or "PCM_16"
+        subtype = output_subtype(source.sample_format, args.format)
         sink, notes = open_sink(
             args.output, stream.cfg.sample_rate, fallback=args.record, inputs=(args.input,), subtype=subtype
         )
