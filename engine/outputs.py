@@ -2,15 +2,18 @@
 
 Every output path (audio, JSON, CSV, screenshot) is checked with ``check_output_path`` before the work
 starts; the file is then written through ``atomic_output``: to a temporary file beside the target, renamed
-over it only when complete. A run that fails (bad input, a full disk, an exception) leaves an existing
-file exactly as it was and no partial file behind. Audio is written as WAV by ``write_wav`` (reading is
-engine.inputs), in the sample format ``output_subtype`` picks: the one asked for, else the input's.
+over it only when complete. A run that fails (bad input, a full disk, an exception, a signal: the CLI turns
+SIGTERM and SIGHUP into an exception, phasefold.exit_signals) leaves an existing file exactly as it was and
+no partial file behind; ``discard_partial_outputs`` deletes what an interrupted run was still writing.
+Audio is written as WAV by ``write_wav`` (reading is engine.inputs), in the sample format
+``output_subtype`` picks: the one asked for, else the input's.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,17 +81,35 @@ def check_output_path(path: str | Path, what: str = "output", inputs: tuple = ()
     return path
 
 
+_parts: set[Path] = set()  # the temporary files being written (atomic_output), not yet renamed nor deleted
+_parts_lock = threading.Lock()
+
+
+def _new_part(path: Path) -> Path:
+    """Create an empty temporary file beside ``path`` (mode 0600), listed in ``_parts`` before it exists:
+    an exception raised anywhere in here (a signal) cannot leave an unlisted file behind."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}{PART_SUFFIX}"
+        with _parts_lock:
+            _parts.add(tmp)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return tmp
+        except OSError as exc:
+            with _parts_lock:
+                _parts.discard(tmp)
+            if not isinstance(exc, FileExistsError):
+                raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    raise InputError(f"{path}: cannot write there (no free temporary name beside it)")
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; when the block ends without an error it is renamed
-    over ``path``, else deleted (an existing file at ``path`` is untouched either way)."""
+    over ``path``, else deleted (an existing file at ``path`` is untouched either way). Until then it is
+    listed for ``discard_partial_outputs``."""
     path = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_part(path)
     try:
         yield tmp
         os.chmod(tmp, FILE_MODE)
@@ -96,6 +117,20 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        with _parts_lock:
+            _parts.discard(tmp)
+
+
+def discard_partial_outputs() -> list[Path]:
+    """Delete every temporary file ``atomic_output`` is still writing (a run ended by a signal, wherever it
+    was); returns them. The targets are untouched: an existing file stays exactly as it was."""
+    with _parts_lock:
+        parts = sorted(_parts)
+        _parts.clear()
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return parts
 
 
 def check_subtype(subtype: str) -> str:
