@@ -8,6 +8,7 @@ import sys
 
 from phasefold._version import __version__
 from phasefold.engine.errors import PhasefoldError
+from phasefold.exit_signals import Terminated, exit_status, raising_signals
 from phasefold.extras import COMMAND_EXTRAS, extra_of_module, missing_extra, needs_line
 
 # sub-command name -> module under phasefold.commands (imported only when that command runs)
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(needs_line(*missing), file=sys.stderr)
         return 1
     try:
-        return int(args.run(args) or 0)
+        with raising_signals():  # SIGTERM and SIGHUP end a command as Ctrl-C does (phasefold.exit_signals)
+            return int(args.run(args) or 0)
     except ModuleNotFoundError as exc:  # an optional module on a path the table does not name
         extra = extra_of_module(exc.name)
         if extra is None:
@@ -73,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     except PhasefoldError as exc:
         print(f"phasefold {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"phasefold {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Terminated: SIGTERM, SIGHUP
+        from phasefold.engine.outputs import discard_partial_outputs
+
+        discard_partial_outputs()  # wherever the signal came: no half-written file stays
+        what = f"terminated by {exc}" if isinstance(exc, Terminated) else "interrupted"
+        print(f"phasefold {args.command}: {what}", file=sys.stderr)
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

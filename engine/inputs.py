@@ -2,6 +2,7 @@
 measurements of a clean signal, exact or modified (docs/architecture.md).
 
 - ``load_audio``: any readable audio file (WAV, FLAC, OGG, MP3) -> mono float64 at 22050 Hz, with notes.
+- ``sample_format``: the sample format of an input file (PCM_16, PCM_24, FLOAT, ...), which outputs follow.
 - ``load_magnitudes`` / ``save_magnitudes`` / ``validate_magnitudes``: the .npz magnitude file and its checks.
 - ``measure``: THE rule for the measurements of a clean signal: exact r = |A x|^d, or modified (``--snr``:
   white noise at an SNR, then the oracle Wiener mask, ``modified_magnitudes``; refused for a .npz file by
@@ -25,6 +26,15 @@ from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
 
+#: what soundfile raises for a file it cannot read as audio
+_UNREADABLE = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
+
+
+def _unreadable(path: str | Path, exc: Exception) -> InputError:
+    """The one-line error for a file soundfile cannot read as audio, with its reason."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}")
+
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
     """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted."""
@@ -37,9 +47,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.nda
         raise InputError(f"{path}: the file is empty")
     try:
         data, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: the audio file holds no samples")
     if not np.all(np.isfinite(data)):
@@ -52,6 +61,20 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.nda
         x = np.asarray(soxr.resample(x, sr, sample_rate, quality="HQ"), dtype=np.float64)
         notes.append(f"resampled {sr} Hz -> {sample_rate} Hz")
     return x, notes
+
+
+def sample_format(path: str | Path) -> str:
+    """The sample format of an input file, as soundfile names it: an audio file's own subtype ('PCM_16',
+    'PCM_24', 'PCM_32', 'PCM_U8', 'FLOAT', 'DOUBLE', 'VORBIS', 'MPEG_LAYER_III', ...; FLAC holds integers
+    only), 'FLOAT' for a .npz magnitude file (its arrays are float32). engine.outputs.output_subtype maps it
+    to the WAV format of the output."""
+    path = Path(path)
+    if is_magnitude_file(path):
+        return "FLOAT"
+    try:
+        return sf.info(str(path)).subtype
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
 
 
 def check_audible(path: str | Path, x: np.ndarray) -> None:

@@ -2,15 +2,18 @@
 
 Every output path (audio, JSON, CSV, screenshot) is checked with ``check_output_path`` before the work
 starts; the file is then written through ``atomic_output``: to a temporary file beside the target, renamed
-over it only when complete. A run that fails (bad input, a full disk, an exception) leaves an existing
-file exactly as it was and no partial file behind. Audio is written as WAV by ``write_wav`` (reading is
-engine.inputs).
+over it only when complete. A run that fails (bad input, a full disk, an exception, a signal: the CLI turns
+SIGTERM and SIGHUP into an exception, phasefold.exit_signals) leaves an existing file exactly as it was and
+no partial file behind; ``discard_partial_outputs`` deletes what an interrupted run was still writing.
+Audio is written as WAV by ``write_wav`` (reading is engine.inputs), in the sample format
+``output_subtype`` picks: the one asked for, else the input's.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +25,27 @@ from phasefold.engine.stft import SAMPLE_RATE
 
 PART_SUFFIX = ".part"
 SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
+#: the WAV format of an output where there is no input format to follow (the demo, the microphone)
+DEFAULT_SUBTYPE = "PCM_16"
+#: input sample format (engine.inputs.sample_format: a soundfile subtype) -> the WAV format that keeps its
+#: samples: integers over 16 bits keep their width, float stays float (DOUBLE as FLOAT, float32: below a
+#: reconstruction's own error), and so do the lossy codecs, whose decoders give float samples; every other
+#: format holds 16 bits or fewer (PCM_U8, PCM_S8, ULAW, ALAW, the ADPCMs, GSM) and gives DEFAULT_SUBTYPE
+FOLLOWED_SUBTYPES = {
+    "PCM_24": "PCM_24",
+    "PCM_32": "PCM_32",
+    "ALAC_20": "PCM_24",
+    "ALAC_24": "PCM_24",
+    "ALAC_32": "PCM_32",
+    "DWVW_24": "PCM_24",
+    "FLOAT": "FLOAT",
+    "DOUBLE": "FLOAT",
+    "VORBIS": "FLOAT",
+    "OPUS": "FLOAT",
+    "MPEG_LAYER_I": "FLOAT",
+    "MPEG_LAYER_II": "FLOAT",
+    "MPEG_LAYER_III": "FLOAT",
+}
 WRITE_BLOCK = 1 << 16  # samples written (and checked) at a time
 
 
@@ -57,17 +81,35 @@ def check_output_path(path: str | Path, what: str = "output", inputs: tuple = ()
     return path
 
 
+_parts: set[Path] = set()  # the temporary files being written (atomic_output), not yet renamed nor deleted
+_parts_lock = threading.Lock()
+
+
+def _new_part(path: Path) -> Path:
+    """Create an empty temporary file beside ``path`` (mode 0600), listed in ``_parts`` before it exists:
+    an exception raised anywhere in here (a signal) cannot leave an unlisted file behind."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}{PART_SUFFIX}"
+        with _parts_lock:
+            _parts.add(tmp)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return tmp
+        except OSError as exc:
+            with _parts_lock:
+                _parts.discard(tmp)
+            if not isinstance(exc, FileExistsError):
+                raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    raise InputError(f"{path}: cannot write there (no free temporary name beside it)")
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; when the block ends without an error it is renamed
-    over ``path``, else deleted (an existing file at ``path`` is untouched either way)."""
+    over ``path``, else deleted (an existing file at ``path`` is untouched either way). Until then it is
+    listed for ``discard_partial_outputs``."""
     path = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_part(path)
     try:
         yield tmp
         os.chmod(tmp, FILE_MODE)
@@ -75,6 +117,43 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        with _parts_lock:
+            _parts.discard(tmp)
+
+
+def discard_partial_outputs() -> list[Path]:
+    """Delete every temporary file ``atomic_output`` is still writing (a run ended by a signal, wherever it
+    was); returns them. The targets are untouched: an existing file stays exactly as it was."""
+    with _parts_lock:
+        parts = sorted(_parts)
+        _parts.clear()
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return parts
+
+
+def check_subtype(subtype: str) -> str:
+    """``subtype`` where it is one of SUBTYPES, else InputError naming them."""
+    if subtype not in SUBTYPES:
+        raise InputError(f"unknown WAV format {subtype!r}; choose one of {', '.join(SUBTYPES)}")
+    return subtype
+
+
+def output_subtype(input_format: str | None, requested: str | None = None) -> str:
+    """The WAV sample format (one of SUBTYPES) of an output made from an input in ``input_format``
+    (engine.inputs.sample_format; None where the input has none: the demo, the microphone).
+
+    ``requested`` (``--format``) wins; else the input's format is followed (FOLLOWED_SUBTYPES): float in,
+    float out (FLOAT, DOUBLE, a .npz magnitude file, a lossy codec), integers of 24 or 32 bits keep their
+    width, 16 bits or fewer give PCM_16 (PCM_U8 too: 8 bits would add their own noise); no format gives
+    DEFAULT_SUBTYPE (PCM_16).
+    """
+    if requested is not None:
+        return check_subtype(requested)
+    if input_format is None:
+        return DEFAULT_SUBTYPE
+    return FOLLOWED_SUBTYPES.get(input_format, DEFAULT_SUBTYPE)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -87,11 +166,12 @@ def write_text(path: str | Path, text: str) -> None:
             raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
-def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> list[str]:
-    """Write mono audio atomically (engine.outputs); integer formats are clipped to [-1, 1] first (a note
-    says how many samples)."""
-    if subtype not in SUBTYPES:
-        raise InputError(f"unknown WAV format {subtype!r}; choose one of {', '.join(SUBTYPES)}")
+def write_wav(
+    path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE
+) -> list[str]:
+    """Write mono audio atomically (engine.outputs) in ``subtype`` (SUBTYPES; ``output_subtype`` picks it
+    for an input); integer formats are clipped to [-1, 1] first (a note says how many samples)."""
+    check_subtype(subtype)
     x = np.asarray(x).reshape(-1)
     if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.size, WRITE_BLOCK)):
         raise InputError("refusing to write audio with NaN or infinite samples")

@@ -105,7 +105,7 @@ def test_2_sigterm_sighup_and_ctrl_c_end_the_stream_with_a_complete_wav(audio, t
     out.write_bytes(OLD_TAKE)
     proc = subprocess.Popen(
         [sys.executable, "-m", "phasefold", "stream", "-i", str(audio / "long.wav"), "-o", str(out)]
-        + ["--realtime", "--method", "rtpghi", "-L", "1"],
+        + ["--realtime", "--method", "rtpghi", "-L", "1", "--format", "PCM_16"],  # `wave` reads PCM only
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -186,7 +186,8 @@ def test_6_a_full_disk_is_one_line_and_leaves_the_existing_file(
 
 def test_10_stream_says_how_many_samples_it_clipped(audio, tmp_path, capsys):
     out = tmp_path / "loud.wav"
-    rc, err = _cli(["stream", "-i", audio / "loud.wav", "-o", out, "--method", "rtpghi"], capsys)
+    argv = ["stream", "-i", audio / "loud.wav", "-o", out, "--method", "rtpghi", "--format", "PCM_16"]
+    rc, err = _cli(argv, capsys)  # integer samples: a float input would give a float file, unclipped
     assert rc == 0
     note = [line for line in err.splitlines() if "clipped" in line]
     assert len(note) == 1 and note[0].startswith("note: clipped ")

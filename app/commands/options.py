@@ -128,10 +128,17 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_format_argument(target, what: str = "WAV sample format") -> None:
-    """--format: the sample format of the WAV files a command writes (engine.outputs.SUBTYPES)."""
-    from phasefold.engine.outputs import SUBTYPES
+    """--format: the sample format of the WAV files a command writes (engine.outputs.SUBTYPES; default:
+    the input's, engine.outputs.output_subtype)."""
+    from phasefold.engine.outputs import DEFAULT_SUBTYPE, SUBTYPES
 
-    target.add_argument("--format", choices=SUBTYPES, default=None, help=f"{what} (default {SUBTYPES[0]})")
+    target.add_argument(
+        "--format",
+        choices=SUBTYPES,
+        default=None,
+        help=f"{what} (default: the input's: FLOAT for float audio, ogg, mp3 and .npz files, PCM_24 / "
+        f"PCM_32 for 24 / 32-bit integers, else {DEFAULT_SUBTYPE})",
+    )
 
 
 def refuse_offline_iterations(target) -> None:

@@ -26,7 +26,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file",
     )
     parser.add_argument(
-        "-o", "--output", type=Path, help="output WAV file (22050 Hz, same length as the input)"
+        "-o",
+        "--output",
+        type=Path,
+        help="output WAV file (22050 Hz, same length as the input, in the input's sample format: --format)",
     )
     add_method_argument(parser)
     add_iterations_argument(parser)
@@ -94,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     import soxr
     from phasefold.commands.options import streamed_method
     from phasefold.engine.evaluation import Stopwatch, real_time_factor, spectral_convergence_db
-    from phasefold.engine.inputs import load_measurements
+    from phasefold.engine.inputs import load_measurements, sample_format
     from phasefold.engine.methods import reconstruct
-    from phasefold.engine.outputs import write_wav
+    from phasefold.engine.outputs import output_subtype, write_wav
     from phasefold.engine.registry import DEFAULT_METHOD, lookup
     from phasefold.engine.runners import offline_runner
     from phasefold.engine.stft import SAMPLE_RATE
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         method = offline_runner(spec, args.backend)
     mag, cfg, length, reference, notes = load_measurements(args.input, args.hop, args.snr, args.seed)
     del reference  # not scored here: a long file's signal need not stay in memory
+    subtype = output_subtype(sample_format(args.input), args.format)
     for note in notes:
         _note(f"{args.input.name}: {note}")
     iterations = method.iterations if args.iterations is None else args.iterations
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.sample_rate != SAMPLE_RATE:
         y = soxr.resample(y, cfg.sample_rate, SAMPLE_RATE, quality="HQ")
         _note(f"resampled {cfg.sample_rate} Hz -> {SAMPLE_RATE} Hz")
-    for note in write_wav(args.output, y, SAMPLE_RATE, subtype=args.format or "PCM_16"):
+    for note in write_wav(args.output, y, SAMPLE_RATE, subtype=subtype):
         _note(note)
     print(
         f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {ran}, "

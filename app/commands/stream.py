@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -92,12 +91,13 @@ def _status(stats: dict, end: str = "\r") -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.evaluation import one_thread
-    from phasefold.engine.outputs import check_output_path
+    from phasefold.engine.outputs import check_output_path, output_subtype
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
     from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
     from phasefold.engine.streaming.steps import stream_spec
     from phasefold.engine.streaming.window import INITS
+    from phasefold.exit_signals import calling_on_signals
 
     if args.list_methods:
         for name in method_names():
@@ -123,40 +123,41 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         if args.record is not None:
             check_output_path(args.record, "recording", inputs=(args.input,))
-        subtype = args.format or "PCM_16"
+        subtype = output_subtype(source.sample_format, args.format)
         sink, notes = open_sink(
             args.output, stream.cfg.sample_rate, fallback=args.record, inputs=(args.input,), subtype=subtype
         )
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        record = args.record
         temp_record = None
-        if sink.live and record is None:
-            fd, name = tempfile.mkstemp(prefix="phasefold-live-", suffix=".wav")
-            os.close(fd)
-            record = temp_record = Path(name)
-        produced: list[np.ndarray] = []
-        print(f"phasefold stream: {source.name} -> {sink.describe()}", file=sys.stderr)
-        n_iter = spec.step_iterations_at(stream.cfg, stream.lookahead, stream.block, args.step_iterations)
-        print(f"  {stream.describe()}; {spec.describe_step(n_iter)}", file=sys.stderr)
-        player = Player(
-            source,
-            stream,
-            sink,
-            record_path=record if sink.live else None,
-            record_subtype=subtype,
-            on_samples=produced.append if args.score else None,
-            on_stats=_status,
-            stats_interval=0.5,
-        )
-        # Ctrl-C, SIGTERM and SIGHUP end the stream cleanly (flushed, files complete), the summary is printed
-        stops = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
-        previous = {sig: signal.signal(sig, lambda *_: player.stop()) for sig in stops}
-        try:
-            summary = player.run()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        try:  # until the player runs: an error or a signal drops the files opened
+            record = args.record
+            if sink.live and record is None:
+                fd, name = tempfile.mkstemp(prefix="phasefold-live-", suffix=".wav")
+                os.close(fd)
+                record = temp_record = Path(name)
+            produced: list[np.ndarray] = []
+            print(f"phasefold stream: {source.name} -> {sink.describe()}", file=sys.stderr)
+            n_iter = spec.step_iterations_at(stream.cfg, stream.lookahead, stream.block, args.step_iterations)
+            print(f"  {stream.describe()}; {spec.describe_step(n_iter)}", file=sys.stderr)
+            player = Player(
+                source,
+                stream,
+                sink,
+                record_path=record if sink.live else None,
+                record_subtype=subtype,
+                on_samples=produced.append if args.score else None,
+                on_stats=_status,
+                stats_interval=0.5,
+            )
+            # Ctrl-C, SIGTERM and SIGHUP end the stream cleanly (flushed, files complete), with the summary
+            with calling_on_signals(lambda signum: player.stop()):
+                summary = player.run()
+        except BaseException:
+            sink.discard()
+            if temp_record is not None:
+                temp_record.unlink(missing_ok=True)
+            raise
     _status(summary, end="\n")
     print(
         f"done: {summary['frames_in']} frames in, {summary['samples_out']} samples out, "

@@ -88,6 +88,7 @@ def launch(opts: LaunchOptions) -> int:
             "no display found (DISPLAY / WAYLAND_DISPLAY unset): run `phasefold demo` or `phasefold stream` "
             "for audio without a window, or set QT_QPA_PLATFORM=offscreen to render off screen"
         )
+    from phasefold.exit_signals import calling_on_signals, interruption
     from phasefold.gui.main_window import MainWindow, make_app
     from PyQt6.QtCore import QTimer
 
@@ -109,7 +110,20 @@ def launch(opts: LaunchOptions) -> int:
             window.close()
 
         QTimer.singleShot(int(opts.quit_after * 1000), finish)
-    code = int(app.exec())
+    ended_by: list[int] = []  # SIGTERM, SIGHUP, Ctrl-C close the window (raised in a Qt callback they abort)
+
+    def end(signum: int) -> None:
+        ended_by.append(signum)
+        window.close()
+
+    ticks = QTimer()  # Python runs its signal handlers only when it runs: every 200 ms at least
+    ticks.timeout.connect(lambda: None)
+    ticks.start(200)
+    with calling_on_signals(end):
+        code = int(app.exec())
+    ticks.stop()
+    if ended_by:  # the CLI exits with 128 + the signal (phasefold.exit_signals)
+        raise interruption(ended_by[0])
     if errors:  # a scripted run that showed an error in the window does not end with exit code 0
         raise InputError(f"the window showed an error: {errors[-1]}")
     return code

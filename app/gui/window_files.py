@@ -48,14 +48,17 @@ class FileActions:
         return True
 
     def save_reconstruction(self, path: str | Path) -> bool:
-        """Write the reconstruction so far (time-aligned with the input) to a WAV file."""
-        from phasefold.engine.outputs import write_wav
+        """Write the reconstruction so far (time-aligned with the input) to a WAV file, in the input file's
+        sample format (engine.outputs.output_subtype; PCM_16 for the demo and the microphone)."""
+        from phasefold.engine.outputs import output_subtype, write_wav
 
         if self.last_worker is None or self.last_worker.reconstruction().size == 0:
             self.show_error("nothing to save yet: stream something first")
             return False
         try:
-            notes = write_wav(path, self.last_worker.reconstruction(), self.cfg.sample_rate)
+            worker = self.last_worker
+            subtype = output_subtype(worker.sample_format)
+            notes = write_wav(path, worker.reconstruction(), self.cfg.sample_rate, subtype)
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False

@@ -48,6 +48,7 @@ class StreamWorker:
 
         self.cfg: StftConfig = stream.cfg
         self.live = source.n_frames is None  # the microphone: paced by the device, cannot be held
+        self.sample_format: str | None = source.sample_format  # the input file's; a saved output follows it
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.output = OutputTrack(self.cfg, stream.output_offset, stream.lookahead)
         self.sink = MonitorSink(sink, self.output.offset, self._original_at)

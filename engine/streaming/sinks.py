@@ -90,6 +90,9 @@ class WavSink(Sink):
             error = write_error(self.path, exc)
             self._end(error)
             raise error from None
+        except BaseException as exc:  # an interruption (Ctrl-C, a signal): no file left behind
+            self._end(exc)
+            raise
         self.name = f"WAV file {self.path}"
 
     def write(self, samples: np.ndarray) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
-from phasefold.engine.inputs import load_audio, load_magnitudes, measure, measure_note
+from phasefold.engine.inputs import load_audio, load_magnitudes, measure, measure_note, sample_format
 from phasefold.engine.stft import StftConfig, window
 
 
@@ -26,6 +26,7 @@ class Source(ABC):
     name: str = "source"
     reference: np.ndarray | None = None  # offline signal the frames come from (for metrics)
     length: int | None = None  # its length in samples
+    sample_format: str | None = None  # the input file's (engine.inputs.sample_format); None: no file
     notes: list[str]
 
     def __init__(self, cfg: StftConfig, realtime: bool = False) -> None:
@@ -107,6 +108,7 @@ class AudioFileSource(ArraySource):
             notes.append(measure_note(snr_db))
         super().__init__(measure(x, cfg, snr_db, seed), cfg, realtime, reference=x, name=Path(path).name)
         self.notes = notes
+        self.sample_format = sample_format(path)
 
 
 class NpzSource(ArraySource):
@@ -116,6 +118,7 @@ class NpzSource(ArraySource):
         mf = load_magnitudes(path)
         super().__init__(mf.magnitudes, mf.cfg, realtime, reference=mf.reference, name=Path(path).name)
         self.length = mf.length
+        self.sample_format = sample_format(path)
 
 
 class MicSource(Source):
