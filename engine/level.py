@@ -26,18 +26,14 @@ _LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
 
 def frame_levels(r: np.ndarray, power: float = 1.0) -> np.ndarray:
     """The RMS over bins of each frame's amplitudes |X| = r^(1/d), float64 [F], computed without overflow
-    or underflow (the frames are scaled by the power of two of their largest value first, exactly)."""
+    or underflow (the amplitudes are scaled by the power of two of their largest value first, exactly)."""
     r = np.asarray(r, dtype=np.float64)
-    top = float(r.max()) if r.size else 0.0
+    amp = r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
+    top = float(amp.max()) if amp.size else 0.0
     if top == 0.0:
-        return np.zeros(r.shape[:-1])
+        return np.zeros(amp.shape[:-1])
     e = math.frexp(top)[1]
-    level = np.sqrt(np.mean(np.ldexp(r, -e) ** 2, axis=-1))  # <= 1
-    if power == 1.0:
-        return np.ldexp(level, e)
-    if power == 2.0 and e % 2 == 0:  # sqrt of 4^(e/2) times a number: exact
-        return np.ldexp(np.sqrt(level), e // 2)
-    return np.exp2((np.log2(level) + e) / power)
+    return np.ldexp(np.sqrt(np.mean(np.ldexp(amp, -e) ** 2, axis=-1)), e)
 
 
 def shift(level: float) -> int:
@@ -66,7 +62,8 @@ def scale(a: np.ndarray, k: int, power: float = 1.0) -> np.ndarray:
 def restore(y: np.ndarray, k: int) -> np.ndarray:
     """The output ``y`` of normalised measurements scaled back by 2^k; InputError where that leaves the range
     of its precision (an input too loud for the output's number format)."""
-    out = scale(y, k)
+    with np.errstate(over="ignore"):
+        out = scale(y, k)
     if not np.all(np.isfinite(out)):
         raise InputError(
             f"the input level (2^{k} times the models' level) is beyond what a {out.dtype} output can hold; "
