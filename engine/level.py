@@ -22,18 +22,29 @@ from phasefold.engine.errors import InputError
 #: utterances' largest frame RMS spans 0.4 to 2.8 times this)
 REFERENCE_LEVEL = 0.02016
 _LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
+#: frames measured at a time (bounded memory for long signals)
+LEVEL_BLOCK_FRAMES = 4096
 
 
 def frame_levels(r: np.ndarray, power: float = 1.0) -> np.ndarray:
     """The RMS over bins of each frame's amplitudes |X| = r^(1/d), float64 [F], computed without overflow
-    or underflow (the amplitudes are scaled by the power of two of their largest value first, exactly)."""
-    r = np.asarray(r, dtype=np.float64)
-    amp = r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
-    top = float(amp.max()) if amp.size else 0.0
+    or underflow (the amplitudes are scaled by the power of two of their largest value first, exactly) and
+    in blocks of frames (no float64 copy of a long signal's measurements)."""
+    r = np.asarray(r)
+    top = float(r.max()) if r.size else 0.0
     if top == 0.0:
-        return np.zeros(amp.shape[:-1])
-    e = math.frexp(top)[1]
-    return np.ldexp(np.sqrt(np.mean(np.ldexp(amp, -e) ** 2, axis=-1)), e)
+        return np.zeros(r.shape[:-1])
+    e = math.frexp(_amplitude(np.float64(top), power))[1]
+    out = np.empty(r.shape[:-1])
+    for start in range(0, r.shape[0], LEVEL_BLOCK_FRAMES):
+        amp = _amplitude(np.asarray(r[start : start + LEVEL_BLOCK_FRAMES], dtype=np.float64), power)
+        out[start : start + LEVEL_BLOCK_FRAMES] = np.sqrt(np.mean(np.ldexp(amp, -e) ** 2, axis=-1))
+    return np.ldexp(out, e)
+
+
+def _amplitude(r: np.ndarray, power: float) -> np.ndarray:
+    """r^(1/d); for d = 2 the square root, which commutes exactly with powers of four."""
+    return r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
 
 
 def shift(level: float) -> int:

@@ -204,3 +204,11 @@ def test_the_stream_rescales_its_state_when_the_level_grows(monkeypatch):
     monkeypatch.setattr(level, "shift", lambda value: 0)
     reference = run()
     assert np.linalg.norm(y - reference) < 1e-6 * np.linalg.norm(reference)
+
+
+def test_frame_levels_in_blocks_are_the_levels_of_the_whole(monkeypatch):
+    r = np.random.default_rng(2).random((23, 513)) ** 2
+    whole = level.frame_levels(r, 2.0)
+    monkeypatch.setattr(level, "LEVEL_BLOCK_FRAMES", 5)
+    np.testing.assert_array_equal(level.frame_levels(r, 2.0), whole)
+    np.testing.assert_allclose(whole, np.sqrt(np.mean(r, axis=1)), rtol=1e-14)
