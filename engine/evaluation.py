@@ -268,6 +268,8 @@ def condition_inputs(
 
 
 # -- methods scored over files --------------------------------------------------------------------------
+#: the largest --gain, in dB: 10^30 either way, the range the engine's level normalisation is tested over
+MAX_GAIN_DB = 600.0
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
 
@@ -281,6 +283,7 @@ def evaluate(
     backend: str = "auto",
     progress: bool = False,
     runner: Callable[..., np.ndarray] = reconstruct,
+    gain_db: float = 0.0,
 ) -> dict:
     """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
     scores, with the configuration, as a JSON-ready report {"config", "results", "per_file"[, "failures"]}.
@@ -293,10 +296,15 @@ def evaluate(
     measurements and hands them on as float32). Only the runs are timed, all on one thread. A file that
     cannot be loaded or scored (PhasefoldError) is left out of every method's means and listed under
     ``failures``; InputError when no file is scored. ``progress``: a progress bar and the files' reading
-    notes (resampled, downmixed) on stderr."""
+    notes (resampled, downmixed) on stderr. ``gain_db``: every file's clean signal, and so its measurements
+    and its reference, scaled by this many dB (the level the methods are given; the scores compare like
+    with like)."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
+    if not abs(gain_db) <= MAX_GAIN_DB:
+        raise InputError(f"--gain {gain_db:g}: the gain must lie within +-{MAX_GAIN_DB:g} dB")
+    gain = 10.0 ** (gain_db / 20.0)
     try:
         protocol = EvaluationProtocol(hop or HOP, snr_db, seed)
     except ValueError as exc:
@@ -312,12 +320,15 @@ def evaluate(
             try:
                 if is_magnitude_file(path):  # given measurements
                     mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, 0)
+                    if ref is None:
+                        raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
+                    if gain_db:
+                        mag, ref = np.asarray(mag, dtype=np.float64) * gain**cfg.power, ref * gain
                 else:
                     ref, notes = load_audio(path)
                     check_audible(path, ref)
+                    ref = ref * gain if gain_db else ref
                     mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size
-                if ref is None:
-                    raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
                 if cfg_seen is not None and cfg != cfg_seen:
                     raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
                 check_duration(length, cfg.sample_rate)
@@ -363,6 +374,7 @@ def evaluate(
         "snr_db": snr_db,
         "iterations": iterations,
         "seed": seed,
+        "gain_db": gain_db,
         "methods": list(entries),
         "files": [str(p) for p in files],
         "threads": 1,

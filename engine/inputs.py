@@ -111,7 +111,8 @@ def default_length(n_frames: int, cfg: StftConfig) -> int:
 
 def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
     """Check a [F, K] array of measurements (2-D, K = n_fft/2 + 1, finite, non-negative); as float32 (the
-    array itself where it is float32 already)."""
+    array itself where it is float32 already), float64 where a value is beyond float32's range (the methods
+    scale it to the models' level first: engine.level)."""
     mag = np.asarray(mag)
     if mag.dtype.kind not in "fiu":
         raise InputError(f"{what}: expected real numbers, got dtype {mag.dtype}")
@@ -128,6 +129,10 @@ def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitude
         raise InputError(f"{what}: {int(np.count_nonzero(~np.isfinite(mag)))} values are NaN or infinite")
     if np.any(mag < 0):
         raise InputError(f"{what}: {int(np.count_nonzero(mag < 0))} values are negative (must be >= 0)")
+    if mag.dtype.kind == "f" and mag.dtype.itemsize > 4:
+        tiny, big = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+        if np.any(mag > big) or np.any((mag > 0) & (mag < tiny)):
+            return mag.astype(np.float64, copy=False)
     return mag.astype(np.float32, copy=False)
 
 

@@ -233,7 +233,16 @@ def _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
 
 
 def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
-    """The offline reconstruction of a method (InputError for a streaming-only one)."""
+    """The offline reconstruction of a method (InputError for a streaming-only one), on measurements scaled
+    to the models' level by a power of two and its output scaled back (engine.level): every method is
+    level-equivariant, bit for bit for power-of-two gains, and no finite input overflows its float32 steps."""
+    from phasefold.engine.level import normalised
+
+    entry = _offline_runner(spec, backend)
+    return entry._replace(run=normalised(entry.run))
+
+
+def _offline_runner(spec: MethodSpec, backend: str) -> Method:
     backends.check(backend)
     if not spec.offline:
         if spec.problem is not None:

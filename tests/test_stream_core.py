@@ -153,7 +153,8 @@ def test_complex_frames_only_for_window_methods():
 
 def test_committed_samples_never_change_inside_the_step():
     """Wrap the real ADMM step and check the contract on every call: fixed samples come back unchanged,
-    and the samples emitted by one step are exactly the fixed head of the next window."""
+    and the samples emitted by one step are exactly the fixed head of the next window (times the exact
+    power of two 2^(k_old - k_new) where the level normalisation's k grew: engine.level)."""
     cfg = StftConfig()
     proc = make_processor("admm-kl", cfg, lookahead=2, block=2, iterations=4)
     inner = proc.step.fn
@@ -163,7 +164,7 @@ def test_committed_samples_never_change_inside_the_step():
         x_out, lam_out = inner(mag, x, fixed, lam)
         keep = fixed > 0
         np.testing.assert_array_equal(x_out[keep], x[keep])
-        seen.append((x.copy(), fixed.copy(), x_out.copy()))
+        seen.append((x.copy(), fixed.copy(), x_out.copy(), proc._level.k))
         return x_out, lam_out
 
     proc.step.fn = checked
@@ -173,10 +174,12 @@ def test_committed_samples_never_change_inside_the_step():
     sizes = [2] * (mag.shape[0] // 2) + [1] * (mag.shape[0] % 2)  # the last block may be partial
     assert len(seen) == len(sizes)
     h = cfg.hop
-    for (_, _, prev_out), (x_next, fixed_next, _), b in zip(seen[:-1], seen[1:], sizes[1:], strict=True):
+    pairs = zip(seen[:-1], seen[1:], sizes[1:], strict=True)
+    for (_, _, prev_out, k_prev), (x_next, fixed_next, _, k_next), b in pairs:
         # sliding by b frames: the previous window's committed + emitted samples are the fixed head
         n_fixed = (cfg.overlap - 1 + 2 - b) * h
-        np.testing.assert_array_equal(x_next[:n_fixed], prev_out[b * h : b * h + n_fixed])
+        head = np.ldexp(prev_out[b * h : b * h + n_fixed], k_prev - k_next)
+        np.testing.assert_array_equal(x_next[:n_fixed], head)
         assert np.all(fixed_next[:n_fixed] == 1.0)
     assert np.all(np.isfinite(out))
 

@@ -48,6 +48,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DB",
         help="modified magnitudes: white noise at this SNR, then the oracle Wiener mask",
     )
+    parser.add_argument(
+        "--gain",
+        type=finite_float,
+        default=0.0,
+        metavar="DB",
+        help="scale every clean signal by DB decibels before it is measured and scored (the input level; "
+        "default 0: the file's own)",
+    )
     add_iterations_argument(parser)
     parser.add_argument(
         "--seed",
@@ -107,7 +115,15 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise InputError("no files to evaluate")
     report = evaluate(
-        methods, files, args.hop, args.snr, args.iterations, args.seed, args.backend, progress=True
+        methods,
+        files,
+        args.hop,
+        args.snr,
+        args.iterations,
+        args.seed,
+        args.backend,
+        progress=True,
+        gain_db=args.gain,
     )
     report["config"]["backend"] = args.backend
     cfg = StftConfig.from_dict(report["config"]["stft"])

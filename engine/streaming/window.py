@@ -14,6 +14,11 @@ with frame m the processor
    caller may declare silent (the P samples of padding of an offline signal);
 4. runs the window step (state in, state out: phasefold.engine.admm iterations, FGLA or an ONNX model);
 5. emits the b H samples after the fixed ones, which are then committed and never change.
+
+The state is kept at the models' level (engine.level): the measurements enter divided by 2^k, with k from
+the running maximum of the frame levels so far, and the emitted samples leave multiplied by 2^k. When k
+grows, the window's state (measurements, estimate, dual) is rescaled by the exact power of two
+2^(k_old - k_new); samples already emitted are not touched.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from phasefold.engine.level import RunningLevel, restore, scale
 from phasefold.engine.runners import WindowStep
 from phasefold.engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
 from phasefold.engine.streaming import pghi
@@ -120,6 +126,7 @@ class WindowProcessor(FrameProcessor):
         self.fixed = np.zeros(cfg.span(w), self.dtype)
         self._n_fixed = 0  # samples marked in self.fixed (it only changes while the stream starts)
         self.frames_in = 0
+        self._level = RunningLevel(cfg.power)  # the state is the signal divided by 2^self._level.k
         self._pghi.reset()
 
     def adopt(self, other: WindowProcessor) -> bool:
@@ -134,7 +141,15 @@ class WindowProcessor(FrameProcessor):
         self.x[:] = other.x
         self.lam[:] = 0.0
         self.frames_in = other.frames_in
+        self._level.level, self._level.k = other._level.level, other._level.k
         return True
+
+    def _rescale(self, k: int) -> None:
+        """Scale the window's state by 2^k (exact): measurements and dual by 2^(k d), the estimate by 2^k."""
+        power = self.cfg.power
+        self.mag[:] = scale(self.mag, k, power)
+        self.x[:] = scale(self.x, k)
+        self.lam[:] = scale(self.lam, k, power)
 
     def _slide(self, b: int) -> None:
         hb = b * self.cfg.hop
@@ -179,6 +194,11 @@ class WindowProcessor(FrameProcessor):
         cfg, h = self.cfg, self.cfg.hop
         b = mags.shape[0]
         self.frames_in += b
+        k_old = self._level.k
+        k = self._level.update(mags)
+        if k != k_old:
+            self._rescale(k_old - k)
+        mags = np.asarray(scale(mags, -k, cfg.power), dtype=self.dtype)
         if self._fast is not None and phases is None:
             self._fast(self.mag, self.x, self.lam, mags)
         else:
@@ -198,11 +218,11 @@ class WindowProcessor(FrameProcessor):
         x, lam = self.step(self.mag, self.x, self.fixed, self.lam)
         self.x = _as_state(x, self.x)
         self.lam = _as_state(lam, self.lam)
-        return self.x[n_fixed : n_fixed + b * h].astype(np.float32)
+        return restore(self.x[n_fixed : n_fixed + b * h].astype(np.float32), k)
 
     def tail(self) -> np.ndarray:
         start = (self.cfg.overlap - 1 + self.block) * self.cfg.hop
-        return self.x[start:].astype(np.float32)
+        return restore(self.x[start:].astype(np.float32), self._level.k)
 
     def projections_per_frame(self) -> float:
         return float(self.step.projections * self.n_window) / self.block

@@ -1,0 +1,113 @@
+"""The input level: every window method runs on measurements scaled by a power of two to the level the
+models were trained at, and its output is scaled back (docs/architecture.md, "Level").
+
+The learned models are not scale-equivariant (a model trained on speech at one level rebuilds quieter or
+louder speech worse); the classical ones are, up to float32 overflow and underflow. Dividing the
+measurements by 2^k and multiplying the output by 2^k is exact in floating point, so an input scaled by
+2^m gives k + m, the same normalised measurements bit for bit, and the output scaled by 2^m bit for bit.
+k comes from a scale-equivariant level: the largest frame RMS of the amplitudes |X| (offline over the
+whole signal; in the stream the running maximum over the frames so far, so k only grows). Silence (level
+0) keeps k = 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from phasefold.engine.errors import InputError
+
+#: the median over the 40 TIMIT utterances of the train split of each utterance's largest frame RMS of
+#: |X| (default STFT, tight frame, audio in [-1, 1]): the level the models were trained at (their
+#: utterances' largest frame RMS spans 0.4 to 2.8 times this)
+REFERENCE_LEVEL = 0.02016
+_LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
+#: frames measured at a time (bounded memory for long signals)
+LEVEL_BLOCK_FRAMES = 4096
+
+
+def frame_levels(r: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """The RMS over bins of each frame's amplitudes |X| = r^(1/d), float64 [F], computed without overflow
+    or underflow (the amplitudes are scaled by the power of two of their largest value first, exactly) and
+    in blocks of frames (no float64 copy of a long signal's measurements)."""
+    r = np.asarray(r)
+    top = float(r.max()) if r.size else 0.0
+    if top == 0.0:
+        return np.zeros(r.shape[:-1])
+    e = math.frexp(_amplitude(np.float64(top), power))[1]
+    out = np.empty(r.shape[:-1])
+    for start in range(0, r.shape[0], LEVEL_BLOCK_FRAMES):
+        amp = _amplitude(np.asarray(r[start : start + LEVEL_BLOCK_FRAMES], dtype=np.float64), power)
+        out[start : start + LEVEL_BLOCK_FRAMES] = np.sqrt(np.mean(np.ldexp(amp, -e) ** 2, axis=-1))
+    return np.ldexp(out, e)
+
+
+def _amplitude(r: np.ndarray, power: float) -> np.ndarray:
+    """r^(1/d); for d = 2 the square root, which commutes exactly with powers of four."""
+    return r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
+
+
+def shift(level: float) -> int:
+    """k such that level / 2^k is nearest REFERENCE_LEVEL on a log scale; 0 for silence (level 0).
+
+    Computed from the mantissas and exponents, so that level x 2^m gives k + m exactly."""
+    if not level > 0.0:
+        return 0
+    m_level, e_level = math.frexp(level)
+    m_ref, e_ref = math.frexp(REFERENCE_LEVEL)
+    q = m_level / m_ref  # in (1/2, 2)
+    return e_level - e_ref + (-1 if q < _LOW else 1 if q >= _HIGH else 0)
+
+
+def scale(a: np.ndarray, k: int, power: float = 1.0) -> np.ndarray:
+    """``a`` (float64 or the dtype given) times 2^(k d): measurements of power d scaled with the signal by
+    2^k (power 1: amplitudes and signals)."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if float(power).is_integer():
+        return np.ldexp(a, int(k * power)).astype(a.dtype, copy=False)
+    return (a * np.exp2(k * power)).astype(a.dtype, copy=False)
+
+
+def restore(y: np.ndarray, k: int) -> np.ndarray:
+    """The output ``y`` of normalised measurements scaled back by 2^k; InputError where that leaves the range
+    of its precision (an input too loud for the output's number format)."""
+    with np.errstate(over="ignore"):
+        out = scale(y, k)
+    if not np.all(np.isfinite(out)) and np.all(np.isfinite(y)):  # NaN from a method: its caller says so
+        raise InputError(
+            f"the input level (2^{k} times the models' level) is beyond what a {out.dtype} output can hold; "
+            "scale the magnitudes down"
+        )
+    return out
+
+
+def normalised(run):
+    """An offline runner run(mag, cfg, n_iter, seed, length) that runs on measurements scaled to the
+    reference level (k from the whole signal's largest frame RMS) and scales its output back."""
+
+    def run_normalised(mag, cfg, n_iter, seed, length):
+        k = shift(float(frame_levels(mag, cfg.power).max(initial=0.0)))
+        if k == 0:
+            return run(mag, cfg, n_iter, seed, length)
+        return restore(np.asarray(run(scale(mag, -k, cfg.power), cfg, n_iter, seed, length)), k)
+
+    return run_normalised
+
+
+class RunningLevel:
+    """The stream's causal level: the running maximum of frame levels, and its shift k (only grows)."""
+
+    def __init__(self, power: float = 1.0) -> None:
+        self.power = power
+        self.level = 0.0
+        self.k = 0
+
+    def update(self, mags: np.ndarray) -> int:
+        """Take a block of frames [b, K]; the shift k after them."""
+        level = float(frame_levels(mags, self.power).max(initial=0.0))
+        if level > self.level:
+            self.level = level
+            self.k = shift(level)
+        return self.k
