@@ -24,6 +24,10 @@ REFERENCE_LEVEL = 0.02016
 _LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
 #: frames measured at a time (bounded memory for long signals)
 LEVEL_BLOCK_FRAMES = 4096
+#: the exponents e for which 2^e is a normal number of the dtype (np.finfo: minexp, maxexp; looked up once)
+_NORMAL_EXPONENTS = {np.dtype(t): (np.finfo(t).minexp, np.finfo(t).maxexp) for t in (np.float32, np.float64)}
+#: above this shift a float32 output may overflow (samples near full scale times 2^k beyond float32's range)
+_OVERFLOW_SHIFT = 100
 
 
 def frame_levels(r: np.ndarray, power: float = 1.0) -> np.ndarray:
@@ -61,20 +65,38 @@ def shift(level: float) -> int:
 
 def scale(a: np.ndarray, k: int, power: float = 1.0) -> np.ndarray:
     """``a`` (float64 or the dtype given) times 2^(k d): measurements of power d scaled with the signal by
-    2^k (power 1: amplitudes and signals)."""
+    2^k (power 1: amplitudes and signals); ``a`` itself for k = 0.
+
+    A multiplication by a power of two that the dtype holds rounds exactly as ldexp does, and costs one
+    numpy call (this runs on every block of a stream); ldexp where the factor itself is out of range."""
     a = np.asarray(a)
     if a.dtype.kind != "f":
         a = a.astype(np.float64)
-    if float(power).is_integer():
-        return np.ldexp(a, int(k * power)).astype(a.dtype, copy=False)
-    return (a * np.exp2(k * power)).astype(a.dtype, copy=False)
+    if k == 0:
+        return a
+    if not float(power).is_integer():
+        return (a * np.exp2(k * power)).astype(a.dtype, copy=False)
+    e = int(k * power)
+    low, high = _NORMAL_EXPONENTS.get(a.dtype, (0, 0))
+    if low <= e < high:  # 2^e is a normal number of the dtype
+        return a * a.dtype.type(math.ldexp(1.0, e))
+    return np.ldexp(a, e).astype(a.dtype, copy=False)
 
 
-def restore(y: np.ndarray, k: int) -> np.ndarray:
-    """The output ``y`` of normalised measurements scaled back by 2^k; InputError where that leaves the range
-    of its precision (an input too loud for the output's number format)."""
+def restore(y: np.ndarray, k: int, dtype: type | None = None) -> np.ndarray:
+    """The output ``y`` of normalised measurements scaled back by 2^k, in ``dtype`` (default: y's);
+    InputError where that leaves the range of its precision (an input too loud for the output's number
+    format). It runs on every block of a stream: one multiplication where nothing can overflow."""
+    y = np.asarray(y)
+    dtype = np.dtype(dtype or y.dtype)
+    if k == 0:
+        return y.astype(dtype)  # a copy: ``y`` may be a view of a state that changes
+    if k <= _OVERFLOW_SHIFT and dtype in _NORMAL_EXPONENTS:
+        # 2^k times a sample at the models' level cannot overflow: one call (the cast and the product);
+        # NaN from a method passes through to its caller's check, as without a shift
+        return np.multiply(y, dtype.type(math.ldexp(1.0, k)), dtype=dtype)
     with np.errstate(over="ignore"):
-        out = scale(y, k)
+        out = scale(y.astype(dtype), k)
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(y)):  # NaN from a method: its caller says so
         raise InputError(
             f"the input level (2^{k} times the models' level) is beyond what a {out.dtype} output can hold; "
@@ -103,10 +125,26 @@ class RunningLevel:
         self.power = power
         self.level = 0.0
         self.k = 0
+        self._top = 0.0  # the largest sum of squared amplitudes of a frame so far (the fast path's level)
 
     def update(self, mags: np.ndarray) -> int:
-        """Take a block of frames [b, K]; the shift k after them."""
-        level = float(frame_levels(mags, self.power).max(initial=0.0))
+        """Take a block of frames [b, K]; the shift k after them.
+
+        This runs on every block of a stream, so the common case costs one numpy call: the frames' sums of
+        squared amplitudes, which scale exactly with the signal where they are plain normal numbers, and
+        nothing more when no frame is louder than one seen before. frame_levels near the ends of float64."""
+        mags = np.asarray(mags)
+        if self.power in (1.0, 2.0) and mags.ndim == 2 and mags.dtype == np.float64 and mags.shape[1]:
+            sums = np.einsum("ij,ij->i", mags, mags) if self.power == 1.0 else np.add.reduce(mags, axis=1)
+            top = float(sums.max(initial=0.0))
+            if top <= self._top:
+                return self.k
+            if 1e-280 < top < 1e280:
+                self._top = top
+                return self._grow(math.sqrt(top / mags.shape[1]))
+        return self._grow(float(frame_levels(mags, self.power).max(initial=0.0)))
+
+    def _grow(self, level: float) -> int:
         if level > self.level:
             self.level = level
             self.k = shift(level)

@@ -23,6 +23,7 @@ grows, the window's state (measurements, estimate, dual) is rescaled by the exac
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -141,7 +142,7 @@ class WindowProcessor(FrameProcessor):
         self.x[:] = other.x
         self.lam[:] = 0.0
         self.frames_in = other.frames_in
-        self._level.level, self._level.k = other._level.level, other._level.k
+        self._level = copy.copy(other._level)
         return True
 
     def _rescale(self, k: int) -> None:
@@ -198,7 +199,7 @@ class WindowProcessor(FrameProcessor):
         k = self._level.update(mags)
         if k != k_old:
             self._rescale(k_old - k)
-        mags = np.asarray(scale(mags, -k, cfg.power), dtype=self.dtype)
+        mags = scale(mags, -k, cfg.power)
         if self._fast is not None and phases is None:
             self._fast(self.mag, self.x, self.lam, mags)
         else:
@@ -218,11 +219,11 @@ class WindowProcessor(FrameProcessor):
         x, lam = self.step(self.mag, self.x, self.fixed, self.lam)
         self.x = _as_state(x, self.x)
         self.lam = _as_state(lam, self.lam)
-        return restore(self.x[n_fixed : n_fixed + b * h].astype(np.float32), k)
+        return restore(self.x[n_fixed : n_fixed + b * h], k, np.float32)
 
     def tail(self) -> np.ndarray:
         start = (self.cfg.overlap - 1 + self.block) * self.cfg.hop
-        return restore(self.x[start:].astype(np.float32), self._level.k)
+        return restore(self.x[start:], self._level.k, np.float32)
 
     def projections_per_frame(self) -> float:
         return float(self.step.projections * self.n_window) / self.block
