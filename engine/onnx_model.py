@@ -143,6 +143,8 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.use_deterministic_compute = True  # the same inputs give the same bits on every run (issue 30)
     opts.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

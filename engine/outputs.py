@@ -47,6 +47,8 @@ FOLLOWED_SUBTYPES = {
     "MPEG_LAYER_III": "FLOAT",
 }
 WRITE_BLOCK = 1 << 16  # samples written (and checked) at a time
+#: libsndfile's command that switches the PEAK chunk of float WAVs off (sndfile.h; not in soundfile's API)
+SFC_SET_ADD_PEAK_CHUNK = 0x1050
 
 
 def _umask() -> int:
@@ -180,6 +182,8 @@ def write_wav(
     with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
         try:
             with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype=subtype, format="WAV") as f:
+                # no PEAK chunk: it holds the time of writing, so the same audio would give different files
+                sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
                 for i in range(0, x.size, WRITE_BLOCK):  # in blocks: no second copy of a long signal
                     block = np.asarray(x[i : i + WRITE_BLOCK], dtype=np.float32)
                     if subtype != "FLOAT":

@@ -61,3 +61,16 @@ def test_a_read_only_folder_is_refused(tmp_path):
             check_output_path(folder / "x.wav")
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "PCM_16"])
+def test_a_wav_holds_only_the_audio_and_no_time_of_writing(tmp_path, subtype):
+    """libsndfile's PEAK chunk of float WAVs holds a timestamp: the same audio would give another file."""
+    import soundfile as sf
+
+    x = np.sin(np.arange(4000) / 7.0).astype(np.float32) * 0.5
+    write_wav(tmp_path / "a.wav", x, subtype=subtype)
+    data = (tmp_path / "a.wav").read_bytes()
+    assert b"PEAK" not in data
+    back, _ = sf.read(tmp_path / "a.wav", dtype="float32")
+    np.testing.assert_allclose(back, x, atol=0 if subtype == "FLOAT" else 1 / 32768)

@@ -10,10 +10,13 @@ and an inverse plan over them; a kernel fills ``frames``, executes ``forward`` a
 way for engine.stft's orthonormal DFT); the inverse ignores the imaginary parts of the DC and Nyquist bins, as
 numpy's does, and overwrites ``spec``.
 
-Plans are made with FFTW_MEASURE: for a [7, 1024] float32 batch the measured plan's pair takes 12.9 us
-against 17.8 us for FFTW_ESTIMATE's (FFTW_PATIENT: 12.5 us for 1.2 s of planning). Measuring takes about
-0.2 s per shape, once: the plans found are kept as FFTW wisdom in ``cache_dir()`` and read at the next
-start, so a second start plans at once and picks the same algorithms.
+Plans are made with FFTW_ESTIMATE, so that the same input gives bit-identical output on every run:
+FFTW_MEASURE times candidate algorithms at run time and may pick a different one at each fresh start (the
+algorithms round differently, and a stream's state carries the difference forward: the demo's PESQ moved
+between 3.88 and 3.97 from one fresh cache to the next). ESTIMATE picks by a fixed heuristic from the size,
+the batch and the alignment of the buffers, and the buffers here always start on a 64-byte boundary, so the
+choice is the same on every run on a machine (the SIMD codelets FFTW can use still depend on the CPU). No
+wisdom is read or written: wisdom recorded by a MEASURE planner would be used by an ESTIMATE planner too.
 """
 
 from __future__ import annotations
@@ -21,17 +24,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
 import threading
 from pathlib import Path
 
 import llvmlite.binding as llvm
 import numpy as np
 from numba import types
-from phasefold.engine.compiled.jit import cache_dir
 from phasefold.engine.errors import BackendError
 
-FFTW_MEASURE = 0
+FFTW_ESTIMATE = 1 << 6
 _PREFIX = {np.dtype(np.float32): "fftwf", np.dtype(np.float64): "fftw"}
 _LIBRARY = {"fftwf": "fftw3f", "fftw": "fftw3"}
 _planner = threading.Lock()  # FFTW's planner is not thread-safe; executing plans is
@@ -39,24 +40,6 @@ _planner = threading.Lock()  # FFTW's planner is not thread-safe; executing plan
 #: execute a plan (an address) on the buffers it was made for; one per precision
 execute_f32 = types.ExternalFunction("fftwf_execute", types.void(types.uintp))
 execute_f64 = types.ExternalFunction("fftw_execute", types.void(types.uintp))
-
-
-def _wisdom_file(prefix: str) -> Path:
-    return cache_dir() / f"{prefix}-wisdom.txt"
-
-
-def _save_wisdom(lib: ctypes.CDLL, prefix: str) -> None:
-    """Write the planner's wisdom (atomically); a cache folder that cannot be written costs only speed."""
-    path = _wisdom_file(prefix)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if getattr(lib, f"{prefix}_export_wisdom_to_filename")(str(tmp).encode()):
-            os.replace(tmp, path)
-    except OSError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _candidates(name: str) -> list[str]:
@@ -91,12 +74,6 @@ def library(prefix: str) -> ctypes.CDLL:
                            ctypes.c_int, ctypes.c_int, ctypes.c_uint]  # fmt: skip
         destroy = getattr(lib, f"{prefix}_destroy_plan")
         destroy.argtypes, destroy.restype = [ctypes.c_void_p], None
-        for fn in (getattr(lib, f"{prefix}_import_wisdom_from_filename"),
-                   getattr(lib, f"{prefix}_export_wisdom_to_filename")):  # fmt: skip
-            fn.argtypes, fn.restype = [ctypes.c_char_p], ctypes.c_int
-        wisdom = _wisdom_file(prefix)
-        if wisdom.is_file():  # an unreadable file returns 0 and is ignored: plans are measured again
-            getattr(lib, f"{prefix}_import_wisdom_from_filename")(str(wisdom).encode())
         return lib
     raise BackendError(
         f"the compiled backend needs the FFTW library lib{_LIBRARY[prefix]} (pip install pyfftw)"
@@ -132,15 +109,11 @@ class Plan:
         t, s = self.frames.ctypes.data, self.spec.ctypes.data
         with _planner:
             fwd = getattr(lib, f"{self.prefix}_plan_many_dft_r2c")(
-                1, n, frames, t, None, 1, n_fft, s, None, 1, k, FFTW_MEASURE
+                1, n, frames, t, None, 1, n_fft, s, None, 1, k, FFTW_ESTIMATE
             )
             inv = getattr(lib, f"{self.prefix}_plan_many_dft_c2r")(
-                1, n, frames, s, None, 1, k, t, None, 1, n_fft, FFTW_MEASURE
+                1, n, frames, s, None, 1, k, t, None, 1, n_fft, FFTW_ESTIMATE
             )
-            if fwd and inv:
-                _save_wisdom(lib, self.prefix)
-        self.frames[:] = 0.0  # measuring wrote into the buffers
-        self.spec[:] = 0.0
         if not fwd or not inv:
             raise BackendError(f"FFTW could not plan {frames} transforms of length {n_fft}")
         self.forward, self.inverse = int(fwd), int(inv)
