@@ -117,8 +117,9 @@ def list_methods(streaming: bool = False) -> list[str]:
     Raises
     ------
     phasefold.engine.errors.PhasefoldError
-        Nothing of its own: a broken model file on the path is listed all the same, and running it raises
-        ModelError saying what is wrong with it.
+        Nothing of its own: a broken model file on the path is not listed (a ModelPathWarning names
+        it once) and running it by name raises ModelError saying what is wrong with it; a model file named
+        like a built-in method is not offered (the built-in is used; a warning names the file).
 
     Examples
     --------
