@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,10 +395,17 @@ def specs() -> dict[str, MethodSpec]:
     return {**builtin_specs(), **model_specs()}
 
 
+def check_name(method: object, what: str = "method") -> None:
+    """InputError unless ``method`` is a name or a path (a str or os.PathLike)."""
+    if not isinstance(method, (str, os.PathLike)):
+        raise InputError(f"{what} must be a name or the path of an .onnx model, not {method!r}")
+
+
 def lookup(method: str | Path, among: list[str] | None = None, what: str = "method") -> MethodSpec:
     """A method by name, or an exported model by .onnx path; InputError with the closest names otherwise.
 
     ``among`` and ``what`` word the error for a subset (the streaming engine's methods)."""
+    check_name(method, what)
     if Path(method).suffix == ".onnx":
         return model_spec(method)
     name = str(method)
