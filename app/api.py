@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from phasefold.engine.arguments import number_array, optional_whole, whole
 from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
 from phasefold.engine.stft import istft as _istft
 from phasefold.engine.stft import stft as _stft
@@ -19,9 +20,17 @@ def _config(hop: int, n_fft: int) -> StftConfig:
     from phasefold.engine.errors import InputError
 
     try:
-        return StftConfig(n_fft=int(n_fft), hop=int(hop))
+        return StftConfig(n_fft=whole(n_fft, "n_fft", 1), hop=whole(hop, "hop", 1))
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def _finite(arr: np.ndarray, name: str) -> np.ndarray:
+    from phasefold.engine.errors import InputError
+
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: {int(np.count_nonzero(~np.isfinite(arr)))} values are NaN or infinite")
+    return arr
 
 
 def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
@@ -48,7 +57,9 @@ def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
     Raises
     ------
     phasefold.engine.errors.InputError
-        ``hop`` and ``n_fft`` that make no tight frame (n_fft not a multiple of hop, non-positive sizes).
+        ``hop`` and ``n_fft`` that make no tight frame (n_fft not a multiple of hop, non-positive sizes,
+        not whole numbers); a signal that is not a 1-D array of real numbers (None, strings, ragged lists,
+        complex or boolean values), or holds NaN or infinite samples.
 
     Examples
     --------
@@ -59,7 +70,13 @@ def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
     >>> int(np.argmax(np.abs(X[45])))  # 440 Hz falls in bin 440 / (22050 / 1024) = 20.4
     20
     """
-    return _stft(np.asarray(signal, dtype=np.float64), _config(hop, n_fft))
+    from phasefold.engine.errors import InputError
+
+    cfg = _config(hop, n_fft)
+    x = number_array(signal, "signal")
+    if x.ndim != 1:
+        raise InputError(f"signal must be 1-D samples [samples], got shape {list(x.shape)}")
+    return _stft(_finite(x.astype(np.float64), "signal"), cfg)
 
 
 def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
@@ -84,7 +101,9 @@ def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_F
     Raises
     ------
     phasefold.engine.errors.InputError
-        ``hop`` and ``n_fft`` that make no tight frame.
+        ``hop`` and ``n_fft`` that make no tight frame; a spectrogram that is not a [frames, n_fft / 2 + 1]
+        array of numbers or holds NaN or infinite values; a ``length`` that is not a whole number >= 0 or
+        more samples than the frames hold.
 
     Examples
     --------
@@ -93,7 +112,20 @@ def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_F
     >>> float(np.max(np.abs(y - x))) < 1e-12
     True
     """
-    return _istft(np.asarray(spectrogram), _config(hop, n_fft), int(length))
+    from phasefold.engine.errors import InputError
+
+    cfg = _config(hop, n_fft)
+    spec = number_array(spectrogram, "spectrogram", complex_ok=True)
+    if spec.ndim != 2 or spec.shape[1] != cfg.n_bins:
+        raise InputError(
+            f"spectrogram must have shape [frames, {cfg.n_bins}] (n_fft {cfg.n_fft}), got shape "
+            f"{list(spec.shape)}: {spec.shape[-1] if spec.ndim else 0} bins"
+        )
+    n = whole(length, "length")
+    try:
+        return _istft(_finite(spec, "spectrogram"), cfg, n)
+    except ValueError as exc:
+        raise InputError(f"length {n}: {exc}") from None
 
 
 def list_methods(streaming: bool = False) -> list[str]:
@@ -116,9 +148,11 @@ def list_methods(streaming: bool = False) -> list[str]:
 
     Raises
     ------
-    phasefold.engine.errors.PhasefoldError
-        Nothing of its own: a broken model file on the path is listed all the same, and running it raises
-        ModelError saying what is wrong with it.
+    phasefold.engine.errors.InputError
+        ``streaming`` that is not a bool. Nothing else of its own: a broken model file on the path is
+        not listed (a ModelPathWarning names it once) and running it by name raises ModelError saying
+        what is wrong with it; a model file named like a built-in method is not offered (the built-in is
+        used; a warning names the file).
 
     Examples
     --------
@@ -128,6 +162,10 @@ def list_methods(streaming: bool = False) -> list[str]:
     >>> "rtisi-la" in phasefold.list_methods(streaming=True), "rtisi-la" in names
     (True, False)
     """
+    if not isinstance(streaming, bool):
+        from phasefold.engine.errors import InputError
+
+        raise InputError(f"streaming must be True or False, not {streaming!r}")
     if streaming:
         from phasefold.engine.streaming.steps import method_names
 
@@ -226,7 +264,9 @@ def reconstruct(
     Raises
     ------
     phasefold.engine.errors.InputError
-        Magnitudes of the wrong shape, negative, NaN or infinite; a length the frames cannot hold; an
+        Magnitudes that are not an array of real numbers (None, strings, ragged lists), of the wrong
+        shape, negative, NaN or infinite; ``hop``, ``iterations``, ``length`` or ``seed`` that is not a
+        whole number in range; a length the frames cannot hold; a method that is not a name or path, an
         unknown method (with the closest names); a streaming-only method.
     phasefold.engine.errors.ModelError
         A model file that is missing, corrupt or made for another STFT.
@@ -251,9 +291,14 @@ def reconstruct(
     from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
-    _changed_default(method, iterations, int(hop))
-    mag = np.asarray(magnitudes)
     cfg = _config(hop, N_FFT)
+    if method is not None:
+        registry.check_name(method)
+    iterations = optional_whole(iterations, "iterations")
+    length = optional_whole(length, "length", 1)
+    seed = whole(seed, "seed")
+    _changed_default(method, iterations, cfg.hop)
+    mag = number_array(magnitudes, "magnitudes")
     n = default_length(mag.shape[0], cfg) if length is None and mag.ndim == 2 else length
     name = registry.DEFAULT_METHOD if method is None else method
     return run_method(name, mag, cfg, iterations, seed, int(n if n is not None else 0))
@@ -277,8 +322,8 @@ def load_model(path_or_name: str | Path):
     Raises
     ------
     phasefold.engine.errors.ModelError
-        Neither a model name nor an .onnx file; a card that is missing or invalid; a graph whose sha256
-        does not match its card.
+        Neither a model name nor an .onnx file (any other object included); a card that is missing or
+        invalid; a file that is not an ONNX graph; a graph whose sha256 does not match its card.
 
     Examples
     --------

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from phasefold._version import __version__
-from phasefold.engine.errors import PhasefoldError
+from phasefold.engine.errors import ModelPathWarning, PhasefoldError
 from phasefold.exit_signals import Terminated, exit_status, raising_signals
 from phasefold.extras import COMMAND_EXTRAS, extra_of_module, missing_extra, needs_line
 
@@ -53,7 +54,19 @@ def _load(name: str):
         raise
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A model-path warning as one line on stderr (other warnings as Python shows them)."""
+    if not issubclass(category, ModelPathWarning):
+        _show_warning(message, category, filename, lineno, file, line)
+        return
+    print(f"phasefold: warning: {message}", file=file or sys.stderr)
+
+
+_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

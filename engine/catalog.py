@@ -22,15 +22,24 @@ def model_dirs() -> list[Path]:
     return [MODELS_DIR, *extra]
 
 
+def model_candidates() -> list[tuple[str, Path]]:
+    """(name, NAME.onnx) of every model file with a card in the searched folders, in search order; a name
+    may come more than once (engine.registry decides which one is offered, and warns about the others)."""
+    found: list[tuple[str, Path]] = []
+    for folder in model_dirs():
+        try:
+            paths = sorted(folder.glob("*.onnx"), key=lambda p: p.stem) if folder.is_dir() else []
+            found += [(p.stem, p) for p in paths if p.is_file() and p.with_suffix(".json").is_file()]
+        except OSError:  # a folder that cannot be listed offers nothing
+            continue
+    return found
+
+
 def model_files() -> dict[str, Path]:
     """name -> NAME.onnx of every model with a card in the searched folders (first folder wins)."""
     found: dict[str, Path] = {}
-    for folder in model_dirs():
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.onnx"), key=lambda p: p.stem):
-            if path.with_suffix(".json").is_file():
-                found.setdefault(path.stem, path)
+    for name, path in model_candidates():
+        found.setdefault(name, path)
     return found
 
 

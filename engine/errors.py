@@ -1,4 +1,5 @@
-"""Exceptions the engine raises for bad input; the CLI turns them into one-line messages."""
+"""Exceptions the engine raises for bad input (the CLI turns them into one-line messages), and the warning
+it gives about a model folder."""
 
 
 class PhasefoldError(Exception):
@@ -19,3 +20,8 @@ class DeviceError(PhasefoldError):
 
 class BackendError(PhasefoldError):
     """A backend that was asked for but cannot run here (a missing package), or cannot run a model."""
+
+
+class ModelPathWarning(UserWarning):
+    """A model file on the model path that is not offered: a built-in's name, a name taken by an earlier
+    folder, a name that is not UTF-8, or a card that cannot be read (running it by name says why)."""

@@ -28,7 +28,14 @@ import numpy as np
 import soxr
 from phasefold.engine.dataset import split_files
 from phasefold.engine.errors import InputError, PhasefoldError
-from phasefold.engine.inputs import check_audible, is_magnitude_file, load_audio, load_measurements, measure
+from phasefold.engine.inputs import (
+    check_audible,
+    default_length,
+    is_magnitude_file,
+    load_audio,
+    load_measurements,
+    measure,
+)
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
 from phasefold.engine.stft import HOP, StftConfig, magnitude, magnitude_blocks
@@ -273,6 +280,10 @@ MAX_GAIN_DB = 600.0
 METRICS = ("sc_db", "stoi", "estoi", "pesq", "rtf")
 
 
+#: frames of the excerpt every method runs once, untimed, before it is timed (compiles its kernels)
+WARM_UP_FRAMES = 16
+
+
 def evaluate(
     methods: Sequence[str] | Mapping[str, str | Method],
     files: Sequence[Path],
@@ -288,17 +299,19 @@ def evaluate(
     """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
     scores, with the configuration, as a JSON-ready report {"config", "results", "per_file"[, "failures"]}.
 
-    ``methods``: registry names (run by ``backend``), or label -> name or engine.runners.Method (the
-    streamed runners of --online, a benchmark's own method). ``iterations``: of every method (None: each
-    method's default). Audio files are measured at ``hop`` (default 256), modified with ``snr_db``; a .npz
-    file gives its own measurements. ``runner(entry, measurements, cfg, iterations, phase seed, length,
-    backend=backend) -> signal`` runs one entry (default engine.methods.reconstruct, which checks the
-    measurements and hands them on as float32). Only the runs are timed, all on one thread. A file that
-    cannot be loaded or scored (PhasefoldError) is left out of every method's means and listed under
-    ``failures``; InputError when no file is scored. ``progress``: a progress bar and the files' reading
-    notes (resampled, downmixed) on stderr. ``gain_db``: every file's clean signal, and so its measurements
-    and its reference, scaled by this many dB (the level the methods are given; the scores compare like
-    with like)."""
+    ``methods``: registry names (run by ``backend``), or label -> name or engine.runners.Method (the streamed
+    runners of --online, a benchmark's own method). ``iterations``: of every method (None: each method's
+    default). Audio files are measured at ``hop`` (default 256), modified with ``snr_db``; a .npz file gives
+    its own measurements. ``runner(entry, measurements, cfg, iterations, phase seed, length, backend=backend)
+    -> signal`` runs one entry (default engine.methods.reconstruct, which checks the measurements and hands
+    them on as float32). Every method first runs once, untimed, on the first ``WARM_UP_FRAMES`` frames of the
+    first file (its compiled kernels are built there, not in its timing); then only the runs are timed, all on
+    one thread. A file that cannot be loaded (PhasefoldError) is left out of every method's means and listed
+    under ``failures``; a method that fails (PhasefoldError) is listed there too, is not run again, and its
+    results row is {"failed": one line, "n_files": files scored before}; the other methods' rows stand.
+    InputError when no file is scored. ``progress``: a progress bar and the files' reading notes (resampled,
+    downmixed) on stderr. ``gain_db``: every file's clean signal, and so its measurements and its reference,
+    scaled by this many dB (the level the methods are given; the scores compare like with like)."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
@@ -312,6 +325,8 @@ def evaluate(
 
     per_file: list[dict] = []
     failures: list[dict] = []
+    warm: set[str] = set()  # methods run once untimed already (their compile time is not timed)
+    failed: dict[str, str] = {}  # method -> why it failed (it is not run again)
     cfg_seen = None
     bar = tqdm(total=len(files) * len(entries), disable=not progress, file=sys.stderr, unit="run")
     with one_thread(), bar:
@@ -336,11 +351,31 @@ def evaluate(
                     bar.write(f"phasefold evaluate: note: {path.name}: {note}", file=sys.stderr)
                 for name, entry in entries.items():
                     bar.set_description(f"{path.stem} {name}")
-                    with Stopwatch() as watch:
-                        y = runner(
-                            entry, mag, cfg, iterations, protocol.phase_seed(index), length, backend=backend
-                        )
-                    scores = protocol.scores(ref, y, mag, cfg)
+                    if name in failed:
+                        bar.update()
+                        continue
+                    try:
+                        if name not in warm:  # compile and warm up untimed, on an excerpt of the first file
+                            warm.add(name)
+                            frames = min(mag.shape[0], WARM_UP_FRAMES)
+                            short = min(length, default_length(frames, cfg))
+                            runner(entry, mag[:frames], cfg, iterations, 0, short, backend=backend)
+                        with Stopwatch() as watch:
+                            y = runner(
+                                entry,
+                                mag,
+                                cfg,
+                                iterations,
+                                protocol.phase_seed(index),
+                                length,
+                                backend=backend,
+                            )
+                        scores = protocol.scores(ref, y, mag, cfg)
+                    except PhasefoldError as exc:  # this method fails: its row says so, the others stand
+                        failed[name] = one_line(exc)
+                        failures.append({"file": str(path), "method": name, "error": failed[name]})
+                        bar.update()
+                        continue
                     rows.append(
                         {
                             "file": str(path),
@@ -366,6 +401,9 @@ def evaluate(
     results = {}
     for name in entries:
         rows = [row for row in per_file if row["method"] == name]
+        if name in failed:
+            results[name] = {"failed": failed[name], "n_files": len(rows)}
+            continue
         keys = (*METRICS, "rtf_cpu", "cpu_per_wall")
         results[name] = {key: float(np.mean([row[key] for row in rows])) for key in keys}
         results[name]["n_files"] = len(rows)
@@ -390,6 +428,11 @@ def evaluate(
     return report
 
 
+def one_line(exc: Exception) -> str:
+    """An error's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def failure_text(failure: dict) -> str:
     """One line for a file that was not scored: the file, the method where one was running, the reason."""
     method = f" ({failure['method']})" if failure["method"] else ""
@@ -404,6 +447,9 @@ def format_table(report: dict) -> str:
     lines = [f"{'method':<{width}}  {head}"]
     for name in names:
         r = report["results"][name]
+        if "failed" in r:
+            lines.append(f"{name:<{width}}  failed: {r['failed']}")
+            continue
         lines.append(
             f"{name:<{width}}  {r['sc_db']:>8.2f}  {r['stoi']:>6.3f}  {r['estoi']:>6.3f}  "
             f"{r['pesq']:>5.2f}  {r['rtf']:>7.3f}  {r['n_files']:>5}"

@@ -38,6 +38,7 @@ REQUIRED_KEYS = (
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 PER_LAYER_KEYS = ("rho", "momentum")  # optional parameters with one value per layer, not per set
 LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
+RECORD_KEYS = ("training", "metrics", "verification", "rebuilt")  # provenance: JSON objects where present
 #: the coverage floor of a card without ``coverage_eps`` (the offline exports write theirs, 1e-2)
 DEFAULT_COVERAGE_EPS = 1e-2
 SPAN_FORMULA = "(W - 1) * hop + n_fft"  # the interface's "S": the samples of a window of W frames
@@ -177,9 +178,15 @@ class ModelCard:
         if not path.is_file():
             raise ModelError(f"{model_path}: model card {path.name} not found beside the model")
         try:
-            card = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{path}: unreadable model card ({exc})") from None
+        try:
+            card = json.loads(text)
+        except json.JSONDecodeError as exc:
             raise ModelError(f"{path}: malformed model card (not valid JSON: {exc})") from None
+        except RecursionError:
+            raise ModelError(f"{path}: malformed model card (nested too deeply to read)") from None
         return cls.from_dict(card, str(path))
 
     def to_dict(self) -> dict:
@@ -254,9 +261,10 @@ def _validate(card: object, where: str) -> None:
     _positive(card["rho"], "rho", where)
     if "coverage_eps" in card:
         _positive(card["coverage_eps"], "coverage_eps", where)
-    verification = card.get("verification", {})
-    if not isinstance(verification, dict):
-        raise ModelError(f"{where}: verification must be an object")
+    for key in RECORD_KEYS:
+        if card.get(key) is not None and not isinstance(card[key], dict):
+            raise ModelError(f"{where}: {key} must be an object, not {type(card[key]).__name__}")
+    verification = card.get("verification") or {}
     for key in ("tolerance", "lam_tolerance"):
         if key in verification:
             _positive(verification[key], f"verification.{key}", where)
@@ -279,7 +287,13 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number that a float holds (a whole number beyond 1.8e308 is not)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _whole(value: object, field: str, where: str, minimum: int) -> int:
@@ -350,7 +364,7 @@ def _check_parameters(card: dict, where: str) -> None:
             continue
         try:
             values = np.asarray(params[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ModelError(f"{where}: parameters.{key} must be an array of numbers") from None
         per_layer = key in PER_LAYER_KEYS
         rows, ndim = (card["layers"], 1) if per_layer else (n_sets, 1 if key in ("g1", "g2", "b") else 2)

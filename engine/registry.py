@@ -20,12 +20,14 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phasefold.engine import backends, catalog
 from phasefold.engine.divergences import Divergence, divergence
-from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.errors import InputError, ModelError, ModelPathWarning
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 
@@ -334,15 +336,57 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
     )
 
 
+def _name_clash(name: str, taken: dict[str, MethodSpec]) -> str | None:
+    """Why a model file called ``name`` is not offered under its name, or None."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not UTF-8 text; rename it to use it"
+    if name in builtin_specs() or (name.startswith("admm-") and _is_admm_name(name)):
+        return f"{name!r} is a built-in method; the built-in is used (rename the model to use it)"
+    if name in taken:
+        return f"{name!r} is taken by {taken[name].path}, found first"
+    return None
+
+
+def _is_admm_name(name: str) -> bool:
+    try:
+        admm_spec(name)
+    except InputError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=4)
 def _discovered(key: tuple) -> dict[str, MethodSpec]:
-    return {name: model_spec(path, name) for name, path in catalog.model_files().items()}
+    """The models offered by name: one ModelPathWarning (naming the file) for each file that is not, or
+    whose card cannot be read (it stays findable by name, and running it says what is wrong)."""
+    found: dict[str, MethodSpec] = {}
+    for name, path in catalog.model_candidates():
+        clash = _name_clash(name, found)
+        if clash is not None:
+            shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")  # a name that is not UTF-8
+            warnings.warn(f"{shown}: not offered: {clash}", ModelPathWarning, stacklevel=4)
+            continue
+        spec = found[name] = model_spec(path, name)
+        if spec.problem is not None:
+            warnings.warn(f"not offered: {spec.problem}", ModelPathWarning, stacklevel=4)
+    return found
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def model_specs() -> dict[str, MethodSpec]:
-    """Every exported model found by engine.catalog, by name (discovered once per set of folders)."""
-    files = catalog.model_files()
-    key = tuple((name, str(p), p.stat().st_mtime_ns) for name, p in files.items())
+    """Every exported model found by engine.catalog, by name (discovered once per set of folders and files;
+    a built-in's name is never taken by a model)."""
+    key = tuple(
+        (name, str(p), _stamp(p), _stamp(p.with_suffix(".json"))) for name, p in catalog.model_candidates()
+    )
     return _discovered(key)
 
 
@@ -351,10 +395,17 @@ def specs() -> dict[str, MethodSpec]:
     return {**builtin_specs(), **model_specs()}
 
 
+def check_name(method: object, what: str = "method") -> None:
+    """InputError unless ``method`` is a name or a path (a str or os.PathLike)."""
+    if not isinstance(method, (str, os.PathLike)):
+        raise InputError(f"{what} must be a name or the path of an .onnx model, not {method!r}")
+
+
 def lookup(method: str | Path, among: list[str] | None = None, what: str = "method") -> MethodSpec:
     """A method by name, or an exported model by .onnx path; InputError with the closest names otherwise.
 
     ``among`` and ``what`` word the error for a subset (the streaming engine's methods)."""
+    check_name(method, what)
     if Path(method).suffix == ".onnx":
         return model_spec(method)
     name = str(method)
@@ -383,8 +434,8 @@ def streaming_names(cfg: StftConfig | None = None) -> list[str]:
     """The methods the streaming engine lists; with ``cfg``, only the models made for that STFT."""
     names = list(STREAMING_CLASSICAL)
     for name, spec in model_specs().items():
-        if cfg is not None and spec.cfg != cfg:
-            continue  # a broken card (no cfg) is not offered for a setting (loading it would say why)
+        if spec.problem is not None or (cfg is not None and spec.cfg != cfg):
+            continue  # a broken card is not offered (loading it by name says why)
         names.append(name)
     return names
 

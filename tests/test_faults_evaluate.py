@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -201,3 +202,66 @@ def test_segmented_pesq_matches_the_whole_signal():
     for est in (noisy, muffled):
         whole = pesq_wb(x, est, 16000, segment_seconds=60.0)
         assert pesq_wb(x, est, 16000) == pytest.approx(whole, abs=0.02)
+
+
+def test_every_method_is_warmed_up_untimed_before_it_is_timed(clips):
+    """The first call of each method (where its kernels compile) runs on a short excerpt and is not timed."""
+    from phasefold.engine.evaluation import WARM_UP_FRAMES, evaluate
+
+    calls = []
+
+    def runner(entry, mag, cfg, iterations, seed, length, backend):
+        first = entry not in [c[0] for c in calls]
+        calls.append((entry, mag.shape[0], length))
+        if first:
+            time.sleep(0.5)  # what compiling costs the first call
+        return np.sin(np.arange(length) * 0.05) * 0.1
+
+    report = evaluate(["gla", "fgla"], [clips / "good.wav"], runner=runner)
+    frames = load_frames(clips / "good.wav")
+    assert [c[:2] for c in calls] == [
+        ("gla", WARM_UP_FRAMES),
+        ("gla", frames),
+        ("fgla", WARM_UP_FRAMES),
+        ("fgla", frames),
+    ]
+    assert all(row["seconds"] < 0.5 for row in report["per_file"])  # the warm-up's 0.5 s is in no timing
+
+
+def load_frames(path) -> int:
+    from phasefold.engine.stft import StftConfig
+
+    return StftConfig().n_frames(sf.info(path).frames)
+
+
+def test_a_failing_method_leaves_a_marked_row_and_the_rest_of_the_table_stands(
+    clips, tmp_path, capsys, monkeypatch
+):
+    from phasefold.engine import methods
+    from phasefold.engine.runners import Method
+
+    get_method = methods.get_method
+
+    def broken(name, backend="auto"):
+        if name != "admm-l2":
+            return get_method(name, backend)
+        return Method("returns NaN", lambda mag, cfg, n_iter, seed, length: np.full(length, np.nan), 1)
+
+    monkeypatch.setattr(methods, "get_method", broken)
+    out = tmp_path / "r.json"
+    argv = ["evaluate", str(clips / "good.wav"), "--methods", "gla,admm-l2,fgla", "--iterations", "2"]
+    rc = main([*argv, "--json", str(out)])
+    stdout, stderr = capsys.readouterr()
+    assert rc == 1 and "Traceback" not in stderr
+    table = {line.split()[0]: line for line in stdout.splitlines()[2:5]}
+    mark, why = table["admm-l2"].split(None, 2)[1:]
+    assert mark == "failed:" and why.startswith("the method returned (") and "NaN or wrong length" in why
+    for name in ("gla", "fgla"):  # the other rows stand, scored on the file
+        assert table[name].split()[-1] == "1" and float(table[name].split()[4]) > 1.0
+    assert _lines(stderr, "not scored") == [
+        f"phasefold evaluate: not scored: {clips / 'good.wav'} (admm-l2): {why}"
+    ]
+    report = json.loads(out.read_text())
+    assert report["results"]["admm-l2"] == {"failed": why, "n_files": 0}
+    assert report["results"]["gla"]["n_files"] == report["results"]["fgla"]["n_files"] == 1
+    assert report["failures"] == [{"file": str(clips / "good.wav"), "method": "admm-l2", "error": why}]

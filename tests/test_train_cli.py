@@ -346,3 +346,38 @@ def test_train_stream_init_refuses_what_contradicts_its_start_in_one_line(extra,
     assert rc != 0
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+class _Payload:
+    """What a hostile checkpoint holds: unpickling it calls open(marker, "w"), creating the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("command", ["export", "resume"])
+def test_a_pickle_payload_in_a_checkpoint_is_refused_in_one_line_and_runs_nothing(command, capsys, tmp_path):
+    from phasefold.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    marker = tmp_path / "marker"
+    checkpoint = {"mode": "offline", "config": {}, "model": {}, "payload": _Payload(marker)}
+    torch.save(checkpoint, tmp_path / "probe.pt")
+    torch.load(tmp_path / "probe.pt", weights_only=False)  # the payload is live: an unsafe load runs it
+    assert marker.exists()
+    marker.unlink()
+    torch.save(checkpoint, run / ("best.pt" if command == "export" else "last.pt"))
+    before = sorted(p.name for p in run.iterdir())
+    out = tmp_path / "out" / "m.onnx"
+    argv = ["export", str(run), "-o", str(out)]
+    if command == "resume":
+        argv = ["train", "--resume", "--out", str(run)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refused" in err[0] and "pickle payload" in err[0], err
+    assert not marker.exists()  # nothing in the file ran
+    assert not out.exists() and not out.parent.exists() and sorted(p.name for p in run.iterdir()) == before

@@ -7,6 +7,8 @@ checkpoint holds.
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,30 @@ def run_checkpoint(out: Path, resume: bool) -> Path:
     return last
 
 
+def read_checkpoint(file: Path) -> object:
+    """A checkpoint's contents read as data only (``torch.load(weights_only=True)``: tensors, numbers,
+    strings, lists, tuples and dicts); a file holding any other Python object (a pickle payload that could
+    run code) is refused with InputError before anything in it runs, as is a file that is not a checkpoint."""
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found:
+            raise InputError(
+                f"{file}: refused: the checkpoint holds a Python object ({found.group(1)}) other than "
+                "tensors and plain data, a pickle payload that could run code; phasefold reads only the "
+                "checkpoints it writes"
+            ) from None
+        raise InputError(f"{file}: not a readable checkpoint ({_last_line(exc)})") from None
+    except Exception as exc:  # truncated or not a torch file
+        raise InputError(f"{file}: not a readable checkpoint ({_last_line(exc)})") from None
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
 def load_checkpoint(path: str | Path, kind: type[RunConfig]) -> tuple[UnfoldedADMM, dict]:
     """The network and the checkpoint of a run of ``kind``: best.pt, epoch-NN.pt or last.pt (a run folder:
     its best.pt). best.pt and epoch-NN.pt of runs from before the shared format are read too."""
@@ -33,10 +59,7 @@ def load_checkpoint(path: str | Path, kind: type[RunConfig]) -> tuple[UnfoldedAD
     file = path / "best.pt" if path.is_dir() else path
     if not file.is_file():
         raise InputError(f"{path}: no best.pt checkpoint (is this a training run folder?)")
-    try:
-        ck = torch.load(file, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated or not a torch file
-        raise InputError(f"{file}: not a readable checkpoint ({exc})") from None
+    ck = read_checkpoint(file)
     if isinstance(ck, dict) and "mode" not in ck and "model" in ck:  # the keys before the shared format
         ck = {**ck, "mode": "stream" if "stream_net" in ck else "offline" if "net" in ck else None}
     if not isinstance(ck, dict) or ck.get("mode") != kind.mode:

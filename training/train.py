@@ -27,7 +27,7 @@ from phasefold.engine.errors import InputError
 from phasefold.training.config import RunConfig
 from phasefold.training.data import ExcerptSampler, load_signals, split_paths, validation_set
 from phasefold.training.distributed import placement, sampler_states
-from phasefold.training.run_folder import plot_history, run_checkpoint
+from phasefold.training.run_folder import plot_history, read_checkpoint, run_checkpoint
 from phasefold.training.validation import report_epoch, validate
 
 
@@ -60,7 +60,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     out = Path(out)
     rank, world, device = placement(cfg.distributed)
     last = run_checkpoint(out, resume)
-    state = torch.load(last, map_location="cpu", weights_only=False) if resume else None
+    state = read_checkpoint(last) if resume else None
     if state is not None:
         if state.get("mode") != cfg.mode:
             raise InputError(

@@ -18,11 +18,16 @@ the method and the frame; the samples returned before stay as they were.
 from __future__ import annotations
 
 import cmath
+import inspect
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from phasefold.engine.arguments import number_array
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
@@ -77,8 +82,10 @@ class Stream:
     Every method runs in the same engine (the same frames and latency): ADMM and (fast) Griffin-Lim on a
     window of frames, the exported models, RTISI-LA and RTPGHI. The look-ahead L (frames the engine waits
     for before it emits a frame) and the block size B (frames processed at once) set the algorithmic
-    latency N + (L + B - 1) H samples. A stream is not safe to push from two threads at once: use one
-    stream per thread.
+    latency N + (L + B - 1) H samples. A stream is not safe to use from two threads at once: use one
+    stream per thread. It detects the misuse: ``push``, ``flush`` or ``reset`` entered from a thread while
+    another thread is inside one of them raises InputError ("this stream is in use by another thread")
+    and changes nothing.
 
     Parameters
     ----------
@@ -110,6 +117,7 @@ class Stream:
         self.cfg: StftConfig = processor.cfg
         self.lookahead = processor.lookahead
         self.block = processor.block
+        self._lock = threading.Lock()
         self.reset()
 
     @classmethod
@@ -154,8 +162,9 @@ class Stream:
         Raises
         ------
         phasefold.engine.errors.InputError
-            An unknown or offline-only method; settings out of range; a setting that contradicts a
-            stream-trained model's card (the message names the model's value).
+            A method that is not a name or path, unknown or offline-only; settings that are not whole
+            numbers or out of range, or that need more memory than there is; an option it does not take;
+            a setting that contradicts a stream-trained model's card (the message names the model's value).
         phasefold.engine.errors.ModelError
             A model file that is missing or broken.
         phasefold.engine.errors.BackendError
@@ -169,7 +178,28 @@ class Stream:
         """
         from phasefold.engine.streaming.steps import make_processor
 
-        return cls(make_processor(method, cfg, lookahead, block, iterations=iterations, init=init, **options))
+        unknown = sorted(set(options) - set(inspect.signature(make_processor).parameters))
+        if unknown:
+            raise InputError(f"Stream.open takes no option {', '.join(unknown)}")
+        try:
+            processor = make_processor(
+                method, cfg, lookahead, block, iterations=iterations, init=init, **options
+            )
+        except MemoryError:
+            raise InputError(
+                f"{method}: look-ahead {lookahead} and block {block} need more memory than there is"
+            ) from None
+        return cls(processor)
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Held while push, flush or reset runs; a second thread entering meanwhile gets InputError."""
+        if not self._lock.acquire(blocking=False):
+            raise InputError("this stream is in use by another thread; use one stream per thread")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # -- settings -------------------------------------------------------------------------------
     @property
@@ -222,6 +252,11 @@ class Stream:
     def reset(self) -> None:
         """Forget everything: the next push is frame 0 of a new stream.
 
+        Raises
+        ------
+        phasefold.engine.errors.InputError
+            A call while another thread is inside this stream's push, flush or reset.
+
         Examples
         --------
         >>> stream = phasefold.Stream.open("fgla", lookahead=0)
@@ -230,16 +265,17 @@ class Stream:
         >>> stream.stats.frames_in
         0
         """
-        self.processor.reset()
-        self._pending_mag = np.zeros((self.block, self.cfg.n_bins))
-        self._pending_phase = np.zeros((self.block, self.cfg.n_bins))
-        self._pending_has_phase = False
-        self._n_pending = 0
-        self._finished = False
-        self.stats = StreamStats(hop=self.cfg.hop, sample_rate=self.cfg.sample_rate)
+        with self._in_use():
+            self.processor.reset()
+            self._pending_mag = np.zeros((self.block, self.cfg.n_bins))
+            self._pending_phase = np.zeros((self.block, self.cfg.n_bins))
+            self._pending_has_phase = False
+            self._n_pending = 0
+            self._finished = False
+            self.stats = StreamStats(hop=self.cfg.hop, sample_rate=self.cfg.sample_rate)
 
     def _validate(self, frames) -> tuple[np.ndarray, np.ndarray | None]:
-        arr = np.asarray(frames)
+        arr = number_array(frames, "frames", complex_ok=True)
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2:
@@ -250,8 +286,6 @@ class Stream:
             raise InputError(
                 f"a frame has {arr.shape[1]} bins; this stream (n_fft {self.cfg.n_fft}) needs {self.n_bins}"
             )
-        if arr.dtype.kind not in "fiuc":
-            raise InputError(f"frames must be numbers, not dtype {arr.dtype}")
         if not all_finite(arr):
             raise InputError(f"{int(np.count_nonzero(~np.isfinite(arr)))} frame values are NaN or infinite")
         if arr.dtype.kind == "c":
@@ -285,8 +319,9 @@ class Stream:
         Raises
         ------
         phasefold.engine.errors.InputError
-            Wrong shape or number of bins, NaN, infinite or negative values, a stream already flushed, or
-            a method that returned NaN (the message names the frame).
+            Frames that are not numbers, of the wrong shape or number of bins, NaN, infinite or negative
+            values, a stream already flushed, a method that returned NaN (the message names the frame), or
+            a call while another thread is inside this stream's push, flush or reset.
 
         Examples
         --------
@@ -294,32 +329,33 @@ class Stream:
         >>> stream.push(np.ones((3, 513))).shape
         (768,)
         """
-        if self._finished:
-            raise InputError("this stream was flushed; call reset() to start a new one")
-        mags, phases = self._validate(frames)
-        if mags.shape[0] == 0:
-            return np.zeros(0, dtype=np.float32)
-        if phases is not None and self._n_pending and not self._pending_has_phase:
-            raise InputError("cannot mix complex and magnitude frames inside one block")
-        out = []
-        t0, c0 = time.perf_counter(), time.thread_time()
-        for i in range(mags.shape[0]):
-            self._pending_mag[self._n_pending] = mags[i]
-            if phases is not None:
-                self._pending_phase[self._n_pending] = phases[i]
-                self._pending_has_phase = True
-            self._n_pending += 1
-            if self._n_pending == self.block:
-                out.append(self._run_block(self.stats.frames_in + i))
-        self.stats.compute_s += time.perf_counter() - t0
-        self.stats.cpu_s += time.thread_time() - c0
-        self.stats.frames_in += mags.shape[0]
-        if len(out) == 1:
-            samples = out[0]
-        else:
-            samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-        self.stats.samples_out += samples.size
-        return samples
+        with self._in_use():
+            if self._finished:
+                raise InputError("this stream was flushed; call reset() to start a new one")
+            mags, phases = self._validate(frames)
+            if mags.shape[0] == 0:
+                return np.zeros(0, dtype=np.float32)
+            if phases is not None and self._n_pending and not self._pending_has_phase:
+                raise InputError("cannot mix complex and magnitude frames inside one block")
+            out = []
+            t0, c0 = time.perf_counter(), time.thread_time()
+            for i in range(mags.shape[0]):
+                self._pending_mag[self._n_pending] = mags[i]
+                if phases is not None:
+                    self._pending_phase[self._n_pending] = phases[i]
+                    self._pending_has_phase = True
+                self._n_pending += 1
+                if self._n_pending == self.block:
+                    out.append(self._run_block(self.stats.frames_in + i))
+            self.stats.compute_s += time.perf_counter() - t0
+            self.stats.cpu_s += time.thread_time() - c0
+            self.stats.frames_in += mags.shape[0]
+            if len(out) == 1:
+                samples = out[0]
+            else:
+                samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+            self.stats.samples_out += samples.size
+            return samples
 
     def _run_block(self, last: int) -> np.ndarray:
         """Process the pending frames, the last of which is frame ``last`` of the stream."""
@@ -349,7 +385,8 @@ class Stream:
         Raises
         ------
         phasefold.engine.errors.InputError
-            A method that returned NaN or infinite samples in the tail.
+            A method that returned NaN or infinite samples in the tail, or a call while another thread is
+            inside this stream's push, flush or reset.
 
         Examples
         --------
@@ -358,19 +395,20 @@ class Stream:
         >>> stream.flush().shape  # (L + N / H - 1) H = (3 + 4 - 1) * 256
         (1536,)
         """
-        if self._finished:
-            return np.zeros(0, dtype=np.float32)
-        t0, c0 = time.perf_counter(), time.thread_time()
-        parts = [self._run_block(self.stats.frames_in - 1)] if self._n_pending else []
-        tail = self.processor.tail()
-        self._check_output(tail, f"in the tail after frame {self.stats.frames_in - 1}")
-        parts.append(tail)
-        self.stats.compute_s += time.perf_counter() - t0
-        self.stats.cpu_s += time.thread_time() - c0
-        self._finished = True
-        out = np.concatenate(parts)
-        self.stats.samples_out += out.size
-        return out
+        with self._in_use():
+            if self._finished:
+                return np.zeros(0, dtype=np.float32)
+            t0, c0 = time.perf_counter(), time.thread_time()
+            parts = [self._run_block(self.stats.frames_in - 1)] if self._n_pending else []
+            tail = self.processor.tail()
+            self._check_output(tail, f"in the tail after frame {self.stats.frames_in - 1}")
+            parts.append(tail)
+            self.stats.compute_s += time.perf_counter() - t0
+            self.stats.cpu_s += time.thread_time() - c0
+            self._finished = True
+            out = np.concatenate(parts)
+            self.stats.samples_out += out.size
+            return out
 
 
 def all_finite(a: np.ndarray) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from phasefold.engine import backends, registry
+from phasefold.engine.arguments import MAX_WHOLE, optional_whole, whole
 from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.runners import window_step
 from phasefold.engine.stft import StftConfig
@@ -95,6 +96,12 @@ def make_processor(
     says which one runs it. It is warmed up (``warm_up``).
     """
     backends.check(backend)
+    if cfg is not None and not isinstance(cfg, StftConfig):
+        raise InputError(f"cfg must be a phasefold.engine.stft.StftConfig or None, not {cfg!r}")
+    lookahead = optional_whole(lookahead, "look-ahead L", -MAX_WHOLE)  # the types; the ranges below
+    block = optional_whole(block, "block B", -MAX_WHOLE)
+    iterations = optional_whole(iterations, "iterations per step", -MAX_WHOLE)
+    seed = whole(seed, "seed")
     spec = stream_spec(method)
     lookahead, block = spec.stream_settings(lookahead, block)
     if lookahead < 0:
