@@ -151,7 +151,10 @@ def test_the_library_scores_labelled_methods_and_runners(folder, capsys):
     assert capsys.readouterr().err == ""
     assert report["config"]["methods"] == ["fgla", "own"] and report["config"]["iterations"] == 3
     same = ("sc_db", "stoi", "estoi", "pesq")
-    assert {k: report["results"]["fgla"][k] for k in same} == {k: report["results"]["own"][k] for k in same}
+    # the same runs; pystoi's ESTOI may differ in the last bit between two calls on the same signals
+    assert {k: report["results"]["own"][k] for k in same} == pytest.approx(
+        {k: report["results"]["fgla"][k] for k in same}, rel=1e-12
+    )
     assert format_table(report).splitlines()[2].startswith("own ")
 
     seen = []

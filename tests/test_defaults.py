@@ -150,7 +150,7 @@ def test_offline_sample_s_is_output_sample_s_plus_the_offset(clip, lookahead):
     from phasefold.engine.streaming import Stream, aligned
 
     cfg = StftConfig()
-    stream = Stream.open("fgla", cfg, lookahead=lookahead, iterations=30)
+    stream = Stream.open("fgla", cfg, lookahead=lookahead, iterations=50)
     assert stream.output_offset == cfg.pad + lookahead * cfg.hop
     mag = magnitude(clip, cfg)
     out = np.concatenate([stream.push(mag), stream.flush()])

@@ -46,6 +46,26 @@ def _shows_error(window: MainWindow, text: str) -> None:
     assert box is not None and box.isVisible() and not box.isModal() and box.text() == window.last_error
 
 
+def _nan_from_frame(monkeypatch, first: int) -> None:
+    """Streams opened from now on return NaN audio from frame ``first`` on, as a method far outside its
+    range would (the engine's level normaliser keeps the shipped models finite at any finite level)."""
+    real_open = Stream.open
+
+    def opened(*args, **kwargs):
+        stream = real_open(*args, **kwargs)
+        process, seen = stream.processor.process, [0]
+
+        def nan_process(mags, phases=None):
+            seen[0] += mags.shape[0]
+            out = process(mags, phases)
+            return out * np.nan if seen[0] > first else out
+
+        stream.processor.process = nan_process
+        return stream
+
+    monkeypatch.setattr(Stream, "open", opened)
+
+
 def _choose_in_dialog(monkeypatch, path) -> None:
     """The next file dialog answers ``path``."""
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *args, **kw: (str(path), "")))
@@ -138,18 +158,17 @@ def test_errors_from_the_stream_and_the_dialogs_reach_the_window(
 ):
     c = window.controls
     # a method returning NaN in push: the engine's InputError travels from the worker thread to the window
-    big = magnitude(speech, CFG)
-    big[20:] = 1e30  # finite, but far outside what the model handles
-    save_magnitudes(tmp_path / "big.npz", big, CFG, length=speech.size)
+    save_magnitudes(tmp_path / "speech.npz", magnitude(speech, CFG), CFG, length=speech.size)
     c.method.setCurrentText("unfolded-untied")
-    assert window.open_file(tmp_path / "big.npz") and window.start_stream()
+    real_open = Stream.open
+    _nan_from_frame(monkeypatch, 20)
+    assert window.open_file(tmp_path / "speech.npz") and window.start_stream()
     qtbot.waitUntil(lambda: not window.streaming, timeout=WAIT_MS)
     _shows_error(window, "unfolded-untied returned NaN or infinite audio at frame ")
     assert window.last_error.endswith("; the stream stops there")
     assert 0 < window.last_worker.reconstruction().size < speech.size  # what came before is kept
 
     # NaN in flush (the tail after the last frame)
-    real_open = Stream.open
 
     def nan_tail(*args, **kwargs):
         stream = real_open(*args, **kwargs)
@@ -198,11 +217,10 @@ def test_files_saved_from_the_window_are_checked_and_never_half_written(window, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.png"]  # no partial file left
 
 
-def test_a_scripted_run_that_shows_an_error_exits_non_zero(tmp_path, speech, capsys):
+def test_a_scripted_run_that_shows_an_error_exits_non_zero(tmp_path, speech, capsys, monkeypatch):
     """`gui --play --quit-after`: the error shown in the window is also the command's one line, exit 1."""
-    big = magnitude(speech, CFG)
-    big[20:] = 1e30
-    save_magnitudes(tmp_path / "big.npz", big, CFG, length=speech.size)
-    argv = ["gui", "--play", "-i", str(tmp_path / "big.npz"), "-m", "unfolded-untied", "--quit-after", "4"]
+    save_magnitudes(tmp_path / "speech.npz", magnitude(speech, CFG), CFG, length=speech.size)
+    _nan_from_frame(monkeypatch, 20)
+    argv = ["gui", "--play", "-i", str(tmp_path / "speech.npz"), "-m", "unfolded-untied", "--quit-after", "4"]
     line = _one_line(capsys, argv)
     assert "the window showed an error" in line and "returned NaN or infinite audio" in line

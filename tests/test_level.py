@@ -179,7 +179,8 @@ def test_evaluate_gain_scales_the_signal_before_it_is_measured(tmp_path):
         return _offline("fgla", mag, cfg, length)
 
     reports = [evaluate(["fgla"], [path], gain_db=g, runner=runner) for g in (0.0, -40.0)]
-    np.testing.assert_allclose(seen["mag"][1], seen["mag"][0] * 0.01, rtol=1e-6, atol=1e-12)
+    timed = [m for m in seen["mag"] if m.shape[0] > 16]  # each evaluate warms a method up on 16 frames first
+    np.testing.assert_allclose(timed[1], timed[0] * 0.01, rtol=1e-6, atol=1e-12)
     assert reports[1]["config"]["gain_db"] == -40.0
     # fgla is level-equivariant and the reference is scaled alike: the same scores
     a, b = (rep["results"]["fgla"] for rep in reports)
