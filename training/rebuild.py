@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 from phasefold.engine.errors import ModelError
 from phasefold.engine.model_card import ModelCard
 from phasefold.training.export import export_network
+from phasefold.training.remeasure import measured_card
 from phasefold.training.stream_export import export_stream
 from phasefold.training.stream_unfolded import StreamNetConfig, StreamUnfolded
 from phasefold.training.unfolded import UnfoldedADMM, card_net_config, load_parameters
@@ -72,7 +72,6 @@ def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False)
     path = Path(model_path)
     old = ModelCard.read(path)
     net = anchored_network(old) if anchor else network_of(old)
-    t0 = time.time()
     if old.streaming is not None:
         card = export_stream(net, path, name=old.name, training=old.training, metrics=old.metrics)
     else:
@@ -80,16 +79,7 @@ def rebuild(model_path: str | Path, evaluate: bool = True, anchor: bool = False)
             net, path, name=old.name, training=old.training, metrics=old.metrics, hop=old.stft.hop
         )
     if evaluate:
-        if old.streaming is not None:
-            from phasefold.training.stream_eval import stream_card_metrics
-
-            conditions = tuple((old.metrics or {}).get("test", {})) or ("exact_hop256",)
-            metrics = stream_card_metrics(path, old.streaming.lookahead, conditions)
-        else:
-            from phasefold.training.evaluate import card_metrics
-
-            metrics = card_metrics(path)
-        card = dataclasses.replace(card, metrics={**metrics, "seconds": round(time.time() - t0, 1)})
+        card = dataclasses.replace(card, metrics=measured_card(path).metrics)
     rebuilt = {"from_card_sha256": old.sha256, "previous_stft_form": (old.onnx or {}).get("stft")}
     if anchor:
         rebuilt["anchored"] = (
