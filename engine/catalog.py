@@ -41,8 +41,3 @@ def model_files() -> dict[str, Path]:
     for name, path in model_candidates():
         found.setdefault(name, path)
     return found
-
-
-def find_model(name: str) -> Path | None:
-    """The .onnx file of a model by name, None when no searched folder holds it."""
-    return model_files().get(name)

@@ -72,6 +72,26 @@ def test_a_model_named_like_a_built_in_does_not_replace_it(capsys, monkeypatch, 
         assert registry.lookup("unfolded-tied").path == MODELS_DIR / "unfolded-tied.onnx"
 
 
+def test_divergence_of_a_shadowed_name_reads_the_built_in(capsys, monkeypatch, tmp_path):
+    """`phasefold divergence NAME` resolves names as every other command: a user file named like a classical
+    method is not drawn as if it were that method, and one named like a shipped model is not drawn."""
+    folder = tmp_path / "models"
+    _model(folder, "fgla")
+    _model(folder, "unfolded-tied", shipped="unfolded-stream-l0")
+    monkeypatch.setenv(catalog.ENV_VAR, str(folder))
+    assert main(["divergence", "fgla", "-o", str(tmp_path / "f.png")]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith(WARNING)]
+    assert lines == [
+        "phasefold divergence: error: fgla is a classical method with a fixed loss, not a learned divergence "
+        "(give a model: phasefold reconstruct --list-methods)"
+    ]
+    assert not (tmp_path / "f.png").exists()
+    from phasefold.commands.divergence import _card
+
+    assert _card("unfolded-tied") == registry.lookup("unfolded-tied").card
+    assert _card("unfolded-tied").name == "unfolded-tied"  # the shipped card, not the user's l0 copy
+
+
 def _nested(folder: Path) -> str:
     _model(folder, "bad")
     (folder / "bad.json").write_text("[" * 100_000 + "]" * 100_000)

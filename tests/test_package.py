@@ -90,8 +90,8 @@ def test_shipped_models_are_found_through_the_package_and_user_folders_add_more(
     (tmp_path / "unfolded-tied.onnx").write_bytes(b"not the shipped one")
     (tmp_path / "unfolded-tied.json").write_text("{}")
     monkeypatch.setenv(catalog.ENV_VAR, os.pathsep.join([str(tmp_path / "missing"), str(tmp_path)]))
-    assert catalog.find_model("my-model") == tmp_path / "my-model.onnx"
-    assert catalog.find_model("unfolded-tied") == MODELS_DIR / "unfolded-tied.onnx"  # shipped first
+    assert catalog.model_files()["my-model"] == tmp_path / "my-model.onnx"
+    assert catalog.model_files()["unfolded-tied"] == MODELS_DIR / "unfolded-tied.onnx"  # shipped first
     assert "my-model" in phasefold.list_methods(streaming=True)
     stream = phasefold.Stream.open("my-model", lookahead=0)
     assert stream.latency_samples == 1024

@@ -28,11 +28,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _card(model: str) -> ModelCard:
-    from phasefold.engine.catalog import find_model
+    from phasefold.engine.registry import specs
 
     path = Path(model)
-    if path.suffix != ".onnx" and find_model(model) is not None:  # any shipped or user model by name
-        path = find_model(model)
+    spec = specs().get(model) if path.suffix != ".onnx" else None
+    if spec is not None:  # a listed name: the registry's choice (a built-in is never shadowed)
+        if spec.card is None:
+            raise InputError(
+                f"{model} is a classical method with a fixed loss, not a learned divergence "
+                "(give a model: phasefold reconstruct --list-methods)"
+                if spec.problem is None
+                else f"{model}: {spec.problem}"
+            )
+        return spec.card
     if path.suffix == ".onnx":
         return ModelCard.read(path)
     if path.is_dir() or path.suffix == ".pt":
