@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -127,6 +128,10 @@ class ControlPanel(QWidget):
         self.session_progress = QLabel("–")
         self.session_latency = QLabel("–")
         self.session_scores = QLabel("–")
+        self.compile_bar = QProgressBar()  # shown while a method family's kernels compile (first use)
+        self.compile_bar.setTextVisible(False)
+        self.compile_bar.setMaximumHeight(8)
+        self.compile_bar.hide()
         session_box = QGroupBox("Session")
         sess = QFormLayout(session_box)
         for label, widget in (
@@ -137,6 +142,8 @@ class ControlPanel(QWidget):
         ):
             widget.setWordWrap(True)
             sess.addRow(label, widget)
+            if widget is self.session_progress:
+                sess.addRow(self.compile_bar)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
