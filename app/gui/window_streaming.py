@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from phasefold.engine.errors import PhasefoldError
 from phasefold.gui import theme
 from phasefold.gui.events import FinishedEvent, FramesEvent, MessageEvent, ScoreEvent, StatsEvent
@@ -15,7 +14,17 @@ from phasefold.gui.sources import SOURCE_MIC, prepare_source
 from phasefold.gui.worker import StreamWorker
 
 NULL_SINK = "null"
+LIVE_VIEW_S = 8.0  # the spectrograms' time axis for the microphone
+MAX_VIEW_S = 20.0  # ... for a file longer than this (it scrolls); a shorter one is shown whole
 FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
+
+
+def view_span(n_frames: int | None, cfg) -> float:
+    """Seconds on the spectrograms' time axis: a file's or the demo's whole length (all its frames, up to
+    MAX_VIEW_S: a longer one scrolls), LIVE_VIEW_S for the microphone."""
+    if n_frames is None:
+        return LIVE_VIEW_S
+    return min(n_frames * cfg.hop / cfg.sample_rate, MAX_VIEW_S)
 
 
 class StreamControl:
@@ -126,12 +135,15 @@ class StreamControl:
         )
         self.last_worker = self.worker
         self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
+        span = view_span(source.n_frames, self.cfg)
         for view in (self.spec_in, self.spec_out):
-            view.reset()
+            view.reset(span)
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
         no_ref = f"{source.name} holds no reference audio: live STOI cannot score"
-        self.stoi_view.reset(caption if has_ref else no_ref, f"{stream.name}, L = {s.lookahead}")
+        self._total_s = source.length / self.cfg.sample_rate if source.length else None
+        label = f"{stream.name}, L = {s.lookahead}"
+        self.stoi_view.reset(caption if has_ref else no_ref, label, self._total_s)
         self._intervals.clear()
         self._last_tick = None  # frame intervals count from the first frame of this stream
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
@@ -142,7 +154,6 @@ class StreamControl:
         c.session_latency.setText(f"{stream.latency_ms:.1f} ms = {stream.latency_samples} samples")
         c.session_progress.setText("starting…")
         c.session_scores.setText("–")
-        self._total_s = source.length / self.cfg.sample_rate if source.length else None
         self.streamed_seconds = 0.0
         self.controls.pause_button.setEnabled(s.source != SOURCE_MIC)
         self.worker.start()
@@ -230,8 +241,7 @@ class StreamControl:
                 (self.spec_in if ev.which == "input" else self.spec_out).push(ev.first, ev.db)
             elif isinstance(ev, ScoreEvent):
                 self.stoi_view.add(ev.t, ev.stoi, ev.estoi)
-                s, e = self.stoi_view.mean()
-                self.controls.session_scores.setText(f"STOI {s:.3f}, ESTOI {e:.3f}")
+                self.controls.session_scores.setText(self.stoi_view.mean_text())
             elif isinstance(ev, StatsEvent):
                 self.method_label.setText(f"method {ev.method}")
                 self.rtf_label.setText(f"RTF {ev.rtf:.2f}")
@@ -256,7 +266,6 @@ class StreamControl:
         self.worker = None
         self.controls.set_streaming(False)
         self._last_tick = None
-        s, e = self.stoi_view.mean()
-        scores = f"; mean STOI {s:.3f}, ESTOI {e:.3f}" if np.isfinite(s) else ""
+        scores = f"; {self.stoi_view.mean_text()}" if self.stoi_view.times else ""
         if self.last_error is None or ev.completed:
             self.show_status(f"{ev.text}{scores}")
