@@ -82,10 +82,10 @@ class StreamControl:
                     loop.quit()
                     return
                 text = compiling_text(family, progress)
-                c.session_progress.setText(f"{text}: {progress.kernel}")
                 c.compile_bar.setRange(0, progress.total)
                 c.compile_bar.setValue(progress.done)
                 c.compile_bar.show()
+                c.session_progress.setText(f"{text}: {progress.kernel}")
                 self.show_status(f"first use of {Path(method).name}: {text}; cached for later starts")
 
         poll.timeout.connect(apply_events)
