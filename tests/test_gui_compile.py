@@ -18,6 +18,7 @@ SCRIPT = r"""
 import json, os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from phasefold.gui.main_window import MainWindow, make_app
+from PyQt6.QtCore import QTimer
 
 app = make_app()
 w = MainWindow(output="null")
@@ -37,10 +38,14 @@ def record(text):  # every text the session box shows, with the bar's state at t
 
 
 label.setText = record
+ticks = []  # timer events the window handled while the stream opened: it stays live
+timer = QTimer()
+timer.timeout.connect(lambda: ticks.append(w.opening))
+timer.start(20)
 started = w.start_stream()
 app.processEvents()
 print(json.dumps({"started": started, "seen": seen, "bar_after": w.controls.compile_bar.isVisible(),
-                  "streaming": w.streaming}))
+                  "streaming": w.streaming, "live_ticks": sum(ticks)}))
 w.close()
 """
 
@@ -60,6 +65,7 @@ def test_first_use_shows_compile_progress_and_a_cached_start_does_not(tmp_path):
     cache = tmp_path / "cache"
     first = _run(cache)
     assert first["started"] and first["streaming"] and not first["bar_after"]
+    assert first["live_ticks"] >= 10  # the window handled its timers while the kernels compiled
     texts = [s[0] for s in first["seen"]]
     assert texts[0] == "preparing rtisi-la…"  # before the first kernel starts compiling
     progress = [(int(m[1]), int(m[2]), m[3], s) for s in first["seen"] if (m := PATTERN.match(s[0]))]

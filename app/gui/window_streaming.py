@@ -117,6 +117,8 @@ class StreamControl:
         self.controls.set_streaming(True)  # nothing can start twice while the stream opens
         try:
             source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
+            total = f"{source.length / self.cfg.sample_rate:.1f} s" if source.length else "live"
+            self.controls.session_source.setText(f"{source.name} ({total})")  # shown while the stream opens
             stream = self._open_stream(s.method, s.lookahead, s.block)
             if stream is None:  # the window closed while the stream opened
                 return False
@@ -149,8 +151,6 @@ class StreamControl:
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
         self.method_label.setText(f"method {stream.name}")
         c = self.controls
-        total = f"{source.length / self.cfg.sample_rate:.1f} s" if source.length else "live"
-        c.session_source.setText(f"{source.name} ({total})")
         c.session_latency.setText(f"{stream.latency_ms:.1f} ms = {stream.latency_samples} samples")
         c.session_progress.setText("starting…")
         c.session_scores.setText("–")
@@ -249,7 +249,8 @@ class StreamControl:
                 self.xrun_label.setText(f"xruns {ev.xruns}")
                 self.xrun_label.setStyleSheet(f"color: {theme.WARN if ev.xruns else theme.TEXT};")
                 total = f" / {self._total_s:.1f} s" if self._total_s else " s"
-                self.controls.session_progress.setText(f"{ev.seconds:.1f}{total}")
+                if not self.opening:  # a switch's compile progress has the line meanwhile
+                    self.controls.session_progress.setText(f"{ev.seconds:.1f}{total}")
                 self.streamed_seconds = ev.seconds
                 self._check_after_stream(ended=False)
             elif isinstance(ev, MessageEvent):
