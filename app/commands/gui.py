@@ -31,7 +31,9 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         metavar="SECONDS",
-        help="close the window after this many seconds (scripted runs; prints the GUI frame interval)",
+        help="close the window after this many seconds of streamed signal (with --play: counted by the "
+        "stream, not the clock, and at the latest when the stream ends; without: wall time); scripted "
+        "runs, prints the seconds streamed and the GUI frame interval",
     )
     parser.add_argument(
         "--screenshot", type=Path, default=None, help="with --quit-after: save a PNG of the window first"

@@ -34,7 +34,7 @@ class LaunchOptions:
     output: str | None = None
     snr: float | None = None
     play: bool = False
-    quit_after: float | None = None  # seconds of streaming, then close (scripted runs)
+    quit_after: float | None = None  # seconds of signal streamed (wall time without play), then close
     screenshot: Path | None = None  # saved just before closing
     backend: str = "auto"  # engine.backends
 
@@ -96,19 +96,29 @@ def launch(opts: LaunchOptions) -> int:
     window = MainWindow(output=opts.output)
     apply_options(window, opts)
     window.show()
-    if opts.play:
-        QTimer.singleShot(0, window.start_stream)
     errors: list[str] = []
-    if opts.quit_after is not None:
 
-        def finish() -> None:
-            if opts.screenshot is not None:
-                window.save_screenshot(opts.screenshot)
-            print(f"phasefold gui: median GUI frame interval {window.frame_interval_ms():.1f} ms")
-            if window.last_error:
-                errors.append(window.last_error)
-            window.close()
+    def finish() -> None:
+        if opts.screenshot is not None:
+            window.save_screenshot(opts.screenshot)
+        print(
+            f"phasefold gui: {window.streamed_seconds:.2f} s streamed; "
+            f"median GUI frame interval {window.frame_interval_ms():.1f} ms"
+        )
+        if window.last_error:
+            errors.append(window.last_error)
+        window.close()
 
+    if opts.play:  # --quit-after counts the stream's own seconds (a first use compiles for seconds first)
+        if opts.quit_after is not None:
+            window.after_streaming(opts.quit_after, finish)
+
+        def play() -> None:
+            if not window.start_stream() and opts.quit_after is not None:
+                finish()
+
+        QTimer.singleShot(0, play)
+    elif opts.quit_after is not None:
         QTimer.singleShot(int(opts.quit_after * 1000), finish)
     ended_by: list[int] = []  # SIGTERM, SIGHUP, Ctrl-C close the window (raised in a Qt callback they abort)
 

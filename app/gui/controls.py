@@ -7,6 +7,7 @@ from pathlib import Path
 
 from phasefold.engine.registry import DEFAULT_BLOCK, DEFAULT_LOOKAHEAD
 from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
+from phasefold.gui.wording import counted
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -16,6 +17,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -37,6 +39,20 @@ class Settings:
     device: object  # an output-device key from the device list
     volume: float  # 0..1
     original: bool  # A/B: True plays the original instead of the reconstruction
+
+
+def frames_box(low: int, high: int, value: int) -> QSpinBox:
+    """A spin box of a number of frames whose unit follows the count ("1 frame", "3 frames")."""
+    box = QSpinBox()
+    box.setRange(low, high)
+
+    def unit(n: int) -> None:
+        box.setSuffix(counted(n, "frame").removeprefix(str(n)))
+
+    box.valueChanged.connect(unit)
+    box.setValue(value)
+    unit(value)
+    return box
 
 
 class ControlPanel(QWidget):
@@ -81,14 +97,8 @@ class ControlPanel(QWidget):
 
         self.method = QComboBox()
         self.method.setMinimumContentsLength(16)
-        self.lookahead = QSpinBox()
-        self.lookahead.setRange(0, 8)
-        self.lookahead.setValue(DEFAULT_LOOKAHEAD)
-        self.lookahead.setSuffix(" frames")
-        self.block = QSpinBox()
-        self.block.setRange(1, 8)
-        self.block.setValue(DEFAULT_BLOCK)
-        self.block.setSuffix(" frames")
+        self.lookahead = frames_box(0, 8, DEFAULT_LOOKAHEAD)
+        self.block = frames_box(1, 8, DEFAULT_BLOCK)
         method_box = QGroupBox("Method")
         meth = QFormLayout(method_box)
         meth.addRow(self.method)
@@ -127,6 +137,10 @@ class ControlPanel(QWidget):
         self.session_progress = QLabel("–")
         self.session_latency = QLabel("–")
         self.session_scores = QLabel("–")
+        self.compile_bar = QProgressBar()  # shown while a method family's kernels compile (first use)
+        self.compile_bar.setTextVisible(False)
+        self.compile_bar.setMaximumHeight(8)
+        self.compile_bar.hide()
         session_box = QGroupBox("Session")
         sess = QFormLayout(session_box)
         for label, widget in (
@@ -137,6 +151,8 @@ class ControlPanel(QWidget):
         ):
             widget.setWordWrap(True)
             sess.addRow(label, widget)
+            if widget is self.session_progress:
+                sess.addRow(self.compile_bar)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -12,6 +12,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from phasefold.engine.registry import default_stream_method
 from phasefold.engine.stft import StftConfig
@@ -25,13 +26,12 @@ from phasefold.gui.window_divergence import MethodDivergence
 from phasefold.gui.window_files import FileActions
 from phasefold.gui.window_menus import MenuBar
 from phasefold.gui.window_status import StatusBar
-from phasefold.gui.window_streaming import StreamControl
+from phasefold.gui.window_streaming import FRAME_MS, StreamControl
 from phasefold.gui.worker import StreamWorker
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
 RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint once it settles
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
 
@@ -55,6 +55,9 @@ class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergenc
         self._last_tick: float | None = None
         self._message_box: QMessageBox | None = None
         self._total_s: float | None = None
+        self.streamed_seconds = 0.0  # signal reconstructed by the current or last stream (its own count)
+        self._after_stream: tuple[float, Callable[[], None]] | None = None  # after_streaming's
+        self._open_loop = None  # the event loop that waits while a stream opens (window_streaming)
 
         self.controls = ControlPanel()
         grid = (self.cfg.sample_rate, self.cfg.hop, self.cfg.n_bins)
@@ -158,6 +161,8 @@ class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergenc
         return not self._plots[0].updatesEnabled()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._open_loop is not None:  # a stream being opened is dropped
+            self._open_loop.quit()
         if self.worker is not None:
             self.worker.stop()
             self.worker.join(5.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.gui.model_files import check_model_file
 from phasefold.gui.sources import SOURCE_FILE, check_file
+from phasefold.gui.wording import counted
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 
 
@@ -88,7 +89,7 @@ class FileActions:
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False
-        self.show_status(f"saved {Path(path).name} ({len(self.stoi_view.times)} points)")
+        self.show_status(f"saved {Path(path).name} ({counted(len(self.stoi_view.times), 'point')})")
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)

@@ -16,8 +16,9 @@ class StatusBar:
     def _build_status_bar(self) -> None:
         bar = QStatusBar()
         self.setStatusBar(bar)
-        self.status_label = QLabel()
+        self.status_label = QLabel()  # a long message wraps onto a second line: never cut off
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setWordWrap(True)
         self.method_label = QLabel("method –")
         self.rtf_label = QLabel("RTF –")
         self.latency_label = QLabel("latency –")
@@ -32,6 +33,7 @@ class StatusBar:
             self.xrun_label,
             self.frame_label,
         ):
+            label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)  # never squeezed
             bar.addPermanentWidget(label)
 
     def show_status(self, text: str, error: bool = False) -> None:

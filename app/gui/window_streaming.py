@@ -3,16 +3,28 @@ switching its method, and applying the worker's events to the views and the stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from phasefold.engine.errors import PhasefoldError
 from phasefold.gui import theme
 from phasefold.gui.events import FinishedEvent, FramesEvent, MessageEvent, ScoreEvent, StatsEvent
+from phasefold.gui.opening import StreamOpener, compiling_text
 from phasefold.gui.sources import SOURCE_MIC, prepare_source
 from phasefold.gui.worker import StreamWorker
 
 NULL_SINK = "null"
+LIVE_VIEW_S = 8.0  # the spectrograms' time axis for the microphone
+MAX_VIEW_S = 20.0  # ... for a file longer than this (it scrolls); a shorter one is shown whole
+FRAME_MS = 33  # GUI refresh period (~30 fps), independent of the frame rate of the stream
+
+
+def view_span(n_frames: int | None, cfg) -> float:
+    """Seconds on the spectrograms' time axis: a file's or the demo's whole length (all its frames, up to
+    MAX_VIEW_S: a longer one scrolls), LIVE_VIEW_S for the microphone."""
+    if n_frames is None:
+        return LIVE_VIEW_S
+    return min(n_frames * cfg.hop / cfg.sample_rate, MAX_VIEW_S)
 
 
 class StreamControl:
@@ -35,23 +47,84 @@ class StreamControl:
     def streaming(self) -> bool:
         return self.worker is not None
 
+    def after_streaming(self, seconds: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when the next stream has reconstructed ``seconds`` of signal by its own
+        count (the worker's StatsEvent), or when it ends before that."""
+        self._after_stream = (seconds, callback)
+
+    def _check_after_stream(self, ended: bool) -> None:
+        if self._after_stream is not None and (ended or self.streamed_seconds >= self._after_stream[0]):
+            callback = self._after_stream[1]
+            self._after_stream = None
+            callback()
+
+    @property
+    def opening(self) -> bool:
+        """True while a stream is being opened (its method's kernels load or compile)."""
+        return self._open_loop is not None
+
+    def _open_stream(self, method: str, lookahead: int, block: int):
+        """``Stream.open`` on a thread while the window stays live (a nested event loop) and shows the
+        compile progress of a method family's first use; the stream, or None when the window closed
+        meanwhile. Raises what Stream.open raises."""
+        from phasefold.engine.registry import lookup
+        from PyQt6.QtCore import QEventLoop, QTimer
+
+        family = lookup(method).family
+        opener = StreamOpener(method, self.cfg, lookahead, block, self.backend)
+        c = self.controls
+        loop, poll = QEventLoop(), QTimer()
+
+        def apply_events() -> None:
+            while not opener.events.empty():
+                progress = opener.events.get()
+                if progress is None:
+                    loop.quit()
+                    return
+                text = compiling_text(family, progress)
+                c.compile_bar.setRange(0, progress.total)
+                c.compile_bar.setValue(progress.done)
+                c.compile_bar.show()
+                c.session_progress.setText(f"{text}: {progress.kernel}")
+                self.show_status(f"first use of {Path(method).name}: {text}; cached for later starts")
+
+        poll.timeout.connect(apply_events)
+        c.session_progress.setText(f"preparing {Path(method).name}…")
+        c.method.setEnabled(False)
+        self._open_loop = loop
+        opener.start()
+        poll.start(FRAME_MS)
+        try:
+            loop.exec()
+        finally:
+            poll.stop()
+            self._open_loop = None
+            c.method.setEnabled(True)
+            c.compile_bar.hide()
+        if opener.error is not None:
+            raise opener.error
+        return opener.stream
+
     def start_stream(self, sink=None) -> bool:
         """Start streaming with the panel's settings (to ``sink``, an engine sink, instead of the chosen
         output when given); False (and a message) when that is impossible."""
-        if self.streaming:
+        if self.streaming or self.opening:
             return False
-        from phasefold.engine.streaming import Stream
         from phasefold.engine.streaming.sinks import open_sink
 
         s = self.controls.settings()
         self.last_error = None
+        self.controls.set_streaming(True)  # nothing can start twice while the stream opens
         try:
             source = prepare_source(s.source, self.cfg, s.path, s.snr_db)
-            stream = Stream.open(
-                s.method, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend
-            )
+            total = f"{source.length / self.cfg.sample_rate:.1f} s" if source.length else "live"
+            self.controls.session_source.setText(f"{source.name} ({total})")  # shown while the stream opens
+            stream = self._open_stream(s.method, s.lookahead, s.block)
+            if stream is None:  # the window closed while the stream opened
+                return False
             sink, notes = (sink, []) if sink is not None else open_sink(str(s.device), self.cfg.sample_rate)
         except PhasefoldError as exc:
+            self.controls.set_streaming(False)
             self.show_error(str(exc))
             return False
         self.worker = StreamWorker(
@@ -64,24 +137,24 @@ class StreamControl:
         )
         self.last_worker = self.worker
         self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
+        span = view_span(source.n_frames, self.cfg)
         for view in (self.spec_in, self.spec_out):
-            view.reset()
+            view.reset(span)
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"
         no_ref = f"{source.name} holds no reference audio: live STOI cannot score"
-        self.stoi_view.reset(caption if has_ref else no_ref, f"{stream.name}, L = {s.lookahead}")
+        self._total_s = source.length / self.cfg.sample_rate if source.length else None
+        label = f"{stream.name}, L = {s.lookahead}"
+        self.stoi_view.reset(caption if has_ref else no_ref, label, self._total_s)
         self._intervals.clear()
         self._last_tick = None  # frame intervals count from the first frame of this stream
         self.latency_label.setText(f"latency {stream.latency_ms:.1f} ms")
         self.method_label.setText(f"method {stream.name}")
         c = self.controls
-        total = f"{source.length / self.cfg.sample_rate:.1f} s" if source.length else "live"
-        c.session_source.setText(f"{source.name} ({total})")
         c.session_latency.setText(f"{stream.latency_ms:.1f} ms = {stream.latency_samples} samples")
         c.session_progress.setText("starting…")
         c.session_scores.setText("–")
-        self._total_s = source.length / self.cfg.sample_rate if source.length else None
-        self.controls.set_streaming(True)
+        self.streamed_seconds = 0.0
         self.controls.pause_button.setEnabled(s.source != SOURCE_MIC)
         self.worker.start()
         extra = "; ".join([*source.notes, *notes])
@@ -100,6 +173,8 @@ class StreamControl:
 
     def _play_pause(self) -> None:
         """Space: start a stream, or hold / resume the running one."""
+        if self.opening:
+            return
         if self.worker is None:
             self.start_stream()
         elif self.controls.pause_button.isEnabled():
@@ -128,8 +203,6 @@ class StreamControl:
             )
         if self.worker is None or name == self.active_method:
             return
-        from phasefold.engine.streaming import Stream
-
         s = self.controls.settings()
         if trained is not None and trained != (s.lookahead, s.block):
             self.show_error(
@@ -138,7 +211,9 @@ class StreamControl:
             )
             return
         try:
-            stream = Stream.open(name, self.cfg, lookahead=s.lookahead, block=s.block, backend=self.backend)
+            stream = self._open_stream(name, s.lookahead, s.block)
+            if stream is None or self.worker is None:  # the window closed, or the stream ended meanwhile
+                return
             self.worker.switch(stream)
             self.active_method = name
         except PhasefoldError as exc:
@@ -166,8 +241,7 @@ class StreamControl:
                 (self.spec_in if ev.which == "input" else self.spec_out).push(ev.first, ev.db)
             elif isinstance(ev, ScoreEvent):
                 self.stoi_view.add(ev.t, ev.stoi, ev.estoi)
-                s, e = self.stoi_view.mean()
-                self.controls.session_scores.setText(f"STOI {s:.3f}, ESTOI {e:.3f}")
+                self.controls.session_scores.setText(self.stoi_view.mean_text())
             elif isinstance(ev, StatsEvent):
                 self.method_label.setText(f"method {ev.method}")
                 self.rtf_label.setText(f"RTF {ev.rtf:.2f}")
@@ -175,7 +249,10 @@ class StreamControl:
                 self.xrun_label.setText(f"xruns {ev.xruns}")
                 self.xrun_label.setStyleSheet(f"color: {theme.WARN if ev.xruns else theme.TEXT};")
                 total = f" / {self._total_s:.1f} s" if self._total_s else " s"
-                self.controls.session_progress.setText(f"{ev.seconds:.1f}{total}")
+                if not self.opening:  # a switch's compile progress has the line meanwhile
+                    self.controls.session_progress.setText(f"{ev.seconds:.1f}{total}")
+                self.streamed_seconds = ev.seconds
+                self._check_after_stream(ended=False)
             elif isinstance(ev, MessageEvent):
                 if ev.error:
                     self.show_error(ev.text)
@@ -183,13 +260,13 @@ class StreamControl:
                     self.show_status(ev.text)
             elif isinstance(ev, FinishedEvent):
                 self._finished(ev)
+                self._check_after_stream(ended=True)
                 return
 
     def _finished(self, ev: FinishedEvent) -> None:
         self.worker = None
         self.controls.set_streaming(False)
         self._last_tick = None
-        s, e = self.stoi_view.mean()
-        scores = f"; mean STOI {s:.3f}, ESTOI {e:.3f}" if np.isfinite(s) else ""
+        scores = f"; {self.stoi_view.mean_text()}" if self.stoi_view.times else ""
         if self.last_error is None or ev.completed:
             self.show_status(f"{ev.text}{scores}")

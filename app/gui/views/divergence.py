@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from phasefold.gui import theme
+from phasefold.gui.views.legend import OutsideLegend
 from PyQt6.QtCore import Qt
 
 REFERENCE_PENS = (
@@ -28,7 +29,7 @@ class DivergenceView(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setContentsMargins(4, 4, 16, 4)
-        self.legend = item.addLegend(offset=(8, 8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc"))
+        self.legend = OutsideLegend(item, labelTextColor=theme.TEXT, colCount=2)
         self.note = ""
         self.n_learned = 0  # learned curves shown (tests read it)
 

@@ -10,7 +10,8 @@ from PyQt6.QtGui import QTransform
 
 
 class SpectrogramView(pg.PlotWidget):
-    """The last ``seconds`` of a stream of magnitude frames, newest on the right.
+    """The last ``seconds`` of a stream of magnitude frames, newest on the right (``reset`` sets the span:
+    the window gives a file's whole length, so that its time axis follows the signal).
 
     Frames are pushed with their frame index (frame m starts at padded sample m H); ``refresh``
     redraws at most once per call, from a contiguous ring-buffer view (no copy, no auto-levels).
@@ -30,7 +31,7 @@ class SpectrogramView(pg.PlotWidget):
         self.sample_rate, self.hop, self.n_bins = sample_rate, hop, n_bins
         self.levels = levels
         self._seconds = seconds
-        self.ring = ColumnRing(max(2, int(round(seconds * sample_rate / hop))), n_bins, fill=levels[0])
+        self.ring = ColumnRing(self._capacity(), n_bins, fill=levels[0])
         self._next_frame = 0  # index of the frame after the newest one in the ring
         self._dirty = True
         self.frames_drawn = 0  # frames pushed that have been drawn (tests read it)
@@ -62,25 +63,19 @@ class SpectrogramView(pg.PlotWidget):
     def seconds(self) -> float:
         return self._seconds
 
-    def reset(
-        self,
-        sample_rate: int | None = None,
-        hop: int | None = None,
-        n_bins: int | None = None,
-    ) -> None:
-        """Clear the image (and adopt new STFT settings when given)."""
-        if (sample_rate, hop, n_bins) != (None, None, None):
-            self.sample_rate = sample_rate or self.sample_rate
-            self.hop = hop or self.hop
-            self.n_bins = n_bins or self.n_bins
-            cap = max(2, int(round(self._seconds * self.sample_rate / self.hop)))
-            self.ring = ColumnRing(cap, self.n_bins, fill=self.levels[0])
-            self.setYRange(0, self.sample_rate / 2, padding=0)
+    def reset(self, seconds: float | None = None) -> None:
+        """Clear the image; ``seconds`` (when given) becomes the span of the time axis."""
+        if seconds is not None:
+            self._seconds = seconds
+            self.ring = ColumnRing(self._capacity(), self.n_bins, fill=self.levels[0])
         else:
             self.ring.clear()
         self._next_frame = 0
         self.frames_drawn = 0
         self._dirty = True
+
+    def _capacity(self) -> int:
+        return max(2, int(round(self._seconds * self.sample_rate / self.hop)))
 
     def push(self, first_frame: int, frames_db: np.ndarray) -> None:
         """Append dB frames [n, K] whose first one has index ``first_frame`` (gaps: floor)."""

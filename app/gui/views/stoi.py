@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from phasefold.gui import theme
+from phasefold.gui.views.legend import OutsideLegend
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+MAX_SPAN_S = 30.0  # the time axis shows the last 30 s of a longer stream
 
 
 class StoiView(QWidget):
@@ -22,6 +25,7 @@ class StoiView(QWidget):
         self.stoi: list[float] = []
         self.estoi: list[float] = []
         self.label = ""
+        self.span_s: float | None = None  # the signal's length when known (reset)
         self.previous: tuple[str, list[float], list[float], list[float]] | None = None
         self._dirty = False
 
@@ -36,9 +40,7 @@ class StoiView(QWidget):
         item.setContentsMargins(4, 4, 16, 4)
         item.setYRange(0.0, 1.02, padding=0)
         item.setXRange(0.0, 2 * window_s, padding=0.02)
-        self.legend = item.addLegend(
-            offset=(-8, -8), labelTextColor=theme.TEXT, brush=pg.mkBrush("#15171ccc")
-        )
+        self.legend = OutsideLegend(item, labelTextColor=theme.TEXT, colCount=2)
         dashed = Qt.PenStyle.DashLine
         self.prev_stoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[0], width=1.5, style=dashed))
         self.prev_estoi_curve = item.plot([], [], pen=pg.mkPen(theme.SERIES[1], width=1.5, style=dashed))
@@ -61,9 +63,13 @@ class StoiView(QWidget):
         for label, colour in ((self.stoi_label, theme.SERIES[0]), (self.estoi_label, theme.SERIES[1])):
             label.setObjectName("metricBig")
             label.setStyleSheet(f"color: {colour};")
+        self.window_label = QLabel(f"last {window_s:g} s:")  # the big figures score the last window only
+        self.window_label.setObjectName("caption")
         self.caption = QLabel("no reference")
         self.caption.setObjectName("caption")
         top = QHBoxLayout()
+        top.setContentsMargins(8, 0, 8, 0)
+        top.addWidget(self.window_label)
         top.addWidget(self.stoi_label)
         top.addSpacing(16)
         top.addWidget(self.estoi_label)
@@ -74,8 +80,12 @@ class StoiView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
 
-    def reset(self, caption: str, label: str = "") -> None:
-        """Start a new trace (the current one becomes the dashed previous one) and say what it compares."""
+    def reset(self, caption: str, label: str = "", span_s: float | None = None) -> None:
+        """Start a new trace (the current one becomes the dashed previous one) and say what it compares;
+        ``span_s``: the signal's length, which the time axis then shows whole (the last 30 s at most)."""
+        self.span_s = span_s
+        if span_s is not None:
+            self.plot.setXRange(max(0.0, span_s - MAX_SPAN_S), span_s, padding=0.02)
         if self.times:
             self.previous = (self.label, list(self.times), list(self.stoi), list(self.estoi))
         self.times.clear()
@@ -111,6 +121,12 @@ class StoiView(QWidget):
             return float("nan"), float("nan")
         return float(np.mean(self.stoi)), float(np.mean(self.estoi))
 
+    def mean_text(self) -> str:
+        """The trace's means, saying what they are: the mean over the windows so far, not the score of
+        the whole signal."""
+        s, e = self.mean()
+        return f"STOI {s:.3f}, ESTOI {e:.3f} (mean of the {self.window_s:g} s windows so far)"
+
     def refresh(self) -> bool:
         """Redraw if new points arrived."""
         if not self._dirty:
@@ -121,8 +137,8 @@ class StoiView(QWidget):
             scores = self.stoi + self.estoi + (self.previous[2] + self.previous[3] if self.previous else [])
             low = min(scores)  # zoom on the scores: 0.05 steps, down to 0
             self.plot.setYRange(max(0.0, np.floor((low - 0.02) * 20) / 20), 1.005, padding=0)
-            end = max(self.times[-1], self.window_s)
-            self.plot.setXRange(max(0.0, end - 30.0), end, padding=0.02)
+            end = max(self.times[-1], self.window_s, self.span_s or 0.0)
+            self.plot.setXRange(max(0.0, end - MAX_SPAN_S), end, padding=0.02)
         self._dirty = False
         return True
 
