@@ -44,8 +44,8 @@ N_FFTS = (16, 65_536)
 MAX_LOOKAHEAD = 64
 #: block size B in frames: 64 frames (0.74 s at hop 256) per step, as L
 MAX_BLOCK = 64
-#: iterations of an offline run (and model layers run: iterations / T passes): 100x the default 100;
-#: every method's curve is flat long before (docs/results.md)
+#: iterations of an offline run (and model layers run: iterations / T passes): 100x the default 100, 4x
+#: the 2500 of the published ADMM code (docs/results.md)
 MAX_ITERATIONS = 10_000
 #: iterations per stream step (ADMM/(F)GLA per window step, model passes, RTISI-LA per frame): 1000
 #: iterations are about 60x the default 15
