@@ -210,7 +210,7 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
         raise _bad_npz(path, str(exc)) from None
     rate, hop, n_fft = scalars.get("sample_rate"), scalars.get("hop"), scalars.get("n_fft")
     if rate is not None:
-        check_sample_rate(rate, f"{path}: sample_rate")
+        check_sample_rate(rate, str(path))
     if n_fft is not None and not N_FFTS[0] <= n_fft <= N_FFTS[1]:
         raise _refuse(f"{path}", f"n_fft {_number(n_fft)} is outside {N_FFTS[0]} to {N_FFTS[1]}", "N_FFTS")
     if rate is None:

@@ -195,7 +195,7 @@ def test_one_hz_wav_on_the_command_line_is_one_line_and_writes_nothing(capsys, t
 def test_npz_sample_rate_outside_the_limit_is_refused_before_loading(tmp_path, no_reading, rate):
     path = _npz(tmp_path / "m.npz", {"magnitudes": np.ones((20, 513), np.float32), "sample_rate": rate})
     text = _refused(lambda: load_magnitudes(path), "limits.SAMPLE_RATES")
-    assert text.startswith(f"{path}: sample_rate: sample rate {rate} Hz is outside")
+    assert text.startswith(f"{path}: sample rate {rate} Hz is outside")
 
 
 @pytest.mark.parametrize("rate", [4000, 768_000])
