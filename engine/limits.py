@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,7 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
                 for key in ("sample_rate", "hop", "n_fft")
                 if key in headers
             }
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:
         raise _bad_npz(path, str(exc)) from None
     rate, hop, n_fft = scalars.get("sample_rate"), scalars.get("hop"), scalars.get("n_fft")
     if rate is not None:

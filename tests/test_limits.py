@@ -244,6 +244,30 @@ def test_npy_header_claiming_1e12_empty_frames_hits_the_duration_limit(tmp_path,
     assert "1000000000000 frames at 22050 Hz" in text
 
 
+@pytest.mark.parametrize("damage", ["encrypted flag", "deflate stream"])
+def test_a_damaged_zip_is_one_line(tmp_path, damage):
+    path = _npz(tmp_path / "m.npz", {"magnitudes": np.ones((20, 513), np.float32)}, zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    if damage == "encrypted flag":  # general purpose bit 0 of every local and central header
+        for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            i = data.find(sig)
+            while i >= 0:
+                data[i + at] |= 1
+                i = data.find(sig, i + 4)
+    else:  # the first member's compressed bytes
+        start = 30 + struct.unpack_from("<H", data, 26)[0] + struct.unpack_from("<H", data, 28)[0]
+        data[start : start + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    text = _message(lambda: load_magnitudes(path))
+    assert "\n" not in text and "not a valid .npz magnitude file" in text
+
+
+def _message(call) -> str:
+    with pytest.raises(InputError) as info:
+        call()
+    return str(info.value)
+
+
 def test_members_that_are_not_magnitude_keys_are_not_read(tmp_path):
     path = _npz(
         tmp_path / "m.npz",
