@@ -266,7 +266,8 @@ def reconstruct(
     phasefold.engine.errors.InputError
         Magnitudes that are not an array of real numbers (None, strings, ragged lists), of the wrong
         shape, negative, NaN or infinite; ``hop``, ``iterations``, ``length`` or ``seed`` that is not a
-        whole number in range; a length the frames cannot hold; a method that is not a name or path, an
+        whole number in range (``iterations`` at most 10000; magnitudes of at most 24 h: docs/limits.md,
+        one line naming the limit); a length the frames cannot hold; a method that is not a name or path, an
         unknown method (with the closest names); a streaming-only method.
     phasefold.engine.errors.ModelError
         A model file that is missing, corrupt or made for another STFT.

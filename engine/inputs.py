@@ -24,6 +24,7 @@ import soundfile as sf
 import soxr
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
+from phasefold.engine.limits import check_audio_header, check_npz
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
 
 #: what soundfile raises for a file it cannot read as audio
@@ -46,6 +47,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.nda
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:
+        check_audio_header(path, sf.info(str(path)))  # the limits, before a sample is read
         data, sr = sf.read(str(path), dtype="float64", always_2d=True)
     except _UNREADABLE as exc:
         raise _unreadable(path, exc) from None
@@ -136,6 +138,10 @@ def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitude
     return mag.astype(np.float32, copy=False)
 
 
+#: the arrays of a .npz magnitude file (docs/magnitude-files.md); other members are not read
+MAGNITUDE_KEYS = ("magnitudes", "n_fft", "hop", "sample_rate", "power", "length", "reference")
+
+
 def _scalar(data, key: str, path: Path, cast):
     if key not in data:
         raise InputError(f"{path}: missing key {key!r} (see docs/magnitude-files.md)")
@@ -157,9 +163,10 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         raise InputError(f"{path}: the file is empty")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not a valid .npz magnitude file (not a zip archive of arrays)")
+    check_npz(path, MAGNITUDE_KEYS)  # the limits, before an array is read
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files if k in MAGNITUDE_KEYS}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: not a valid .npz magnitude file ({exc})") from None
     if "magnitudes" not in arrays:
@@ -173,8 +180,6 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         )
     except ValueError as exc:
         raise InputError(f"{path}: bad STFT settings: {exc}") from None
-    if cfg.sample_rate <= 0:
-        raise InputError(f"{path}: sample_rate must be positive")
     mag = validate_magnitudes(arrays["magnitudes"], cfg, what=f"{path}")
     n_frames = mag.shape[0]
     length = _scalar(arrays, "length", path, int) if "length" in arrays else default_length(n_frames, cfg)

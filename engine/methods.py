@@ -9,6 +9,7 @@ reference, ``compiled`` insists on the compiled one.
 from __future__ import annotations
 
 import numpy as np
+from phasefold.engine import limits
 from phasefold.engine.errors import InputError
 from phasefold.engine.inputs import validate_magnitudes
 from phasefold.engine.registry import lookup, offline_names
@@ -41,6 +42,10 @@ def reconstruct(
     n_iter = entry.iterations if n_iter is None else n_iter
     if n_iter < 0:
         raise InputError(f"the number of iterations must be >= 0, not {n_iter}")
+    limits.check_iterations(n_iter)
+    limits.check_sample_rate(cfg.sample_rate, "magnitudes")
+    if np.ndim(mag) == 2:
+        limits.check_seconds(np.shape(mag)[0], cfg.sample_rate, "magnitudes", per=cfg.hop, unit="frames")
     mag = validate_magnitudes(mag, cfg)
     if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")

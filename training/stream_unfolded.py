@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from phasefold.engine import limits
 from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.model_card import LAYER_FORMS, PER_LAYER_KEYS
 from phasefold.engine.stft import StftConfig, coverage, overlap_add
@@ -59,6 +60,8 @@ class StreamNetConfig:
     def __post_init__(self) -> None:
         if self.lookahead < 0 or self.layers < 1 or self.pieces < 0:
             raise ValueError("lookahead must be >= 0, layers >= 1, pieces >= 0")
+        limits.check_layers(self.layers)
+        limits.check_lookahead(self.lookahead)
         if self.form not in LAYER_FORMS:
             raise ValueError(f"form must be one of {', '.join(LAYER_FORMS)}, not {self.form!r}")
         if self.form == "gla" and (self.rho_end is not None or not self.fixed_b):

@@ -34,6 +34,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
+from phasefold.engine import limits
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 from phasefold.training import stft as tstft
@@ -68,6 +69,7 @@ class NetConfig:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.layers < 1 or self.pieces < 0:
             raise ValueError("layers must be >= 1 and pieces >= 0")
+        limits.check_layers(self.layers)
         if self.rho <= 0:
             raise ValueError("rho must be positive")
         if self.rho_end is not None and (self.rho_end <= 0 or self.variant != "untied"):

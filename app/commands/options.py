@@ -158,6 +158,7 @@ def check_iteration_options(args: argparse.Namespace, command: str) -> None:
             f"{where} iteration count is per stream step: give --step-iterations "
             f"{args.iterations} (--iterations counts iterations over the whole signal, offline)"
         )
+    check_limits(args)
     if not streamed:
         for flag, attr in STREAM_OPTIONS:
             if getattr(args, attr, None) is not None:
@@ -165,6 +166,23 @@ def check_iteration_options(args: argparse.Namespace, command: str) -> None:
                     f"{flag} applies to streamed runs only: add --online"
                     + (" (offline, the count is --iterations)" if attr == "step_iterations" else "")
                 )
+
+
+def check_limits(args: argparse.Namespace) -> None:
+    """Refuse, with one InputError line naming the limit (engine.limits), an iteration count, look-ahead or
+    block above its documented limit, before any input is read (the engine checks them again)."""
+    from phasefold.engine import limits
+
+    checks = (
+        ("iterations", "--iterations", limits.check_iterations),
+        ("step_iterations", "--step-iterations", limits.check_step_iterations),
+        ("lookahead", "--lookahead", limits.check_lookahead),
+        ("block", "--block", limits.check_block),
+    )
+    for attr, flag, check in checks:
+        value = getattr(args, attr, None)
+        for one in value if isinstance(value, list) else () if value is None else (value,):
+            check(one, flag)
 
 
 def streamed_method(name: str, args: argparse.Namespace, iterate_all: bool = True):

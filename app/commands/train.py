@@ -159,6 +159,9 @@ def require_torch(threads: int | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from phasefold.engine import limits
+
+    limits.check_layers(args.layers, "--layers")
     require_torch(args.threads)
     from phasefold.training.config import TrainConfig
     from phasefold.training.train import train

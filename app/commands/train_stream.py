@@ -83,7 +83,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasefold.commands.train import require_torch
+    from phasefold.engine import limits
 
+    if args.layers is not None:
+        limits.check_layers(args.layers, "--layers")
+    limits.check_lookahead(args.lookahead, "--lookahead")
     require_torch(args.threads)
     from phasefold.training.stream_train import StreamTrainConfig
     from phasefold.training.train import train

@@ -163,7 +163,9 @@ class Stream:
         ------
         phasefold.engine.errors.InputError
             A method that is not a name or path, unknown or offline-only; settings that are not whole
-            numbers or out of range, or that need more memory than there is; an option it does not take;
+            numbers or out of range (L and B at most 64 frames, iterations at most 1000, a ``cfg`` sample
+            rate from 4000 to 768000 Hz: docs/limits.md), or that need more memory than there is; an
+            option it does not take;
             a setting that contradicts a stream-trained model's card (the message names the model's value).
         phasefold.engine.errors.ModelError
             A model file that is missing or broken.

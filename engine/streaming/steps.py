@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from phasefold.engine import backends, registry
+from phasefold.engine import backends, limits, registry
 from phasefold.engine.arguments import MAX_WHOLE, optional_whole, whole
 from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.runners import window_step
@@ -108,6 +108,12 @@ def make_processor(
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
     if block < 1:
         raise InputError(f"block size must be at least 1 frame, not {block}")
+    limits.check_lookahead(lookahead)
+    limits.check_block(block)
+    if iterations is not None:
+        limits.check_step_iterations(iterations)
+    if cfg is not None:
+        limits.check_sample_rate(cfg.sample_rate, "cfg")
     if init not in INITS:
         raise InputError(f"unknown phase initialisation {init!r}; choose one of {', '.join(INITS)}")
     if spec.family in ("rtpghi", "rtisi"):
