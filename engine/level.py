@@ -12,6 +12,7 @@ whole signal; in the stream the running maximum over the frames so far, so k onl
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -91,10 +92,11 @@ def restore(y: np.ndarray, k: int, dtype: type | None = None) -> np.ndarray:
     dtype = np.dtype(dtype or y.dtype)
     if k == 0:
         return y.astype(dtype)  # a copy: ``y`` may be a view of a state that changes
-    if k <= _OVERFLOW_SHIFT and dtype in _NORMAL_EXPONENTS:
+    factor = _restore_factor(dtype, k)
+    if factor is not None:
         # 2^k times a sample at the models' level cannot overflow: one call (the cast and the product);
         # NaN from a method passes through to its caller's check, as without a shift
-        return np.multiply(y, dtype.type(math.ldexp(1.0, k)), dtype=dtype)
+        return np.multiply(y, factor, dtype=dtype)
     with np.errstate(over="ignore"):
         out = scale(y.astype(dtype), k)
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(y)):  # NaN from a method: its caller says so
@@ -103,6 +105,15 @@ def restore(y: np.ndarray, k: int, dtype: type | None = None) -> np.ndarray:
             "scale the magnitudes down"
         )
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _restore_factor(dtype: np.dtype, k: int) -> np.floating | None:
+    """2^k in ``dtype`` where restore's one multiplication cannot overflow (k up to _OVERFLOW_SHIFT, a
+    float32 or float64 output), else None (looked up once per shift: restore runs on every block)."""
+    if k <= _OVERFLOW_SHIFT and dtype in _NORMAL_EXPONENTS:
+        return dtype.type(math.ldexp(1.0, k))
+    return None
 
 
 def normalised(run):

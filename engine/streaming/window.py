@@ -199,11 +199,7 @@ class WindowProcessor(FrameProcessor):
         k = level.k
         fast = self._fast is not None and phases is None
         # compiled: the kernel checks that no frame is louder than the level so far and scales by 2^-k
-        if not (
-            fast
-            and mags.dtype == np.float64
-            and self._fast(self.mag, self.x, self.lam, mags, level.ceiling, level.inverse)
-        ):
+        if not (fast and self._fast(self.mag, self.x, self.lam, mags, level.ceiling, level.inverse)):
             k_old = k
             k = level.update(mags)
             if k != k_old:
