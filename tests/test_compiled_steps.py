@@ -111,6 +111,11 @@ def test_compiled_level_check_keeps_the_running_levels_shift(dtype):
         assert procs[0]._level.k == procs[1]._level.k
         shifts.append(procs[0]._level.k)
     assert shifts[1] < -400 and shifts[3] > shifts[1] and shifts[5] > shifts[4] > shifts[3]  # the level grew
+    nan = loud.copy()
+    nan[0, 3] = np.nan  # reaches the kernel through update (the check fails on NaN) and enters the state
+    for p in procs:
+        p.process(nan.copy())
+        assert np.isnan(p.mag[-2, 3]) and np.isnan(p.x).any()
 
 
 def _untrained_stream_models() -> list[str]:

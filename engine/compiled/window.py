@@ -49,10 +49,10 @@ def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
 
     First the level check (engine.level.RunningLevel.ceiling): when a frame's sum of squared amplitudes is
     above ``ceiling`` (or NaN), nothing is changed and False is returned (the level may grow: the caller
-    updates it and calls again with ceiling inf); True when the frames were started."""
+    updates it and calls again with ceiling inf, which skips the check); True when the frames were started."""
     b = new.shape[0]
     w, k = mag.shape
-    for j in range(b):
+    for j in range(b if ceiling < np.inf else 0):
         total = 0.0
         for q in range(k):
             total += new[j, q] * new[j, q]
