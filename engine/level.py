@@ -12,6 +12,7 @@ whole signal; in the stream the running maximum over the frames so far, so k onl
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -91,10 +92,11 @@ def restore(y: np.ndarray, k: int, dtype: type | None = None) -> np.ndarray:
     dtype = np.dtype(dtype or y.dtype)
     if k == 0:
         return y.astype(dtype)  # a copy: ``y`` may be a view of a state that changes
-    if k <= _OVERFLOW_SHIFT and dtype in _NORMAL_EXPONENTS:
+    factor = _restore_factor(dtype, k)
+    if factor is not None:
         # 2^k times a sample at the models' level cannot overflow: one call (the cast and the product);
         # NaN from a method passes through to its caller's check, as without a shift
-        return np.multiply(y, dtype.type(math.ldexp(1.0, k)), dtype=dtype)
+        return np.multiply(y, factor, dtype=dtype)
     with np.errstate(over="ignore"):
         out = scale(y.astype(dtype), k)
     if not np.all(np.isfinite(out)) and np.all(np.isfinite(y)):  # NaN from a method: its caller says so
@@ -103,6 +105,15 @@ def restore(y: np.ndarray, k: int, dtype: type | None = None) -> np.ndarray:
             "scale the magnitudes down"
         )
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _restore_factor(dtype: np.dtype, k: int) -> np.floating | None:
+    """2^k in ``dtype`` where restore's one multiplication cannot overflow (k up to _OVERFLOW_SHIFT, a
+    float32 or float64 output), else None (looked up once per shift: restore runs on every block)."""
+    if k <= _OVERFLOW_SHIFT and dtype in _NORMAL_EXPONENTS:
+        return dtype.type(math.ldexp(1.0, k))
+    return None
 
 
 def normalised(run):
@@ -118,14 +129,26 @@ def normalised(run):
     return run_normalised
 
 
+#: the relative margin of RunningLevel.ceiling: far above the rounding of a sum of squares over any bins
+#: in any order (about K x 1.1e-16 for K bins), far below a level step (a factor 2^0.5)
+_CEILING_MARGIN = 1e-9
+
+
 class RunningLevel:
-    """The stream's causal level: the running maximum of frame levels, and its shift k (only grows)."""
+    """The stream's causal level: the running maximum of frame levels, and its shift k (only grows).
+
+    For a compiled caller that measures frames itself (engine.compiled.window): ``ceiling``, a sum of
+    squared d = 1 float64 amplitudes of a frame, summed in any order, at or below which ``update`` would
+    leave everything as it is (-1 where the fast path does not apply: then every block goes to ``update``),
+    and ``inverse``, 2^-k as a float64 (0 where that is not a normal number: ``update`` and ``scale``)."""
 
     def __init__(self, power: float = 1.0) -> None:
         self.power = power
         self.level = 0.0
         self.k = 0
         self._top = 0.0  # the largest sum of squared amplitudes of a frame so far (the fast path's level)
+        self.inverse = 1.0
+        self._set_ceiling()
 
     def update(self, mags: np.ndarray) -> int:
         """Take a block of frames [b, K]; the shift k after them.
@@ -141,11 +164,20 @@ class RunningLevel:
                 return self.k
             if 1e-280 < top < 1e280:
                 self._top = top
-                return self._grow(math.sqrt(top / mags.shape[1]))
+                k = self._grow(math.sqrt(top / mags.shape[1]))
+                self._set_ceiling()
+                return k
         return self._grow(float(frame_levels(mags, self.power).max(initial=0.0)))
 
     def _grow(self, level: float) -> int:
         if level > self.level:
             self.level = level
             self.k = shift(level)
+            low, high = _NORMAL_EXPONENTS[np.dtype(np.float64)]
+            self.inverse = math.ldexp(1.0, -self.k) if low <= -self.k < high else 0.0
+            self._set_ceiling()
         return self.k
+
+    def _set_ceiling(self) -> None:
+        usable = self.power == 1.0 and self.inverse != 0.0
+        self.ceiling = self._top * (1.0 - _CEILING_MARGIN) if usable else -1.0

@@ -79,6 +79,45 @@ def test_compiled_new_frames_equal_the_numpy_slide_and_start(dtype, lookahead, b
     assert scale > 0.1  # the frames did enter the estimate
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_level_check_keeps_the_running_levels_shift(dtype):
+    """The compiled new-frame kernel measures the frames' level itself and scales them by 2^-k: against the
+    same processor sending every block through engine.level.RunningLevel.update (its kernel's check
+    switched off), bit for bit, on blocks that are silent, louder, as loud as the loudest (the same frame
+    again), louder in one bin by one ulp, quieter, below the fast level's range (1e-150)."""
+    from phasefold.engine.runners import WindowStep
+    from phasefold.engine.streaming.window import WindowProcessor
+
+    step = WindowStep(lambda mag, x, fixed, lam: (x, lam), "identity", 0, dtype=dtype)
+    procs = [WindowProcessor(step, CFG, 1, 2, compiled_frames=True) for _ in range(2)]
+    kernel = procs[1]._fast
+
+    def update_path_only(mag, x, lam, new, ceiling=np.inf, factor=1.0):
+        return ceiling == np.inf and kernel(mag, x, lam, new)
+
+    procs[1]._fast = update_path_only
+    rng = np.random.default_rng(7)
+    loud = rng.random((2, CFG.n_bins))
+    louder = loud.copy()
+    louder[1, 9] = np.nextafter(louder[1, 9], 2.0)
+    blocks = [np.zeros_like(loud), 1e-150 * loud, 1e-150 * loud, 1e-140 * loud, 1e-3 * loud, loud, loud]
+    blocks += [louder, 0.5 * loud, rng.random((2, CFG.n_bins)), 2.0 * rng.random((2, CFG.n_bins))]
+    shifts = []
+    for mags in blocks:
+        outs = [p.process(mags.copy()) for p in procs]
+        np.testing.assert_array_equal(outs[0], outs[1])
+        np.testing.assert_array_equal(procs[0].x, procs[1].x)
+        np.testing.assert_array_equal(procs[0].mag, procs[1].mag)
+        assert procs[0]._level.k == procs[1]._level.k
+        shifts.append(procs[0]._level.k)
+    assert shifts[1] < -400 and shifts[3] > shifts[1] and shifts[5] > shifts[4] > shifts[3]  # the level grew
+    nan = loud.copy()
+    nan[0, 3] = np.nan  # reaches the kernel through update (the check fails on NaN) and enters the state
+    for p in procs:
+        p.process(nan.copy())
+        assert np.isnan(p.mag[-2, 3]) and np.isnan(p.x).any()
+
+
 def _untrained_stream_models() -> list[str]:
     """Shipped stream models whose trainer kept the untrained start (epoch 0: ADMM-l2 with b = 2)."""
     from phasefold.engine.model_card import ModelCard

@@ -42,13 +42,24 @@ def _starts(fw, inv_cov, rot_re, rot_im, piece, phasor):
 
 
 @kernel
-def slide_and_start(mag, x, lam, new, cov_old, st):
-    """Slide by b = len(new) frames and start the new frames (module docstring); in place. ``cov_old``: the
-    coverage of the frames kept; ``st``: the Starts bundle."""
+def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
+    """Slide by b = len(new) frames and start the new frames ``new`` [b, K] (float64) times ``factor`` (the
+    level's 2^-k, exact), in the state's precision (module docstring); in place. ``cov_old``: the coverage of
+    the frames kept; ``st``: the Starts bundle.
+
+    First the level check (engine.level.RunningLevel.ceiling): when a frame's sum of squared amplitudes is
+    above ``ceiling`` (or NaN), nothing is changed and False is returned (the level may grow: the caller
+    updates it and calls again with ceiling inf, which skips the check); True when the frames were started."""
+    b = new.shape[0]
+    w, k = mag.shape
+    for j in range(b if ceiling < np.inf else 0):
+        total = 0.0
+        for q in range(k):
+            total += new[j, q] * new[j, q]
+        if not total <= ceiling:
+            return False
     fw, inv_cov, rot_re, rot_im, piece, phasor = st.fw, st.inv_cov, st.rot_re, st.rot_im, st.piece, st.phasor
     spec, win, hop = fw.spec, fw.win, fw.hop
-    w, k = mag.shape
-    b = new.shape[0]
     n = win.shape[0]
     hb = b * hop
     s = x.shape[0]
@@ -57,7 +68,8 @@ def slide_and_start(mag, x, lam, new, cov_old, st):
         lam[0, j] = lam[0, j + b]
         lam[1, j] = lam[1, j + b]
     for j in range(b):
-        mag[w - b + j] = new[j]
+        for q in range(k):
+            mag[w - b + j, q] = new[j, q] * factor  # rounded to the state's precision, as numpy's astype
         lam[0, w - b + j] = 0.0
         lam[1, w - b + j] = 0.0
     for i in range(s - hb):
@@ -78,7 +90,7 @@ def slide_and_start(mag, x, lam, new, cov_old, st):
     for i in range(s - start):
         xs[i] *= cs[i]
     for j in range(b):
-        nj = new[j]
+        nj = mag[w - b + j]
         for q in range(k):  # unit phasor advanced by one more hop, times the frame's amplitude
             re = ur[q] * rot_re[q] - ui[q] * rot_im[q]
             im = ur[q] * rot_im[q] + ui[q] * rot_re[q]
@@ -92,6 +104,7 @@ def slide_and_start(mag, x, lam, new, cov_old, st):
     ic = inv_cov[start:]
     for i in range(s - start):
         xs[i] *= ic[i]
+    return True
 
 
 class NewFrames:
@@ -115,6 +128,16 @@ class NewFrames:
         )
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
 
-    def __call__(self, mag: np.ndarray, x: np.ndarray, lam: np.ndarray, new: np.ndarray) -> None:
-        new = np.ascontiguousarray(new, dtype=self.dtype)
-        slide_and_start(mag, x, lam, new, self.cov_old[new.shape[0]], self.starts)
+    def __call__(
+        self,
+        mag: np.ndarray,
+        x: np.ndarray,
+        lam: np.ndarray,
+        new: np.ndarray,
+        ceiling: float = np.inf,
+        factor: float = 1.0,
+    ) -> bool:
+        """Slide and start the new frames ``new`` [b, K] times ``factor`` (an exact power of two), unless a
+        frame's sum of squared amplitudes is above ``ceiling``: whether it did (slide_and_start)."""
+        new = np.ascontiguousarray(new, dtype=np.float64)
+        return slide_and_start(mag, x, lam, new, ceiling, factor, self.cov_old[new.shape[0]], self.starts)

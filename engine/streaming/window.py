@@ -195,17 +195,22 @@ class WindowProcessor(FrameProcessor):
         cfg, h = self.cfg, self.cfg.hop
         b = mags.shape[0]
         self.frames_in += b
-        k_old = self._level.k
-        k = self._level.update(mags)
-        if k != k_old:
-            self._rescale(k_old - k)
-        mags = scale(mags, -k, cfg.power)
-        if self._fast is not None and phases is None:
-            self._fast(self.mag, self.x, self.lam, mags)
-        else:
-            self._slide(b)
-            self.mag[-b:] = mags
-            self._start_new_frames(b, phases)
+        level = self._level
+        k = level.k
+        fast = self._fast is not None and phases is None
+        # compiled: the kernel checks that no frame is louder than the level so far and scales by 2^-k
+        if not (fast and self._fast(self.mag, self.x, self.lam, mags, level.ceiling, level.inverse)):
+            k_old = k
+            k = level.update(mags)
+            if k != k_old:
+                self._rescale(k_old - k)
+            mags = scale(mags, -k, cfg.power)
+            if fast:
+                self._fast(self.mag, self.x, self.lam, mags)
+            else:
+                self._slide(b)
+                self.mag[-b:] = mags
+                self._start_new_frames(b, phases)
         # samples known to be silent: before the stream (negative padded index) and the declared start
         span_start = (self.frames_in - self.n_window) * h  # padded index of x[0]
         n_silent = min(self.x.size, max(0, max(self.silent_start, 0) - span_start, -span_start))
