@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from phasefold.engine.errors import InputError
+from phasefold.engine.inputs import _UNREADABLE, _unreadable
 from phasefold.engine.stft import MAGNITUDE_BLOCK_FRAMES, SAMPLE_RATE, StftConfig, analyze
 
 #: samples read from a file at a time (per channel, at the file's rate)
@@ -39,8 +40,6 @@ class AudioBlocks:
         mixdown: bool = True,
         block: int = READ_BLOCK,
     ) -> None:
-        from phasefold.engine.inputs import _UNREADABLE, _unreadable
-
         path = Path(path)
         if not path.exists():
             raise InputError(f"{path}: no such file")
@@ -72,8 +71,6 @@ class AudioBlocks:
         return 1 if self.mixdown else self.channels
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        from phasefold.engine.inputs import _UNREADABLE, _unreadable
-
         resampler = None
         if self.sample_rate != self.rate:
             resampler = soxr.ResampleStream(

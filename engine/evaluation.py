@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from phasefold.engine.blocks import Framer
 from phasefold.engine.dataset import split_files
 from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.inputs import (
@@ -68,8 +69,6 @@ class SpectralConvergence:
     what is held is the frames one side has and the other not yet."""
 
     def __init__(self, cfg: StftConfig) -> None:
-        from phasefold.engine.blocks import Framer
-
         self.cfg = cfg
         self._framer = Framer(cfg)
         self._est: list[np.ndarray] = []

@@ -122,11 +122,10 @@ def reconstruct_file(
         notes.append(f"resampled {cfg.sample_rate} Hz -> {SAMPLE_RATE} Hz")
     with Stopwatch() as watch, open_wav(output, SAMPLE_RATE, subtype) as wav:
         made = 0
-        blocks = _streamed(measured, method, seed) if not isinstance(method, Method) else None
-        if blocks is None:
+        if isinstance(method, Method):
             blocks = _offline(measured, method, n_iter, seed, meter)
         else:
-            blocks = _metered(blocks, meter)
+            blocks = _metered(_streamed(measured, method, seed), meter)
         for y in blocks:
             if not np.all(np.isfinite(y)):
                 raise InputError(f"the method returned NaN or infinite samples (after sample {made})")
