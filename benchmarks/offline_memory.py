@@ -2,12 +2,14 @@
 
     python -m benchmarks.offline_memory --minutes 10                    # peak memory of phasefold reconstruct
     python -m benchmarks.offline_memory --quality --block 128            # blocks against the whole signal
+    python -m benchmarks.offline_memory --quality --concatenated --block 1024 --margin 32   # one long signal
 
 ``--minutes``: writes that much of the built-in demo to a temporary WAV and runs ``phasefold reconstruct``
 on it once per method in a child process, reporting the child's peak resident memory (ru_maxrss) and the
 wall time. ``--quality``: on the test split, every method rebuilt over the whole signal and in blocks of
 ``--block`` frames (engine.runners.run_span; the shipped block, engine.runners.OFFLINE_BLOCK_FRAMES, is
-longer than any test file, so a small block forces seams), with mean SC and PESQ of both and their difference.
+longer than any test file, so a small block forces seams), with mean SC and PESQ of both and their difference;
+with ``--concatenated`` the split's files joined into one signal (43.6 s), rebuilt whole and in segments.
 """
 
 from __future__ import annotations
@@ -73,15 +75,22 @@ def peak_memory(methods: list[str], minutes: float, iterations: int) -> list[dic
     return rows
 
 
-def block_quality(methods: list[str], block: int, margin: int, iterations: int) -> list[dict]:
-    """Mean SC / PESQ on the test split over the whole signal and in blocks, per method."""
+def block_quality(
+    methods: list[str], block: int, margin: int, iterations: int, concatenated: bool = False
+) -> list[dict]:
+    """Mean SC / PESQ on the test split over the whole signal and in blocks, per method (``concatenated``:
+    the split as one signal)."""
     from phasefold.engine import runners
     from phasefold.engine.evaluation import condition_inputs, evaluate_signal
+    from phasefold.engine.inputs import measure
     from phasefold.engine.registry import lookup
 
     cfg, items = condition_inputs("exact_hop256", "test")
     if not items:
         raise SystemExit("the shared TIMIT sample is not here: nothing to measure")
+    if concatenated:
+        x = np.concatenate([x for x, _ in items])
+        items = [(x, measure(x, cfg, exact_dtype=np.float32))]
     rows = []
     for method in methods:
         spec = lookup(method)
@@ -97,6 +106,7 @@ def block_quality(methods: list[str], block: int, margin: int, iterations: int) 
             "method": method,
             "block": block,
             "margin": margin,
+            "concatenated": concatenated,
             "sc_whole": sc_w,
             "sc_blocks": sc_b,
             "pesq_whole": pq_w,
@@ -118,6 +128,7 @@ def main() -> int:
     parser.add_argument("--methods", default=METHODS, help=f"comma-separated (default {METHODS})")
     parser.add_argument("--minutes", type=float, default=None, help="peak memory on this much audio")
     parser.add_argument("--quality", action="store_true", help="blocks against the whole signal, test split")
+    parser.add_argument("--concatenated", action="store_true", help="--quality on the split as one signal")
     parser.add_argument("--block", type=int, default=128, help="frames per block for --quality (default 128)")
     parser.add_argument("--margin", type=int, default=32, help="margin frames for --quality (default 32)")
     parser.add_argument("--iterations", type=int, default=100, help="iterations (default 100)")
@@ -128,7 +139,9 @@ def main() -> int:
     if args.minutes is not None:
         report["memory"] = peak_memory(methods, args.minutes, args.iterations)
     if args.quality:
-        report["quality"] = block_quality(methods, args.block, args.margin, args.iterations)
+        report["quality"] = block_quality(
+            methods, args.block, args.margin, args.iterations, args.concatenated
+        )
     if not report:
         parser.error("ask for --minutes N and/or --quality")
     if args.json is not None:

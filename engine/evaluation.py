@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from phasefold.engine.blocks import Framer
 from phasefold.engine.dataset import split_files
 from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.inputs import (
@@ -38,7 +39,7 @@ from phasefold.engine.inputs import (
 )
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import HOP, StftConfig, magnitude, magnitude_blocks
+from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, StftConfig, magnitude
 
 # -- the scores -----------------------------------------------------------------------------------------
 PESQ_RATE = 16000
@@ -61,6 +62,65 @@ def _check_pair(ref: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ref, est
 
 
+class SpectralConvergence:
+    """SC accumulated as a signal is made: ``measured`` takes the measurements r in blocks of frames,
+    ``made`` the estimate y in blocks of samples, ``db`` ends it. The sums run over the same blocks of
+    frames for any blocking (MAGNITUDE_BLOCK_FRAMES from frame 0), so the figure is the same to the bit;
+    what is held is the frames one side has and the other not yet."""
+
+    def __init__(self, cfg: StftConfig) -> None:
+        self.cfg = cfg
+        self._framer = Framer(cfg)
+        self._est: list[np.ndarray] = []
+        self._ref: list[np.ndarray] = []
+        self.error2 = self.norm2 = 0.0
+        self.frames = 0  # frames summed
+
+    def measured(self, r: np.ndarray) -> None:
+        self._ref.append(np.asarray(r))
+        self._sum(final=False)
+
+    def made(self, y: np.ndarray) -> None:
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        for i in range(0, y.size, MAGNITUDE_BLOCK_FRAMES * self.cfg.hop):
+            self._est.append(self._framer.push(y[i : i + MAGNITUDE_BLOCK_FRAMES * self.cfg.hop]))
+            self._sum(final=False)
+
+    def db(self) -> float:
+        """SC = 20 log10(|| |A y|^d - r || / || r ||) in dB over everything given."""
+        self._est.append(self._framer.finish())
+        n_est, n_ref = (sum(b.shape[0] for b in held) + self.frames for held in (self._est, self._ref))
+        if n_est != n_ref:
+            raise InputError(f"signal gives {n_est} frames but the measurements hold {n_ref}")
+        self._sum(final=True)
+        if self.norm2 == 0.0:
+            raise InputError("spectral convergence is undefined for all-zero measurements (silent reference)")
+        return float(10.0 * np.log10(max(self.error2, 1e-300) / self.norm2))
+
+    def _sum(self, final: bool) -> None:
+        while True:
+            n = min(sum(b.shape[0] for b in held) for held in (self._est, self._ref))
+            n = min(n, MAGNITUDE_BLOCK_FRAMES)
+            if n == 0 or (n < MAGNITUDE_BLOCK_FRAMES and not final):
+                return
+            est, ref = _take(self._est, n), np.asarray(_take(self._ref, n), dtype=np.float64)
+            self.error2 += float(np.sum((est - ref) ** 2))
+            self.norm2 += float(np.sum(ref**2))
+            self.frames += n
+
+
+def _take(held: list[np.ndarray], n: int) -> np.ndarray:
+    """The first ``n`` frames of the blocks ``held``, removed from it."""
+    out = held[0][:n] if held[0].shape[0] >= n else np.concatenate(held)[:n]
+    rest = n
+    while rest:
+        if held[0].shape[0] <= rest:
+            rest -= held.pop(0).shape[0]
+        else:
+            held[0], rest = held[0][rest:], 0
+    return out
+
+
 def spectral_convergence_db(y: np.ndarray, r: np.ndarray, cfg: StftConfig) -> float:
     """SC = 20 log10(|| |A y|^d - r || / || r ||) in dB (lower is better)."""
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -68,14 +128,10 @@ def spectral_convergence_db(y: np.ndarray, r: np.ndarray, cfg: StftConfig) -> fl
     n_frames = cfg.n_frames(y.size)
     if r.shape != (n_frames, cfg.n_bins):
         raise InputError(f"signal gives {n_frames} frames but the measurements hold {r.shape[0]}")
-    error2 = norm2 = 0.0  # over blocks of frames: no spectrogram of a long signal is held twice
-    for first, est in magnitude_blocks(y, cfg):
-        ref = np.asarray(r[first : first + est.shape[0]], dtype=np.float64)
-        error2 += float(np.sum((est - ref) ** 2))
-        norm2 += float(np.sum(ref**2))
-    if norm2 == 0.0:
-        raise InputError("spectral convergence is undefined for all-zero measurements (silent reference)")
-    return float(10.0 * np.log10(max(error2, 1e-300) / norm2))
+    meter = SpectralConvergence(cfg)
+    meter.measured(r)
+    meter.made(y)
+    return meter.db()
 
 
 def stoi(ref: np.ndarray, est: np.ndarray, sr: int) -> float:

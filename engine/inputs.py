@@ -20,49 +20,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import soundfile as sf
-import soxr
+from phasefold.engine.blocks import AudioBlocks, audio_info
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
-from phasefold.engine.limits import check_audio_header, check_npz
+from phasefold.engine.limits import check_npz
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
-
-#: what soundfile raises for a file it cannot read as audio
-_UNREADABLE = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
-
-
-def _unreadable(path: str | Path, exc: Exception) -> InputError:
-    """The one-line error for a file soundfile cannot read as audio, with its reason."""
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return InputError(f"{path}: not a readable audio file (wav, flac, ogg, mp3): {reason}")
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
-    """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    try:
-        check_audio_header(path, sf.info(str(path)))  # the limits, before a sample is read
-        data, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    except _UNREADABLE as exc:
-        raise _unreadable(path, exc) from None
-    if data.shape[0] == 0:
-        raise InputError(f"{path}: the audio file holds no samples")
-    if not np.all(np.isfinite(data)):
-        raise InputError(f"{path}: the audio holds NaN or infinite samples")
-    notes: list[str] = []
-    if data.shape[1] > 1:
-        notes.append(f"downmixed {data.shape[1]} channels to mono")
-    x = data.mean(axis=1)
-    if sr != sample_rate:
-        x = np.asarray(soxr.resample(x, sr, sample_rate, quality="HQ"), dtype=np.float64)
-        notes.append(f"resampled {sr} Hz -> {sample_rate} Hz")
-    return x, notes
+    """Read an audio file as mono float64 at ``sample_rate``; notes say what was converted (the blocks of
+    engine.blocks.AudioBlocks joined: its checks and limits, its samples)."""
+    audio = AudioBlocks(path, sample_rate)
+    x = np.concatenate([block[:, 0] for block in audio])
+    return x, audio.notes
 
 
 def sample_format(path: str | Path) -> str:
@@ -73,10 +43,7 @@ def sample_format(path: str | Path) -> str:
     path = Path(path)
     if is_magnitude_file(path):
         return "FLOAT"
-    try:
-        return sf.info(str(path)).subtype
-    except _UNREADABLE as exc:
-        raise _unreadable(path, exc) from None
+    return audio_info(path).subtype
 
 
 def check_audible(path: str | Path, x: np.ndarray) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 
 import numpy as np
 from phasefold.engine.errors import InputError
@@ -116,17 +117,31 @@ def _restore_factor(dtype: np.dtype, k: int) -> np.floating | None:
     return None
 
 
-def normalised(run):
-    """An offline runner run(mag, cfg, n_iter, seed, length) that runs on measurements scaled to the
-    reference level (k from the whole signal's largest frame RMS) and scales its output back."""
+def level_shift(blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0) -> int:
+    """The offline shift k of measurements given whole [F, K] or as blocks of frames (a first pass over a
+    long input): from the largest frame level over all of them."""
+    if isinstance(blocks, np.ndarray):
+        blocks = [blocks]
+    return shift(max((float(frame_levels(b, power).max(initial=0.0)) for b in blocks), default=0.0))
 
-    def run_normalised(mag, cfg, n_iter, seed, length):
-        k = shift(float(frame_levels(mag, cfg.power).max(initial=0.0)))
+
+def normalised(segments):
+    """An offline runner segments(frames, cfg, n_iter, seed, length) (engine.runners) that runs on
+    measurements scaled to the reference level and scales its output back: segments(frames, cfg, n_iter,
+    seed, length, k) with k the whole signal's shift (``level_shift``), so that each block of frames is
+    scaled as it is read and each block of output as it is made."""
+
+    def normalised_segments(frames, cfg, n_iter, seed, length, k):
         if k == 0:
-            return run(mag, cfg, n_iter, seed, length)
-        return restore(np.asarray(run(scale(mag, -k, cfg.power), cfg, n_iter, seed, length)), k)
+            yield from segments(frames, cfg, n_iter, seed, length)
+            return
+        from phasefold.engine.blocks import MappedFrames
 
-    return run_normalised
+        scaled = MappedFrames(frames, lambda m: scale(m, -k, cfg.power))
+        for y in segments(scaled, cfg, n_iter, seed, length):
+            yield restore(np.asarray(y), k)
+
+    return normalised_segments
 
 
 #: the relative margin of RunningLevel.ceiling: far above the rounding of a sum of squares over any bins

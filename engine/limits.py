@@ -2,7 +2,7 @@
 
 Each check refuses a value beyond its limit with one InputError line that names the value, the limit and
 its constant here, ``... (limits.NAME)``; the CLI and the API call the same checks, and they run before
-anything is allocated: audio by its header (soundfile's ``sf.info``) before ``sf.read``, a .npz file by its
+anything is allocated: audio by its header (soundfile's ``sf.info``, engine.blocks.audio_info) before a sample is read, a .npz file by its
 zip directory and the headers of its arrays before ``np.load``, L, B and iteration counts before a
 processor or a method is built.
 

@@ -168,6 +168,62 @@ def write_text(path: str | Path, text: str) -> None:
             raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+class WavWriter:
+    """Mono audio written block by block into an open WAV file (``open_wav``): integer formats clipped to
+    [-1, 1] (``clipped`` counts the samples), NaN or infinity refused (InputError: the run stops and the
+    temporary file is deleted)."""
+
+    def __init__(self, f: sf.SoundFile, path: Path, subtype: str) -> None:
+        self._f, self._path, self._subtype = f, path, subtype
+        self.clipped = 0
+        self.written = 0
+
+    def write(self, x: np.ndarray) -> None:
+        x = np.asarray(x).reshape(-1)
+        for i in range(0, x.size, WRITE_BLOCK):
+            part = x[i : i + WRITE_BLOCK]
+            if not np.all(np.isfinite(part)):
+                raise InputError("refusing to write audio with NaN or infinite samples")
+            block = np.asarray(part, dtype=np.float32)
+            if self._subtype != "FLOAT":
+                self.clipped += int(np.count_nonzero(np.abs(part) > 1.0))
+                block = np.clip(block, -1.0, 1.0)
+            try:
+                self._f.write(block)
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise write_error(self._path, exc) from None
+            self.written += block.size
+
+    def notes(self) -> list[str]:
+        """What writing changed: the samples clipped."""
+        if self.clipped:
+            return [f"clipped {self.clipped} samples to [-1, 1] (use a float WAV to keep them)"]
+        return []
+
+
+@contextmanager
+def open_wav(path: str | Path, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE) -> Iterator[WavWriter]:
+    """A ``WavWriter`` for mono audio at ``path``, written atomically (``atomic_output``): the file appears
+    complete when the block ends without an error, else nothing is left (an existing file stays as it
+    was). Output is written as it is made: a long signal is never held."""
+    check_subtype(subtype)
+    path = check_output_path(path, "audio")
+    with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
+        try:
+            f = sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype=subtype, format="WAV")
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise write_error(path, exc) from None
+        try:
+            # no PEAK chunk: it holds the time of writing, so the same audio would give different files
+            sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+            yield WavWriter(f, path, subtype)
+        finally:
+            try:
+                f.close()
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise write_error(path, exc) from None
+
+
 def write_wav(
     path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE
 ) -> list[str]:
@@ -177,25 +233,9 @@ def write_wav(
     x = np.asarray(x).reshape(-1)
     if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.size, WRITE_BLOCK)):
         raise InputError("refusing to write audio with NaN or infinite samples")
-    path = check_output_path(path, "audio")
-    clipped = 0
-    with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
-        try:
-            with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype=subtype, format="WAV") as f:
-                # no PEAK chunk: it holds the time of writing, so the same audio would give different files
-                sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-                for i in range(0, x.size, WRITE_BLOCK):  # in blocks: no second copy of a long signal
-                    block = np.asarray(x[i : i + WRITE_BLOCK], dtype=np.float32)
-                    if subtype != "FLOAT":
-                        over = np.abs(x[i : i + WRITE_BLOCK]) > 1.0
-                        clipped += int(np.count_nonzero(over))
-                        block = np.clip(block, -1.0, 1.0)
-                    f.write(block)
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise write_error(path, exc) from None
-    if clipped:
-        return [f"clipped {clipped} samples to [-1, 1] (use a float WAV to keep them)"]
-    return []
+    with open_wav(path, sr, subtype) as out:  # in blocks: no second copy of a long signal
+        out.write(x)
+    return out.notes()
 
 
 def write_error(path: str | Path, exc: Exception) -> InputError:

@@ -9,12 +9,13 @@ implementation per backend. Gradient descent is offline only and has no compiled
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 from phasefold.engine import backends
+from phasefold.engine.blocks import ArrayFrames, Frames, MappedFrames
 from phasefold.engine.errors import BackendError, InputError, ModelError
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.registry import OFFLINE_ITERATIONS, MethodSpec
@@ -31,11 +32,15 @@ OFFLINE_MARGIN_FRAMES = 32
 
 class Method(NamedTuple):
     """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]; ``iterations``: its
-    default n_iter (the spec's: MethodSpec.iterations)."""
+    default n_iter (the spec's: MethodSpec.iterations). ``segments`` (the registry's methods): the same
+    reconstruction over measurements read by ranges of frames, segments(frames (engine.blocks.Frames), cfg,
+    n_iter, seed, length, k) -> the signal's samples in blocks, in order, with k the level's shift of the
+    whole measurements (engine.level.level_shift, from a first pass over them); None: only ``run``."""
 
     description: str
     run: Reconstructor
     iterations: int = OFFLINE_ITERATIONS
+    segments: Callable[..., Iterator[np.ndarray]] | None = None
 
 
 class WindowStep:
@@ -171,55 +176,87 @@ def run_span(
     block: int = OFFLINE_BLOCK_FRAMES,
     margin: int = OFFLINE_MARGIN_FRAMES,
 ) -> np.ndarray:
-    """A window step over the padded signal from a seeded random phase; ``length`` samples.
+    """``span_blocks`` over measurements held whole: the ``length`` samples, float64."""
+    return collect(span_blocks(step, ArrayFrames(mag), cfg, seed, length, block, margin), length)
 
-    Up to ``block`` frames it runs once over the whole signal. A longer signal is rebuilt in blocks of
-    ``block`` frames, so that memory does not grow with it beyond the signal and its measurements: each
-    block runs the step over its frames with the samples already final held fixed (as the streaming engine
-    holds committed samples), its first frames' estimate and dual carried over from the block before it,
-    and makes final the samples more than ``margin`` frames from its end."""
+
+def collect(blocks: Iterable[np.ndarray], length: int) -> np.ndarray:
+    """The ``length`` samples of a signal given in blocks, as one float64 array."""
+    out = np.empty(length)
+    n = 0
+    for y in blocks:
+        out[n : n + y.size] = y
+        n += y.size
+    if n != length:
+        raise InputError(f"the method returned {n} samples; expected {length}")
+    return out
+
+
+def span_blocks(
+    step: StepFn,
+    frames: Frames,
+    cfg: StftConfig,
+    seed: int,
+    length: int,
+    block: int = OFFLINE_BLOCK_FRAMES,
+    margin: int = OFFLINE_MARGIN_FRAMES,
+) -> Iterator[np.ndarray]:
+    """A window step over the padded signal from a seeded random phase: the ``length`` samples, float64,
+    in blocks as they are made final (the frames are read in order: engine.blocks).
+
+    Up to ``block`` frames it runs once over the whole signal. A longer signal is rebuilt in segments of
+    ``block`` frames, so that memory does not grow with it: each segment runs the step over its frames
+    with the samples already final held fixed (as the streaming engine holds committed samples), its first
+    frames' estimate and dual carried over from the segment before it (a warm start), and makes final the
+    samples more than ``margin`` frames from its end."""
     from phasefold.engine.algorithms import random_phase_init
 
-    n_frames = mag.shape[0]
+    n_frames = frames.n_frames
     if n_frames <= block:
-        mag = np.asarray(mag, dtype=np.float64)
+        mag = np.asarray(frames.get(0, n_frames), dtype=np.float64)
         span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + length] = 0.0
         x, _ = step(mag, span, fixed, np.zeros((2, *mag.shape)))
-        return np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+        yield np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+        return
     if block <= margin + cfg.overlap:
         raise ValueError(f"a block of {block} frames cannot keep a margin of {margin} frames")
-    out = np.zeros(cfg.span(n_frames))  # the padded signal; samples before ``final`` are final
+    signal = slice(cfg.pad, cfg.pad + length)  # the signal's samples in the padded span
+    kept, kept_start = np.zeros(0), 0  # the final samples [kept_start, final) the next segment holds fixed
     final, start, x_prev, lam_prev, prev_start = 0, 0, None, None, 0
     while True:
         stop = min(n_frames, start + block)
-        x, lam = _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start)
+        x, lam = _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start)
         fixed = np.zeros_like(x)
         offset = start * cfg.hop
-        x[: final - offset] = out[offset:final]
+        x[: final - offset] = kept[offset - kept_start :]
         fixed[: final - offset] = 1.0
         fixed[: max(0, cfg.pad - offset)] = 1.0  # the front padding
         fixed[cfg.pad + length - offset :] = 1.0  # the back padding
-        x, lam = step(np.asarray(mag[start:stop], dtype=np.float64), x, fixed, lam)
+        x, lam = step(np.asarray(frames.get(start, stop), dtype=np.float64), x, fixed, lam)
         x, lam = np.asarray(x, dtype=np.float64), np.asarray(lam, dtype=np.float64)
+        done = cfg.span(n_frames) if stop == n_frames else (stop - margin) * cfg.hop
+        # samples whose frames all lie at least ``margin`` from the segment's end are final
+        made = x[final - offset : done - offset]  # samples [final, done)
+        lo, hi = max(final, signal.start), min(done, signal.stop)
+        if hi > lo:
+            yield made[lo - final : hi - final]
         if stop == n_frames:
-            out[offset:] = x
-            break
-        done = (stop - margin) * cfg.hop  # samples whose frames all lie at least ``margin`` from the end
-        out[final:done] = x[final - offset : done - offset]
-        final, x_prev, lam_prev, prev_start = done, x, lam, start
-        start = done // cfg.hop - cfg.overlap + 1  # the first frame that covers a sample not yet final
-    return out[cfg.pad : cfg.pad + length]
+            return
+        next_start = done // cfg.hop - cfg.overlap + 1  # the first frame that covers a sample not yet final
+        kept = np.concatenate([kept, made])[next_start * cfg.hop - kept_start :]
+        kept_start = next_start * cfg.hop
+        final, x_prev, lam_prev, prev_start, start = done, x, lam, start, next_start
 
 
-def _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
+def _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
     """The starting span and dual of frames [start, stop): the seeded random phase start (the same phases
-    as over the whole signal), with the previous block's estimate and dual where the blocks overlap."""
+    as over the whole signal), with the previous segment's estimate and dual where the segments overlap."""
     from phasefold.engine.algorithms import random_phases
     from phasefold.engine.stft import synthesize
 
-    amp = np.asarray(mag[start:stop], dtype=np.float64)
+    amp = np.asarray(frames.get(start, stop), dtype=np.float64)
     amp = amp if cfg.power == 1.0 else np.sqrt(amp)
     x = synthesize(amp * np.exp(1j * random_phases(seed, start, amp.shape)), cfg)
     lam = np.zeros((2, *amp.shape))
@@ -227,22 +264,45 @@ def _block_start(mag, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
         shift = (start - prev_start) * cfg.hop
         shared = x_prev.shape[0] - shift
         x[:shared] = x_prev[shift:]
-        frames = lam_prev.shape[1] - (start - prev_start)
-        lam[:, :frames] = lam_prev[:, start - prev_start :]
+        frames_shared = lam_prev.shape[1] - (start - prev_start)
+        lam[:, :frames_shared] = lam_prev[:, start - prev_start :]
     return x, lam
 
 
 def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
     """The offline reconstruction of a method (InputError for a streaming-only one), on measurements scaled
     to the models' level by a power of two and its output scaled back (engine.level): every method is
-    level-equivariant, bit for bit for power-of-two gains, and no finite input overflows its float32 steps."""
-    from phasefold.engine.level import normalised
+    level-equivariant, bit for bit for power-of-two gains, and no finite input overflows its float32 steps.
+    ``run`` takes the measurements whole, ``segments`` by ranges of frames (engine.blocks)."""
+    from phasefold.engine.level import level_shift, normalised
 
     entry = _offline_runner(spec, backend)
-    return entry._replace(run=normalised(entry.run))
+    segments = normalised(entry.segments)
+
+    def run(mag, cfg, n_iter, seed, length):
+        k = level_shift(mag, cfg.power)
+        return collect(segments(ArrayFrames(mag), cfg, n_iter, seed, length, k), length)
+
+    return entry._replace(run=run, segments=segments)
+
+
+def _whole(frames: Frames) -> np.ndarray:
+    """Every frame at once: for what has no segmented form (gradient descent, zero iterations)."""
+    return frames.get(0, frames.n_frames)
+
+
+def _powered(frames: Frames, cfg: StftConfig, d: float) -> tuple[Frames, StftConfig]:
+    """``with_power`` on each range of frames read."""
+    if cfg.power == d:
+        return frames, cfg
+    return MappedFrames(frames, lambda m: with_power(m, cfg, d)[0]), replace(cfg, power=float(d))
 
 
 def _offline_runner(spec: MethodSpec, backend: str) -> Method:
+    """The method's runner before the level's normalisation: ``segments`` (frames, cfg, n_iter, seed,
+    length) yields the signal in order; ``run`` is left to offline_runner."""
+    from phasefold.engine.algorithms import random_phase_init
+
     backends.check(backend)
     if not spec.offline:
         if spec.problem is not None:
@@ -257,35 +317,31 @@ def _offline_runner(spec: MethodSpec, backend: str) -> Method:
 
         mu0 = GD_STEPS[(spec.div.name, spec.side, spec.power, spec.nesterov)]
 
-        def run_gd(mag, cfg, n_iter, seed, length):
-            mag, cfg = with_power(np.asarray(mag, dtype=np.float64), cfg, spec.power)
-            return gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
-                                    nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
+        def gd_segments(frames, cfg, n_iter, seed, length):  # the whole signal: one segment
+            mag, cfg = with_power(np.asarray(_whole(frames), dtype=np.float64), cfg, spec.power)
+            yield gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
+                                   nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
 
-        return Method(spec.description, run_gd, spec.iterations)
+        return Method(spec.description, None, spec.iterations, gd_segments)
     if spec.family == "model":
 
-        def run_model(mag, cfg, n_iter, seed, length):
+        def model_segments(frames, cfg, n_iter, seed, length):
             chosen = spec.at_hop(cfg.hop)
-            model_cfg = replace(cfg, power=1.0)
-            if cfg.power != 1.0:
-                mag = np.asarray(mag, dtype=np.float64) ** (1.0 / cfg.power)
+            frames, model_cfg = _powered(frames, cfg, 1.0)
             if n_iter == 0:  # as for every window method: zero iterations is the phase start
-                from phasefold.engine.algorithms import random_phase_init
-
-                return random_phase_init(mag, model_cfg, seed, length)
+                yield random_phase_init(_whole(frames), model_cfg, seed, length)
+                return
             step, _ = window_step(chosen, model_cfg, chosen.passes(n_iter), backend)
-            return run_span(step, mag, model_cfg, seed, length)
+            yield from span_blocks(step, frames, model_cfg, seed, length)
 
-        return Method(spec.description, run_model, spec.iterations)
+        return Method(spec.description, None, spec.iterations, model_segments)
 
-    def run_window(mag, cfg, n_iter, seed, length):
-        mag, cfg = with_power(mag, cfg, spec.power)
+    def window_segments(frames, cfg, n_iter, seed, length):
+        frames, cfg = _powered(frames, cfg, spec.power)
         if n_iter == 0:
-            from phasefold.engine.algorithms import random_phase_init
-
-            return random_phase_init(mag, cfg, seed, length)
+            yield random_phase_init(_whole(frames), cfg, seed, length)
+            return
         step, _ = window_step(spec, cfg, n_iter, backend)
-        return run_span(step, mag, cfg, seed, length)
+        yield from span_blocks(step, frames, cfg, seed, length)
 
-    return Method(spec.description, run_window, spec.iterations)
+    return Method(spec.description, None, spec.iterations, window_segments)

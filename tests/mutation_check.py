@@ -34,6 +34,11 @@ MUTATIONS = [
      "lam_new = lam - rho * (", ["tests/test_unfolded.py"]),
     ("the card's hop", "exported_models/unfolded-untied.json", '"hop": 256,', '"hop": 512,',
      ["tests/test_onnx_model.py"]),
+    ("the front padding of block-wise measurements", "engine/blocks.py", "self._buf = np.zeros(cfg.pad)",
+     "self._buf = np.zeros(cfg.pad - 1)", ["tests/test_memory.py"]),
+    ("the stream's output cut in a file run", "engine/file_runs.py",
+     "skip, emitted = stream.output_offset, 0", "skip, emitted = stream.output_offset - 1, 0",
+     ["tests/test_memory.py"]),
 ]  # fmt: skip
 
 

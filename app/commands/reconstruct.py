@@ -94,15 +94,13 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, "audio", inputs=(args.input,))
     check_iteration_options(args, "reconstruct")
 
-    import soxr
     from phasefold.commands.options import streamed_method
-    from phasefold.engine.evaluation import Stopwatch, real_time_factor, spectral_convergence_db
-    from phasefold.engine.inputs import load_measurements, sample_format
-    from phasefold.engine.methods import reconstruct
-    from phasefold.engine.outputs import output_subtype, write_wav
+    from phasefold.engine.evaluation import real_time_factor
+    from phasefold.engine.file_runs import open_measurements, reconstruct_file
+    from phasefold.engine.inputs import sample_format
+    from phasefold.engine.outputs import output_subtype
     from phasefold.engine.registry import DEFAULT_METHOD, lookup
     from phasefold.engine.runners import offline_runner
-    from phasefold.engine.stft import SAMPLE_RATE
 
     name = args.method or DEFAULT_METHOD
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
@@ -110,28 +108,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         spec = lookup(name)
         method = offline_runner(spec, args.backend)
-    mag, cfg, length, reference, notes = load_measurements(args.input, args.hop, args.snr, args.seed)
-    del reference  # not scored here: a long file's signal need not stay in memory
+    measured = open_measurements(args.input, args.hop, args.snr, args.seed)
+    cfg = measured.cfg
     subtype = output_subtype(sample_format(args.input), args.format)
-    for note in notes:
+    for note in measured.notes:
         _note(f"{args.input.name}: {note}")
     iterations = method.iterations if args.iterations is None else args.iterations
+    if iterations < 0:
+        raise InputError(f"the number of iterations must be >= 0, not {iterations}")
     ran = (
         method.describe(cfg)
         if args.online
         else f"{name}, {spec.at_hop(cfg.hop).describe_offline(iterations)}"
     )
-    with Stopwatch() as watch:
-        y = reconstruct(method, mag, cfg, iterations, args.seed, length)
-    sc = spectral_convergence_db(y, mag, cfg)
-    rtf = real_time_factor(watch.wall, length, cfg.sample_rate)
-    if cfg.sample_rate != SAMPLE_RATE:
-        y = soxr.resample(y, cfg.sample_rate, SAMPLE_RATE, quality="HQ")
-        _note(f"resampled {cfg.sample_rate} Hz -> {SAMPLE_RATE} Hz")
-    for note in write_wav(args.output, y, SAMPLE_RATE, subtype=subtype):
+    done = reconstruct_file(measured, args.output, method, iterations, args.seed, subtype)
+    for note in done.notes:
         _note(note)
+    rtf = real_time_factor(done.wall, done.length, cfg.sample_rate)
     print(
-        f"wrote {args.output} ({y.size / SAMPLE_RATE:.2f} s): {ran}, "
-        f"hop {cfg.hop}, {watch.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {sc:.1f} dB"
+        f"wrote {args.output} ({done.seconds:.2f} s): {ran}, "
+        f"hop {cfg.hop}, {done.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {done.sc_db:.1f} dB"
     )
     return 0

@@ -54,19 +54,25 @@ def reconstruct_online(
         raise InputError(f"magnitudes must be [frames, {cfg.n_bins}], not {list(mag.shape)}")
     if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    stream = Stream(
-        make_processor(
-            method_or_model,
-            cfg,
-            lookahead,
-            block,
-            iterations=iterations,
-            init=init,
-            seed=seed,
-            backend=backend,
-        )
-    )
+    stream = open_stream(method_or_model, cfg, lookahead, block, iterations, init, seed, backend)
     return run_stream(stream, mag, length)
+
+
+def open_stream(
+    method_or_model: str | Path | MethodSpec,
+    cfg: StftConfig,
+    lookahead: int | None = None,
+    block: int | None = None,
+    iterations: int | None = None,
+    init: str = "advance",
+    seed: int = 0,
+    backend: str = "auto",
+) -> Stream:
+    """A fresh stream of a method at ``cfg`` (engine.streaming.steps.make_processor's settings)."""
+    processor = make_processor(
+        method_or_model, cfg, lookahead, block, iterations=iterations, init=init, seed=seed, backend=backend
+    )
+    return Stream(processor)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,13 @@ class StreamedMethod:
         return (
             f"{self.spec.name} streamed (look-ahead {self.lookahead}, block {self.block}, "
             f"{self.spec.describe_step(n_iter)})"
+        )
+
+    def open(self, cfg: StftConfig, seed: int = 0) -> Stream:
+        """A fresh stream of this method and its settings at ``cfg`` (what ``run`` pushes a signal through;
+        a file is pushed block by block: engine.file_runs)."""
+        return open_stream(
+            self.spec, cfg, self.lookahead, self.block, self.step_iterations, self.init, seed, self.backend
         )
 
     def run(self, mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int) -> np.ndarray:
