@@ -2,9 +2,9 @@
 
 Each check refuses a value beyond its limit with one InputError line that names the value, the limit and
 its constant here, ``... (limits.NAME)``; the CLI and the API call the same checks, and they run before
-anything is allocated: audio by its header (soundfile's ``sf.info``, engine.blocks.audio_info) before a sample is read, a .npz file by its
-zip directory and the headers of its arrays before ``np.load``, L, B and iteration counts before a
-processor or a method is built.
+anything is allocated: audio by its header (soundfile's ``sf.info``, engine.blocks.audio_info) before a
+sample is read, a .npz file by its zip directory and the headers of its arrays before ``np.load``, L, B
+and iteration counts before a processor or a method is built.
 
 - ``check_sample_rate``, ``check_seconds``: the input sample rates and the 24 h of audio.
 - ``check_audio_header``: a soundfile header (rate, channels, frames) against the limits and the file size.
