@@ -32,6 +32,19 @@ _NORMAL_EXPONENTS = {np.dtype(t): (np.finfo(t).minexp, np.finfo(t).maxexp) for t
 _OVERFLOW_SHIFT = 100
 
 
+def card_record() -> dict:
+    """The ``level`` record of a model card: how the engine brings a model's input to the level it was
+    trained at (a model card says which; engine.model_card checks the reference against this engine's)."""
+    return {
+        "normalisation": "engine",
+        "reference_level": REFERENCE_LEVEL,
+        "offline": "measurements scaled by 2^-k, k from the whole signal's largest frame RMS of |X|",
+        "stream": "measurements scaled by 2^-k, k from the running maximum of the frame RMS so far (causal)",
+        "output": "scaled back by 2^k: level-equivariant, bit for bit for power-of-two gains",
+        "retrained": False,
+    }
+
+
 def frame_levels(r: np.ndarray, power: float = 1.0) -> np.ndarray:
     """The RMS over bins of each frame's amplitudes |X| = r^(1/d), float64 [F], computed without overflow
     or underflow (the amplitudes are scaled by the power of two of their largest value first, exactly) and

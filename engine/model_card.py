@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 from phasefold.engine.errors import ModelError
+from phasefold.engine.level import REFERENCE_LEVEL
 from phasefold.engine.stft import SAMPLE_RATE, WINDOW_NAME, StftConfig
 
 CARD_FORMAT = 1
@@ -38,7 +39,13 @@ REQUIRED_KEYS = (
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 PER_LAYER_KEYS = ("rho", "momentum")  # optional parameters with one value per layer, not per set
 LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
-RECORD_KEYS = ("training", "metrics", "verification", "rebuilt")  # provenance: JSON objects where present
+RECORD_KEYS = (
+    "level",
+    "training",
+    "metrics",
+    "verification",
+    "rebuilt",
+)  # provenance: JSON objects where present
 #: the coverage floor of a card without ``coverage_eps`` (the offline exports write theirs, 1e-2)
 DEFAULT_COVERAGE_EPS = 1e-2
 SPAN_FORMULA = "(W - 1) * hop + n_fft"  # the interface's "S": the samples of a window of W frames
@@ -148,6 +155,7 @@ class ModelCard:
     onnx: dict | None = None
     parameters: dict
     monotonicity: str | None = None
+    level: dict | None = None  # how the engine brings the input to the level the model was trained at
     training: dict | None = None
     metrics: dict | None = None
     golden: str | None = None
@@ -264,6 +272,7 @@ def _validate(card: object, where: str) -> None:
     for key in RECORD_KEYS:
         if card.get(key) is not None and not isinstance(card[key], dict):
             raise ModelError(f"{where}: {key} must be an object, not {type(card[key]).__name__}")
+    _check_level(card.get("level"), where)
     verification = card.get("verification") or {}
     for key in ("tolerance", "lam_tolerance"):
         if key in verification:
@@ -280,6 +289,19 @@ def _validate(card: object, where: str) -> None:
     pinned = _check_interface(card["interface"], cfg, where)
     _check_streaming(card, cfg, pinned, where)
     _check_parameters(card, where)
+
+
+def _check_level(level: dict | None, where: str) -> None:
+    """A card's ``level`` record (engine.level.card_record): the reference level must be this engine's, or
+    the engine would feed the model another level than the one it was trained at."""
+    if level is None:
+        return
+    reference = level.get("reference_level")
+    if reference != REFERENCE_LEVEL:
+        raise ModelError(
+            f"{where}: level.reference_level {reference!r} is not this engine's reference level "
+            f"{REFERENCE_LEVEL} (engine.level): the model was trained at another level"
+        )
 
 
 def _is_int(value: object) -> bool:

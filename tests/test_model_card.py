@@ -90,3 +90,21 @@ def test_trained_stft_is_validated():
     base = json.loads((MODELS_DIR / "unfolded-tied.json").read_text())
     with pytest.raises(ModelError, match=r"trained_stft\.hop must be a whole number"):
         ModelCard.from_dict({**base, "trained_stft": {**base["trained_stft"], "hop": "256"}})
+
+
+@pytest.mark.parametrize("path", SHIPPED_CARDS, ids=lambda p: p.stem)
+def test_a_shipped_card_says_how_its_level_is_brought_to_the_training_level(path):
+    from phasefold.engine.level import REFERENCE_LEVEL, card_record
+
+    level = ModelCard.read(path.with_suffix(".onnx")).level
+    assert level == card_record() and level["reference_level"] == REFERENCE_LEVEL
+    assert level["normalisation"] == "engine" and level["retrained"] is False
+
+
+def test_a_card_trained_at_another_level_is_refused():
+    base = json.loads((MODELS_DIR / "unfolded-tied.json").read_text())
+    other = {**base, "level": {**base["level"], "reference_level": 0.5}}
+    with pytest.raises(ModelError, match=r"card\.json: level\.reference_level 0\.5 is not this engine's"):
+        ModelCard.from_dict(other, "card.json")
+    with pytest.raises(ModelError, match="level must be an object"):
+        ModelCard.from_dict({**base, "level": "engine"}, "card.json")

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import torch
 from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.level import card_record
 from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard
 from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
@@ -219,6 +220,7 @@ def export_network(
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=params,
         monotonicity=MONOTONICITY,
+        level=card_record(),
         training=training or {},
         metrics=metrics or {},
         golden=f"{name}.golden.npz",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from phasefold.engine.level import card_record
 from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard, ParameterLayout, StreamTraining
 from phasefold.engine.onnx_model import sha256_of
 from phasefold.engine.stft import StftConfig, analyze
@@ -135,6 +136,7 @@ def export_stream(
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=net.card_parameters(),
         monotonicity=MONOTONICITY,
+        level=card_record(),
         training=training or {},
         metrics=metrics or {},
         golden=f"{name}.golden.npz",
