@@ -20,6 +20,8 @@ from phasefold.training.unfolded import UnfoldedADMM
 
 def run_checkpoint(out: Path, resume: bool) -> Path:
     """The run folder's last.pt, refused where it disagrees with ``resume``."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names the run folder")
     last = out / "last.pt"
     if last.exists() and not resume:
         raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")

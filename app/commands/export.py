@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from phasefold.commands import nonempty_text
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import HOPS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN", help="training run folder (its best.pt) or a checkpoint")
-    parser.add_argument("-o", "--out", required=True, help="exported_models/NAME.onnx")
-    parser.add_argument("--name", default=None, help="model name in the card (default: the file's stem)")
+    parser.add_argument(
+        "run_dir", metavar="RUN", type=nonempty_text, help="training run folder (its best.pt) or a checkpoint"
+    )
+    parser.add_argument("-o", "--out", type=nonempty_text, required=True, help="exported_models/NAME.onnx")
+    parser.add_argument(
+        "--name", type=nonempty_text, default=None, help="model name in the card (default: the file's stem)"
+    )
     parser.add_argument(
         "--hop",
         type=int,
@@ -28,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise InputError("export needs PyTorch and onnx: pip install 'phasefold[train]'") from None
+    from phasefold.engine.outputs import check_output_path
     from phasefold.training.export import export_run
+
+    if not args.out.endswith(".onnx"):
+        raise InputError(f"-o {args.out}: the exported model must be a .onnx file")
+    check_output_path(args.out, "exported model")
 
     card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
     diffs = card.verification["max_abs_diff"]
