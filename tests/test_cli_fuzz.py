@@ -441,7 +441,9 @@ def _role_classes(role: str) -> dict[str, tuple[str, str]]:
             "new-file": ("{NEW." + out_suffix + "}", "valid"),
             "odd-name": ("{ODD." + out_suffix + "}", "valid"),
             "folder": ("{OUTFOLDER}", "invalid"),
-            "missing-folder": ("{MISSING}/x." + out_suffix, "invalid"),
+            # an exported model's folder is created (exported_models/NAME.onnx), other outputs' are not
+            "missing-folder": ("{MISSING}/x." + out_suffix, "valid" if out_suffix == "onnx" else "invalid"),
+            "under-a-file": ("{OUT.wav}/x." + out_suffix, "invalid"),
             "empty": ("", "invalid"),
             "input-file": ("", "invalid"),
             **({} if out_suffix == "json" else {"wrong-suffix": ("{NEW.txt}", "invalid")}),
@@ -552,6 +554,8 @@ INPUTS_INVALID = [
     "emptydir",
     "empty-name",
 ]
+#: input files a command may read in part or refuse (a WAV whose data chunk is cut short): no traceback
+INPUTS_EITHER = ["cut-data.wav"]
 #: input files whose refusal needs engine/limits.py (the work they ask for is huge; LIMITS_MERGED)
 INPUTS_LIMITED = ["wav-1hz", "npz-rate-1", "npz-rate-huge"]
 
@@ -568,10 +572,12 @@ def _input_slots(command: str) -> list[argparse.Action]:
 def _input_cases(command: str) -> list[Case]:
     cases = []
     for action in _input_slots(command):
-        for name in INPUTS_VALID + INPUTS_INVALID + INPUTS_LIMITED:
+        for name in INPUTS_VALID + INPUTS_INVALID + INPUTS_EITHER + INPUTS_LIMITED:
             value = "{" + name + "}"
             expect = "valid" if name in INPUTS_VALID else "invalid"
-            if name in SILENT_INPUTS and command not in ("reconstruct", "evaluate"):
+            if name in INPUTS_EITHER or (
+                name in SILENT_INPUTS and command not in ("reconstruct", "evaluate")
+            ):
                 expect = "either"
             if command == "gui" and expect == "valid":
                 expect = "no-display"
@@ -808,6 +814,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "empty.wav": b"",
         "truncated.wav": raw[:30],
         "header-only.wav": raw[:44],
+        "cut-data.wav": raw[: len(raw) // 2],
         "text.npz": b"magnitudes = 1\n",
         "empty.npz": b"",
         "text.onnx": b"not a model\n",

@@ -103,11 +103,9 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.train import train
 
     if args.export:  # checked now, not after the training
-        from phasefold.engine.outputs import check_output_path
+        from phasefold.commands.export import check_model_path
 
-        if not args.export.endswith(".onnx"):
-            raise InputError(f"{args.export}: the exported model must be a .onnx file")
-        check_output_path(args.export, "exported model")
+        check_model_path(args.export)
     data = data_config(args)
     start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
     if args.init:
