@@ -140,6 +140,7 @@ class Case:
     culprit: tuple[str, ...] = ()  # an invalid case's error line names one of these
     needs_limits: bool = False
     label: str = ""
+    real: bool = False  # a heavy command run to the end (not stopped where its work starts)
     env: dict = field(default_factory=dict)
 
     @property
@@ -730,6 +731,8 @@ def generate() -> list[Case]:
             label="method-and-model",
         )
     )
+    # the one heavy command cheap enough to run to the end: the demo streamed to a file (about 6 s of audio)
+    cases.append(Case("demo", list(BASE["demo"]), "valid", label="real-run", real=True))
     cases.append(
         Case(
             "stream",
@@ -1044,6 +1047,7 @@ def _resolve_culprit(case: Case, argv_template: list[str], argv: list[str]) -> C
         tuple(mapping.get(c, c) for c in case.culprit),
         case.needs_limits,
         case.label,
+        real=case.real,
     )
 
 
@@ -1082,19 +1086,34 @@ def one_parser():
         yield
 
 
+@pytest.fixture(scope="module")
+def cases_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cases")
+
+
+@pytest.fixture
+def work(cases_dir, request):
+    """A fresh folder for one case, deleted after it (a thousand and more folders left to pytest's own
+    clean-up made the process's exit take most of a minute)."""
+    folder = cases_dir / f"case{len(os.listdir(cases_dir))}"
+    folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_cli_case(case: Case, files, inputs_unchanged, tmp_path, monkeypatch, clean_env, one_parser):
+def test_cli_case(case: Case, files, inputs_unchanged, work, monkeypatch, clean_env, one_parser):
     if case.needs_limits and not LIMITS_MERGED:
         pytest.skip("needs engine/limits.py (LIMITS_MERGED)")
-    out = _prepare(tmp_path)
-    argv = [case.command, *_resolve(case.argv, files, tmp_path)]
+    out = _prepare(work)
+    argv = [case.command, *_resolve(case.argv, files, work)]
     case = _resolve_culprit(case, case.argv, argv[1:])
-    if case.command in STUBBED:
+    if case.command in STUBBED and not case.real:
         _stub_work(monkeypatch, case.command)
-    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.chdir(work / "cwd")
     before = _snapshot(out)
     outcome = run_in_process(argv)
-    _check(case, outcome, before, _snapshot(out), sorted(os.listdir(tmp_path / "cwd")), argv)
+    _check(case, outcome, before, _snapshot(out), sorted(os.listdir(work / "cwd")), argv)
     assert _stats(files["inputs"]) == inputs_unchanged, f"{case.id}: an input file was written"
 
 
