@@ -34,6 +34,11 @@ MUTATIONS = [
      "lam_new = lam - rho * (", ["tests/test_unfolded.py"]),
     ("the card's hop", "exported_models/unfolded-untied.json", '"hop": 256,', '"hop": 512,',
      ["tests/test_onnx_model.py"]),
+    ("argparse's usage block back in front of a refusal", "app/cli.py",
+     'self.exit(2, f"{self.prog}: error: {message}\\n")', "super().error(message)",
+     ["tests/test_cli_fuzz.py"]),
+    ("a huge --snr overflowing again", "engine/inputs.py", "ratio = math.inf", "raise",
+     ["tests/test_cli_fuzz.py"]),
 ]  # fmt: skip
 
 

@@ -186,6 +186,8 @@ OPTION_BASE = {
     # --record records a sound card's output: one that cannot be opened falls back to the recording
     ("stream", "record"): ["-i", "{npz}", "-o", "no-such-device-xyz", "-m", "fgla"],
 }
+#: options refused here whatever their value: --seconds stops the microphone, which this machine lacks
+REFUSED_HERE = {("stream", "seconds")}
 #: the input file of each command's base call (an output named as it is refused)
 INPUT_OF = {"reconstruct": "{wav16}", "stream": "{npz}", "evaluate": "{long16}"}
 #: inputs of no sound: refused where they are reconstructed or scored, streamed as silence elsewhere
@@ -307,7 +309,8 @@ def _valid_value(command: str, action: argparse.Action) -> str | None:
 
 def _number_cases(command: str, action: argparse.Action, bound) -> list[Case]:
     cases = []
-    refused = action.help == argparse.SUPPRESS  # declared only to be refused with one line
+    # declared only to be refused with one line, or refused here whatever its value
+    refused = action.help == argparse.SUPPRESS or (command, action.dest) in REFUSED_HERE
     nargs = action.nargs if isinstance(action.nargs, int) else 1
     culprit = tuple(action.option_strings)
     classes = {

@@ -35,6 +35,8 @@ def check_model_path(out: str) -> None:
     from phasefold.engine.outputs import check_output_path
 
     path = Path(out)
+    if path.is_dir():
+        check_output_path(path, "exported model")  # a folder, named as one
     if path.suffix != ".onnx":
         raise InputError(f"{out}: the exported model must be a .onnx file")
     if path.parent.is_dir():

@@ -88,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
     if args.output is None:
         raise InputError("give the output file with -o OUT.wav")
+    check_output_path(args.output, "audio", inputs=(args.input,))  # a folder is named as one
     if args.output.suffix.lower() != ".wav":
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
-    check_output_path(args.output, "audio", inputs=(args.input,))
     check_iteration_options(args, "reconstruct")
 
     import soxr

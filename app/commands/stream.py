@@ -83,10 +83,12 @@ def _check_record(args: argparse.Namespace) -> None:
     """--record: a .wav file, and only where the output is a sound card (a file output holds the audio
     already; the null output plays nothing), so that it is never silently left unwritten."""
     from phasefold.engine.errors import InputError
+    from phasefold.engine.outputs import check_output_path
     from phasefold.engine.streaming.sinks import names_file
 
     if args.record is None:
         return
+    check_output_path(args.record, "recording", inputs=(args.input,))
     if args.record.suffix.lower() != ".wav":
         raise InputError(f"--record {args.record}: the recording must be a .wav file")
     if args.output == "null" or names_file(args.output):
@@ -108,6 +110,7 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, output_subtype
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
@@ -123,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_iteration_options(args, "stream")
     _check_record(args)
+    if args.seconds is not None and args.input != "mic":
+        raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     spec = stream_spec(args.model if args.model is not None else (args.method or DEFAULT_STREAM_METHOD))
     with one_thread():
         source = _source(args, StftConfig())
