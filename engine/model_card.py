@@ -179,7 +179,7 @@ class ModelCard:
         if model.is_dir():  # the model named is the cause, not its card
             raise ModelError(f"{model_path}: is a folder, not a model file")
         if model.suffix != ".json" and not model.exists():
-            raise ModelError(f"{model_path}: no such model file")
+            raise ModelError(f"{model_path}: model file not found")
         if not path.is_file():
             raise ModelError(f"{model_path}: model card {path.name} not found beside the model")
         try:

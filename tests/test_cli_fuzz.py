@@ -141,6 +141,7 @@ class Case:
     needs_limits: bool = False
     label: str = ""
     real: bool = False  # a heavy command run to the end (not stopped where its work starts)
+    cause: tuple[str, ...] = ()  # an invalid case's line says one of these (the reason, not only the name)
     env: dict = field(default_factory=dict)
 
     @property
@@ -611,6 +612,18 @@ def _input_cases(command: str) -> list[Case]:
     return cases
 
 
+#: a refused path of each class must be refused for its own reason: one of these words is in the line
+CAUSE_WORDS = {
+    "folder": ("folder",),
+    "missing": ("no such", "does not exist", "not found"),
+    "missing-folder": ("does not exist", "no such"),
+    "under-a-file": ("is a file", "not a folder"),
+    "wrong-suffix": (".wav", ".png", ".onnx"),
+    "input-file": ("is also the input",),
+    "empty": ("empty",),
+}
+
+
 def _role_cases(command: str, action: argparse.Action, role: str) -> list[Case]:
     cases = []
     culprit = tuple(action.option_strings)
@@ -623,11 +636,14 @@ def _role_cases(command: str, action: argparse.Action, role: str) -> list[Case]:
             culprit = (value,)
         if command == "gui" and expect == "valid":
             expect = "no-display"
+        cause = CAUSE_WORDS.get(name, ()) if expect == "invalid" else ()
         if action.dest in ("screenshot",) and command in ("gui", "demo"):
             argv += ["--quit-after", "1"]
-            if command == "demo" and expect == "valid":
-                expect = "invalid"  # the screenshot needs the window, which --no-gui has not
-        cases.append(Case(command, argv, expect, culprit + (value,), label=f"{action.dest}={name}"))
+            if command == "demo":  # the screenshot needs the window, which --no-gui has not: any path
+                expect, cause = "invalid", ()
+        cases.append(
+            Case(command, argv, expect, culprit + (value,), label=f"{action.dest}={name}", cause=cause)
+        )
     return cases
 
 
@@ -1026,6 +1042,8 @@ def _check(case: Case, outcome: Outcome, before: dict, after: dict, cwd_after: l
     assert lines[0].startswith(f"phasefold {case.command}: error: "), shown
     assert after == before, f"{shown}\n  written: {set(after) ^ set(before)}"
     assert cwd_after == [], f"{shown}\n  written in the working folder: {cwd_after}"
+    if case.cause:  # the line gives the reason of the class (a folder is named a folder, ...)
+        assert any(word in lines[0] for word in case.cause), f"{shown}\n  the line says none of {case.cause}"
     if case.culprit and case.expect != "either":  # the line names the culprit: the option or the file
         names = {c for c in case.culprit if c}
         for c in list(names):
@@ -1051,6 +1069,7 @@ def _resolve_culprit(case: Case, argv_template: list[str], argv: list[str]) -> C
         case.needs_limits,
         case.label,
         real=case.real,
+        cause=case.cause,
     )
 
 

@@ -59,6 +59,8 @@ def load_checkpoint(path: str | Path, kind: type[RunConfig]) -> tuple[UnfoldedAD
     its best.pt). best.pt and epoch-NN.pt of runs from before the shared format are read too."""
     path = Path(path)
     file = path / "best.pt" if path.is_dir() else path
+    if not path.exists():
+        raise InputError(f"{path}: no such run folder or checkpoint")
     if not file.is_file():
         raise InputError(f"{path}: no best.pt checkpoint (is this a training run folder?)")
     ck = read_checkpoint(file)

@@ -55,9 +55,9 @@ def check_window_files(output: str | None, screenshot: Path | None, quit_after: 
     if screenshot is not None:
         if quit_after is None:
             raise InputError("--screenshot needs --quit-after SECONDS (it is taken as the window closes)")
+        check_output_path(screenshot, "screenshot")  # a folder is named as one
         if screenshot.suffix.lower() != ".png":
             raise InputError(f"--screenshot {screenshot}: the screenshot is a PNG image: give NAME.png")
-        check_output_path(screenshot, "screenshot")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
