@@ -334,6 +334,8 @@ def _number_cases(command: str, action: argparse.Action, bound) -> list[Case]:
         expect = "valid" if ok else "invalid"
         if ok and name != "valid":
             expect = "either"  # the command may refuse a value argparse accepts (e.g. --r, --gain 1e30)
+        if needs_limits:
+            expect = "invalid"  # once the limits are in: one line naming the limit, before any work
         cases.append(
             Case(
                 command,
