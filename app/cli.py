@@ -27,8 +27,19 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A parser whose refusal is one line, ``phasefold COMMAND: error: MESSAGE`` (exit 2), like every other
+    refusal of the CLI: no usage block in front (``--help`` shows it). Its sub-parsers are of this class;
+    ``commands`` maps each sub-command to its parser."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="phasefold",
         description="Real-time audio from magnitude spectrograms with learned phase retrieval.",
     )
@@ -41,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name in COMMAND_EXTRAS:
             help_text = f"{help_text} Needs the [{COMMAND_EXTRAS[name][0]}] extra."
         module.register(sub.add_parser(name, help=help_text, description=help_text))
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -68,7 +80,9 @@ _show_warning = warnings.showwarning
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _warning_line
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # refused by the sub-command's parser: its name in the line, not the top level's
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2

@@ -365,9 +365,10 @@ def evaluate(
     one thread. A file that cannot be loaded (PhasefoldError) is left out of every method's means and listed
     under ``failures``; a method that fails (PhasefoldError) is listed there too, is not run again, and its
     results row is {"failed": one line, "n_files": files scored before}; the other methods' rows stand.
-    InputError when no file is scored. ``progress``: a progress bar and the files' reading notes (resampled,
-    downmixed) on stderr. ``gain_db``: every file's clean signal, and so its measurements and its reference,
-    scaled by this many dB (the level the methods are given; the scores compare like with like)."""
+    InputError when no file is scored. ``progress``: a progress bar (on a terminal, cleared when done) and the
+    files' reading notes (resampled, downmixed) on stderr. ``gain_db``: every file's clean signal, and so its
+    measurements and its reference, scaled by this many dB (the level the methods are given; the scores
+    compare like with like)."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
@@ -384,7 +385,10 @@ def evaluate(
     warm: set[str] = set()  # methods run once untimed already (their compile time is not timed)
     failed: dict[str, str] = {}  # method -> why it failed (it is not run again)
     cfg_seen = None
-    bar = tqdm(total=len(files) * len(entries), disable=not progress, file=sys.stderr, unit="run")
+    # the bar only on a terminal, and gone when done: a refusal stays the one line on stderr (notes print
+    # either way: tqdm.write)
+    shown = progress and sys.stderr.isatty()
+    bar = tqdm(total=len(files) * len(entries), disable=not shown, leave=False, file=sys.stderr, unit="run")
     with one_thread(), bar:
         for index, path in enumerate(files):
             rows, name = [], None

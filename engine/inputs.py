@@ -13,6 +13,7 @@ measurements of a clean signal, exact or modified (docs/architecture.md).
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,8 +193,18 @@ def modified_magnitudes(x: np.ndarray, cfg: StftConfig, snr_db: float, seed: int
     power = float(np.mean(x**2)) if x.size else 0.0
     if power == 0.0:
         raise InputError("cannot add noise at a given SNR to a silent signal")
+    try:  # a huge SNR overflows the power ratio: no noise at all
+        ratio = 10.0 ** (snr_db / 10.0)
+    except OverflowError:
+        ratio = math.inf
     noise = np.random.default_rng(seed).standard_normal(x.size)
-    noise *= np.sqrt(power / (np.mean(noise**2) * 10.0 ** (snr_db / 10.0)))
+    with np.errstate(divide="ignore", over="ignore"):
+        scale = np.sqrt(power / (np.mean(noise**2) * ratio))
+    if not np.isfinite(scale):
+        raise InputError(
+            f"an SNR of {snr_db:g} dB makes noise beyond floating-point range; give a larger SNR"
+        )
+    noise *= scale
     clean, err = stft(x, cfg), stft(noise, cfg)
     p_clean, p_err = np.abs(clean) ** 2, np.abs(err) ** 2
     total = p_clean + p_err
@@ -240,6 +251,8 @@ def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, s
         if hop is not None and hop != mf.cfg.hop:
             raise InputError(f"{path} was made with hop {mf.cfg.hop}; --hop {hop} is for audio input only")
         check_modifiable(path, snr_db)
+        if not np.any(mf.magnitudes):
+            raise InputError(f"{path}: the magnitudes are all zero (silent); there is nothing to reconstruct")
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [])
     try:

@@ -183,6 +183,11 @@ class ModelCard:
     def read(cls, model_path: str | Path) -> ModelCard:
         """Read and validate the card of a model file (ModelError with a clear message otherwise)."""
         path = card_path(model_path)
+        model = Path(model_path)
+        if model.is_dir():  # the model named is the cause, not its card
+            raise ModelError(f"{model_path}: is a folder, not a model file")
+        if model.suffix != ".json" and not model.exists():
+            raise ModelError(f"{model_path}: model file not found")
         if not path.is_file():
             raise ModelError(f"{model_path}: model card {path.name} not found beside the model")
         try:

@@ -69,6 +69,8 @@ def check_output_path(path: str | Path, what: str = "output", inputs: tuple = ()
         raise InputError(f"{path}: is a folder; give a file name for the {what}")
     parent = path.parent
     if not parent.is_dir():
+        if parent.exists():
+            raise InputError(f"{path}: {parent} is a file, not a folder")
         raise InputError(f"{path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{path}: cannot write the {what} there (the folder {parent} is not writable)")

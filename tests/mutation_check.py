@@ -39,6 +39,11 @@ MUTATIONS = [
     ("the stream's output cut in a file run", "engine/file_runs.py",
      "skip, emitted = stream.output_offset, 0", "skip, emitted = stream.output_offset - 1, 0",
      ["tests/test_memory.py"]),
+    ("argparse's usage block back in front of a refusal", "app/cli.py",
+     'self.exit(2, f"{self.prog}: error: {message}\\n")', "super().error(message)",
+     ["tests/test_cli_fuzz.py"]),
+    ("a huge --snr overflowing again", "engine/inputs.py", "ratio = math.inf", "raise",
+     ["tests/test_cli_fuzz.py"]),
 ]  # fmt: skip
 
 

@@ -94,7 +94,7 @@ def split_paths(cfg: DataConfig, split: str) -> list[Path]:
         return files
     folder = Path(cfg.folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
+        raise InputError(f"{folder}: {'is a file, not a folder' if folder.exists() else 'no such folder'}")
     files = [f for f in dataset.audio_files(folder) if f.stem not in dataset.TEST]
     if len(files) < 2:
         raise InputError(f"{folder}: at least two audio files are needed (training and validation)")

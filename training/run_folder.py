@@ -20,6 +20,8 @@ from phasefold.training.unfolded import UnfoldedADMM
 
 def run_checkpoint(out: Path, resume: bool) -> Path:
     """The run folder's last.pt, refused where it disagrees with ``resume``."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names the run folder")
     last = out / "last.pt"
     if last.exists() and not resume:
         raise InputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -57,6 +59,8 @@ def load_checkpoint(path: str | Path, kind: type[RunConfig]) -> tuple[UnfoldedAD
     its best.pt). best.pt and epoch-NN.pt of runs from before the shared format are read too."""
     path = Path(path)
     file = path / "best.pt" if path.is_dir() else path
+    if not path.exists():
+        raise InputError(f"{path}: no such run folder or checkpoint")
     if not file.is_file():
         raise InputError(f"{path}: no best.pt checkpoint (is this a training run folder?)")
     ck = read_checkpoint(file)

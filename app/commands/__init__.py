@@ -7,9 +7,10 @@ phasefold.commands.options."""
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -17,6 +18,8 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     return parse
@@ -37,9 +40,28 @@ def _float_where(test: Callable[[float], bool], what: str) -> Callable[[str], fl
 
 positive_int = _int_at_least(1)
 non_negative_int = _int_at_least(0)
+#: a random seed: numpy and torch take seeds of up to 64 bits (torch.manual_seed refuses more)
+seed_int = _int_at_least(0, 2**63 - 1)
+#: C, the pieces of the learned activation: each is a break point per layer; more than this is a typo
+activation_pieces = _int_at_least(0, 100)
+#: torch CPU threads: more than this many is a typo, and torch refuses counts beyond 32 bits
+thread_count = _int_at_least(1, 1024)
 finite_float = _float_where(lambda v: True, "a finite number")
 positive_float = _float_where(lambda v: v > 0, "a finite number > 0")
 non_negative_float = _float_where(lambda v: v >= 0, "a finite number >= 0")
+
+
+def nonempty_text(text: str) -> str:
+    """argparse type: a name or a path, refused where it is empty (an empty path would mean the current
+    folder, an empty name the default: neither is what was typed)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name or a path, got an empty value")
+    return text
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a non-empty path (nonempty_text) as a Path."""
+    return Path(nonempty_text(text))
 
 
 def int_list(minimum: int) -> Callable[[str], list[int]]:

@@ -20,9 +20,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from phasefold.commands import hop_size, int_list, positive_float, positive_int
+from phasefold.commands import hop_size, int_list, nonempty_text, path_arg, positive_float, positive_int
 from phasefold.commands.options import (
     add_step_iterations_argument,
     check_iteration_options,
@@ -46,6 +45,7 @@ def _backend_list(text: str) -> list[str]:
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
+        type=nonempty_text,
         default=DEFAULT_METHODS,
         help=f"comma-separated streaming methods or model paths (default {DEFAULT_METHODS})",
     )
@@ -57,7 +57,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seconds", type=positive_float, default=4.0, help="seconds of audio per run (default 4)"
     )
-    parser.add_argument("--input", type=Path, default=None, help="audio file to stream (default: the demo)")
+    parser.add_argument(
+        "--input", type=path_arg, default=None, help="audio file to stream (default: the demo)"
+    )
     add_step_iterations_argument(parser)
     refuse_offline_iterations(parser)
     parser.add_argument(
@@ -69,7 +71,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rounds", type=positive_int, default=3, help="interleaved timing rounds, median (default 3)"
     )
-    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument("--json", type=path_arg, default=None, help="write the results as JSON")
     parser.add_argument(
         "--soak",
         type=positive_float,
@@ -78,7 +80,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="memory soak: stream this many seconds of simulated audio through --soak-method",
     )
     parser.add_argument(
-        "--soak-method", default=None, help="method of the soak (default: the registry's stream default)"
+        "--soak-method",
+        type=nonempty_text,
+        default=None,
+        help="method of the soak (default: the registry's stream default)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the first configuration of each method"
@@ -310,6 +315,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         raise InputError("--rounds must be at least 1")
     check_iteration_options(args, "bench")
+    if args.soak_method is not None and args.soak is None:
+        raise InputError("--soak-method applies to the memory soak: add --soak SECONDS")
     report: dict = {
         "config": {
             "hop": args.hop,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from phasefold.commands import positive_float
+from phasefold.commands import nonempty_text, positive_float
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import Interface, ModelCard
 
@@ -13,10 +13,11 @@ from phasefold.engine.model_card import Interface, ModelCard
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model",
+        type=nonempty_text,
         help="exported model (NAME.onnx with its card, or a shipped name such as "
         "unfolded-tied) or a training run folder / checkpoint (needs torch)",
     )
-    parser.add_argument("-o", "--out", required=True, help="PNG file to write")
+    parser.add_argument("-o", "--out", type=nonempty_text, required=True, help="PNG file to write")
     parser.add_argument(
         "--r",
         type=positive_float,
@@ -65,15 +66,33 @@ def _card(model: str) -> ModelCard:
     raise InputError(f"{model}: not a .onnx model, a shipped model name or a training run")
 
 
+def _plot_format(out: str) -> str:
+    """The image format of ``out`` by its suffix (png, svg, pdf: those matplotlib writes), checked with the
+    path before any work (engine.outputs.check_output_path); InputError otherwise."""
+    from matplotlib.figure import Figure
+    from phasefold.engine.outputs import check_output_path
+
+    check_output_path(out, "plot")
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise InputError(
+            f"-o {out}: not an image file name; give NAME.png (or .{', .'.join(sorted(formats))})"
+        )
+    return suffix
+
+
 def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from phasefold.engine.divergence_curves import card_curves, set_labels
+    from phasefold.engine.outputs import atomic_output
 
     if any(r <= 0 for r in args.r):
         raise InputError("--r values must be positive")
+    fmt = _plot_format(args.out)
     card = _card(args.model)
     fig, axes = plt.subplots(1, len(args.r), figsize=(5.2 * len(args.r), 4.0), squeeze=False)
     for ax, r in zip(axes[0], args.r, strict=True):
@@ -99,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
         ax.set_title(f"{card.name}: r = {r:g}")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=110)
+    with atomic_output(args.out) as tmp:  # an existing file stays as it was if drawing fails
+        fig.savefig(tmp, format=fmt, dpi=110)
     plt.close(fig)
     print(f"wrote {args.out}")
     return 0

@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from phasefold.commands import finite_float, hop_size, non_negative_int
+from phasefold.commands import finite_float, hop_size, nonempty_text, path_arg, seed_int
 from phasefold.commands.options import (
     add_backend_argument,
     add_iterations_argument,
@@ -32,11 +31,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="+",
+        type=nonempty_text,
         metavar="PATH",
         help="audio files, .npz files with a reference, folders, or test/validation/train",
     )
     parser.add_argument(
-        "--methods", required=True, help="comma-separated method names (see reconstruct --list-methods)"
+        "--methods",
+        type=nonempty_text,
+        required=True,
+        help="comma-separated method names (see reconstruct --list-methods)",
     )
     parser.add_argument(
         "--hop", type=hop_size, default=None, help="STFT hop for audio input: 256 (default) or 512"
@@ -59,13 +62,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_iterations_argument(parser)
     parser.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed_int,
         default=0,
         help="file i starts from random phase seed SEED + i; --snr noise seed 1000 + SEED + i (default 0: "
         "the model cards' protocol)",
     )
     parser.add_argument(
-        "--json", type=Path, default=None, metavar="OUT.json", help="also write the results as JSON"
+        "--json", type=path_arg, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
     add_online_arguments(parser)
     add_backend_argument(parser)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from phasefold.commands import finite_float, positive_float
+from phasefold.commands import finite_float, nonempty_text, path_arg, positive_float
 from phasefold.commands.options import (
     add_backend_argument,
     add_lookahead_block_arguments,
@@ -20,6 +20,7 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         "-o",
+        type=nonempty_text,
         default=None,
         help="audio output: 'default', a device index, or 'null' (default: the first one listed)",
     )
@@ -36,7 +37,7 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
         "runs, prints the seconds streamed and the GUI frame interval",
     )
     parser.add_argument(
-        "--screenshot", type=Path, default=None, help="with --quit-after: save a PNG of the window first"
+        "--screenshot", type=path_arg, default=None, help="with --quit-after: save a PNG of the window first"
     )
     add_backend_argument(parser)
 
@@ -56,14 +57,16 @@ def check_window_files(output: str | None, screenshot: Path | None, quit_after: 
     if screenshot is not None:
         if quit_after is None:
             raise InputError("--screenshot needs --quit-after SECONDS (it is taken as the window closes)")
-        check_output_path(screenshot, "screenshot")
+        check_output_path(screenshot, "screenshot")  # a folder is named as one
+        if screenshot.suffix.lower() != ".png":
+            raise InputError(f"--screenshot {screenshot}: the screenshot is a PNG image: give NAME.png")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
         "-i",
-        type=Path,
+        type=path_arg,
         default=None,
         help="audio file or .npz magnitude file to open as the source",
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from phasefold.commands import non_negative_int, positive_int
+from phasefold.commands import non_negative_int, nonempty_text, positive_int
 
 #: the options of the streaming window (flag, attribute): refused without --online where there is one
 STREAM_OPTIONS = (
@@ -31,6 +31,7 @@ def add_method_argument(target, streaming: bool = False) -> None:
     target.add_argument(
         "--method",
         "-m",
+        type=nonempty_text,
         default=None,
         help=f"method name or exported model file NAME.onnx (default {default}); see --list-methods",
     )

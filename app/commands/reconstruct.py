@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TextIO
 
-from phasefold.commands import finite_float, hop_size, non_negative_int
+from phasefold.commands import finite_float, hop_size, path_arg, seed_int
 from phasefold.commands.options import (
     add_backend_argument,
     add_format_argument,
@@ -22,13 +21,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input",
         nargs="?",
-        type=Path,
+        type=path_arg,
         help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file",
     )
     parser.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=path_arg,
         help="output WAV file (22050 Hz, same length as the input, in the input's sample format: --format)",
     )
     add_method_argument(parser)
@@ -47,7 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="audio input only: white noise at this SNR, then the oracle Wiener mask",
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of the random initial phase and the noise"
+        "--seed", type=seed_int, default=0, help="seed of the random initial phase and the noise"
     )
     add_format_argument(parser)
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
@@ -89,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
     if args.output is None:
         raise InputError("give the output file with -o OUT.wav")
+    check_output_path(args.output, "audio", inputs=(args.input,))  # a folder is named as one
     if args.output.suffix.lower() != ".wav":
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
-    check_output_path(args.output, "audio", inputs=(args.input,))
     check_iteration_options(args, "reconstruct")
 
     from phasefold.commands.options import streamed_method

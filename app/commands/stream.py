@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from phasefold.commands import finite_float, positive_float
+from phasefold.commands import finite_float, nonempty_text, path_arg, positive_float
 from phasefold.commands.options import (
     add_backend_argument,
     add_format_argument,
@@ -20,16 +20,17 @@ from phasefold.commands.options import (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", help="audio file, .npz magnitude file, or 'mic'")
+    parser.add_argument("--input", "-i", type=nonempty_text, help="audio file, .npz magnitude file, or 'mic'")
     parser.add_argument(
         "--output",
         "-o",
+        type=nonempty_text,
         default="default",
         help="'default' (sound card), a device name/index, FILE.wav, or 'null' (default: default)",
     )
     what = parser.add_mutually_exclusive_group()
     add_method_argument(what, streaming=True)
-    what.add_argument("--model", type=Path, help="an exported model (.onnx with its .json card)")
+    what.add_argument("--model", type=path_arg, help="an exported model (.onnx with its .json card)")
     add_stream_arguments(parser)
     refuse_offline_iterations(parser)
     parser.add_argument(
@@ -45,7 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--record",
-        type=Path,
+        type=path_arg,
         default=None,
         help="also write what a live output plays to this WAV (and fall back to it without a device)",
     )
@@ -78,6 +79,25 @@ def _source(args, cfg):
     return source
 
 
+def _check_record(args: argparse.Namespace) -> None:
+    """--record: a .wav file, and only where the output is a sound card (a file output holds the audio
+    already; the null output plays nothing), so that it is never silently left unwritten."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.outputs import check_output_path
+    from phasefold.engine.streaming.sinks import names_file
+
+    if args.record is None:
+        return
+    check_output_path(args.record, "recording", inputs=(args.input,))
+    if args.record.suffix.lower() != ".wav":
+        raise InputError(f"--record {args.record}: the recording must be a .wav file")
+    if args.output == "null" or names_file(args.output):
+        raise InputError(
+            f"--record records what a sound card plays; -o {args.output} is not a sound card "
+            "(a file output holds the audio already)"
+        )
+
+
 def _status(stats: dict, end: str = "\r") -> None:
     print(
         f"  {stats['audio_s']:7.2f} s in  RTF {stats['rtf']:.3f} ({stats['ms_per_frame']:.2f} ms/frame)  "
@@ -90,6 +110,7 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, output_subtype
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
@@ -104,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
             print(name)
         return 0
     check_iteration_options(args, "stream")
+    _check_record(args)
+    if args.seconds is not None and args.input != "mic":
+        raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     spec = stream_spec(args.model if args.model is not None else (args.method or DEFAULT_STREAM_METHOD))
     with one_thread():
         source = _source(args, StftConfig())

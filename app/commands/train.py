@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 
 from phasefold.commands import (
+    activation_pieces,
     finite_float,
     non_negative_float,
-    non_negative_int,
+    nonempty_text,
     positive_float,
     positive_int,
+    seed_int,
+    thread_count,
 )
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import HOP, HOPS
@@ -19,7 +22,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=("tied", "untied"), default="tied")
     parser.add_argument("--layers", type=positive_int, default=15, help="T, ADMM layers (default 15)")
     parser.add_argument(
-        "--pieces", type=non_negative_int, default=3, help="C, pieces of the activation (default 3)"
+        "--pieces",
+        type=activation_pieces,
+        default=3,
+        help="C, pieces of the activation (default 3, at most 100)",
     )
     parser.add_argument(
         "--rho",
@@ -73,6 +79,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--init",
+        type=nonempty_text,
         metavar="MODEL.onnx",
         default=None,
         help="start from an exported model's parameters (read from its card; same variant, layers, "
@@ -87,12 +94,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(possibly modified) one, or the clean excerpt's, which is what every metric "
         "scores against (the same on exact magnitudes; default given)",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
+        "--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's)"
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
+    parser.add_argument("--out", type=nonempty_text, required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
 
 
@@ -110,7 +117,9 @@ def add_pesq_weight_argument(parser: argparse.ArgumentParser) -> None:
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """--data, --condition, --snr, --speed and --gain: the training data options shared with
     `phasefold train-stream`."""
-    parser.add_argument("--data", default=None, help="folder of audio (default: the shared TIMIT split)")
+    parser.add_argument(
+        "--data", type=nonempty_text, default=None, help="folder of audio (default: the shared TIMIT split)"
+    )
     parser.add_argument("--condition", choices=("exact", "modified"), default="exact")
     ranges = (
         ("--snr", (5.0, 5.0), "modified magnitudes: input SNR range in dB (default 5 5)"),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from phasefold.commands import non_negative_float, non_negative_int, positive_float, positive_int
+from phasefold.commands import (
+    activation_pieces,
+    non_negative_float,
+    non_negative_int,
+    nonempty_text,
+    positive_float,
+    positive_int,
+    seed_int,
+    thread_count,
+)
 from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument, data_config
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import LAYER_FORMS
@@ -27,10 +36,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         "on modified magnitudes); implies --fixed-b",
     )
     parser.add_argument(
-        "--pieces", type=non_negative_int, default=None, help="C, pieces of the activation (default 3)"
+        "--pieces",
+        type=activation_pieces,
+        default=None,
+        help="C, pieces of the activation (default 3, at most 100)",
     )
     parser.add_argument(
         "--init",
+        type=nonempty_text,
         default=None,
         metavar="MODEL.onnx",
         help="start every window position from an offline model (tied or untied, its card beside it): its "
@@ -65,14 +78,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="truncated back-propagation through the stream, in frames (default 4)",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument(
-        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
+        "--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's)"
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--out", required=True, help="run folder, e.g. runs/stream-l1")
+    parser.add_argument("--out", type=nonempty_text, required=True, help="run folder, e.g. runs/stream-l1")
     parser.add_argument(
         "--export",
+        type=nonempty_text,
         default=None,
         metavar="MODEL.onnx",
         help="then export the best checkpoint (verified, golden pair, card with test metrics); "
@@ -92,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.training.stream_train import StreamTrainConfig
     from phasefold.training.train import train
 
+    if args.export:  # checked now, not after the training
+        from phasefold.commands.export import check_model_path
+
+        check_model_path(args.export)
     data = data_config(args)
     start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
     if args.init:
@@ -123,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
         truncate=args.truncate,
         seed=args.seed,
     )
-    if args.export and not args.export.endswith(".onnx"):
-        raise InputError(f"{args.export}: the exported model must be a .onnx file")
     summary = train(cfg, args.out, resume=args.resume)
     best = max(summary["validation"], key=lambda v: v["score"])
     print(

@@ -289,8 +289,8 @@ def open_sink(
     if spec == "null":
         return NullSink(sample_rate), []
     if names_file(spec):
-        path = Path(spec)
-        if path.suffix.lower() != ".wav" and not path.is_dir():  # check_output_path refuses a folder
+        path = check_output_path(spec, "audio", inputs=inputs)  # a folder, the input: named as such
+        if path.suffix.lower() != ".wav":
             raise InputError(f"{spec}: audio files are written as WAV only; name the output FILE.wav")
         return WavSink(path, sample_rate, subtype, inputs=inputs), []
     device: int | str | None = None if spec == "default" else (int(spec) if spec.isdigit() else spec)
