@@ -54,6 +54,9 @@ MAX_STEP_ITERATIONS = 1_000
 #: layers T of a model trained (train, train-stream): 100, about 7x the shipped 15; memory and time grow
 #: linearly with T
 MAX_LAYERS = 100
+#: timing rounds of `phasefold bench`: 100 interleaved rounds (the medians settle within a few; the default
+#: is 3)
+MAX_ROUNDS = 100
 
 
 def _refuse(what: str, text: str, name: str) -> InputError:
@@ -251,3 +254,15 @@ def check_step_iterations(iterations: int, what: str = "iterations per step") ->
 def check_layers(layers: int, what: str = "layers") -> None:
     """InputError where the layers T of a model to train are above MAX_LAYERS."""
     _check_at_most(layers, MAX_LAYERS, what, "MAX_LAYERS")
+
+
+def check_rounds(rounds: int, what: str = "rounds") -> None:
+    """InputError where the timing rounds of a benchmark are above MAX_ROUNDS."""
+    _check_at_most(rounds, MAX_ROUNDS, what, "MAX_ROUNDS")
+
+
+def check_signal_seconds(seconds: float, what: str) -> None:
+    """InputError where a signal asked for by its length in seconds (bench --seconds, --soak) is longer than
+    MAX_SECONDS."""
+    if not seconds <= MAX_SECONDS:
+        raise _refuse(what, f"{seconds:g} s is more than {_duration(MAX_SECONDS)}", "MAX_SECONDS")

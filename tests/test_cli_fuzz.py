@@ -48,12 +48,10 @@ from phasefold.engine.inputs import save_magnitudes
 from phasefold.engine.stft import SAMPLE_RATE, StftConfig, magnitude
 from phasefold.exported_models import MODELS_DIR
 
-#: engine/limits.py (issue 30, point 7: upper limits on sample rates, frames, file size against the header,
-#: L, B, iterations, layers) is another change. Until it merges, the cases that need those limits are
-#: skipped: a huge L, B, iteration or layer count, bench's --seconds / --rounds / --soak (frames and
-#: passes), and input files whose header asks for huge work, are valid requests today that run for ever
-#: (`--online -L 100000`) or allocate without bound. Switch this on once the limits are in.
-LIMITS_MERGED = False
+#: engine/limits.py (docs/limits.md) refuses what would ask for huge work: a huge L, B, iteration or layer
+#: count, bench's --seconds / --rounds / --soak (frames and passes), and input files whose header asks for
+#: it (before, `--online -L 100000` ran for ever); those cases (``needs_limits``) expect one line naming
+#: the limit, before any work
 #: the option destinations whose huge values need those limits (refused with one line once they are in)
 LIMITED_DESTS = {"lookahead", "block", "iterations", "step_iterations", "layers"}
 #: (command, dest) whose huge values are frames or passes of the work itself (limits: frames, iterations)
@@ -335,7 +333,7 @@ def _number_cases(command: str, action: argparse.Action, bound) -> list[Case]:
         if ok and name != "valid":
             expect = "either"  # the command may refuse a value argparse accepts (e.g. --r, --gain 1e30)
         if needs_limits:
-            expect = "invalid"  # once the limits are in: one line naming the limit, before any work
+            expect = "invalid"  # engine/limits.py: one line naming the limit, before any work
         cases.append(
             Case(
                 command,
@@ -556,7 +554,7 @@ INPUTS_INVALID = [
 ]
 #: input files a command may read in part or refuse (a WAV whose data chunk is cut short): no traceback
 INPUTS_EITHER = ["cut-data.wav"]
-#: input files whose refusal needs engine/limits.py (the work they ask for is huge; LIMITS_MERGED)
+#: input files refused by engine/limits.py (the work they ask for is huge)
 INPUTS_LIMITED = ["wav-1hz", "npz-rate-1", "npz-rate-huge"]
 
 
@@ -1109,8 +1107,6 @@ def work(cases_dir):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_cli_case(case: Case, files, inputs_unchanged, work, monkeypatch, clean_env, one_parser):
-    if case.needs_limits and not LIMITS_MERGED:
-        pytest.skip("needs engine/limits.py (LIMITS_MERGED)")
     out = _prepare(work)
     argv = [case.command, *_resolve(case.argv, files, work)]
     case = _resolve_culprit(case, case.argv, argv[1:])

@@ -304,6 +304,7 @@ def soak(
 
 
 def run(args: argparse.Namespace) -> int:
+    from phasefold.engine import limits
     from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, write_text
@@ -314,6 +315,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--seconds must be positive")
     if args.rounds < 1:
         raise InputError("--rounds must be at least 1")
+    limits.check_signal_seconds(args.seconds, "--seconds")
+    limits.check_rounds(args.rounds, "--rounds")
+    if args.soak is not None:
+        limits.check_signal_seconds(args.soak, "--soak")
     check_iteration_options(args, "bench")
     if args.soak_method is not None and args.soak is None:
         raise InputError("--soak-method applies to the memory soak: add --soak SECONDS")
