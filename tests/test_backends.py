@@ -121,7 +121,6 @@ def test_an_edited_kernel_source_clears_the_cached_kernels_of_its_package(tmp_pa
     numba_dir = tmp_path / "numba"
     numba_dir.mkdir()
     ours, foreign = numba_dir / "spectral.window_into-30.py311.nbi", numba_dir / "elsewhere.f-1.py311.nbi"
-    monkeypatch.setenv("PHASEFOLD_CACHE_DIR", str(tmp_path / "stamps"))
     monkeypatch.setattr(jit, "numba_cache_folder", lambda: numba_dir)
     for path in (ours, foreign):
         path.write_text("cached")
@@ -129,6 +128,8 @@ def test_an_edited_kernel_source_clears_the_cached_kernels_of_its_package(tmp_pa
     assert not ours.exists() and foreign.exists()
     ours.write_text("cached")
     assert not jit.refresh_stale_kernels() and ours.exists()  # same sources: the cache is kept
-    (stamp,) = (tmp_path / "stamps").glob("kernels-*.sha256")
+    monkeypatch.setenv("PHASEFOLD_CACHE_DIR", str(tmp_path / "fresh"))  # another cache folder: kept too
+    assert not jit.refresh_stale_kernels() and ours.exists()
+    stamp = numba_dir / "phasefold-kernels.sha256"  # the stamp lies beside the kernels it describes
     stamp.write_text("the hash of other sources")
     assert jit.refresh_stale_kernels() and not ours.exists()

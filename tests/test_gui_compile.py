@@ -1,7 +1,7 @@
 """The first use of a method family compiles its kernels for seconds: the window says so, with real progress
 (engine.compiled.progress, driven by numba's compile events on the thread that opens the stream), and
 a later start from the disk cache compiles nothing. Each run is a fresh process: a fresh, empty
-PHASEFOLD_CACHE_DIR makes the compiled backend compile afresh."""
+PHASEFOLD_CACHE_DIR and NUMBA_CACHE_DIR make the compiled backend compile afresh."""
 
 import json
 import os
@@ -53,7 +53,12 @@ PATTERN = re.compile(r"compiling rtisi kernels \((\d+) of (\d+)\): (\w+)")
 
 
 def _run(cache) -> dict:
-    env = {**os.environ, "PHASEFOLD_CACHE_DIR": str(cache), "QT_QPA_PLATFORM": "offscreen"}
+    env = {
+        **os.environ,
+        "PHASEFOLD_CACHE_DIR": str(cache),
+        "NUMBA_CACHE_DIR": str(cache / "numba"),  # numba's own cache, fresh too: the kernels compile
+        "QT_QPA_PLATFORM": "offscreen",
+    }
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
     )
@@ -102,7 +107,11 @@ with reporting_compiles(again.append):
 print(json.dumps({"pending": pending, "mine": len(mine), "other": [vars(p) for p in other],
                   "again": len(again)}))
 """
-    env = {**os.environ, "PHASEFOLD_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PHASEFOLD_CACHE_DIR": str(tmp_path / "cache"),
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache" / "numba"),
+    }
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout.strip().splitlines()[-1])

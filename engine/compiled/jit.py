@@ -4,8 +4,9 @@ where the backend keeps what it caches.
 numba keys a cached kernel on the source of its own file, but a kernel holds the machine code of the
 kernels it calls from other files: after an edit of spectral.py, the cached unfolded_layers would still
 run the old window loop. So on import the sources of this package are hashed together, and when the hash
-differs from the one recorded in ``cache_dir()``, the package's numba cache files are deleted and every
-kernel compiles afresh (once).
+differs from the one recorded beside the cached kernels (in numba's cache folder, which every
+PHASEFOLD_CACHE_DIR shares), the package's numba cache files are deleted and every kernel compiles afresh
+(once).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def refresh_stale_kernels() -> bool:
     sources = sorted(Path(__file__).resolve().parent.glob("*.py"))
     digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sources)).hexdigest()
     folder = numba_cache_folder()
-    stamp = cache_dir() / f"kernels-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}.sha256"
+    stamp = folder / "phasefold-kernels.sha256"  # beside the kernels it describes
     try:
         if stamp.read_text() == digest:
             return False
