@@ -75,8 +75,8 @@ def test_gui_scripted_run_saves_a_screenshot(qapp, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["gui", "--method", "no-such-method"], "unknown method 'no-such-method'"),
-        (["gui", "--method", "unfolded-tied-hop512"], "unknown method 'unfolded-tied-hop512' for the GUI"),
+        (["gui", "--method", "no-such-method"], "unknown streaming method 'no-such-method'"),
+        (["gui", "--method", "unfolded-tied-hop512"], "unknown streaming method 'unfolded-tied-hop512'"),
         (["gui", "--method", "missing.onnx"], "missing.onnx: no such model file"),
         (["gui", "--method", str(MODELS / "unfolded-tied-hop512.onnx")], "hop 512; the window streams at"),
         (["gui", "--lookahead", "12"], "look-ahead must be 0 to 8"),
@@ -101,3 +101,14 @@ def test_bad_input_file_and_no_display_give_one_line(tmp_path):
             continue
         assert proc.returncode == 1, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_stream_description_counts_in_words():
+    """'1 projection per step', not '1 projections': the words the GUI and the CLI print."""
+    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.streaming import make_processor
+
+    text = make_processor("fgla", StftConfig(), 0, 1, iterations=1, backend="numpy").describe()
+    assert "1 projection per step" in text, text
+    more = make_processor("fgla", StftConfig(), 0, 1, iterations=2, backend="numpy").describe()
+    assert "2 projections per step" in more, more

@@ -50,7 +50,7 @@ def check_options(opts: LaunchOptions) -> None:
         check_model_file(opts.method)
     elif opts.method is not None and opts.method not in names:
         raise InputError(
-            f"unknown method {opts.method!r} for the GUI; choose one of {', '.join(names)} or a model file "
+            f"unknown streaming method {opts.method!r}; choose one of {', '.join(names)} or a model file "
             "(NAME.onnx)"
         )
     fill_settings(opts)

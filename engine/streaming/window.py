@@ -235,6 +235,7 @@ class WindowProcessor(FrameProcessor):
 
     def describe(self) -> str:
         return (
-            f"{self.name} (window of {self.n_window} frames, {self.step.projections} projections per step, "
+            f"{self.name} (window of {self.n_window} frame{'s' if self.n_window != 1 else ''}, "
+            f"{self.step.projections} projection{'s' if self.step.projections != 1 else ''} per step, "
             f"{self.init} start)"
         )
