@@ -269,8 +269,9 @@ def _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start, i
     lam = np.zeros((2, *amp.shape))
     if x_prev is not None:
         shift = (start - prev_start) * cfg.hop
-        shared = x_prev.shape[0] - shift
-        x[:shared] = x_prev[shift:]
+        # the previous segment's last pad samples lack the frames after it: they start as the new frames give
+        shared = x_prev.shape[0] - shift - cfg.pad
+        x[:shared] = x_prev[shift : shift + shared]
         frames_shared = lam_prev.shape[1] - (start - prev_start)
         lam[:, :frames_shared] = lam_prev[:, start - prev_start :]
     return x, lam
