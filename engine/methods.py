@@ -51,9 +51,13 @@ def reconstruct(
     mag = validate_magnitudes(mag, cfg)
     if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    phases = None if init is None else init_phases(init, mag.shape)
+    start = ()  # the seeded random phase
+    if init is not None:
+        if not isinstance(entry, Method):
+            raise InputError("a streamed method takes no initial phase (init): it starts each frame itself")
+        start = (init_phases(init, mag.shape),)
     # float32: runners widen it by blocks
-    y = entry.run(mag, cfg, int(n_iter), int(seed), int(length), phases)
+    y = entry.run(mag, cfg, int(n_iter), int(seed), int(length), *start)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (length,) or not np.all(np.isfinite(y)):
         raise InputError(f"the method returned {y.shape} samples (NaN or wrong length); expected {length}")
