@@ -211,3 +211,15 @@ def test_the_cli_refuses_a_bad_reference_in_one_line(capsys, tmp_path, clip):
              init_phase=np.zeros((3, 513)))  # fmt: skip
     rc, _, err = _cli(capsys, bad, "-o", out, "-m", "fgla")
     _one_line(rc, err, "init_phase", "shape")
+
+
+def test_a_streamed_method_refuses_an_init_and_online_notes_the_npz_field(capsys, tmp_path, clip):
+    from phasefold.engine.streaming.offline import StreamedMethod
+
+    X = phasefold.stft(clip)
+    with pytest.raises(InputError, match="streamed method takes no initial phase"):
+        run_method(StreamedMethod.build("fgla"), np.abs(X), CFG, 2, 0, clip.size, init=X)
+    npz = tmp_path / "m.npz"
+    save_magnitudes(npz, np.abs(X), CFG, length=clip.size, init_phase=X)
+    rc, _, err = _cli(capsys, npz, "-o", tmp_path / "o.wav", "-m", "fgla", "--online")
+    assert rc == 0 and "'init_phase' is not used by a streamed method" in err
