@@ -122,13 +122,14 @@ def test_backends_agree_for_the_same_init(method, clip):
 @pytest.mark.parametrize("method", ["fgla", "admm-l2"])
 def test_the_noisy_phase_beats_the_random_start_on_timit(method, timit_dir):
     """White noise at 5 dB SNR: its phase starts closer than a random one; after 30 iterations the
-    spectral convergence against the clean magnitudes is still better."""
+    spectral convergence against the clean magnitudes is far better (17 to 24 dB on the test split's mean:
+    benchmarks.init_phase)."""
     x, _ = load_audio(sorted(timit_dir.glob("si1010.wav"))[0])
     X = phasefold.stft(x)
     init = phasefold.stft(_noisy(x, 5.0))
     given = phasefold.reconstruct(np.abs(X), method=method, iterations=30, length=x.size, init=init)
     random = phasefold.reconstruct(np.abs(X), method=method, iterations=30, length=x.size)
-    assert _sc(given, x) < _sc(random, x) - 3.0
+    assert _sc(given, x) < _sc(random, x) - 10.0
 
 
 @pytest.mark.parametrize(
