@@ -175,7 +175,8 @@ def test_the_cli_and_the_npz_field_give_the_api_output(capsys, tmp_path, clip):
 
     out = tmp_path / "cli.wav"
     argv = ["-o", out, "-m", "fgla", "--iterations", "5", "--format", "FLOAT"]
-    assert _cli(capsys, clean, *argv, "--init-phase-from", noisy)[0] == 0
+    rc, stdout, _ = _cli(capsys, clean, *argv, "--init-phase-from", noisy)
+    assert rc == 0 and "from the phase of noisy.wav" in stdout
     cli = sf.read(out)[0]
     np.testing.assert_allclose(cli, api, atol=1e-6)
     assert np.max(np.abs(random - api)) > 0.05 * np.max(np.abs(api))

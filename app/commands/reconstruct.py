@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if args.online
         else f"{name}, {spec.at_hop(cfg.hop).describe_offline(iterations)}"
     )
+    if not args.online and (args.init_phase_from is not None or measured.init is not None):
+        ran += f", from the phase of {(args.init_phase_from or args.input).name}"
     done = reconstruct_file(measured, args.output, method, iterations, args.seed, subtype)
     for note in done.notes:
         _note(note)
