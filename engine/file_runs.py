@@ -10,7 +10,8 @@ one pass feeds the stream (its level is causal). The spectral convergence is sum
 (engine.evaluation.SpectralConvergence).
 
 A given initial phase (a .npz file's ``init_phase``, or the phase of a reference recording under
-``--init-phase-from``: engine.inputs.reference_phases) is held whole [F, K] and sliced per segment.
+``--init-phase-from``: engine.inputs.reference_phases, read block by block) is held whole, float32 [F, K],
+and sliced per segment.
 
 What stays whole: a .npz file's own array (its magnitudes, and its reference), the signal under ``--snr``
 (the noise is scaled to the whole signal's power), and the methods with no segmented form (gradient

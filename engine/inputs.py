@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from phasefold.engine.blocks import AudioBlocks, audio_info
+from phasefold.engine.blocks import AudioBlocks, Framer, audio_info
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
 from phasefold.engine.limits import check_npz
@@ -114,9 +114,10 @@ MAGNITUDE_KEYS = ("magnitudes", "n_fft", "hop", "sample_rate", "power", "length"
 
 
 def init_phases(init: object, shape: tuple[int, ...], what: str = "init") -> np.ndarray:
-    """A given initial phase as float64 radians [F, K]: real values are phases in radians, complex ones give
-    their angle (their magnitude is ignored); InputError where ``init`` is not an array of numbers of the
-    measurements' ``shape`` or holds NaN or infinite values."""
+    """A given initial phase as radians [F, K] (float32 where it is float32 or complex64, else float64): real
+    values are phases in radians, complex ones give their angle (their magnitude is ignored); InputError
+    where ``init`` is not an array of numbers of the measurements' ``shape`` or holds NaN or infinite
+    values."""
     from phasefold.engine.arguments import number_array
 
     arr = number_array(init, what, complex_ok=True)
@@ -126,20 +127,32 @@ def init_phases(init: object, shape: tuple[int, ...], what: str = "init") -> np.
         )
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{what}: {int(np.count_nonzero(~np.isfinite(arr)))} values are NaN or infinite")
-    return np.angle(arr) if arr.dtype.kind == "c" else arr.astype(np.float64)
+    phases = np.angle(arr) if arr.dtype.kind == "c" else arr
+    return phases if phases.dtype == np.float32 else phases.astype(np.float64)
 
 
 def reference_phases(path: str | Path, cfg: StftConfig, n_frames: int) -> np.ndarray:
     """The phase [F, K] of a reference recording's STFT at ``cfg`` (read as an input is: mono at
-    cfg.sample_rate), for ``--init-phase-from``; InputError where it has not ``n_frames`` frames."""
-    x, _ = load_audio(path, cfg.sample_rate)
-    phases = np.angle(stft(x, cfg))
-    if phases.shape[0] != n_frames:
+    cfg.sample_rate, block by block), float32 radians, for ``--init-phase-from``; InputError where it has
+    not ``n_frames`` frames. Besides the result (F K 4 bytes), only a block is held."""
+    out = np.empty((n_frames, cfg.n_bins), dtype=np.float32)
+    framer, made = Framer(cfg, phase=True), 0
+
+    def blocks():
+        for x in AudioBlocks(path, cfg.sample_rate):
+            yield framer.push(x)
+        yield framer.finish()
+
+    for block in blocks():
+        if made + block.shape[0] <= n_frames:
+            out[made : made + block.shape[0]] = block
+        made += block.shape[0]
+    if made != n_frames:
         raise InputError(
-            f"--init-phase-from {path}: {phases.shape[0]} frames ({x.size} samples at {cfg.sample_rate} Hz), "
+            f"--init-phase-from {path}: {made} frames ({framer.length} samples at {cfg.sample_rate} Hz), "
             f"the input has {n_frames}: give a recording of the same length"
         )
-    return phases
+    return out
 
 
 def _scalar(data, key: str, path: Path, cast):
