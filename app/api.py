@@ -231,6 +231,7 @@ def reconstruct(
     iterations: int | None = None,
     length: int | None = None,
     seed: int = 0,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rebuild a signal from magnitudes offline: phase retrieval with one method.
 
@@ -255,6 +256,13 @@ def reconstruct(
         Samples to return; None: the longest signal the frames hold (frames * hop - n_fft + hop).
     seed : int, default 0
         Seed of the random initial phase; the same seed gives the same output.
+    init : np.ndarray or None, default None
+        The phase to start from instead of a random one, [frames, n_fft / 2 + 1] like the magnitudes:
+        real values are phases in radians, complex values give their angle (their magnitude is ignored),
+        so the complex STFT of a noisy mixture (``stft(noisy)``) can be passed as it is. Every offline
+        method starts from it (its iterations, or a model's layers, refine it; 0 iterations return it
+        with the magnitudes). ``phasefold reconstruct --init-phase-from`` and a .npz file's
+        ``init_phase`` give the same.
 
     Returns
     -------
@@ -267,8 +275,9 @@ def reconstruct(
         Magnitudes that are not an array of real numbers (None, strings, ragged lists), of the wrong
         shape, negative, NaN or infinite; ``hop``, ``iterations``, ``length`` or ``seed`` that is not a
         whole number in range (``iterations`` at most 10000; magnitudes of at most 24 h: docs/limits.md,
-        one line naming the limit); a length the frames cannot hold; a method that is not a name or path, an
-        unknown method (with the closest names); a streaming-only method.
+        one line naming the limit); a length the frames cannot hold; an ``init`` that is not an array of
+        numbers of the magnitudes' shape, or holds NaN or infinite values; a method that is not a name or
+        path, an unknown method (with the closest names); a streaming-only method.
     phasefold.engine.errors.ModelError
         A model file that is missing, corrupt or made for another STFT.
 
@@ -287,6 +296,14 @@ def reconstruct(
     ((22050,), dtype('float64'))
     >>> bool(np.allclose(np.abs(phasefold.stft(y)), S, atol=0.5 * S.max()))
     True
+
+    Starting from a given phase (after enhancement, say: the enhanced magnitudes with the phase of the
+    noisy mixture):
+
+    >>> noisy = x + 0.03 * np.random.default_rng(1).standard_normal(x.size)
+    >>> y = phasefold.reconstruct(S, method="fgla", iterations=10, length=len(x), init=phasefold.stft(noisy))
+    >>> y.shape
+    (22050,)
     """
     from phasefold.engine import registry
     from phasefold.engine.inputs import default_length
@@ -302,7 +319,7 @@ def reconstruct(
     mag = number_array(magnitudes, "magnitudes")
     n = default_length(mag.shape[0], cfg) if length is None and mag.ndim == 2 else length
     name = registry.DEFAULT_METHOD if method is None else method
-    return run_method(name, mag, cfg, iterations, seed, int(n if n is not None else 0))
+    return run_method(name, mag, cfg, iterations, seed, int(n if n is not None else 0), init=init)
 
 
 def load_model(path_or_name: str | Path):

@@ -1,6 +1,7 @@
 """Offline classical phase retrieval (docs/architecture.md): GLA, FGLA, gradient descent, ADMM.
 
-All start from the measured magnitudes with a seeded uniform random phase. GLA/FGLA and ADMM run
+All start from the measured magnitudes with a phase: a seeded uniform random one, or one given (``init``, the
+phase of a noisy mixture, say: ``start_phases``, THE start of every offline method). GLA/FGLA and ADMM run
 the span iterations of phasefold.engine.admm over the whole padded signal (W = F, ``fixed`` = 1 on the
 padding), so offline and streaming share one implementation.
 
@@ -63,9 +64,24 @@ GD_STEPS: dict[tuple[str, str, int, bool], float] = {
 }
 
 
-def random_phase_init(mag: np.ndarray, cfg: StftConfig, seed: int, length: int) -> np.ndarray:
-    """x0 = A^H (r^(1/d) e^{i phi}) with phi uniform in [-pi, pi), seeded."""
-    return istft(_amplitude(mag, cfg) * np.exp(1j * random_phases(seed, 0, mag.shape)), cfg, length)
+def random_phase_init(
+    mag: np.ndarray, cfg: StftConfig, seed: int, length: int, init: np.ndarray | None = None
+) -> np.ndarray:
+    """x0 = A^H (r^(1/d) e^{i phi}) with phi the start phases (``start_phases``: uniform in [-pi, pi),
+    seeded, or ``init``)."""
+    phases = start_phases(seed, 0, mag.shape, init)
+    return istft(_amplitude(mag, cfg) * np.exp(1j * phases), cfg, length)
+
+
+def start_phases(
+    seed: int, first_frame: int, shape: tuple[int, int], init: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows ``first_frame`` .. ``first_frame + shape[0]`` of the phases [F, K] an offline method starts from:
+    those of ``init`` (radians, checked by engine.inputs.init_phases) where one is given, else the seeded
+    uniform ones (``random_phases``)."""
+    if init is None:
+        return random_phases(seed, first_frame, shape)
+    return np.asarray(init[first_frame : first_frame + shape[0]], dtype=np.float64)
 
 
 def random_phases(seed: int, first_frame: int, shape: tuple[int, int]) -> np.ndarray:
@@ -91,18 +107,32 @@ def _padded(x: np.ndarray, cfg: StftConfig) -> tuple[np.ndarray, np.ndarray, sli
 
 
 def gla(
-    mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int, momentum: float = 0.0
+    mag: np.ndarray,
+    cfg: StftConfig,
+    n_iter: int,
+    seed: int,
+    length: int,
+    momentum: float = 0.0,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Griffin-Lim (momentum 0) or fast Griffin-Lim (momentum 0.99) from a random phase."""
-    span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length), cfg)
+    """Griffin-Lim (momentum 0) or fast Griffin-Lim (momentum 0.99) from a random phase (or ``init``)."""
+    span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
     return gla_iterations(mag, span, fixed, n_iter, momentum, cfg)[inside]
 
 
 def admm(
-    mag: np.ndarray, cfg: StftConfig, n_iter: int, seed: int, length: int, prox: Prox, rho: float
+    mag: np.ndarray,
+    cfg: StftConfig,
+    n_iter: int,
+    seed: int,
+    length: int,
+    prox: Prox,
+    rho: float,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
-    """ADMM for phase retrieval with a Bregman loss (its prox given), zero dual start."""
-    span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length), cfg)
+    """ADMM for phase retrieval with a Bregman loss (its prox given), zero dual start, from a random phase
+    (or ``init``)."""
+    span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
     x, _ = admm_iterations(mag, span, fixed, None, prox, rho, n_iter, cfg)
     return x[inside]
 
@@ -164,13 +194,15 @@ def gradient_descent(
     step: float,
     nesterov: bool = False,
     eta: float = 0.99,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Plain or Nesterov gradient descent on J from a random phase; ``step`` is the scale-free mu0.
+    """Plain or Nesterov gradient descent on J from a random phase (or ``init``); ``step`` is the scale-free
+    mu0.
 
     Nesterov: q_{t+1} = x_t - mu grad(x_t), x_{t+1} = q_{t+1} + eta (q_{t+1} - q_t).
     """
     mu = step * _scale(mag, cfg) ** (2.0 - cfg.power * div.beta)
-    x = random_phase_init(mag, cfg, seed, length)
+    x = random_phase_init(mag, cfg, seed, length, init)
     q_prev = x
     for t in range(n_iter):
         with np.errstate(over="ignore", invalid="ignore"):

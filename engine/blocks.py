@@ -121,10 +121,12 @@ class Framer:
     """The measurements |A x|^d [b, K] (float64) of an offline signal pushed block by block: each push
     returns the frames it completes, ``finish`` the rest (the back padding); ``length`` counts the samples.
 
-    Frame for frame they are engine.stft.magnitude's of the whole signal (the same spans analysed)."""
+    Frame for frame they are engine.stft.magnitude's of the whole signal (the same spans analysed).
+    ``phase``: each frame's phase (radians, float64) in place of its measurements."""
 
-    def __init__(self, cfg: StftConfig) -> None:
+    def __init__(self, cfg: StftConfig, phase: bool = False) -> None:
         self.cfg = cfg
+        self.phase = phase
         self.length = 0
         self.emitted = 0
         self._buf = np.zeros(cfg.pad)  # padded samples from frame ``emitted`` on
@@ -151,7 +153,8 @@ class Framer:
         for first in range(0, n, MAGNITUDE_BLOCK_FRAMES):
             last = min(n, first + MAGNITUDE_BLOCK_FRAMES)
             span = self._buf[first * cfg.hop : first * cfg.hop + cfg.span(last - first)]
-            out[first:last] = np.abs(analyze(span, cfg)) ** cfg.power
+            spec = analyze(span, cfg)
+            out[first:last] = np.angle(spec) if self.phase else np.abs(spec) ** cfg.power
         self._buf = self._buf[n * cfg.hop :]
         self.emitted += n
         return out

@@ -394,7 +394,7 @@ def evaluate(
             rows, name = [], None
             try:
                 if is_magnitude_file(path):  # given measurements
-                    mag, cfg, length, ref, notes = load_measurements(path, hop, snr_db, 0)
+                    mag, cfg, length, ref, notes, _ = load_measurements(path, hop, snr_db, 0)
                     if ref is None:
                         raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
                     if gain_db:

@@ -9,6 +9,10 @@ segments of OFFLINE_BLOCK_FRAMES frames, each warm-started from the one before).
 one pass feeds the stream (its level is causal). The spectral convergence is summed as the output is made
 (engine.evaluation.SpectralConvergence).
 
+A given initial phase (a .npz file's ``init_phase``, or the phase of a reference recording under
+``--init-phase-from``: engine.inputs.reference_phases, read block by block) is held whole, float32 [F, K],
+and sliced per segment.
+
 What stays whole: a .npz file's own array (its magnitudes, and its reference), the signal under ``--snr``
 (the noise is scaled to the whole signal's power), and the methods with no segmented form (gradient
 descent; zero iterations).
@@ -22,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import soxr
-from phasefold.engine.blocks import ArrayFrames, AudioBlocks, Framer, StreamedFrames
+from phasefold.engine.blocks import ArrayFrames, AudioBlocks, Framer, StreamedFrames, audio_info
 from phasefold.engine.errors import InputError
 from phasefold.engine.evaluation import SpectralConvergence, Stopwatch
 from phasefold.engine.inputs import (
     is_magnitude_file,
     load_measurements,
+    reference_phases,
     validate_magnitudes,
 )
 from phasefold.engine.outputs import open_wav
@@ -47,6 +52,15 @@ class Measured:
     length: int | None = None
     n_frames: int | None = None
     _audio: AudioBlocks | None = field(default=None, repr=False)
+    init: np.ndarray | None = None  # a .npz file's phase to start from, radians [F, K]
+    init_from: Path | None = None  # a reference recording whose phase to start from (--init-phase-from)
+
+    def start_phases(self) -> np.ndarray | None:
+        """The phase to start from [F, K], once ``n_frames`` is known (after a pass): the .npz file's own or
+        the reference recording's (InputError where its frames differ); None: the seeded random one."""
+        if self.init_from is not None:
+            return reference_phases(self.init_from, self.cfg, self.n_frames)
+        return self.init
 
     def blocks(self) -> Iterator[np.ndarray]:
         if self.mag is not None:
@@ -71,24 +85,36 @@ def _checked(frames: np.ndarray, cfg: StftConfig) -> np.ndarray:
     return validate_magnitudes(frames.astype(np.float32), cfg)
 
 
-def open_measurements(path: str | Path, hop: int | None, snr_db: float | None, seed: int) -> Measured:
+def open_measurements(
+    path: str | Path,
+    hop: int | None,
+    snr_db: float | None,
+    seed: int,
+    init_from: str | Path | None = None,
+) -> Measured:
     """The measurements of an input file, as engine.inputs.load_measurements reads them: audio in blocks,
-    a .npz file's array and audio under ``snr_db`` whole."""
+    a .npz file's array and audio under ``snr_db`` whole. ``init_from``: a recording whose phase the
+    offline methods start from (``Measured.start_phases``)."""
     path = Path(path)
+    init_from = None if init_from is None else Path(init_from)
+    if init_from is not None:
+        audio_info(init_from)  # a missing or unreadable recording is refused before any work
     if is_magnitude_file(path) or snr_db is not None:
-        mag, cfg, length, _, notes = load_measurements(path, hop, snr_db, seed)
+        mag, cfg, length, _, notes, init = load_measurements(path, hop, snr_db, seed)
         mag = validate_magnitudes(mag, cfg)
         if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
             raise InputError(
                 f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples"
             )
-        return Measured(path, cfg, notes, mag, length, mag.shape[0])
+        if init is not None and init_from is not None:
+            raise InputError(f"{path} holds an 'init_phase' already; leave out --init-phase-from {init_from}")
+        return Measured(path, cfg, notes, mag, length, mag.shape[0], init=init, init_from=init_from)
     try:
         cfg = StftConfig(hop=hop or HOP)
     except ValueError as exc:
         raise InputError(f"--hop {hop}: {exc}") from None
     audio = AudioBlocks(path)
-    return Measured(path, cfg, list(audio.notes), _audio=audio)
+    return Measured(path, cfg, list(audio.notes), _audio=audio, init_from=init_from)
 
 
 @dataclass
@@ -166,10 +192,11 @@ def _offline(measured: Measured, method: Method, n_iter: int, seed: int, meter: 
     )
     if measured.mag is not None:
         meter.measured(measured.mag)
+    init = measured.start_phases()
     if method.segments is None:  # a runner with no segmented form: the whole signal at once
-        yield method.run(frames.get(0, frames.n_frames), cfg, n_iter, seed, measured.length)
+        yield method.run(frames.get(0, frames.n_frames), cfg, n_iter, seed, measured.length, init)
         return
-    yield from method.segments(frames, cfg, n_iter, seed, measured.length, k)
+    yield from method.segments(frames, cfg, n_iter, seed, measured.length, k, init)
 
 
 def _streamed(measured: Measured, method, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:

@@ -4,6 +4,8 @@ measurements of a clean signal, exact or modified (docs/architecture.md).
 - ``load_audio``: any readable audio file (WAV, FLAC, OGG, MP3) -> mono float64 at 22050 Hz, with notes.
 - ``sample_format``: the sample format of an input file (PCM_16, PCM_24, FLOAT, ...), which outputs follow.
 - ``load_magnitudes`` / ``save_magnitudes`` / ``validate_magnitudes``: the .npz magnitude file and its checks.
+- ``init_phases``: a given initial phase (radians or a complex spectrogram) checked against the measurements;
+  ``reference_phases``: the phase of a reference recording (``--init-phase-from``).
 - ``measure``: THE rule for the measurements of a clean signal: exact r = |A x|^d, or modified (``--snr``:
   white noise at an SNR, then the oracle Wiener mask, ``modified_magnitudes``; refused for a .npz file by
   ``check_modifiable``).
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from phasefold.engine.blocks import AudioBlocks, audio_info
+from phasefold.engine.blocks import AudioBlocks, Framer, audio_info
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
 from phasefold.engine.limits import check_npz
@@ -72,6 +74,7 @@ class MagnitudeFile:
     cfg: StftConfig
     length: int
     reference: np.ndarray | None = None  # float32 [length]
+    init_phase: np.ndarray | None = None  # float64 [F, K] radians: the phase to start from
 
 
 def default_length(n_frames: int, cfg: StftConfig) -> int:
@@ -107,7 +110,49 @@ def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitude
 
 
 #: the arrays of a .npz magnitude file (docs/magnitude-files.md); other members are not read
-MAGNITUDE_KEYS = ("magnitudes", "n_fft", "hop", "sample_rate", "power", "length", "reference")
+MAGNITUDE_KEYS = ("magnitudes", "n_fft", "hop", "sample_rate", "power", "length", "reference", "init_phase")
+
+
+def init_phases(init: object, shape: tuple[int, ...], what: str = "init") -> np.ndarray:
+    """A given initial phase as radians [F, K] (float32 where it is float32 or complex64, else float64): real
+    values are phases in radians, complex ones give their angle (their magnitude is ignored); InputError
+    where ``init`` is not an array of numbers of the measurements' ``shape`` or holds NaN or infinite
+    values."""
+    from phasefold.engine.arguments import number_array
+
+    arr = number_array(init, what, complex_ok=True)
+    if arr.shape != tuple(shape):
+        raise InputError(
+            f"{what}: the initial phase must have the magnitudes' shape {list(shape)}, got {list(arr.shape)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{what}: {int(np.count_nonzero(~np.isfinite(arr)))} values are NaN or infinite")
+    phases = np.angle(arr) if arr.dtype.kind == "c" else arr
+    return phases if phases.dtype == np.float32 else phases.astype(np.float64)
+
+
+def reference_phases(path: str | Path, cfg: StftConfig, n_frames: int) -> np.ndarray:
+    """The phase [F, K] of a reference recording's STFT at ``cfg`` (read as an input is: mono at
+    cfg.sample_rate, block by block), float32 radians, for ``--init-phase-from``; InputError where it has
+    not ``n_frames`` frames. Besides the result (F K 4 bytes), only a block is held."""
+    out = np.empty((n_frames, cfg.n_bins), dtype=np.float32)
+    framer, made = Framer(cfg, phase=True), 0
+
+    def blocks():
+        for x in AudioBlocks(path, cfg.sample_rate):
+            yield framer.push(x)
+        yield framer.finish()
+
+    for block in blocks():
+        if made + block.shape[0] <= n_frames:
+            out[made : made + block.shape[0]] = block
+        made += block.shape[0]
+    if made != n_frames:
+        raise InputError(
+            f"--init-phase-from {path}: {made} frames ({framer.length} samples at {cfg.sample_rate} Hz), "
+            f"the input has {n_frames}: give a recording of the same length"
+        )
+    return out
 
 
 def _scalar(data, key: str, path: Path, cast):
@@ -159,7 +204,10 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         if reference.ndim != 1 or reference.size != length or not np.all(np.isfinite(reference)):
             raise InputError(f"{path}: 'reference' must be {length} finite samples")
         reference = reference.astype(np.float32)
-    return MagnitudeFile(mag, cfg, int(length), reference)
+    init = None
+    if "init_phase" in arrays:
+        init = init_phases(arrays["init_phase"], mag.shape, what=f"{path}: 'init_phase'")
+    return MagnitudeFile(mag, cfg, int(length), reference, init)
 
 
 def save_magnitudes(
@@ -168,13 +216,17 @@ def save_magnitudes(
     cfg: StftConfig,
     length: int | None = None,
     reference: np.ndarray | None = None,
+    init_phase: np.ndarray | None = None,
 ) -> None:
-    """Write a .npz magnitude file (validated first)."""
+    """Write a .npz magnitude file (validated first); ``init_phase``: radians or complex [F, K], stored as
+    float32 radians."""
     mag = validate_magnitudes(magnitudes, cfg)
     length = default_length(mag.shape[0], cfg) if length is None else int(length)
     if cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"length {length} does not match {mag.shape[0]} frames at hop {cfg.hop}")
     extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}
+    if init_phase is not None:
+        extra["init_phase"] = init_phases(init_phase, mag.shape, "init_phase").astype(np.float32)
     np.savez(
         path,
         magnitudes=mag,
@@ -239,6 +291,7 @@ class Measurements(NamedTuple):
     length: int  # samples of the signal to rebuild
     reference: np.ndarray | None  # the clean float64 signal, where the input holds one
     notes: list[str]  # what was converted on reading (downmixed, resampled)
+    init_phase: np.ndarray | None = None  # a .npz file's phase to start from, radians [F, K]
 
 
 def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, seed: int) -> Measurements:
@@ -254,7 +307,7 @@ def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, s
         if not np.any(mf.magnitudes):
             raise InputError(f"{path}: the magnitudes are all zero (silent); there is nothing to reconstruct")
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
-        return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [])
+        return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [], mf.init_phase)
     try:
         cfg = StftConfig(hop=hop or HOP)
     except ValueError as exc:

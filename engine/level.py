@@ -139,19 +139,19 @@ def level_shift(blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0) -
 
 
 def normalised(segments):
-    """An offline runner segments(frames, cfg, n_iter, seed, length) (engine.runners) that runs on
-    measurements scaled to the reference level and scales its output back: segments(frames, cfg, n_iter,
-    seed, length, k) with k the whole signal's shift (``level_shift``), so that each block of frames is
-    scaled as it is read and each block of output as it is made."""
+    """An offline runner segments(frames, cfg, n_iter, seed, length, init=None) (engine.runners) that runs
+    on measurements scaled to the reference level and scales its output back: segments(frames, cfg,
+    n_iter, seed, length, k, init=None) with k the whole signal's shift (``level_shift``), so that each
+    block of frames is scaled as it is read and each block of output as it is made."""
 
-    def normalised_segments(frames, cfg, n_iter, seed, length, k):
-        if k == 0:
-            yield from segments(frames, cfg, n_iter, seed, length)
+    def normalised_segments(frames, cfg, n_iter, seed, length, k, init=None):
+        if k == 0:  # the start phases are the same at every level
+            yield from segments(frames, cfg, n_iter, seed, length, init)
             return
         from phasefold.engine.blocks import MappedFrames
 
         scaled = MappedFrames(frames, lambda m: scale(m, -k, cfg.power))
-        for y in segments(scaled, cfg, n_iter, seed, length):
+        for y in segments(scaled, cfg, n_iter, seed, length, init):
             yield restore(np.asarray(y), k)
 
     return normalised_segments

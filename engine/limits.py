@@ -184,8 +184,9 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
     """Check a .npz magnitude file before any of its arrays ``keys`` is read: every member's uncompressed size
     in the zip directory (MAX_NPZ_MEMBER_BYTES: a zip bomb is refused before decompression), every array's
     header (its shape and dtype against the bytes the member holds), then sample_rate (SAMPLE_RATES), n_fft
-    (N_FFTS) and the frames of 'magnitudes' and samples of 'reference' (MAX_SECONDS). What is not a number
-    where one belongs is left to the reader's own checks (engine.inputs.load_magnitudes)."""
+    (N_FFTS), the frames of 'magnitudes' and 'init_phase' and the samples of 'reference' (MAX_SECONDS).
+    What is not a number where one belongs is left to the reader's own checks
+    (engine.inputs.load_magnitudes)."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -222,6 +223,8 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
     shapes = {key: header[0] for key, header in headers.items()}
     if hop is not None and hop >= 1 and len(shapes.get("magnitudes", ())) >= 1:
         check_seconds(shapes["magnitudes"][0], rate, f"{path}: magnitudes", per=int(hop), unit="frames")
+    if hop is not None and hop >= 1 and len(shapes.get("init_phase", ())) >= 1:
+        check_seconds(shapes["init_phase"][0], rate, f"{path}: init_phase", per=int(hop), unit="frames")
     if len(shapes.get("reference", ())) >= 1:
         check_seconds(shapes["reference"][0], rate, f"{path}: reference")
 

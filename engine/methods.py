@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from phasefold.engine import limits
 from phasefold.engine.errors import InputError
-from phasefold.engine.inputs import validate_magnitudes
+from phasefold.engine.inputs import init_phases, validate_magnitudes
 from phasefold.engine.registry import lookup, offline_names
 from phasefold.engine.runners import Method, offline_runner
 from phasefold.engine.stft import StftConfig
@@ -35,9 +35,11 @@ def reconstruct(
     seed: int,
     length: int,
     backend: str = "auto",
+    init: object = None,
 ) -> np.ndarray:
     """Rebuild ``length`` samples from measurements [F, K] with one method; float64 signal. ``n_iter``
-    None: the method's default (engine.runners.Method.iterations)."""
+    None: the method's default (engine.runners.Method.iterations). ``init``: the phase to start from,
+    radians or complex [F, K] (engine.inputs.init_phases); None: the seeded random phase."""
     entry = get_method(method, backend) if isinstance(method, str) else method
     n_iter = entry.iterations if n_iter is None else n_iter
     if n_iter < 0:
@@ -49,7 +51,13 @@ def reconstruct(
     mag = validate_magnitudes(mag, cfg)
     if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    y = entry.run(mag, cfg, int(n_iter), int(seed), int(length))  # float32: runners widen it by blocks
+    start = ()  # the seeded random phase
+    if init is not None:
+        if not isinstance(entry, Method):
+            raise InputError("a streamed method takes no initial phase (init): it starts each frame itself")
+        start = (init_phases(init, mag.shape),)
+    # float32: runners widen it by blocks
+    y = entry.run(mag, cfg, int(n_iter), int(seed), int(length), *start)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (length,) or not np.all(np.isfinite(y)):
         raise InputError(f"the method returned {y.shape} samples (NaN or wrong length); expected {length}")

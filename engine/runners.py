@@ -3,8 +3,8 @@ offline runner.
 
 A window step follows the contract of docs/architecture.md, (mag [W, K], x [S], fixed [S], lam [2, W, K]) ->
 (x, lam); the offline run of every window-step method is that step over the whole padded signal (W = F,
-``fixed`` = 1 on the padding, a seeded random phase start, zero dual), so offline and streaming share one
-implementation per backend. Gradient descent is offline only and has no compiled step.
+``fixed`` = 1 on the padding, a seeded random phase start or a given one, zero dual), so offline and
+streaming share one implementation per backend. Gradient descent is offline only and has no compiled step.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ OFFLINE_MARGIN_FRAMES = 32
 
 
 class Method(NamedTuple):
-    """An offline runner: run(mag [F, K], cfg, n_iter, seed, length) -> signal [length]; ``iterations``: its
-    default n_iter (the spec's: MethodSpec.iterations). ``segments`` (the registry's methods): the same
-    reconstruction over measurements read by ranges of frames, segments(frames (engine.blocks.Frames), cfg,
-    n_iter, seed, length, k) -> the signal's samples in blocks, in order, with k the level's shift of the
-    whole measurements (engine.level.level_shift, from a first pass over them); None: only ``run``."""
+    """An offline runner: run(mag [F, K], cfg, n_iter, seed, length, init=None) -> signal [length];
+    ``iterations``: its default n_iter (the spec's: MethodSpec.iterations). ``segments`` (the registry's
+    methods): the same reconstruction over measurements read by ranges of frames, segments(frames
+    (engine.blocks.Frames), cfg, n_iter, seed, length, k, init=None) -> the signal's samples in blocks, in
+    order, with k the level's shift of the whole measurements (engine.level.level_shift, from a first pass
+    over them); None: only ``run``. ``init``: the start phases [F, K] in radians (engine.inputs.init_phases)
+    in place of the seeded random ones (engine.algorithms.start_phases)."""
 
     description: str
     run: Reconstructor
@@ -175,9 +177,10 @@ def run_span(
     length: int,
     block: int = OFFLINE_BLOCK_FRAMES,
     margin: int = OFFLINE_MARGIN_FRAMES,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
     """``span_blocks`` over measurements held whole: the ``length`` samples, float64."""
-    return collect(span_blocks(step, ArrayFrames(mag), cfg, seed, length, block, margin), length)
+    return collect(span_blocks(step, ArrayFrames(mag), cfg, seed, length, block, margin, init), length)
 
 
 def collect(blocks: Iterable[np.ndarray], length: int) -> np.ndarray:
@@ -200,21 +203,24 @@ def span_blocks(
     length: int,
     block: int = OFFLINE_BLOCK_FRAMES,
     margin: int = OFFLINE_MARGIN_FRAMES,
+    init: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """A window step over the padded signal from a seeded random phase: the ``length`` samples, float64,
-    in blocks as they are made final (the frames are read in order: engine.blocks).
+    """A window step over the padded signal from a seeded random phase, or from ``init`` (the start phases
+    [F, K]: engine.algorithms.start_phases): the ``length`` samples, float64, in blocks as they are made
+    final (the frames are read in order: engine.blocks).
 
     Up to ``block`` frames it runs once over the whole signal. A longer signal is rebuilt in segments of
     ``block`` frames, so that memory does not grow with it: each segment runs the step over its frames
     with the samples already final held fixed (as the streaming engine holds committed samples), its first
     frames' estimate and dual carried over from the segment before it (a warm start), and makes final the
-    samples more than ``margin`` frames from its end."""
+    samples more than ``margin`` frames from its end. Each segment's frames beyond the previous segment
+    start from their rows of the start phases."""
     from phasefold.engine.algorithms import random_phase_init
 
     n_frames = frames.n_frames
     if n_frames <= block:
         mag = np.asarray(frames.get(0, n_frames), dtype=np.float64)
-        span = pad_signal(random_phase_init(mag, cfg, seed, length), cfg)
+        span = pad_signal(random_phase_init(mag, cfg, seed, length, init), cfg)
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + length] = 0.0
         x, _ = step(mag, span, fixed, np.zeros((2, *mag.shape)))
@@ -227,7 +233,7 @@ def span_blocks(
     final, start, x_prev, lam_prev, prev_start = 0, 0, None, None, 0
     while True:
         stop = min(n_frames, start + block)
-        x, lam = _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start)
+        x, lam = _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start, init)
         fixed = np.zeros_like(x)
         offset = start * cfg.hop
         x[: final - offset] = kept[offset - kept_start :]
@@ -250,20 +256,22 @@ def span_blocks(
         final, x_prev, lam_prev, prev_start, start = done, x, lam, start, next_start
 
 
-def _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start):
-    """The starting span and dual of frames [start, stop): the seeded random phase start (the same phases
-    as over the whole signal), with the previous segment's estimate and dual where the segments overlap."""
-    from phasefold.engine.algorithms import random_phases
+def _block_start(frames, cfg, seed, start, stop, x_prev, lam_prev, prev_start, init):
+    """The starting span and dual of frames [start, stop): the start phases' rows (the same phases as over
+    the whole signal: seeded random ones or ``init``'s), with the previous segment's estimate and dual
+    where the segments overlap."""
+    from phasefold.engine.algorithms import start_phases
     from phasefold.engine.stft import synthesize
 
     amp = np.asarray(frames.get(start, stop), dtype=np.float64)
     amp = amp if cfg.power == 1.0 else np.sqrt(amp)
-    x = synthesize(amp * np.exp(1j * random_phases(seed, start, amp.shape)), cfg)
+    x = synthesize(amp * np.exp(1j * start_phases(seed, start, amp.shape, init)), cfg)
     lam = np.zeros((2, *amp.shape))
     if x_prev is not None:
         shift = (start - prev_start) * cfg.hop
-        shared = x_prev.shape[0] - shift
-        x[:shared] = x_prev[shift:]
+        # the previous segment's last pad samples lack the frames after it: they start as the new frames give
+        shared = x_prev.shape[0] - shift - cfg.pad
+        x[:shared] = x_prev[shift : shift + shared]
         frames_shared = lam_prev.shape[1] - (start - prev_start)
         lam[:, :frames_shared] = lam_prev[:, start - prev_start :]
     return x, lam
@@ -279,9 +287,9 @@ def offline_runner(spec: MethodSpec, backend: str = "auto") -> Method:
     entry = _offline_runner(spec, backend)
     segments = normalised(entry.segments)
 
-    def run(mag, cfg, n_iter, seed, length):
+    def run(mag, cfg, n_iter, seed, length, init=None):
         k = level_shift(mag, cfg.power)
-        return collect(segments(ArrayFrames(mag), cfg, n_iter, seed, length, k), length)
+        return collect(segments(ArrayFrames(mag), cfg, n_iter, seed, length, k, init), length)
 
     return entry._replace(run=run, segments=segments)
 
@@ -300,7 +308,7 @@ def _powered(frames: Frames, cfg: StftConfig, d: float) -> tuple[Frames, StftCon
 
 def _offline_runner(spec: MethodSpec, backend: str) -> Method:
     """The method's runner before the level's normalisation: ``segments`` (frames, cfg, n_iter, seed,
-    length) yields the signal in order; ``run`` is left to offline_runner."""
+    length, init=None) yields the signal in order; ``run`` is left to offline_runner."""
     from phasefold.engine.algorithms import random_phase_init
 
     backends.check(backend)
@@ -317,31 +325,31 @@ def _offline_runner(spec: MethodSpec, backend: str) -> Method:
 
         mu0 = GD_STEPS[(spec.div.name, spec.side, spec.power, spec.nesterov)]
 
-        def gd_segments(frames, cfg, n_iter, seed, length):  # the whole signal: one segment
+        def gd_segments(frames, cfg, n_iter, seed, length, init=None):  # the whole signal: one segment
             mag, cfg = with_power(np.asarray(_whole(frames), dtype=np.float64), cfg, spec.power)
             yield gradient_descent(mag, cfg, n_iter, seed, length, spec.div, spec.side, mu0,
-                                   nesterov=spec.nesterov, eta=NESTEROV_ETA)  # fmt: skip
+                                   nesterov=spec.nesterov, eta=NESTEROV_ETA, init=init)  # fmt: skip
 
         return Method(spec.description, None, spec.iterations, gd_segments)
     if spec.family == "model":
 
-        def model_segments(frames, cfg, n_iter, seed, length):
+        def model_segments(frames, cfg, n_iter, seed, length, init=None):
             chosen = spec.at_hop(cfg.hop)
             frames, model_cfg = _powered(frames, cfg, 1.0)
             if n_iter == 0:  # as for every window method: zero iterations is the phase start
-                yield random_phase_init(_whole(frames), model_cfg, seed, length)
+                yield random_phase_init(_whole(frames), model_cfg, seed, length, init)
                 return
             step, _ = window_step(chosen, model_cfg, chosen.passes(n_iter), backend)
-            yield from span_blocks(step, frames, model_cfg, seed, length)
+            yield from span_blocks(step, frames, model_cfg, seed, length, init=init)
 
         return Method(spec.description, None, spec.iterations, model_segments)
 
-    def window_segments(frames, cfg, n_iter, seed, length):
+    def window_segments(frames, cfg, n_iter, seed, length, init=None):
         frames, cfg = _powered(frames, cfg, spec.power)
         if n_iter == 0:
-            yield random_phase_init(_whole(frames), cfg, seed, length)
+            yield random_phase_init(_whole(frames), cfg, seed, length, init)
             return
         step, _ = window_step(spec, cfg, n_iter, backend)
-        yield from span_blocks(step, frames, cfg, seed, length)
+        yield from span_blocks(step, frames, cfg, seed, length, init=init)
 
     return Method(spec.description, None, spec.iterations, window_segments)

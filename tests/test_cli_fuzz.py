@@ -240,6 +240,7 @@ ROLES = {
     ("demo", "output"): "sink",
     ("reconstruct", "input"): "input",
     ("evaluate", "paths"): "input",
+    ("reconstruct", "init_phase_from"): "reference",
 }
 
 
@@ -484,6 +485,17 @@ def _role_classes(role: str) -> dict[str, tuple[str, str]]:
             "missing": ("{MISSING}", "invalid"),
             "empty-folder": ("{emptydir}", "invalid"),
             "a-file": ("{wav16}", "invalid"),
+            "empty": ("", "invalid"),
+        }
+    if role == "reference":  # a recording whose phase starts the method: as many frames as the input
+        return {
+            "same-length": ("{wavfloat}", "valid"),
+            "input-itself": ("{wav16}", "valid"),
+            "other-length": ("{long16}", "invalid"),
+            "missing": ("{MISSING}/x.wav", "invalid"),
+            "folder": ("{OUTFOLDER}", "invalid"),
+            "text.wav": ("{text.wav}", "invalid"),
+            "npz": ("{npz}", "invalid"),
             "empty": ("", "invalid"),
         }
     if role == "run":

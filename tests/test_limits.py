@@ -244,6 +244,20 @@ def test_npy_header_claiming_1e12_empty_frames_hits_the_duration_limit(tmp_path,
     assert "1000000000000 frames at 22050 Hz" in text
 
 
+@pytest.mark.parametrize(
+    ("shape", "limit"), [((10**12, 513), "header against file size"), ((10**12, 0), "MAX_SECONDS")]
+)
+def test_an_init_phase_header_beyond_the_limits_is_refused_before_loading(tmp_path, no_reading, shape, limit):
+    """'init_phase' (a given initial phase, [F, K]) is checked as 'magnitudes' is, before either is read."""
+    data = b"\x00" * 4096 if shape[1] else b""
+    path = _npz(
+        tmp_path / "m.npz",
+        {"magnitudes": np.ones((20, 513), np.float32), "init_phase": _npy(shape, data=data)},
+    )
+    text = _refused(lambda: load_magnitudes(path), limit)
+    assert "init_phase" in text
+
+
 @pytest.mark.parametrize("damage", ["encrypted flag", "deflate stream"])
 def test_a_damaged_zip_is_one_line(tmp_path, damage):
     path = _npz(tmp_path / "m.npz", {"magnitudes": np.ones((20, 513), np.float32)}, zipfile.ZIP_DEFLATED)

@@ -81,7 +81,7 @@ def _cli(*argv) -> None:
 
 def _whole(path: Path, out: Path, method, n_iter: int, hop: int | None = None) -> None:
     """The reference: the whole signal in memory, then written."""
-    mag, cfg, length, _, _ = load_measurements(path, hop, None, 0)
+    mag, cfg, length, _, _, _ = load_measurements(path, hop, None, 0)
     y = reconstruct(method, mag, cfg, n_iter, 0, length)
     if cfg.sample_rate != SAMPLE_RATE:
         y = soxr.resample(y, cfg.sample_rate, SAMPLE_RATE, quality="HQ")

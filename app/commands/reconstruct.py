@@ -48,6 +48,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=seed_int, default=0, help="seed of the random initial phase and the noise"
     )
+    parser.add_argument(
+        "--init-phase-from",
+        type=path_arg,
+        default=None,
+        metavar="AUDIO",
+        help="start the method from the phase of this recording's STFT at the input's settings (the noisy "
+        "mixture of a separated or enhanced signal, say) instead of a random phase; it must give as many "
+        "frames as the input; offline methods only (not with --online)",
+    )
     add_format_argument(parser)
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
     add_online_arguments(parser)
@@ -88,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
     if args.output is None:
         raise InputError("give the output file with -o OUT.wav")
-    check_output_path(args.output, "audio", inputs=(args.input,))  # a folder is named as one
+    # a folder is named as one; the output may be neither input
+    check_output_path(args.output, "audio", inputs=(args.input, args.init_phase_from))
     if args.output.suffix.lower() != ".wav":
         raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
     check_iteration_options(args, "reconstruct")
@@ -102,13 +112,19 @@ def run(args: argparse.Namespace) -> int:
     from phasefold.engine.runners import offline_runner
 
     name = args.method or DEFAULT_METHOD
+    if args.online and args.init_phase_from is not None:
+        raise InputError(
+            "--init-phase-from starts an offline method; the streamed ones (--online) do not take it"
+        )
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
         method = streamed_method(name, args)
     else:
         spec = lookup(name)
         method = offline_runner(spec, args.backend)
-    measured = open_measurements(args.input, args.hop, args.snr, args.seed)
+    measured = open_measurements(args.input, args.hop, args.snr, args.seed, args.init_phase_from)
     cfg = measured.cfg
+    if args.online and measured.init is not None:
+        _note(f"{args.input.name}: its 'init_phase' is not used by a streamed method (--online)")
     subtype = output_subtype(sample_format(args.input), args.format)
     for note in measured.notes:
         _note(f"{args.input.name}: {note}")
@@ -120,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if args.online
         else f"{name}, {spec.at_hop(cfg.hop).describe_offline(iterations)}"
     )
+    if not args.online and (args.init_phase_from is not None or measured.init is not None):
+        ran += f", from the phase of {(args.init_phase_from or args.input).name}"
     done = reconstruct_file(measured, args.output, method, iterations, args.seed, subtype)
     for note in done.notes:
         _note(note)
