@@ -56,21 +56,26 @@ def plan(in_dir: Path, out_dir: Path, overwrite: bool) -> tuple[list[tuple[Path,
 
 
 def check_output_folder(in_dir: Path, out_dir: Path | None) -> Path:
-    """``out_dir`` as an output folder (made where its parent exists), else one InputError line."""
+    """``out_dir`` as an output folder, one that exists or can be made in a folder that does
+    (``make_output_folder`` makes it once the files are known), else one InputError line."""
     if out_dir is None:
         raise InputError(f"{in_dir}: is a folder; give the output folder with -o OUT_DIR")
     if out_dir.suffix.lower() == ".wav" or (out_dir.exists() and not out_dir.is_dir()):
         raise InputError(f"{in_dir}: is a folder; -o must name an output folder, not the file {out_dir}")
-    if not out_dir.is_dir():
-        if not out_dir.parent.is_dir():
-            raise InputError(f"{out_dir}: the folder {out_dir.parent} does not exist")
-        try:
-            out_dir.mkdir()
-        except OSError as exc:
-            raise InputError(f"{out_dir}: cannot make the output folder ({exc.strerror or exc})") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise InputError(f"{out_dir}: the output folder is not writable")
+    where = out_dir if out_dir.is_dir() else out_dir.parent
+    if not where.is_dir():
+        raise InputError(f"{out_dir}: the folder {where} does not exist")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError(f"{out_dir}: cannot write there (the folder {where} is not writable)")
     return out_dir
+
+
+def make_output_folder(out_dir: Path) -> None:
+    """Make the output folder checked by ``check_output_folder`` (one InputError line where it fails)."""
+    try:
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot make the output folder ({exc.strerror or exc})") from None
 
 
 class Progress:
@@ -234,6 +239,7 @@ def run_folder(args: argparse.Namespace) -> int:
     out_dir = check_output_folder(in_dir, args.output)
     prepared = prepare(args)  # the options checked and the method built before any file
     todo, skipped = plan(in_dir, out_dir, args.overwrite)
+    make_output_folder(out_dir)
     progress = Progress(len(todo))
     try:
         if args.jobs == 1 or len(todo) <= 1:
