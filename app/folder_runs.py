@@ -1,11 +1,12 @@
 """`phasefold reconstruct IN_DIR -o OUT_DIR [--jobs N] [--overwrite]`: every audio and .npz file of a folder
 tree (engine.inputs.resolve_inputs) into OUT_DIR/<the same relative path>.wav, the tree kept.
 
-Each file runs exactly as a single-file `phasefold reconstruct` does (phasefold.commands.reconstruct:
-``reconstruct_one``, with the same options and seed). A file whose output exists is skipped (counted;
-``--overwrite`` redoes it). A file that fails is named at the end, one line each, and the run exits 1; the
-other files are still written. With ``--jobs N`` (limits.MAX_JOBS), N worker processes (started by
-'spawn', one thread each) share the files; the outputs are the same bytes as with one.
+Each file runs exactly as a single-file `phasefold reconstruct` does: the command hands over its own
+``prepare`` and ``reconstruct_one`` (phasefold.commands.reconstruct), run with the same options and seed.
+A file whose output exists is skipped (counted; ``--overwrite`` redoes it). A file that fails is named at
+the end, one line each, and the run exits 1; the other files are still written. With ``--jobs N``
+(limits.MAX_JOBS), N worker processes (started by 'spawn', one thread each) share the files; the outputs
+are the same bytes as with one.
 
 One progress bar on stderr, only where stderr is a terminal: tqdm where it is installed, else a count.
 Ctrl-C, SIGTERM and SIGHUP (phasefold.exit_signals) end the run with no ``.part`` file left: the main
@@ -20,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -112,21 +114,21 @@ class Progress:
 
 # -- the work of one file, in this process or a worker ---------------------------------------------------
 
-_worker: tuple[argparse.Namespace, object] | None = None  # a worker's options and prepared method
+#: a worker's options, prepared method and per-file function
+_worker: tuple[argparse.Namespace, object, Callable] | None = None
 _in_file = False  # a worker is writing a file: a signal unwinds it (its .part is deleted)
 _stopping = False  # a worker got an exit signal
 
 
-def _one(args: argparse.Namespace, prepared, source: Path, output: Path) -> str | None:
+def _one(args: argparse.Namespace, prepared, run_one: Callable, source: Path, output: Path) -> str | None:
     """Reconstruct one file; None, or the one line saying why it failed (any error of this file: one file
     must not end the others). Notes are dropped (a run of many files prints none)."""
-    from phasefold.commands.reconstruct import reconstruct_one
     from phasefold.engine.errors import PhasefoldError
     from phasefold.engine.evaluation import one_line
 
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        reconstruct_one(args, prepared, source, output, lambda text: None)
+        run_one(args, prepared, source, output, lambda text: None)
     except PhasefoldError as exc:
         return one_line(exc)
     except OSError as exc:
@@ -150,9 +152,8 @@ def _worker_signal(signum: int, frame) -> None:
     raise interruption(signum)
 
 
-def _start_worker(args: argparse.Namespace) -> None:
+def _start_worker(args: argparse.Namespace, prepare: Callable, run_one: Callable) -> None:
     """A worker's initializer: one thread, the signals that unwind its file, the method built once."""
-    from phasefold.commands.reconstruct import prepare
     from phasefold.exit_signals import EXIT_SIGNALS
     from threadpoolctl import threadpool_limits
 
@@ -161,16 +162,16 @@ def _start_worker(args: argparse.Namespace) -> None:
     for sig in EXIT_SIGNALS:  # one the run was started with ignored (nohup) stays ignored
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _worker_signal)
-    _worker = (args, prepare(args))
+    _worker = (args, prepare(args), run_one)
 
 
 def _work(source: Path, output: Path) -> str | None:
     """A worker's task: ``_one``; a signal while writing deletes the temporary file, then ends the worker."""
     global _in_file
-    args, prepared = _worker
+    args, prepared, run_one = _worker
     _in_file = True
     try:
-        return _one(args, prepared, source, output)
+        return _one(args, prepared, run_one, source, output)
     except KeyboardInterrupt:  # the signal unwound the file being written (atomic_output deleted it)
         os._exit(130)
     finally:
@@ -192,14 +193,24 @@ def _start_resource_tracker() -> None:
         signal.signal(signal.SIGHUP, previous)
 
 
-def _in_workers(args: argparse.Namespace, todo: list[tuple[Path, Path]], progress: Progress) -> dict:
-    """source -> failure line (or None) of every file, by ``args.jobs`` worker processes."""
+def _in_workers(
+    args: argparse.Namespace,
+    todo: list[tuple[Path, Path]],
+    progress: Progress,
+    prepare: Callable,
+    run_one: Callable,
+) -> dict:
+    """source -> failure line (or None) of every file, by ``args.jobs`` worker processes (each prepares
+    the method once: ``prepare``, and runs ``run_one`` per file)."""
     _start_resource_tracker()
     env = {name: os.environ.get(name) for name in ONE_THREAD_ENV}
     os.environ.update(dict.fromkeys(ONE_THREAD_ENV, "1"))  # inherited by the spawned workers
     try:
         pool = ProcessPoolExecutor(
-            args.jobs, multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(args,)
+            args.jobs,
+            multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(args, prepare, run_one),
         )
     finally:
         for name, value in env.items():
@@ -231,10 +242,10 @@ def _in_workers(args: argparse.Namespace, todo: list[tuple[Path, Path]], progres
     return results
 
 
-def run_folder(args: argparse.Namespace) -> int:
-    """Reconstruct the folder ``args.input`` into the folder ``args.output``; 1 where a file failed."""
-    from phasefold.commands.reconstruct import prepare
-
+def run_folder(args: argparse.Namespace, prepare: Callable, run_one: Callable) -> int:
+    """Reconstruct the folder ``args.input`` into the folder ``args.output``; 1 where a file failed.
+    ``prepare(args)`` checks the options and builds the method (once per process), ``run_one(args,
+    prepared, source, output, note)`` reconstructs one file (phasefold.commands.reconstruct)."""
     in_dir = args.input
     out_dir = check_output_folder(in_dir, args.output)
     prepared = prepare(args)  # the options checked and the method built before any file
@@ -245,10 +256,10 @@ def run_folder(args: argparse.Namespace) -> int:
         if args.jobs == 1 or len(todo) <= 1:
             results = {}
             for source, output in todo:
-                results[source] = _one(args, prepared, source, output)
+                results[source] = _one(args, prepared, run_one, source, output)
                 progress.update()
         else:
-            results = _in_workers(args, todo, progress)
+            results = _in_workers(args, todo, progress, prepare, run_one)
     finally:
         progress.close()
     failures = [(source, results[source]) for source, _ in todo if results[source] is not None]

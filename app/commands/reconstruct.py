@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         from phasefold.folder_runs import run_folder
 
-        return run_folder(args)
+        return run_folder(args, prepare, reconstruct_one)
     if args.output is None:
         raise InputError("give the output file with -o OUT.wav")
     check_output_path(args.output, "audio", inputs=(args.input,))  # a folder is named as one
