@@ -241,7 +241,9 @@ def reconstruct(
     Parameters
     ----------
     magnitudes : np.ndarray
-        |X| [frames, n_fft / 2 + 1] of ``stft``'s convention (22050 Hz, n_fft 1024), non-negative and finite.
+        |X| [frames, n_fft / 2 + 1] of ``stft``'s convention (22050 Hz, n_fft 1024), non-negative and finite;
+        or a batch of them, [..., frames, n_fft / 2 + 1] (any leading dimensions; each item is rebuilt as
+        the 2-D call rebuilds it, with the same ``seed``).
     method : str or None, default None
         A name of ``list_methods()`` or the path of an exported model (.onnx); None: the default method
         (``engine.registry.DEFAULT_METHOD``: fast Griffin-Lim, 100 iterations, chosen on the validation
@@ -261,19 +263,21 @@ def reconstruct(
         real values are phases in radians, complex values give their angle (their magnitude is ignored),
         so the complex STFT of a noisy mixture (``stft(noisy)``) can be passed as it is. Every offline
         method starts from it (its iterations, or a model's layers, refine it; 0 iterations return it
-        with the magnitudes). ``phasefold reconstruct --init-phase-from`` and a .npz file's
-        ``init_phase`` give the same.
+        with the magnitudes); for a batch, the magnitudes' shape [..., frames, n_fft / 2 + 1].
+        ``phasefold reconstruct --init-phase-from`` and a .npz file's ``init_phase`` give the same.
 
     Returns
     -------
     np.ndarray
-        float64 [length] at 22050 Hz, time-aligned with the signal the magnitudes came from.
+        float64 [length] at 22050 Hz, time-aligned with the signal the magnitudes came from; for a batch,
+        [..., length] (the leading dimensions of ``magnitudes``).
 
     Raises
     ------
     phasefold.engine.errors.InputError
         Magnitudes that are not an array of real numbers (None, strings, ragged lists), of the wrong
-        shape, negative, NaN or infinite; ``hop``, ``iterations``, ``length`` or ``seed`` that is not a
+        shape, negative, NaN or infinite (in a batch, the line names the item: ``magnitudes[1, 0]: ...``);
+        ``hop``, ``iterations``, ``length`` or ``seed`` that is not a
         whole number in range (``iterations`` at most 10000; magnitudes of at most 24 h: docs/limits.md,
         one line naming the limit); a length the frames cannot hold; an ``init`` that is not an array of
         numbers of the magnitudes' shape, or holds NaN or infinite values; a method that is not a name or
@@ -304,6 +308,12 @@ def reconstruct(
     >>> y = phasefold.reconstruct(S, method="fgla", iterations=10, length=len(x), init=phasefold.stft(noisy))
     >>> y.shape
     (22050,)
+
+    A batch, [..., frames, freq] -> [..., samples] (``init``, where given, has the magnitudes' shape):
+
+    >>> batch = np.stack([S, 0.5 * S])  # [2, frames, freq] -> [2, samples]
+    >>> phasefold.reconstruct(batch, method="fgla", iterations=10, length=len(x)).shape
+    (2, 22050)
     """
     from phasefold.engine import registry
     from phasefold.engine.inputs import default_length
@@ -317,9 +327,40 @@ def reconstruct(
     seed = whole(seed, "seed")
     _changed_default(method, iterations, cfg.hop)
     mag = number_array(magnitudes, "magnitudes")
-    n = default_length(mag.shape[0], cfg) if length is None and mag.ndim == 2 else length
+    n = default_length(mag.shape[-2], cfg) if length is None and mag.ndim >= 2 else length
     name = registry.DEFAULT_METHOD if method is None else method
-    return run_method(name, mag, cfg, iterations, seed, int(n if n is not None else 0), init=init)
+    n = int(n if n is not None else 0)
+    if mag.ndim <= 2:
+        return run_method(name, mag, cfg, iterations, seed, n, init=init)
+    if init is not None:
+        from phasefold.engine.errors import InputError
+
+        init = number_array(init, "init", complex_ok=True)
+        if init.shape != mag.shape:
+            raise InputError(
+                f"init must have the magnitudes' shape {list(mag.shape)}, got {list(init.shape)}"
+            )
+    return _batch(
+        mag,
+        lambda index: run_method(
+            name, mag[index], cfg, iterations, seed, n, init=None if init is None else init[index]
+        ),
+        n,
+    )
+
+
+def _batch(mag: np.ndarray, one, n: int) -> np.ndarray:
+    """``one`` (item index -> [n], the 2-D call on ``mag[index]``) over the leading dimensions of ``mag``:
+    [..., n]; an error names the item."""
+    from phasefold.engine.errors import PhasefoldError
+
+    out = np.zeros((*mag.shape[:-2], n))
+    for index in np.ndindex(*mag.shape[:-2]):
+        try:
+            out[index] = one(index)
+        except PhasefoldError as exc:
+            raise type(exc)(f"magnitudes[{', '.join(map(str, index))}]: {exc}") from None
+    return out
 
 
 def load_model(path_or_name: str | Path):

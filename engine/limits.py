@@ -10,7 +10,7 @@ and iteration counts before a processor or a method is built.
 - ``check_audio_header``: a soundfile header (rate, channels, frames) against the limits and the file size.
 - ``check_npz``: a .npz magnitude file's zip directory and array headers, before any array is read.
 - ``check_lookahead``, ``check_block``, ``check_iterations``, ``check_step_iterations``, ``check_layers``:
-  the settings of a run.
+  the settings of a run; ``check_jobs``: the worker processes of a folder run.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ MAX_LAYERS = 100
 #: timing rounds of `phasefold bench`: 100 interleaved rounds (the medians settle within a few; the default
 #: is 3)
 MAX_ROUNDS = 100
+#: worker processes of a folder run (`phasefold reconstruct IN_DIR -o OUT_DIR --jobs N`), one thread each:
+#: 64 covers the largest common servers' cores; each worker holds its own method and file
+MAX_JOBS = 64
 
 
 def _refuse(what: str, text: str, name: str) -> InputError:
@@ -262,6 +265,11 @@ def check_layers(layers: int, what: str = "layers") -> None:
 def check_rounds(rounds: int, what: str = "rounds") -> None:
     """InputError where the timing rounds of a benchmark are above MAX_ROUNDS."""
     _check_at_most(rounds, MAX_ROUNDS, what, "MAX_ROUNDS")
+
+
+def check_jobs(jobs: int, what: str = "--jobs") -> None:
+    """InputError where the worker processes of a folder run are above MAX_JOBS."""
+    _check_at_most(jobs, MAX_JOBS, what, "MAX_JOBS")
 
 
 def check_signal_seconds(seconds: float, what: str) -> None:

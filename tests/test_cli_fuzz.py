@@ -53,7 +53,7 @@ from phasefold.exported_models import MODELS_DIR
 #: it (before, `--online -L 100000` ran for ever); those cases (``needs_limits``) expect one line naming
 #: the limit, before any work
 #: the option destinations whose huge values need those limits (refused with one line once they are in)
-LIMITED_DESTS = {"lookahead", "block", "iterations", "step_iterations", "layers"}
+LIMITED_DESTS = {"lookahead", "block", "iterations", "step_iterations", "layers", "jobs"}
 #: (command, dest) whose huge values are frames or passes of the work itself (limits: frames, iterations)
 LIMITED_WORK = {("bench", "seconds"), ("bench", "rounds"), ("bench", "soak")}
 
@@ -775,6 +775,23 @@ def generate() -> list[Case]:
         Case(
             "reconstruct", ["{npz}", "-o", "{OUT.wav}", "--snr", "10"], "invalid", ("--snr",), label="snr-npz"
         )
+    )
+    # a folder into a folder (tests/test_folders.py has the rest): made, and with two workers; a folder
+    # with -o FILE.wav, or with no -o, is refused in one line naming it
+    folder_run = ["{data}", "-o", "{OUTDIR}", "-m", "fgla", "--iterations", "2"]
+    cases.append(Case("reconstruct", folder_run, "valid", label="folder"))
+    cases.append(Case("reconstruct", [*folder_run, "--jobs", "2"], "valid", label="folder-jobs-2"))
+    cases.append(
+        Case(
+            "reconstruct",
+            ["{data}", "-o", "{OUT.wav}", "-m", "fgla"],
+            "invalid",
+            ("{data}", "{OUT.wav}"),
+            label="folder-to-file",
+        )
+    )
+    cases.append(
+        Case("reconstruct", ["{data}", "-m", "fgla"], "invalid", ("{data}", "-o"), label="folder-no-output")
     )
     cases.append(
         Case(

@@ -1,12 +1,20 @@
-"""`phasefold reconstruct`: rebuild a waveform from magnitudes (audio or .npz) with one method."""
+"""`phasefold reconstruct`: rebuild a waveform from magnitudes (audio or .npz) with one method; a folder of
+them into a folder (phasefold.folder_runs: the tree kept, ``--jobs`` worker processes).
+
+``prepare`` checks the options and builds the method once; ``reconstruct_one`` runs it on one file
+(engine.file_runs.reconstruct_file), for a single file here and for every file of a folder run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
-from phasefold.commands import finite_float, hop_size, path_arg, seed_int
+from phasefold.commands import finite_float, hop_size, path_arg, positive_int, seed_int
 from phasefold.commands.options import (
     add_backend_argument,
     add_format_argument,
@@ -22,13 +30,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "input",
         nargs="?",
         type=path_arg,
-        help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file",
+        help="audio (wav, flac, ogg, mp3: its phase is discarded) or a .npz magnitude file; or a folder of "
+        "them (then -o names an output folder: OUT_DIR/<the same relative path>.wav)",
     )
     parser.add_argument(
         "-o",
         "--output",
         type=path_arg,
-        help="output WAV file (22050 Hz, same length as the input, in the input's sample format: --format)",
+        help="output WAV file (22050 Hz, same length as the input, in the input's sample format: --format); "
+        "for a folder input, the output folder",
     )
     add_method_argument(parser)
     add_iterations_argument(parser)
@@ -61,6 +71,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
     add_online_arguments(parser)
     add_backend_argument(parser)
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="folder input: N worker processes, one thread each (default 1; at most limits.MAX_JOBS, 64)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="folder input: reconstruct the files whose output exists too (default: skip them)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -86,64 +108,118 @@ def _note(text: str) -> None:
     print(f"phasefold reconstruct: note: {text}", file=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
-    from phasefold.engine.errors import InputError
-    from phasefold.engine.outputs import check_output_path
+@dataclass
+class Prepared:
+    """What every file of a run shares: the method's name, the method built (an offline runner or a streamed
+    one) and, offline, its registry entry."""
 
-    if args.list_methods:
-        list_methods()
-        return 0
-    if args.input is None:
-        raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
-    if args.output is None:
-        raise InputError("give the output file with -o OUT.wav")
-    # a folder is named as one; the output may be neither input
-    check_output_path(args.output, "audio", inputs=(args.input, args.init_phase_from))
-    if args.output.suffix.lower() != ".wav":
-        raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
-    check_iteration_options(args, "reconstruct")
+    name: str
+    method: object
+    spec: object | None
 
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Check the per-file options of ``args`` (one InputError line) and build the method."""
     from phasefold.commands.options import streamed_method
-    from phasefold.engine.evaluation import real_time_factor
-    from phasefold.engine.file_runs import open_measurements, reconstruct_file
-    from phasefold.engine.inputs import sample_format
-    from phasefold.engine.outputs import output_subtype
+    from phasefold.engine.errors import InputError
     from phasefold.engine.registry import DEFAULT_METHOD, lookup
     from phasefold.engine.runners import offline_runner
 
+    check_iteration_options(args, "reconstruct")
     name = args.method or DEFAULT_METHOD
     if args.online and args.init_phase_from is not None:
         raise InputError(
             "--init-phase-from starts an offline method; the streamed ones (--online) do not take it"
         )
     if args.online:  # through the streaming engine; the output stays time-aligned with the input
-        method = streamed_method(name, args)
-    else:
-        spec = lookup(name)
-        method = offline_runner(spec, args.backend)
-    measured = open_measurements(args.input, args.hop, args.snr, args.seed, args.init_phase_from)
+        return Prepared(name, streamed_method(name, args), None)
+    spec = lookup(name)
+    return Prepared(name, offline_runner(spec, args.backend), spec)
+
+
+@dataclass
+class Done:
+    """One file reconstructed: what ran (in words), its STFT settings and the run
+    (engine.file_runs.FileRun)."""
+
+    ran: str
+    cfg: object
+    run: object
+
+
+def reconstruct_one(
+    args: argparse.Namespace,
+    prepared: Prepared,
+    source: Path,
+    output: Path,
+    note: Callable[[str], None],
+) -> Done:
+    """Reconstruct ``source`` into the WAV file ``output`` with the options of ``args``; ``note`` gets each
+    note as it comes (reading: resampled, downmixed; writing: clipped)."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.file_runs import open_measurements, reconstruct_file
+    from phasefold.engine.inputs import sample_format
+    from phasefold.engine.outputs import output_subtype
+
+    method = prepared.method
+    measured = open_measurements(source, args.hop, args.snr, args.seed, args.init_phase_from)
     cfg = measured.cfg
     if args.online and measured.init is not None:
-        _note(f"{args.input.name}: its 'init_phase' is not used by a streamed method (--online)")
-    subtype = output_subtype(sample_format(args.input), args.format)
-    for note in measured.notes:
-        _note(f"{args.input.name}: {note}")
+        note(f"{source.name}: its 'init_phase' is not used by a streamed method (--online)")
+    subtype = output_subtype(sample_format(source), args.format)
+    for text in measured.notes:
+        note(f"{source.name}: {text}")
     iterations = method.iterations if args.iterations is None else args.iterations
     if iterations < 0:
         raise InputError(f"the number of iterations must be >= 0, not {iterations}")
     ran = (
         method.describe(cfg)
         if args.online
-        else f"{name}, {spec.at_hop(cfg.hop).describe_offline(iterations)}"
+        else f"{prepared.name}, {prepared.spec.at_hop(cfg.hop).describe_offline(iterations)}"
     )
     if not args.online and (args.init_phase_from is not None or measured.init is not None):
-        ran += f", from the phase of {(args.init_phase_from or args.input).name}"
-    done = reconstruct_file(measured, args.output, method, iterations, args.seed, subtype)
-    for note in done.notes:
-        _note(note)
+        ran += f", from the phase of {(args.init_phase_from or source).name}"
+    done = reconstruct_file(measured, output, method, iterations, args.seed, subtype)
+    for text in done.notes:
+        note(text)
+    return Done(ran, cfg, done)
+
+
+def run(args: argparse.Namespace) -> int:
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.limits import check_jobs
+    from phasefold.engine.outputs import check_output_path
+
+    if args.list_methods:
+        list_methods()
+        return 0
+    check_jobs(args.jobs)
+    if args.input is None:
+        raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
+    if args.input.is_dir():
+        from phasefold.folder_runs import run_folder
+
+        if args.init_phase_from is not None:
+            raise InputError(
+                "--init-phase-from is the phase of one recording: give one INPUT file, not a folder"
+            )
+
+        return run_folder(args, prepare, reconstruct_one)
+    if args.output is None:
+        raise InputError("give the output file with -o OUT.wav")
+    # a folder is named as one; the output may be neither input
+    check_output_path(args.output, "audio", inputs=(args.input, args.init_phase_from))
+    if args.output.suffix.lower() != ".wav":
+        raise InputError(f"the output must be a .wav file, not {args.output.name!r}")
+    prepared = prepare(args)
+
+    from phasefold.engine.evaluation import real_time_factor
+
+    one = reconstruct_one(args, prepared, args.input, args.output, _note)
+    done, cfg = one.run, one.cfg
     rtf = real_time_factor(done.wall, done.length, cfg.sample_rate)
     print(
-        f"wrote {args.output} ({done.seconds:.2f} s): {ran}, "
+        f"wrote {args.output} ({done.seconds:.2f} s): {one.ran}, "
         f"hop {cfg.hop}, {done.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {done.sc_db:.1f} dB"
     )
     return 0
