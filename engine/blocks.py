@@ -160,20 +160,6 @@ class Framer:
         return out
 
 
-def signal_frames(
-    blocks: Iterable[np.ndarray], cfg: StftConfig, dtype: type = np.float64
-) -> Iterator[np.ndarray]:
-    """The measurements of a signal given in blocks (1-D, or [n, 1]), as blocks of frames in ``dtype``."""
-    framer = Framer(cfg)
-    for x in blocks:
-        frames = framer.push(x)
-        if frames.shape[0]:
-            yield frames.astype(dtype, copy=False)
-    frames = framer.finish()
-    if frames.shape[0]:
-        yield frames.astype(dtype, copy=False)
-
-
 class Frames(Protocol):
     """Measurements [F, K] read by ranges of frames whose starts never decrease."""
 

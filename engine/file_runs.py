@@ -101,11 +101,7 @@ def open_measurements(
         audio_info(init_from)  # a missing or unreadable recording is refused before any work
     if is_magnitude_file(path) or snr_db is not None:
         mag, cfg, length, _, notes, init = load_measurements(path, hop, snr_db, seed)
-        mag = validate_magnitudes(mag, cfg)
-        if length <= 0 or cfg.n_frames(length) != mag.shape[0]:
-            raise InputError(
-                f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples"
-            )
+        mag = validate_magnitudes(mag, cfg)  # a .npz file's are already; modified ones become float32
         if init is not None and init_from is not None:
             raise InputError(f"{path} holds an 'init_phase' already; leave out --init-phase-from {init_from}")
         return Measured(path, cfg, notes, mag, length, mag.shape[0], init=init, init_from=init_from)

@@ -224,10 +224,9 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
     if rate is None:
         return
     shapes = {key: header[0] for key, header in headers.items()}
-    if hop is not None and hop >= 1 and len(shapes.get("magnitudes", ())) >= 1:
-        check_seconds(shapes["magnitudes"][0], rate, f"{path}: magnitudes", per=int(hop), unit="frames")
-    if hop is not None and hop >= 1 and len(shapes.get("init_phase", ())) >= 1:
-        check_seconds(shapes["init_phase"][0], rate, f"{path}: init_phase", per=int(hop), unit="frames")
+    for key in ("magnitudes", "init_phase"):  # [frames, bins]: frames x hop samples
+        if hop is not None and hop >= 1 and len(shapes.get(key, ())) >= 1:
+            check_seconds(shapes[key][0], rate, f"{path}: {key}", per=int(hop), unit="frames")
     if len(shapes.get("reference", ())) >= 1:
         check_seconds(shapes["reference"][0], rate, f"{path}: reference")
 

@@ -39,13 +39,8 @@ REQUIRED_KEYS = (
 PARAMETER_KEYS = ("g1", "g2", "b", "w", "bias")
 PER_LAYER_KEYS = ("rho", "momentum")  # optional parameters with one value per layer, not per set
 LAYER_FORMS = ("admm", "gla")  # unfolded ADMM (the default), or unfolded fast Griffin-Lim with a momentum
-RECORD_KEYS = (
-    "level",
-    "training",
-    "metrics",
-    "verification",
-    "rebuilt",
-)  # provenance: JSON objects where present
+#: JSON objects kept as they are where present: the level record (engine.level.card_record), provenance
+RECORD_KEYS = ("level", "training", "metrics", "verification", "rebuilt")
 #: the coverage floor of a card without ``coverage_eps`` (the offline exports write theirs, 1e-2)
 DEFAULT_COVERAGE_EPS = 1e-2
 SPAN_FORMULA = "(W - 1) * hop + n_fft"  # the interface's "S": the samples of a window of W frames

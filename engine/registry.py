@@ -30,6 +30,7 @@ from phasefold.engine.divergences import Divergence, divergence
 from phasefold.engine.errors import InputError, ModelError, ModelPathWarning
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
+from phasefold.engine.wording import counted
 
 #: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named
 DEFAULT_METHOD = "fgla"
@@ -165,16 +166,16 @@ class MethodSpec:
         if n_iter is None:
             return "not iterative"
         if self.family == "model":
-            return f"{n_iter} pass{'es' if n_iter != 1 else ''} of {self.layers} layers per step"
+            return f"{counted(n_iter, 'pass', 'passes')} of {self.layers} layers per step"
         per = "per frame" if self.family == "rtisi" else "per step"
-        return f"{n_iter} iteration{'s' if n_iter != 1 else ''} {per}"
+        return f"{counted(n_iter, 'iteration')} {per}"
 
     def describe_offline(self, n_iter: int) -> str:
         """What an offline run of ``n_iter`` iterations runs, in words (a model: its passes of T layers)."""
         if self.family == "model" and n_iter > 0:
             passes = self.passes(n_iter)
-            return f"{passes} pass{'es' if passes != 1 else ''} of {self.layers} layers"
-        return f"{n_iter} iteration{'s' if n_iter != 1 else ''}"
+            return f"{counted(passes, 'pass', 'passes')} of {self.layers} layers"
+        return counted(n_iter, "iteration")
 
 
 def _loss_words(div: Divergence, side: str) -> str:

@@ -12,13 +12,13 @@ import pytest
 pytest.importorskip("pyqtgraph")
 
 from phasefold.cli import main  # noqa: E402
+from phasefold.engine.wording import counted  # noqa: E402
 from phasefold.gui import theme  # noqa: E402
 from phasefold.gui.controls import frames_box  # noqa: E402
 from phasefold.gui.sources import demo_audio  # noqa: E402
 from phasefold.gui.views.divergence import DivergenceView  # noqa: E402
 from phasefold.gui.views.spectrogram import SpectrogramView  # noqa: E402
 from phasefold.gui.views.stoi import StoiView  # noqa: E402
-from phasefold.gui.wording import counted  # noqa: E402
 
 FAST = "rtpghi"  # streams in real time on any machine
 WAIT_MS = 60_000

@@ -203,7 +203,6 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 "--init-phase-from is the phase of one recording: give one INPUT file, not a folder"
             )
-
         return run_folder(args, prepare, reconstruct_one)
     if args.output is None:
         raise InputError("give the output file with -o OUT.wav")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasefold.engine.registry import DEFAULT_BLOCK, DEFAULT_LOOKAHEAD
+from phasefold.engine.wording import counted
 from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
-from phasefold.gui.wording import counted
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from phasefold.engine.errors import InputError, PhasefoldError
+from phasefold.engine.wording import counted
 from phasefold.gui.model_files import check_model_file
 from phasefold.gui.sources import SOURCE_FILE, check_file
-from phasefold.gui.wording import counted
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 
 

@@ -32,6 +32,7 @@ from phasefold.engine.runners import WindowStep
 from phasefold.engine.stft import StftConfig, analyze, coverage, overlap_add, synthesize, window
 from phasefold.engine.streaming import pghi
 from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.wording import counted
 
 INITS = ("advance", "rtpghi")
 
@@ -235,7 +236,7 @@ class WindowProcessor(FrameProcessor):
 
     def describe(self) -> str:
         return (
-            f"{self.name} (window of {self.n_window} frame{'s' if self.n_window != 1 else ''}, "
-            f"{self.step.projections} projection{'s' if self.step.projections != 1 else ''} per step, "
+            f"{self.name} (window of {counted(self.n_window, 'frame')}, "
+            f"{counted(self.step.projections, 'projection')} per step, "
             f"{self.init} start)"
         )
