@@ -215,3 +215,27 @@ def test_records_keep_the_default_and_carry_the_rest():
         )
         == StftConfig()
     )
+
+
+def test_the_public_stft_takes_the_configuration():
+    import phasefold
+    from phasefold.engine.errors import InputError
+
+    x = _signal(9000, 11)
+    keywords = dict(window="hann", center=True, convention="librosa")
+    spec = phasefold.stft(x, 512, 2048, **keywords)
+    np.testing.assert_allclose(spec, librosa.stft(x).T, atol=1e-12 * np.abs(spec).max())
+    np.testing.assert_allclose(phasefold.istft(spec, x.size, 512, 2048, **keywords), x, atol=1e-10)
+    array_window = phasefold.stft(x, 512, 2048, window=scipy.signal.get_window("hann", 2048), center=True)
+    np.testing.assert_allclose(
+        array_window, phasefold.stft(x, 512, 2048, window="hann", center=True), atol=1e-12
+    )
+    for bad, word in [
+        ({"window": "kaiser"}, "window"),
+        ({"convention": "x"}, "convention"),
+        ({"win_length": 4096}, "win_length"),
+    ]:
+        with pytest.raises(InputError, match=word):
+            phasefold.stft(x, 512, 2048, **bad)
+    with pytest.raises(InputError, match="shorter than one frame"):
+        phasefold.stft(x[:100], 512, 2048, center=False)
