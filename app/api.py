@@ -16,13 +16,45 @@ from phasefold.engine.stft import istft as _istft
 from phasefold.engine.stft import stft as _stft
 
 
-def _config(hop: int, n_fft: int) -> StftConfig:
+def _config(hop: int, n_fft: int, **options) -> StftConfig:
+    """The STFT configuration of the keywords (engine.stft.StftConfig), one clear line for a bad one."""
     from phasefold.engine.errors import InputError
 
+    win = options.get("window", "sqrt-hann")
+    if not isinstance(win, str):
+        win = tuple(float(v) for v in number_array(win, "window").ravel())
+    win_length = options.get("win_length")
     try:
-        return StftConfig(n_fft=whole(n_fft, "n_fft", 1), hop=whole(hop, "hop", 1))
+        return StftConfig(
+            n_fft=whole(n_fft, "n_fft", 1),
+            hop=whole(hop, "hop", 1),
+            **{
+                **options,
+                "window": win,
+                "win_length": None if win_length is None else whole(win_length, "win_length", 1),
+            },
+        )
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+#: what ``stft`` and ``istft`` say of their configuration keywords (one description, both docstrings)
+_CONFIG_DOC = """    win_length : int, optional
+        Window length in samples (default n_fft), the window centred in the frame with zeros around it.
+    window : str or array, default "sqrt-hann"
+        "sqrt-hann" (the square root of a periodic Hann), "hann", "hamming", "blackman", "boxcar" (periodic,
+        as ``scipy.signal.get_window(name, win_length, fftbins=True)``), or the window's samples.
+    center : bool or None, default None
+        None: phasefold's frames (n_fft - hop samples of padding in front, every sample covered n_fft / hop
+        times); True: frame n centred on sample n hop, the signal padded with n_fft // 2 samples of
+        ``pad_mode`` (librosa and torch); False: frame n starts at sample n hop, no padding.
+    pad_mode : str, default "constant"
+        How a centred signal is padded: "constant" (zeros), "reflect", "edge" or "symmetric" (numpy.pad).
+    convention : str, default "tight"
+        The spectrogram's scale: "tight" (the window scaled so that sum_n w(t - n hop)^2 is 1 on average,
+        orthonormal DFT: a tight frame where the window allows one), "librosa" (the window as it is,
+        unnormalised DFT: ``librosa.stft``, ``torch.stft``) or "torch" (``torch.stft(normalized=True)``).
+"""
 
 
 def _finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -33,32 +65,48 @@ def _finite(arr: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
-    """The complex spectrogram of a signal: phasefold's tight-frame STFT A (A^H A = I).
+def stft(
+    signal: np.ndarray,
+    hop: int = HOP,
+    n_fft: int = N_FFT,
+    *,
+    win_length: int | None = None,
+    window: str | np.ndarray = "sqrt-hann",
+    center: bool | None = None,
+    pad_mode: str = "constant",
+    convention: str = "tight",
+) -> np.ndarray:
+    """The complex spectrogram of a signal: by default phasefold's tight-frame STFT A (A^H A = I).
 
-    The window is the periodic sine window (the square root of a periodic Hann) scaled so that the frames
-    form a tight frame; frame n covers samples [n hop, n hop + n_fft) of the signal padded with
-    n_fft - hop zeros in front and enough zeros at the back that every sample is covered n_fft / hop times.
+    The default window is the periodic sine window (the square root of a periodic Hann) scaled so that
+    the frames form a tight frame; frame n covers samples [n hop, n hop + n_fft) of the signal padded
+    with n_fft - hop zeros in front and enough zeros at the back that every sample is covered
+    n_fft / hop times.
+    The keywords give any other STFT: ``phasefold.stft(x, 512, 2048, window="hann", center=True,
+    convention="librosa")`` is ``librosa.stft(x).T``.
 
     Parameters
     ----------
     signal : np.ndarray
         Samples [samples] of a signal at 22050 Hz (``SAMPLE_RATE``); any real dtype.
     hop : int, default 256
-        Hop between frames in samples; n_fft must be a multiple of it.
+        Hop between frames in samples; with phasefold's frames (``center=None``) n_fft must be a multiple
+        of it.
     n_fft : int, default 1024
-        Frame length and FFT size in samples.
-
+        Frame length and FFT size in samples (odd sizes too).
+    {config}
     Returns
     -------
     np.ndarray
-        complex128 [frames, n_fft / 2 + 1], frames = ceil((samples + n_fft - hop) / hop).
+        complex128 [frames, n_fft // 2 + 1]: frames = ceil((samples + n_fft - hop) / hop) with phasefold's
+        frames, 1 + (samples + 2 (n_fft // 2) - n_fft) // hop centred, 1 + (samples - n_fft) // hop not.
 
     Raises
     ------
     phasefold.engine.errors.InputError
-        ``hop`` and ``n_fft`` that make no tight frame (n_fft not a multiple of hop, non-positive sizes,
-        not whole numbers); a signal that is not a 1-D array of real numbers (None, strings, ragged lists,
+        A configuration no STFT has (non-positive or non-whole sizes, n_fft not a multiple of hop with
+        phasefold's frames, a hop longer than the window, an unknown window, pad mode or convention); a
+        signal that is not a 1-D array of real numbers (None, strings, ragged lists,
         complex or boolean values), or holds NaN or infinite samples.
 
     Examples
@@ -72,15 +120,39 @@ def stft(signal: np.ndarray, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
     """
     from phasefold.engine.errors import InputError
 
-    cfg = _config(hop, n_fft)
+    cfg = _config(
+        hop,
+        n_fft,
+        win_length=win_length,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        convention=convention,
+    )
     x = number_array(signal, "signal")
     if x.ndim != 1:
         raise InputError(f"signal must be 1-D samples [samples], got shape {list(x.shape)}")
+    try:
+        cfg.n_frames(x.size)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return _stft(_finite(x.astype(np.float64), "signal"), cfg)
 
 
-def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_FFT) -> np.ndarray:
-    """The inverse of ``stft``, which is also its adjoint A^H (the STFT is a tight frame).
+def istft(
+    spectrogram: np.ndarray,
+    length: int,
+    hop: int = HOP,
+    n_fft: int = N_FFT,
+    *,
+    win_length: int | None = None,
+    window: str | np.ndarray = "sqrt-hann",
+    center: bool | None = None,
+    pad_mode: str = "constant",
+    convention: str = "tight",
+) -> np.ndarray:
+    """The inverse of ``stft``: by default its adjoint A^H (the default STFT is a tight frame), for any other
+    configuration the canonical dual window (least squares, as ``librosa.istft``).
 
     Parameters
     ----------
@@ -92,16 +164,16 @@ def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_F
         Hop between frames in samples, as given to ``stft``.
     n_fft : int, default 1024
         Frame length in samples, as given to ``stft``.
-
+    {config}
     Returns
     -------
     np.ndarray
-        float64 [length], at 22050 Hz.
+        float64 [length]; samples no window reaches (a tail that no frame covers) are zeros.
 
     Raises
     ------
     phasefold.engine.errors.InputError
-        ``hop`` and ``n_fft`` that make no tight frame; a spectrogram that is not a [frames, n_fft / 2 + 1]
+        A configuration no STFT has (as ``stft``); a spectrogram that is not a [frames, n_fft / 2 + 1]
         array of numbers or holds NaN or infinite values; a ``length`` that is not a whole number >= 0 or
         more samples than the frames hold.
 
@@ -114,7 +186,15 @@ def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_F
     """
     from phasefold.engine.errors import InputError
 
-    cfg = _config(hop, n_fft)
+    cfg = _config(
+        hop,
+        n_fft,
+        win_length=win_length,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        convention=convention,
+    )
     spec = number_array(spectrogram, "spectrogram", complex_ok=True)
     if spec.ndim != 2 or spec.shape[1] != cfg.n_bins:
         raise InputError(
@@ -126,6 +206,10 @@ def istft(spectrogram: np.ndarray, length: int, hop: int = HOP, n_fft: int = N_F
         return _istft(_finite(spec, "spectrogram"), cfg, n)
     except ValueError as exc:
         raise InputError(f"length {n}: {exc}") from None
+
+
+for _function in (stft, istft):  # the configuration keywords' one description, in both docstrings
+    _function.__doc__ = _function.__doc__.replace("    {config}\n", _CONFIG_DOC)
 
 
 def list_methods(streaming: bool = False) -> list[str]:

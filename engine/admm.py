@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from phasefold.engine.proxes import Prox
-from phasefold.engine.stft import StftConfig, analyze, coverage, synthesize
+from phasefold.engine.stft import StftConfig, analyze, coverage, padded_samples, synthesize
 
 COVERAGE_EPS = 1e-8
 
@@ -35,10 +35,22 @@ def _span_setup(
 
 
 def _project(
-    x: np.ndarray, fixed: np.ndarray, free_gain: np.ndarray, spectra: np.ndarray, cfg: StftConfig
+    x: np.ndarray,
+    fixed: np.ndarray,
+    free_gain: np.ndarray,
+    spectra: np.ndarray,
+    cfg: StftConfig,
+    inside: slice | None,
 ) -> np.ndarray:
-    """Least-squares synthesis of ``spectra`` on the free samples; committed samples kept."""
-    return fixed * x + free_gain * synthesize(spectra, cfg)
+    """Least-squares synthesis of ``spectra`` on the free samples; committed samples kept. An offline span
+    (``inside``: the signal's samples) centred with a ``pad_mode`` other than zeros has its padding made
+    again from the new signal, as librosa's stft pads each iterate."""
+    x = fixed * x + free_gain * synthesize(spectra, cfg)
+    if inside is not None and cfg.pad_mode != "constant":
+        signal = x[inside]
+        x[: inside.start] = padded_samples(signal, -inside.start, 0, cfg)
+        x[inside.stop :] = padded_samples(signal, signal.size, signal.size + x.size - inside.stop, cfg)
+    return x
 
 
 def _root_near(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -56,6 +68,7 @@ def admm_iterations(
     rho: float,
     n_iter: int,
     cfg: StftConfig,
+    inside: slice | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``n_iter`` ADMM iterations on a span; returns (x [S], lam [2, W, K]) in float64.
 
@@ -81,14 +94,20 @@ def admm_iterations(
         v = z - lam_c / rho
         if d == 2.0:
             v = _root_near(v, spec)
-        x = _project(x, fixed, free_gain, v, cfg)
+        x = _project(x, fixed, free_gain, v, cfg, inside)
         spec = analyze(x, cfg)
         lam_c = lam_c + rho * ((spec if d == 1.0 else spec * spec) - z)
     return x, np.stack([lam_c.real, lam_c.imag])
 
 
 def gla_iterations(
-    mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, n_iter: int, momentum: float, cfg: StftConfig
+    mag: np.ndarray,
+    x: np.ndarray,
+    fixed: np.ndarray,
+    n_iter: int,
+    momentum: float,
+    cfg: StftConfig,
+    inside: slice | None = None,
 ) -> np.ndarray:
     """Griffin-Lim (momentum 0) or fast Griffin-Lim (Perraudin et al. 2013) on a span; returns x [S].
 
@@ -105,7 +124,7 @@ def gla_iterations(
         a = np.abs(spec)
         with np.errstate(divide="ignore", invalid="ignore"):
             phase = np.where(a > 0, spec / a, 1.0)
-        x = _project(prev, fixed, free_gain, target * phase, cfg)
+        x = _project(prev, fixed, free_gain, target * phase, cfg, inside)
         z = x + momentum * (x - prev) if momentum else x
         prev = x
     return prev

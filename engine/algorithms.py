@@ -22,7 +22,7 @@ from phasefold.engine.admm import admm_iterations, gla_iterations
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.errors import InputError
 from phasefold.engine.proxes import Prox
-from phasefold.engine.stft import StftConfig, istft, pad_signal, stft
+from phasefold.engine.stft import StftConfig, adjoint, istft, pad_signal, signal_slice, stft, window_scale
 
 FLOOR = 1e-6
 PUBLISHED_RHO = 0.1
@@ -100,10 +100,17 @@ def _amplitude(mag: np.ndarray, cfg: StftConfig) -> np.ndarray:
 def _padded(x: np.ndarray, cfg: StftConfig) -> tuple[np.ndarray, np.ndarray, slice]:
     """The padded span of an offline signal, its ``fixed`` mask (1 on the padding) and the signal slice."""
     span = pad_signal(x, cfg)
-    inside = slice(cfg.pad, cfg.pad + x.shape[-1])
+    inside = signal_slice(x.shape[-1], cfg)
     fixed = np.ones_like(span)
     fixed[inside] = 0.0
     return span, fixed, inside
+
+
+def _signal(span: np.ndarray, inside: slice, length: int) -> np.ndarray:
+    """The signal's ``length`` samples of a span (zeros on a tail no frame covers)."""
+    out = np.zeros(length)
+    out[: inside.stop - inside.start] = span[inside]
+    return out
 
 
 def gla(
@@ -117,7 +124,7 @@ def gla(
 ) -> np.ndarray:
     """Griffin-Lim (momentum 0) or fast Griffin-Lim (momentum 0.99) from a random phase (or ``init``)."""
     span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
-    return gla_iterations(mag, span, fixed, n_iter, momentum, cfg)[inside]
+    return _signal(gla_iterations(mag, span, fixed, n_iter, momentum, cfg, inside), inside, length)
 
 
 def admm(
@@ -133,24 +140,30 @@ def admm(
     """ADMM for phase retrieval with a Bregman loss (its prox given), zero dual start, from a random phase
     (or ``init``)."""
     span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
-    x, _ = admm_iterations(mag, span, fixed, None, prox, rho, n_iter, cfg)
-    return x[inside]
+    x, _ = admm_iterations(mag, span, fixed, None, prox, rho, n_iter, cfg, inside)
+    return _signal(x, inside, length)
 
 
 def published_rho(div: Divergence, cfg: StftConfig) -> float:
-    """rho = 0.1 of the published code, carried over to our STFT scale.
+    """rho = 0.1 of the published code, carried over to the configuration's scale.
 
-    The published code uses an unnormalised DFT and an unscaled sine window, whose coefficients are
-    s = N / sqrt(2 H) times ours; for a loss homogeneous of degree beta in r = |X|^d the same u-step
-    needs rho * s^(d (2 - beta)) here (quadratic loss: rho unchanged).
+    The published code uses an unnormalised DFT and an unscaled window, whose coefficients are
+    s = sqrt(N sum v^2) / ||w|| times ours (v the unscaled window, w ours: N / sqrt(2 H) for the default
+    tight frame, 1 in librosa's convention); for a loss homogeneous of degree beta in r = |X|^d the same
+    u-step needs rho * s^(d (2 - beta)) here (quadratic loss: rho unchanged).
     """
-    s = cfg.n_fft / np.sqrt(2.0 * cfg.hop)
+    if cfg.tight:  # the same value, written as it always was
+        s = cfg.n_fft / np.sqrt(2.0 * cfg.hop)
+    else:
+        s = np.sqrt(cfg.n_fft) / window_scale(cfg)
     return float(PUBLISHED_RHO * s ** (cfg.power * (2.0 - div.beta)))
 
 
 def _hermitian_weights(cfg: StftConfig) -> np.ndarray:
     c = np.full(cfg.n_bins, 2.0)
-    c[0] = c[-1] = 1.0
+    c[0] = 1.0
+    if cfg.n_fft % 2 == 0:  # the Nyquist bin is its own mirror only for an even N
+        c[-1] = 1.0
     return c
 
 
@@ -180,7 +193,7 @@ def gradient(x: np.ndarray, mag: np.ndarray, cfg: StftConfig, div: Divergence, s
     est = a**d
     r = _floored(np.asarray(mag, dtype=np.float64), mag, cfg)
     g = div.dloss(est, r, side)
-    return (d / 2.0) * istft(a ** (d - 2.0) * spec * g, cfg, x.shape[-1])
+    return (d / 2.0) * adjoint(a ** (d - 2.0) * spec * g, cfg, x.shape[-1])
 
 
 def gradient_descent(
