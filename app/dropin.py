@@ -248,18 +248,17 @@ def _ours(frames: np.ndarray, cfg: StftConfig, n_iter: int, momentum: float, len
     """phasefold's default: the PGHI start, then (fast) Griffin-Lim on the compiled backend (the numpy
     iterations where it is missing, or for a pad mode other than zeros, which re-pads every iterate)."""
     from phasefold.engine import backends
-    from phasefold.engine.streaming.pghi import integrate, offline_phases
 
     if cfg.pad_mode != "constant" or not backends.wants_compiled("auto"):
         from phasefold.engine.algorithms import gla
+        from phasefold.engine.pghi import phases
 
-        return gla(
-            frames, cfg, n_iter, 0, length, momentum, init=offline_phases(frames, cfg, integrate_fn=integrate)
-        )
-    from phasefold.engine.compiled.pghi import integrate_compiled
+        return gla(frames, cfg, n_iter, 0, length, momentum, init=phases(frames, cfg))
+    from phasefold.engine.compiled.pghi import offline_phases
     from phasefold.engine.registry import lookup
     from phasefold.engine.runners import offline_runner
 
-    start = offline_phases(frames, cfg, integrate_fn=integrate_compiled)
     spec = replace(lookup("fgla"), momentum=float(momentum))
-    return offline_runner(spec, backends.COMPILED).run(frames, cfg, n_iter, 0, length, start)
+    return offline_runner(spec, backends.COMPILED).run(
+        frames, cfg, n_iter, 0, length, offline_phases(frames, cfg)
+    )

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Callable
 
 import numpy as np
 from phasefold.engine.stft import StftConfig, window
@@ -133,36 +132,6 @@ def integrate(
                 remaining -= 1
                 heapq.heappush(heap, (-lc[nb], 1, nb))
     return np.asarray(out)
-
-
-def offline_phases(
-    r: np.ndarray,
-    cfg: StftConfig,
-    tol: float = DEFAULT_TOL,
-    seed: int = 0,
-    integrate_fn: Callable[..., np.ndarray] = integrate,
-) -> np.ndarray:
-    """PGHI over a whole spectrogram r [F, K]: the phases [F, K] (our convention) of RTPGHI variant (1) run
-    at every frame (frame n integrated from frame n - 1 with the centred frequency derivative, the last
-    frame with the backward one, silence before the first), as ``PghiState`` runs it frame by frame; the
-    offline start of phasefold.griffinlim. ``integrate_fn``: ``integrate`` or its compiled twin
-    (engine.compiled.pghi.integrate_compiled, the same phases)."""
-    logs = log_magnitude(r, cfg)
-    n_frames, n_bins = logs.shape
-    hist = np.concatenate([np.full((2, n_bins), np.log(_TINY)), logs])  # frames -2, -1, 0 .. F - 1
-    tgrad = time_gradient(hist, cfg)
-    rng = np.random.default_rng(seed)
-    phase = np.zeros(n_bins)
-    out = np.empty((n_frames, n_bins))
-    for n in range(n_frames):
-        j = n + 2  # frame n's row of hist
-        if n + 1 < n_frames:
-            fgrad = freq_gradient(hist[j - 1], hist[j], hist[j + 1], cfg, causal=False)
-        else:
-            fgrad = freq_gradient(hist[j - 2], hist[j - 1], hist[j], cfg, causal=True)
-        phase = integrate_fn(hist[j - 1], hist[j], tgrad[j - 1], tgrad[j], fgrad, phase, rng, tol)
-        out[n] = phase
-    return from_centred(out)
 
 
 class PghiState:
