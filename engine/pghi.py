@@ -7,7 +7,7 @@ centred inside, one-sided at the two ends). The heap holds every coefficient abo
 largest: the largest not yet done starts at phase 0, and each coefficient popped (largest first) gives its
 four neighbours their phase by the trapezoid rule, along time with the time derivative and along
 frequency with the frequency derivative. Coefficients at or below the tolerance get a uniform random
-phase (seeded). ``phases`` is the numpy reference (heapq); engine.compiled.pghi.offline_integrate the same
+phase (seeded). ``phases`` is the numpy reference (heapq); engine.compiled.pghi.offline_phases the same
 heap compiled (the same pops, the same phases).
 """
 
@@ -17,7 +17,13 @@ import heapq
 
 import numpy as np
 from phasefold.engine.stft import StftConfig
-from phasefold.engine.streaming.pghi import DEFAULT_TOL, from_centred, gamma, log_magnitude, time_gradient
+from phasefold.engine.streaming.pghi import from_centred, gamma, log_magnitude, time_gradient
+
+#: coefficients at or below this fraction of the largest get a random phase (-60 dB): on the validation
+#: split (librosa's magnitudes, 1024 / 256 and 2048 / 512, then 32 FGLA iterations) the scores are those
+#: of RTPGHI's 1e-6 (SC -35.90 / -36.11 dB against -35.90 / -36.12, PESQ 4.463 / 4.116 against 4.459 / 4.107)
+#: in 30 to 40 % less time; 1e-2 loses 0.8 to 1 dB
+OFFLINE_TOL = 1e-3
 
 
 def gradients(r: np.ndarray, cfg: StftConfig, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -36,7 +42,14 @@ def random_draws(logs: np.ndarray, abstol: float, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0.0, 2.0 * np.pi, int(np.count_nonzero(logs <= abstol)))
 
 
-def phases(r: np.ndarray, cfg: StftConfig, tol: float = DEFAULT_TOL, seed: int = 0) -> np.ndarray:
+def start_order(logs: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """The row-major indices of the coefficients above the tolerance, largest first: where each new start
+    of the heap is looked for."""
+    above = np.flatnonzero(~small)
+    return above[np.argsort(-logs.flat[above])]
+
+
+def phases(r: np.ndarray, cfg: StftConfig, tol: float = OFFLINE_TOL, seed: int = 0) -> np.ndarray:
     """The PGHI phases [F, K] (our convention) of measurements r [F, K]: the numpy reference (module doc)."""
     logs, tgrad, fgrad, abstol = gradients(r, cfg, tol)
     n_frames, n_bins = logs.shape
@@ -44,7 +57,7 @@ def phases(r: np.ndarray, cfg: StftConfig, tol: float = DEFAULT_TOL, seed: int =
     small = logs <= abstol
     out[small] = random_draws(logs, abstol, seed)
     done = small.copy()
-    order = np.argsort(-logs, axis=None, kind="stable")  # the next start: the largest not yet done
+    order = start_order(logs, small)
     first = 0
     heap: list[tuple[float, int]] = []
     while True:

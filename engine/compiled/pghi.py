@@ -305,15 +305,15 @@ def _offline_heap(logs, tgrad, fgrad, order, done, out):
                 size = _push(keys, codes, size, -logs[nn, kk], nn * n_bins + kk)
 
 
-def offline_phases(r: np.ndarray, cfg: StftConfig, tol: float = DEFAULT_TOL, seed: int = 0) -> np.ndarray:
-    """engine.pghi.phases compiled: the same phases [F, K] (our convention)."""
-    from phasefold.engine.pghi import gradients, random_draws
+def offline_phases(r: np.ndarray, cfg: StftConfig, tol: float | None = None, seed: int = 0) -> np.ndarray:
+    """engine.pghi.phases compiled: the same phases [F, K] (our convention); tol None: its OFFLINE_TOL."""
+    from phasefold.engine.pghi import OFFLINE_TOL, gradients, random_draws, start_order
     from phasefold.engine.streaming.pghi import from_centred
 
-    logs, tgrad, fgrad, abstol = gradients(r, cfg, tol)
+    logs, tgrad, fgrad, abstol = gradients(r, cfg, OFFLINE_TOL if tol is None else tol)
     out = np.zeros(logs.shape)
     done = logs <= abstol
     out[done] = random_draws(logs, abstol, seed)
-    order = np.argsort(-logs, axis=None, kind="stable").astype(np.int64)
+    order = start_order(logs, done)
     _offline_heap(logs, tgrad, fgrad, order, done, out)
     return from_centred(out)

@@ -1,0 +1,164 @@
+"""phasefold.griffinlim against librosa.griffinlim on librosa's own magnitudes (issue 31's acceptance).
+
+    python -m benchmarks.griffinlim_vs_librosa [--split test] [--rounds 3] [--iterations 32]
+
+For each configuration (n_fft 1024 / hop 256 and librosa's defaults 2048 / 512) and each file of the split
+(read at 22050 Hz, as ``phasefold evaluate`` reads them, float32 as librosa.load gives them):
+S = abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) (centred, Hann, librosa's scale), then
+librosa.griffinlim(S, n_iter=32, hop_length=hop, n_fft=n_fft, random_state=i) (file i) and
+phasefold.griffinlim with the same arguments (its default start). Printed per configuration, as means
+over the files: spectral convergence against S (dB, with librosa's STFT), STOI, PESQ-WB, the RMS of
+phasefold's output over librosa's, the lag of each output against the original (the cross-correlation's
+peak within +-hop samples; the largest over the files), whether the lengths are librosa's, and the CPU time
+(time.thread_time, one thread: NUMBA_NUM_THREADS, OMP, MKL and OpenBLAS threads 1) and wall time of all
+files: the median of ``--rounds`` rounds, each round timing both functions on every file in turn
+(interleaved), after one untimed call that compiles (or loads) the kernels.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy and numba are imported: one thread everywhere
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+CONFIGS = ((1024, 256), (2048, 512))
+RATE = 22050
+
+
+def lag(ref: np.ndarray, est: np.ndarray, max_lag: int) -> int:
+    """The lag of ``est`` against ``ref`` in samples: the peak of their cross-correlation's magnitude within
+    +-max_lag (magnitudes do not tell a signal from its negative)."""
+    n = min(ref.size, est.size)
+    a, b = ref[:n].astype(np.float64), est[:n].astype(np.float64)
+    lags = np.arange(-max_lag, max_lag + 1)
+    corr = [np.dot(a[max(0, -k) : n - max(0, k)], b[max(0, k) : n - max(0, -k)]) for k in lags]
+    return int(lags[int(np.argmax(np.abs(corr)))])
+
+
+def spectral_convergence(y: np.ndarray, S: np.ndarray, n_fft: int, hop: int) -> float:
+    import librosa
+
+    rebuilt = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+    return float(20.0 * np.log10(np.linalg.norm(rebuilt - S) / np.linalg.norm(S)))
+
+
+def timed(fn, *args, **kwargs) -> tuple[np.ndarray, float, float]:
+    """(output, thread CPU seconds, wall seconds) of one call."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    out = fn(*args, **kwargs)
+    return out, time.thread_time() - c0, time.perf_counter() - t0
+
+
+def measure(split: str, rounds: int, n_iter: int) -> list[dict]:
+    import librosa
+    import phasefold
+    from phasefold.engine.dataset import split_files
+    from phasefold.engine.evaluation import one_thread, pesq_wb, stoi
+    from phasefold.engine.inputs import load_audio
+
+    files = split_files(split)
+    if not files:
+        raise SystemExit(f"no {split} files: the shared data folder is missing")
+    signals = [load_audio(f, RATE)[0].astype(np.float32) for f in files]
+    rows = []
+    with one_thread():
+        for n_fft, hop in CONFIGS:
+            mags = [np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) for y in signals]
+            kw = dict(n_iter=n_iter, hop_length=hop, n_fft=n_fft)
+            runs = {
+                "librosa": lambda S, i, kw=kw: librosa.griffinlim(S, random_state=i, **kw),
+                "phasefold": lambda S, i, kw=kw: phasefold.griffinlim(S, **kw),
+            }
+            runs["phasefold"](mags[0], 0)  # compile (or load) the kernels: not timed
+            cpu = {name: [] for name in runs}
+            wall = {name: [] for name in runs}
+            outs: dict[str, list[np.ndarray]] = {}
+            for _ in range(rounds):
+                totals = {name: [0.0, 0.0] for name in runs}
+                for i, S in enumerate(mags):
+                    for name, fn in runs.items():
+                        y, c, w = timed(fn, S, i)
+                        totals[name][0] += c
+                        totals[name][1] += w
+                        outs.setdefault(name, [None] * len(mags))[i] = y
+                for name in runs:
+                    cpu[name].append(totals[name][0])
+                    wall[name].append(totals[name][1])
+            scores = {name: [] for name in runs}
+            for name in runs:
+                for y, S, ref in zip(outs[name], mags, signals, strict=True):
+                    n = min(y.size, ref.size)
+                    scores[name].append(
+                        (
+                            spectral_convergence(y, S, n_fft, hop),
+                            stoi(ref[:n], y[:n], RATE),
+                            pesq_wb(ref[:n].astype(np.float64), y[:n].astype(np.float64), RATE),
+                            lag(ref, y, hop),
+                        )
+                    )
+            rms = [
+                float(np.sqrt(np.mean(a.astype(np.float64) ** 2) / np.mean(b.astype(np.float64) ** 2)))
+                for a, b in zip(outs["phasefold"], outs["librosa"], strict=True)
+            ]
+            same_length = all(
+                a.shape == b.shape for a, b in zip(outs["phasefold"], outs["librosa"], strict=True)
+            )
+            for name in runs:
+                s = np.array(scores[name])
+                rows.append(
+                    {
+                        "config": f"{n_fft} / {hop}",
+                        "function": name,
+                        "sc_db": float(s[:, 0].mean()),
+                        "stoi": float(s[:, 1].mean()),
+                        "pesq": float(s[:, 2].mean()),
+                        "max_abs_lag": int(np.abs(s[:, 3]).max()),
+                        "rms_ratio": (float(np.mean(rms)), float(min(rms)), float(max(rms)))
+                        if name == "phasefold"
+                        else None,
+                        "same_length": same_length,
+                        "cpu_s": float(np.median(cpu[name])),
+                        "wall_s": float(np.median(wall[name])),
+                    }
+                )
+    return rows
+
+
+def markdown(rows: list[dict], n_files: int, n_iter: int) -> str:
+    lines = [
+        f"| n_fft / hop | function ({n_iter} iterations) | SC (dB) | STOI | PESQ | RMS / librosa's (mean, "
+        "min-max) | largest lag | librosa's length | CPU s | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rms = "1" if r["rms_ratio"] is None else "{:.3f} ({:.3f}-{:.3f})".format(*r["rms_ratio"])
+        length = "yes" if r["same_length"] else "NO"
+        lines.append(
+            f"| {r['config']} | {r['function']} | {r['sc_db']:.2f} | {r['stoi']:.3f} | {r['pesq']:.3f} "
+            f"| {rms} | {r['max_abs_lag']} | {length} | {r['cpu_s']:.3f} | {r['wall_s']:.3f} |"
+        )
+    return (
+        "\n".join(lines) + f"\n\n(means over {n_files} files; CPU and wall: all files, median of the rounds)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=("test", "validation", "train"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=32)
+    args = parser.parse_args(argv)
+    from phasefold.engine.dataset import split_files
+
+    rows = measure(args.split, args.rounds, args.iterations)
+    print(markdown(rows, len(split_files(args.split)), args.iterations))
+
+
+if __name__ == "__main__":
+    main()
