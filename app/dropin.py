@@ -112,7 +112,7 @@ def griffinlim(
     >>> bool(np.linalg.norm(S2 - S) < 0.05 * np.linalg.norm(S))
     True
     """
-    rng = _generator(random_state) if init == "random" else None
+    rng = _generator(random_state)  # checked whatever the start, as librosa does
     if init not in INITS:
         raise InputError(f"init must be one of 'pghi', 'random' or None, not {init!r}")
     if not isinstance(momentum, numbers.Real) or isinstance(momentum, bool) or not np.isfinite(momentum):
@@ -134,7 +134,7 @@ def griffinlim(
     out_dtype = _real_dtype(mag, dtype)
 
     items = mag.reshape(-1, n_bins, n_frames)
-    if rng is not None:  # librosa's draws: one uniform per coefficient of S, in S's own layout
+    if init == "random":  # librosa's draws: one uniform per coefficient of S, in S's own layout
         phases = (2.0 * np.pi * rng.random(size=mag.shape)).reshape(items.shape)
     out = np.zeros((items.shape[0], out_length), dtype=out_dtype)
     for i, item in enumerate(items):
@@ -144,7 +144,7 @@ def griffinlim(
         else:
             from phasefold.engine.algorithms import gla
 
-            start = np.zeros(frames.shape) if rng is None else phases[i].T
+            start = np.zeros(frames.shape) if init is None else phases[i].T
             y = gla(frames, cfg, n_iter, 0, run_length, momentum, init=start)
         n = min(out_length, y.size)
         out[i, :n] = y[:n]
