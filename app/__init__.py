@@ -10,7 +10,7 @@ The library API (no torch, no Qt):
 - ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT (any other
   configuration by keywords);
 - ``phasefold.griffinlim(S, ...)``: a drop-in for ``librosa.griffinlim`` (its signature and layout), with a
-  PGHI start by default.
+  PGHI start by default; ``phasefold.GriffinLim``: torchaudio's ``transforms.GriffinLim`` on numpy arrays.
 
 - ``phasefold.SAMPLE_RATE``: 22050, the sample rate of the default STFT; ``phasefold.__version__``: the
   version of this package.
@@ -26,7 +26,7 @@ from phasefold._version import __version__
 
 if TYPE_CHECKING:
     from phasefold.api import istft, list_methods, load_model, reconstruct, stft
-    from phasefold.dropin import griffinlim
+    from phasefold.dropin import GriffinLim, griffinlim
     from phasefold.engine.streaming import Stream
 
 _LAZY = {
@@ -37,6 +37,7 @@ _LAZY = {
     "stft": "phasefold.api",
     "istft": "phasefold.api",
     "griffinlim": "phasefold.dropin",
+    "GriffinLim": "phasefold.dropin",
     "SAMPLE_RATE": "phasefold.api",
 }
 
@@ -51,6 +52,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "GriffinLim",
     "SAMPLE_RATE",
     "Stream",
     "__version__",

@@ -1,4 +1,4 @@
-"""Drop-ins for other libraries' phase retrieval: ``phasefold.griffinlim`` for ``librosa.griffinlim`` 0.11.
+"""Drop-ins: ``phasefold.griffinlim`` for ``librosa.griffinlim`` 0.11, ``GriffinLim`` for torchaudio's class.
 
 The STFT is engine.stft's at librosa's configuration (window as librosa makes it, centred or not, pad mode,
 librosa's unnormalised scale), the iterations are engine.admm's (F)GLA span iterations (numpy, float64) or
@@ -262,3 +262,100 @@ def _ours(frames: np.ndarray, cfg: StftConfig, n_iter: int, momentum: float, len
     return offline_runner(spec, backends.COMPILED).run(
         frames, cfg, n_iter, 0, length, offline_phases(frames, cfg)
     )
+
+
+class GriffinLim:
+    """``torchaudio.transforms.GriffinLim``'s constructor and call on numpy arrays (no torch needed):
+    ``GriffinLim(n_fft=1024)(specgram)`` reconstructs a waveform [..., time] from a power spectrogram
+    [..., n_fft // 2 + 1, frames] (``power`` 2: |X|^2, as torchaudio's Spectrogram makes it).
+
+    It is ``griffinlim`` at torchaudio's settings (centred frames, reflect padding, periodic Hann window,
+    hop ``win_length // 2``). As ``griffinlim``, its one deliberate difference is the start:
+    ``rand_init=True`` (torchaudio's default, complex phases from torch's generator) starts from PGHI
+    here; ``rand_init=False`` (torchaudio's start of ones) is torchaudio's algorithm, to rounding.
+
+    Parameters
+    ----------
+    n_fft : int, default 400
+        FFT size.
+    n_iter : int, default 32
+        Iterations.
+    win_length : int, optional
+        Window length; default n_fft.
+    hop_length : int, optional
+        Hop; default win_length // 2.
+    window_fn : callable, optional
+        ``window_fn(win_length, **wkwargs)`` gives the window's samples (``torch.hann_window`` works, as
+        does any function returning an array); default a periodic Hann window.
+    power : float, default 2.0
+        The spectrogram's exponent: magnitudes are ``specgram ** (1 / power)``.
+    wkwargs : dict, optional
+        Keywords for ``window_fn``.
+    momentum : float, default 0.99
+        Fast Griffin-Lim's momentum, in [0, 1) as torchaudio demands.
+    length : int, optional
+        The waveform's samples; default hop * (frames - 1).
+    rand_init : bool, default True
+        True: phasefold's PGHI start; False: torchaudio's start of ones.
+
+    Raises
+    ------
+    phasefold.engine.errors.InputError
+        A momentum outside [0, 1), a power that is not positive, and what ``griffinlim`` refuses (when
+        called).
+
+    Examples
+    --------
+    >>> sr = 16000
+    >>> y = np.sin(2 * np.pi * 300 * np.arange(sr) / sr) * np.hanning(sr)
+    >>> spec = np.abs(phasefold.stft(y, 200, 400, window="hann", center=True, convention="librosa").T) ** 2
+    >>> waveform = phasefold.GriffinLim(n_fft=400)(spec)
+    >>> waveform.shape  # hop * (frames - 1)
+    (16000,)
+    """
+
+    def __init__(
+        self,
+        n_fft: int = 400,
+        n_iter: int = 32,
+        win_length: int | None = None,
+        hop_length: int | None = None,
+        window_fn: Callable | None = None,
+        power: float = 2.0,
+        wkwargs: dict | None = None,
+        momentum: float = 0.99,
+        length: int | None = None,
+        rand_init: bool = True,
+    ) -> None:
+        if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise InputError(f"momentum must be in the range [0, 1), not {momentum!r}")
+        if not isinstance(power, numbers.Real) or not power > 0:
+            raise InputError(f"power must be a positive number, not {power!r}")
+        self.n_fft = whole(n_fft, "n_fft", 2)
+        self.n_iter = whole(n_iter, "n_iter")
+        self.win_length = self.n_fft if win_length is None else whole(win_length, "win_length", 1)
+        self.hop_length = self.win_length // 2 if hop_length is None else whole(hop_length, "hop_length", 1)
+        if window_fn is None:
+            self.window: str | np.ndarray = "hann"
+        else:
+            samples = window_fn(self.win_length, **(wkwargs or {}))
+            self.window = number_array(np.asarray(samples), "window").astype(np.float64)
+        self.power, self.momentum = float(power), float(momentum)
+        self.length, self.rand_init = length, bool(rand_init)
+
+    def __call__(self, specgram: np.ndarray) -> np.ndarray:
+        """The waveform [..., time] of a spectrogram [..., n_fft // 2 + 1, frames] of |X|^power."""
+        spec = _magnitudes(specgram)
+        return griffinlim(
+            spec ** (1.0 / self.power),
+            n_iter=self.n_iter,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            n_fft=self.n_fft,
+            window=self.window,
+            center=True,
+            length=self.length,
+            pad_mode="reflect",
+            momentum=self.momentum,
+            init="pghi" if self.rand_init else None,
+        )

@@ -232,3 +232,46 @@ def test_bad_input_is_one_clear_line(S, kw, words):
     with pytest.raises(InputError, match=words) as caught:
         phasefold.griffinlim(S, **kw)
     assert "\n" not in str(caught.value)
+
+
+def _torchaudio_griffinlim(spec, window, n_fft, hop, win_length, power, n_iter, momentum, length):
+    """torchaudio.functional.griffinlim with rand_init=False (torchaudio 2.x), in torch: the reference."""
+    import torch
+
+    specgram = torch.from_numpy(spec).pow(1 / power)
+    angles = torch.ones(specgram.shape, dtype=torch.complex128)
+    tprev = torch.tensor(0.0, dtype=torch.float64)
+    alpha = momentum / (1 + momentum)
+    kw = dict(n_fft=n_fft, hop_length=hop, win_length=win_length, window=window)
+    for _ in range(n_iter):
+        inverse = torch.istft(specgram * angles, length=length, **kw)
+        rebuilt = torch.stft(inverse, center=True, pad_mode="reflect", return_complex=True, **kw)
+        angles = rebuilt - tprev * alpha if momentum else rebuilt
+        angles = angles / (angles.abs() + 1e-16)
+        tprev = rebuilt
+    return torch.istft(specgram * angles, length=length, **kw).numpy()
+
+
+@pytest.mark.parametrize(("n_fft", "win_length", "momentum"), [(400, None, 0.99), (512, 300, 0.0)])
+def test_torchaudio_style_class_is_torchaudios_algorithm(speech, n_fft, win_length, momentum):
+    import torch
+
+    wl = win_length or n_fft
+    window = torch.hann_window(wl, dtype=torch.float64)
+    spec = np.abs(librosa.stft(speech, n_fft=n_fft, hop_length=wl // 2, win_length=wl)) ** 2
+    ours = phasefold.GriffinLim(
+        n_fft=n_fft, n_iter=4, win_length=win_length, window_fn=torch.hann_window,
+        wkwargs={"dtype": torch.float64}, momentum=momentum, rand_init=False,
+    )(spec)  # fmt: skip
+    expected = _torchaudio_griffinlim(spec, window, n_fft, wl // 2, wl, 2.0, 4, momentum, None)
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, atol=1e-9 * np.abs(expected).max())
+    pghi = phasefold.GriffinLim(n_fft=n_fft, win_length=win_length, n_iter=4)(spec)  # the default start
+    assert pghi.shape == expected.shape
+
+
+def test_torchaudio_style_class_refuses_what_torchaudio_refuses():
+    with pytest.raises(InputError, match="momentum"):
+        phasefold.GriffinLim(momentum=1.0)
+    with pytest.raises(InputError, match="power"):
+        phasefold.GriffinLim(power=0)
