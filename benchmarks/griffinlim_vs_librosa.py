@@ -1,6 +1,11 @@
 """phasefold.griffinlim against librosa.griffinlim on librosa's own magnitudes (issue 31's acceptance).
 
     python -m benchmarks.griffinlim_vs_librosa [--split test] [--rounds 3] [--iterations 32]
+    python -m benchmarks.griffinlim_vs_librosa --candidates [--split validation]
+
+``--candidates`` scores the iterations griffinlim's default could run after its PGHI start (how it was
+chosen, on the validation split): the PGHI phase alone, GLA, FGLA, ADMM-l2 and ADMM-kl at the same n_iter
+(engine's offline runners, compiled backend), beside librosa.griffinlim's random start; no timing.
 
 For each configuration (n_fft 1024 / hop 256 and librosa's defaults 2048 / 512) and each file of the split
 (read at 22050 Hz, as ``phasefold evaluate`` reads them, float32 as librosa.load gives them): S =
@@ -151,6 +156,60 @@ def measure(split: str, rounds: int, n_iter: int) -> list[dict]:
     return rows
 
 
+#: the candidates of ``--candidates``: name -> (registry method, iterations: None for n_iter)
+CANDIDATES = {
+    "PGHI alone": ("fgla", 0),
+    "PGHI + GLA": ("gla", None),
+    "PGHI + FGLA (the default)": ("fgla", None),
+    "PGHI + ADMM-l2": ("admm-l2", None),
+    "PGHI + ADMM-kl": ("admm-kl", None),
+}
+
+
+def candidates(split: str, n_iter: int) -> str:
+    """The ``--candidates`` table: mean SC, STOI and PESQ per configuration and candidate."""
+    import librosa
+    from phasefold.engine.compiled.pghi import offline_phases
+    from phasefold.engine.dataset import split_files
+    from phasefold.engine.evaluation import pesq_wb, stoi
+    from phasefold.engine.inputs import load_audio
+    from phasefold.engine.registry import lookup
+    from phasefold.engine.runners import offline_runner
+    from phasefold.engine.stft import StftConfig
+
+    lines = ["| n_fft / hop | start + iterations | SC (dB) | STOI | PESQ |", "|---|---|---|---|---|"]
+    signals = [load_audio(f, RATE)[0].astype(np.float32) for f in split_files(split)]
+    for n_fft, hop in CONFIGS:
+        cfg = StftConfig(n_fft=n_fft, hop=hop, window="hann", center=True, convention="librosa")
+        scores: dict[str, list[tuple[float, float, float]]] = {}
+        for i, y in enumerate(signals):
+            S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+            frames = np.ascontiguousarray(S.T, dtype=np.float64)
+            start = offline_phases(frames, cfg)
+            theirs = librosa.griffinlim(S, n_iter=n_iter, hop_length=hop, n_fft=n_fft, random_state=i)
+            outs = {"librosa (random start + FGLA)": theirs}
+            length = theirs.size
+            for name, (method, iterations) in CANDIDATES.items():
+                runner = offline_runner(lookup(method), "compiled")
+                k = n_iter if iterations is None else iterations
+                outs[name] = runner.run(frames, cfg, k, 0, length, start).astype(np.float32)
+            for name, out in outs.items():
+                n = min(out.size, y.size)
+                scores.setdefault(name, []).append(
+                    (
+                        spectral_convergence(out, S, n_fft, hop),
+                        stoi(y[:n], out[:n], RATE),
+                        pesq_wb(y[:n].astype(np.float64), out[:n].astype(np.float64), RATE),
+                    )
+                )
+        for name, rows in scores.items():
+            sc, st, pq = np.mean(rows, axis=0)
+            lines.append(f"| {n_fft} / {hop} | {name} | {sc:.2f} | {st:.3f} | {pq:.3f} |")
+    return (
+        "\n".join(lines) + f"\n\n(means over {len(signals)} files of the {split} split, {n_iter} iterations)"
+    )
+
+
 def markdown(rows: list[dict], n_files: int, n_iter: int) -> str:
     lines = [
         f"| n_fft / hop | function ({n_iter} iterations) | SC (dB) | STOI | PESQ | RMS / librosa's (mean, "
@@ -174,8 +233,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="test", choices=("test", "validation", "train"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=32)
+    parser.add_argument("--candidates", action="store_true", help="score the starts and iterations instead")
     args = parser.parse_args(argv)
     from phasefold.engine.dataset import split_files
+
+    if args.candidates:
+        from phasefold.engine.evaluation import one_thread
+
+        with one_thread():
+            print(candidates(args.split, args.iterations))
+        return
 
     rows = measure(args.split, args.rounds, args.iterations)
     print(markdown(rows, len(split_files(args.split)), args.iterations))
