@@ -22,8 +22,8 @@ from phasefold.engine.stft import StftConfig
 
 #: the start phases ``init`` takes: librosa's two and phasefold's own (the default)
 INITS = ("pghi", "random", None)
-#: window names librosa (scipy.signal.get_window) and engine.stft both know, with engine.stft's name
-_NAMED = {"hann": "hann", "hamming": "hamming", "blackman": "blackman", "boxcar": "boxcar"}
+#: window names librosa (scipy.signal.get_window) and engine.stft both know: passed on by name
+_NAMED = ("hann", "hamming", "blackman", "boxcar")
 
 
 def griffinlim(
@@ -113,10 +113,10 @@ def griffinlim(
     True
     """
     rng = _generator(random_state)  # checked whatever the start, as librosa does
-    if init not in INITS:
-        raise InputError(f"init must be one of 'pghi', 'random' or None, not {init!r}")
+    if not (init is None or (isinstance(init, str) and init in INITS)):
+        raise InputError(f"init must be one of 'pghi', 'random' or None, not {_shown(init)}")
     if not isinstance(momentum, numbers.Real) or isinstance(momentum, bool) or not np.isfinite(momentum):
-        raise InputError(f"momentum must be a number, not {momentum!r}")
+        raise InputError(f"momentum must be a number, not {_shown(momentum)}")
     if momentum < 0:
         raise InputError(f"momentum must be >= 0, not {momentum}")
     if momentum > 1:
@@ -151,6 +151,12 @@ def griffinlim(
     return out.reshape(*mag.shape[:-2], out_length)
 
 
+def _shown(value: object) -> str:
+    """A value in an error line: its repr where short and on one line, else its type's name."""
+    text = repr(value)
+    return text if len(text) <= 60 and "\n" not in text else type(value).__name__
+
+
 def _generator(random_state) -> np.random.RandomState | np.random.Generator:
     """librosa's generator of the random start: an int seeds a RandomState, None is default_rng()."""
     if random_state is None:
@@ -160,7 +166,7 @@ def _generator(random_state) -> np.random.RandomState | np.random.Generator:
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
     raise InputError(
-        f"random_state must be None, an int, a numpy RandomState or Generator, not {random_state!r}"
+        f"random_state must be None, an int, a numpy RandomState or Generator, not {_shown(random_state)}"
     )
 
 
@@ -182,7 +188,7 @@ def _window(window, win_length: int) -> str | tuple[float, ...]:
     import scipy.signal
 
     if isinstance(window, str) and window in _NAMED:
-        return _NAMED[window]
+        return window
     try:
         if callable(window):
             samples = window(win_length)
@@ -192,7 +198,7 @@ def _window(window, win_length: int) -> str | tuple[float, ...]:
             samples = window
         samples = number_array(samples, "window").astype(np.float64)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"window {window!r}: {exc}") from None
+        raise InputError(f"window {_shown(window)}: {exc}") from None
     if samples.shape != (win_length,):
         raise InputError(f"the window has shape {list(samples.shape)}, not win_length [{win_length}]")
     return tuple(samples.tolist())
@@ -204,7 +210,7 @@ def _config(n_fft: int, hop_length, win_length, window, center, pad_mode) -> Stf
     if hop_length is None and hop < 1:
         raise InputError(f"win_length {win_length} is too short for the default hop (win_length // 4)")
     if not isinstance(center, (bool, np.bool_)):
-        raise InputError(f"center must be True or False, not {center!r}")
+        raise InputError(f"center must be True or False, not {_shown(center)}")
     name = _window(window, win_length)
     try:
         return StftConfig(
@@ -232,12 +238,12 @@ def _run_length(out_length: int, natural: int, n_frames: int, cfg: StftConfig) -
 
 
 def _real_dtype(mag: np.ndarray, dtype) -> np.dtype:
-    """librosa's output dtype: the one asked for, else float32 for float32 or float16 S, else float64"""
+    """librosa's output dtype: the one asked for, else float32 for float32 or float16 S, else float64."""
     if dtype is not None:
         try:
             out = np.dtype(dtype)
         except TypeError as exc:
-            raise InputError(f"dtype {dtype!r}: {exc}") from None
+            raise InputError(f"dtype {_shown(dtype)}: {exc}") from None
         if out.kind != "f":
             raise InputError(f"dtype must be a real floating type, not {out}")
         return out
@@ -328,9 +334,9 @@ class GriffinLim:
         rand_init: bool = True,
     ) -> None:
         if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise InputError(f"momentum must be in the range [0, 1), not {momentum!r}")
+            raise InputError(f"momentum must be in the range [0, 1), not {_shown(momentum)}")
         if not isinstance(power, numbers.Real) or not power > 0:
-            raise InputError(f"power must be a positive number, not {power!r}")
+            raise InputError(f"power must be a positive number, not {_shown(power)}")
         self.n_fft = whole(n_fft, "n_fft", 2)
         self.n_iter = whole(n_iter, "n_iter")
         self.win_length = self.n_fft if win_length is None else whole(win_length, "win_length", 1)
