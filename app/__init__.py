@@ -7,7 +7,10 @@ The library API (no torch, no Qt):
   ``push(frames [k, 513]) -> audio [k * hop]``, ``flush()``, ``reset()``, ``latency_ms``);
 - ``phasefold.reconstruct(magnitudes, method=..., hop=..., iterations=...)``: offline reconstruction;
 - ``phasefold.load_model(path_or_name)``, ``phasefold.list_methods()``;
-- ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT.
+- ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT (any other
+  configuration by keywords);
+- ``phasefold.griffinlim(S, ...)``: a drop-in for ``librosa.griffinlim`` (its signature and layout), with a
+  PGHI start by default; ``phasefold.GriffinLim``: torchaudio's ``transforms.GriffinLim`` on numpy arrays.
 
 - ``phasefold.SAMPLE_RATE``: 22050, the sample rate of the default STFT; ``phasefold.__version__``: the
   version of this package.
@@ -23,6 +26,7 @@ from phasefold._version import __version__
 
 if TYPE_CHECKING:
     from phasefold.api import istft, list_methods, load_model, reconstruct, stft
+    from phasefold.dropin import GriffinLim, griffinlim
     from phasefold.engine.streaming import Stream
 
 _LAZY = {
@@ -32,6 +36,8 @@ _LAZY = {
     "list_methods": "phasefold.api",
     "stft": "phasefold.api",
     "istft": "phasefold.api",
+    "griffinlim": "phasefold.dropin",
+    "GriffinLim": "phasefold.dropin",
     "SAMPLE_RATE": "phasefold.api",
 }
 
@@ -46,9 +52,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "GriffinLim",
     "SAMPLE_RATE",
     "Stream",
     "__version__",
+    "griffinlim",
     "istft",
     "list_methods",
     "load_model",

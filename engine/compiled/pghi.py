@@ -272,3 +272,48 @@ class CompiledRtpghiProcessor(RtpghiProcessor):
         out = self._run(logs, amps, state, abstols, integrate, draws)
         self._frames_in += b
         return out
+
+
+@kernel
+def _offline_heap(logs, tgrad, fgrad, order, done, out):
+    """engine.pghi.phases' heap over a whole spectrogram [F, K], in place on ``out`` (the random phases of
+    the coefficients below tolerance already there, ``done`` there); ``order``: codes by falling log."""
+    n_frames, n_bins = logs.shape
+    keys = np.empty(n_frames * n_bins)
+    codes = np.empty(n_frames * n_bins, dtype=np.int64)
+    size = 0
+    for first in range(order.shape[0]):
+        start = order[first]
+        if done[start // n_bins, start % n_bins]:
+            continue
+        done[start // n_bins, start % n_bins] = True
+        size = _push(keys, codes, size, -logs[start // n_bins, start % n_bins], start)
+        while size > 0:
+            code, size = _pop(keys, codes, size)
+            n, k = code // n_bins, code % n_bins
+            for j in range(4):
+                nn = n + 1 if j == 0 else n - 1 if j == 1 else n
+                kk = k + 1 if j == 2 else k - 1 if j == 3 else k
+                if nn < 0 or nn >= n_frames or kk < 0 or kk >= n_bins or done[nn, kk]:
+                    continue
+                if j < 2:
+                    step = 0.5 * (tgrad[n, k] + tgrad[nn, kk])
+                else:
+                    step = 0.5 * (fgrad[n, k] + fgrad[nn, kk])
+                out[nn, kk] = out[n, k] + (step if j % 2 == 0 else -step)
+                done[nn, kk] = True
+                size = _push(keys, codes, size, -logs[nn, kk], nn * n_bins + kk)
+
+
+def offline_phases(r: np.ndarray, cfg: StftConfig, tol: float | None = None, seed: int = 0) -> np.ndarray:
+    """engine.pghi.phases compiled: the same phases [F, K] (our convention); tol None: its OFFLINE_TOL."""
+    from phasefold.engine.pghi import OFFLINE_TOL, gradients, random_draws, start_order
+    from phasefold.engine.streaming.pghi import from_centred
+
+    logs, tgrad, fgrad, abstol = gradients(r, cfg, OFFLINE_TOL if tol is None else tol)
+    out = np.zeros(logs.shape)
+    done = logs <= abstol
+    out[done] = random_draws(logs, abstol, seed)
+    order = start_order(logs, done)
+    _offline_heap(logs, tgrad, fgrad, order, done, out)
+    return from_centred(out)

@@ -22,6 +22,7 @@ the formulas above hold; our STFT takes the DFT from the frame start, so phase_o
 
 from __future__ import annotations
 
+import functools
 import heapq
 
 import numpy as np
@@ -33,9 +34,18 @@ DEFAULT_TOL = 1e-6
 _TINY = np.finfo(np.float64).tiny
 
 
+@functools.lru_cache(maxsize=32)
 def gamma(cfg: StftConfig) -> float:
-    """gamma = Cg N^2 of the Gaussian closest to our sine window."""
-    return CG_SINE * cfg.n_fft**2
+    """gamma of the Gaussian exp(-pi t^2 / gamma) closest to the configuration's window: Cg N^2 for the
+    default sine window (ltfat's constant); for any other window 4 pi times the variance of t under w(t)^2
+    (the Gaussian's own gamma is exactly that; for Hann, Hamming and Blackman it is within 2 % of ltfat's
+    fitted 0.25645, 0.29794 and 0.17954 times L^2)."""
+    if cfg.window == "sqrt-hann" and cfg.frame_length == cfg.n_fft:
+        return CG_SINE * cfg.n_fft**2
+    w2 = window(cfg) ** 2
+    t = np.arange(cfg.n_fft)
+    mean = np.sum(t * w2) / np.sum(w2)
+    return float(4.0 * np.pi * np.sum((t - mean) ** 2 * w2) / np.sum(w2))
 
 
 def log_magnitude(r: np.ndarray, cfg: StftConfig) -> np.ndarray:
@@ -57,11 +67,11 @@ def from_centred(phase: np.ndarray) -> np.ndarray:
 
 
 def time_gradient(logs: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """Phase advance per hop of every bin of one frame (centred difference of log |X| over bins)."""
+    """Phase advance per hop of every bin of a frame [..., K] (centred difference of log |X| over bins)."""
     k = np.arange(logs.shape[-1])
-    tgrad = 2.0 * np.pi * cfg.hop * k / cfg.n_fft
+    tgrad = np.broadcast_to(2.0 * np.pi * cfg.hop * k / cfg.n_fft, logs.shape).copy()
     scale = cfg.hop * cfg.n_fft / (2.0 * gamma(cfg))
-    tgrad[1:-1] += scale * (logs[2:] - logs[:-2])
+    tgrad[..., 1:-1] += scale * (logs[..., 2:] - logs[..., :-2])
     return tgrad
 
 
