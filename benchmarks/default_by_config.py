@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         parser.error("the shared TIMIT sample is not there (../shared/data/timit-sample)")
     print(f"{len(files)} files of the {args.split} split; means over the files")
-    print(f"{'configuration':22s} {'candidate':14s} {'SC dB':>7s} {'STOI':>6s} {'ESTOI':>6s} {'PESQ':>5s} {'CPU RTF':>8s}")
+    head = f"{'SC dB':>7s} {'STOI':>6s} {'ESTOI':>6s} {'PESQ':>5s} {'CPU RTF':>8s}"
+    print(f"{'configuration':22s} {'candidate':14s} {head}")
     for item in args.configs.split(","):
         rate, n_fft, hop = (int(v) for v in item.split(":"))
         cfg = StftConfig(n_fft=n_fft, hop=hop, sample_rate=rate)
