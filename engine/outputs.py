@@ -234,13 +234,16 @@ def open_wav(
 def write_wav(
     path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE
 ) -> list[str]:
-    """Write mono audio atomically (engine.outputs) in ``subtype`` (SUBTYPES; ``output_subtype`` picks it
-    for an input); integer formats are clipped to [-1, 1] first (a note says how many samples)."""
+    """Write audio atomically (engine.outputs): mono [n], or [n, C] for C channels, in ``subtype`` (SUBTYPES;
+    ``output_subtype`` picks it for an input); integer formats are clipped to [-1, 1] first (a note says how
+    many samples)."""
     check_subtype(subtype)
-    x = np.asarray(x).reshape(-1)
-    if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.size, WRITE_BLOCK)):
+    x = np.asarray(x)
+    channels = 1 if x.ndim < 2 else x.shape[1]
+    x = x.reshape(-1) if channels == 1 else x
+    if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.shape[0], WRITE_BLOCK)):
         raise InputError("refusing to write audio with NaN or infinite samples")
-    with open_wav(path, sr, subtype) as out:  # in blocks: no second copy of a long signal
+    with open_wav(path, sr, subtype, channels) as out:  # in blocks: no second copy of a long signal
         out.write(x)
     return out.notes()
 

@@ -81,13 +81,17 @@ def _cli(*argv) -> None:
     assert main(["reconstruct", *map(str, argv)]) == 0
 
 
-def _whole(path: Path, out: Path, method, n_iter: int, hop: int | None = None) -> None:
-    """The reference: the whole signal in memory, then written."""
-    mag, cfg, length, _, _, _ = load_measurements(path, hop, None, 0)
-    y = reconstruct(method, mag, cfg, n_iter, 0, length)
-    if cfg.sample_rate != SAMPLE_RATE:
-        y = soxr.resample(y, cfg.sample_rate, SAMPLE_RATE, quality="HQ")
-    write_wav(out, y, SAMPLE_RATE, "PCM_16")
+def _whole(
+    path: Path, out: Path, method, n_iter: int, hop: int | None = None, rate: int | None = None
+) -> None:
+    """The reference: each channel's whole signal in memory, at the input's rate, then written (resampled
+    whole to ``rate`` where given)."""
+    mag, cfg, length, _, _, _ = load_measurements(path, hop, None, 0, sample_rate=None, mono=False)
+    channels = [mag] if mag.ndim == 2 else list(mag)
+    y = np.stack([reconstruct(method, m, cfg, n_iter, 0, length) for m in channels], axis=1)
+    if rate is not None and rate != cfg.sample_rate:
+        y = soxr.resample(y, cfg.sample_rate, rate, quality="HQ")
+    write_wav(out, y, rate or cfg.sample_rate, "PCM_16")
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,11 @@ def test_a_npz_at_another_rate_is_resampled_as_it_is_written(tmp_path):
     cfg = StftConfig(sample_rate=16000)
     x = soxr.resample(demo_signal(14.0), SAMPLE_RATE, 16000)
     save_magnitudes(tmp_path / "m.npz", magnitude(x, cfg), cfg, x.size)
-    _cli(tmp_path / "m.npz", "-o", tmp_path / "blocks.wav", "--iterations", 3, "--format", "PCM_16")
+    run = (tmp_path / "m.npz", "-o", tmp_path / "blocks.wav", "--iterations", 3, "--format", "PCM_16")
+    _cli(*run, "--sr", SAMPLE_RATE)
+    _whole(tmp_path / "m.npz", tmp_path / "whole.wav", get_method("fgla"), 3, rate=SAMPLE_RATE)
+    assert (tmp_path / "blocks.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
+    _cli(*run)  # at its own rate
     _whole(tmp_path / "m.npz", tmp_path / "whole.wav", get_method("fgla"), 3)
     assert (tmp_path / "blocks.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
 
