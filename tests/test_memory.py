@@ -165,14 +165,25 @@ def one_and_four_minutes(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(
-    "options", [("--iterations", "1"), ("--online", "--step-iterations", "1")], ids=["offline", "online"]
+    "options, slack",
+    [
+        (("--iterations", "1", "--sr", "22050", "--mono"), 16.0),
+        (("--online", "--step-iterations", "1", "--sr", "22050", "--mono"), 16.0),
+        (("--iterations", "1"), 32.0),
+        (("--online", "--step-iterations", "1"), 16.0),
+    ],
+    ids=["offline-22050-mono", "online-22050-mono", "offline", "online"],
 )
-def test_peak_memory_does_not_grow_with_the_length(tmp_path, one_and_four_minutes, options):
-    """1 and 4 minutes of 48 kHz stereo: the longer one's peak within 16 MB of the shorter one's (whole
-    signals would differ by over 150 MB: 3 minutes more at 22050 Hz in float64 is 32 MB, its float32
-    magnitudes 70 MB, the 48 kHz stereo read 138 MB)."""
+def test_peak_memory_does_not_grow_with_the_length(tmp_path, one_and_four_minutes, options, slack):
+    """1 and 4 minutes of 48 kHz stereo, mixed down at 22050 Hz or at its own rate and channels: the longer
+    one's peak within ``slack`` MB of the shorter one's (whole signals would differ by over 150 MB: 3
+    minutes more at 22050 Hz in float64 is 32 MB, its float32 magnitudes 70 MB, the 48 kHz stereo read
+    138 MB; at 48 kHz stereo the float32 magnitudes of both channels alone are 138 MB). Offline at 48 kHz
+    stereo, glibc's heap settles higher over the first minutes and then stays (measured 446 / 471 / 473 MB
+    at 1 / 4 / 10 minutes, the traced numpy peak 304 MB at both lengths; 381 / 391 MB with
+    MALLOC_MMAP_THRESHOLD_=131072): hence its 32 MB."""
     peaks = [_peak_mb(p, tmp_path / "out.wav", *options) for p in one_and_four_minutes]
-    assert peaks[1] - peaks[0] < 16.0, peaks
+    assert peaks[1] - peaks[0] < slack, peaks
 
 
 def test_segments_rebuild_a_long_signal_as_well_as_one_run():
