@@ -205,3 +205,26 @@ def test_a_model_at_a_configuration_its_card_does_not_list_is_refused_naming_its
     # at its own configuration it runs (--sr 22050: 1024 / 256)
     rc, _, err = _run(capsys, src, "-o", tmp_path / "o.wav", "-m", "unfolded-untied", "--sr", "22050")
     assert rc == 0, err
+
+
+def test_every_channel_starts_from_its_own_phase_of_the_reference(capsys, tmp_path):
+    """--init-phase-from a stereo recording: channel c starts from channel c's phase (from the input's own
+    phase, 0 iterations give the input back); a mono reference serves both; another count is refused."""
+    x = _two_signals(16000, 1.0)
+    src = tmp_path / "st.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    rc, _, err = _run(capsys, src, "-o", tmp_path / "o.wav", "--init-phase-from", src, "--iterations", "0")
+    assert rc == 0, err
+    y = sf.read(tmp_path / "o.wav", always_2d=True)[0]
+    np.testing.assert_allclose(y, x, atol=1e-5)  # float32 phases and output
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, x[:, 0], 16000, subtype="FLOAT")
+    rc, _, err = _run(capsys, src, "-o", tmp_path / "o.wav", "--init-phase-from", mono, "--iterations", "0")
+    assert rc == 0, err
+    y = sf.read(tmp_path / "o.wav", always_2d=True)[0]
+    np.testing.assert_allclose(y[:, 0], x[:, 0], atol=1e-5)
+    assert not np.allclose(y[:, 1], x[:, 1], atol=1e-2)  # the right channel's magnitudes, the left's phase
+    three = tmp_path / "three.wav"
+    sf.write(three, np.stack([x[:, 0]] * 3, axis=1), 16000, subtype="FLOAT")
+    rc, _, err = _run(capsys, src, "-o", tmp_path / "o.wav", "--init-phase-from", three)
+    assert rc == 1 and "3 channels, the input has 2" in err
