@@ -7,11 +7,12 @@ channel or mixed down), measured frame by frame (engine.blocks.Framer) and the o
 reconstruction; one reading of the file feeds them all (``Measured.passes``) and their outputs are written
 interleaved as they are made (``_interleaved``): the channels advance in step, so what is held grows with
 the channel count, not with the length.
-Offline, a first pass over the file finds its length and the level's shift (engine.level.level_shift: the
-largest frame level of the whole), a second one feeds the method's segments (engine.runners.span_blocks:
-segments of OFFLINE_BLOCK_FRAMES frames, each warm-started from the one before). Streamed (``--online``),
-one pass feeds the stream (its level is causal). The spectral convergence is summed as the output is made
-(engine.evaluation.SpectralConvergence).
+
+Offline, a first pass over the file finds its length and each channel's level shift (engine.level.shift of
+the largest frame level of the whole channel), a second one feeds the method's segments
+(engine.runners.span_blocks: segments of OFFLINE_BLOCK_FRAMES frames, each warm-started from the one
+before). Streamed (``--online``), one pass feeds each channel's stream (its level is causal). The spectral
+convergence is summed as the output is made (engine.evaluation.SpectralConvergence, one per channel).
 
 A given initial phase (a .npz file's ``init_phase``, or the phase of a reference recording under
 ``--init-phase-from``: engine.inputs.reference_phases, read block by block) is held whole, float32 [F, K]

@@ -331,9 +331,9 @@ class Measurements(NamedTuple):
     init_phase: np.ndarray | None = None  # a .npz file's phase to start from, radians [F, K]
 
 
-def check_npz_settings(path: str | Path, mf: MagnitudeFile, hop: int | None, n_fft: int | None) -> None:
-    """InputError where ``--hop`` / ``--n-fft`` (None: not given) differ from a .npz file's own."""
-    for flag, asked, own in (("--hop", hop, mf.cfg.hop), ("--n-fft", n_fft, mf.cfg.n_fft)):
+def check_npz_settings(path: str | Path, cfg: StftConfig, hop: int | None, n_fft: int | None) -> None:
+    """InputError where ``--hop`` / ``--n-fft`` (None: not given) differ from a .npz file's own ``cfg``."""
+    for flag, asked, own in (("--hop", hop, cfg.hop), ("--n-fft", n_fft, cfg.n_fft)):
         if asked is not None and asked != own:
             name = flag.removeprefix("--").replace("-", "_")
             raise InputError(f"{path} was made with {name} {own}; {flag} {asked} is for audio input only")
@@ -360,7 +360,7 @@ def load_measurements(
     path = Path(path)
     if is_magnitude_file(path):
         mf = load_magnitudes(path)
-        check_npz_settings(path, mf, hop, n_fft)
+        check_npz_settings(path, mf.cfg, hop, n_fft)
         check_modifiable(path, snr_db)
         if not np.any(mf.magnitudes):
             raise InputError(f"{path}: the magnitudes are all zero (silent); there is nothing to reconstruct")

@@ -4,6 +4,7 @@ default method chosen per configuration from the model cards (engine.registry.de
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -228,3 +229,28 @@ def test_every_channel_starts_from_its_own_phase_of_the_reference(capsys, tmp_pa
     sf.write(three, np.stack([x[:, 0]] * 3, axis=1), 16000, subtype="FLOAT")
     rc, _, err = _run(capsys, src, "-o", tmp_path / "o.wav", "--init-phase-from", three)
     assert rc == 1 and "3 channels, the input has 2" in err
+
+
+def test_stream_takes_the_rate_and_stft_and_its_default_per_configuration(capsys, tmp_path):
+    """`phasefold stream` stays at 22050 Hz by default (the shipped models' rate) and takes --sr, --n-fft and
+    --hop; where DEFAULT_STREAM_METHOD does not run, the configuration's default streams."""
+    x = demo_signal(1.0, 16000)
+    src = tmp_path / "in16.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    assert main(["stream", "-i", str(src), "-o", str(tmp_path / "a.wav")]) == 0
+    err = capsys.readouterr().err
+    assert "resampled 16000 Hz -> 22050 Hz" in err and registry.DEFAULT_STREAM_METHOD in err
+    assert sf.info(str(tmp_path / "a.wav")).samplerate == 22050
+    assert main(["stream", "-i", str(src), "-o", str(tmp_path / "b.wav"), "--sr", "16000"]) == 0
+    out, err = capsys.readouterr()
+    assert "resampled" not in err and "fgla" in err
+    y, sr = sf.read(tmp_path / "b.wav")
+    latency = int(re.search(r"latency (\d+) samples", out).group(1))
+    assert sr == 16000
+    assert _sc(y[latency : latency + x.size], x, analysis_config(16000)) < -10.0  # measured -12.5 dB
+    rc = main(
+        ["stream", "-i", str(src), "-o", str(tmp_path / "c.wav"), "--sr", "16000", "-m", "unfolded-untied"]
+    )
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(lines) == 1 and "unfolded-untied runs at 22050 Hz, n_fft 1024, hop 256" in lines[0]
+    assert not (tmp_path / "c.wav").exists()

@@ -43,21 +43,26 @@ def add_method_argument(target, streaming: bool = False, per_config: bool = Fals
     )
 
 
-def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+def add_analysis_arguments(parser: argparse.ArgumentParser, live: bool = False) -> None:
     """--sr, --mono, --n-fft and --hop: the rate, channels and STFT audio is analysed at (engine.analysis);
-    a .npz file carries its own."""
+    a .npz file carries its own. ``live`` (stream): the rate defaults to the engine's 22050 Hz and there is
+    no --mono (a stream is one channel)."""
     group = parser.add_argument_group("analysis of audio input (a .npz file carries its own)")
-    group.add_argument(
-        "--sr",
-        type=positive_int,
-        default=None,
-        metavar="RATE",
-        help="analyse (and write) at RATE Hz: the audio is resampled first (soxr, HQ); default the input's "
-        "own rate. For a .npz file, the output is resampled to RATE",
-    )
-    group.add_argument(
-        "--mono", action="store_true", help="mix the channels down to one first (default: every channel)"
-    )
+    if live:
+        rate = (
+            "analyse and play at RATE Hz (default 22050, the shipped models' rate): a file is resampled "
+            "first (soxr, HQ), the microphone opened at RATE"
+        )
+    else:
+        rate = (
+            "analyse (and write) at RATE Hz: the audio is resampled first (soxr, HQ); default the input's "
+            "own rate. For a .npz file, the output is resampled to RATE"
+        )
+    group.add_argument("--sr", type=positive_int, default=None, metavar="RATE", help=rate)
+    if not live:
+        group.add_argument(
+            "--mono", action="store_true", help="mix the channels down to one first (default: every channel)"
+        )
     group.add_argument(
         "--n-fft",
         type=positive_int,
