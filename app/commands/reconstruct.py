@@ -114,19 +114,17 @@ class Prepared:
     args: argparse.Namespace
     built: dict = field(default_factory=dict)
 
-    def build(self, name: str) -> tuple[object, object | None]:
-        """(the method built: an offline runner, or a streamed one with --online; its registry entry
-        offline, else None), built once per name."""
+    def build(self, name: str) -> object:
+        """The method built, once per name: an offline runner, or a streamed one with --online."""
         from phasefold.commands.options import streamed_method
         from phasefold.engine.registry import lookup
         from phasefold.engine.runners import offline_runner
 
         if name not in self.built:
             if self.args.online:  # through the streaming engine; the output stays time-aligned with the input
-                self.built[name] = (streamed_method(name, self.args), None)
+                self.built[name] = streamed_method(name, self.args)
             else:
-                spec = lookup(name)
-                self.built[name] = (offline_runner(spec, self.args.backend), spec)
+                self.built[name] = offline_runner(lookup(name), self.args.backend)
         return self.built[name]
 
     def name_at(self, cfg) -> str:
@@ -183,7 +181,7 @@ def reconstruct_one(
     cfg = measured.cfg
     name = prepared.name_at(cfg)
     chosen = lookup(name).at_config(cfg)  # a model made for another STFT: one line naming its own
-    method, spec = prepared.build(name)
+    method = prepared.build(name)
     if args.online and measured.init is not None:
         note(f"{source.name}: its 'init_phase' is not used by a streamed method (--online)")
     subtype = output_subtype(sample_format(source), args.format)
