@@ -329,8 +329,9 @@ def reconstruct(
         or a batch of them, [..., frames, n_fft / 2 + 1] (any leading dimensions; each item is rebuilt as
         the 2-D call rebuilds it, with the same ``seed``).
     method : str or None, default None
-        A name of ``list_methods()`` or the path of an exported model (.onnx); None: the default method
-        (``engine.registry.DEFAULT_METHOD``: fast Griffin-Lim, 100 iterations, chosen on the validation
+        A name of ``list_methods()`` or the path of an exported model (.onnx); None: the default method of
+        the configuration (``engine.registry.default_method``; at 22050 Hz and n_fft 1024,
+        ``engine.registry.DEFAULT_METHOD``: fast Griffin-Lim, 100 iterations, chosen on the validation
         split, README "Default method").
     hop : int, default 256
         Hop of the magnitudes in samples (a model runs at the hops its card lists).
@@ -412,7 +413,7 @@ def reconstruct(
     _changed_default(method, iterations, cfg.hop)
     mag = number_array(magnitudes, "magnitudes")
     n = default_length(mag.shape[-2], cfg) if length is None and mag.ndim >= 2 else length
-    name = registry.DEFAULT_METHOD if method is None else method
+    name = registry.default_method(cfg) if method is None else method
     n = int(n if n is not None else 0)
     if mag.ndim <= 2:
         return run_method(name, mag, cfg, iterations, seed, n, init=init)

@@ -86,16 +86,17 @@ class SpectralConvergence:
             self._est.append(self._framer.push(y[i : i + MAGNITUDE_BLOCK_FRAMES * self.cfg.hop]))
             self._sum(final=False)
 
-    def db(self) -> float:
-        """SC = 20 log10(|| |A y|^d - r || / || r ||) in dB over everything given."""
+    def close(self) -> None:
+        """End the sums once everything is given (the estimate's last frames: its back padding)."""
         self._est.append(self._framer.finish())
         n_est, n_ref = (sum(b.shape[0] for b in held) + self.frames for held in (self._est, self._ref))
         if n_est != n_ref:
             raise InputError(f"signal gives {n_est} frames but the measurements hold {n_ref}")
         self._sum(final=True)
-        if self.norm2 == 0.0:
-            raise InputError("spectral convergence is undefined for all-zero measurements (silent reference)")
-        return float(10.0 * np.log10(max(self.error2, 1e-300) / self.norm2))
+
+    def db(self) -> float:
+        """SC = 20 log10(|| |A y|^d - r || / || r ||) in dB over everything given."""
+        return joint_db([self])
 
     def _sum(self, final: bool) -> None:
         while True:
@@ -107,6 +108,17 @@ class SpectralConvergence:
             self.error2 += float(np.sum((est - ref) ** 2))
             self.norm2 += float(np.sum(ref**2))
             self.frames += n
+
+
+def joint_db(meters: Sequence[SpectralConvergence]) -> float:
+    """The SC in dB of several signals together (the channels of a file): their squared errors and norms
+    summed (one meter: its own SC); each meter is closed."""
+    for meter in meters:
+        meter.close()
+    error2, norm2 = sum(m.error2 for m in meters), sum(m.norm2 for m in meters)
+    if norm2 == 0.0:
+        raise InputError("spectral convergence is undefined for all-zero measurements (silent reference)")
+    return float(10.0 * np.log10(max(error2, 1e-300) / norm2))
 
 
 def _take(held: list[np.ndarray], n: int) -> np.ndarray:

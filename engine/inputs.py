@@ -26,8 +26,8 @@ import numpy as np
 from phasefold.engine.blocks import AudioBlocks, Framer, audio_info
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
-from phasefold.engine.limits import check_npz
-from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig, magnitude, stft
+from phasefold.engine.limits import MAX_CHANNELS, check_npz
+from phasefold.engine.stft import SAMPLE_RATE, StftConfig, magnitude, stft
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
@@ -68,18 +68,40 @@ def check_modifiable(path: str | Path, snr_db: float | None) -> None:
 
 @dataclass
 class MagnitudeFile:
-    """Measurements r = |X|^d of F frames, their STFT settings, the signal length, an optional reference."""
+    """Measurements r = |X|^d of F frames, their STFT settings, the signal length, an optional reference;
+    a file of C channels holds them with a leading channel dimension ([C, F, K], [C, length])."""
 
-    magnitudes: np.ndarray  # float32 [F, K]
+    magnitudes: np.ndarray  # float32 [F, K] or [C, F, K]
     cfg: StftConfig
     length: int
-    reference: np.ndarray | None = None  # float32 [length]
-    init_phase: np.ndarray | None = None  # float64 [F, K] radians: the phase to start from
+    reference: np.ndarray | None = None  # float32 [length] or [C, length]
+    init_phase: np.ndarray | None = None  # float64 [F, K] or [C, F, K] radians: the phase to start from
+
+    @property
+    def channels(self) -> int:
+        """C: 1 for a file of [F, K] magnitudes."""
+        return 1 if self.magnitudes.ndim == 2 else self.magnitudes.shape[0]
 
 
 def default_length(n_frames: int, cfg: StftConfig) -> int:
     """Longest signal with ``n_frames`` frames: F H - P."""
     return n_frames * cfg.hop - cfg.pad
+
+
+def validate_channels(mag: object, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
+    """``validate_magnitudes`` of [F, K] measurements or of C channels of them [C, F, K] (a multichannel
+    .npz file: each channel checked, the line naming it; C at most limits.MAX_CHANNELS)."""
+    arr = np.asarray(mag)
+    if arr.ndim != 3:
+        return validate_magnitudes(arr, cfg, what)
+    if not 1 <= arr.shape[0] <= MAX_CHANNELS:
+        raise InputError(f"{what}: {arr.shape[0]} channels; 1 to {MAX_CHANNELS} (limits.MAX_CHANNELS)")
+    return np.stack([validate_magnitudes(m, cfg, f"{what}: channel {c}") for c, m in enumerate(arr)])
+
+
+def per_channel(mag: np.ndarray) -> str:
+    """' per channel, [C, length]' for C channels of measurements [C, F, K]; '' for [F, K]."""
+    return f" per channel, [{mag.shape[0]}, length]" if mag.ndim == 3 else ""
 
 
 def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
@@ -131,28 +153,41 @@ def init_phases(init: object, shape: tuple[int, ...], what: str = "init") -> np.
     return phases if phases.dtype == np.float32 else phases.astype(np.float64)
 
 
-def reference_phases(path: str | Path, cfg: StftConfig, n_frames: int) -> np.ndarray:
-    """The phase [F, K] of a reference recording's STFT at ``cfg`` (read as an input is: mono at
-    cfg.sample_rate, block by block), float32 radians, for ``--init-phase-from``; InputError where it has
-    not ``n_frames`` frames. Besides the result (F K 4 bytes), only a block is held."""
-    out = np.empty((n_frames, cfg.n_bins), dtype=np.float32)
-    framer, made = Framer(cfg, phase=True), 0
+def reference_phases(path: str | Path, cfg: StftConfig, n_frames: int, channels: int = 1) -> np.ndarray:
+    """The phase [F, K] of a reference recording's STFT at ``cfg`` (read as an input is: at cfg.sample_rate,
+    block by block), float32 radians, for ``--init-phase-from``; InputError where it has not ``n_frames``
+    frames. ``channels`` > 1: the phases [C, F, K] of an input of C channels, from the reference's channel c
+    (a mono reference serves every channel). Besides the result (F K 4 bytes per channel), only a block is
+    held."""
+    audio = AudioBlocks(path, cfg.sample_rate, mixdown=channels == 1)
+    own = audio.out_channels
+    if own not in (1, channels):
+        raise InputError(
+            f"--init-phase-from {path}: {own} channels, the input has {channels}: give a recording with as "
+            "many channels, or a mono one"
+        )
+    out = np.empty((own, n_frames, cfg.n_bins), dtype=np.float32)
+    framers, made = [Framer(cfg, phase=True) for _ in range(own)], 0
 
     def blocks():
-        for x in AudioBlocks(path, cfg.sample_rate):
-            yield framer.push(x)
-        yield framer.finish()
+        for x in audio:
+            yield [framer.push(x[:, c]) for c, framer in enumerate(framers)]
+        yield [framer.finish() for framer in framers]
 
     for block in blocks():
-        if made + block.shape[0] <= n_frames:
-            out[made : made + block.shape[0]] = block
-        made += block.shape[0]
+        n = block[0].shape[0]
+        if made + n <= n_frames:
+            for c, phases in enumerate(block):
+                out[c, made : made + n] = phases
+        made += n
     if made != n_frames:
         raise InputError(
-            f"--init-phase-from {path}: {made} frames ({framer.length} samples at {cfg.sample_rate} Hz), "
+            f"--init-phase-from {path}: {made} frames ({framers[0].length} samples at {cfg.sample_rate} Hz), "
             f"the input has {n_frames}: give a recording of the same length"
         )
-    return out
+    if channels == 1:
+        return out[0]
+    return np.broadcast_to(out, (channels, n_frames, cfg.n_bins))
 
 
 def _scalar(data, key: str, path: Path, cast):
@@ -193,16 +228,17 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         )
     except ValueError as exc:
         raise InputError(f"{path}: bad STFT settings: {exc}") from None
-    mag = validate_magnitudes(arrays["magnitudes"], cfg, what=f"{path}")
-    n_frames = mag.shape[0]
+    mag = validate_channels(arrays["magnitudes"], cfg, what=f"{path}")
+    n_frames = mag.shape[-2]
     length = _scalar(arrays, "length", path, int) if "length" in arrays else default_length(n_frames, cfg)
     if length <= 0 or cfg.n_frames(length) != n_frames:
         raise InputError(f"{path}: length {length} does not match {n_frames} frames at hop {cfg.hop}")
     reference = None
     if "reference" in arrays:
         reference = np.asarray(arrays["reference"])
-        if reference.ndim != 1 or reference.size != length or not np.all(np.isfinite(reference)):
-            raise InputError(f"{path}: 'reference' must be {length} finite samples")
+        shape = (*mag.shape[:-2], length)
+        if reference.shape != shape or not np.all(np.isfinite(reference)):
+            raise InputError(f"{path}: 'reference' must be {length} finite samples" + per_channel(mag))
         reference = reference.astype(np.float32)
     init = None
     if "init_phase" in arrays:
@@ -218,12 +254,13 @@ def save_magnitudes(
     reference: np.ndarray | None = None,
     init_phase: np.ndarray | None = None,
 ) -> None:
-    """Write a .npz magnitude file (validated first); ``init_phase``: radians or complex [F, K], stored as
-    float32 radians."""
-    mag = validate_magnitudes(magnitudes, cfg)
-    length = default_length(mag.shape[0], cfg) if length is None else int(length)
-    if cfg.n_frames(length) != mag.shape[0]:
-        raise InputError(f"length {length} does not match {mag.shape[0]} frames at hop {cfg.hop}")
+    """Write a .npz magnitude file (validated first): [F, K] magnitudes, or C channels [C, F, K] with the
+    reference [C, length]; ``init_phase``: radians or complex of the magnitudes' shape, stored as float32
+    radians."""
+    mag = validate_channels(magnitudes, cfg)
+    length = default_length(mag.shape[-2], cfg) if length is None else int(length)
+    if cfg.n_frames(length) != mag.shape[-2]:
+        raise InputError(f"length {length} does not match {mag.shape[-2]} frames at hop {cfg.hop}")
     extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}
     if init_phase is not None:
         extra["init_phase"] = init_phases(init_phase, mag.shape, "init_phase").astype(np.float32)
@@ -294,28 +331,50 @@ class Measurements(NamedTuple):
     init_phase: np.ndarray | None = None  # a .npz file's phase to start from, radians [F, K]
 
 
-def load_measurements(path: str | Path, hop: int | None, snr_db: float | None, seed: int) -> Measurements:
-    """The measurements of an audio file (at ``hop``, default 256; modified at ``snr_db`` with noise seed
-    ``seed``: ``measure``) or of a .npz magnitude file (its own settings: ``hop`` must agree, ``snr_db``
-    must be None)."""
+def check_npz_settings(path: str | Path, cfg: StftConfig, hop: int | None, n_fft: int | None) -> None:
+    """InputError where ``--hop`` / ``--n-fft`` (None: not given) differ from a .npz file's own ``cfg``."""
+    for flag, asked, own in (("--hop", hop, cfg.hop), ("--n-fft", n_fft, cfg.n_fft)):
+        if asked is not None and asked != own:
+            name = flag.removeprefix("--").replace("-", "_")
+            raise InputError(f"{path} was made with {name} {own}; {flag} {asked} is for audio input only")
+
+
+def load_measurements(
+    path: str | Path,
+    hop: int | None,
+    snr_db: float | None,
+    seed: int,
+    n_fft: int | None = None,
+    sample_rate: int | None = SAMPLE_RATE,
+    mono: bool = True,
+) -> Measurements:
+    """The measurements of an audio file or of a .npz magnitude file (its own settings: ``hop`` and
+    ``n_fft`` must agree, ``snr_db`` must be None).
+
+    Audio is read at ``sample_rate`` (None: the file's own; soxr HQ where it differs) and analysed at
+    ``n_fft`` and ``hop`` (None: engine.analysis's defaults for the rate, 1024 / 256 at 22050 Hz), mixed
+    down to one channel (``mono``) or each channel measured ([C, F, K] and a reference [C, length] for
+    C > 1 channels); modified at ``snr_db`` with noise seed ``seed`` (+ c for channel c): ``measure``."""
+    from phasefold.engine.analysis import analysis_config
+
     path = Path(path)
     if is_magnitude_file(path):
         mf = load_magnitudes(path)
-        if hop is not None and hop != mf.cfg.hop:
-            raise InputError(f"{path} was made with hop {mf.cfg.hop}; --hop {hop} is for audio input only")
+        check_npz_settings(path, mf.cfg, hop, n_fft)
         check_modifiable(path, snr_db)
         if not np.any(mf.magnitudes):
             raise InputError(f"{path}: the magnitudes are all zero (silent); there is nothing to reconstruct")
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [], mf.init_phase)
-    try:
-        cfg = StftConfig(hop=hop or HOP)
-    except ValueError as exc:
-        raise InputError(f"--hop {hop}: {exc}") from None
-    x, notes = load_audio(path)
+    audio = AudioBlocks(path, sample_rate, mixdown=mono)
+    cfg = analysis_config(audio.sample_rate, n_fft, hop)
+    x = np.concatenate(list(audio)).T  # [C, n]
     check_audible(path, x)
     # exact ones float32, as every method takes them (validate_magnitudes): half the memory
-    return Measurements(measure(x, cfg, snr_db, seed, np.float32), cfg, x.size, x, notes)
+    mags = [measure(xc, cfg, snr_db, seed + c, np.float32) for c, xc in enumerate(x)]
+    if x.shape[0] == 1:
+        return Measurements(mags[0], cfg, x.shape[1], x[0], audio.notes)
+    return Measurements(np.stack(mags), cfg, x.shape[1], x, audio.notes)
 
 
 def resolve_inputs(paths: Sequence[str]) -> list[Path]:

@@ -38,7 +38,7 @@ MAX_SAMPLES_PER_BYTE = 32_768
 #: float32 magnitudes at 22050 Hz and hop 256 take 0.7 GB, a float32 reference of 24 h 7.6 GB (split
 #: longer material into files); a zip bomb claims more
 MAX_NPZ_MEMBER_BYTES = 2**31
-#: n_fft of a .npz file: 16 samples to 65536 (3 s at 22050 Hz; the engine's STFT is 1024)
+#: n_fft of a .npz file or of --n-fft: 16 samples to 65536 (3 s at 22050 Hz; the engine's STFT is 1024)
 N_FFTS = (16, 65_536)
 #: look-ahead L in frames: 64 frames are 0.74 s at hop 256 and 22050 Hz, beyond any real-time use; each
 #: window step works on L + B frames
@@ -81,6 +81,12 @@ def check_sample_rate(rate: float, what: str) -> None:
     low, high = SAMPLE_RATES
     if not low <= rate <= high:
         raise _refuse(what, f"sample rate {_number(rate)} Hz is outside {low} to {high} Hz", "SAMPLE_RATES")
+
+
+def check_n_fft(n_fft: float, what: str) -> None:
+    """InputError where ``n_fft`` is outside N_FFTS."""
+    if not N_FFTS[0] <= n_fft <= N_FFTS[1]:
+        raise _refuse(what, f"n_fft {_number(n_fft)} is outside {N_FFTS[0]} to {N_FFTS[1]}", "N_FFTS")
 
 
 def check_seconds(count: int, rate: float, what: str, per: int = 1, unit: str = "samples") -> None:
@@ -219,16 +225,20 @@ def check_npz(path: str | Path, keys: tuple[str, ...]) -> None:
     rate, hop, n_fft = scalars.get("sample_rate"), scalars.get("hop"), scalars.get("n_fft")
     if rate is not None:
         check_sample_rate(rate, str(path))
-    if n_fft is not None and not N_FFTS[0] <= n_fft <= N_FFTS[1]:
-        raise _refuse(f"{path}", f"n_fft {_number(n_fft)} is outside {N_FFTS[0]} to {N_FFTS[1]}", "N_FFTS")
+    if n_fft is not None:
+        check_n_fft(n_fft, str(path))
     if rate is None:
         return
     shapes = {key: header[0] for key, header in headers.items()}
-    for key in ("magnitudes", "init_phase"):  # [frames, bins]: frames x hop samples
-        if hop is not None and hop >= 1 and len(shapes.get(key, ())) >= 1:
-            check_seconds(shapes[key][0], rate, f"{path}: {key}", per=int(hop), unit="frames")
-    if len(shapes.get("reference", ())) >= 1:
-        check_seconds(shapes["reference"][0], rate, f"{path}: reference")
+    for key in ("magnitudes", "init_phase"):  # [channels,] frames, bins: frames x hop samples
+        shape = shapes.get(key, ())
+        if len(shape) == 3:
+            _check_at_most(shape[0], MAX_CHANNELS, f"{path}: {key}: channels", "MAX_CHANNELS")
+        if hop is not None and hop >= 1 and len(shape) >= 1:
+            frames = shape[-2] if len(shape) >= 2 else shape[0]
+            check_seconds(frames, rate, f"{path}: {key}", per=int(hop), unit="frames")
+    if len(shapes.get("reference", ())) >= 1:  # [channels,] samples
+        check_seconds(shapes["reference"][-1], rate, f"{path}: reference")
 
 
 def _check_at_most(value: int, limit: int, what: str, name: str) -> None:

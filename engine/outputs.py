@@ -171,9 +171,10 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 class WavWriter:
-    """Mono audio written block by block into an open WAV file (``open_wav``): integer formats clipped to
-    [-1, 1] (``clipped`` counts the samples), NaN or infinity refused (InputError: the run stops and the
-    temporary file is deleted)."""
+    """Audio written block by block into an open WAV file (``open_wav``): mono [n] or [n, 1], C channels
+    [n, C] (written interleaved); integer formats clipped to [-1, 1] (``clipped`` counts the samples), NaN
+    or infinity refused (InputError: the run stops and the temporary file is deleted). ``written`` counts
+    the frames (samples per channel)."""
 
     def __init__(self, f: sf.SoundFile, path: Path, subtype: str) -> None:
         self._f, self._path, self._subtype = f, path, subtype
@@ -181,8 +182,9 @@ class WavWriter:
         self.written = 0
 
     def write(self, x: np.ndarray) -> None:
-        x = np.asarray(x).reshape(-1)
-        for i in range(0, x.size, WRITE_BLOCK):
+        channels = self._f.channels
+        x = np.asarray(x).reshape(-1) if channels == 1 else np.asarray(x).reshape(-1, channels)
+        for i in range(0, x.shape[0], WRITE_BLOCK):
             part = x[i : i + WRITE_BLOCK]
             if not np.all(np.isfinite(part)):
                 raise InputError("refusing to write audio with NaN or infinite samples")
@@ -194,7 +196,7 @@ class WavWriter:
                 self._f.write(block)
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
                 raise write_error(self._path, exc) from None
-            self.written += block.size
+            self.written += block.shape[0]
 
     def notes(self) -> list[str]:
         """What writing changed: the samples clipped."""
@@ -204,15 +206,18 @@ class WavWriter:
 
 
 @contextmanager
-def open_wav(path: str | Path, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE) -> Iterator[WavWriter]:
-    """A ``WavWriter`` for mono audio at ``path``, written atomically (``atomic_output``): the file appears
-    complete when the block ends without an error, else nothing is left (an existing file stays as it
-    was). Output is written as it is made: a long signal is never held."""
+def open_wav(
+    path: str | Path, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE, channels: int = 1
+) -> Iterator[WavWriter]:
+    """A ``WavWriter`` for audio of ``channels`` channels at ``path``, written atomically
+    (``atomic_output``): the file appears complete when the block ends without an error, else nothing is
+    left (an existing file stays as it was). Output is written as it is made: a long signal is never
+    held."""
     check_subtype(subtype)
     path = check_output_path(path, "audio")
     with atomic_output(path) as tmp:  # an existing file stays as it was if writing fails (a full disk)
         try:
-            f = sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype=subtype, format="WAV")
+            f = sf.SoundFile(str(tmp), "w", samplerate=sr, channels=channels, subtype=subtype, format="WAV")
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise write_error(path, exc) from None
         try:
@@ -229,13 +234,16 @@ def open_wav(path: str | Path, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUB
 def write_wav(
     path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = DEFAULT_SUBTYPE
 ) -> list[str]:
-    """Write mono audio atomically (engine.outputs) in ``subtype`` (SUBTYPES; ``output_subtype`` picks it
-    for an input); integer formats are clipped to [-1, 1] first (a note says how many samples)."""
+    """Write audio atomically (engine.outputs): mono [n], or [n, C] for C channels, in ``subtype`` (SUBTYPES;
+    ``output_subtype`` picks it for an input); integer formats are clipped to [-1, 1] first (a note says how
+    many samples)."""
     check_subtype(subtype)
-    x = np.asarray(x).reshape(-1)
-    if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.size, WRITE_BLOCK)):
+    x = np.asarray(x)
+    channels = 1 if x.ndim < 2 else x.shape[1]
+    x = x.reshape(-1) if channels == 1 else x
+    if not all(np.all(np.isfinite(x[i : i + WRITE_BLOCK])) for i in range(0, x.shape[0], WRITE_BLOCK)):
         raise InputError("refusing to write audio with NaN or infinite samples")
-    with open_wav(path, sr, subtype) as out:  # in blocks: no second copy of a long signal
+    with open_wav(path, sr, subtype, channels) as out:  # in blocks: no second copy of a long signal
         out.write(x)
     return out.notes()
 

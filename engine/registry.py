@@ -21,8 +21,9 @@ import difflib
 import functools
 import math
 import os
+import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from phasefold.engine import backends, catalog
@@ -32,8 +33,17 @@ from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.wording import counted
 
-#: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named
+#: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named, at the
+#: configurations of MEASURED_DEFAULTS (``default_method`` picks it at the others)
 DEFAULT_METHOD = "fgla"
+#: configurations (sample rate, n_fft, hop) whose default was chosen on measurements, against the learned
+#: models at the same configuration (README, "The default method": fgla with 100 iterations, 0.3 PESQ above
+#: the shipped 22050 Hz models)
+MEASURED_DEFAULTS = {(22050, 1024, 256): DEFAULT_METHOD, (22050, 1024, 512): DEFAULT_METHOD}
+#: the best classical method where no learned model lists a configuration: fgla with 100 iterations, the
+#: best SC and PESQ of gla / fgla / admm-l2 at 16 kHz 512/128 and 48 kHz 2048/512 on the test split at the
+#: lowest cost (docs/results.md, "The default method at other configurations")
+CLASSICAL_DEFAULT = "fgla"
 #: the method ``phasefold stream``, the GUI and the demo start with, where it is found: the best live scores
 #: on the demo at L = 3 since its anchoring (docs/results.md)
 DEFAULT_STREAM_METHOD = "unfolded-untied"
@@ -70,6 +80,12 @@ STREAMING_CLASSICAL = (
     "rtpghi-1",
 )
 _LOSS_WORDS = {"l2": "quadratic", "kl": "Kullback-Leibler", "is": "Itakura-Saito"}
+_HOP_VARIANT = re.compile(r"-hop[0-9]+")  # what follows a model's name in its variants' names
+
+
+def describe_config(cfg: StftConfig) -> str:
+    """An STFT configuration in words: '22050 Hz, n_fft 1024, hop 256'."""
+    return f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}"
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,8 @@ class MethodSpec:
     ``step_iterations``: the default per window step of the stream (a model: 1 pass of its layers; None
     where it follows a rule (RTISI-LA) or does not apply (RTPGHI, offline-only methods)); ``lookahead`` /
     ``block``: the settings a stream-trained model runs at (its card's), None where the caller chooses;
-    ``cfg``: the STFT a model is made for (None: a classical method runs at any; ``at_hop`` finds a model's
-    NAME-hopH variant for another hop); ``backends``: those that run it.
+    ``cfg``: the STFT a model is made for (None: a classical method runs at any; ``at_config`` finds a
+    model's NAME-hopH variant for another hop); ``backends``: those that run it.
     """
 
     name: str
@@ -116,14 +132,36 @@ class MethodSpec:
         round(n_iter / T), at least one; a classical method's ``n_iter``."""
         return max(1, round(n_iter / self.layers)) if self.family == "model" else n_iter
 
+    def variants(self) -> list[MethodSpec]:
+        """A model and its NAME-hopH variants (the same model exported at other hops), this one first; a
+        classical method alone."""
+        if self.cfg is None:
+            return [self]
+        found = [s for n, s in model_specs().items() if _HOP_VARIANT.fullmatch(n.removeprefix(self.name))]
+        return [self, *(s for s in found if s.cfg is not None and s is not self)]
+
+    def at_config(self, cfg: StftConfig) -> MethodSpec:
+        """The spec that runs at ``cfg``: a classical method itself, a model the one of its variants whose
+        card lists ``cfg`` (``runs_at``); ModelError naming the configurations it has otherwise."""
+        for spec in self.variants():
+            if spec.runs_at(cfg):
+                return spec
+        has = "; ".join(f"{describe_config(s.cfg)} ({s.name})" for s in self.variants())
+        raise ModelError(
+            f"{self.name} runs at {has}, not at {describe_config(cfg)}: leave out --method for this "
+            "configuration's default, or name a classical method (they run at any)"
+        )
+
     def at_hop(self, hop: int) -> MethodSpec:
-        """The spec that runs at ``hop`` offline: this one, or a model's NAME-hopH variant."""
-        if self.cfg is None or hop == self.cfg.hop:
+        """The spec that runs at ``hop`` at this model's rate and n_fft (``at_config``)."""
+        if self.cfg is None:
             return self
-        other = model_specs().get(f"{self.name}-hop{hop}")
-        if other is None:
-            raise ModelError(f"{self.name}: no exported model for hop {hop} ({self.name}-hop{hop}.onnx)")
-        return other
+        return self.at_config(replace(self.cfg, hop=hop))
+
+    def runs_at(self, cfg: StftConfig) -> bool:
+        """Whether this method runs at ``cfg``: a classical method at any, a model at its card's STFT (any
+        power d: a model converts r = |X|^d to the magnitudes it takes)."""
+        return self.cfg is None or replace(cfg, power=self.cfg.power) == self.cfg
 
     def stream_settings(self, lookahead: int | None = None, block: int | None = None) -> tuple[int, int]:
         """(L, B) for the stream: None takes a stream-trained model's own, else DEFAULT_LOOKAHEAD and
@@ -448,3 +486,18 @@ def default_stream_method(names: list[str]) -> str:
         if name in names:
             return name
     return next((n for n in names if n.startswith("unfolded")), names[0])
+
+
+def default_method(cfg: StftConfig, streaming: bool = False) -> str:
+    """The method a run at ``cfg`` gets where none is named: the measured default of MEASURED_DEFAULTS
+    where the configuration has one; else the first learned model (in engine.catalog's order: the shipped
+    ones, then PHASEFOLD_MODEL_PATH's, by name) whose card lists ``cfg`` and that runs offline
+    (``streaming``: in the stream); else CLASSICAL_DEFAULT. The cards are read where they are found, so a
+    model for a new configuration becomes its default without a change here."""
+    measured = MEASURED_DEFAULTS.get((cfg.sample_rate, cfg.n_fft, cfg.hop))
+    if measured is not None:
+        return measured
+    for name, spec in model_specs().items():
+        if spec.problem is None and spec.runs_at(cfg) and (spec.streaming if streaming else spec.offline):
+            return name
+    return CLASSICAL_DEFAULT

@@ -334,7 +334,7 @@ def _offline_runner(spec: MethodSpec, backend: str) -> Method:
     if spec.family == "model":
 
         def model_segments(frames, cfg, n_iter, seed, length, init=None):
-            chosen = spec.at_hop(cfg.hop)
+            chosen = spec.at_config(cfg)
             frames, model_cfg = _powered(frames, cfg, 1.0)
             if n_iter == 0:  # as for every window method: zero iterations is the phase start
                 yield random_phase_init(_whole(frames), model_cfg, seed, length, init)

@@ -68,14 +68,16 @@ def test_snr_builds_a_modified_spectrogram(capsys, tmp_path, wav):
     assert not np.allclose(outs[None], outs["0"], atol=1e-3)
 
 
-def test_stereo_and_48k_inputs_work_with_notes(capsys, tmp_path, clip):
+def test_stereo_and_48k_inputs_mixed_down_and_resampled_on_request_with_notes(capsys, tmp_path, clip):
+    # every channel at its own rate is the default now (tests/test_native.py); --mono and --sr as before
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.stack([clip, 0.5 * clip], axis=1), 22050)
-    rc, _, err = _run(capsys, stereo, "-o", tmp_path / "a.wav", "--iterations", "2")
+    rc, _, err = _run(capsys, stereo, "-o", tmp_path / "a.wav", "--iterations", "2", "--mono")
     assert rc == 0 and "note: stereo.wav: downmixed 2 channels to mono" in err
+    assert sf.info(tmp_path / "a.wav").channels == 1
     hi = tmp_path / "hi.wav"
     sf.write(hi, np.interp(np.arange(48000) * 22050 / 48000, np.arange(clip.size), clip), 48000)
-    rc, _, err = _run(capsys, hi, "-o", tmp_path / "b.wav", "--iterations", "2")
+    rc, _, err = _run(capsys, hi, "-o", tmp_path / "b.wav", "--iterations", "2", "--sr", "22050")
     assert rc == 0 and "resampled 48000 Hz -> 22050 Hz" in err
     assert sf.read(tmp_path / "b.wav")[0].size == 22050
 
@@ -168,13 +170,17 @@ def test_subprocess_errors_are_one_line(tmp_path):
         assert proc.stderr.count("\n") == 1 and "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_npz_at_another_rate_is_resampled_to_22050(capsys, tmp_path, clip):
+def test_npz_at_another_rate_keeps_it_and_is_resampled_on_request(capsys, tmp_path, clip):
     cfg = StftConfig(sample_rate=16000)
     x = clip[:16000]
     npz = tmp_path / "m16.npz"
     save_magnitudes(npz, magnitude(x, cfg), cfg, length=x.size)
     out = tmp_path / "out.wav"
     rc, _, err = _run(capsys, npz, "-o", out, "--iterations", "3")
+    assert rc == 0 and "resampled" not in err
+    y, sr = sf.read(out)
+    assert sr == 16000 and y.size == 16000
+    rc, _, err = _run(capsys, npz, "-o", out, "--iterations", "3", "--sr", "22050")
     assert rc == 0 and "resampled 16000 Hz -> 22050 Hz" in err
     y, sr = sf.read(out)
     assert sr == 22050 and y.size == 22050

@@ -110,10 +110,19 @@ def test_a_signal_during_a_long_reconstruction_ends_it(inputs, tmp_path, signum,
     """The real command, unmodified: 20 s of audio, 2000 iterations, signalled once the input is read."""
     out = tmp_path / "out.wav"
     out.write_bytes(OLD_TAKE)
-    argv = ["reconstruct", str(inputs / "long44.wav"), "-o", str(out), "--iterations", "2000"]
+    argv = [
+        "reconstruct",
+        str(inputs / "long44.wav"),
+        "-o",
+        str(out),
+        "--iterations",
+        "2000",
+        "--sr",
+        "22050",
+    ]
     proc = _popen([sys.executable, "-m", "phasefold", *argv])
     seen = b""
-    while b"resampled" not in seen:  # the note says the input was read: the method runs
+    while b"resampled" not in seen:  # the note says the input was read (--sr: resampled): the method runs
         chunk = os.read(proc.stderr.fileno(), 4096)
         assert chunk, seen
         seen += chunk

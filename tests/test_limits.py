@@ -204,8 +204,10 @@ def test_npz_at_the_rate_limits_is_reconstructed(capsys, tmp_path, rate):
     x = 0.3 * np.sin(2 * np.pi * 1000 * np.arange(rate // 10) / rate)
     path = _npz(tmp_path / "m.npz", {"magnitudes": magnitude(x, cfg, np.float32), "sample_rate": rate})
     assert load_magnitudes(path).cfg.sample_rate == rate
-    rc = main(["reconstruct", str(path), "-o", str(tmp_path / "out.wav"), "-m", "fgla", "--iterations", "2"])
-    assert rc == 0, capsys.readouterr().err
+    run = ["reconstruct", str(path), "-o", str(tmp_path / "out.wav"), "-m", "fgla", "--iterations", "2"]
+    assert main(run) == 0, capsys.readouterr().err
+    assert sf.info(str(tmp_path / "out.wav")).samplerate == rate  # its own rate
+    assert main([*run, "--sr", "22050"]) == 0, capsys.readouterr().err
     assert sf.info(str(tmp_path / "out.wav")).samplerate == 22050
 
 

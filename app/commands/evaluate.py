@@ -93,7 +93,7 @@ def _offline_words(name: str, cfg, n_iter: int | None) -> str:
     from phasefold.engine.registry import lookup
 
     spec = lookup(name)
-    return spec.at_hop(cfg.hop).describe_offline(spec.iterations if n_iter is None else n_iter)
+    return spec.at_config(cfg).describe_offline(spec.iterations if n_iter is None else n_iter)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,11 +23,17 @@ STREAM_OPTIONS = (
 )
 
 
-def add_method_argument(target, streaming: bool = False) -> None:
-    """--method / -m: a method name or an exported model file (default: the registry's)."""
+def add_method_argument(target, streaming: bool = False, per_config: bool = False) -> None:
+    """--method / -m: a method name or an exported model file (default: the registry's; ``per_config``:
+    the configuration's, engine.registry.default_method)."""
     from phasefold.engine import registry
 
     default = registry.DEFAULT_STREAM_METHOD if streaming else registry.DEFAULT_METHOD
+    if per_config:
+        default = (
+            f"per configuration: {default} at 22050 Hz with n_fft 1024 and hop 256 or 512; elsewhere a "
+            f"learned model whose card lists the configuration, else {registry.CLASSICAL_DEFAULT}"
+        )
     target.add_argument(
         "--method",
         "-m",
@@ -35,6 +41,53 @@ def add_method_argument(target, streaming: bool = False) -> None:
         default=None,
         help=f"method name or exported model file NAME.onnx (default {default}); see --list-methods",
     )
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser, live: bool = False) -> None:
+    """--sr, --mono, --n-fft and --hop: the rate, channels and STFT audio is analysed at (engine.analysis);
+    a .npz file carries its own. ``live`` (stream): the rate defaults to the engine's 22050 Hz and there is
+    no --mono (a stream is one channel)."""
+    group = parser.add_argument_group("analysis of audio input (a .npz file carries its own)")
+    if live:
+        rate = (
+            "analyse and play at RATE Hz (default 22050, the shipped models' rate): a file is resampled "
+            "first (soxr, HQ), the microphone opened at RATE"
+        )
+    else:
+        rate = (
+            "analyse (and write) at RATE Hz: the audio is resampled first (soxr, HQ); default the input's "
+            "own rate. For a .npz file, the output is resampled to RATE"
+        )
+    group.add_argument("--sr", type=positive_int, default=None, metavar="RATE", help=rate)
+    if not live:
+        group.add_argument(
+            "--mono", action="store_true", help="mix the channels down to one first (default: every channel)"
+        )
+    group.add_argument(
+        "--n-fft",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="FFT size: default the largest power of two no longer than 46.4 ms (1024 samples at 22050 Hz "
+        "and 24 kHz, 512 at 16 kHz, 2048 at 44.1 and 48 kHz)",
+    )
+    group.add_argument(
+        "--hop",
+        type=positive_int,
+        default=None,
+        metavar="H",
+        help="STFT hop: default n_fft / 4 (256 at 22050 Hz); it must divide n_fft, at most n_fft / 2",
+    )
+
+
+def check_analysis_options(args: argparse.Namespace) -> None:
+    """Refuse, with one InputError line naming the limit (engine.limits), --sr and --n-fft beyond theirs."""
+    from phasefold.engine import limits
+
+    if args.sr is not None:
+        limits.check_sample_rate(args.sr, "--sr")
+    if args.n_fft is not None:
+        limits.check_n_fft(args.n_fft, "--n-fft")
 
 
 def add_iterations_argument(target) -> None:

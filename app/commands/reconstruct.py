@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from phasefold.commands import finite_float, hop_size, path_arg, positive_int, seed_int
+from phasefold.commands import finite_float, path_arg, positive_int, seed_int
 from phasefold.commands.options import (
+    add_analysis_arguments,
     add_backend_argument,
     add_format_argument,
     add_iterations_argument,
     add_method_argument,
     add_online_arguments,
+    check_analysis_options,
     check_iteration_options,
 )
 
@@ -37,17 +39,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         type=path_arg,
-        help="output WAV file (22050 Hz, same length as the input, in the input's sample format: --format); "
-        "for a folder input, the output folder",
+        help="output WAV file (at the input's sample rate, or --sr; its channels, or one with --mono; same "
+        "length as the input; in the input's sample format: --format); for a folder input, the output folder",
     )
-    add_method_argument(parser)
+    add_method_argument(parser, per_config=True)
     add_iterations_argument(parser)
-    parser.add_argument(
-        "--hop",
-        type=hop_size,
-        default=None,
-        help="STFT hop for audio input: 256 (default) or 512; a .npz file carries its own",
-    )
+    add_analysis_arguments(parser)
     parser.add_argument(
         "--snr",
         type=finite_float,
@@ -110,31 +107,47 @@ def _note(text: str) -> None:
 
 @dataclass
 class Prepared:
-    """What every file of a run shares: the method's name, the method built (an offline runner or a streamed
-    one) and, offline, its registry entry."""
+    """What every file of a run shares: the options and the methods built so far, by name (``build``): the
+    one named with --method, built before any file is read, or each configuration's default
+    (engine.registry.default_method), built for the first file at that configuration."""
 
-    name: str
-    method: object
-    spec: object | None
+    args: argparse.Namespace
+    built: dict = field(default_factory=dict)
+
+    def build(self, name: str) -> object:
+        """The method built, once per name: an offline runner, or a streamed one with --online."""
+        from phasefold.commands.options import streamed_method
+        from phasefold.engine.registry import lookup
+        from phasefold.engine.runners import offline_runner
+
+        if name not in self.built:
+            if self.args.online:  # through the streaming engine; the output stays time-aligned with the input
+                self.built[name] = streamed_method(name, self.args)
+            else:
+                self.built[name] = offline_runner(lookup(name), self.args.backend)
+        return self.built[name]
+
+    def name_at(self, cfg) -> str:
+        """The method a file at ``cfg`` runs: --method, else the configuration's default."""
+        from phasefold.engine.registry import default_method
+
+        return self.args.method or default_method(cfg, streaming=self.args.online)
 
 
 def prepare(args: argparse.Namespace) -> Prepared:
-    """Check the per-file options of ``args`` (one InputError line) and build the method."""
-    from phasefold.commands.options import streamed_method
+    """Check the per-file options of ``args`` (one InputError line) and build the method named, if any."""
     from phasefold.engine.errors import InputError
-    from phasefold.engine.registry import DEFAULT_METHOD, lookup
-    from phasefold.engine.runners import offline_runner
 
     check_iteration_options(args, "reconstruct")
-    name = args.method or DEFAULT_METHOD
+    check_analysis_options(args)
     if args.online and args.init_phase_from is not None:
         raise InputError(
             "--init-phase-from starts an offline method; the streamed ones (--online) do not take it"
         )
-    if args.online:  # through the streaming engine; the output stays time-aligned with the input
-        return Prepared(name, streamed_method(name, args), None)
-    spec = lookup(name)
-    return Prepared(name, offline_runner(spec, args.backend), spec)
+    prepared = Prepared(args)
+    if args.method is not None:
+        prepared.build(args.method)
+    return prepared
 
 
 @dataclass
@@ -158,12 +171,17 @@ def reconstruct_one(
     note as it comes (reading: resampled, downmixed; writing: clipped)."""
     from phasefold.engine.errors import InputError
     from phasefold.engine.file_runs import open_measurements, reconstruct_file
-    from phasefold.engine.inputs import sample_format
+    from phasefold.engine.inputs import is_magnitude_file, sample_format
     from phasefold.engine.outputs import output_subtype
+    from phasefold.engine.registry import lookup
 
-    method = prepared.method
-    measured = open_measurements(source, args.hop, args.snr, args.seed, args.init_phase_from)
+    measured = open_measurements(
+        source, args.hop, args.snr, args.seed, args.init_phase_from, args.n_fft, args.sr, args.mono
+    )
     cfg = measured.cfg
+    name = prepared.name_at(cfg)
+    chosen = lookup(name).at_config(cfg)  # a model made for another STFT: one line naming its own
+    method = prepared.build(name)
     if args.online and measured.init is not None:
         note(f"{source.name}: its 'init_phase' is not used by a streamed method (--online)")
     subtype = output_subtype(sample_format(source), args.format)
@@ -172,14 +190,13 @@ def reconstruct_one(
     iterations = method.iterations if args.iterations is None else args.iterations
     if iterations < 0:
         raise InputError(f"the number of iterations must be >= 0, not {iterations}")
-    ran = (
-        method.describe(cfg)
-        if args.online
-        else f"{prepared.name}, {prepared.spec.at_hop(cfg.hop).describe_offline(iterations)}"
-    )
+    ran = method.describe(cfg) if args.online else f"{name}, {chosen.describe_offline(iterations)}"
+    if args.method is None:
+        ran += " (the default at this configuration)"
     if not args.online and (args.init_phase_from is not None or measured.init is not None):
         ran += f", from the phase of {(args.init_phase_from or source).name}"
-    done = reconstruct_file(measured, output, method, iterations, args.seed, subtype)
+    rate = args.sr if is_magnitude_file(source) else None  # audio is analysed at --sr already
+    done = reconstruct_file(measured, output, method, iterations, args.seed, subtype, rate)
     for text in done.notes:
         note(text)
     return Done(ran, cfg, done)
@@ -213,12 +230,20 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
 
     from phasefold.engine.evaluation import real_time_factor
+    from phasefold.engine.registry import describe_config
+    from phasefold.engine.stft import SAMPLE_RATE, StftConfig
 
     one = reconstruct_one(args, prepared, args.input, args.output, _note)
     done, cfg = one.run, one.cfg
     rtf = real_time_factor(done.wall, done.length, cfg.sample_rate)
-    print(
-        f"wrote {args.output} ({done.seconds:.2f} s): {one.ran}, "
-        f"hop {cfg.hop}, {done.wall:.2f} s (RTF {rtf:.3f}), spectral convergence {done.sc_db:.1f} dB"
+    stft = f"hop {cfg.hop}" if cfg == StftConfig(hop=cfg.hop) else describe_config(cfg)
+    sound = f"{done.seconds:.2f} s" + (
+        "" if done.sample_rate == SAMPLE_RATE else f" at {done.sample_rate} Hz"
     )
+    if done.channels > 1:
+        sound += f", {done.channels} channels"
+    sc = f"spectral convergence {done.sc_db:.1f} dB"
+    if done.channels > 1:
+        sc += " (" + " / ".join(f"{v:.1f}" for v in done.channel_sc_db) + " per channel)"
+    print(f"wrote {args.output} ({sound}): {one.ran}, {stft}, {done.wall:.2f} s (RTF {rtf:.3f}), {sc}")
     return 0

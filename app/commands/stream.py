@@ -10,10 +10,12 @@ from pathlib import Path
 
 from phasefold.commands import finite_float, nonempty_text, path_arg, positive_float
 from phasefold.commands.options import (
+    add_analysis_arguments,
     add_backend_argument,
     add_format_argument,
     add_method_argument,
     add_stream_arguments,
+    check_analysis_options,
     check_iteration_options,
     refuse_offline_iterations,
 )
@@ -32,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_method_argument(what, streaming=True)
     what.add_argument("--model", type=path_arg, help="an exported model (.onnx with its .json card)")
     add_stream_arguments(parser)
+    add_analysis_arguments(parser, live=True)
     refuse_offline_iterations(parser)
     parser.add_argument(
         "--realtime",
@@ -61,7 +64,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _source(args, cfg):
     from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import check_audible, check_modifiable, is_magnitude_file
+    from phasefold.engine.inputs import check_audible, check_modifiable, check_npz_settings, is_magnitude_file
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -73,10 +76,22 @@ def _source(args, cfg):
     path = Path(args.input)
     check_modifiable(path, args.snr)
     if is_magnitude_file(path):
-        return NpzSource(path, realtime=args.realtime)
+        source = NpzSource(path, realtime=args.realtime)
+        check_npz_settings(path, source.cfg, args.hop, args.n_fft)
+        return source
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
     return source
+
+
+def _default(cfg) -> str:
+    """The stream's method where none is named: DEFAULT_STREAM_METHOD where it runs at ``cfg``, else the
+    configuration's default stream method (engine.registry.default_method)."""
+    from phasefold.engine.registry import DEFAULT_STREAM_METHOD, default_method, lookup
+
+    if lookup(DEFAULT_STREAM_METHOD).runs_at(cfg):
+        return DEFAULT_STREAM_METHOD
+    return default_method(cfg, streaming=True)
 
 
 def _check_record(args: argparse.Namespace) -> None:
@@ -110,11 +125,11 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    from phasefold.engine.analysis import analysis_config
     from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, output_subtype
-    from phasefold.engine.registry import DEFAULT_STREAM_METHOD
-    from phasefold.engine.stft import StftConfig
+    from phasefold.engine.stft import SAMPLE_RATE
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
     from phasefold.engine.streaming.steps import stream_spec
     from phasefold.engine.streaming.window import INITS
@@ -128,9 +143,11 @@ def run(args: argparse.Namespace) -> int:
     _check_record(args)
     if args.seconds is not None and args.input != "mic":
         raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
-    spec = stream_spec(args.model if args.model is not None else (args.method or DEFAULT_STREAM_METHOD))
+    check_analysis_options(args)
     with one_thread():
-        source = _source(args, StftConfig())
+        source = _source(args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop))
+        spec = stream_spec(args.model if args.model is not None else (args.method or _default(source.cfg)))
+        spec.at_config(source.cfg)  # a model made for another STFT: one line naming its own
         stream = Stream(
             make_processor(
                 spec,

@@ -116,6 +116,11 @@ class NpzSource(ArraySource):
 
     def __init__(self, path: str | Path, realtime: bool = False) -> None:
         mf = load_magnitudes(path)
+        if mf.magnitudes.ndim == 3:
+            raise InputError(
+                f"{path}: magnitudes of {mf.channels} channels [C, F, K]; a stream takes one channel [F, K] "
+                "(phasefold reconstruct rebuilds every channel)"
+            )
         super().__init__(mf.magnitudes, mf.cfg, realtime, reference=mf.reference, name=Path(path).name)
         self.length = mf.length
         self.sample_format = sample_format(path)
