@@ -72,10 +72,16 @@ class StftConfig:
                 f"hop ({self.hop}) is longer than the window ({self.frame_length} samples): samples between "
                 "the frames would be lost"
             )
-        if self.center is None and (self.n_fft % self.hop != 0 or self.n_fft // self.hop < 2):
+        if self.center is None and self.n_fft % self.hop != 0:
             raise ValueError(
-                f"n_fft ({self.n_fft}) must be a multiple of hop ({self.hop}), at least twice it, for "
-                "phasefold's own padding; centre the frames (center=True or False) for any other hop"
+                f"n_fft ({self.n_fft}) must be a multiple of hop ({self.hop}) with phasefold's own framing; "
+                "centre the frames (center=True or False) for any other hop"
+            )
+        if self.center is None and self.n_fft // self.hop < 2:
+            raise ValueError(
+                f"hop ({self.hop}) must be at most n_fft / 2 ({self.n_fft // 2}) with phasefold's own "
+                "framing "
+                "(at least 50 % overlap)"
             )
         if self.power not in (1.0, 2.0):
             raise ValueError(f"power d must be 1 or 2, not {self.power}")
