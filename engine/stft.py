@@ -80,8 +80,7 @@ class StftConfig:
         if self.center is None and self.n_fft // self.hop < 2:
             raise ValueError(
                 f"hop ({self.hop}) must be at most n_fft / 2 ({self.n_fft // 2}) with phasefold's own "
-                "framing "
-                "(at least 50 % overlap)"
+                "framing (at least 50 % overlap)"
             )
         if self.power not in (1.0, 2.0):
             raise ValueError(f"power d must be 1 or 2, not {self.power}")
