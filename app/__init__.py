@@ -7,6 +7,8 @@ The library API (no torch, no Qt):
   ``push(frames [k, 513]) -> audio [k * hop]``, ``flush()``, ``reset()``, ``latency_ms``);
 - ``phasefold.reconstruct(magnitudes, method=..., hop=..., iterations=...)``: offline reconstruction;
 - ``phasefold.load_model(path_or_name)``, ``phasefold.list_methods()``;
+- ``phasefold.mel_to_audio(M, preset=None, ...)``: audio from a mel spectrogram (librosa's
+  ``mel_to_audio`` signature and defaults, or a preset's own log mel: "hifigan", "espnet", "vocos");
 - ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT.
 
 - ``phasefold.SAMPLE_RATE``: 22050, the sample rate of the default STFT; ``phasefold.__version__``: the
@@ -24,6 +26,7 @@ from phasefold._version import __version__
 if TYPE_CHECKING:
     from phasefold.api import istft, list_methods, load_model, reconstruct, stft
     from phasefold.engine.streaming import Stream
+    from phasefold.mel import mel_to_audio
 
 _LAZY = {
     "Stream": "phasefold.engine.streaming",
@@ -32,6 +35,7 @@ _LAZY = {
     "list_methods": "phasefold.api",
     "stft": "phasefold.api",
     "istft": "phasefold.api",
+    "mel_to_audio": "phasefold.mel",
     "SAMPLE_RATE": "phasefold.api",
 }
 
@@ -52,6 +56,7 @@ __all__ = [
     "istft",
     "list_methods",
     "load_model",
+    "mel_to_audio",
     "reconstruct",
     "stft",
 ]
