@@ -60,6 +60,7 @@ def librosa_inverse(mel: np.ndarray, cfg: MelConfig, n_iter: int, length: int, s
         center=bool(cfg.stft.center),
         dtype=np.float64,
         pad_mode=cfg.stft.pad_mode,
+        length=length + 2 * cfg.pad,
         random_state=seed,
     )
     return y[cfg.pad : cfg.pad + length]

@@ -9,6 +9,7 @@ installable beside this torch).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -288,3 +289,66 @@ def test_bad_input_is_one_line(arr, kw, words):
     with pytest.raises(InputError, match=words) as info:
         phasefold.mel_to_audio(arr, **kw)
     assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- phasefold reconstruct --mel
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    from phasefold.cli import main
+
+    rc = main(["reconstruct", *map(str, argv)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_presets_are_the_engines():
+    from phasefold.commands.mel_input import MEL_PRESETS
+
+    assert MEL_PRESETS == tuple(PRESETS)
+
+
+def test_cli_mel_array_and_audio(capsys, tmp_path):
+    sf = pytest.importorskip("soundfile")
+    cfg = PRESETS["espnet"]
+    x = voiced(22050)
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, x, 22050, subtype="FLOAT")
+    mel = melspectrogram(x, cfg)  # ESPnet's own layout [frames, 80], log10
+    np.save(tmp_path / "mel.npy", mel.astype(np.float32))
+    rc, out, err = _cli(
+        capsys, tmp_path / "mel.npy", "-o", tmp_path / "a.wav", "--mel", "espnet", "--iterations", 20
+    )
+    assert rc == 0, err
+    assert "espnet mel, 20 iterations" in out
+    y, sr = sf.read(tmp_path / "a.wav")
+    assert sr == 22050 and y.size == (mel.shape[0] - 1) * 256
+    assert mel_error(y, mel, cfg) < 0.25
+    # from audio: the preset's mel computed first, the output as long as the input
+    rc, out, err = _cli(capsys, wav, "-o", tmp_path / "b.wav", "--mel", "espnet", "--iterations", 20)
+    assert rc == 0, err
+    y, sr = sf.read(tmp_path / "b.wav")
+    assert y.size == x.size
+    np.testing.assert_allclose(
+        y, phasefold.mel_to_audio(mel, preset="espnet", n_iter=20, length=x.size), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (
+            ["--mel", "hifigan"],
+            "mel.npy has 30 bands where 80.*transposed",
+        ),  # ESPnet's layout to the hifigan preset
+        (["--mel", "espnet", "--hop", "512"], "--hop does not apply"),
+        (["--mel", "espnet", "--online"], "--online does not apply"),
+    ],
+)
+def test_cli_mel_refusals_are_one_line(capsys, tmp_path, extra, words):
+    np.save(tmp_path / "mel.npy", np.zeros((30, 80)) - 4.0)
+    rc, out, err = _cli(capsys, tmp_path / "mel.npy", "-o", tmp_path / "a.wav", *extra)
+    assert rc == 1
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(words, err), err
+    assert not (tmp_path / "a.wav").exists()
