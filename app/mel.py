@@ -92,6 +92,20 @@ def mel_to_audio(
     phasefold.engine.errors.InputError
         one line for an array that does not fit (band count, linear values given to a log preset, NaN) or
         a keyword out of range.
+
+    Examples
+    --------
+    >>> from phasefold.engine.mel import PRESETS, melspectrogram
+    >>> x = 0.1 * np.sin(2 * np.pi * 220 * np.arange(22050) / 22050)
+    >>> M = melspectrogram(x, PRESETS["hifigan"])  # as HiFi-GAN computes it: natural log, [80, frames]
+    >>> M.shape
+    (80, 86)
+    >>> y = phasefold.mel_to_audio(M, preset="hifigan", n_iter=16)
+    >>> y.shape  # 86 frames of 256 samples
+    (22016,)
+    >>> louder = phasefold.mel_to_audio(M + 1.0, preset="hifigan", n_iter=16)
+    >>> bool(np.allclose(louder, np.e * y, rtol=1e-4, atol=1e-6))
+    True
     """
     arr = number_array(M, "M")
     if preset is None:  # librosa's layout [..., n_mels, frames]: read as [..., frames, n_mels]
