@@ -112,6 +112,8 @@ def mel_to_audio(
         if arr.ndim < 2:
             raise InputError(f"M must have at least 2 dimensions [..., n_mels, frames], not {arr.shape}")
         arr = np.swapaxes(arr, -1, -2)
+    if arr.ndim >= 2 and 0 in arr.shape[-2:]:
+        raise InputError(f"M of shape {arr.shape if preset else np.shape(M)} holds no bands or no frames")
     cfg = _config(
         preset, arr.shape[-1], sr, n_fft, hop_length, win_length, window, center, pad_mode, power, kwargs
     )

@@ -280,6 +280,8 @@ def test_level_rule(name, shift, factor):
         (np.zeros((80, 20)), {"preset": "hifigan", "sr": 16000}, "leave out sr"),
         (np.zeros((128, 20)), {"window": "kaiser"}, "window"),
         (np.zeros((128, 20)), {"norm": 2}, "norm"),
+        (np.ones((0, 5)), {}, "shape \\(0, 5\\) holds no bands"),
+        (np.ones((80, 0)), {"preset": "hifigan"}, "no frames"),
     ],
 )
 def test_bad_input_is_one_line(arr, kw, words):
