@@ -6,7 +6,10 @@ scales the bins so that the bands move to the target: with c = B |X|^p the curre
 rho_b = m_b / c_b each band's ratio, bin k's power is multiplied by the band-weighted mean of the ratios,
 G_k = sum_b B_bk rho_b / sum_b B_bk, so its magnitude by G_k^(1/p). Where a bin's bands all need the same
 ratio (a bin under one band, or a band whose neighbours agree) the band then matches exactly; bins under no
-band (above fmax, below fmin) are set to zero: the mel says nothing of them. The step is homogeneous: a mel
+band (above fmax, below fmin) are set to zero: the mel says nothing of them. In a = |X|^p the step is one
+multiplicative update of Lee and Seung for the KL divergence, a <- a (B^T (m / B a)) / (B^T 1): it never
+increases KL(m | B a), so repeating it converges to the bins' powers that fit the mel best in that sense,
+with the current spectrum's fine structure as the start. The step is homogeneous: a mel
 s times larger gives a spectrogram s^(1/p) times larger, so the level rule holds (a log mel shifted by a
 constant gives the same audio, scaled).
 
