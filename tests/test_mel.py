@@ -354,3 +354,24 @@ def test_cli_mel_refusals_are_one_line(capsys, tmp_path, extra, words):
     assert len(err.strip().splitlines()) == 1
     assert re.search(words, err), err
     assert not (tmp_path / "a.wav").exists()
+
+
+def test_mel_step_never_increases_the_kl_divergence_to_the_mel():
+    """The step is Lee and Seung's multiplicative update in a = |X|^p: KL(m | B a) does not grow."""
+    cfg = PRESETS["vocos"]
+    bank = mel_filters(cfg)
+    rng = np.random.default_rng(5)
+    target = rng.uniform(0.01, 3.0, (6, cfg.n_mels))
+    spec = rng.standard_normal((6, cfg.stft.n_bins)) + 1j * rng.standard_normal((6, cfg.stft.n_bins))
+    step = MelStep(target, cfg)
+
+    def kl(s: np.ndarray) -> float:
+        c = np.abs(s) @ bank.T
+        return float(np.sum(target * np.log(target / c) - target + c))
+
+    values = [kl(spec)]
+    for _ in range(5):
+        spec = step(spec)
+        values.append(kl(spec))
+    assert all(b <= a + 1e-9 for a, b in zip(values, values[1:], strict=False))
+    assert values[-1] < 0.5 * values[0]
