@@ -79,7 +79,12 @@ def mel_fgla(
     previous = None
     for _ in range(n_iter):
         made = stft(istft(step(spec), cfg.stft, inner), cfg.stft)
-        spec = made if previous is None else made + alpha * (made - previous)
+        if previous is None:
+            spec = made
+        else:  # t + alpha (t - t_prev), written over t_prev (no temporaries)
+            spec = np.subtract(made, previous, out=previous)
+            spec *= alpha
+            spec += made
         previous = made
     out = istft(step(spec), cfg.stft, inner)[cfg.pad : inner - cfg.pad]
     n = cfg.n_samples(n_frames) if length is None else length
