@@ -10,7 +10,9 @@ The library API (no torch, no Qt):
 - ``phasefold.stft(signal)`` / ``phasefold.istft(spectrogram, length)``: the tight-frame STFT (any other
   configuration by keywords);
 - ``phasefold.griffinlim(S, ...)``: a drop-in for ``librosa.griffinlim`` (its signature and layout), with a
-  PGHI start by default; ``phasefold.GriffinLim``: torchaudio's ``transforms.GriffinLim`` on numpy arrays.
+  PGHI start by default; ``phasefold.GriffinLim``: torchaudio's ``transforms.GriffinLim`` on numpy arrays;
+- ``phasefold.mel_to_audio(M, preset=None, ...)``: audio from a mel spectrogram (librosa's
+  ``mel_to_audio`` signature and defaults, or a preset's own log mel: "hifigan", "espnet", "vocos").
 
 - ``phasefold.SAMPLE_RATE``: 22050, the sample rate of the default STFT; ``phasefold.__version__``: the
   version of this package.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from phasefold.api import istft, list_methods, load_model, reconstruct, stft
     from phasefold.dropin import GriffinLim, griffinlim
     from phasefold.engine.streaming import Stream
+    from phasefold.mel import mel_to_audio
 
 _LAZY = {
     "Stream": "phasefold.engine.streaming",
@@ -38,6 +41,7 @@ _LAZY = {
     "istft": "phasefold.api",
     "griffinlim": "phasefold.dropin",
     "GriffinLim": "phasefold.dropin",
+    "mel_to_audio": "phasefold.mel",
     "SAMPLE_RATE": "phasefold.api",
 }
 
@@ -60,6 +64,7 @@ __all__ = [
     "istft",
     "list_methods",
     "load_model",
+    "mel_to_audio",
     "reconstruct",
     "stft",
 ]

@@ -183,6 +183,8 @@ OPTION_BASE = {
     ("bench", "soak_method"): [*BASE["bench"], "--soak", "0.5"],
     # --record records a sound card's output: one that cannot be opened falls back to the recording
     ("stream", "record"): ["-i", "{npz}", "-o", "no-such-device-xyz", "-m", "fgla"],
+    # a mel input fixes the method (the mel-consistent FGLA): no -m; two iterations keep it short
+    ("reconstruct", "mel"): ["{wav16}", "-o", "{OUT.wav}", "--iterations", "2"],
 }
 #: options refused here whatever their value: --seconds stops the microphone, which this machine lacks
 REFUSED_HERE = {("stream", "seconds")}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from phasefold.commands import finite_float, path_arg, positive_int, seed_int
+from phasefold.commands.mel_input import add_mel_argument, reconstruct_mel
 from phasefold.commands.options import (
     add_analysis_arguments,
     add_backend_argument,
@@ -80,6 +81,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="folder input: reconstruct the files whose output exists too (default: skip them)",
     )
+    add_mel_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -211,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
         list_methods()
         return 0
     check_jobs(args.jobs)
+    if args.mel is not None:
+        return reconstruct_mel(args)
     if args.input is None:
         raise InputError("give an INPUT file (audio or .npz) and -o OUT.wav, or --list-methods")
     if args.input.is_dir():

@@ -1,0 +1,158 @@
+"""Mel spectrograms in: the mel-consistent fast Griffin-Lim against librosa's mel_to_audio (issue 32).
+
+    python -m benchmarks.mel_vs_librosa [--preset hifigan] [--split validation] [--json FILE]
+
+Each file of the split is read at the preset's rate, its mel computed as the preset's project computes it
+(engine.mel.melspectrogram, in the preset's layout and log), and reconstructed by
+``phasefold.mel_to_audio(M, preset=...)`` (32 and 100 iterations) and by
+``librosa.feature.inverse.mel_to_audio(n_iter=32)``'s two steps (mel_to_stft, griffinlim) given the same mel
+as linear values with the matching STFT and filters (its output cropped by the preset's outside padding);
+file i starts from random phases of seed i in both. Scores against the original: PESQ-WB, STOI, ESTOI,
+SC (dB, on the preset's linear STFT magnitudes), the lag (samples, by cross-correlation of fine-hop
+magnitude spectrograms within +-512) and the CPU seconds per second of audio, one thread. Prints a
+markdown table (means over files, median lag). librosa stays a benchmark/test dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import phasefold
+from phasefold.engine.dataset import split_files
+from phasefold.engine.evaluation import estoi, one_thread, pesq_wb, spectral_convergence_db, stoi
+from phasefold.engine.inputs import load_audio
+from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
+from phasefold.engine.stft import StftConfig, magnitude
+
+MAX_LAG = 512
+#: the hop (samples) of the spectrograms the lag is measured on: its resolution
+LAG_HOP = 4
+
+
+def librosa_inverse(mel: np.ndarray, cfg: MelConfig, n_iter: int, length: int, seed: int = 0) -> np.ndarray:
+    """librosa.feature.inverse.mel_to_audio on the preset's mel (linear values), its STFT and filters."""
+    import librosa
+
+    lin = np.swapaxes(linear_mel(mel, cfg), -1, -2)  # [n_mels, frames]
+    # mel_to_audio's own two steps, so that its random start can be seeded (mel_to_audio draws it unseeded)
+    spec = librosa.feature.inverse.mel_to_stft(
+        lin,
+        sr=cfg.stft.sample_rate,
+        n_fft=cfg.stft.n_fft,
+        power=cfg.power,
+        fmin=cfg.fmin,
+        fmax=cfg.top,
+        htk=cfg.scale == "htk",
+        norm=cfg.norm,
+    )
+    y = librosa.griffinlim(
+        spec,
+        n_iter=n_iter,
+        hop_length=cfg.stft.hop,
+        win_length=cfg.stft.frame_length,
+        n_fft=cfg.stft.n_fft,
+        window="hann",
+        center=bool(cfg.stft.center),
+        dtype=np.float64,
+        pad_mode=cfg.stft.pad_mode,
+        length=length + 2 * cfg.pad,
+        random_state=seed,
+    )
+    return y[cfg.pad : cfg.pad + length]
+
+
+def lag(ref: np.ndarray, est: np.ndarray) -> int:
+    """The shift (samples, a multiple of LAG_HOP) that best aligns ``est``'s magnitude spectrogram with
+    ``ref``'s (n_fft 256, hop LAG_HOP, every bin's frames cross-correlated and summed): positive where
+    ``est`` comes late. Magnitudes, not waveforms: a reconstruction's phase is its own."""
+    from scipy.signal import fftconvolve
+
+    n = min(ref.size, est.size)
+    cfg = StftConfig(n_fft=256, hop=LAG_HOP, window="hann", center=True, convention="librosa")
+    a, b = (magnitude(v[:n], cfg) for v in (est, ref))
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    corr = fftconvolve(a, b[::-1], mode="full", axes=0).sum(axis=1)  # index F - 1 is no shift
+    reach = MAX_LAG // LAG_HOP
+    middle = b.shape[0] - 1
+    return (int(np.argmax(corr[middle - reach : middle + reach + 1])) - reach) * LAG_HOP
+
+
+def methods(name: str) -> dict[str, Callable[[np.ndarray, MelConfig, int, int], np.ndarray]]:
+    """label -> (mel, configuration, length, seed) -> signal."""
+    return {
+        "phasefold mel-FGLA, 32 it.": lambda m, c, n, i: phasefold.mel_to_audio(
+            m, preset=name, n_iter=32, length=n, seed=i
+        ),
+        "phasefold mel-FGLA, 100 it. (default)": lambda m, c, n, i: phasefold.mel_to_audio(
+            m, preset=name, length=n, seed=i
+        ),
+        "librosa mel_to_audio, 32 it.": lambda m, c, n, i: librosa_inverse(m, c, 32, n, seed=i),
+    }
+
+
+def run(name: str, split: str) -> dict:
+    cfg = PRESETS[name]
+    sr = cfg.stft.sample_rate
+    rows: dict[str, list[dict]] = {}
+    for i, path in enumerate(split_files(split)):
+        x, _ = load_audio(path, sr)
+        mel = melspectrogram(x, cfg)
+        r = magnitude(x, cfg.stft)
+        for label, method in methods(name).items():
+            with one_thread():
+                t0 = time.process_time()
+                y = np.asarray(method(mel, cfg, x.size, i), dtype=np.float64)
+                cpu = time.process_time() - t0
+            rows.setdefault(label, []).append(
+                {
+                    "file": path.stem,
+                    "pesq": pesq_wb(x, y, sr),
+                    "stoi": stoi(x, y, sr),
+                    "estoi": estoi(x, y, sr),
+                    "sc_db": spectral_convergence_db(y, r, cfg.stft),
+                    "lag": lag(x, y),
+                    "cpu_per_second": cpu * sr / x.size,
+                }
+            )
+    return {"preset": name, "split": split, "files": len(split_files(split)), "methods": rows}
+
+
+def table(report: dict) -> str:
+    lines = [
+        f"`{report['preset']}` mel, {report['split']} split ({report['files']} files), one thread:",
+        "",
+        "| method | PESQ | STOI | ESTOI | SC (dB) | median lag | CPU s per s of audio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, rows in report["methods"].items():
+
+        def mean(key: str, rows: list[dict] = rows) -> float:
+            return float(np.mean([row[key] for row in rows]))
+
+        median_lag = int(np.median([row["lag"] for row in rows]))
+        lines.append(
+            f"| {label} | {mean('pesq'):.2f} | {mean('stoi'):.3f} | {mean('estoi'):.3f} | "
+            f"{mean('sc_db'):.1f} | {median_lag} | {mean('cpu_per_second'):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=[p for p in PRESETS if p != "librosa"], default="hifigan")
+    parser.add_argument("--split", default="validation", choices=["validation", "test"])
+    parser.add_argument("--json", type=Path, help="write the per-file scores here")
+    args = parser.parse_args()
+    report = run(args.preset, args.split)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    print(table(report))
+
+
+if __name__ == "__main__":
+    main()
