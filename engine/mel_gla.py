@@ -86,7 +86,36 @@ def mel_fgla(
             spec *= alpha
             spec += made
         previous = made
-    out = istft(step(spec), cfg.stft, inner)[cfg.pad : inner - cfg.pad]
+    return _cropped(istft(step(spec), cfg.stft, inner), cfg, n_frames, length)
+
+
+def mel_gla(
+    mel: np.ndarray,
+    cfg: MelConfig,
+    n_iter: int,
+    seed: int = 0,
+    length: int | None = None,
+    backend: str = "auto",
+    precision: type = np.float64,
+) -> np.ndarray:
+    """``mel_fgla`` on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where
+    numba and pyfftw are installed; engine.compiled.mel in ``precision``, float32 or float64), else the
+    numpy reference (float64); the output is float64 either way."""
+    from phasefold.engine import backends
+
+    if not backends.wants_compiled(backend):
+        return mel_fgla(mel, cfg, n_iter, seed, length)
+    from phasefold.engine.compiled.mel import MelGla
+
+    inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
+    out = MelGla(cfg, precision)(mel, n_iter, seed, inner)
+    return _cropped(out.astype(np.float64), cfg, mel.shape[0], length)
+
+
+def _cropped(inner: np.ndarray, cfg: MelConfig, n_frames: int, length: int | None) -> np.ndarray:
+    """The output of the iterations' signal: the outside padding cut, ``length`` samples (default
+    ``cfg.n_samples(n_frames)``), zeros past the end."""
+    out = inner[cfg.pad : inner.shape[-1] - cfg.pad]
     n = cfg.n_samples(n_frames) if length is None else length
     if out.shape[-1] >= n:
         return out[:n]

@@ -129,7 +129,9 @@ class MelGla:
         index = padded_samples(np.arange(1.0, inner + 1.0), -st.pad, st.span(n_frames) - st.pad, st)
         return inv.astype(self.dtype), index.astype(np.int64) - 1
 
-    def __call__(self, mel: np.ndarray, n_iter: int, seed: int, inner: int, alpha: float = ALPHA) -> np.ndarray:
+    def __call__(
+        self, mel: np.ndarray, n_iter: int, seed: int, inner: int, alpha: float = ALPHA
+    ) -> np.ndarray:
         """The ``inner`` samples engine.mel_gla.mel_fgla iterates on (padding included), in self.dtype."""
         n_frames = mel.shape[0]
         st = self.cfg.stft
