@@ -68,14 +68,17 @@ def mel_fgla(
     seed: int = 0,
     length: int | None = None,
     alpha: float = ALPHA,
+    phases: np.ndarray | None = None,
 ) -> np.ndarray:
     """A signal whose mel is ``mel`` (linear values B |X|^p [F, n_mels], engine.mel.linear_mel): ``n_iter``
-    fast Griffin-Lim iterations with the mel step (module docstring); ``length`` samples (default
-    ``cfg.n_samples(F)``), float64."""
+    fast Griffin-Lim iterations with the mel step (module docstring) from the start ``phases`` [F, K]
+    (default: the seeded random phases); ``length`` samples (default ``cfg.n_samples(F)``), float64."""
     n_frames = mel.shape[0]
     step = MelStep(mel, cfg)
     inner = cfg.n_samples(n_frames) + 2 * cfg.pad  # the signal the STFT frames, padding included
-    spec = step(np.exp(1j * random_phases(seed, 0, (n_frames, cfg.stft.n_bins))))
+    if phases is None:
+        phases = random_phases(seed, 0, (n_frames, cfg.stft.n_bins))
+    spec = step(np.exp(1j * phases))
     previous = None
     for _ in range(n_iter):
         made = stft(istft(step(spec), cfg.stft, inner), cfg.stft)
@@ -108,7 +111,8 @@ def mel_gla(
     from phasefold.engine.compiled.mel import MelGla
 
     inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
-    out = MelGla(cfg, precision)(mel, n_iter, seed, inner)
+    phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
+    out = MelGla(cfg, precision)(mel, n_iter, phases, inner)
     return _cropped(out.astype(np.float64), cfg, mel.shape[0], length)
 
 

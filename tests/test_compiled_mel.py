@@ -61,3 +61,23 @@ def test_mel_to_audio_runs_compiled_in_the_input_precision():
     numpy_ref = mel_fgla(lin, cfg, 10)
     assert relative_error(phasefold.mel_to_audio(mel, preset="hifigan", n_iter=10, dtype=np.float64),
                           numpy_ref) < 1e-10  # fmt: skip
+
+
+@pytest.mark.parametrize("n_fft", [256, 1024])
+@pytest.mark.parametrize("shift", [-20, 0, 12])
+def test_benchmark_lag_reads_a_known_shift(n_fft, shift):
+    """benchmarks.mel_vs_librosa.lag: a copy of audio with onsets delayed by d samples reads d, at either
+    window (the lag measured on the mel's own window is a measure, not a constant)."""
+    from benchmarks.mel_vs_librosa import lag
+
+    rng = np.random.default_rng(5)
+    onsets = np.zeros(22050)
+    onsets[rng.choice(22050 - 2000, 12, replace=False)] = rng.uniform(0.5, 1.0, 12)
+    envelope = np.convolve(onsets, np.exp(-np.arange(2000) / 300.0))[:22050]  # struck, decaying notes
+    x = envelope * rng.standard_normal(22050)
+    late = np.zeros_like(x)
+    if shift >= 0:
+        late[shift:] = x[: x.size - shift]
+    else:
+        late[:shift] = x[-shift:]
+    assert lag(x, late, n_fft) == shift

@@ -17,7 +17,6 @@ tolerance).
 from __future__ import annotations
 
 import numpy as np
-from phasefold.engine.algorithms import random_phases
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
 from phasefold.engine.mel import MelConfig, mel_filters
@@ -130,12 +129,12 @@ class MelGla:
         return inv.astype(self.dtype), index.astype(np.int64) - 1
 
     def __call__(
-        self, mel: np.ndarray, n_iter: int, seed: int, inner: int, alpha: float = ALPHA
+        self, mel: np.ndarray, n_iter: int, phases: np.ndarray, inner: int, alpha: float = ALPHA
     ) -> np.ndarray:
-        """The ``inner`` samples engine.mel_gla.mel_fgla iterates on (padding included), in self.dtype."""
+        """The ``inner`` samples engine.mel_gla.mel_fgla iterates on (padding included) from the start
+        ``phases`` [F, K], in self.dtype."""
         n_frames = mel.shape[0]
         st = self.cfg.stft
-        phases = random_phases(seed, 0, (n_frames, st.n_bins))
         start = np.empty((n_frames, 2 * st.n_bins), self.dtype)
         start[:, 0::2], start[:, 1::2] = np.cos(phases), np.sin(phases)
         inv_cov, source = self._edges(n_frames, inner)
