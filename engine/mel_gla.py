@@ -106,12 +106,12 @@ def mel_gla(
     numpy reference (float64); the output is float64 either way."""
     from phasefold.engine import backends
 
+    phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
     if not backends.wants_compiled(backend):
-        return mel_fgla(mel, cfg, n_iter, seed, length)
+        return mel_fgla(mel, cfg, n_iter, length=length, phases=phases)
     from phasefold.engine.compiled.mel import MelGla
 
     inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
-    phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
     out = MelGla(cfg, precision)(mel, n_iter, phases, inner)
     return _cropped(out.astype(np.float64), cfg, mel.shape[0], length)
 
