@@ -4,7 +4,9 @@ Swapping it in for librosa's is a one-line change: with no preset it takes libro
 and reads them as librosa does (M [..., n_mels, frames] of B |X|^power, the STFT and filter keywords). With
 a preset (engine.mel.PRESETS: "hifigan", "espnet", "vocos", "librosa") it reads the preset's own layout and
 log scale, as that project writes its mel. The method is the mel-consistent fast Griffin-Lim of
-engine.mel_gla (the mel measurement kept inside every iteration), not a least-squares linear spectrogram.
+engine.mel_gla (the mel measurement kept inside every iteration), not a least-squares linear spectrogram;
+it runs on the compiled backend (engine.compiled.mel: float32 for a float32 or float16 M, else float64)
+where numba and pyfftw are installed, else in numpy.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from phasefold.engine.arguments import number_array, optional_whole, whole
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel
-from phasefold.engine.mel_gla import mel_fgla
+from phasefold.engine.mel_gla import mel_gla
 from phasefold.engine.stft import StftConfig
 
 #: iterations with a preset (the quality the presets are measured at, docs/results.md); librosa's 32
@@ -126,7 +128,8 @@ def mel_to_audio(
     n = optional_whole(length, "length", 1)
     lead = lin.shape[:-2]
     flat = lin.reshape(-1, *lin.shape[-2:])
-    out = [mel_fgla(m, cfg, iterations, seed=whole(seed, "seed"), length=n) for m in flat]
+    precision = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
+    out = [mel_gla(m, cfg, iterations, seed=whole(seed, "seed"), length=n, precision=precision) for m in flat]
     return np.stack(out).reshape(*lead, -1).astype(dtype)
 
 

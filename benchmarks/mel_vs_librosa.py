@@ -9,8 +9,12 @@ Each file of the split is read at the preset's rate, its mel computed as the pre
 as linear values with the matching STFT and filters (its output cropped by the preset's outside padding);
 file i starts from random phases of seed i in both. Scores against the original: PESQ-WB, STOI, ESTOI,
 SC (dB, on the preset's linear STFT magnitudes), the lag (samples, by cross-correlation of fine-hop
-magnitude spectrograms within +-512) and the CPU seconds per second of audio, one thread. Prints a
-markdown table (means over files, median lag). librosa stays a benchmark/test dependency.
+magnitude spectrograms within +-512, with the preset's own n_fft window, and with a 256-sample window)
+and the CPU seconds per second of audio: time.thread_time on one
+thread (BLAS pools limited here; run with NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1), compilation excluded (every method runs once before the timing), the median of
+three rounds that interleave the methods. Prints a markdown table (means over files, median lag).
+librosa stays a benchmark/test dependency.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
 from phasefold.engine.stft import StftConfig, magnitude
 
 MAX_LAG = 512
+#: timed rounds per file (the median is reported)
+ROUNDS = 3
 #: the hop (samples) of the spectrograms the lag is measured on: its resolution
 LAG_HOP = 4
 
@@ -66,14 +72,19 @@ def librosa_inverse(mel: np.ndarray, cfg: MelConfig, n_iter: int, length: int, s
     return y[cfg.pad : cfg.pad + length]
 
 
-def lag(ref: np.ndarray, est: np.ndarray) -> int:
+def lag(ref: np.ndarray, est: np.ndarray, n_fft: int) -> int:
     """The shift (samples, a multiple of LAG_HOP) that best aligns ``est``'s magnitude spectrogram with
-    ``ref``'s (n_fft 256, hop LAG_HOP, every bin's frames cross-correlated and summed): positive where
-    ``est`` comes late. Magnitudes, not waveforms: a reconstruction's phase is its own."""
+    ``ref``'s (Hann window of ``n_fft``, hop LAG_HOP, every bin's frames cross-correlated and summed):
+    positive where ``est`` comes late. Magnitudes, not waveforms: a reconstruction's phase is its own.
+
+    The window sets what is compared. With the mel's own n_fft it is the timing the mel measures (a
+    shifted output moves it by the shift). A 256-sample window (11.6 ms at 22.05 kHz) resolves the pitch
+    pulses, whose place within each period no mel of 1024-sample frames fixes: there it also reads the
+    pulses' offset, which moves with the start phases (docs/results.md, "Alignment")."""
     from scipy.signal import fftconvolve
 
     n = min(ref.size, est.size)
-    cfg = StftConfig(n_fft=256, hop=LAG_HOP, window="hann", center=True, convention="librosa")
+    cfg = StftConfig(n_fft=n_fft, hop=LAG_HOP, window="hann", center=True, convention="librosa")
     a, b = (magnitude(v[:n], cfg) for v in (est, ref))
     a, b = a - a.mean(axis=0), b - b.mean(axis=0)
     corr = fftconvolve(a, b[::-1], mode="full", axes=0).sum(axis=1)  # index F - 1 is no shift
@@ -91,6 +102,9 @@ def methods(name: str) -> dict[str, Callable[[np.ndarray, MelConfig, int, int], 
         "phasefold mel-FGLA, 100 it. (default)": lambda m, c, n, i: phasefold.mel_to_audio(
             m, preset=name, length=n, seed=i
         ),
+        "phasefold mel-FGLA, 100 it., float32 mel": lambda m, c, n, i: phasefold.mel_to_audio(
+            m.astype(np.float32), preset=name, length=n, seed=i
+        ),
         "librosa mel_to_audio, 32 it.": lambda m, c, n, i: librosa_inverse(m, c, 32, n, seed=i),
     }
 
@@ -99,15 +113,23 @@ def run(name: str, split: str) -> dict:
     cfg = PRESETS[name]
     sr = cfg.stft.sample_rate
     rows: dict[str, list[dict]] = {}
+    warm = melspectrogram(np.random.default_rng(0).standard_normal(sr // 2), cfg)
+    for method in methods(name).values():  # compile (or load the compiled kernels) before any timing
+        method(warm, cfg, sr // 2, 0)
     for i, path in enumerate(split_files(split)):
         x, _ = load_audio(path, sr)
         mel = melspectrogram(x, cfg)
         r = magnitude(x, cfg.stft)
-        for label, method in methods(name).items():
-            with one_thread():
-                t0 = time.process_time()
-                y = np.asarray(method(mel, cfg, x.size, i), dtype=np.float64)
-                cpu = time.process_time() - t0
+        times: dict[str, list[float]] = {}
+        outputs: dict[str, np.ndarray] = {}
+        for _ in range(ROUNDS):  # the methods interleaved, so that a slow moment of the machine hits all
+            for label, method in methods(name).items():
+                with one_thread():
+                    t0 = time.thread_time()
+                    outputs[label] = np.asarray(method(mel, cfg, x.size, i), dtype=np.float64)
+                    times.setdefault(label, []).append(time.thread_time() - t0)
+        for label, y in outputs.items():
+            cpu = float(np.median(times[label]))
             rows.setdefault(label, []).append(
                 {
                     "file": path.stem,
@@ -115,29 +137,39 @@ def run(name: str, split: str) -> dict:
                     "stoi": stoi(x, y, sr),
                     "estoi": estoi(x, y, sr),
                     "sc_db": spectral_convergence_db(y, r, cfg.stft),
-                    "lag": lag(x, y),
+                    "lag": lag(x, y, cfg.stft.n_fft),
+                    "lag_256": lag(x, y, 256),
                     "cpu_per_second": cpu * sr / x.size,
                 }
             )
-    return {"preset": name, "split": split, "files": len(split_files(split)), "methods": rows}
+    return {
+        "preset": name,
+        "split": split,
+        "files": len(split_files(split)),
+        "n_fft": cfg.stft.n_fft,
+        "methods": rows,
+    }
 
 
 def table(report: dict) -> str:
     lines = [
         f"`{report['preset']}` mel, {report['split']} split ({report['files']} files), one thread:",
         "",
-        "| method | PESQ | STOI | ESTOI | SC (dB) | median lag | CPU s per s of audio |",
-        "|---|---|---|---|---|---|---|",
+        f"| method | PESQ | STOI | ESTOI | SC (dB) | median lag ({report['n_fft']} window) | "
+        "median lag (256 window) | CPU s per s of audio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, rows in report["methods"].items():
 
         def mean(key: str, rows: list[dict] = rows) -> float:
             return float(np.mean([row[key] for row in rows]))
 
-        median_lag = int(np.median([row["lag"] for row in rows]))
+        def median(key: str, rows: list[dict] = rows) -> int:
+            return int(np.median([row[key] for row in rows]))
+
         lines.append(
             f"| {label} | {mean('pesq'):.2f} | {mean('stoi'):.3f} | {mean('estoi'):.3f} | "
-            f"{mean('sc_db'):.1f} | {median_lag} | {mean('cpu_per_second'):.3f} |"
+            f"{mean('sc_db'):.1f} | {median('lag')} | {median('lag_256')} | {mean('cpu_per_second'):.3f} |"
         )
     return "\n".join(lines)
 

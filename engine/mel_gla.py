@@ -68,14 +68,17 @@ def mel_fgla(
     seed: int = 0,
     length: int | None = None,
     alpha: float = ALPHA,
+    phases: np.ndarray | None = None,
 ) -> np.ndarray:
     """A signal whose mel is ``mel`` (linear values B |X|^p [F, n_mels], engine.mel.linear_mel): ``n_iter``
-    fast Griffin-Lim iterations with the mel step (module docstring); ``length`` samples (default
-    ``cfg.n_samples(F)``), float64."""
+    fast Griffin-Lim iterations with the mel step (module docstring) from the start ``phases`` [F, K]
+    (default: the seeded random phases); ``length`` samples (default ``cfg.n_samples(F)``), float64."""
     n_frames = mel.shape[0]
     step = MelStep(mel, cfg)
     inner = cfg.n_samples(n_frames) + 2 * cfg.pad  # the signal the STFT frames, padding included
-    spec = step(np.exp(1j * random_phases(seed, 0, (n_frames, cfg.stft.n_bins))))
+    if phases is None:
+        phases = random_phases(seed, 0, (n_frames, cfg.stft.n_bins))
+    spec = step(np.exp(1j * phases))
     previous = None
     for _ in range(n_iter):
         made = stft(istft(step(spec), cfg.stft, inner), cfg.stft)
@@ -86,7 +89,37 @@ def mel_fgla(
             spec *= alpha
             spec += made
         previous = made
-    out = istft(step(spec), cfg.stft, inner)[cfg.pad : inner - cfg.pad]
+    return _cropped(istft(step(spec), cfg.stft, inner), cfg, n_frames, length)
+
+
+def mel_gla(
+    mel: np.ndarray,
+    cfg: MelConfig,
+    n_iter: int,
+    seed: int = 0,
+    length: int | None = None,
+    backend: str = "auto",
+    precision: type = np.float64,
+) -> np.ndarray:
+    """``mel_fgla`` on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where
+    numba and pyfftw are installed; engine.compiled.mel in ``precision``, float32 or float64), else the
+    numpy reference (float64); the output is float64 either way."""
+    from phasefold.engine import backends
+
+    phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
+    if not backends.wants_compiled(backend):
+        return mel_fgla(mel, cfg, n_iter, length=length, phases=phases)
+    from phasefold.engine.compiled.mel import MelGla
+
+    inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
+    out = MelGla(cfg, precision)(mel, n_iter, phases, inner)
+    return _cropped(out.astype(np.float64), cfg, mel.shape[0], length)
+
+
+def _cropped(inner: np.ndarray, cfg: MelConfig, n_frames: int, length: int | None) -> np.ndarray:
+    """The output of the iterations' signal: the outside padding cut, ``length`` samples (default
+    ``cfg.n_samples(n_frames)``), zeros past the end."""
+    out = inner[cfg.pad : inner.shape[-1] - cfg.pad]
     n = cfg.n_samples(n_frames) if length is None else length
     if out.shape[-1] >= n:
         return out[:n]
