@@ -239,7 +239,7 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
 
     path = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-modified.onnx"
     card = ModelCard.read(path)
-    start = settings_of_start(path)
+    start = settings_of_start(path, 1)
     assert start["rho_end"] is not None and start["layers"] == card.layers
     cfg = {k: v for k, v in start.items() if k != "hop"}
     net = StreamUnfolded(StreamNetConfig(lookahead=1, **cfg))
@@ -336,3 +336,50 @@ def test_a_gla_network_learns_exports_and_runs_on_both_backends(tmp_path):
     assert np.abs(x_c - x_g).max() <= 1e-4 * np.abs(x_g).max()
     np.testing.assert_array_equal(lam_c, inputs[3])
     np.testing.assert_array_equal(lam_g, inputs[3])
+
+
+def test_a_stream_model_starts_from_its_own_parameters_per_position():
+    """--init of a stream model (a fine-tuning): form, b and positions are the model's, every (layer,
+    position) set is taken as it is, and the window step is the shipped model's (training.rebuild)."""
+    from pathlib import Path
+
+    from phasefold.engine.model_card import ModelCard
+    from phasefold.training.rebuild import network_of
+    from phasefold.training.stream_train import settings_of_start
+
+    models = Path(__file__).resolve().parents[1] / "exported_models"
+    assert settings_of_start(models / "unfolded-stream-modified-l1-t3b.onnx", 1)["fixed_b"] is False
+    with pytest.raises(InputError, match="a stream model for L = 1"):
+        settings_of_start(models / "unfolded-stream-l1-t3.onnx", 3)
+    path = models / "unfolded-stream-l1-t3.onnx"
+    card = ModelCard.read(path)
+    start = settings_of_start(path, 1)
+    assert (start["fixed_b"], start["position"], start["form"]) == (True, True, "admm")
+    net = StreamUnfolded(StreamNetConfig(lookahead=1, **{k: v for k, v in start.items() if k != "hop"}))
+    net.start_from(card.parameters)
+    restored = net.card_parameters()
+    for name, value in card.parameters.items():
+        assert np.allclose(restored[name], value, rtol=1e-6, atol=1e-9), name
+    assert not net.b.requires_grad  # b = 2 stays frozen
+    mag, x, fixed, lam = _window_state(4)
+    args = [torch.as_tensor(a) for a in (mag, x, fixed, lam[0] + 1j * lam[1])]
+    with torch.no_grad():
+        got, ref = net.float()(*args)[0], network_of(card)(*args)[0]  # the rebuild is float32
+    assert torch.equal(got, ref)
+
+
+def test_the_probe_runs_a_shadow_that_leaves_the_stream_as_it_is():
+    """stream_reconstruct's probe: the first half of the doubled batch is the plain stream; the shadow's
+    state is moved by a relative 1e-6 at every truncation point, so it differs, by little over few frames."""
+    n = 10 * CFG.hop - CFG.pad
+    r = torch.as_tensor(magnitude(_signal(n, seed=7), CFG))
+    net = _admm_l2_net(1, 2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        plain = stream_reconstruct(net, r, n, 1, CFG, truncate=3)
+        both = stream_reconstruct(net, torch.stack([r, r]), n, 1, CFG, truncate=3, probe=1e-6)
+        with pytest.raises(ValueError, match="probe needs truncate"):
+            stream_reconstruct(net, torch.stack([r, r]), n, 1, CFG, probe=1e-6)
+    assert torch.allclose(both[0], plain, rtol=0, atol=1e-12 * float(plain.abs().max()))
+    apart = float((both[1] - both[0]).norm() / both[0].norm())
+    assert 1e-9 < apart < 1e-3

@@ -326,22 +326,55 @@ def test_train_stream_takes_the_pesq_weight_into_its_configuration(tmp_path):
     assert json.loads((out / "config.json").read_text())["config"]["pesq_weight"] == 0.5
 
 
+def test_train_stream_fine_tunes_a_stream_model_with_perturbed_inputs_and_the_consistency_term(tmp_path):
+    """--init of a stream model at its look-ahead: epoch 0 is that model (its own parameters, per position);
+    --perturb and --consistency are recorded, and the loss runs with them (a finite step is taken)."""
+    import json
+    from pathlib import Path
+
+    from phasefold.cli import main
+    from phasefold.engine.model_card import ModelCard
+    from phasefold.training.run_folder import load_checkpoint
+    from phasefold.training.stream_train import StreamTrainConfig
+
+    start = Path(__file__).resolve().parents[1] / "exported_models" / "unfolded-stream-l1-t3.onnx"
+    out = tmp_path / "fine"
+    data = str(_audio_folder(tmp_path / "audio"))
+    tiny = ["--epochs", "1", "--steps", "1", "--batch", "1", "--data", data, "--lr", "1e-9"]
+    args = ["-L", "1", "--init", str(start), "--perturb", "1e-3", "--consistency", "0.5", *tiny]
+    assert main(["train-stream", *args, "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["perturb"], config["consistency"], config["fixed_b"]) == (1e-3, 0.5, True)
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 1 and not history["skipped"]  # the step was taken, its loss finite
+    net, _ = load_checkpoint(out, StreamTrainConfig)  # best.pt
+    card = ModelCard.read(start)
+    restored = net.card_parameters()
+    for name, value in card.parameters.items():
+        assert np.allclose(restored[name], value, rtol=1e-5, atol=1e-7), name
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--layers", "3"], "--layers 3: --init"),
         (["--fixed-b"], "--fixed-b and --init"),
-        (["--init-stream"], "already a streaming model"),
+        (["--init-stream-l0"], "a stream model for L = 0"),
+        (["--init-stream", "--no-position"], "taken from the model"),
+        (["--init-stream", "--fixed-b"], "taken from the model"),
     ],
 )
 def test_train_stream_init_refuses_what_contradicts_its_start_in_one_line(extra, message, capsys, tmp_path):
+    """An offline start: its layers and b are taken over. A stream start (a fine-tuning): only at its own
+    look-ahead, and its form, b and positions are the model's."""
     from pathlib import Path
 
     from phasefold.cli import main
 
     models = Path(__file__).resolve().parents[1] / "exported_models"
-    start = models / ("unfolded-stream-l1.onnx" if extra == ["--init-stream"] else "unfolded-modified.onnx")
-    args = [a for a in extra if a != "--init-stream"]
+    named = {"--init-stream": "unfolded-stream-l1.onnx", "--init-stream-l0": "unfolded-stream-l0.onnx"}
+    start = models / next((named[a] for a in extra if a in named), "unfolded-modified.onnx")
+    args = [a for a in extra if a not in named]
     rc = main(["train-stream", "-L", "1", "--init", str(start), *args, "--out", str(tmp_path / "run")])
     assert rc != 0
     assert message in capsys.readouterr().err

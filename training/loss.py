@@ -36,6 +36,7 @@ def batch_loss(
     logmag_weight: float = 0.0,
     spectral_target: str = "given",
     pesq_weight: float = 0.0,
+    est: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """-STOI + sc_weight * log10(SC) + logmag_weight * log-magnitude error (+ pesq_weight * the PESQ
     surrogate's disturbance, computed only when pesq_weight > 0), averaged over the batch, and its parts
@@ -43,10 +44,12 @@ def batch_loss(
 
     The spectral terms compare the estimate's magnitude with ``mag`` (``spectral_target`` "given") or
     with the clean excerpt's (``"clean"``; the two agree on exact magnitudes). STOI is always against the
-    clean excerpt, as every reported metric is, and so is the PESQ surrogate."""
+    clean excerpt, as every reported metric is, and so is the PESQ surrogate. ``est``: the network's
+    output when the caller has made it already (from other magnitudes than ``mag``, say)."""
     if spectral_target not in SPECTRAL_TARGETS:
         raise ValueError(f"spectral_target must be one of {SPECTRAL_TARGETS}, not {spectral_target!r}")
-    est = net.reconstruct(mag, clean.shape[-1], phase, runner=runner)
+    if est is None:
+        est = net.reconstruct(mag, clean.shape[-1], phase, runner=runner)
     s = torch_stoi(clean, est, net.stft_cfg.sample_rate)
     est_mag = tstft.stft(est, net.stft_cfg).abs()
     if spectral_target == "clean":

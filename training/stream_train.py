@@ -53,9 +53,16 @@ class StreamTrainConfig(RunConfig):
     truncate: int = 4  # truncated back-propagation through the stream, in frames (full length explodes)
     rho_end: float | None = None  # a learned penalty per layer (from an --init model's schedule)
     cov_eps: float = COVERAGE_EPS  # coverage floor of the synthesis (an --init model's own)
-    init: str | None = None  # start every window position from an offline model (NAME.onnx, card beside)
+    init: str | None = None  # start from an offline model (every window position) or a stream model
     form: str = "admm"  # "gla": unfolded fast Griffin-Lim layers (training.stream_unfolded)
+    perturb: float = 0.0  # training magnitudes multiplied by (1 + perturb n), n standard normal
+    consistency: float = 0.0  # + w x log10 of the shadow's relative distance (stream_reconstruct's probe)
+    probe: float = 1e-3  # the shadow's relative change of the carried signal at each truncation point
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.perturb < 0 or self.consistency < 0 or self.probe <= 0:
+            raise ValueError("perturb and consistency must be >= 0, probe > 0")
 
     def net_config(self) -> StreamNetConfig:
         return StreamNetConfig(
@@ -79,7 +86,34 @@ class StreamTrainConfig(RunConfig):
         return net
 
     def loss(self, net: StreamUnfolded, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
-        return batch_loss(net, clean, mag, phase, self.sc_weight, runner=runner, pesq_weight=self.pesq_weight)
+        """batch_loss on the stream of the magnitudes (times (1 + perturb n) with ``perturb``), the spectral
+        terms against the given ones; with ``consistency``, the stream runs with its shadow
+        (``stream_unfolded.stream_reconstruct``'s probe) and the loss adds consistency x log10 of the
+        shadow's mean ||y_shadow - y||^2 / (probe^2 ||y||^2): how much the stream amplifies a change of its
+        state within ``truncate`` frames."""
+        if self.perturb == 0 and self.consistency == 0:
+            return batch_loss(
+                net, clean, mag, phase, self.sc_weight, runner=runner, pesq_weight=self.pesq_weight
+            )
+        given = self.perturbed(mag) if self.perturb > 0 else mag
+        if self.consistency == 0:
+            est = net.reconstruct(given, clean.shape[-1], phase, runner=runner)
+        else:
+            pair = torch.cat([given, given])
+            both = net.reconstruct(pair, clean.shape[-1], runner=runner, probe=self.probe)
+            est, shadow = both.chunk(2)
+        loss, parts = batch_loss(
+            net, clean, mag, phase, self.sc_weight, pesq_weight=self.pesq_weight, est=est
+        )
+        if self.consistency > 0:
+            gain = (shadow - est).square().sum(-1) / (self.probe**2 * est.square().sum(-1).clamp_min(1e-12))
+            loss = loss + self.consistency * torch.log10(gain.mean().clamp_min(1e-12))
+            parts["gain_db"] = float(10 * torch.log10(gain.detach().mean().clamp_min(1e-12)))
+        return loss, parts
+
+    def perturbed(self, mag: torch.Tensor) -> torch.Tensor:
+        """The magnitudes times (1 + perturb n), n standard normal (torch's generator: seeded, resumed)."""
+        return mag * (1.0 + self.perturb * torch.randn_like(mag))
 
     def start_label(self) -> str:
         if self.init:
@@ -87,13 +121,29 @@ class StreamTrainConfig(RunConfig):
         return "untrained = streaming FGLA" if self.form == "gla" else "untrained = streaming ADMM-l2"
 
 
-def settings_of_start(model_path: str | Path) -> dict:
-    """What a stream run takes from the offline model it starts from (``--init``): layers, pieces, penalty
-    (and schedule), coverage floor and hop, so that epoch 0 is that model streamed by the engine."""
+def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
+    """What a stream run takes from the model it starts from (``--init``): layers, pieces, penalty (and
+    schedule), coverage floor and hop, so that epoch 0 is that model streamed by the engine; from a stream
+    model (a fine-tuning: its look-ahead must be ``lookahead``) also its form, position dependence and b."""
     card = ModelCard.read(model_path)  # ModelError for a missing or malformed card
-    if card.streaming is not None:
-        raise InputError(f"--init {model_path}: already a streaming model; start from an offline one")
     arch = card_net_config(card)
+    if card.streaming is not None:
+        if card.streaming.lookahead != lookahead or card.streaming.block != 1:
+            raise InputError(
+                f"--init {model_path}: a stream model for L = {card.streaming.lookahead}, block "
+                f"{card.streaming.block}; fine-tune it at L = {card.streaming.lookahead} (block 1)"
+            )
+        return {
+            "layers": arch.layers,
+            "pieces": arch.pieces,
+            "rho": arch.rho,
+            "rho_end": arch.rho_end,
+            "cov_eps": float(card.coverage_eps),
+            "hop": card.stft.hop,
+            "position": bool(card.streaming.position_dependent),
+            "fixed_b": all(float(b) == 2.0 for b in card.parameters["b"]),
+            "form": "gla" if card.gla else "admm",
+        }
     return {
         "layers": arch.layers,
         "pieces": arch.pieces,

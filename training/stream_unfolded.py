@@ -159,16 +159,19 @@ class StreamUnfolded(UnfoldedADMM):
         }
 
     def start_from(self, params: dict) -> None:
-        """Every window position starts from an offline model's parameters (a card's rows: one set, tied,
-        or one per layer, untied; "rho" its penalty schedule): the stream then runs that model."""
+        """Start from a card's parameters: an offline model's (one set, tied, or one per layer, untied; "rho"
+        its penalty schedule), taken by every window position, so that the stream runs that model; or a
+        stream model's of the same shape (one set per layer and position, layer-major), taken as they are."""
         t, n = self.scfg.layers, self.positions
         if "rho" in params and self.log_rho is None:
             raise ValueError("a penalty schedule needs a network made with rho_end")
-        per_set = {"rho": params["rho"]} if "rho" in params else {}
+        per_set = {k: params[k] for k in PER_LAYER_KEYS if k in params}
         for name in ("g1", "g2", "b", "w", "bias"):
             rows = np.asarray(params[name], dtype=np.float64)
-            rows = np.broadcast_to(rows, (t, *rows.shape[1:])) if rows.shape[0] == 1 else rows
-            per_set[name] = np.repeat(rows, n, axis=0)  # layer-major: set = layer * P + position
+            if rows.shape[0] != t * n:
+                rows = np.broadcast_to(rows, (t, *rows.shape[1:])) if rows.shape[0] == 1 else rows
+                rows = np.repeat(rows, n, axis=0)  # layer-major: set = layer * P + position
+            per_set[name] = rows
         load_parameters(self, per_set)
 
     def graph_parameters(self) -> dict[str, np.ndarray]:
@@ -199,8 +202,11 @@ class StreamUnfolded(UnfoldedADMM):
             prev = x_t
         return prev
 
-    def reconstruct(self, mag, length: int, phase=None, passes: int = 1, runner=None) -> torch.Tensor:
-        """The streamed signal [..., length] (phase is ignored: the stream starts each frame itself)."""
+    def reconstruct(
+        self, mag, length: int, phase=None, passes: int = 1, runner=None, probe: float = 0.0
+    ) -> torch.Tensor:
+        """The streamed signal [..., length] (phase is ignored: the stream starts each frame itself);
+        ``probe``: ``stream_reconstruct``'s shadow run (a doubled batch)."""
         return stream_reconstruct(
             self if runner is None else runner,
             mag,
@@ -209,6 +215,7 @@ class StreamUnfolded(UnfoldedADMM):
             self.stft_cfg,
             passes=passes,
             truncate=self.truncate if torch.is_grad_enabled() else None,
+            probe=probe,
         )
 
 
@@ -238,6 +245,7 @@ def stream_reconstruct(
     passes: int = 1,
     silent_start: int = 0,
     truncate: int | None = None,
+    probe: float = 0.0,
 ) -> torch.Tensor:
     """The engine's stream (B = 1, phase-advance start) over magnitudes [..., F, K] -> signal [..., length].
 
@@ -246,7 +254,16 @@ def stream_reconstruct(
     ``truncate`` = k cuts the gradient through the carried state (x, lam) every k frames (truncated
     back-propagation through time; the stream is chaotic and full-length gradients explode). The values
     computed are the same whatever ``truncate``.
+
+    ``probe`` > 0 (with ``truncate``) runs a shadow of the stream: the second half of the batch has the
+    first half's magnitudes and, at every truncation point, the first half's carried state with its signal
+    x multiplied by (1 + probe n), n standard normal (torch's generator). The two halves' outputs then
+    differ by what the stream makes of a small change of its state within ``truncate`` frames: a local
+    measure of its sensitivity that stays in the linear range over any length (two free runs on perturbed
+    inputs come apart entirely within 10 to 20 frames, docs/results.md).
     """
+    if probe > 0 and (not truncate or mag.dim() != 3 or mag.shape[0] % 2):
+        raise ValueError("probe needs truncate and a batch [2 B, F, K] whose halves are the same magnitudes")
     if cfg.power != 1.0:
         raise ValueError("the streaming loop is written for magnitudes (d = 1)")
     squeeze = mag.dim() == 2
@@ -269,6 +286,10 @@ def stream_reconstruct(
     for m in range(n_frames):
         if truncate and m % truncate == 0:
             x, lam = x.detach(), lam.detach()
+            if probe > 0:
+                half = batch // 2
+                shadow = x[:half] * (1.0 + probe * torch.randn_like(x[:half]))
+                x, lam = torch.cat([x[:half], shadow]), torch.cat([lam[:half], lam[:half]])
         # 1. slide by one frame
         magw = torch.cat([magw[:, 1:], mag[:, m : m + 1]], dim=1)
         x = torch.cat([x[:, h:], x.new_zeros(batch, h)], dim=1)

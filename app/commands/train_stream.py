@@ -47,7 +47,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODEL.onnx",
         help="start every window position from an offline model (tied or untied, its card beside it): its "
-        "layers, pieces, penalties and coverage floor are taken over, so epoch 0 is that model streamed",
+        "layers, pieces, penalties and coverage floor are taken over, so epoch 0 is that model streamed; "
+        "or fine-tune a stream model made for the same -L (its form, b and positions taken over too)",
     )
     parser.add_argument(
         "--no-position",
@@ -72,6 +73,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="loss = -STOI + w log10(spectral convergence) (default 0.2; 0 = pure -STOI)",
     )
     add_pesq_weight_argument(parser)
+    parser.add_argument(
+        "--perturb",
+        type=non_negative_float,
+        default=0.0,
+        metavar="EPS",
+        help="train on the magnitudes multiplied by (1 + EPS n), n standard normal, drawn for every batch "
+        "(the loss's spectral terms stay against the given magnitudes; default 0: none)",
+    )
+    parser.add_argument(
+        "--consistency",
+        type=non_negative_float,
+        default=0.0,
+        metavar="W",
+        help="adds W x log10 of how much the stream amplifies a small change of its state within --truncate "
+        "frames (a shadow run whose carried signal is multiplied by (1 + 1e-3 n) at every truncation "
+        "point): a penalty on the stream's sensitivity to its input (twice the training cost; default 0)",
+    )
     parser.add_argument(
         "--truncate",
         type=positive_int,
@@ -111,26 +129,34 @@ def run(args: argparse.Namespace) -> int:
 
         check_model_path(args.export)
     data = data_config(args)
-    start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
+    start = {
+        "layers": args.layers or 3,
+        "pieces": 3 if args.pieces is None else args.pieces,
+        "position": not args.no_position,
+        "fixed_b": args.fixed_b or args.form == "gla",
+        "form": args.form,
+    }
     if args.init:
         from phasefold.training.stream_train import settings_of_start
 
-        start = settings_of_start(args.init)
+        taken = settings_of_start(args.init, args.lookahead)
         for name in ("layers", "pieces"):
             given = getattr(args, name)
-            if given is not None and given != start[name]:
-                raise InputError(f"--{name} {given}: --init {args.init} has {start[name]}")
-        if args.fixed_b:
+            if given is not None and given != taken[name]:
+                raise InputError(f"--{name} {given}: --init {args.init} has {taken[name]}")
+        if "form" in taken:  # a stream model: fine-tuned as it is
+            if args.fixed_b or args.form != "admm" or args.no_position:
+                raise InputError(
+                    "--fixed-b, --form and --no-position with --init of a stream model: taken from the model"
+                )
+        elif args.fixed_b:
             raise InputError("--fixed-b and --init: the start model's b is taken over, not fixed at 2")
-        if args.form == "gla":
+        elif args.form == "gla":
             raise InputError("--form gla and --init: the offline models are ADMM networks")
-        start["init"] = args.init
+        start = {**start, **taken, "init": args.init}
     cfg = StreamTrainConfig(
         lookahead=args.lookahead,
         **start,
-        position=not args.no_position,
-        fixed_b=args.fixed_b or args.form == "gla",
-        form=args.form,
         data=data,
         epochs=args.epochs,
         steps_per_epoch=args.steps,
@@ -139,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         sc_weight=args.sc_weight,
         pesq_weight=args.pesq_weight,
         truncate=args.truncate,
+        perturb=args.perturb,
+        consistency=args.consistency,
         seed=args.seed,
     )
     summary = train(cfg, args.out, resume=args.resume)
