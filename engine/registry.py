@@ -22,7 +22,7 @@ import functools
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from phasefold.engine import backends, catalog
@@ -122,8 +122,37 @@ class MethodSpec:
             return self
         other = model_specs().get(f"{self.name}-hop{hop}")
         if other is None:
-            raise ModelError(f"{self.name}: no exported model for hop {hop} ({self.name}-hop{hop}.onnx)")
+            raise ModelError(
+                f"{self.name}: no exported model for hop {hop} ({self.name}-hop{hop}.onnx); it runs at "
+                f"{self.configurations_words()}"
+            )
         return other
+
+    def configurations(self) -> list[StftConfig]:
+        """The STFTs a model runs at offline: its card's, then its NAME-hopH variants' (empty for a
+        classical method, which runs at any)."""
+        if self.cfg is None:
+            return []
+        variants = [s.cfg for n, s in model_specs().items() if n.startswith(f"{self.name}-hop") and s.cfg]
+        return [self.cfg, *variants]
+
+    def configurations_words(self) -> str:
+        """``configurations`` in words: 'n_fft 1024, hop 256 (22050 Hz, sqrt-hann, ...) or hop 512 (...)'."""
+        return " or ".join(describe_stft(c) for c in self.configurations())
+
+    def at_stft(self, cfg: StftConfig) -> MethodSpec:
+        """The spec that runs offline at ``cfg`` (its magnitudes' power aside: every method takes d = 1 or
+        2): a classical method itself, a model or its NAME-hopH variant whose card's STFT is ``cfg``;
+        InputError naming the model's configurations otherwise."""
+        if self.cfg is None:
+            return self
+        for other in (self, *(model_specs().get(f"{self.name}-hop{c.hop}") for c in self.configurations())):
+            if other is not None and other.cfg == replace(cfg, power=other.cfg.power):
+                return other
+        raise InputError(
+            f"{self.name} is a learned model made for {self.configurations_words()}; the input is "
+            f"{describe_stft(cfg)}: choose a classical method (fgla, admm-l2, ...) for this STFT"
+        )
 
     def stream_settings(self, lookahead: int | None = None, block: int | None = None) -> tuple[int, int]:
         """(L, B) for the stream: None takes a stream-trained model's own, else DEFAULT_LOOKAHEAD and
@@ -176,6 +205,19 @@ class MethodSpec:
             passes = self.passes(n_iter)
             return f"{counted(passes, 'pass', 'passes')} of {self.layers} layers"
         return counted(n_iter, "iteration")
+
+
+def describe_stft(cfg: StftConfig) -> str:
+    """An STFT configuration in words, every setting that makes one model's input differ from another's:
+    'n_fft 1024, hop 256, 22050 Hz, sqrt-hann window, phasefold's padding, tight convention'."""
+    window = cfg.window if isinstance(cfg.window, str) else f"a {len(cfg.window)}-sample"
+    if cfg.win_length is not None and cfg.win_length != cfg.n_fft:
+        window += f" ({cfg.win_length} samples)"
+    framing = {None: "phasefold's padding", True: f"centred ({cfg.pad_mode} padding)", False: "not centred"}
+    return (
+        f"n_fft {cfg.n_fft}, hop {cfg.hop}, {cfg.sample_rate} Hz, {window} window, {framing[cfg.center]}, "
+        f"{cfg.convention} convention"
+    )
 
 
 def _loss_words(div: Divergence, side: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.errors import InputError
 from phasefold.engine.registry import MethodSpec
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import StftConfig, signal_slice
 from phasefold.engine.streaming.core import Stream
 from phasefold.engine.streaming.steps import make_processor, stream_spec
 
@@ -23,13 +23,17 @@ def aligned(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
 
 
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
-    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal."""
+    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal (zeros on a
+    tail that no frame covers, as offline: frames not centred stop at the last whole frame)."""
     out = np.concatenate([stream.push(mag), stream.flush()])
-    y = aligned(stream, out, length)
-    if y.size < length:
-        cfg = stream.cfg
+    cfg = stream.cfg
+    covered = signal_slice(length, cfg)
+    y = aligned(stream, out, covered.stop - covered.start)
+    if y.size < covered.stop - covered.start:
         raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    return y.astype(np.float64)
+    full = np.zeros(length)
+    full[: y.size] = y
+    return full
 
 
 def reconstruct_online(
