@@ -30,6 +30,7 @@ from phasefold.engine.blocks import ArrayFrames, AudioBlocks, Framer, StreamedFr
 from phasefold.engine.errors import InputError
 from phasefold.engine.evaluation import SpectralConvergence, Stopwatch
 from phasefold.engine.inputs import (
+    audio_config,
     is_magnitude_file,
     load_measurements,
     reference_phases,
@@ -37,7 +38,7 @@ from phasefold.engine.inputs import (
 )
 from phasefold.engine.outputs import open_wav
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig
+from phasefold.engine.stft import SAMPLE_RATE, StftConfig, signal_slice
 
 
 @dataclass
@@ -91,24 +92,23 @@ def open_measurements(
     snr_db: float | None,
     seed: int,
     init_from: str | Path | None = None,
+    settings: dict | None = None,
 ) -> Measured:
     """The measurements of an input file, as engine.inputs.load_measurements reads them: audio in blocks,
     a .npz file's array and audio under ``snr_db`` whole. ``init_from``: a recording whose phase the
-    offline methods start from (``Measured.start_phases``)."""
+    offline methods start from (``Measured.start_phases``); ``settings``: the STFT's other keywords for
+    audio input (engine.inputs.audio_config)."""
     path = Path(path)
     init_from = None if init_from is None else Path(init_from)
     if init_from is not None:
         audio_info(init_from)  # a missing or unreadable recording is refused before any work
     if is_magnitude_file(path) or snr_db is not None:
-        mag, cfg, length, _, notes, init = load_measurements(path, hop, snr_db, seed)
+        mag, cfg, length, _, notes, init = load_measurements(path, hop, snr_db, seed, settings)
         mag = validate_magnitudes(mag, cfg)  # a .npz file's are already; modified ones become float32
         if init is not None and init_from is not None:
             raise InputError(f"{path} holds an 'init_phase' already; leave out --init-phase-from {init_from}")
         return Measured(path, cfg, notes, mag, length, mag.shape[0], init=init, init_from=init_from)
-    try:
-        cfg = StftConfig(hop=hop or HOP)
-    except ValueError as exc:
-        raise InputError(f"--hop {hop}: {exc}") from None
+    cfg = audio_config(hop, settings)
     audio = AudioBlocks(path)
     return Measured(path, cfg, list(audio.notes), _audio=audio, init_from=init_from)
 
@@ -214,3 +214,6 @@ def _streamed(measured: Measured, method, seed: int) -> Iterator[tuple[np.ndarra
     for frames in measured.blocks():
         yield cut(stream.push(frames)), frames
     yield cut(stream.flush()), None
+    covered = signal_slice(measured.length, measured.cfg)
+    if covered.stop - covered.start <= emitted < measured.length:  # a tail no frame covers: zeros, as offline
+        yield np.zeros(measured.length - emitted), None

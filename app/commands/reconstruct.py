@@ -21,7 +21,9 @@ from phasefold.commands.options import (
     add_iterations_argument,
     add_method_argument,
     add_online_arguments,
+    add_stft_arguments,
     check_iteration_options,
+    stft_settings,
 )
 
 
@@ -68,6 +70,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "frames as the input; offline methods only (not with --online)",
     )
     add_format_argument(parser)
+    add_stft_arguments(parser)
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
     add_online_arguments(parser)
     add_backend_argument(parser)
@@ -126,6 +129,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
     from phasefold.engine.runners import offline_runner
 
     check_iteration_options(args, "reconstruct")
+    stft_settings(args)  # --pad-mode without --center is refused before any file is read
     name = args.method or DEFAULT_METHOD
     if args.online and args.init_phase_from is not None:
         raise InputError(
@@ -162,7 +166,9 @@ def reconstruct_one(
     from phasefold.engine.outputs import output_subtype
 
     method = prepared.method
-    measured = open_measurements(source, args.hop, args.snr, args.seed, args.init_phase_from)
+    measured = open_measurements(
+        source, args.hop, args.snr, args.seed, args.init_phase_from, stft_settings(args)
+    )
     cfg = measured.cfg
     if args.online and measured.init is not None:
         note(f"{source.name}: its 'init_phase' is not used by a streamed method (--online)")
@@ -175,7 +181,7 @@ def reconstruct_one(
     ran = (
         method.describe(cfg)
         if args.online
-        else f"{prepared.name}, {prepared.spec.at_hop(cfg.hop).describe_offline(iterations)}"
+        else f"{prepared.name}, {prepared.spec.at_stft(cfg).describe_offline(iterations)}"
     )
     if not args.online and (args.init_phase_from is not None or measured.init is not None):
         ran += f", from the phase of {(args.init_phase_from or source).name}"

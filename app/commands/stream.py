@@ -13,9 +13,11 @@ from phasefold.commands.options import (
     add_backend_argument,
     add_format_argument,
     add_method_argument,
+    add_stft_arguments,
     add_stream_arguments,
     check_iteration_options,
     refuse_offline_iterations,
+    stft_settings,
 )
 
 
@@ -55,13 +57,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
     add_format_argument(parser, "sample format of the WAV files written (-o FILE.wav, --record)")
+    add_stft_arguments(parser)
     add_backend_argument(parser)
     parser.set_defaults(run=run)
 
 
-def _source(args, cfg):
+def _source(args, cfg, settings: dict):
+    """The source of ``args.input``: audio measured at ``cfg`` (``settings``: the STFT options given, which
+    a .npz file's own STFT must agree with)."""
     from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import check_audible, check_modifiable, is_magnitude_file
+    from phasefold.engine.inputs import (
+        check_audible,
+        check_file_settings,
+        check_modifiable,
+        is_magnitude_file,
+    )
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -73,7 +83,9 @@ def _source(args, cfg):
     path = Path(args.input)
     check_modifiable(path, args.snr)
     if is_magnitude_file(path):
-        return NpzSource(path, realtime=args.realtime)
+        source = NpzSource(path, realtime=args.realtime)
+        check_file_settings(path, source.cfg, None, settings)
+        return source
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
     return source
@@ -112,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
+    from phasefold.engine.inputs import audio_config
     from phasefold.engine.outputs import check_output_path, output_subtype
     from phasefold.engine.registry import DEFAULT_STREAM_METHOD
-    from phasefold.engine.stft import StftConfig
     from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
     from phasefold.engine.streaming.steps import stream_spec
     from phasefold.engine.streaming.window import INITS
@@ -129,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.input != "mic":
         raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     spec = stream_spec(args.model if args.model is not None else (args.method or DEFAULT_STREAM_METHOD))
+    settings = stft_settings(args)
     with one_thread():
-        source = _source(args, StftConfig())
+        source = _source(args, audio_config(None, settings), settings)
         stream = Stream(
             make_processor(
                 spec,
@@ -210,8 +223,8 @@ def _score(source, stream, out) -> None:
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
         return
-    from phasefold.engine.streaming import aligned
+    from phasefold.engine.streaming.offline import offline_signal
 
-    y = aligned(stream, out, source.reference.size)
+    y = offline_signal(stream, out, source.reference.size)
     scores = evaluate_signal(source.reference, y, stream.cfg, r=source.frames)
     print("score: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))

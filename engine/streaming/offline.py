@@ -22,18 +22,25 @@ def aligned(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
     return out[start : start + length]
 
 
-def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
-    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal (zeros on a
-    tail that no frame covers, as offline: frames not centred stop at the last whole frame)."""
-    out = np.concatenate([stream.push(mag), stream.flush()])
+def offline_signal(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` samples of the offline signal in a stream's whole output ``out`` (``aligned``), float64,
+    zeros on a tail that no frame covers (as offline: frames not centred stop at the last whole frame);
+    InputError where the output is shorter than the frames cover."""
     cfg = stream.cfg
     covered = signal_slice(length, cfg)
     y = aligned(stream, out, covered.stop - covered.start)
     if y.size < covered.stop - covered.start:
-        raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
+        frames = stream.stats.frames_in
+        raise InputError(f"{frames} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
     full = np.zeros(length)
     full[: y.size] = y
     return full
+
+
+def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
+    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal
+    (``offline_signal``)."""
+    return offline_signal(stream, np.concatenate([stream.push(mag), stream.flush()]), length)
 
 
 def reconstruct_online(
