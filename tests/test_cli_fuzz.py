@@ -183,6 +183,14 @@ OPTION_BASE = {
     ("bench", "soak_method"): [*BASE["bench"], "--soak", "0.5"],
     # --record records a sound card's output: one that cannot be opened falls back to the recording
     ("stream", "record"): ["-i", "{npz}", "-o", "no-such-device-xyz", "-m", "fgla"],
+    # the STFT of audio input (a .npz file carries its own); --pad-mode pads centred frames
+    **{
+        ("stream", dest): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla"]
+        for dest in ("window", "win_length", "center", "convention")
+    },
+    ("stream", "pad_mode"): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla", "--center"],
+    ("reconstruct", "pad_mode"): [*BASE["reconstruct"], "--center"],
+    ("evaluate", "pad_mode"): [*BASE["evaluate"], "--center"],
 }
 #: options refused here whatever their value: --seconds stops the microphone, which this machine lacks
 REFUSED_HERE = {("stream", "seconds")}
@@ -208,6 +216,7 @@ VALID_VALUE = {
     ("*", "soak_method"): "fgla",
     ("*", "name"): "fuzzed",
     ("*", "hop"): "256",
+    ("*", "win_length"): "800",
     ("bench", "backends"): "numpy",
     ("bench", "lookahead"): "0,1",
     ("bench", "block"): "1,2",
@@ -800,6 +809,19 @@ def generate() -> list[Case]:
             "invalid",
             ("--hop",),
             label="hop-npz",
+        )
+    )
+    for command, base in (("reconstruct", ["{npz}", "-o", "{OUT.wav}"]), ("stream", BASE["stream"])):
+        cases.append(  # a .npz file carries its own STFT
+            Case(command, [*base, "--window", "hann"], "invalid", ("--window",), label="window-npz")
+        )
+    cases.append(  # --pad-mode pads centred frames only
+        Case(
+            "reconstruct",
+            [*BASE["reconstruct"], "--pad-mode", "reflect"],
+            "invalid",
+            ("--pad-mode",),
+            label="pad-mode-without-center",
         )
     )
     for case in cases:  # a valid gui call gets as far as the display, which there is none of here

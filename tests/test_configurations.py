@@ -333,3 +333,90 @@ def test_a_model_at_another_configuration_is_refused_naming_its_own():
     assert spec.at_stft(StftConfig(hop=512)).name == "unfolded-untied-hop512"
     assert spec.at_stft(StftConfig(power=2.0)) is spec
     assert lookup("fgla").at_stft(cfg) is lookup("fgla")
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        StftConfig(n_fft=512, hop=128, sample_rate=16000, window="hann", center=True, pad_mode="reflect"),
+        StftConfig(n_fft=511, hop=255, window="blackman", center=False, convention="torch", win_length=400),
+        StftConfig(
+            n_fft=64, hop=16, win_length=48, window=tuple(np.hanning(48)), center=True, convention="librosa"
+        ),
+        StftConfig(),
+    ],
+    ids=["centred-reflect", "odd-not-centred", "array-window", "default"],
+)
+def test_npz_files_carry_the_whole_configuration(tmp_path, cfg):
+    from phasefold.engine.inputs import load_magnitudes, save_magnitudes
+
+    x = demo_signal(0.1)
+    path = tmp_path / "m.npz"
+    save_magnitudes(path, magnitude(x, cfg), cfg, length=x.size)
+    mf = load_magnitudes(path)
+    assert mf.cfg == cfg and mf.length == x.size
+    np.testing.assert_array_equal(mf.magnitudes, magnitude(x, cfg).astype(np.float32))
+    with np.load(path) as data:  # the default configuration's files hold what they always held
+        extra = set(data.files) - {"magnitudes", "n_fft", "hop", "sample_rate", "power", "length"}
+    assert extra == set(cfg.to_dict()) - {"n_fft", "hop", "sample_rate", "power"}
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "message"),
+    [
+        ("window", np.array([1.0, np.nan]), "'window' must be a name or an array"),
+        ("window", np.array("kaiser"), "window 'kaiser' is not one of"),
+        ("center", np.array("yes"), "'center' must be True or False"),
+        ("convention", np.array(2.0), "'convention' must be a name"),
+        ("win_length", np.array(5000), "win_length \\(5000\\) must be between 1 and n_fft"),
+    ],
+)
+def test_bad_stft_settings_in_an_npz_file_are_one_line(tmp_path, member, value, message):
+    from phasefold.engine.inputs import load_magnitudes
+
+    cfg = StftConfig()
+    path = tmp_path / "bad.npz"
+    fields = {"n_fft": cfg.n_fft, "hop": cfg.hop, "sample_rate": cfg.sample_rate, "power": 1.0}
+    np.savez(path, magnitudes=magnitude(demo_signal(0.1), cfg), **fields, **{member: value})
+    with pytest.raises(InputError, match=message):
+        load_magnitudes(path)
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "edge", "symmetric"])
+@pytest.mark.parametrize("n", [90, 700, 5001])
+def test_audio_read_in_blocks_is_framed_as_the_whole_signal(pad_mode, n):
+    """engine.blocks.Framer (audio read block by block) at centred frames with each pad mode: the frames
+    of engine.stft.magnitude over the whole signal, for signals shorter than the padding too."""
+    from phasefold.engine.blocks import Framer
+
+    cfg = StftConfig(n_fft=256, hop=64, window="hann", center=True, pad_mode=pad_mode)
+    x = np.random.default_rng(n).standard_normal(n)
+    framer = Framer(cfg)
+    got = np.concatenate([framer.push(x[i : i + 97]) for i in range(0, n, 97)] + [framer.finish()])
+    np.testing.assert_allclose(got, magnitude(x, cfg), rtol=1e-12, atol=1e-12)
+
+
+def test_the_cli_reconstructs_at_the_configuration_it_is_given(tmp_path, speech, capsys):
+    """reconstruct --window hann --center --pad-mode reflect --convention librosa measures audio with that
+    STFT (the output is consistent with the input's magnitudes at it: -19.7 dB measured) and writes the
+    input's length; a model is refused there with one line naming its own, and writes nothing."""
+    import soundfile as sf
+    from phasefold.cli import main
+    from phasefold.engine.stft import SAMPLE_RATE
+
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    x = speech[:SAMPLE_RATE]
+    sf.write(src, x, SAMPLE_RATE, subtype="FLOAT")
+    options = ["--window", "hann", "--center", "--pad-mode", "reflect", "--convention", "librosa"]
+    assert main(["reconstruct", str(src), "-o", str(out), "--iterations", "30", *options]) == 0
+    y, sr = sf.read(out)
+    assert sr == SAMPLE_RATE and y.size == x.size
+    cfg = StftConfig(window="hann", center=True, pad_mode="reflect", convention="librosa")
+    r = magnitude(x, cfg)
+    assert np.linalg.norm(magnitude(y, cfg) - r) / np.linalg.norm(r) < 0.15
+    capsys.readouterr()
+    model_out = tmp_path / "model.wav"
+    assert main(["reconstruct", str(src), "-o", str(model_out), "-m", "unfolded-untied", *options]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "made for n_fft 1024, hop 256" in lines[0] and "hann window" in lines[0]
+    assert not model_out.exists()
