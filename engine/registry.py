@@ -137,7 +137,7 @@ class MethodSpec:
         return [self.cfg, *variants]
 
     def configurations_words(self) -> str:
-        """``configurations`` in words: 'n_fft 1024, hop 256 (22050 Hz, sqrt-hann, ...) or hop 512 (...)'."""
+        """``configurations`` in words (``describe_stft`` of each), joined by 'or'."""
         return " or ".join(describe_stft(c) for c in self.configurations())
 
     def at_stft(self, cfg: StftConfig) -> MethodSpec:
