@@ -160,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
             args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop, settings), settings
         )
         spec = stream_spec(args.model if args.model is not None else (args.method or _default(source.cfg)))
-        spec.at_config(source.cfg)  # a model made for another STFT: one line naming its own
+        if args.model is None:  # a model named, made for another STFT: one line naming its configurations
+            spec.at_config(source.cfg)  # (a --model file is loaded first: its card's own errors come first)
         stream = Stream(
             make_processor(
                 spec,
