@@ -28,17 +28,35 @@ def default_hop(n_fft: int) -> int:
     return max(1, n_fft * HOP // N_FFT)
 
 
-def analysis_config(sample_rate: int, n_fft: int | None = None, hop: int | None = None) -> StftConfig:
-    """The STFT of audio at ``sample_rate``: ``n_fft`` (None: ``default_n_fft``) and ``hop`` (None:
-    ``default_hop`` of n_fft); InputError naming the option where the STFT cannot use them."""
+def analysis_config(
+    sample_rate: int, n_fft: int | None = None, hop: int | None = None, settings: dict | None = None
+) -> StftConfig:
+    """The STFT of audio at ``sample_rate``: ``n_fft`` (None: ``default_n_fft``), ``hop`` (None:
+    ``default_hop`` of n_fft) and ``settings``, StftConfig's other keywords (window, win_length, center,
+    pad_mode, convention: the CLI's, app.commands.options.stft_settings); InputError naming the options
+    where the STFT cannot use them."""
     limits.check_sample_rate(sample_rate, "the audio")
     if n_fft is not None:
         limits.check_n_fft(n_fft, "--n-fft")
+    settings = settings or {}
     n = default_n_fft(sample_rate) if n_fft is None else n_fft
     h = default_hop(n) if hop is None else hop
     try:
-        return StftConfig(n_fft=n, hop=h, sample_rate=int(sample_rate))
+        return StftConfig(n_fft=n, hop=h, sample_rate=int(sample_rate), **settings)
     except ValueError as exc:
-        given = " ".join(f"{flag} {v}" for flag, v in (("--n-fft", n_fft), ("--hop", hop)) if v is not None)
+        given = option_words({"n_fft": n_fft, "hop": hop, **settings})
         chosen = "" if n_fft is not None and hop is not None else f" (n_fft {n}, hop {h} at {sample_rate} Hz)"
         raise InputError(f"{given or 'the STFT'}{chosen}: {exc}") from None
+
+
+def option_words(settings: dict) -> str:
+    """The settings given (StftConfig keywords; None: not given) as the command-line options that give them:
+    '--n-fft 512 --hop 128 --center --no-center'."""
+    words = []
+    for key, value in settings.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(f"--{'' if value else 'no-'}{flag}")
+        elif value is not None:
+            words.append(f"--{flag} {value}")
+    return " ".join(words)

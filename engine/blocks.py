@@ -22,7 +22,7 @@ import soundfile as sf
 import soxr
 from phasefold.engine.errors import InputError
 from phasefold.engine.limits import check_audio_header
-from phasefold.engine.stft import MAGNITUDE_BLOCK_FRAMES, SAMPLE_RATE, StftConfig, analyze
+from phasefold.engine.stft import MAGNITUDE_BLOCK_FRAMES, SAMPLE_RATE, StftConfig, analyze, padded_samples
 
 #: what soundfile raises for a file it cannot read as audio
 _UNREADABLE = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
@@ -122,29 +122,49 @@ class Framer:
     returns the frames it completes, ``finish`` the rest (the back padding); ``length`` counts the samples.
 
     Frame for frame they are engine.stft.magnitude's of the whole signal (the same spans analysed).
-    ``phase``: each frame's phase (radians, float64) in place of its measurements."""
+    ``phase``: each frame's phase (radians, float64) in place of its measurements. Centred frames padded
+    with a ``pad_mode`` other than zeros wait for the P + 1 first samples that make their front padding,
+    and keep the P + 1 last samples that make the back padding."""
 
     def __init__(self, cfg: StftConfig, phase: bool = False) -> None:
         self.cfg = cfg
         self.phase = phase
         self.length = 0
         self.emitted = 0
-        self._buf = np.zeros(cfg.pad)  # padded samples from frame ``emitted`` on
+        self._zeros = cfg.pad_mode == "constant" or cfg.pad == 0
+        # padded samples from frame ``emitted`` on (a padding made of the signal: the signal until it is)
+        self._buf = np.zeros(cfg.pad if self._zeros else 0)
+        self._started = self._zeros
+        self._last = np.zeros(0)  # the last P + 1 samples of the signal (a padding made of the signal)
 
     def push(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         self.length += x.size
         self._buf = np.concatenate([self._buf, x])
+        if not self._zeros:
+            self._last = np.concatenate([self._last, x])[-(self.cfg.pad + 1) :]
+            if not self._started and self.length > self.cfg.pad:
+                self._buf = padded_samples(self._buf, -self.cfg.pad, self._buf.size, self.cfg)
+                self._started = True
+            if not self._started:
+                return np.empty((0, self.cfg.n_bins))
         n_fft, hop = self.cfg.n_fft, self.cfg.hop
         ready = (self._buf.size - n_fft) // hop + 1 if self._buf.size >= n_fft else 0
         return self._frames(ready)
 
     def finish(self) -> np.ndarray:
-        """The frames that remain once the signal has ended (its back padding is zeros)."""
-        ready = self.cfg.n_frames(self.length) - self.emitted
-        need = self.cfg.span(ready) if ready > 0 else 0
-        if self._buf.size < need:
-            self._buf = np.concatenate([self._buf, np.zeros(need - self._buf.size)])
+        """The frames that remain once the signal has ended (its back padding: zeros, or ``pad_mode``)."""
+        cfg = self.cfg
+        ready = cfg.n_frames(self.length) - self.emitted
+        need = cfg.span(ready) if ready > 0 else 0
+        if not self._started:  # a signal of P samples or fewer: padded whole, as engine.stft pads it
+            self._buf = padded_samples(self._buf, -cfg.pad, need - cfg.pad, cfg)
+        elif self._buf.size < need:
+            last = self._last
+            back = np.zeros(need - self._buf.size)
+            if not self._zeros:
+                back = padded_samples(last, last.size, last.size + back.size, cfg)
+            self._buf = np.concatenate([self._buf, back])
         return self._frames(max(0, ready))
 
     def _frames(self, n: int) -> np.ndarray:

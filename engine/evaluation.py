@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from phasefold.engine.analysis import analysis_config
 from phasefold.engine.blocks import Framer
 from phasefold.engine.dataset import split_files
 from phasefold.engine.errors import InputError, PhasefoldError
@@ -39,7 +40,7 @@ from phasefold.engine.inputs import (
 )
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, StftConfig, magnitude
+from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, SAMPLE_RATE, StftConfig, magnitude
 
 # -- the scores -----------------------------------------------------------------------------------------
 PESQ_RATE = 16000
@@ -266,9 +267,10 @@ class EvaluationProtocol:
     hop: int = HOP
     snr_db: float | None = None
     seed: int = 0
+    stft: tuple[tuple[str, object], ...] = ()  # the STFT's other settings: (StftConfig keyword, value)
 
     def __post_init__(self) -> None:
-        StftConfig(hop=self.hop)  # ValueError for a hop the STFT cannot use
+        StftConfig(hop=self.hop, **dict(self.stft))  # ValueError for settings the STFT cannot use
 
     @classmethod
     def condition(cls, name: str) -> EvaluationProtocol:
@@ -281,7 +283,7 @@ class EvaluationProtocol:
     @property
     def cfg(self) -> StftConfig:
         """The STFT settings of the measurements."""
-        return StftConfig(hop=self.hop)
+        return StftConfig(hop=self.hop, **dict(self.stft))
 
     @property
     def name(self) -> str:
@@ -363,6 +365,7 @@ def evaluate(
     progress: bool = False,
     runner: Callable[..., np.ndarray] = reconstruct,
     gain_db: float = 0.0,
+    stft: dict | None = None,
 ) -> dict:
     """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
     scores, with the configuration, as a JSON-ready report {"config", "results", "per_file"[, "failures"]}.
@@ -380,17 +383,16 @@ def evaluate(
     InputError when no file is scored. ``progress``: a progress bar (on a terminal, cleared when done) and the
     files' reading notes (resampled, downmixed) on stderr. ``gain_db``: every file's clean signal, and so its
     measurements and its reference, scaled by this many dB (the level the methods are given; the scores
-    compare like with like)."""
+    compare like with like). ``stft``: the STFT's other settings for audio files (StftConfig keywords:
+    window, win_length, center, pad_mode, convention; engine.analysis.analysis_config)."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
     if not abs(gain_db) <= MAX_GAIN_DB:
         raise InputError(f"--gain {gain_db:g}: the gain must lie within +-{MAX_GAIN_DB:g} dB")
     gain = 10.0 ** (gain_db / 20.0)
-    try:
-        protocol = EvaluationProtocol(hop or HOP, snr_db, seed)
-    except ValueError as exc:
-        raise InputError(f"--hop {hop}: {exc}") from None
+    analysis_config(SAMPLE_RATE, None, hop, stft)  # InputError naming the options the STFT cannot use
+    protocol = EvaluationProtocol(hop or HOP, snr_db, seed, tuple((stft or {}).items()))
 
     per_file: list[dict] = []
     failures: list[dict] = []
@@ -406,7 +408,7 @@ def evaluate(
             rows, name = [], None
             try:
                 if is_magnitude_file(path):  # given measurements
-                    mag, cfg, length, ref, notes, _ = load_measurements(path, hop, snr_db, 0)
+                    mag, cfg, length, ref, notes, _ = load_measurements(path, hop, snr_db, 0, settings=stft)
                     if ref is None:
                         raise InputError(f"{path}: a .npz file needs a 'reference' signal to be scored")
                     if gain_db:

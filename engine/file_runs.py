@@ -44,7 +44,7 @@ from phasefold.engine.inputs import (
 )
 from phasefold.engine.outputs import open_wav
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import StftConfig, signal_slice
 
 
 @dataclass
@@ -142,12 +142,14 @@ def open_measurements(
     n_fft: int | None = None,
     sample_rate: int | None = None,
     mono: bool = False,
+    settings: dict | None = None,
 ) -> Measured:
     """The measurements of an input file, as engine.inputs.load_measurements reads them: audio in blocks,
     a .npz file's array and audio under ``snr_db`` whole. Audio is analysed at ``sample_rate`` (None: its
-    own) with ``n_fft`` and ``hop`` (None: engine.analysis's defaults for the rate), every channel or
-    mixed down (``mono``); a .npz file has its own settings (``n_fft`` and ``hop`` must agree) and channels.
-    ``init_from``: a recording whose phase the offline methods start from (``Measured.start_phases``)."""
+    own) with ``n_fft`` and ``hop`` (None: engine.analysis's defaults for the rate) and ``settings`` (the
+    STFT's other keywords: engine.analysis.analysis_config), every channel or mixed down (``mono``); a .npz
+    file has its own settings (those given must agree) and channels. ``init_from``: a recording whose phase
+    the offline methods start from (``Measured.start_phases``)."""
     from phasefold.engine.analysis import analysis_config
 
     path = Path(path)
@@ -156,7 +158,7 @@ def open_measurements(
         audio_info(init_from)  # a missing or unreadable recording is refused before any work
     if is_magnitude_file(path) or snr_db is not None:
         mag, cfg, length, _, notes, init = load_measurements(
-            path, hop, snr_db, seed, n_fft, sample_rate, mono
+            path, hop, snr_db, seed, n_fft, sample_rate, mono, settings
         )
         mag = validate_channels(mag, cfg)  # a .npz file's are already; modified ones become float32
         if init is not None and init_from is not None:
@@ -168,7 +170,7 @@ def open_measurements(
             path, cfg, notes, mag, length, mag.shape[-2], init=init, init_from=init_from, channels=channels
         )
     audio = AudioBlocks(path, sample_rate, mixdown=mono)
-    cfg = analysis_config(audio.sample_rate, n_fft, hop)
+    cfg = analysis_config(audio.sample_rate, n_fft, hop, settings)
     return Measured(
         path, cfg, list(audio.notes), _audio=audio, init_from=init_from, channels=audio.out_channels
     )
@@ -343,3 +345,6 @@ def _stream_channel(measured: Measured, stream, blocks: Iterator[np.ndarray], me
         meter.measured(frames)
         yield out
     yield cut(stream.flush())
+    covered = signal_slice(measured.length, measured.cfg)
+    if covered.stop - covered.start <= emitted < measured.length:  # a tail no frame covers: zeros, as offline
+        yield np.zeros(measured.length - emitted)

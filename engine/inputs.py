@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from phasefold.engine.analysis import analysis_config, option_words
 from phasefold.engine.blocks import AudioBlocks, Framer, audio_info
 from phasefold.engine.dataset import SPLITS, audio_files, shared_data_dir, split_files
 from phasefold.engine.errors import InputError
@@ -84,8 +85,11 @@ class MagnitudeFile:
 
 
 def default_length(n_frames: int, cfg: StftConfig) -> int:
-    """Longest signal with ``n_frames`` frames: F H - P."""
-    return n_frames * cfg.hop - cfg.pad
+    """The signal length of ``n_frames`` frames where none is given: by phasefold's own padding the longest
+    signal with F frames, F H - P; centred or not, librosa's istft length (F - 1) H + N - 2 P."""
+    if cfg.center is None:
+        return n_frames * cfg.hop - cfg.pad
+    return (n_frames - 1) * cfg.hop + cfg.n_fft - 2 * cfg.pad
 
 
 def validate_channels(mag: object, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
@@ -131,8 +135,12 @@ def validate_magnitudes(mag: np.ndarray, cfg: StftConfig, what: str = "magnitude
     return mag.astype(np.float32, copy=False)
 
 
+#: the optional STFT settings of a .npz magnitude file, written where they are not the defaults
+#: (engine.stft.StftConfig.to_dict; docs/magnitude-files.md)
+STFT_KEYS = ("win_length", "window", "center", "pad_mode", "convention")
 #: the arrays of a .npz magnitude file (docs/magnitude-files.md); other members are not read
 MAGNITUDE_KEYS = ("magnitudes", "n_fft", "hop", "sample_rate", "power", "length", "reference", "init_phase")
+MAGNITUDE_KEYS += STFT_KEYS
 
 
 def init_phases(init: object, shape: tuple[int, ...], what: str = "init") -> np.ndarray:
@@ -202,6 +210,32 @@ def _scalar(data, key: str, path: Path, cast):
         raise InputError(f"{path}: {key!r} must be a number, not {value.reshape(()).item()!r}") from None
 
 
+def _stft_settings(arrays: dict, path: Path) -> dict:
+    """The optional STFT settings of a .npz file (STFT_KEYS) as StftConfig.from_dict takes them: a window's
+    name or its samples, win_length, center (True or False; absent: phasefold's padding), pad_mode and
+    convention; InputError for a value of the wrong kind."""
+    out: dict = {}
+    if "win_length" in arrays:
+        out["win_length"] = _scalar(arrays, "win_length", path, int)
+    if "center" in arrays:
+        center = np.asarray(arrays["center"])
+        if center.size != 1 or center.dtype.kind not in "biu" or center.reshape(()).item() not in (0, 1):
+            raise InputError(f"{path}: 'center' must be True or False (absent: phasefold's own padding)")
+        out["center"] = bool(center.reshape(()).item())
+    for key in ("pad_mode", "convention", "window"):
+        if key not in arrays:
+            continue
+        value = np.asarray(arrays[key])
+        if value.dtype.kind == "U" and value.size == 1:
+            out[key] = str(value.reshape(()).item())
+        elif key == "window" and value.ndim == 1 and value.dtype.kind in "fiu" and np.all(np.isfinite(value)):
+            out[key] = value.astype(np.float64).tolist()
+        else:
+            kind = "a name or an array of finite samples" if key == "window" else "a name"
+            raise InputError(f"{path}: {key!r} must be {kind} (see docs/magnitude-files.md)")
+    return out
+
+
 def load_magnitudes(path: str | Path) -> MagnitudeFile:
     """Read and validate a .npz magnitude file."""
     path = Path(path)
@@ -219,13 +253,15 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         raise InputError(f"{path}: not a valid .npz magnitude file ({exc})") from None
     if "magnitudes" not in arrays:
         raise InputError(f"{path}: missing key 'magnitudes' (see docs/magnitude-files.md)")
+    settings = {
+        "n_fft": _scalar(arrays, "n_fft", path, int),
+        "hop": _scalar(arrays, "hop", path, int),
+        "sample_rate": _scalar(arrays, "sample_rate", path, int),
+        "power": _scalar(arrays, "power", path, float),
+        **_stft_settings(arrays, path),
+    }
     try:
-        cfg = StftConfig(
-            n_fft=_scalar(arrays, "n_fft", path, int),
-            hop=_scalar(arrays, "hop", path, int),
-            sample_rate=_scalar(arrays, "sample_rate", path, int),
-            power=_scalar(arrays, "power", path, float),
-        )
+        cfg = StftConfig.from_dict(settings)
     except ValueError as exc:
         raise InputError(f"{path}: bad STFT settings: {exc}") from None
     mag = validate_channels(arrays["magnitudes"], cfg, what=f"{path}")
@@ -264,6 +300,7 @@ def save_magnitudes(
     extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}
     if init_phase is not None:
         extra["init_phase"] = init_phases(init_phase, mag.shape, "init_phase").astype(np.float32)
+    settings = {k: v for k, v in cfg.to_dict().items() if k in STFT_KEYS}  # those not the defaults
     np.savez(
         path,
         magnitudes=mag,
@@ -273,6 +310,7 @@ def save_magnitudes(
         power=cfg.power,
         length=length,
         **extra,
+        **settings,
     )
 
 
@@ -331,12 +369,15 @@ class Measurements(NamedTuple):
     init_phase: np.ndarray | None = None  # a .npz file's phase to start from, radians [F, K]
 
 
-def check_npz_settings(path: str | Path, cfg: StftConfig, hop: int | None, n_fft: int | None) -> None:
-    """InputError where ``--hop`` / ``--n-fft`` (None: not given) differ from a .npz file's own ``cfg``."""
-    for flag, asked, own in (("--hop", hop, cfg.hop), ("--n-fft", n_fft, cfg.n_fft)):
-        if asked is not None and asked != own:
-            name = flag.removeprefix("--").replace("-", "_")
-            raise InputError(f"{path} was made with {name} {own}; {flag} {asked} is for audio input only")
+def check_file_settings(path: Path, cfg: StftConfig, asked: dict) -> None:
+    """InputError where a .npz file's own STFT ``cfg`` differs from a setting given for audio input
+    (``asked``: StftConfig keywords, hop, n_fft, window, ...; None: not given)."""
+    for key, value in asked.items():
+        if value is not None and value != getattr(cfg, key):
+            raise InputError(
+                f"{path} was made with {key} {getattr(cfg, key)}; {option_words({key: value})} is for audio "
+                "input only (a .npz file carries its own STFT)"
+            )
 
 
 def load_measurements(
@@ -347,27 +388,28 @@ def load_measurements(
     n_fft: int | None = None,
     sample_rate: int | None = SAMPLE_RATE,
     mono: bool = True,
+    settings: dict | None = None,
 ) -> Measurements:
-    """The measurements of an audio file or of a .npz magnitude file (its own settings: ``hop`` and
-    ``n_fft`` must agree, ``snr_db`` must be None).
+    """The measurements of an audio file or of a .npz magnitude file (its own settings: ``hop``, ``n_fft``
+    and ``settings`` must agree, ``snr_db`` must be None).
 
     Audio is read at ``sample_rate`` (None: the file's own; soxr HQ where it differs) and analysed at
-    ``n_fft`` and ``hop`` (None: engine.analysis's defaults for the rate, 1024 / 256 at 22050 Hz), mixed
-    down to one channel (``mono``) or each channel measured ([C, F, K] and a reference [C, length] for
-    C > 1 channels); modified at ``snr_db`` with noise seed ``seed`` (+ c for channel c): ``measure``."""
-    from phasefold.engine.analysis import analysis_config
-
+    ``n_fft`` and ``hop`` (None: engine.analysis's defaults for the rate, 1024 / 256 at 22050 Hz) with
+    ``settings``, StftConfig's other keywords (window, win_length, center, pad_mode, convention:
+    engine.analysis.analysis_config), mixed down to one channel (``mono``) or each channel measured
+    ([C, F, K] and a reference [C, length] for C > 1 channels); modified at ``snr_db`` with noise seed
+    ``seed`` (+ c for channel c): ``measure``."""
     path = Path(path)
     if is_magnitude_file(path):
         mf = load_magnitudes(path)
-        check_npz_settings(path, mf.cfg, hop, n_fft)
+        check_file_settings(path, mf.cfg, {"hop": hop, "n_fft": n_fft, **(settings or {})})
         check_modifiable(path, snr_db)
         if not np.any(mf.magnitudes):
             raise InputError(f"{path}: the magnitudes are all zero (silent); there is nothing to reconstruct")
         ref = None if mf.reference is None else mf.reference.astype(np.float64)
         return Measurements(mf.magnitudes, mf.cfg, mf.length, ref, [], mf.init_phase)
     audio = AudioBlocks(path, sample_rate, mixdown=mono)
-    cfg = analysis_config(audio.sample_rate, n_fft, hop)
+    cfg = analysis_config(audio.sample_rate, n_fft, hop, settings)
     x = np.concatenate(list(audio)).T  # [C, n]
     check_audible(path, x)
     # exact ones float32, as every method takes them (validate_magnitudes): half the memory

@@ -83,11 +83,6 @@ _LOSS_WORDS = {"l2": "quadratic", "kl": "Kullback-Leibler", "is": "Itakura-Saito
 _HOP_VARIANT = re.compile(r"-hop[0-9]+")  # what follows a model's name in its variants' names
 
 
-def describe_config(cfg: StftConfig) -> str:
-    """An STFT configuration in words: '22050 Hz, n_fft 1024, hop 256'."""
-    return f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}"
-
-
 @dataclass(frozen=True)
 class MethodSpec:
     """One method: its family ("gla", "admm", "gd", "model", "rtisi", "rtpghi") and everything it needs.
@@ -142,14 +137,15 @@ class MethodSpec:
 
     def at_config(self, cfg: StftConfig) -> MethodSpec:
         """The spec that runs at ``cfg``: a classical method itself, a model the one of its variants whose
-        card lists ``cfg`` (``runs_at``); ModelError naming the configurations it has otherwise."""
+        card lists ``cfg`` (``runs_at``); InputError naming the configurations it has otherwise."""
         for spec in self.variants():
             if spec.runs_at(cfg):
                 return spec
-        has = "; ".join(f"{describe_config(s.cfg)} ({s.name})" for s in self.variants())
-        raise ModelError(
-            f"{self.name} runs at {has}, not at {describe_config(cfg)}: leave out --method for this "
-            "configuration's default, or name a classical method (they run at any)"
+        has = "; ".join(f"{describe_stft(s.cfg)} ({s.name})" for s in self.variants())
+        raise InputError(
+            f"{self.name} runs at {has}, not at {describe_stft(cfg)}: a learned model runs at its card's "
+            "STFT; leave out --method for this configuration's default, or name a classical method (fgla, "
+            "admm-l2, ...: they run at any)"
         )
 
     def at_hop(self, hop: int) -> MethodSpec:
@@ -159,8 +155,9 @@ class MethodSpec:
         return self.at_config(replace(self.cfg, hop=hop))
 
     def runs_at(self, cfg: StftConfig) -> bool:
-        """Whether this method runs at ``cfg``: a classical method at any, a model at its card's STFT (any
-        power d: a model converts r = |X|^d to the magnitudes it takes)."""
+        """Whether this method runs at ``cfg``: a classical method at any, a model at its card's STFT (every
+        setting: rate, n_fft, hop, window, framing, convention; any power d: a model converts r = |X|^d to
+        the magnitudes it takes)."""
         return self.cfg is None or replace(cfg, power=self.cfg.power) == self.cfg
 
     def stream_settings(self, lookahead: int | None = None, block: int | None = None) -> tuple[int, int]:
@@ -214,6 +211,25 @@ class MethodSpec:
             passes = self.passes(n_iter)
             return f"{counted(passes, 'pass', 'passes')} of {self.layers} layers"
         return counted(n_iter, "iteration")
+
+
+def describe_stft(cfg: StftConfig) -> str:
+    """An STFT configuration in words: '22050 Hz, n_fft 1024, hop 256' for phasefold's own window, framing
+    and convention, then every setting that differs from those (the window and its length, the framing,
+    the convention): '22050 Hz, n_fft 1024, hop 256, hann window (800 samples), centred (reflect padding),
+    librosa convention'."""
+    words = [f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}"]
+    own = StftConfig()
+    if cfg.window != own.window or cfg.frame_length != cfg.n_fft:
+        window = cfg.window if isinstance(cfg.window, str) else f"a {len(cfg.window)}-sample"
+        if cfg.frame_length != cfg.n_fft:
+            window += f" ({cfg.frame_length} samples)"
+        words.append(f"{window} window")
+    if cfg.center is not None:
+        words.append(f"centred ({cfg.pad_mode} padding)" if cfg.center else "not centred")
+    if cfg.convention != own.convention:
+        words.append(f"{cfg.convention} convention")
+    return ", ".join(words)
 
 
 def _loss_words(div: Divergence, side: str) -> str:

@@ -18,8 +18,8 @@ from phasefold.engine import backends
 from phasefold.engine.blocks import ArrayFrames, Frames, MappedFrames
 from phasefold.engine.errors import BackendError, InputError, ModelError
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.registry import OFFLINE_ITERATIONS, MethodSpec
-from phasefold.engine.stft import StftConfig, pad_signal
+from phasefold.engine.registry import OFFLINE_ITERATIONS, MethodSpec, describe_stft
+from phasefold.engine.stft import StftConfig, from_span, pad_signal
 
 Reconstructor = Callable[[np.ndarray, StftConfig, int, int, int], np.ndarray]
 StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -156,9 +156,8 @@ def window_step(
         step, model_cfg = _model_step(spec, n_iter, backend, threads)
         if cfg is not None and cfg != model_cfg:
             raise InputError(
-                f"{step.name} works at n_fft {model_cfg.n_fft}, hop {model_cfg.hop}, "
-                f"d = {model_cfg.power:g}; "
-                f"the input has n_fft {cfg.n_fft}, hop {cfg.hop}, d = {cfg.power:g}"
+                f"{step.name} works at {describe_stft(model_cfg)}, d = {model_cfg.power:g}; "
+                f"the input has {describe_stft(cfg)}, d = {cfg.power:g}"
             )
         return step, model_cfg
     if spec.family not in ("gla", "admm"):
@@ -224,7 +223,7 @@ def span_blocks(
         fixed = np.ones_like(span)
         fixed[cfg.pad : cfg.pad + length] = 0.0
         x, _ = step(mag, span, fixed, np.zeros((2, *mag.shape)))
-        yield np.asarray(x[cfg.pad : cfg.pad + length], dtype=np.float64)
+        yield from_span(np.asarray(x, dtype=np.float64), cfg, length)
         return
     if block <= margin + cfg.overlap:
         raise ValueError(f"a block of {block} frames cannot keep a margin of {margin} frames")
@@ -249,6 +248,8 @@ def span_blocks(
         if hi > lo:
             yield made[lo - final : hi - final]
         if stop == n_frames:
+            if signal.stop > done:  # frames not centred stop before the signal's end: zeros, as offline
+                yield np.zeros(signal.stop - max(done, signal.start))
             return
         next_start = done // cfg.hop - cfg.overlap + 1  # the first frame that covers a sample not yet final
         kept = np.concatenate([kept, made])[next_start * cfg.hop - kept_start :]

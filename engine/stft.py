@@ -236,6 +236,22 @@ def _window(cfg: StftConfig) -> np.ndarray:
     return out
 
 
+def dual_window(cfg: StftConfig) -> np.ndarray:
+    """The synthesis window [N] of a frame in the steady state (every sample under all the frames that
+    cover it): the analysis window divided by sum_j w(t - jH)^2, the canonical dual, so that the overlap-add
+    of consistent frames gives back the signal away from its ends (what ``istft`` does with the coverage
+    of the whole signal). The analysis window itself for a tight frame. The frame-by-frame synthesis of
+    RTISI-LA and RTPGHI uses it."""
+    w = _window(cfg)
+    if cfg.tight:
+        return w.copy()
+    w2 = w * w
+    phase = np.arange(cfg.n_fft) % cfg.hop
+    per_phase = np.bincount(phase, weights=w2, minlength=cfg.hop)  # sum_j w(t - jH)^2 by t mod H
+    cov = per_phase[phase]
+    return np.where(cov > COVERAGE_TINY * np.max(cov), w / np.where(cov > 0, cov, 1.0), 0.0)
+
+
 def frame_view(span: np.ndarray, cfg: StftConfig) -> np.ndarray:
     """[W, N] read-only view of the frames of a span of (W - 1) H + N samples (last axis)."""
     n_frames = (span.shape[-1] - cfg.n_fft) // cfg.hop + 1

@@ -185,6 +185,14 @@ OPTION_BASE = {
     ("stream", "record"): ["-i", "{npz}", "-o", "no-such-device-xyz", "-m", "fgla"],
     # a mel input fixes the method (the mel-consistent FGLA): no -m; two iterations keep it short
     ("reconstruct", "mel"): ["{wav16}", "-o", "{OUT.wav}", "--iterations", "2"],
+    # the STFT of audio input (a .npz file carries its own); --pad-mode pads centred frames
+    **{
+        ("stream", dest): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla"]
+        for dest in ("window", "win_length", "center", "convention")
+    },
+    ("stream", "pad_mode"): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla", "--center"],
+    ("reconstruct", "pad_mode"): [*BASE["reconstruct"], "--center"],
+    ("evaluate", "pad_mode"): [*BASE["evaluate"], "--center"],
 }
 #: options refused here whatever their value: --seconds stops the microphone, which this machine lacks
 REFUSED_HERE = {("stream", "seconds")}
@@ -213,6 +221,7 @@ VALID_VALUE = {
     ("*", "sr"): "16000",
     ("*", "n_fft"): "512",
     ("stream", "n_fft"): "1024",  # the base call streams a .npz file: its own n_fft
+    ("*", "win_length"): "800",
     ("bench", "backends"): "numpy",
     ("bench", "lookahead"): "0,1",
     ("bench", "block"): "1,2",
@@ -807,6 +816,19 @@ def generate() -> list[Case]:
             "invalid",
             ("--hop",),
             label="hop-npz",
+        )
+    )
+    for command, base in (("reconstruct", ["{npz}", "-o", "{OUT.wav}"]), ("stream", BASE["stream"])):
+        cases.append(  # a .npz file carries its own STFT
+            Case(command, [*base, "--window", "hann"], "invalid", ("--window",), label="window-npz")
+        )
+    cases.append(  # --pad-mode pads centred frames only
+        Case(
+            "reconstruct",
+            [*BASE["reconstruct"], "--pad-mode", "reflect"],
+            "invalid",
+            ("--pad-mode",),
+            label="pad-mode-without-center",
         )
     )
     for case in cases:  # a valid gui call gets as far as the display, which there is none of here

@@ -102,7 +102,8 @@ def test_reconstruct_refuses_hop_zero_and_leaves_an_existing_output_untouched(ca
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [
         "phasefold reconstruct: error: --hop 300 (n_fft 1024, hop 300 at 22050 Hz): n_fft (1024) must be a "
-        "positive multiple of hop (300)"
+        "multiple of hop (300) with phasefold's own framing; centre the frames (center=True or False) for "
+        "any other hop"
     ]
     assert out.read_bytes() == b"keep me"
 

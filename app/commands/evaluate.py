@@ -23,7 +23,9 @@ from phasefold.commands.options import (
     add_backend_argument,
     add_iterations_argument,
     add_online_arguments,
+    add_stft_arguments,
     check_iteration_options,
+    stft_settings,
 )
 
 
@@ -70,6 +72,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=path_arg, default=None, metavar="OUT.json", help="also write the results as JSON"
     )
+    add_stft_arguments(parser)
     add_online_arguments(parser)
     add_backend_argument(parser)
     parser.set_defaults(run=run)
@@ -127,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         args.backend,
         progress=True,
         gain_db=args.gain,
+        stft=stft_settings(args),
     )
     report["config"]["backend"] = args.backend
     cfg = StftConfig.from_dict(report["config"]["stft"])

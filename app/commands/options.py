@@ -1,5 +1,6 @@
 """The options every command declares the same way: method, iterations, look-ahead, block, step
-iterations, phase start, backend, WAV format; and the checks that refuse one where it does not apply.
+iterations, phase start, backend, WAV format, the STFT's window and framing; and the checks that refuse one
+where it does not apply.
 
 One idea, one option: ``--iterations`` counts the iterations of an offline run over the whole signal
 (reconstruct, evaluate); ``--step-iterations`` counts those of one stream step (ADMM/(F)GLA iterations per
@@ -76,7 +77,8 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, live: bool = False) 
         type=positive_int,
         default=None,
         metavar="H",
-        help="STFT hop: default n_fft / 4 (256 at 22050 Hz); it must divide n_fft, at most n_fft / 2",
+        help="STFT hop: default n_fft / 4 (256 at 22050 Hz); with phasefold's own framing a divisor of "
+        "n_fft, at most n_fft / 2; with --center / --no-center any hop up to the window length",
     )
 
 
@@ -258,3 +260,63 @@ def streamed_method(name: str, args: argparse.Namespace, iterate_all: bool = Tru
         init=args.init or INITS[0],
         backend=getattr(args, "backend", "auto"),
     )
+
+
+#: the STFT settings of audio input given by ``add_stft_arguments`` (engine.stft.StftConfig's keywords)
+STFT_SETTINGS = ("window", "win_length", "center", "pad_mode", "convention")
+
+
+def add_stft_arguments(target) -> None:
+    """The STFT of audio input besides its size, hop and rate: --window, --win-length, --center /
+    --no-center, --pad-mode, --convention (engine.stft.StftConfig); left out: phasefold's own (a tight
+    sqrt-Hann frame, N - H zeros in front). A .npz file carries its own."""
+    from phasefold.engine.stft import CONVENTIONS, PAD_MODES, WINDOWS
+
+    group = target.add_argument_group(
+        "STFT of audio input (default: phasefold's tight sqrt-Hann frame; a .npz file carries its own)"
+    )
+    group.add_argument(
+        "--window",
+        choices=WINDOWS,
+        default=None,
+        help="analysis window (periodic, as scipy and librosa make them; default sqrt-hann)",
+    )
+    group.add_argument(
+        "--win-length",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="window length, centred in the frame with zeros around it (default: n_fft)",
+    )
+    group.add_argument(
+        "--center",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="frames centred at n H with n_fft // 2 samples of --pad-mode in front, as librosa and torch "
+        "(--center), or starting at n H with no padding (--no-center); default: phasefold's own framing "
+        "(n_fft - hop zeros in front, a hop dividing n_fft)",
+    )
+    group.add_argument(
+        "--pad-mode",
+        choices=PAD_MODES,
+        default=None,
+        help="how --center pads the signal's ends (default constant: zeros)",
+    )
+    group.add_argument(
+        "--convention",
+        choices=CONVENTIONS,
+        default=None,
+        help="the magnitudes' scale: tight (default: orthonormal, a tight frame), librosa (librosa.stft and "
+        "torch.stft: the window as it is, unnormalised DFT) or torch (torch.stft(normalized=True))",
+    )
+
+
+def stft_settings(args: argparse.Namespace) -> dict:
+    """The STFT settings given by ``add_stft_arguments`` as StftConfig keywords (those left out are not
+    there); InputError for --pad-mode without --center (it pads centred frames only)."""
+    from phasefold.engine.errors import InputError
+
+    given = {k: getattr(args, k) for k in STFT_SETTINGS if getattr(args, k, None) is not None}
+    if "pad_mode" in given and given.get("center") is not True:
+        raise InputError(f"--pad-mode {given['pad_mode']} pads centred frames: add --center")
+    return given

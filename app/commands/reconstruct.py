@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -23,8 +23,10 @@ from phasefold.commands.options import (
     add_iterations_argument,
     add_method_argument,
     add_online_arguments,
+    add_stft_arguments,
     check_analysis_options,
     check_iteration_options,
+    stft_settings,
 )
 
 
@@ -66,6 +68,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "frames as the input; offline methods only (not with --online)",
     )
     add_format_argument(parser)
+    add_stft_arguments(parser)
     parser.add_argument("--list-methods", action="store_true", help="list the method names and exit")
     add_online_arguments(parser)
     add_backend_argument(parser)
@@ -142,6 +145,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
     check_iteration_options(args, "reconstruct")
     check_analysis_options(args)
+    stft_settings(args)  # --pad-mode without --center is refused before any file is read
     if args.online and args.init_phase_from is not None:
         raise InputError(
             "--init-phase-from starts an offline method; the streamed ones (--online) do not take it"
@@ -178,7 +182,15 @@ def reconstruct_one(
     from phasefold.engine.registry import lookup
 
     measured = open_measurements(
-        source, args.hop, args.snr, args.seed, args.init_phase_from, args.n_fft, args.sr, args.mono
+        source,
+        args.hop,
+        args.snr,
+        args.seed,
+        args.init_phase_from,
+        args.n_fft,
+        args.sr,
+        args.mono,
+        stft_settings(args),
     )
     cfg = measured.cfg
     name = prepared.name_at(cfg)
@@ -234,13 +246,15 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
 
     from phasefold.engine.evaluation import real_time_factor
-    from phasefold.engine.registry import describe_config
+    from phasefold.engine.registry import describe_stft
     from phasefold.engine.stft import SAMPLE_RATE, StftConfig
 
     one = reconstruct_one(args, prepared, args.input, args.output, _note)
     done, cfg = one.run, one.cfg
     rtf = real_time_factor(done.wall, done.length, cfg.sample_rate)
-    stft = f"hop {cfg.hop}" if cfg == StftConfig(hop=cfg.hop) else describe_config(cfg)
+    own = StftConfig()  # phasefold's own STFT at 22050 Hz: only the hop is said
+    plain = all(getattr(cfg, f.name) == getattr(own, f.name) for f in fields(cfg) if f.name != "hop")
+    stft = f"hop {cfg.hop}" if plain else describe_stft(cfg)
     sound = f"{done.seconds:.2f} s" + (
         "" if done.sample_rate == SAMPLE_RATE else f" at {done.sample_rate} Hz"
     )

@@ -14,10 +14,12 @@ from phasefold.commands.options import (
     add_backend_argument,
     add_format_argument,
     add_method_argument,
+    add_stft_arguments,
     add_stream_arguments,
     check_analysis_options,
     check_iteration_options,
     refuse_offline_iterations,
+    stft_settings,
 )
 
 
@@ -58,13 +60,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
     add_format_argument(parser, "sample format of the WAV files written (-o FILE.wav, --record)")
+    add_stft_arguments(parser)
     add_backend_argument(parser)
     parser.set_defaults(run=run)
 
 
-def _source(args, cfg):
+def _source(args, cfg, settings: dict):
+    """The source of ``args.input``: audio measured at ``cfg`` (``settings``: the STFT options given, which
+    a .npz file's own STFT must agree with)."""
     from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import check_audible, check_modifiable, check_npz_settings, is_magnitude_file
+    from phasefold.engine.inputs import (
+        check_audible,
+        check_file_settings,
+        check_modifiable,
+        is_magnitude_file,
+    )
     from phasefold.engine.streaming import AudioFileSource, MicSource, NpzSource
 
     if args.input is None:
@@ -77,7 +87,7 @@ def _source(args, cfg):
     check_modifiable(path, args.snr)
     if is_magnitude_file(path):
         source = NpzSource(path, realtime=args.realtime)
-        check_npz_settings(path, source.cfg, args.hop, args.n_fft)
+        check_file_settings(path, source.cfg, {"hop": args.hop, "n_fft": args.n_fft, **settings})
         return source
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
@@ -144,10 +154,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.input != "mic":
         raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     check_analysis_options(args)
+    settings = stft_settings(args)
     with one_thread():
-        source = _source(args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop))
+        source = _source(
+            args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop, settings), settings
+        )
         spec = stream_spec(args.model if args.model is not None else (args.method or _default(source.cfg)))
-        spec.at_config(source.cfg)  # a model made for another STFT: one line naming its own
+        if args.model is None:  # a model named, made for another STFT: one line naming its configurations
+            spec.at_config(source.cfg)  # (a --model file is loaded first: its card's own errors come first)
         stream = Stream(
             make_processor(
                 spec,
@@ -227,8 +241,8 @@ def _score(source, stream, out) -> None:
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
         return
-    from phasefold.engine.streaming import aligned
+    from phasefold.engine.streaming.offline import offline_signal
 
-    y = aligned(stream, out, source.reference.size)
+    y = offline_signal(stream, out, source.reference.size)
     scores = evaluate_signal(source.reference, y, stream.cfg, r=source.frames)
     print("score: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))

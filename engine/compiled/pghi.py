@@ -149,19 +149,20 @@ class SynthesisType(types.StructRef):
 class Synthesis(structref.StructRefProxy):
     """The constants of RTPGHI's frames: ``causal``, the ``offset`` (in hops) at which a frame is added,
     the time-gradient base ``tbase`` and scale ``tscale``, the frequency-gradient scale ``fscale``, the
-    convention ``sign`` (-1)^k, and ``fw``, the one-frame float64 FftWindow (interleaved spectra) whose
-    inverse plan and window / sqrt(N) synthesise a frame."""
+    convention ``sign`` (-1)^k, ``fw``, the one-frame float64 FftWindow (interleaved spectra) whose
+    inverse plan synthesises a frame, and ``win``, the dual window / sqrt(N) it is multiplied by
+    (engine.stft.dual_window: fw's own window for a tight frame)."""
 
 
 structref.define_proxy(
-    Synthesis, SynthesisType, ["causal", "offset", "tbase", "tscale", "fscale", "sign", "fw"]
+    Synthesis, SynthesisType, ["causal", "offset", "tbase", "tscale", "fscale", "sign", "fw", "win"]
 )
 
 
 @kernel
-def _synthesis(causal, offset, tbase, tscale, fscale, sign, fw):
+def _synthesis(causal, offset, tbase, tscale, fscale, sign, fw, win):
     """A Synthesis bundle, built by a cached kernel (the proxy's own constructor compiles at every start)."""
-    return Synthesis(causal, offset, tbase, tscale, fscale, sign, fw)
+    return Synthesis(causal, offset, tbase, tscale, fscale, sign, fw, win)
 
 
 @kernel
@@ -171,7 +172,7 @@ def _rtpghi_block(logs_new, amps_new, abstols, integrate, draws, state, syn, out
     tuple (logs, tgrad, phase, amp, acc) of state arrays, updated in place; ``syn`` the Synthesis bundle."""
     logs, tgrad, phase, amp, acc = state
     causal, tbase, tscale, fscale, sign, fw = syn.causal, syn.tbase, syn.tscale, syn.fscale, syn.sign, syn.fw
-    win, frame, spec = fw.win, fw.frames[0], fw.spec[0]
+    win, frame, spec = syn.win, fw.frames[0], fw.spec[0]
     n_new, n_bins = logs_new.shape
     n = win.shape[0]
     hop = out.shape[0] // n_new
@@ -241,6 +242,7 @@ class CompiledRtpghiProcessor(RtpghiProcessor):
             -gamma(cfg) / (2.0 * cfg.hop * cfg.n_fft),
             self._sign,
             self._spectral.window(1),
+            self._spectral.win if cfg.tight else self._syn / np.sqrt(cfg.n_fft),
         )
         self._log_tol = np.log(tol)
         # warm-up on copies of the state: compilation (or loading the cache) never happens mid-stream

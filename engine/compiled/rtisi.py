@@ -28,27 +28,29 @@ class RtisiWindowsType(types.StructRef):
 
 class RtisiWindows(structref.StructRefProxy):
     """The transforms of RTISI-LA: ``fw``, the one-frame float64 FftWindow (interleaved spectra; its
-    ``win``, window / sqrt(N), analyses the committed frames and synthesises every frame), and the
-    analysis windows of the newest frame, ``first`` (its first iteration) and ``later``."""
+    ``win``, window / sqrt(N), analyses the committed frames), ``syn``, the dual window / sqrt(N) that
+    synthesises every frame (the same array for a tight frame), the analysis windows of the newest frame,
+    ``first`` (its first iteration) and ``later``, and ``lookback``, the committed frames the buffer keeps
+    (N/H rounded up, less one)."""
 
 
-structref.define_proxy(RtisiWindows, RtisiWindowsType, ["fw", "first", "later"])
+structref.define_proxy(RtisiWindows, RtisiWindowsType, ["fw", "syn", "first", "later", "lookback"])
 
 
 @kernel
-def _rtisi_windows(fw, first, later):
+def _rtisi_windows(fw, syn, first, later, lookback):
     """An RtisiWindows bundle, built by a cached kernel (the proxy's own constructor compiles each start)."""
-    return RtisiWindows(fw, first, later)
+    return RtisiWindows(fw, syn, first, later, lookback)
 
 
 @kernel
 def _rtisi_block(amps, y, contrib, amp, n_iter, windows, out):
     """Commit one frame per row of ``amps`` [b, K] (RTISI-LA updates), writing b hops into ``out``."""
     fw = windows.fw
-    win, hop, frame, spec = fw.win, fw.hop, fw.frames[0], fw.spec[0]
+    win, syn, hop, frame, spec = fw.win, windows.syn, fw.hop, fw.frames[0], fw.spec[0]
     n_active, n = contrib.shape
     k_bins = amp.shape[1]
-    lookback = n // hop - 1
+    lookback = windows.lookback
     newest = n_active - 1
     n_y = y.shape[0]
     for f in range(amps.shape[0]):
@@ -85,7 +87,7 @@ def _rtisi_block(amps, y, contrib, amp, n_iter, windows, out):
                 execute(fw.inverse, False)
                 cj = contrib[j]
                 for i in range(n):
-                    v = frame[i] * win[i]
+                    v = frame[i] * syn[i]
                     seg[i] += v - cj[i]
                     cj[i] = v
         base = lookback * hop
@@ -99,7 +101,9 @@ class CompiledRtisiLaProcessor(RtisiLaProcessor):
     def __init__(self, cfg: StftConfig, lookahead: int, block: int, n_iter: int = 8) -> None:
         super().__init__(cfg, lookahead, block, n_iter)
         self._spectral = Spectral(cfg, np.float64)
-        self._windows = _rtisi_windows(self._spectral.window(1), self._first, self._later)
+        fw = self._spectral.window(1)
+        syn = self._spectral.win if cfg.tight else (self._syn / np.sqrt(cfg.n_fft)).astype(np.float64)
+        self._windows = _rtisi_windows(fw, syn, self._first, self._later, cfg.overlap - 1)
         # warm-up on copies of the state: compilation (or loading the cache) never happens mid-stream
         self._run(np.zeros((1, cfg.n_bins)), self._y.copy(), self._contrib.copy(), self._amp.copy(), 1)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.errors import InputError
 from phasefold.engine.registry import MethodSpec
-from phasefold.engine.stft import StftConfig
+from phasefold.engine.stft import StftConfig, signal_slice
 from phasefold.engine.streaming.core import Stream
 from phasefold.engine.streaming.steps import make_processor, stream_spec
 
@@ -22,14 +22,25 @@ def aligned(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
     return out[start : start + length]
 
 
+def offline_signal(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` samples of the offline signal in a stream's whole output ``out`` (``aligned``), float64,
+    zeros on a tail that no frame covers (as offline: frames not centred stop at the last whole frame);
+    InputError where the output is shorter than the frames cover."""
+    cfg = stream.cfg
+    covered = signal_slice(length, cfg)
+    y = aligned(stream, out, covered.stop - covered.start)
+    if y.size < covered.stop - covered.start:
+        frames = stream.stats.frames_in
+        raise InputError(f"{frames} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
+    full = np.zeros(length)
+    full[: y.size] = y
+    return full
+
+
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
-    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal."""
-    out = np.concatenate([stream.push(mag), stream.flush()])
-    y = aligned(stream, out, length)
-    if y.size < length:
-        cfg = stream.cfg
-        raise InputError(f"{mag.shape[0]} frames at hop {cfg.hop} cannot hold a signal of {length} samples")
-    return y.astype(np.float64)
+    """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal
+    (``offline_signal``)."""
+    return offline_signal(stream, np.concatenate([stream.push(mag), stream.flush()]), length)
 
 
 def reconstruct_online(

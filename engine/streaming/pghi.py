@@ -26,22 +26,23 @@ import functools
 import heapq
 
 import numpy as np
-from phasefold.engine.stft import StftConfig, window
+from phasefold.engine.stft import StftConfig, dual_window, window
 from phasefold.engine.streaming.base import FrameProcessor
 
 CG_SINE = 0.41532
+#: Cg of the Gaussian closest to each named window (ltfat/phaseret's pghi_findgamma)
+CG = {"sqrt-hann": CG_SINE, "hann": 0.25645, "hamming": 0.29794, "blackman": 0.17954}
 DEFAULT_TOL = 1e-6
 _TINY = np.finfo(np.float64).tiny
 
 
 @functools.lru_cache(maxsize=32)
 def gamma(cfg: StftConfig) -> float:
-    """gamma of the Gaussian exp(-pi t^2 / gamma) closest to the configuration's window: Cg N^2 for the
-    default sine window (ltfat's constant); for any other window 4 pi times the variance of t under w(t)^2
-    (the Gaussian's own gamma is exactly that; for Hann, Hamming and Blackman it is within 2 % of ltfat's
-    fitted 0.25645, 0.29794 and 0.17954 times L^2)."""
-    if cfg.window == "sqrt-hann" and cfg.frame_length == cfg.n_fft:
-        return CG_SINE * cfg.n_fft**2
+    """gamma = Cg L^2 of the Gaussian closest to the window of L = win_length samples: ltfat's Cg for a named
+    window (``CG``); for a boxcar or an array, the Gaussian exp(-pi t^2 / gamma) whose square has the
+    time spread of the window's square, gamma = 4 pi var(t; w^2)."""
+    if isinstance(cfg.window, str) and cfg.window in CG:
+        return CG[cfg.window] * cfg.frame_length**2
     w2 = window(cfg) ** 2
     t = np.arange(cfg.n_fft)
     mean = np.sum(t * w2) / np.sum(w2)
@@ -193,7 +194,7 @@ class RtpghiProcessor(FrameProcessor):
         self.causal = causal
         self.name = "rtpghi-0" if causal else "rtpghi-1"
         self._pghi = PghiState(cfg, causal, tol, seed)
-        self._win = window(cfg)
+        self._syn = dual_window(cfg)  # the window itself for a tight frame
         self._sign = (-1.0) ** np.arange(cfg.n_bins)  # centred -> our convention: X_ours = X_c (-1)^k
         self.reset()
 
@@ -205,7 +206,7 @@ class RtpghiProcessor(FrameProcessor):
 
     def _add(self, amp: np.ndarray, phase_c: np.ndarray, offset_hops: int) -> None:
         frame = (
-            np.fft.irfft(amp * self._sign * np.exp(1j * phase_c), n=self.cfg.n_fft, norm="ortho") * self._win
+            np.fft.irfft(amp * self._sign * np.exp(1j * phase_c), n=self.cfg.n_fft, norm="ortho") * self._syn
         )
         start = offset_hops * self.cfg.hop
         self._acc[start : start + self.cfg.n_fft] += frame

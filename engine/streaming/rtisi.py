@@ -15,12 +15,16 @@ and the window is the sum of the synthesis windows of the frames *after* it,
 sum_{j>=1} w(t - jH); in later iterations its own contribution is present and the window becomes
 sum_{j>=0} w(t - jH). Only the phase of the analysis is used, so the windows' scale does not matter.
 One update is one STFT projection of one frame: (L + 1) * n_iter projections per input frame.
+
+Frames are synthesised with the canonical dual window of the configuration (engine.stft.dual_window: the
+analysis window itself for a tight frame, as in the paper), so that the output has the signal's scale for
+any window, hop and magnitude convention; any hop works (N/H rounded up frames cover a sample).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from phasefold.engine.stft import StftConfig, window
+from phasefold.engine.stft import StftConfig, dual_window, window
 from phasefold.engine.streaming.base import FrameProcessor
 
 
@@ -44,12 +48,13 @@ class RtisiLaProcessor(FrameProcessor):
         self.n_iter = int(n_iter)
         self.name = "rtisi-la"
         self._win = window(cfg)
+        self._syn = dual_window(cfg)
         self._first, self._later = asymmetric_windows(cfg)
         self.reset()
 
     def reset(self) -> None:
         cfg, n_active = self.cfg, self.lookahead + 1
-        # y: overlap-add of the buffer frames m-L-R+1 .. m (R = N/H); index 0 is sample (m-L-R+1) H
+        # y: overlap-add of the buffer frames m-L-R+1 .. m (R = N/H rounded up); index 0 is sample (m-L-R+1) H
         self._y = np.zeros(cfg.span(cfg.overlap - 1 + n_active))
         self._contrib = np.zeros((n_active, cfg.n_fft))  # frames m-L .. m
         self._amp = np.zeros((n_active, cfg.n_bins))
@@ -76,7 +81,7 @@ class RtisiLaProcessor(FrameProcessor):
                 spec = np.fft.rfft(seg * win, norm="ortho")
                 mag = np.abs(spec)
                 unit = np.divide(spec, mag, out=np.ones_like(spec), where=mag > 0)
-                new = np.fft.irfft(self._amp[j] * unit, n=n, norm="ortho") * self._win
+                new = np.fft.irfft(self._amp[j] * unit, n=n, norm="ortho") * self._syn
                 seg += new - self._contrib[j]
                 self._contrib[j] = new
         start = lookback * h

@@ -167,7 +167,9 @@ class WindowProcessor(FrameProcessor):
         first = self.n_window - b
         start = (first - 1) * cfg.hop
         prev = analyze(self.x[start : start + cfg.n_fft], cfg)[0]
-        prev_phase = np.angle(prev)
+        # a zero bin has phase 0 (as in engine.compiled.window): np.angle gives pi for a negative zero, which
+        # a window with negative rounding residues (Blackman's first sample, -1e-17) makes of silence
+        prev_phase = np.where(prev != 0, np.angle(prev), 0.0)
         if self.init == "advance":
             return np.stack([advance(prev_phase, j + 1, cfg) for j in range(b)])
         # RTPGHI (variant 0) from the two frames before, anchored on the current estimate's phase
