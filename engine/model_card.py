@@ -19,7 +19,8 @@ from typing import TypeVar
 import numpy as np
 from phasefold.engine.errors import ModelError
 from phasefold.engine.level import REFERENCE_LEVEL
-from phasefold.engine.stft import SAMPLE_RATE, WINDOW_NAME, StftConfig
+from phasefold.engine.limits import SAMPLE_RATES
+from phasefold.engine.stft import WINDOW_NAME, StftConfig
 
 CARD_FORMAT = 1
 INPUTS = ("mag", "x", "fixed", "lam")
@@ -242,8 +243,9 @@ def _stft_config(st: object, where: str, key: str = "stft") -> StftConfig:
         cfg = StftConfig.from_dict(st)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{where}: unusable STFT settings {st}: {exc}") from None
-    if cfg.sample_rate != SAMPLE_RATE:
-        raise ModelError(f"{where}: the model works at {cfg.sample_rate} Hz, the engine at {SAMPLE_RATE} Hz")
+    low, high = SAMPLE_RATES
+    if not low <= cfg.sample_rate <= high:
+        raise ModelError(f"{where}: {key}.sample_rate {cfg.sample_rate} Hz is outside {low} to {high} Hz")
     if cfg.power != 1.0:
         raise ModelError(f"{where}: power d = {cfg.power}; exported models must use magnitudes (d = 1)")
     if st.get("window", WINDOW_NAME) != WINDOW_NAME:

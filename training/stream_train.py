@@ -18,7 +18,7 @@ import torch
 from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.stft import HOP, StftConfig
+from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
 from phasefold.training.config import RunConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.loss import batch_loss
@@ -40,6 +40,8 @@ class StreamTrainConfig(RunConfig):
     position: bool = True
     fixed_b: bool = False  # b = 2 frozen (training.unfolded.NetConfig.fixed_b)
     hop: int = HOP
+    n_fft: int = N_FFT
+    sample_rate: int = SAMPLE_RATE  # the training audio is read at this rate
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 3
@@ -68,7 +70,7 @@ class StreamTrainConfig(RunConfig):
             rho_end=self.rho_end,
             cov_eps=self.cov_eps,
             form=self.form,
-            stft=StftConfig(hop=self.hop).to_dict(),
+            stft=StftConfig(n_fft=self.n_fft, hop=self.hop, sample_rate=self.sample_rate).to_dict(),
         )
 
     def network(self, start: bool) -> StreamUnfolded:
@@ -101,4 +103,6 @@ def settings_of_start(model_path: str | Path) -> dict:
         "rho_end": arch.rho_end,
         "cov_eps": float(card.coverage_eps),
         "hop": card.stft.hop,  # the STFT the model runs at, which the stream will use
+        "n_fft": card.stft.n_fft,
+        "sample_rate": card.stft.sample_rate,
     }

@@ -77,6 +77,21 @@ def int_list(minimum: int) -> Callable[[str], list[int]]:
     return parse
 
 
+def sample_rate_hz(text: str) -> int:
+    """argparse type: a sample rate in Hz within engine.limits.SAMPLE_RATES."""
+    from phasefold.engine.limits import SAMPLE_RATES
+
+    return _int_at_least(*SAMPLE_RATES)(text)
+
+
+def fft_size(text: str) -> int:
+    """argparse type: an FFT size within engine.limits.N_FFTS (whether the hop divides it is checked with
+    the hop)."""
+    from phasefold.engine.limits import N_FFTS
+
+    return _int_at_least(*N_FFTS)(text)
+
+
 def hop_size(text: str) -> int:
     """argparse type: a hop the engine's STFT serves (a divisor of n_fft, at most n_fft / 2)."""
     from phasefold.engine.stft import StftConfig

@@ -23,6 +23,7 @@ from phasefold.commands.options import (
     add_backend_argument,
     add_iterations_argument,
     add_online_arguments,
+    add_stft_arguments,
     check_iteration_options,
 )
 
@@ -42,8 +43,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="comma-separated method names (see reconstruct --list-methods)",
     )
     parser.add_argument(
-        "--hop", type=hop_size, default=None, help="STFT hop for audio input: 256 (default) or 512"
+        "--hop",
+        type=hop_size,
+        default=None,
+        help="STFT hop for audio input: 256 (default) or 512, or n_fft / 4 by default with --n-fft",
     )
+    add_stft_arguments(parser, "the audio files are read and measured at")
     parser.add_argument(
         "--snr",
         type=finite_float,
@@ -127,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         args.backend,
         progress=True,
         gain_db=args.gain,
+        n_fft=args.n_fft,
+        sample_rate=args.sample_rate,
     )
     report["config"]["backend"] = args.backend
     cfg = StftConfig.from_dict(report["config"]["stft"])
@@ -144,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
         ran = ", ".join(f"{name}: {_offline_words(name, cfg, args.iterations)}" for name in methods)
     failures = report.get("failures", [])
     cond = report["config"]["condition"]
-    print(f"{len(files) - len(failures)} files, {cond}, hop {cfg.hop}, RTF on one thread")
+    stft = f"hop {cfg.hop}"
+    if (cfg.sample_rate, cfg.n_fft) != (StftConfig().sample_rate, StftConfig().n_fft):
+        stft = f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, {stft}"
+    print(f"{len(files) - len(failures)} files, {cond}, {stft}, RTF on one thread")
     print(format_table(report))
     print(f"ran: {ran}")
     if args.json is not None:

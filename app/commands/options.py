@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from phasefold.commands import non_negative_int, nonempty_text, positive_int
+from phasefold.commands import fft_size, non_negative_int, nonempty_text, positive_int, sample_rate_hz
 
 #: the options of the streaming window (flag, attribute): refused without --online where there is one
 STREAM_OPTIONS = (
@@ -184,6 +184,38 @@ def check_limits(args: argparse.Namespace) -> None:
         value = getattr(args, attr, None)
         for one in value if isinstance(value, list) else () if value is None else (value,):
             check(one, flag)
+
+
+def add_stft_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """--sample-rate and --n-fft (with the command's own --hop): the STFT settings ``what`` uses."""
+    parser.add_argument(
+        "--sample-rate",
+        type=sample_rate_hz,
+        default=None,
+        metavar="HZ",
+        help=f"sample rate {what} (audio read at another rate is resampled; default 22050)",
+    )
+    parser.add_argument(
+        "--n-fft",
+        type=fft_size,
+        default=None,
+        metavar="N",
+        help=f"FFT size of the STFT {what} (default 1024; the hop's default is then N / 4)",
+    )
+
+
+def stft_settings(args: argparse.Namespace):
+    """The StftConfig of --sample-rate, --n-fft and --hop (defaults 22050, 1024, and 256 or n_fft / 4);
+    InputError for settings the STFT cannot use."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
+
+    n_fft = args.n_fft or N_FFT
+    hop = args.hop or (HOP if args.n_fft is None else n_fft // 4)
+    try:
+        return StftConfig(n_fft=n_fft, hop=hop, sample_rate=args.sample_rate or SAMPLE_RATE)
+    except ValueError as exc:
+        raise InputError(f"--n-fft {n_fft} --hop {hop}: {exc}") from None
 
 
 def streamed_method(name: str, args: argparse.Namespace, iterate_all: bool = True):

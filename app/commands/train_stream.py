@@ -15,7 +15,13 @@ from phasefold.commands import (
     seed_int,
     thread_count,
 )
-from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument, data_config
+from phasefold.commands.train import (
+    add_data_arguments,
+    add_pesq_weight_argument,
+    add_training_stft_arguments,
+    data_config,
+    training_stft,
+)
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import LAYER_FORMS
 
@@ -60,6 +66,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="keep b = 2 in every prox (g1, g2 and the pieces still learn): the compiled step then needs "
         "no power of the magnitudes, which makes it cheaper",
     )
+    add_training_stft_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=positive_int, default=3)
     parser.add_argument("--steps", type=positive_int, default=12, help="steps per epoch (default 12)")
@@ -111,15 +118,18 @@ def run(args: argparse.Namespace) -> int:
 
         check_model_path(args.export)
     data = data_config(args)
+    stft = training_stft(args)
     start = {"layers": args.layers or 3, "pieces": 3 if args.pieces is None else args.pieces}
+    start.update(hop=stft.hop, n_fft=stft.n_fft, sample_rate=stft.sample_rate)
     if args.init:
         from phasefold.training.stream_train import settings_of_start
 
         start = settings_of_start(args.init)
-        for name in ("layers", "pieces"):
+        for name in ("layers", "pieces", "hop", "n_fft", "sample_rate"):
             given = getattr(args, name)
             if given is not None and given != start[name]:
-                raise InputError(f"--{name} {given}: --init {args.init} has {start[name]}")
+                flag = name.replace("_", "-")
+                raise InputError(f"--{flag} {given}: --init {args.init} has {start[name]}")
         if args.fixed_b:
             raise InputError("--fixed-b and --init: the start model's b is taken over, not fixed at 2")
         if args.form == "gla":
