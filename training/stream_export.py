@@ -110,6 +110,7 @@ def export_stream(
         pieces=scfg.pieces,
         rho=scfg.rho,
         stft=cfg,
+        trained_stft=cfg,  # a stream model runs at the STFT it was trained in
         coverage_eps=scfg.cov_eps,
         interface=Interface(
             inputs={"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
