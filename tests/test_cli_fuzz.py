@@ -103,6 +103,10 @@ def _bound(kind_fn) -> tuple[str, float] | None:
         )
     if name == "hop_size":
         return ("hop", 1)
+    if name in ("sample_rate_hz", "fft_size"):  # whole numbers in engine.limits' ranges (read when parsed)
+        from phasefold.engine import limits
+
+        return ("int", (limits.SAMPLE_RATES if name == "sample_rate_hz" else limits.N_FFTS)[0])
     return None
 
 
@@ -208,6 +212,8 @@ VALID_VALUE = {
     ("*", "soak_method"): "fgla",
     ("*", "name"): "fuzzed",
     ("*", "hop"): "256",
+    ("*", "sample_rate"): "16000",
+    ("*", "n_fft"): "512",
     ("bench", "backends"): "numpy",
     ("bench", "lookahead"): "0,1",
     ("bench", "block"): "1,2",
