@@ -241,7 +241,8 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
     card = ModelCard.read(path)
     start = settings_of_start(path)
     assert start["rho_end"] is not None and start["layers"] == card.layers
-    cfg = {k: v for k, v in start.items() if k != "hop"}
+    assert (start["n_fft"], start["hop"], start["sample_rate"]) == (card.stft.n_fft, card.stft.hop, 22050)
+    cfg = {k: v for k, v in start.items() if k not in ("hop", "n_fft", "sample_rate")}  # the run's STFT
     net = StreamUnfolded(StreamNetConfig(lookahead=1, **cfg))
     net.start_from(card.parameters)
     offline = network_of(card).double()
