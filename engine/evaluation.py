@@ -40,7 +40,7 @@ from phasefold.engine.inputs import (
 )
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
-from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, SAMPLE_RATE, StftConfig, magnitude
+from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, N_FFT, SAMPLE_RATE, StftConfig, magnitude
 
 # -- the scores -----------------------------------------------------------------------------------------
 PESQ_RATE = 16000
@@ -253,44 +253,53 @@ def real_time_factor(seconds: float, n_samples: int, sr: int) -> float:
 
 # -- the protocol ---------------------------------------------------------------------------------------
 NOISE_SEED_OFFSET = 1000
-CONDITIONS = {  # the model cards' conditions: name -> (hop, modified SNR in dB or None)
-    "exact_hop256": (256, None),
-    "exact_hop512": (512, None),
-    "modified_snr5": (256, 5.0),
+#: the model cards' conditions: name -> (hop, modified SNR in dB or None, n_fft, sample rate in Hz)
+CONDITIONS = {
+    "exact_hop256": (256, None, N_FFT, SAMPLE_RATE),
+    "exact_hop512": (512, None, N_FFT, SAMPLE_RATE),
+    "modified_snr5": (256, 5.0, N_FFT, SAMPLE_RATE),
+    "exact_sr16000_nfft512_hop128": (128, None, 512, 16000),  # TIMIT's own rate, 32 ms frames
 }
 
 
 @dataclass(frozen=True)
 class EvaluationProtocol:
-    """One condition (hop, SNR of modified magnitudes or None for exact) and the seeds of file i."""
+    """One condition (hop, SNR of modified magnitudes or None for exact, n_fft and the sample rate the files
+    are read at) and the seeds of file i."""
 
     hop: int = HOP
     snr_db: float | None = None
     seed: int = 0
+    n_fft: int = N_FFT
+    sample_rate: int = SAMPLE_RATE
     stft: tuple[tuple[str, object], ...] = ()  # the STFT's other settings: (StftConfig keyword, value)
 
     def __post_init__(self) -> None:
-        StftConfig(hop=self.hop, **dict(self.stft))  # ValueError for settings the STFT cannot use
+        _ = self.cfg  # ValueError for settings the STFT cannot use
 
     @classmethod
     def condition(cls, name: str) -> EvaluationProtocol:
-        """The protocol of a model card's condition: exact_hop256, exact_hop512 or modified_snr5."""
+        """The protocol of a model card's condition (engine.evaluation.CONDITIONS)."""
         if name not in CONDITIONS:
             raise ValueError(f"unknown condition {name!r}; choose one of {', '.join(CONDITIONS)}")
-        hop, snr_db = CONDITIONS[name]
-        return cls(hop, snr_db)
+        hop, snr_db, n_fft, sample_rate = CONDITIONS[name]
+        return cls(hop, snr_db, n_fft=n_fft, sample_rate=sample_rate)
 
     @property
     def cfg(self) -> StftConfig:
         """The STFT settings of the measurements."""
-        return StftConfig(hop=self.hop, **dict(self.stft))
+        return StftConfig(n_fft=self.n_fft, hop=self.hop, sample_rate=self.sample_rate, **dict(self.stft))
 
     @property
     def name(self) -> str:
-        """The condition's name, as the model cards write it (exact_hop256, modified_snr5, ...)."""
+        """The condition's name, as the model cards write it (exact_hop256, modified_snr5,
+        exact_sr16000_nfft512_hop128, ...)."""
+        other = (self.n_fft, self.sample_rate) != (N_FFT, SAMPLE_RATE)
+        stft = f"_sr{self.sample_rate}_nfft{self.n_fft}" if other else ""
         if self.snr_db is None:
-            return f"exact_hop{self.hop}"
-        return f"modified_snr{self.snr_db:g}" + ("" if self.hop == HOP else f"_hop{self.hop}")
+            return f"exact{stft}_hop{self.hop}"
+        hop = "" if self.hop == HOP and not other else f"_hop{self.hop}"
+        return f"modified_snr{self.snr_db:g}{stft}{hop}"
 
     def phase_seed(self, index: int) -> int:
         """Seed of the random initial phase of file ``index``."""
@@ -309,7 +318,7 @@ class EvaluationProtocol:
     def items(self, files: Iterable[Path]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(index, clean signal, measurements) of every file, in order."""
         for index, path in enumerate(files):
-            clean = load_audio(path)[0]
+            clean = load_audio(path, self.sample_rate)[0]
             yield index, clean, self.measure(clean, index)
 
     def scores(
@@ -322,11 +331,14 @@ class EvaluationProtocol:
     def describe(self, start: str | None = None) -> str:
         """One line for a report or a card (``start``: how a method starts, default the seeded phase)."""
         first = "i" if self.seed == 0 else f"{self.seed} + i"
+        stft = f"hop {self.hop}"
+        if (self.n_fft, self.sample_rate) != (N_FFT, SAMPLE_RATE):
+            stft = f"{self.sample_rate} Hz, n_fft {self.n_fft}, hop {self.hop}"
         if self.snr_db is None:
-            condition = f"exact magnitudes, hop {self.hop}"
+            condition = f"exact magnitudes, {stft}"
         else:
             condition = (
-                f"modified magnitudes, hop {self.hop} (white noise at {self.snr_db:g} dB SNR with noise seed "
+                f"modified magnitudes, {stft} (white noise at {self.snr_db:g} dB SNR with noise seed "
                 f"{NOISE_SEED_OFFSET + self.seed} + i, oracle Wiener mask)"
             )
         start = start or f"random phase start with seed {first}"
@@ -365,6 +377,8 @@ def evaluate(
     progress: bool = False,
     runner: Callable[..., np.ndarray] = reconstruct,
     gain_db: float = 0.0,
+    n_fft: int | None = None,
+    sample_rate: int | None = None,
     stft: dict | None = None,
 ) -> dict:
     """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
@@ -372,27 +386,30 @@ def evaluate(
 
     ``methods``: registry names (run by ``backend``), or label -> name or engine.runners.Method (the streamed
     runners of --online, a benchmark's own method). ``iterations``: of every method (None: each method's
-    default). Audio files are measured at ``hop`` (default 256), modified with ``snr_db``; a .npz file gives
-    its own measurements. ``runner(entry, measurements, cfg, iterations, phase seed, length, backend=backend)
-    -> signal`` runs one entry (default engine.methods.reconstruct, which checks the measurements and hands
-    them on as float32). Every method first runs once, untimed, on the first ``WARM_UP_FRAMES`` frames of the
-    first file (its compiled kernels are built there, not in its timing); then only the runs are timed, all on
-    one thread. A file that cannot be loaded (PhasefoldError) is left out of every method's means and listed
-    under ``failures``; a method that fails (PhasefoldError) is listed there too, is not run again, and its
-    results row is {"failed": one line, "n_files": files scored before}; the other methods' rows stand.
-    InputError when no file is scored. ``progress``: a progress bar (on a terminal, cleared when done) and the
-    files' reading notes (resampled, downmixed) on stderr. ``gain_db``: every file's clean signal, and so its
-    measurements and its reference, scaled by this many dB (the level the methods are given; the scores
-    compare like with like). ``stft``: the STFT's other settings for audio files (StftConfig keywords:
-    window, win_length, center, pad_mode, convention; engine.analysis.analysis_config)."""
+    default). Audio files are read at ``sample_rate`` (default 22050 Hz) and measured with ``n_fft`` (default
+    by rate: 1024 at 22050 Hz, 512 at 16 kHz) at ``hop`` (default n_fft / 4), modified with ``snr_db``; a
+    .npz file gives its own measurements. ``runner(entry, measurements, cfg, iterations, phase seed, length,
+    backend=backend) -> signal`` runs one entry (default engine.methods.reconstruct, which checks the
+    measurements and hands them on as float32). Every method first runs once, untimed, on the first
+    ``WARM_UP_FRAMES`` frames of the first file (its compiled kernels are built there, not in its timing);
+    then only the runs are timed, all on one thread. A file that cannot be loaded (PhasefoldError) is left out
+    of every method's means and listed under ``failures``; a method that fails (PhasefoldError) is listed
+    there too, is not run again, and its results row is {"failed": one line, "n_files": files scored before};
+    the other methods' rows stand. InputError when no file is scored. ``progress``: a progress bar (on a
+    terminal, cleared when done) and the files' reading notes (resampled, downmixed) on stderr. ``gain_db``:
+    every file's clean signal, and so its measurements and its reference, scaled by this many dB (the level
+    the methods are given; the scores compare like with like). ``stft``: the STFT's other settings for audio
+    files (StftConfig keywords: window, win_length, center, pad_mode, convention). The STFT of audio files is
+    engine.analysis.analysis_config's at ``sample_rate``, ``n_fft``, ``hop`` and ``stft``."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
     if not abs(gain_db) <= MAX_GAIN_DB:
         raise InputError(f"--gain {gain_db:g}: the gain must lie within +-{MAX_GAIN_DB:g} dB")
     gain = 10.0 ** (gain_db / 20.0)
-    analysis_config(SAMPLE_RATE, None, hop, stft)  # InputError naming the options the STFT cannot use
-    protocol = EvaluationProtocol(hop or HOP, snr_db, seed, tuple((stft or {}).items()))
+    audio = analysis_config(sample_rate or SAMPLE_RATE, n_fft, hop, stft)  # InputError naming the options
+    other = tuple((stft or {}).items())
+    protocol = EvaluationProtocol(audio.hop, snr_db, seed, audio.n_fft, audio.sample_rate, other)
 
     per_file: list[dict] = []
     failures: list[dict] = []
@@ -414,7 +431,7 @@ def evaluate(
                     if gain_db:
                         mag, ref = np.asarray(mag, dtype=np.float64) * gain**cfg.power, ref * gain
                 else:
-                    ref, notes = load_audio(path)
+                    ref, notes = load_audio(path, protocol.sample_rate)
                     check_audible(path, ref)
                     ref = ref * gain if gain_db else ref
                     mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size

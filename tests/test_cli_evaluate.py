@@ -171,3 +171,24 @@ def test_the_library_scores_labelled_methods_and_runners(folder, capsys):
         ("gla", np.float64, 2, 1, "numpy"),
     ]
     assert report["results"]["gla"]["n_files"] == 2
+
+
+def test_another_sample_rate_and_fft_size(capsys, tmp_path):
+    """--sample-rate (the alias of --sr) and --n-fft: a 16 kHz file read as it is (no resampling) and
+    measured at n_fft 512 with the hop's default n_fft / 4, scored as the protocol does at those settings."""
+    x = demo_signal(1.0, 16000)
+    sf.write(tmp_path / "a.wav", x, 16000, subtype="FLOAT")
+    out = tmp_path / "r.json"
+    argv = ["evaluate", str(tmp_path / "a.wav"), "--methods", "fgla", "--iterations", "4"]
+    assert main([*argv, "--sample-rate", "16000", "--n-fft", "512", "--json", str(out)]) == 0
+    assert "16000 Hz, n_fft 512, hop 128" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    cfg = StftConfig(n_fft=512, hop=128, sample_rate=16000)
+    assert report["config"]["stft"] == cfg.to_dict()
+    clean = sf.read(tmp_path / "a.wav")[0]
+    y = reconstruct("fgla", magnitude(clean, cfg), cfg, 4, 0, clean.size)
+    assert report["per_file"][0]["sc_db"] == pytest.approx(evaluate_signal(clean, y, cfg)["sc_db"], abs=1e-12)
+    assert report["per_file"][0]["duration"] == pytest.approx(1.0)
+    assert main([*argv, "--sr", "16000", "--n-fft", "512", "--hop", "512"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--n-fft 512 --hop 512" in err

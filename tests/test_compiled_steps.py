@@ -145,12 +145,18 @@ def test_an_untrained_stream_model_streams_exactly_what_admm_l2_streams(name):
 
     if name == "none":
         pytest.skip("no shipped stream model is the untrained network")
-    x = demo_signal(1.0)
-    r = magnitude(x, CFG)
-    model = Stream.open(name, CFG, lookahead=None)
-    admm = Stream.open("admm-l2", CFG, lookahead=model.lookahead, iterations=model.processor.step.projections)
+    from phasefold.engine.model_card import ModelCard
+    from phasefold.exported_models import MODELS_DIR
+
+    cfg = ModelCard.read(MODELS_DIR / f"{name}.onnx").stft  # the model's own STFT (16 kHz models too)
+    x = demo_signal(1.0, cfg.sample_rate)
+    r = magnitude(x, cfg)
+    model = Stream.open(name, cfg, lookahead=None)
+    admm = Stream.open("admm-l2", cfg, lookahead=model.lookahead, iterations=model.processor.step.projections)
     assert model.processor.backend == admm.processor.backend == "compiled"
     np.testing.assert_array_equal(run_stream(model, r, x.size), run_stream(admm, r, x.size))
+    x = demo_signal(1.0)
+    r = magnitude(x, CFG)
     trained = Stream.open("unfolded-stream-l0", CFG, lookahead=0)
     other = Stream.open("admm-l2", CFG, lookahead=0, iterations=trained.processor.step.projections)
     assert np.abs(run_stream(trained, r, x.size) - run_stream(other, r, x.size)).max() > 1e-3

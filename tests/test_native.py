@@ -174,6 +174,11 @@ def test_the_default_method_per_configuration_reads_the_cards(capsys, monkeypatc
     at16 = analysis_config(16000)
     assert registry.default_method(at24) == registry.default_method(at16) == registry.CLASSICAL_DEFAULT
     assert registry.default_method(StftConfig()) == registry.DEFAULT_METHOD  # measured: fgla, not a model
+    # 16 kHz, 512 / 128: shipped models list it, measured below fgla offline and admm-l2 streamed
+    assert [n for n, s in registry.model_specs().items() if s.runs_at(at16)]
+    assert registry.default_method(at16, streaming=True) == "admm-l2"
+    assert registry.default_method(StftConfig(), streaming=True) == registry.DEFAULT_METHOD
+    assert registry.default_method(at24, streaming=True) == registry.CLASSICAL_DEFAULT
     folder = tmp_path / "models"
     _model_at(folder, "my-24k", {"sample_rate": 24000})
     _model_at(folder, "my-22k", {})  # at 22050 Hz the measured default stays
@@ -188,6 +193,8 @@ def test_the_default_method_per_configuration_reads_the_cards(capsys, monkeypatc
     sf.write(src, demo_signal(0.5, 16000), 16000, subtype="FLOAT")
     rc, stdout, _ = _run(capsys, src, "-o", tmp_path / "o.wav", "--iterations", "3")
     assert rc == 0 and "fgla, 3 iterations (the default at this configuration)" in stdout
+    rc, stdout, _ = _run(capsys, src, "-o", tmp_path / "o.wav", "--online", "--step-iterations", "2")
+    assert rc == 0 and "admm-l2" in stdout and "(the default at this configuration)" in stdout, stdout
 
 
 @pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
@@ -246,7 +253,7 @@ def test_stream_takes_the_rate_and_stft_and_its_default_per_configuration(capsys
     assert sf.info(str(tmp_path / "a.wav")).samplerate == 22050
     assert main(["stream", "-i", str(src), "-o", str(tmp_path / "b.wav"), "--sr", "16000"]) == 0
     out, err = capsys.readouterr()
-    assert "resampled" not in err and "fgla" in err
+    assert "resampled" not in err and "admm-l2" in err  # the measured stream default at 16 kHz, 512 / 128
     y, sr = sf.read(tmp_path / "b.wav")
     latency = int(re.search(r"latency (\d+) samples", out).group(1))
     assert sr == 16000

@@ -34,10 +34,14 @@ def _window(cfg: StftConfig, w: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _perturbed_net(hop: int, variant: str, layers: int, rho_end: float | None = None) -> UnfoldedADMM:
-    net = UnfoldedADMM(
-        NetConfig(variant=variant, layers=layers, stft=StftConfig(hop=hop).to_dict(), rho_end=rho_end)
-    )
+SIXTEEN_K = {"n_fft": 512, "hop": 128, "sample_rate": 16000}  # the 16 kHz models' STFT
+
+
+def _perturbed_net(
+    hop: int, variant: str, layers: int, rho_end: float | None = None, stft: dict | None = None
+) -> UnfoldedADMM:
+    settings = StftConfig(**(stft or {"hop": hop})).to_dict()
+    net = UnfoldedADMM(NetConfig(variant=variant, layers=layers, stft=settings, rho_end=rho_end))
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for p in [net.g1, net.g2, net.b] + ([net.log_rho] if rho_end else []):
@@ -47,9 +51,11 @@ def _perturbed_net(hop: int, variant: str, layers: int, rho_end: float | None = 
     return net
 
 
-@pytest.mark.parametrize("hop, rho_end", [(256, None), (512, None), (256, 1.0)])
-def test_graph_matches_pytorch_in_float64(hop, rho_end):
-    net = _perturbed_net(hop, "untied", 4, rho_end)
+@pytest.mark.parametrize(
+    "hop, rho_end, stft", [(256, None, None), (512, None, None), (256, 1.0, None), (128, None, SIXTEEN_K)]
+)
+def test_graph_matches_pytorch_in_float64(hop, rho_end, stft):
+    net = _perturbed_net(hop, "untied", 4, rho_end, stft)
     cfg = net.stft_cfg
     sess = _session(build_model(net.card_parameters(), "untied", 4, net.cfg.rho, cfg))
     for w, seed in ((cfg.overlap + 3, 0), (19, 1)):  # W is a dynamic axis
@@ -61,10 +67,11 @@ def test_graph_matches_pytorch_in_float64(hop, rho_end):
         assert np.abs(got[1] - ref[1].numpy()).max() <= LAM_TOLERANCE
 
 
-def test_untrained_graph_is_engine_admm_l2():
+@pytest.mark.parametrize("stft", [{}, SIXTEEN_K], ids=["22050-1024-256", "16000-512-128"])
+def test_untrained_graph_is_engine_admm_l2(stft):
     """Independent reference: numpy's FFT and phasefold.engine.admm, not the graph's own DFT."""
-    cfg = StftConfig()
-    net = UnfoldedADMM(NetConfig(variant="tied", layers=5))
+    cfg = StftConfig(**stft)
+    net = UnfoldedADMM(NetConfig(variant="tied", layers=5, stft=cfg.to_dict()))
     sess = _session(build_model(net.card_parameters(), "tied", 5, 0.1, cfg, cov_eps=1e-8))
     case = _window(cfg, 9, 2)
     x, lam = admm_iterations(

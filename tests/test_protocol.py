@@ -10,15 +10,36 @@ from phasefold.engine.stft import StftConfig, magnitude
 
 
 def test_the_cards_conditions_by_name():
-    for name, (hop, snr_db) in CONDITIONS.items():
+    for name, (hop, snr_db, n_fft, rate) in CONDITIONS.items():
         protocol = EvaluationProtocol.condition(name)
         assert (protocol.hop, protocol.snr_db, protocol.seed) == (hop, snr_db, 0)
-        assert protocol.name == name and protocol.cfg == StftConfig(hop=hop)
+        assert protocol.name == name and protocol.cfg == StftConfig(n_fft=n_fft, hop=hop, sample_rate=rate)
     assert EvaluationProtocol(512, 5.0).name == "modified_snr5_hop512"
+    assert (
+        EvaluationProtocol(128, 5.0, n_fft=512, sample_rate=16000).name
+        == "modified_snr5_sr16000_nfft512_hop128"
+    )
+    sixteen = EvaluationProtocol.condition("exact_sr16000_nfft512_hop128")
+    assert sixteen.cfg == StftConfig(n_fft=512, hop=128, sample_rate=16000)
+    assert "16000 Hz, n_fft 512, hop 128" in sixteen.describe()
     with pytest.raises(ValueError, match="unknown condition 'exact_hop128'"):
         EvaluationProtocol.condition("exact_hop128")
     with pytest.raises(ValueError):
         EvaluationProtocol(hop=300)
+    with pytest.raises(ValueError):
+        EvaluationProtocol(hop=256, n_fft=384)
+
+
+def test_one_stft_from_the_rate_sizes_and_other_settings():
+    """n_fft, sample rate and the other StftConfig keywords make the one StftConfig the protocol measures
+    with (a hop that framing cannot use is refused at construction)."""
+    other = (("window", "hann"), ("center", True), ("pad_mode", "reflect"))
+    protocol = EvaluationProtocol(160, None, 0, 512, 16000, other)
+    assert protocol.cfg == StftConfig(
+        n_fft=512, hop=160, sample_rate=16000, window="hann", center=True, pad_mode="reflect"
+    )
+    with pytest.raises(ValueError):
+        EvaluationProtocol(160, None, 0, 512, 16000)  # phasefold's own framing: the hop must divide n_fft
 
 
 def test_seeds_of_file_i():

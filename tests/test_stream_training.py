@@ -241,7 +241,8 @@ def test_a_stream_start_from_an_offline_model_is_that_model_and_exports_its_pena
     card = ModelCard.read(path)
     start = settings_of_start(path, 1)
     assert start["rho_end"] is not None and start["layers"] == card.layers
-    cfg = {k: v for k, v in start.items() if k != "hop"}
+    assert (start["n_fft"], start["hop"], start["sample_rate"]) == (card.stft.n_fft, card.stft.hop, 22050)
+    cfg = {k: v for k, v in start.items() if k not in ("hop", "n_fft", "sample_rate")}  # the run's STFT
     net = StreamUnfolded(StreamNetConfig(lookahead=1, **cfg))
     net.start_from(card.parameters)
     offline = network_of(card).double()
@@ -355,7 +356,11 @@ def test_a_stream_model_starts_from_its_own_parameters_per_position():
     card = ModelCard.read(path)
     start = settings_of_start(path, 1)
     assert (start["fixed_b"], start["position"], start["form"]) == (True, True, "admm")
-    net = StreamUnfolded(StreamNetConfig(lookahead=1, **{k: v for k, v in start.items() if k != "hop"}))
+    assert (start["n_fft"], start["hop"], start["sample_rate"]) == (1024, 256, 22050)
+    at16 = settings_of_start(models / "unfolded-stream-16k-l3.onnx", 3)  # its STFT, checked by train-stream
+    assert (at16["n_fft"], at16["hop"], at16["sample_rate"], at16["form"]) == (512, 128, 16000, "admm")
+    stft = ("hop", "n_fft", "sample_rate")  # the run's STFT, not the network's
+    net = StreamUnfolded(StreamNetConfig(lookahead=1, **{k: v for k, v in start.items() if k not in stft}))
     net.start_from(card.parameters)
     restored = net.card_parameters()
     for name, value in card.parameters.items():

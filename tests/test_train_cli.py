@@ -94,7 +94,10 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, one_thread, kind):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--rho", "0"], "--rho: expected a finite number > 0"), (["--layers", "0"], "must be >= 1")],
+    [
+        (["--rho", "0"], "--rho: expected a finite number > 0"),
+        (["--layers", "0"], "must be >= 1"),
+    ],
 )
 def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path):
     from phasefold.cli import main
@@ -104,6 +107,25 @@ def test_train_refuses_bad_settings_in_one_line(args, message, capsys, tmp_path)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+@pytest.mark.parametrize("command", ["train", "train-stream"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sample-rate", "100"], "--sr: sample rate 100 Hz is outside 4000"),  # the alias of --sr
+        (["--sr", "800000"], "--sr: sample rate 800000 Hz is outside"),
+        (["--n-fft", "8"], "--n-fft: n_fft 8 is outside 16"),
+    ],
+)
+def test_training_rates_and_sizes_beyond_the_limits_are_refused(command, args, message, capsys, tmp_path):
+    """engine.limits' bounds, as reconstruct refuses them: one line, exit 1, nothing written."""
+    from phasefold.cli import main
+
+    assert main([command, *args, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
 
 
 def test_log_magnitude_error_against_numpy_and_its_gradient():
@@ -314,6 +336,51 @@ def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(t
     assert card["training"]["recipe"]["init"] == str(start)
 
 
+@pytest.mark.parametrize("command", ["train", "train-stream"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n-fft", "384"], "--n-fft 384: the exported graph's FFT needs a power of two"),
+        (["--n-fft", "512", "--hop", "512"], "--n-fft 512 --hop 512: hop (512) must be at most n_fft / 2"),
+    ],
+)
+def test_training_stft_settings_the_graph_cannot_serve_are_refused(command, args, message, capsys, tmp_path):
+    from phasefold.cli import main
+
+    assert main([command, *args, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_16k_run_reads_its_audio_at_16k_and_records_the_stft(tmp_path):
+    """--sr 16000 --n-fft 512: the network, its configuration and its data at 16 kHz (16 kHz files
+    read as they are; a 22050 Hz folder resampled to the network's rate)."""
+    import json
+
+    from phasefold.cli import main
+    from phasefold.training.data import load_signals
+
+    folder = tmp_path / "audio16"
+    folder.mkdir()
+    t = np.arange(16000) / 16000
+    for i in range(3):
+        x = sum(np.sin(2 * np.pi * h * (120.0 + 20 * i) * t) / h for h in range(1, 8)) * 0.05
+        sf.write(folder / f"a{i}.wav", x, 16000, subtype="FLOAT")
+    files = sorted(folder.glob("*.wav"))
+    signals = load_signals(files, 16000)
+    assert all(np.array_equal(x, sf.read(f)[0]) for x, f in zip(signals, files, strict=True))
+    out = tmp_path / "run"
+    tiny = ["--layers", "1", "--pieces", "1", "--epochs", "1", "--steps", "1", "--batch", "1"]
+    stft = ["--sr", "16000", "--n-fft", "512"]
+    assert main(["train", "--variant", "untied", *tiny, *stft, "--data", str(folder), "--out", str(out)]) == 0
+    info = json.loads((out / "config.json").read_text())
+    assert info["net"]["stft"] == {"n_fft": 512, "hop": 128, "sample_rate": 16000, "power": 1.0}
+    assert info["config"]["sample_rate"] == 16000 and "excerpts at 16000 Hz" in info["data_description"]
+    mixed = _audio_folder(tmp_path / "audio22")  # 22050 Hz files: read at the network's 16 kHz
+    assert load_signals([mixed / "a0.wav"], 16000)[0].size == int(1.5 * 16000)
+
+
 def test_train_stream_takes_the_pesq_weight_into_its_configuration(tmp_path):
     import json
 
@@ -358,10 +425,13 @@ def test_train_stream_fine_tunes_a_stream_model_with_perturbed_inputs_and_the_co
     "extra, message",
     [
         (["--layers", "3"], "--layers 3: --init"),
+        (["--n-fft", "512"], "--n-fft 512: --init"),
         (["--fixed-b"], "--fixed-b and --init"),
         (["--init-stream-l0"], "a stream model for L = 0"),
         (["--init-stream", "--no-position"], "taken from the model"),
         (["--init-stream", "--fixed-b"], "taken from the model"),
+        (["--init-stream", "--sr", "16000"], "--sr 16000: --init"),  # a stream start's STFT is checked too
+        (["--init-stream", "--hop", "512"], "--hop 512: --init"),
     ],
 )
 def test_train_stream_init_refuses_what_contradicts_its_start_in_one_line(extra, message, capsys, tmp_path):

@@ -7,10 +7,12 @@ from phasefold.engine import stft as E  # noqa: E402
 from phasefold.training import stft as T  # noqa: E402
 
 
-@pytest.mark.parametrize("hop", [256, 512])
+@pytest.mark.parametrize(
+    "settings", [{"hop": 256}, {"hop": 512}, {"n_fft": 512, "hop": 128, "sample_rate": 16000}]
+)
 @pytest.mark.parametrize("length", [1000, 22050 + 77])
-def test_torch_stft_equals_engine_stft(hop, length):
-    cfg = E.StftConfig(hop=hop)
+def test_torch_stft_equals_engine_stft(settings, length):
+    cfg = E.StftConfig(**settings)
     rng = np.random.default_rng(length)
     x = rng.standard_normal(length).astype(np.float32)
     ref = E.stft(x, cfg)
@@ -23,8 +25,9 @@ def test_torch_stft_equals_engine_stft(hop, length):
     )
 
 
-def test_window_helpers_match_and_batch():
-    cfg = E.StftConfig()
+@pytest.mark.parametrize("settings", [{}, {"n_fft": 512, "hop": 128, "sample_rate": 16000}])
+def test_window_helpers_match_and_batch(settings):
+    cfg = E.StftConfig(**settings)
     rng = np.random.default_rng(3)
     span = rng.standard_normal((2, cfg.span(6))).astype(np.float32)
     spec = T.analyze(torch.from_numpy(span), cfg)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
-from phasefold.engine.stft import HOP, StftConfig
+from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.init_model import init_provenance, start_from_model
 from phasefold.training.loss import batch_loss
@@ -84,6 +84,8 @@ class TrainConfig(RunConfig):
     layers: int = 15
     pieces: int = 3
     hop: int = HOP
+    n_fft: int = N_FFT
+    sample_rate: int = SAMPLE_RATE  # the training audio is read at this rate
     rho: float = 0.1
     rho_end: float | None = None  # untied: learned penalty schedule, geometric from rho to rho_end at start
     data: DataConfig = field(default_factory=DataConfig)
@@ -102,7 +104,7 @@ class TrainConfig(RunConfig):
     seed: int = 0
 
     def net_config(self) -> NetConfig:
-        stft = StftConfig(hop=self.hop).to_dict()
+        stft = StftConfig(n_fft=self.n_fft, hop=self.hop, sample_rate=self.sample_rate).to_dict()
         return NetConfig(
             variant=self.variant,
             layers=self.layers,

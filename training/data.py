@@ -1,4 +1,5 @@
-"""Training data: any folder of audio (or the shared TIMIT split), 22050 Hz, seeded random excerpts.
+"""Training data: any folder of audio (or the shared TIMIT split) read at the network's sample rate (22050 Hz
+by default; TIMIT's own 16 kHz reads it as it is), seeded random excerpts.
 
 Magnitudes are exact (|A x|) or modified (white noise at a random SNR in a range, then the oracle Wiener
 mask: ``engine.inputs.modified_magnitudes``). Training excerpts may be augmented: a random speed
@@ -17,7 +18,7 @@ import torch
 from phasefold.engine import dataset
 from phasefold.engine.errors import InputError
 from phasefold.engine.inputs import load_audio, modified_magnitudes
-from phasefold.engine.stft import StftConfig, stft
+from phasefold.engine.stft import SAMPLE_RATE, StftConfig, stft
 from scipy.signal import resample_poly
 
 CONDITIONS = ("exact", "modified")
@@ -58,7 +59,7 @@ class DataConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, sample_rate: int = SAMPLE_RATE) -> str:
         src = self.folder or "shared TIMIT sample (train split, 40 files; validation split, 5 files)"
         lo, hi = self.snr_db
         cond = (
@@ -72,7 +73,7 @@ class DataConfig:
                 f"; training excerpts augmented: speed x{self.speed[0]:g}..{self.speed[1]:g} (resampled), "
                 f"gain {self.gain_db[0]:g}..{self.gain_db[1]:g} dB"
             )
-        return f"{src}; {self.seconds:g} s excerpts at 22050 Hz; {cond}{aug}"
+        return f"{src}; {self.seconds:g} s excerpts at {sample_rate} Hz; {cond}{aug}"
 
 
 MIN_SPEED, MAX_SPEED, MAX_GAIN_DB = 0.5, 2.0, 40.0
@@ -104,8 +105,9 @@ def split_paths(cfg: DataConfig, split: str) -> list[Path]:
     return [f for i, f in enumerate(files) if (i in held) == (split == "validation")]
 
 
-def load_signals(paths: list[Path]) -> list[np.ndarray]:
-    return [load_audio(p)[0] for p in paths]
+def load_signals(paths: list[Path], sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+    """The files read as mono signals at ``sample_rate`` (resampled where they are at another rate)."""
+    return [load_audio(p, sample_rate)[0] for p in paths]
 
 
 def measure(x: np.ndarray, stft_cfg: StftConfig, cfg: DataConfig, rng: np.random.Generator) -> np.ndarray:
@@ -182,7 +184,7 @@ def validation_set(
     from phasefold.engine.evaluation import EvaluationProtocol
 
     snr_db = None if cfg.condition == "exact" else (cfg.snr_db[0] + cfg.snr_db[1]) / 2
-    protocol = EvaluationProtocol(stft_cfg.hop, snr_db, seed)
+    protocol = EvaluationProtocol(stft_cfg.hop, snr_db, seed, stft_cfg.n_fft, stft_cfg.sample_rate)
     out = []
     for draw in range(cfg.validation_draws):
         for i, x in enumerate(signals):

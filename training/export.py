@@ -81,12 +81,12 @@ def check_parity(model: PhaseModel, net: UnfoldedADMM, cases: dict[str, dict]) -
     return diffs
 
 
-def _speech() -> np.ndarray | None:
+def _speech(cfg: StftConfig) -> np.ndarray | None:
     from phasefold.engine.dataset import split_files
     from phasefold.engine.inputs import load_audio
 
     files = split_files("validation")
-    return load_audio(files[0])[0] if files else None
+    return load_audio(files[0], cfg.sample_rate)[0] if files else None
 
 
 def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -106,7 +106,7 @@ def verification_cases(cfg: StftConfig, seed: int = 0) -> dict[str, dict[str, np
             "fixed": fixed,
             "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
         }
-    speech = _speech()
+    speech = _speech(cfg)
     if speech is not None:
         from phasefold.engine.stft import stft
 

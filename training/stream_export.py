@@ -55,7 +55,7 @@ def stream_cases(net: StreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.n
 
     files = split_files("validation")
     if files:
-        x = load_audio(files[0])[0]
+        x = load_audio(files[0], cfg.sample_rate)[0]
         wanted = cfg.n_frames(x.size) // 2  # a mid-utterance state: stream up to that frame only
         mag = magnitude(x, cfg)[: wanted + 1]
         seen: list = []
@@ -110,6 +110,7 @@ def export_stream(
         pieces=scfg.pieces,
         rho=scfg.rho,
         stft=cfg,
+        trained_stft=cfg,  # a stream model runs at the STFT it was trained in
         coverage_eps=scfg.cov_eps,
         interface=Interface(
             inputs={"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
@@ -160,10 +161,13 @@ def export_stream_run(
         training["init_model"] = ck["init_model"]
     card = export_stream(net, out, name=name, training=training)
     if evaluate:
+        from phasefold.training.evaluate import condition_names
         from phasefold.training.stream_eval import stream_card_metrics
 
         modified = ck["config"]["data"]["condition"] == "modified"
-        conditions = ("modified_snr5", "exact_hop256") if modified else ("exact_hop256",)
+        kinds = ("modified", "exact") if modified else ("exact",)
+        served = condition_names(net.stft_cfg)
+        conditions = tuple(c for kind in kinds for c in served if c.startswith(kind))
         t0 = time.time()
         metrics = stream_card_metrics(Path(out), net.scfg.lookahead, conditions)
         card = with_metrics(card, Path(out), metrics, time.time() - t0)

@@ -18,7 +18,7 @@ import torch
 from phasefold.engine.admm import COVERAGE_EPS
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import ModelCard
-from phasefold.engine.stft import HOP, StftConfig
+from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
 from phasefold.training.config import RunConfig
 from phasefold.training.data import DataConfig
 from phasefold.training.loss import batch_loss
@@ -40,6 +40,8 @@ class StreamTrainConfig(RunConfig):
     position: bool = True
     fixed_b: bool = False  # b = 2 frozen (training.unfolded.NetConfig.fixed_b)
     hop: int = HOP
+    n_fft: int = N_FFT
+    sample_rate: int = SAMPLE_RATE  # the training audio is read at this rate
     rho: float = 0.1
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 3
@@ -75,7 +77,7 @@ class StreamTrainConfig(RunConfig):
             rho_end=self.rho_end,
             cov_eps=self.cov_eps,
             form=self.form,
-            stft=StftConfig(hop=self.hop).to_dict(),
+            stft=StftConfig(n_fft=self.n_fft, hop=self.hop, sample_rate=self.sample_rate).to_dict(),
         )
 
     def network(self, start: bool) -> StreamUnfolded:
@@ -123,8 +125,9 @@ class StreamTrainConfig(RunConfig):
 
 def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
     """What a stream run takes from the model it starts from (``--init``): layers, pieces, penalty (and
-    schedule), coverage floor and hop, so that epoch 0 is that model streamed by the engine; from a stream
-    model (a fine-tuning: its look-ahead must be ``lookahead``) also its form, position dependence and b."""
+    schedule), coverage floor and STFT (hop, n_fft, sample rate), so that epoch 0 is that model streamed by
+    the engine; from a stream model (a fine-tuning: its look-ahead must be ``lookahead``) also its form,
+    position dependence and b."""
     card = ModelCard.read(model_path)  # ModelError for a missing or malformed card
     arch = card_net_config(card)
     if card.streaming is not None:
@@ -140,6 +143,8 @@ def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
             "rho_end": arch.rho_end,
             "cov_eps": float(card.coverage_eps),
             "hop": card.stft.hop,
+            "n_fft": card.stft.n_fft,
+            "sample_rate": card.stft.sample_rate,
             "position": bool(card.streaming.position_dependent),
             "fixed_b": all(float(b) == 2.0 for b in card.parameters["b"]),
             "form": "gla" if card.gla else "admm",
@@ -151,4 +156,6 @@ def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
         "rho_end": arch.rho_end,
         "cov_eps": float(card.coverage_eps),
         "hop": card.stft.hop,  # the STFT the model runs at, which the stream will use
+        "n_fft": card.stft.n_fft,
+        "sample_rate": card.stft.sample_rate,
     }

@@ -72,10 +72,11 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
+    rate = net.stft_cfg.sample_rate
     sampler = ExcerptSampler(
-        load_signals(split_paths(cfg.data, "train")), net.stft_cfg, cfg.data, cfg.seed + 1000 * rank
+        load_signals(split_paths(cfg.data, "train"), rate), net.stft_cfg, cfg.data, cfg.seed + 1000 * rank
     )
-    val = validation_set(load_signals(split_paths(cfg.data, "validation")), net.stft_cfg, cfg.data)
+    val = validation_set(load_signals(split_paths(cfg.data, "validation"), rate), net.stft_cfg, cfg.data)
     history: dict = {"loss": [], "skipped": [], "val": []}
     first, elapsed, best = 0, 0.0, None
     if state is not None:
@@ -91,7 +92,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
         "mode": cfg.mode,
         "config": cfg.to_dict(),
         "net": cfg.net_config().to_dict(),
-        "data_description": cfg.data.describe(),
+        "data_description": cfg.data.describe(rate),
         "device": f"{device.type} x{world}" if world > 1 else device.type,
         "threads": torch.get_num_threads(),
         **cfg.record(out, resume),

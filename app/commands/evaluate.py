@@ -18,12 +18,14 @@ import argparse
 import json
 import sys
 
-from phasefold.commands import finite_float, hop_size, nonempty_text, path_arg, seed_int
+from phasefold.commands import finite_float, nonempty_text, path_arg, seed_int
 from phasefold.commands.options import (
     add_backend_argument,
     add_iterations_argument,
     add_online_arguments,
+    add_rate_arguments,
     add_stft_arguments,
+    check_analysis_options,
     check_iteration_options,
     stft_settings,
 )
@@ -43,9 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="comma-separated method names (see reconstruct --list-methods)",
     )
-    parser.add_argument(
-        "--hop", type=hop_size, default=None, help="STFT hop for audio input: 256 (default) or 512"
-    )
+    add_rate_arguments(parser, "the audio files are read and measured at")
     parser.add_argument(
         "--snr",
         type=finite_float,
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_path(args.json, "JSON report", inputs=tuple(args.paths))
     check_iteration_options(args, "evaluate")
+    check_analysis_options(args)
     if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
         from phasefold.commands.options import streamed_method
 
@@ -130,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         args.backend,
         progress=True,
         gain_db=args.gain,
+        n_fft=args.n_fft,
+        sample_rate=args.sr,
         stft=stft_settings(args),
     )
     report["config"]["backend"] = args.backend
@@ -148,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
         ran = ", ".join(f"{name}: {_offline_words(name, cfg, args.iterations)}" for name in methods)
     failures = report.get("failures", [])
     cond = report["config"]["condition"]
-    print(f"{len(files) - len(failures)} files, {cond}, hop {cfg.hop}, RTF on one thread")
+    stft = f"hop {cfg.hop}"
+    if (cfg.sample_rate, cfg.n_fft) != (StftConfig().sample_rate, StftConfig().n_fft):
+        stft = f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, {stft}"
+    print(f"{len(files) - len(failures)} files, {cond}, {stft}, RTF on one thread")
     print(format_table(report))
     print(f"ran: {ran}")
     if args.json is not None:

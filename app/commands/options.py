@@ -32,8 +32,9 @@ def add_method_argument(target, streaming: bool = False, per_config: bool = Fals
     default = registry.DEFAULT_STREAM_METHOD if streaming else registry.DEFAULT_METHOD
     if per_config:
         default = (
-            f"per configuration: {default} at 22050 Hz with n_fft 1024 and hop 256 or 512; elsewhere a "
-            f"learned model whose card lists the configuration, else {registry.CLASSICAL_DEFAULT}"
+            f"per configuration: {default} at 22050 Hz with n_fft 1024 and hop 256 or 512 and at 16 kHz "
+            f"with 512 / 128 (with --online there: {registry.MEASURED_STREAM_DEFAULTS[(16000, 512, 128)]}); "
+            f"elsewhere a learned model whose card lists the configuration, else {registry.CLASSICAL_DEFAULT}"
         )
     target.add_argument(
         "--method",
@@ -64,22 +65,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, live: bool = False) 
         group.add_argument(
             "--mono", action="store_true", help="mix the channels down to one first (default: every channel)"
         )
-    group.add_argument(
-        "--n-fft",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="FFT size: default the largest power of two no longer than 46.4 ms (1024 samples at 22050 Hz "
-        "and 24 kHz, 512 at 16 kHz, 2048 at 44.1 and 48 kHz)",
-    )
-    group.add_argument(
-        "--hop",
-        type=positive_int,
-        default=None,
-        metavar="H",
-        help="STFT hop: default n_fft / 4 (256 at 22050 Hz); with phasefold's own framing a divisor of "
-        "n_fft, at most n_fft / 2; with --center / --no-center any hop up to the window length",
-    )
+    add_size_arguments(group)
 
 
 def check_analysis_options(args: argparse.Namespace) -> None:
@@ -239,6 +225,54 @@ def check_limits(args: argparse.Namespace) -> None:
         value = getattr(args, attr, None)
         for one in value if isinstance(value, list) else () if value is None else (value,):
             check(one, flag)
+
+
+def add_rate_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """--sr (also spelt --sample-rate), --n-fft and --hop of the STFT ``what`` (train, train-stream,
+    evaluate): a fixed rate, default the engine's 22050 Hz, and n_fft and hop by rate as reconstruct's
+    (``rate_stft``, engine.analysis.analysis_config)."""
+    group = parser.add_argument_group(f"STFT {what}")
+    group.add_argument(
+        "--sr",
+        "--sample-rate",
+        dest="sr",
+        type=positive_int,
+        default=None,
+        metavar="RATE",
+        help=f"sample rate {what} (audio at another rate is resampled first, soxr HQ; default 22050)",
+    )
+    add_size_arguments(group)
+
+
+def add_size_arguments(group) -> None:
+    """--n-fft and --hop, their defaults by rate (engine.analysis.analysis_config), for every command."""
+    group.add_argument(
+        "--n-fft",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="FFT size: default the largest power of two no longer than 46.4 ms (1024 samples at 22050 Hz "
+        "and 24 kHz, 512 at 16 kHz, 2048 at 44.1 and 48 kHz)",
+    )
+    group.add_argument(
+        "--hop",
+        type=positive_int,
+        default=None,
+        metavar="H",
+        help="STFT hop: default n_fft / 4 (256 at 22050 Hz, 128 at 16 kHz); with phasefold's own framing a "
+        "divisor of n_fft, at most n_fft / 2; with --center / --no-center any hop up to the window length",
+    )
+
+
+def rate_stft(args: argparse.Namespace, settings: dict | None = None):
+    """The StftConfig of ``add_rate_arguments``' --sr, --n-fft and --hop (and ``settings``, StftConfig's
+    other keywords): engine.analysis.analysis_config at --sr or 22050 Hz; InputError naming the options the
+    STFT cannot use."""
+    from phasefold.engine.analysis import analysis_config
+    from phasefold.engine.stft import SAMPLE_RATE
+
+    check_analysis_options(args)
+    return analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop, settings)
 
 
 def streamed_method(name: str, args: argparse.Namespace, iterate_all: bool = True):

@@ -14,8 +14,8 @@ from phasefold.commands import (
     seed_int,
     thread_count,
 )
+from phasefold.commands.options import add_rate_arguments, rate_stft
 from phasefold.engine.errors import InputError
-from phasefold.engine.stft import HOP, HOPS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "modified magnitudes: docs/results.md)",
     )
     add_data_arguments(parser)
-    parser.add_argument("--hop", type=int, default=HOP, choices=HOPS)
+    add_training_stft_arguments(parser)
     parser.add_argument(
         "--validation-draws",
         type=positive_int,
@@ -101,6 +101,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", type=nonempty_text, required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
+
+
+def add_training_stft_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sr (--sample-rate), --n-fft and --hop of the STFT a network is trained at (shared with train-stream;
+    options.add_rate_arguments)."""
+    add_rate_arguments(parser, "the network is trained at (n_fft a power of two for the exported graph)")
+
+
+def training_stft(args: argparse.Namespace):
+    """The StftConfig a network is trained at (options.rate_stft); InputError where the exported graph's FFT
+    cannot serve it (n_fft not a power of two)."""
+    cfg = rate_stft(args)
+    if cfg.n_fft & (cfg.n_fft - 1):
+        raise InputError(f"--n-fft {cfg.n_fft}: the exported graph's FFT needs a power of two")
+    return cfg
 
 
 def add_pesq_weight_argument(parser: argparse.ArgumentParser) -> None:
@@ -178,13 +193,16 @@ def run(args: argparse.Namespace) -> int:
     if args.rho_end is not None and args.variant != "untied":
         raise InputError("--rho-end needs --variant untied")
     data = data_config(args, validation_draws=args.validation_draws)
+    stft = training_stft(args)
     cfg = TrainConfig(
         variant=args.variant,
         layers=args.layers,
         pieces=args.pieces,
         rho=args.rho,
         rho_end=args.rho_end,
-        hop=args.hop,
+        hop=stft.hop,
+        n_fft=stft.n_fft,
+        sample_rate=stft.sample_rate,
         data=data,
         epochs=args.epochs,
         steps_per_epoch=args.steps,

@@ -15,7 +15,13 @@ from phasefold.commands import (
     seed_int,
     thread_count,
 )
-from phasefold.commands.train import add_data_arguments, add_pesq_weight_argument, data_config
+from phasefold.commands.train import (
+    add_data_arguments,
+    add_pesq_weight_argument,
+    add_training_stft_arguments,
+    data_config,
+    training_stft,
+)
 from phasefold.engine.errors import InputError
 from phasefold.engine.model_card import LAYER_FORMS
 
@@ -61,6 +67,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="keep b = 2 in every prox (g1, g2 and the pieces still learn): the compiled step then needs "
         "no power of the magnitudes, which makes it cheaper",
     )
+    add_training_stft_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=positive_int, default=3)
     parser.add_argument("--steps", type=positive_int, default=12, help="steps per epoch (default 12)")
@@ -129,21 +136,27 @@ def run(args: argparse.Namespace) -> int:
 
         check_model_path(args.export)
     data = data_config(args)
+    stft = training_stft(args)
     start = {
         "layers": args.layers or 3,
         "pieces": 3 if args.pieces is None else args.pieces,
         "position": not args.no_position,
         "fixed_b": args.fixed_b or args.form == "gla",
         "form": args.form,
+        "hop": stft.hop,
+        "n_fft": stft.n_fft,
+        "sample_rate": stft.sample_rate,
     }
     if args.init:
         from phasefold.training.stream_train import settings_of_start
 
         taken = settings_of_start(args.init, args.lookahead)
-        for name in ("layers", "pieces"):
-            given = getattr(args, name)
-            if given is not None and given != taken[name]:
-                raise InputError(f"--{name} {given}: --init {args.init} has {taken[name]}")
+        given = {"layers": args.layers, "pieces": args.pieces, "hop": args.hop, "n_fft": args.n_fft}
+        given["sample_rate"] = args.sr
+        for name, value in given.items():
+            if value is not None and value != taken[name]:
+                flag = {"sample_rate": "sr"}.get(name, name).replace("_", "-")
+                raise InputError(f"--{flag} {value}: --init {args.init} has {taken[name]}")
         if "form" in taken:  # a stream model: fine-tuned as it is
             if args.fixed_b or args.form != "admm" or args.no_position:
                 raise InputError(
