@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 from phasefold.engine.errors import ModelError
 from phasefold.engine.level import REFERENCE_LEVEL
-from phasefold.engine.limits import SAMPLE_RATES
+from phasefold.engine.limits import MAX_STEP_ITERATIONS, SAMPLE_RATES
 from phasefold.engine.stft import WINDOW_NAME, StftConfig
 
 CARD_FORMAT = 1
@@ -109,11 +109,12 @@ class Interface(_Part):
 @dataclass(frozen=True, kw_only=True)
 class StreamTraining(_Part):
     """How a stream-trained model runs (its card's ``streaming``): the look-ahead L and block B it was
-    trained at, its phase start and the rest of the record."""
+    trained at, its phase start, its default passes per stream step and the rest of the record."""
 
     lookahead: int
     block: int = 1
     init: str = "advance"  # the phase start of new frames: "advance" or "rtpghi"
+    passes: int | None = None  # passes of the model per stream step by default (None, absent: 1)
     latency_samples: int | None = None
     position_dependent: bool | None = None
     schedule: dict | None = None  # how the layers run across the window (engine.streaming.window)
@@ -215,6 +216,12 @@ class ModelCard:
     def positions(self) -> int:
         """Parameter sets per layer: one per window position (stream models), else 1."""
         return 1 if self.parameter_layout is None else self.parameter_layout.positions
+
+    @property
+    def stream_passes(self) -> int:
+        """Passes of the model per stream step by default: the card's ``streaming.passes``, else 1."""
+        passes = self.streaming.passes if self.streaming is not None else None
+        return 1 if passes is None else passes
 
     @property
     def gla(self) -> bool:
@@ -363,6 +370,12 @@ def _check_streaming(card: dict, cfg: StftConfig, pinned: int | None, where: str
     block = _whole(trained.get("block", 1), "streaming.block", where, 1)
     if trained.get("init", "advance") not in ("advance", "rtpghi"):
         raise ModelError(f"{where}: streaming.init must be 'advance' or 'rtpghi', not {trained['init']!r}")
+    passes = _whole(trained.get("passes", 1), "streaming.passes", where, 1)
+    if passes > MAX_STEP_ITERATIONS:
+        raise ModelError(
+            f"{where}: streaming.passes {passes} is above the limit of {MAX_STEP_ITERATIONS} passes per "
+            "stream step (MAX_STEP_ITERATIONS)"
+        )
     if pinned is not None and pinned != lookahead + cfg.overlap + block - 1:
         raise ModelError(
             f"{where}: streaming lookahead {lookahead} and block {block} need windows of "

@@ -100,8 +100,9 @@ class MethodSpec:
     """One method: its family ("gla", "admm", "gd", "model", "rtisi", "rtpghi") and everything it needs.
 
     ``iterations``: the offline default (a classical method's iterations, a model's T layers: one pass);
-    ``step_iterations``: the default per window step of the stream (a model: 1 pass of its layers; None
-    where it follows a rule (RTISI-LA) or does not apply (RTPGHI, offline-only methods)); ``lookahead`` /
+    ``step_iterations``: the default per window step of the stream (a model: its card's passes of its
+    layers, ``streaming.passes``, else 1; None where it follows a rule (RTISI-LA) or does not apply (RTPGHI,
+    offline-only methods)); ``lookahead`` /
     ``block``: the settings a stream-trained model runs at (its card's), None where the caller chooses;
     ``cfg``: the STFT a model is made for (None: a classical method runs at any; ``at_config`` finds a
     model's NAME-hopH variant for another hop); ``backends``: those that run it.
@@ -393,7 +394,7 @@ def model_spec(path: str | Path, name: str | None = None) -> MethodSpec:
         offline=not pinned,
         streaming=True,
         iterations=card.layers,  # one pass of its T layers offline
-        step_iterations=1,  # one pass per stream step
+        step_iterations=card.stream_passes,  # passes per stream step: the card's, else one
         lookahead=card.streaming.lookahead if card.streaming else None,
         block=card.streaming.block if card.streaming else None,
         backends=model_backends,

@@ -248,6 +248,26 @@ def _set(path: str, value):
         ("unfolded-stream-l0", _set("rho", -0.1), "rho must be a finite number > 0, not -0.1"),
         (
             "unfolded-stream-l0",
+            _set("streaming.passes", 0),
+            "streaming.passes must be a whole number >= 1, not 0",
+        ),
+        (
+            "unfolded-stream-l0",
+            _set("streaming.passes", "two"),
+            "streaming.passes must be a whole number >= 1, not 'two'",
+        ),
+        (
+            "unfolded-stream-l0",
+            _set("streaming.passes", True),
+            "streaming.passes must be a whole number >= 1, not True",
+        ),
+        (
+            "unfolded-stream-l0",
+            _set("streaming.passes", 1001),
+            "streaming.passes 1001 is above the limit of 1000 passes per stream step (MAX_STEP_ITERATIONS)",
+        ),
+        (
+            "unfolded-stream-l0",
             _set("parameters.g1", [1.0]),
             "parameters.g1 has shape [1]; untied 8 layers need 32 finite values (one per parameter set)",
         ),
@@ -273,6 +293,39 @@ def test_an_edited_card_is_refused_in_one_line_naming_file_and_field(
     (line,) = _error_lines(capsys.readouterr().err, "stream")
     assert rc == 1 and line == f"phasefold stream: error: {card}: {message}"
     assert not out.exists()
+
+
+def _streamed(capsys, model: Path, npz: Path, out: Path, *options: str) -> np.ndarray:
+    argv = ["stream", "-i", str(npz), "-o", str(out), "--model", str(model), "--format", "FLOAT", *options]
+    assert main(argv) == 0, capsys.readouterr().err
+    return sf.read(out, dtype="float32")[0]
+
+
+def test_a_cards_passes_are_its_default_passes_per_stream_step(capsys, tmp_path, npz):
+    """A card with streaming.passes 2 streams as its graph does with --step-iterations 2, bit for bit;
+    --step-iterations still overrides it; without the key a model runs one pass."""
+    from phasefold.engine.registry import model_spec
+
+    def passes(n):
+        def edit(card):
+            card["streaming"].pop("passes", None)
+            if n is not None:
+                card["streaming"]["passes"] = n
+
+        return edit
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = _copy_model(tmp_path / "one", "unfolded-stream-l1", passes(None))
+    two = _copy_model(tmp_path / "two", "unfolded-stream-l1", passes(2))
+    assert (model_spec(one).step_iterations, model_spec(two).step_iterations) == (1, 2)
+    default_two = _streamed(capsys, two, npz, tmp_path / "a.wav")
+    asked_two = _streamed(capsys, one, npz, tmp_path / "b.wav", "--step-iterations", "2")
+    default_one = _streamed(capsys, one, npz, tmp_path / "c.wav")
+    asked_one = _streamed(capsys, two, npz, tmp_path / "d.wav", "--step-iterations", "1")
+    np.testing.assert_array_equal(default_two, asked_two)
+    np.testing.assert_array_equal(asked_one, default_one)
+    assert np.abs(default_two - default_one).max() > 1e-3  # two passes are not one
 
 
 def test_a_graph_with_the_wrong_output_shape_is_refused_when_loaded(capsys, tmp_path, wav):

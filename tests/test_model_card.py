@@ -108,3 +108,19 @@ def test_a_card_trained_at_another_level_is_refused():
         ModelCard.from_dict(other, "card.json")
     with pytest.raises(ModelError, match="level must be an object"):
         ModelCard.from_dict({**base, "level": "engine"}, "card.json")
+
+
+def test_streaming_passes_reads_as_the_default_passes_per_step():
+    base = json.loads((MODELS_DIR / "unfolded-stream-l0.json").read_text())
+    streaming = {k: v for k, v in base["streaming"].items() if k != "passes"}
+    assert ModelCard.from_dict({**base, "streaming": streaming}).stream_passes == 1  # absent: one pass
+    card = ModelCard.from_dict({**base, "streaming": {**streaming, "passes": 3}})
+    assert card.streaming.passes == 3 and card.stream_passes == 3
+    assert card.to_dict()["streaming"]["passes"] == 3
+    offline = json.loads((MODELS_DIR / "unfolded-untied.json").read_text())
+    assert "streaming" not in offline and ModelCard.from_dict(offline).stream_passes == 1
+    for bad in (0, -1, 2.0, "2", None):
+        with pytest.raises(
+            ModelError, match=r"^x\.json: streaming\.passes must be a whole number >= 1, not "
+        ):
+            ModelCard.from_dict({**base, "streaming": {**streaming, "passes": bad}}, "x.json")

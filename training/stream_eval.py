@@ -59,8 +59,13 @@ def _run_stream(
 
 
 def stream_card_metrics(model_path: Path, lookahead: int, conditions: tuple[str, ...]) -> dict:
-    """Card metrics of a streaming model: test-split scores through the engine at its look-ahead."""
-    start = f"the streaming engine (look-ahead {lookahead}, block 1, phase-advance start)"
+    """Card metrics of a streaming model: test-split scores through the engine at its look-ahead and its
+    card's passes per step."""
+    from phasefold.engine.model_card import ModelCard
+
+    passes = ModelCard.read(model_path).stream_passes
+    per_step = f"{passes} passes of the model per step, " if passes != 1 else ""
+    start = f"the streaming engine (look-ahead {lookahead}, block 1, {per_step}phase-advance start)"
     return {
         "test": {c: stream_scores(model_path, lookahead, c, backend=ONNXRUNTIME) for c in conditions},
         "protocol": card_protocol(conditions, start)

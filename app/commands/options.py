@@ -101,8 +101,9 @@ def add_step_iterations_argument(target) -> None:
         type=positive_int,
         default=None,
         help=f"iterations per window step (ADMM/(F)GLA, default {registry.STEP_ITERATIONS}), model passes "
-        "per step (default 1), RTISI-LA iterations per frame (default: as many STFT projections per frame as "
-        f"a {registry.STEP_ITERATIONS}-iteration window step); RTPGHI is not iterative",
+        "per step (default: the card's streaming.passes, else 1), RTISI-LA iterations per frame (default: "
+        f"as many STFT projections per frame as a {registry.STEP_ITERATIONS}-iteration window step); RTPGHI "
+        "is not iterative",
     )
 
 
