@@ -32,6 +32,11 @@ import numpy as np
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import StftConfig, stft
 
+#: the mel-consistent FGLA's momentum (Perraudin et al.; librosa.griffinlim's default), both backends
+ALPHA = 0.99
+#: a band's current value is taken as at least this fraction of the mel's mean, so that an empty band
+#: gets a finite ratio (relative: the step stays homogeneous), both backends
+TINY = 1e-12
 SCALES = ("slaney", "htk")
 NORMS = ("slaney", None)
 

@@ -24,15 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 from phasefold.engine.algorithms import random_phases
-from phasefold.engine.mel import MelConfig, mel_filters
+from phasefold.engine.mel import ALPHA, TINY, MelConfig, mel_filters
 from phasefold.engine.stft import istft, stft
 from scipy import sparse
-
-#: FGLA's momentum (Perraudin et al.; librosa.griffinlim's default)
-ALPHA = 0.99
-#: a band's current value is taken as at least this fraction of the mel's mean, so that an empty band
-#: gets a finite ratio (relative: the step stays homogeneous)
-TINY = 1e-12
 
 
 class MelStep:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.spectral import Spectral, frame_forward, inverse_overlap_add
-from phasefold.engine.mel import MelConfig, mel_filters
-from phasefold.engine.mel_gla import ALPHA, TINY
+from phasefold.engine.mel import ALPHA, TINY, MelConfig, mel_filters
 from phasefold.engine.stft import COVERAGE_TINY, coverage, padded_samples
 from scipy import sparse
 
