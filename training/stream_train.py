@@ -130,26 +130,7 @@ def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
     position dependence and b."""
     card = ModelCard.read(model_path)  # ModelError for a missing or malformed card
     arch = card_net_config(card)
-    if card.streaming is not None:
-        if card.streaming.lookahead != lookahead or card.streaming.block != 1:
-            raise InputError(
-                f"--init {model_path}: a stream model for L = {card.streaming.lookahead}, block "
-                f"{card.streaming.block}; fine-tune it at L = {card.streaming.lookahead} (block 1)"
-            )
-        return {
-            "layers": arch.layers,
-            "pieces": arch.pieces,
-            "rho": arch.rho,
-            "rho_end": arch.rho_end,
-            "cov_eps": float(card.coverage_eps),
-            "hop": card.stft.hop,
-            "n_fft": card.stft.n_fft,
-            "sample_rate": card.stft.sample_rate,
-            "position": bool(card.streaming.position_dependent),
-            "fixed_b": all(float(b) == 2.0 for b in card.parameters["b"]),
-            "form": "gla" if card.gla else "admm",
-        }
-    return {
+    taken = {
         "layers": arch.layers,
         "pieces": arch.pieces,
         "rho": arch.rho,
@@ -158,4 +139,17 @@ def settings_of_start(model_path: str | Path, lookahead: int) -> dict:
         "hop": card.stft.hop,  # the STFT the model runs at, which the stream will use
         "n_fft": card.stft.n_fft,
         "sample_rate": card.stft.sample_rate,
+    }
+    if card.streaming is None:
+        return taken
+    if card.streaming.lookahead != lookahead or card.streaming.block != 1:
+        raise InputError(
+            f"--init {model_path}: a stream model for L = {card.streaming.lookahead}, block "
+            f"{card.streaming.block}; fine-tune it at L = {card.streaming.lookahead} (block 1)"
+        )
+    return {
+        **taken,
+        "position": bool(card.streaming.position_dependent),
+        "fixed_b": all(float(b) == 2.0 for b in card.parameters["b"]),
+        "form": "gla" if card.gla else "admm",
     }
