@@ -208,10 +208,6 @@ def istft(
         raise InputError(f"length {n}: {exc}") from None
 
 
-for _function in (stft, istft):  # the configuration keywords' one description, in both docstrings
-    _function.__doc__ = _function.__doc__.replace("    {config}\n", _CONFIG_DOC)
-
-
 def list_methods(streaming: bool = False) -> list[str]:
     """The names of the methods ``reconstruct`` (offline) or ``Stream.open`` (streaming) run.
 
@@ -316,6 +312,14 @@ def reconstruct(
     length: int | None = None,
     seed: int = 0,
     init: np.ndarray | None = None,
+    *,
+    n_fft: int = N_FFT,
+    sample_rate: int = SAMPLE_RATE,
+    win_length: int | None = None,
+    window: str | np.ndarray = "sqrt-hann",
+    center: bool | None = None,
+    pad_mode: str = "constant",
+    convention: str = "tight",
 ) -> np.ndarray:
     """Rebuild a signal from magnitudes offline: phase retrieval with one method.
 
@@ -350,12 +354,17 @@ def reconstruct(
         method starts from it (its iterations, or a model's layers, refine it; 0 iterations return it
         with the magnitudes); for a batch, the magnitudes' shape [..., frames, n_fft / 2 + 1].
         ``phasefold reconstruct --init-phase-from`` and a .npz file's ``init_phase`` give the same.
-
+    n_fft : int, default 1024
+        Frame length of the magnitudes in samples (odd sizes too).
+    sample_rate : int, default 22050
+        Their sample rate (a learned model runs at the rates its card lists; the default method follows the
+        configuration: ``engine.registry.default_method``).
+    {config}
     Returns
     -------
     np.ndarray
-        float64 [length] at 22050 Hz, time-aligned with the signal the magnitudes came from; for a batch,
-        [..., length] (the leading dimensions of ``magnitudes``).
+        float64 [length] at ``sample_rate``, time-aligned with the signal the magnitudes came from; for a
+        batch, [..., length] (the leading dimensions of ``magnitudes``).
 
     Raises
     ------
@@ -404,7 +413,16 @@ def reconstruct(
     from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
-    cfg = _config(hop, N_FFT)
+    cfg = _config(
+        hop,
+        n_fft,
+        sample_rate=whole(sample_rate, "sample_rate", 1),
+        win_length=win_length,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        convention=convention,
+    )
     if method is not None:
         registry.check_name(method)
     iterations = optional_whole(iterations, "iterations")
@@ -489,3 +507,7 @@ def load_model(path_or_name: str | Path):
 
 
 __all__ = ["SAMPLE_RATE", "istft", "list_methods", "load_model", "reconstruct", "stft"]
+
+
+for _function in (stft, istft, reconstruct):  # the configuration keywords' one description, in each docstring
+    _function.__doc__ = _function.__doc__.replace("    {config}\n", _CONFIG_DOC)

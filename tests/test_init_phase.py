@@ -44,9 +44,10 @@ def test_zero_iterations_from_the_true_phase_give_the_signal_back(method, clip):
     """Every offline method starts from the given phase: at 0 iterations its output is A^H(|X| e^{i phase}),
     the signal up to the float32 rounding of the measurements."""
     spec = lookup(method)
-    hop = spec.cfg.hop if spec.cfg is not None else 256  # a model at its own hop
-    X = phasefold.stft(clip, hop=hop)
-    kw = {"method": method, "iterations": 0, "length": clip.size, "hop": hop}
+    cfg = spec.cfg if spec.cfg is not None else CFG  # a model at its own STFT (hop, n_fft, rate)
+    X = phasefold.stft(clip, hop=cfg.hop, n_fft=cfg.n_fft)
+    kw = {"method": method, "iterations": 0, "length": clip.size, "hop": cfg.hop, "n_fft": cfg.n_fft}
+    kw["sample_rate"] = cfg.sample_rate
     given = phasefold.reconstruct(np.abs(X), init=X, **kw)
     random = phasefold.reconstruct(np.abs(X), **kw)
     assert np.max(np.abs(given - clip)) < 1e-6 * np.max(np.abs(clip))

@@ -239,3 +239,22 @@ def test_the_public_stft_takes_the_configuration():
             phasefold.stft(x, 512, 2048, **bad)
     with pytest.raises(InputError, match="shorter than one frame"):
         phasefold.stft(x[:100], 512, 2048, center=False)
+
+
+def test_reconstruct_takes_the_configuration():
+    """phasefold.reconstruct of librosa's magnitudes (librosa's STFT, scale and framing) gives the signal's
+    level and length back, and a learned model at another configuration is refused in one line."""
+    import phasefold
+    from phasefold.engine.errors import InputError
+
+    t = np.arange(16000) / 16000
+    x = 0.3 * np.sin(2 * np.pi * 200 * t * (1 + t)) + 0.01 * _signal(t.size, 2)
+    keywords = dict(hop=512, n_fft=2048, window="hann", center=True, convention="librosa", sample_rate=16000)
+    mag = np.abs(librosa.stft(x)).T
+    y = phasefold.reconstruct(mag, method="fgla", iterations=50, length=x.size, **keywords)
+    assert y.shape == x.shape
+    assert np.std(y) == pytest.approx(np.std(x), rel=0.05)
+    sc = np.linalg.norm(np.abs(librosa.stft(y)).T - mag) / np.linalg.norm(mag)
+    assert sc < 0.1
+    with pytest.raises(InputError, match="unfolded-untied runs at"):
+        phasefold.reconstruct(mag, method="unfolded-untied", **keywords)
