@@ -269,12 +269,17 @@ def _warn_once(text: str) -> None:
         warnings.warn(text, FutureWarning, stacklevel=3)
 
 
-def _changed_default(method: str | None, iterations: int | None, hop: int) -> None:
+def _changed_default(method: str | None, iterations: int | None, cfg: StftConfig) -> None:
     """Warn where a call relies on a default that changed: no ``method`` (was unfolded-untied, 15 layers),
-    or no ``iterations`` where the method's own default runs differently from the old 15."""
+    or no ``iterations`` where the method's own default runs differently from the old 15. Only at the
+    configurations the old release took (22050 Hz, n_fft 1024, its window and framing): any other had no
+    old default to change."""
     from phasefold.engine import registry
     from phasefold.engine.errors import PhasefoldError
 
+    if cfg != StftConfig(hop=cfg.hop):
+        return
+    hop = cfg.hop
     if method is None:
         spec = registry.lookup(registry.DEFAULT_METHOD)
         _warn_once(
@@ -428,7 +433,7 @@ def reconstruct(
     iterations = optional_whole(iterations, "iterations")
     length = optional_whole(length, "length", 1)
     seed = whole(seed, "seed")
-    _changed_default(method, iterations, cfg.hop)
+    _changed_default(method, iterations, cfg)
     mag = number_array(magnitudes, "magnitudes")
     n = default_length(mag.shape[-2], cfg) if length is None and mag.ndim >= 2 else length
     name = registry.default_method(cfg) if method is None else method

@@ -99,6 +99,17 @@ def test_changed_defaults_warn_once_per_process_and_explicit_calls_do_not(clip, 
         phasefold.reconstruct(mag, method="unfolded-tied", length=clip.size)  # 15 layers: as before
 
 
+def test_no_changed_default_is_announced_where_there_was_no_old_default(clip, fresh_warnings):
+    """A configuration the old release did not take (16 kHz, n_fft 512) had no default to change."""
+    import phasefold
+
+    mag = np.abs(phasefold.stft(clip, hop=128, n_fft=512))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        phasefold.reconstruct(mag, hop=128, n_fft=512, sample_rate=16000, iterations=2, length=clip.size)
+        phasefold.reconstruct(mag, method="gla", hop=128, n_fft=512, sample_rate=16000, length=clip.size)
+
+
 # -- 1: one description, read once ----------------------------------------------------------------------
 
 
