@@ -22,7 +22,16 @@ from phasefold.engine.admm import admm_iterations, gla_iterations
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.errors import InputError
 from phasefold.engine.proxes import Prox
-from phasefold.engine.stft import StftConfig, adjoint, istft, pad_signal, signal_slice, stft, window_scale
+from phasefold.engine.stft import (
+    StftConfig,
+    adjoint,
+    from_span,
+    istft,
+    pad_signal,
+    signal_slice,
+    stft,
+    window_scale,
+)
 
 FLOOR = 1e-6
 PUBLISHED_RHO = 0.1
@@ -106,13 +115,6 @@ def _padded(x: np.ndarray, cfg: StftConfig) -> tuple[np.ndarray, np.ndarray, sli
     return span, fixed, inside
 
 
-def _signal(span: np.ndarray, inside: slice, length: int) -> np.ndarray:
-    """The signal's ``length`` samples of a span (zeros on a tail no frame covers)."""
-    out = np.zeros(length)
-    out[: inside.stop - inside.start] = span[inside]
-    return out
-
-
 def gla(
     mag: np.ndarray,
     cfg: StftConfig,
@@ -124,7 +126,7 @@ def gla(
 ) -> np.ndarray:
     """Griffin-Lim (momentum 0) or fast Griffin-Lim (momentum 0.99) from a random phase (or ``init``)."""
     span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
-    return _signal(gla_iterations(mag, span, fixed, n_iter, momentum, cfg, inside), inside, length)
+    return from_span(gla_iterations(mag, span, fixed, n_iter, momentum, cfg, inside), cfg, length)
 
 
 def admm(
@@ -141,7 +143,7 @@ def admm(
     (or ``init``)."""
     span, fixed, inside = _padded(random_phase_init(mag, cfg, seed, length, init), cfg)
     x, _ = admm_iterations(mag, span, fixed, None, prox, rho, n_iter, cfg, inside)
-    return _signal(x, inside, length)
+    return from_span(x, cfg, length)
 
 
 def published_rho(div: Divergence, cfg: StftConfig) -> float:

@@ -346,24 +346,27 @@ def from_span(span: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
     return out
 
 
-def adjoint(spectra: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
-    """A^H Y: the adjoint of ``stft``, ``length`` samples."""
+def _synthesized(spectra: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
+    """``synthesize`` of an offline signal's frames, once they are checked to hold ``length`` samples."""
     if length < 0 or cfg.n_frames(length) != spectra.shape[-2]:
         raise ValueError(f"{spectra.shape[-2]} frames do not hold a signal of {length} samples")
-    return from_span(synthesize(spectra, cfg), cfg, length)
+    return synthesize(spectra, cfg)
+
+
+def adjoint(spectra: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
+    """A^H Y: the adjoint of ``stft``, ``length`` samples."""
+    return from_span(_synthesized(spectra, cfg, length), cfg, length)
 
 
 def istft(spectra: np.ndarray, cfg: StftConfig, length: int) -> np.ndarray:
     """The inverse of ``stft`` on consistent spectrograms, least squares on the others (the canonical dual
     window: A^H Y divided by sum_n w(t - nH)^2, as librosa's istft); ``length`` samples. For a tight frame
     (the default) the adjoint A^H itself."""
-    if cfg.tight:
-        return adjoint(spectra, cfg, length)
-    if length < 0 or cfg.n_frames(length) != spectra.shape[-2]:
-        raise ValueError(f"{spectra.shape[-2]} frames do not hold a signal of {length} samples")
-    span = synthesize(spectra, cfg)
-    cov = coverage(spectra.shape[-2], cfg)
-    return from_span(span / np.where(cov > COVERAGE_TINY * np.max(cov), cov, 1.0), cfg, length)
+    span = _synthesized(spectra, cfg, length)
+    if not cfg.tight:
+        cov = coverage(spectra.shape[-2], cfg)
+        span = span / np.where(cov > COVERAGE_TINY * np.max(cov), cov, 1.0)
+    return from_span(span, cfg, length)
 
 
 #: a sample whose sum of squared windows is below this fraction of the largest is left undivided by
