@@ -17,7 +17,8 @@ import numpy as np
 from phasefold.engine.arguments import number_array, optional_whole, whole
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel
-from phasefold.engine.mel_gla import mel_gla
+from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD, mel_gla
+from phasefold.engine.registry import mel_spec
 from phasefold.engine.stft import StftConfig
 
 #: iterations with a preset (the quality the presets are measured at, docs/results.md); librosa's 32
@@ -55,6 +56,7 @@ def mel_to_audio(
     length: int | None = None,
     dtype: type = np.float32,
     seed: int = 0,
+    method: str | None = None,
     **kwargs: object,
 ) -> np.ndarray:
     """Audio whose mel spectrogram is ``M``.
@@ -73,13 +75,17 @@ def mel_to_audio(
         As ``librosa.feature.inverse.mel_to_audio`` (hop_length None: win_length // 4; window "hann",
         "hamming", "blackman", "boxcar" or "sqrt-hann").
     n_iter : int, optional
-        Iterations of the mel-consistent fast Griffin-Lim: 32 (librosa's) with no preset, 100 with one.
+        Iterations of the method: 32 (librosa's) with no preset, 100 with one.
     length : int, optional
         Samples of the output (default: what the frames hold, as librosa).
     dtype : numpy dtype, default float32
         The output's type.
     seed : int, default 0
         The seed of the random start phases.
+    method : str, optional
+        The phase retrieval method, its magnitude step the mel step (engine.mel_gla): "fgla", "gla" or
+        "admm-<loss>[-right]" (d = 1: "admm-l2", "admm-kl", ...); default DEFAULT_MEL_METHOD ("fgla", the
+        best on the validation split: docs/results.md, "Mel"). Another method raises InputError.
     **kwargs
         The filter bank's keywords, as librosa.filters.mel: fmin (0), fmax (sr / 2), htk (False), norm
         ("slaney" or None).
@@ -93,7 +99,7 @@ def mel_to_audio(
     ------
     phasefold.engine.errors.InputError
         one line for an array that does not fit (band count, linear values given to a log preset, NaN) or
-        a keyword out of range.
+        a keyword out of range, or a method that does not take a mel.
 
     Examples
     --------
@@ -109,6 +115,7 @@ def mel_to_audio(
     >>> bool(np.allclose(louder, np.e * y, rtol=1e-4, atol=1e-6))
     True
     """
+    chosen = mel_spec(DEFAULT_MEL_METHOD if method is None else method).name
     arr = number_array(M, "M")
     if preset is None:  # librosa's layout [..., n_mels, frames]: read as [..., frames, n_mels]
         if arr.ndim < 2:
@@ -129,7 +136,8 @@ def mel_to_audio(
     lead = lin.shape[:-2]
     flat = lin.reshape(-1, *lin.shape[-2:])
     precision = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
-    out = [mel_gla(m, cfg, iterations, seed=whole(seed, "seed"), length=n, precision=precision) for m in flat]
+    seed = whole(seed, "seed")
+    out = [mel_gla(m, cfg, iterations, seed, n, precision=precision, method=chosen) for m in flat]
     return np.stack(out).reshape(*lead, -1).astype(dtype)
 
 

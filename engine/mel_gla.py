@@ -13,20 +13,32 @@ with the current spectrum's fine structure as the start. The step is homogeneous
 s times larger gives a spectrogram s^(1/p) times larger, so the level rule holds (a log mel shifted by a
 constant gives the same audio, scaled).
 
-The iterations are the fast Griffin-Lim of Perraudin, Balazs and Sondergaard (2013), with the mel step in
-place of the magnitude projection: t_n = P_C(P_mel(c_{n-1})), c_n = t_n + alpha (t_n - t_{n-1}); P_C is the
-STFT of the inverse STFT (the canonical dual, engine.stft.istft). The start: unit magnitudes with the seeded
-random phases of every offline method (engine.algorithms.random_phases), through the mel step, which spreads
-each band's value over its bins (a smooth linear spectrogram, not a least-squares one).
+The methods (engine.registry.MethodSpec.takes_mel) are the classical ones with this step as their magnitude
+step (engine.admm): one implementation each, the linear magnitudes' projection replaced by the mel step.
+FGLA (the default, momentum ALPHA) and GLA (no momentum) are Griffin-Lim with the step:
+t_n = P_C(P_mel(c_{n-1})), c_n = t_n + alpha (t_n - t_{n-1}), P_C the STFT of the inverse STFT (the
+canonical dual, engine.stft.istft), run as engine.admm.gla_iterations on the signal (P_C is linear, so the
+extrapolation of spectrograms is that of signals). ADMM (admm-<loss>[-right], d = 1) is
+engine.admm.admm_iterations whose prox target at each iteration is the magnitude of the mel step applied to
+the current estimate, |A x| G. The signal is the one the preset's STFT frames (its outside padding
+included, all free), the STFT's own padding made again from it at each iteration. The start, shared by all:
+unit magnitudes with the seeded random phases of every offline method (engine.algorithms.random_phases),
+through the mel step twice, to a signal (x_1 = A^+ P_mel(P_mel(e^{i phi}))): a smooth linear spectrogram
+that spreads each band's value over its bins, not a least-squares one.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from phasefold.engine.algorithms import random_phases
+from phasefold.engine.admm import admm_iterations, gla_iterations
+from phasefold.engine.algorithms import published_rho, random_phases
 from phasefold.engine.mel import ALPHA, TINY, MelConfig, mel_filters
-from phasefold.engine.stft import istft, stft
+from phasefold.engine.registry import MethodSpec, mel_spec
+from phasefold.engine.stft import from_span, istft, pad_signal, signal_slice
 from scipy import sparse
+
+#: the mel method run where none is named: measured on the validation split (docs/results.md, "Mel")
+DEFAULT_MEL_METHOD = "fgla"
 
 
 class MelStep:
@@ -55,6 +67,18 @@ class MelStep:
         return spec * self.gains(spec)
 
 
+def _start(step: MelStep, cfg: MelConfig, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray, slice, int]:
+    """The start of every mel method (module docstring): (span, fixed, the signal's slice in the span, the
+    signal's length ``inner``, the preset's outside padding included)."""
+    inner = cfg.n_samples(phases.shape[0]) + 2 * cfg.pad
+    x = istft(step(step(np.exp(1j * phases))), cfg.stft, inner)
+    span = pad_signal(x, cfg.stft)
+    inside = signal_slice(inner, cfg.stft)
+    fixed = np.ones_like(span)
+    fixed[inside] = 0.0
+    return span, fixed, inside, inner
+
+
 def mel_fgla(
     mel: np.ndarray,
     cfg: MelConfig,
@@ -65,25 +89,38 @@ def mel_fgla(
     phases: np.ndarray | None = None,
 ) -> np.ndarray:
     """A signal whose mel is ``mel`` (linear values B |X|^p [F, n_mels], engine.mel.linear_mel): ``n_iter``
-    fast Griffin-Lim iterations with the mel step (module docstring) from the start ``phases`` [F, K]
-    (default: the seeded random phases); ``length`` samples (default ``cfg.n_samples(F)``), float64."""
-    n_frames = mel.shape[0]
+    (fast) Griffin-Lim iterations with the mel step (module docstring; momentum ``alpha``, 0: GLA) from the
+    start ``phases`` [F, K] (default: the seeded random phases); ``length`` samples (default
+    ``cfg.n_samples(F)``), float64. The numpy reference."""
     step = MelStep(mel, cfg)
-    inner = cfg.n_samples(n_frames) + 2 * cfg.pad  # the signal the STFT frames, padding included
     if phases is None:
-        phases = random_phases(seed, 0, (n_frames, cfg.stft.n_bins))
-    spec = step(np.exp(1j * phases))
-    previous = None
-    for _ in range(n_iter):
-        made = stft(istft(step(spec), cfg.stft, inner), cfg.stft)
-        if previous is None:
-            spec = made
-        else:  # t + alpha (t - t_prev), written over t_prev (no temporaries)
-            spec = np.subtract(made, previous, out=previous)
-            spec *= alpha
-            spec += made
-        previous = made
-    return _cropped(istft(step(spec), cfg.stft, inner), cfg, n_frames, length)
+        phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
+    span, fixed, inside, inner = _start(step, cfg, phases)
+    x = gla_iterations(mel, span, fixed, n_iter, alpha, cfg.stft, inside, step=step)
+    return _cropped(from_span(x, cfg.stft, inner), cfg, mel.shape[0], length)
+
+
+def mel_admm(
+    mel: np.ndarray,
+    cfg: MelConfig,
+    n_iter: int,
+    spec: MethodSpec,
+    seed: int = 0,
+    length: int | None = None,
+    phases: np.ndarray | None = None,
+) -> np.ndarray:
+    """``mel_fgla``'s signal by ``n_iter`` iterations of ADMM with the loss of ``spec`` (admm-<loss>, d = 1,
+    rho at the published scale: engine.algorithms.published_rho) whose prox target is the mel step's
+    magnitudes of the current estimate (module docstring). The numpy reference."""
+    from phasefold.engine.proxes import make_prox
+
+    step = MelStep(mel, cfg)
+    if phases is None:
+        phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
+    span, fixed, inside, inner = _start(step, cfg, phases)
+    prox, rho = make_prox(spec.div, spec.side), published_rho(spec.div, cfg.stft)
+    x, _ = admm_iterations(mel, span, fixed, None, prox, rho, n_iter, cfg.stft, inside, step=step)
+    return _cropped(from_span(x, cfg.stft, inner), cfg, mel.shape[0], length)
 
 
 def mel_gla(
@@ -94,20 +131,32 @@ def mel_gla(
     length: int | None = None,
     backend: str = "auto",
     precision: type = np.float64,
+    method: str = DEFAULT_MEL_METHOD,
 ) -> np.ndarray:
-    """``mel_fgla`` on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where
-    numba and pyfftw are installed; engine.compiled.mel in ``precision``, float32 or float64), else the
-    numpy reference (float64); the output is float64 either way."""
+    """The mel method ``method`` (a name engine.registry.mel_spec accepts: gla, fgla, admm-<loss>[-right])
+    on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where numba and pyfftw
+    are installed and the method has a compiled step; engine.compiled.mel in ``precision``, float32 or
+    float64), else the numpy reference (float64: ``mel_fgla``, ``mel_admm``); the output is float64 either
+    way."""
     from phasefold.engine import backends
 
+    spec = mel_spec(method)
     phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
-    if not backends.wants_compiled(backend):
-        return mel_fgla(mel, cfg, n_iter, length=length, phases=phases)
-    from phasefold.engine.compiled.mel import MelGla
 
-    inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
-    out = MelGla(cfg, precision)(mel, n_iter, phases, inner)
-    return _cropped(out.astype(np.float64), cfg, mel.shape[0], length)
+    def compiled():
+        from phasefold.engine.compiled.mel import MelGla
+
+        run = MelGla(cfg, precision, spec)
+        inner = cfg.n_samples(mel.shape[0]) + 2 * cfg.pad
+        return lambda: _cropped(run(mel, n_iter, phases, inner).astype(np.float64), cfg, mel.shape[0], length)
+
+    def reference():
+        if spec.family == "gla":
+            return lambda: mel_fgla(mel, cfg, n_iter, length=length, alpha=spec.momentum, phases=phases)
+        return lambda: mel_admm(mel, cfg, n_iter, spec, length=length, phases=phases)
+
+    run, _ = backends.build(backend, compiled, reference, model=False)
+    return run()
 
 
 def _cropped(inner: np.ndarray, cfg: MelConfig, n_frames: int, length: int | None) -> np.ndarray:

@@ -130,6 +130,12 @@ class MethodSpec:
     problem: str | None = None  # model: why its card cannot be read (running it says so)
 
     @property
+    def takes_mel(self) -> bool:
+        """Whether the method takes a mel measurement offline (engine.mel_gla: the mel step as its
+        magnitude step): GLA, FGLA and ADMM at d = 1."""
+        return self.family in ("gla", "admm") and self.power == 1
+
+    @property
     def layers(self) -> int:
         """A model's T layers; 1 for a classical method (an iteration is its layer) and where a model's card
         is unreadable (running it says why)."""
@@ -532,3 +538,15 @@ def default_method(cfg: StftConfig, streaming: bool = False) -> str:
         if spec.problem is None and spec.runs_at(cfg) and (spec.streaming if streaming else spec.offline):
             return name
     return CLASSICAL_DEFAULT
+
+
+def mel_spec(method: str) -> MethodSpec:
+    """The spec of a method that takes a mel measurement offline (``MethodSpec.takes_mel``); InputError in
+    one line for any other."""
+    spec = lookup(method)
+    if not spec.takes_mel:
+        raise InputError(
+            f"{spec.name} does not take a mel input: the mel methods are gla, fgla and admm-<loss>[-right] "
+            "(d = 1)"
+        )
+    return spec

@@ -183,7 +183,8 @@ OPTION_BASE = {
     ("bench", "soak_method"): [*BASE["bench"], "--soak", "0.5"],
     # --record records a sound card's output: one that cannot be opened falls back to the recording
     ("stream", "record"): ["-i", "{npz}", "-o", "no-such-device-xyz", "-m", "fgla"],
-    # a mel input fixes the method (the mel-consistent FGLA): no -m; two iterations keep it short
+    # a mel input takes the mel methods only (the default: the mel-consistent FGLA): no -m; two iterations
+    # keep it short
     ("reconstruct", "mel"): ["{wav16}", "-o", "{OUT.wav}", "--iterations", "2"],
     # the STFT of audio input (a .npz file carries its own); --pad-mode pads centred frames
     **{

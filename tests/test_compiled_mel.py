@@ -95,3 +95,42 @@ def test_short_mels_equal_numpy(name, n_frames):
     out = mel_gla(mel, cfg, 12, seed=4, backend="compiled")
     # a centred frame alone holds one sample, about 1e-27: rounding noise, hence the absolute tolerance
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12 * np.max(mel))
+
+
+@pytest.mark.parametrize("name", ["hifigan", "espnet", "vocos-edge"])
+@pytest.mark.parametrize("method", ["gla", "admm-l2", "admm-kl", "admm-kl-right", "admm-is"])
+def test_compiled_mel_methods_equal_numpy(name, method):
+    """GLA and ADMM with the mel step (engine.mel_gla: gla_iterations / admm_iterations with MelStep) on the
+    compiled kernels equal the numpy reference to rounding (float64), from the same seed. ADMM at 6
+    iterations: at a reflect-padded edge (the padding made again from the signal after each least-squares
+    step, not itself a projection) its rounding differences grow about 5-fold an iteration (espnet,
+    admm-l2: 1e-13 after 8 iterations, 1e-9 after 16, 5e-5 after 20, measured), bounded, in both."""
+    cfg = CONFIGS[name]
+    mel = linear_mel(melspectrogram(voiced(cfg.stft.sample_rate), cfg), cfg)
+    n_iter = 20 if method == "gla" else 6
+    ref = mel_gla(mel, cfg, n_iter, seed=2, length=7000, backend="numpy", method=method)
+    out = mel_gla(mel, cfg, n_iter, seed=2, length=7000, backend="compiled", method=method)
+    assert out.shape == ref.shape == (7000,)
+    assert relative_error(out, ref) < 1e-9
+
+
+def test_compiled_mel_admm_float32():
+    """float32 ADMM-l2 with the mel step: the float64 reference to float32 rounding (2e-4, as FGLA)."""
+    cfg = PRESETS["hifigan"]
+    mel = linear_mel(melspectrogram(voiced(cfg.stft.sample_rate), cfg), cfg)
+    ref = mel_gla(mel, cfg, 30, seed=1, backend="numpy", method="admm-l2")
+    out = mel_gla(mel, cfg, 30, seed=1, backend="compiled", precision=np.float32, method="admm-l2")
+    assert relative_error(out, ref) < 2e-4
+
+
+def test_numerical_prox_runs_in_numpy_under_auto():
+    """A loss whose prox is numerical (beta = 0.5) has no compiled mel step: auto runs numpy, compiled says
+    so in one line."""
+    from phasefold.engine.errors import BackendError
+
+    cfg = PRESETS["hifigan"]
+    mel = np.random.default_rng(0).uniform(0.01, 1.0, (6, cfg.n_mels))
+    ref = mel_gla(mel, cfg, 3, backend="numpy", method="admm-beta0.5")
+    np.testing.assert_array_equal(mel_gla(mel, cfg, 3, backend="auto", method="admm-beta0.5"), ref)
+    with pytest.raises(BackendError, match="closed-form proxes only"):
+        mel_gla(mel, cfg, 3, backend="compiled", method="admm-beta0.5")

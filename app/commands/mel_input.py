@@ -3,7 +3,8 @@
 ``mel.npy --mel hifigan`` reads an array in the preset's own layout and log scale (engine.mel: what that
 project's code writes); ``speech.wav --mel hifigan`` computes the preset's mel of the recording first (for
 trying and scoring). Either way ``phasefold.mel_to_audio(M, preset=...)`` reconstructs it (the mel-consistent
-fast Griffin-Lim, engine.mel_gla) into a WAV file at the preset's rate.
+fast Griffin-Lim by default, or the mel method ``--method`` names: engine.mel_gla) into a WAV file at the
+preset's rate.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import argparse
 import sys
 import time
 
-#: the options of `reconstruct` that a mel input does not take (the mel fixes the method and the STFT), with
-#: their defaults
+#: the options of `reconstruct` that a mel input does not take (the mel fixes the STFT; the method is one of
+#: the mel methods, engine.registry.mel_spec), with their defaults
 _NOT_WITH_MEL = {
-    "method": ("--method", None),
     "hop": ("--hop", None),
     "snr": ("--snr", None),
     "init_phase_from": ("--init-phase-from", None),
@@ -41,8 +41,9 @@ def add_mel_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PRESET",
         help=f"the input is a mel spectrogram ({', '.join(MEL_PRESETS)}): a .npy array in that project's own "
-        "layout and log scale, or audio whose mel is computed first; reconstructed by the mel-consistent "
-        "fast Griffin-Lim (--iterations, default 100) into a WAV at the preset's rate",
+        "layout and log scale, or audio whose mel is computed first; reconstructed by --method (gla, fgla, "
+        "admm-<loss>; default fgla, --iterations default 100) with the mel step into a WAV at the preset's "
+        "rate",
     )
 
 
@@ -52,15 +53,18 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     from phasefold.engine.errors import InputError
     from phasefold.engine.inputs import load_audio, sample_format
     from phasefold.engine.mel import PRESETS, linear_mel, melspectrogram
+    from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
     from phasefold.engine.outputs import check_output_path, output_subtype, write_wav
+    from phasefold.engine.registry import mel_spec
     from phasefold.mel import PRESET_ITERATIONS, mel_to_audio
 
     given = [flag for key, (flag, default) in _NOT_WITH_MEL.items() if getattr(args, key, default) != default]
     if given:
         raise InputError(
-            f"{given[0]} does not apply to a mel input (--mel): it runs the mel-consistent fast Griffin-Lim "
-            "offline, at the preset's STFT"
+            f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, at the "
+            "preset's STFT"
         )
+    method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
     if args.input is None or args.input.is_dir():
         raise InputError("--mel takes one INPUT file (a .npy mel array or audio) and -o OUT.wav")
     if args.output is None or args.output.suffix.lower() != ".wav":
@@ -84,7 +88,9 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     if target.ndim != 2:
         raise InputError(f"{args.input.name} holds {target.ndim} axes; give one mel spectrogram (2 axes)")
     start = time.perf_counter()
-    y = mel_to_audio(mel, preset=args.mel, n_iter=args.iterations, seed=args.seed, length=length)
+    y = mel_to_audio(
+        mel, preset=args.mel, n_iter=args.iterations, seed=args.seed, length=length, method=method
+    )
     wall = time.perf_counter() - start
     made = linear_mel(melspectrogram(y, cfg), cfg)[: target.shape[0]]
     error_db = 20 * np.log10(np.linalg.norm(made - target[: made.shape[0]]) / np.linalg.norm(target))
@@ -93,8 +99,8 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     seconds = y.size / cfg.stft.sample_rate
     iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
     print(
-        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): mel-consistent FGLA from the "
-        f"{args.mel} mel, {iterations} iterations, {wall:.2f} s (RTF {wall / max(seconds, 1e-9):.3f}), "
-        f"mel convergence {error_db:.1f} dB"
+        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {method} with the mel step "
+        f"from the {args.mel} mel, {iterations} iterations, {wall:.2f} s "
+        f"(RTF {wall / max(seconds, 1e-9):.3f}), mel convergence {error_db:.1f} dB"
     )
     return 0
