@@ -1,13 +1,16 @@
-"""Mel spectrograms in: the mel-consistent fast Griffin-Lim against librosa's mel_to_audio (issue 32).
+"""Mel spectrograms in: phasefold's mel methods against librosa's mel_to_audio (issue 32).
 
-    python -m benchmarks.mel_vs_librosa [--preset hifigan] [--split validation] [--json FILE]
+    python -m benchmarks.mel_vs_librosa [--preset hifigan] [--split validation|test]
+        [--methods fgla:32 fgla:100 ...] [--librosa 32 ...] [--reference 32 ...] [--json FILE]
 
 Each file of the split is read at the preset's rate, its mel computed as the preset's project computes it
 (engine.mel.melspectrogram, in the preset's layout and log), and reconstructed by
-``phasefold.mel_to_audio(M, preset=...)`` (32 and 100 iterations) and by
-``librosa.feature.inverse.mel_to_audio(n_iter=32)``'s two steps (mel_to_stft, griffinlim) given the same mel
-as linear values with the matching STFT and filters (its output cropped by the preset's outside padding);
-file i starts from random phases of seed i in both. Scores against the original: PESQ-WB, STOI, ESTOI,
+``phasefold.mel_to_audio(M, preset=..., method=..., n_iter=...)`` (``--methods``: METHOD:ITERATIONS, the mel
+methods of engine.mel_gla), by ``librosa.feature.inverse.mel_to_audio(n_iter=...)``'s two steps
+(mel_to_stft, griffinlim) given the same mel as linear values with the matching STFT and filters (its
+output cropped by the preset's outside padding) and by the issue's bar, a plain-numpy mel-consistent fast
+Griffin-Lim on librosa's STFT and filters (``reference_fgla``: no phasefold code); file i starts from random
+phases of seed i in all. Scores against the original: PESQ-WB, STOI, ESTOI,
 SC (dB, on the preset's linear STFT magnitudes), the lag (samples, by cross-correlation of fine-hop
 magnitude spectrograms within +-512, with the preset's own n_fft window, and with a 256-sample window)
 and the CPU seconds per second of audio: time.thread_time on one
@@ -31,7 +34,9 @@ from phasefold.engine.dataset import split_files
 from phasefold.engine.evaluation import estoi, one_thread, pesq_wb, spectral_convergence_db, stoi
 from phasefold.engine.inputs import load_audio
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
+from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
 from phasefold.engine.stft import StftConfig, magnitude
+from phasefold.mel import PRESET_ITERATIONS
 
 MAX_LAG = 512
 #: timed rounds per file (the median is reported)
@@ -72,6 +77,43 @@ def librosa_inverse(mel: np.ndarray, cfg: MelConfig, n_iter: int, length: int, s
     return y[cfg.pad : cfg.pad + length]
 
 
+def reference_fgla(mel: np.ndarray, cfg: MelConfig, n_iter: int, length: int, seed: int = 0) -> np.ndarray:
+    """The issue's bar, written out in plain numpy on librosa's STFT and filters (no phasefold code): fast
+    Griffin-Lim (momentum 0.99) whose projection keeps each bin's phase and fine structure and scales the
+    bins so that each band moves to the target mel (gain = band-weighted mean of target / current mel),
+    from random phases; the preset's outside padding is part of the signal iterated on, then cut."""
+    import librosa
+
+    st = cfg.stft
+    bank = librosa.filters.mel(sr=st.sample_rate, n_fft=st.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                               fmax=cfg.top, htk=cfg.scale == "htk", norm=cfg.norm)  # fmt: skip
+    cover = bank.sum(axis=0)
+    spread = (bank / np.where(cover > 0, cover, 1.0)).T  # [K, n_mels]: each bin's weights over its bands
+    target = np.swapaxes(linear_mel(mel, cfg), -1, -2)  # [n_mels, frames]
+    tiny = 1e-12 * target.mean()
+    inner = length + 2 * cfg.pad
+    kw = {"hop_length": st.hop, "win_length": st.frame_length, "n_fft": st.n_fft, "window": "hann",
+          "center": bool(st.center)}  # fmt: skip
+
+    def project(spec: np.ndarray) -> np.ndarray:
+        gain = spread @ (target / np.maximum(bank @ np.abs(spec) ** cfg.power, tiny))
+        return spec * gain ** (1.0 / cfg.power)
+
+    def consistent(spec: np.ndarray) -> np.ndarray:
+        y = librosa.istft(spec, length=inner, **kw)
+        return librosa.stft(y, pad_mode=st.pad_mode, **kw)[:, : target.shape[1]]
+
+    rng = np.random.default_rng(seed)
+    spec = project(np.exp(2j * np.pi * rng.random((st.n_bins, target.shape[1]))))
+    previous = None
+    for _ in range(n_iter):
+        made = consistent(project(spec))
+        spec = made if previous is None else made + 0.99 * (made - previous)
+        previous = made
+    y = librosa.istft(project(spec), length=inner, **kw)
+    return y[cfg.pad : cfg.pad + length]
+
+
 def lag(ref: np.ndarray, est: np.ndarray, n_fft: int) -> int:
     """The shift (samples, a multiple of LAG_HOP) that best aligns ``est``'s magnitude spectrogram with
     ``ref``'s (Hann window of ``n_fft``, hop LAG_HOP, every bin's frames cross-correlated and summed):
@@ -93,28 +135,38 @@ def lag(ref: np.ndarray, est: np.ndarray, n_fft: int) -> int:
     return (int(np.argmax(corr[middle - reach : middle + reach + 1])) - reach) * LAG_HOP
 
 
-def methods(name: str) -> dict[str, Callable[[np.ndarray, MelConfig, int, int], np.ndarray]]:
+Method = Callable[[np.ndarray, MelConfig, int, int], np.ndarray]
+
+
+def row_label(method: str, n_iter: int) -> str:
+    """A phasefold row's label; the default method at the presets' default iterations says so."""
+    default = " (default)" if (method, n_iter) == (DEFAULT_MEL_METHOD, PRESET_ITERATIONS) else ""
+    return f"phasefold {method}, {n_iter} it.{default}"
+
+
+def methods(name: str, ours: list[tuple[str, int]], librosa_its: list[int], reference_its: list[int]
+            ) -> dict[str, Method]:  # fmt: skip
     """label -> (mel, configuration, length, seed) -> signal."""
-    return {
-        "phasefold mel-FGLA, 32 it.": lambda m, c, n, i: phasefold.mel_to_audio(
-            m, preset=name, n_iter=32, length=n, seed=i
-        ),
-        "phasefold mel-FGLA, 100 it. (default)": lambda m, c, n, i: phasefold.mel_to_audio(
-            m, preset=name, length=n, seed=i
-        ),
-        "phasefold mel-FGLA, 100 it., float32 mel": lambda m, c, n, i: phasefold.mel_to_audio(
-            m.astype(np.float32), preset=name, length=n, seed=i
-        ),
-        "librosa mel_to_audio, 32 it.": lambda m, c, n, i: librosa_inverse(m, c, 32, n, seed=i),
-    }
+    rows: dict[str, Method] = {}
+    for method, n_iter in ours:
+        rows[row_label(method, n_iter)] = lambda m, c, n, i, method=method, k=n_iter: phasefold.mel_to_audio(
+            m, preset=name, method=method, n_iter=k, length=n, seed=i
+        )
+    for k in reference_its:
+        rows[f"plain-numpy mel-consistent FGLA (the issue's bar), {k} it."] = lambda m, c, n, i, k=k: (
+            reference_fgla(m, c, k, n, seed=i)
+        )
+    for k in librosa_its:
+        rows[f"librosa mel_to_audio, {k} it."] = lambda m, c, n, i, k=k: librosa_inverse(m, c, k, n, seed=i)
+    return rows
 
 
-def run(name: str, split: str) -> dict:
+def run(name: str, split: str, candidates: dict[str, Method]) -> dict:
     cfg = PRESETS[name]
     sr = cfg.stft.sample_rate
     rows: dict[str, list[dict]] = {}
     warm = melspectrogram(np.random.default_rng(0).standard_normal(sr // 2), cfg)
-    for method in methods(name).values():  # compile (or load the compiled kernels) before any timing
+    for method in candidates.values():  # compile (or load the compiled kernels) before any timing
         method(warm, cfg, sr // 2, 0)
     for i, path in enumerate(split_files(split)):
         x, _ = load_audio(path, sr)
@@ -123,7 +175,7 @@ def run(name: str, split: str) -> dict:
         times: dict[str, list[float]] = {}
         outputs: dict[str, np.ndarray] = {}
         for _ in range(ROUNDS):  # the methods interleaved, so that a slow moment of the machine hits all
-            for label, method in methods(name).items():
+            for label, method in candidates.items():
                 with one_thread():
                     t0 = time.thread_time()
                     outputs[label] = np.asarray(method(mel, cfg, x.size, i), dtype=np.float64)
@@ -178,9 +230,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", choices=[p for p in PRESETS if p != "librosa"], default="hifigan")
     parser.add_argument("--split", default="validation", choices=["validation", "test"])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[f"{DEFAULT_MEL_METHOD}:32", f"{DEFAULT_MEL_METHOD}:{PRESET_ITERATIONS}"],
+        metavar="METHOD:ITERATIONS",
+        help="phasefold mel methods (gla, fgla, admm-<loss>) and their iterations",
+    )
+    parser.add_argument("--librosa", nargs="*", type=int, default=[32], metavar="N",
+                        help="librosa mel_to_audio rows, by n_iter")  # fmt: skip
+    parser.add_argument("--reference", nargs="*", type=int, default=[], metavar="N",
+                        help="plain-numpy mel-consistent FGLA rows (the issue's bar)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the per-file scores here")
     args = parser.parse_args()
-    report = run(args.preset, args.split)
+    ours = [(m.rsplit(":", 1)[0], int(m.rsplit(":", 1)[1])) for m in args.methods]
+    report = run(args.preset, args.split, methods(args.preset, ours, args.librosa, args.reference))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     print(table(report))
