@@ -6,7 +6,8 @@
 Each file of the split is read at the preset's rate, its mel computed as the preset's project computes it
 (engine.mel.melspectrogram, in the preset's layout and log), and reconstructed by
 ``phasefold.mel_to_audio(M, preset=..., method=..., n_iter=...)`` (``--methods``: METHOD:ITERATIONS, the mel
-methods of engine.mel_gla), by ``librosa.feature.inverse.mel_to_audio(n_iter=...)``'s two steps
+methods of engine.mel_gla; METHOD:ITERATIONS:float32 casts the mel to float32 first), by
+``librosa.feature.inverse.mel_to_audio(n_iter=...)``'s two steps
 (mel_to_stft, griffinlim) given the same mel as linear values with the matching STFT and filters (its
 output cropped by the preset's outside padding) and by the issue's bar, a plain-numpy mel-consistent fast
 Griffin-Lim on librosa's STFT and filters (``reference_fgla``: no phasefold code); file i starts from random
@@ -138,19 +139,25 @@ def lag(ref: np.ndarray, est: np.ndarray, n_fft: int) -> int:
 Method = Callable[[np.ndarray, MelConfig, int, int], np.ndarray]
 
 
-def row_label(method: str, n_iter: int) -> str:
+def row_label(method: str, n_iter: int, single: bool) -> str:
     """A phasefold row's label; the default method at the presets' default iterations says so."""
     default = " (default)" if (method, n_iter) == (DEFAULT_MEL_METHOD, PRESET_ITERATIONS) else ""
-    return f"phasefold {method}, {n_iter} it.{default}"
+    return f"phasefold {method}, {n_iter} it.{default}{', float32 mel' if single else ''}"
 
 
-def methods(name: str, ours: list[tuple[str, int]], librosa_its: list[int], reference_its: list[int]
-            ) -> dict[str, Method]:  # fmt: skip
-    """label -> (mel, configuration, length, seed) -> signal."""
+def methods(
+    name: str, ours: list[str], librosa_its: list[int], reference_its: list[int]
+) -> dict[str, Method]:
+    """label -> (mel, configuration, length, seed) -> signal. ``ours``: METHOD:ITERATIONS[:float32] (the
+    mel cast to float32, as the projects' torch code writes it: mel_to_audio then computes in float32)."""
     rows: dict[str, Method] = {}
-    for method, n_iter in ours:
-        rows[row_label(method, n_iter)] = lambda m, c, n, i, method=method, k=n_iter: phasefold.mel_to_audio(
-            m, preset=name, method=method, n_iter=k, length=n, seed=i
+    for row in ours:
+        method, n_iter, *single = row.split(":")
+        dtype = np.float32 if single == ["float32"] else np.float64
+        rows[row_label(method, int(n_iter), dtype == np.float32)] = (
+            lambda m, c, n, i, method=method, k=int(n_iter), dtype=dtype: phasefold.mel_to_audio(
+                m.astype(dtype), preset=name, method=method, n_iter=k, length=n, seed=i
+            )
         )
     for k in reference_its:
         rows[f"plain-numpy mel-consistent FGLA (the issue's bar), {k} it."] = lambda m, c, n, i, k=k: (
@@ -234,8 +241,8 @@ def main() -> None:
         "--methods",
         nargs="+",
         default=[f"{DEFAULT_MEL_METHOD}:32", f"{DEFAULT_MEL_METHOD}:{PRESET_ITERATIONS}"],
-        metavar="METHOD:ITERATIONS",
-        help="phasefold mel methods (gla, fgla, admm-<loss>) and their iterations",
+        metavar="METHOD:ITERATIONS[:float32]",
+        help="phasefold mel methods (gla, fgla, admm-<loss>), their iterations, float32: the mel in float32",
     )
     parser.add_argument("--librosa", nargs="*", type=int, default=[32], metavar="N",
                         help="librosa mel_to_audio rows, by n_iter")  # fmt: skip
@@ -243,8 +250,7 @@ def main() -> None:
                         help="plain-numpy mel-consistent FGLA rows (the issue's bar)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the per-file scores here")
     args = parser.parse_args()
-    ours = [(m.rsplit(":", 1)[0], int(m.rsplit(":", 1)[1])) for m in args.methods]
-    report = run(args.preset, args.split, methods(args.preset, ours, args.librosa, args.reference))
+    report = run(args.preset, args.split, methods(args.preset, args.methods, args.librosa, args.reference))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     print(table(report))
