@@ -39,7 +39,13 @@ def parse_row(row: str) -> tuple[str, int | None, int]:
 
 
 def run_row(
-    row: str, backend: str, condition: str, draws: int, eps: float, split: str = "test"
+    row: str,
+    backend: str,
+    condition: str,
+    draws: int,
+    eps: float,
+    split: str = "test",
+    init: str = "advance",
 ) -> list[dict[str, float]]:
     """Mean scores over the split of the unperturbed run and of each perturbed draw."""
     from phasefold.engine.evaluation import condition_inputs, evaluate_signal
@@ -50,7 +56,7 @@ def run_row(
     cfg, items = condition_inputs(condition, split)
     if not items:
         raise SystemExit("the shared TIMIT sample is not here: nothing to measure")
-    proc = make_processor(method, cfg, lookahead, 1, iterations=iterations, backend=backend)
+    proc = make_processor(method, cfg, lookahead, 1, iterations=iterations, init=init, backend=backend)
     runs = []
     for draw in range(draws + 1):
         scores = {m: [] for m in METRICS}
@@ -104,13 +110,27 @@ def main() -> int:
         default="test",
         help="files to stream (default test; decisions between models are made on validation)",
     )
+    parser.add_argument(
+        "--init",
+        choices=("advance", "rtpghi"),
+        default="advance",
+        help="the phase start of new frames of a window-step method (default advance)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     report = []
     for row in [r for r in args.rows.split(",") if r]:
-        runs = {b: run_row(row, b, args.condition, args.draws, args.eps, args.split) for b in backends}
-        entry = {"row": row, "condition": args.condition, "split": args.split, "runs": runs}
+        runs = {
+            b: run_row(row, b, args.condition, args.draws, args.eps, args.split, args.init) for b in backends
+        }
+        entry = {
+            "row": row,
+            "condition": args.condition,
+            "split": args.split,
+            "init": args.init,
+            "runs": runs,
+        }
         entry["summary"] = {b: summary(runs[b]) for b in backends}
         for b in backends:
             s = entry["summary"][b]

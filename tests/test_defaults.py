@@ -225,6 +225,10 @@ def test_an_option_that_does_not_apply_is_refused_in_one_line(capsys, wav, tmp_p
         (["--online", "--method", "rtisi-la", "-L", "3"], "(look-ahead 3, block 1, 27 iterations per frame)"),
         (
             ["--online", "--method", "unfolded-stream-l1"],
+            "(look-ahead 1, block 1, 3 passes of 8 layers per step)",  # its card's streaming.passes
+        ),
+        (
+            ["--online", "--method", "unfolded-stream-l1", "--step-iterations", "1"],
             "(look-ahead 1, block 1, 1 pass of 8 layers per step)",
         ),
         (["--online", "--method", "rtpghi", "-L", "1"], "(look-ahead 1, block 1, not iterative)"),
