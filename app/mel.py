@@ -5,8 +5,8 @@ and reads them as librosa does (M [..., n_mels, frames] of B |X|^power, the STFT
 a preset (engine.mel.PRESETS: "hifigan", "espnet", "vocos", "librosa") it reads the preset's own layout and
 log scale, as that project writes its mel. The method is the mel-consistent fast Griffin-Lim of
 engine.mel_gla (the mel measurement kept inside every iteration), not a least-squares linear spectrogram;
-it runs on the compiled backend (engine.compiled.mel: float32 for a float32 or float16 M, else float64)
-where numba and pyfftw are installed, else in numpy.
+it runs on the compiled backend (engine.compiled.mel: float64 where M and ``dtype`` are both float64, else
+float32) where numba and pyfftw are installed, else in numpy.
 """
 
 from __future__ import annotations
@@ -135,7 +135,10 @@ def mel_to_audio(
     n = optional_whole(length, "length", 1)
     lead = lin.shape[:-2]
     flat = lin.reshape(-1, *lin.shape[-2:])
-    precision = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
+    # float64 only where both the mel and the output are float64; else float32 (a quarter less CPU, the
+    # same scores to the printed digits on the test split: docs/results.md "Mel methods")
+    wide = arr.dtype == np.float64 and np.dtype(dtype) == np.float64
+    precision = np.float64 if wide else np.float32
     seed = whole(seed, "seed")
     out = [mel_gla(m, cfg, iterations, seed, n, precision=precision, method=chosen) for m in flat]
     return np.stack(out).reshape(*lead, -1).astype(dtype)

@@ -50,7 +50,8 @@ def test_compiled_equals_numpy(name, n_iter, precision, rtol):
 
 
 def test_mel_to_audio_runs_compiled_in_the_input_precision():
-    """phasefold.mel_to_audio: the compiled step, float32 for a float32 mel, float64 for a float64 one."""
+    """phasefold.mel_to_audio: the compiled step in float64 where the mel and the output are float64, else
+    in float32 (a float64 mel with the default float32 output included)."""
     cfg = PRESETS["hifigan"]
     mel = melspectrogram(voiced(cfg.stft.sample_rate), cfg)
     lin = linear_mel(mel, cfg)
@@ -58,6 +59,9 @@ def test_mel_to_audio_runs_compiled_in_the_input_precision():
         y = phasefold.mel_to_audio(mel.astype(dtype), preset="hifigan", n_iter=10, dtype=np.float64)
         expected = mel_gla(linear_mel(mel.astype(dtype), cfg), cfg, 10, backend="compiled", precision=dtype)
         np.testing.assert_array_equal(y, expected)
+    narrow = phasefold.mel_to_audio(mel.astype(np.float64), preset="hifigan", n_iter=10)
+    expected = mel_gla(lin, cfg, 10, backend="compiled", precision=np.float32)
+    np.testing.assert_array_equal(narrow, expected.astype(np.float32))
     numpy_ref = mel_fgla(lin, cfg, 10)
     assert relative_error(phasefold.mel_to_audio(mel, preset="hifigan", n_iter=10, dtype=np.float64),
                           numpy_ref) < 1e-10  # fmt: skip
