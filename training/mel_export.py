@@ -1,0 +1,210 @@
+"""Export and measure the mel networks (training.mel_unfolded): parity cases, run export, test-split scores.
+
+``export_mel_run`` writes an offline or stream mel run's best checkpoint as NAME.onnx with its card (a ``mel``
+section, input ``mel`` [W, n_mels]) and golden pair through the linear models' exporters, verified against
+float64 PyTorch on the cases below, then records the test split's scores of the model *and* of the untrained
+network (the same layers and iterations, parameters at their start: mel-ADMM-l2) in the card.
+
+Scores (``mel_scores``): the test split read at the preset's rate, the preset's mel of each file (log and
+floor included, read back to linear values), file i from phase seed i; STOI, ESTOI and PESQ-WB against the
+clean file, SC against its linear magnitude at the preset's STFT. Offline networks run in PyTorch or, for
+the exported model, through the engine (engine.mel_model); stream networks in the training stream loop
+(training.stream_unfolded.stream_reconstruct, the engine's window loop operation by operation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from phasefold.engine.dataset import split_files
+from phasefold.engine.evaluation import evaluate_signal
+from phasefold.engine.inputs import load_audio
+from phasefold.engine.mel import MelConfig, mel_filters
+from phasefold.engine.model_card import ModelCard
+from phasefold.engine.stft import analyze, magnitude
+from phasefold.training.export import export_network, training_record, with_metrics
+from phasefold.training.mel_train import MelStreamTrainConfig, MelTrainConfig, mel_of
+from phasefold.training.mel_unfolded import MelStreamUnfolded, MelUnfoldedADMM
+from phasefold.training.run_folder import load_checkpoint, read_checkpoint
+from phasefold.training.stream_export import export_stream
+from phasefold.training.stream_unfolded import stream_reconstruct
+
+
+def _random_mel(rng: np.random.Generator, mel: MelConfig, span: int) -> np.ndarray:
+    """The linear mel of a random window of ``span`` samples, floored as the preset floors it."""
+    spec = np.abs(analyze(0.01 * rng.standard_normal(span), mel.stft))
+    return np.maximum(spec @ mel_filters(mel).T, mel.floor).astype(np.float32)
+
+
+def mel_cases(net: MelUnfoldedADMM, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Parity inputs of an offline mel network: random windows (7 and 40 frames) and, where the TIMIT
+    sample exists, a validation utterance from its start and a window of it (its measurement under "mag",
+    the step's first argument)."""
+    mel, cfg = net.mel_cfg, net.stft_cfg
+    rng = np.random.default_rng(seed)
+    cases = {}
+    for w in (7, 40):
+        s = cfg.span(w)
+        cases[f"random_w{w}"] = {
+            "mag": _random_mel(rng, mel, s),
+            "x": (0.01 * rng.standard_normal(s)).astype(np.float32),
+            "fixed": np.zeros(s, dtype=np.float32),
+            "lam": (1e-4 * rng.standard_normal((2, w, cfg.n_bins))).astype(np.float32),
+        }
+    files = split_files("validation")
+    if files:
+        speech = load_audio(files[0], cfg.sample_rate)[0]
+        m = mel_of(speech, mel)
+        phase = torch.as_tensor(np.random.default_rng(seed).uniform(-np.pi, np.pi, (m.shape[0], cfg.n_bins)))
+        with torch.no_grad():
+            x, fixed, _ = net.double().start(torch.as_tensor(m), cfg.span(m.shape[0]), phase)
+        net.float()
+        x, fixed = x.numpy().astype(np.float32), fixed.numpy().astype(np.float32)
+        cases["speech_offline"] = {
+            "mag": m.astype(np.float32),
+            "x": x,
+            "fixed": fixed,
+            "lam": np.zeros((2, m.shape[0], cfg.n_bins), dtype=np.float32),
+        }
+        w, m0 = cfg.overlap + 3, m.shape[0] // 2
+        s0 = m0 * cfg.hop
+        wfixed = np.zeros(cfg.span(w), dtype=np.float32)
+        wfixed[: cfg.n_fft - cfg.hop] = 1.0
+        cases["speech_window"] = {
+            "mag": m[m0 : m0 + w].astype(np.float32),
+            "x": x[s0 : s0 + cfg.span(w)].copy(),
+            "fixed": wfixed,
+            "lam": np.zeros((2, w, cfg.n_bins), dtype=np.float32),
+        }
+    return cases
+
+
+def mel_stream_cases(net: MelStreamUnfolded, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Parity inputs of a stream mel network: a random window and, where the TIMIT sample exists, a real
+    mid-utterance stream state of the training stream loop."""
+    mel, cfg, w = net.mel_cfg, net.stft_cfg, net.scfg.window_frames
+    s, k = cfg.span(w), cfg.n_bins
+    rng = np.random.default_rng(seed)
+    fixed = np.zeros(s, dtype=np.float32)
+    fixed[: (cfg.overlap - 1) * cfg.hop] = 1.0
+    cases = {
+        "random": {
+            "mag": _random_mel(rng, mel, s),
+            "x": (0.03 * rng.standard_normal(s)).astype(np.float32),
+            "fixed": fixed,
+            "lam": (1e-4 * rng.standard_normal((2, w, k))).astype(np.float32),
+        }
+    }
+    files = split_files("validation")
+    if files:
+        m = mel_of(load_audio(files[0], cfg.sample_rate)[0], mel)
+        wanted = m.shape[0] // 2
+        seen: list = []
+
+        def step(mw, xs, fx, lam):
+            if len(seen) == wanted:
+                lam_ri = np.stack([lam[0].real.numpy(), lam[0].imag.numpy()])
+                seen.append({"mag": mw[0].numpy(), "x": xs[0].numpy(), "fixed": fx.numpy(), "lam": lam_ri})
+            else:
+                seen.append(None)
+            return net(mw, xs, fx, lam)
+
+        with torch.no_grad():
+            mel_t = torch.as_tensor(m[: wanted + 1], dtype=torch.float32)
+            stream_reconstruct(
+                step, mel_t, cfg.span(wanted + 1), net.scfg.lookahead, cfg, new_magnitude=net.new_magnitude
+            )
+        cases["speech_stream"] = {
+            k2: np.ascontiguousarray(v, dtype=np.float32) for k2, v in seen[wanted].items()
+        }
+    return cases
+
+
+def mel_scores(
+    run: Callable[[np.ndarray, int, int], np.ndarray], mel: MelConfig, split: str = "test"
+) -> dict:
+    """Mean scores (module docstring) of ``run(linear mel [F, n_mels], phase seed, length) -> signal`` over a
+    split, with the per-file rows."""
+    rows = []
+    for i, path in enumerate(split_files(split)):
+        clean = load_audio(path, mel.stft.sample_rate)[0]
+        est = run(mel_of(clean, mel), i, clean.size)
+        rows.append({"file": path.stem, **evaluate_signal(clean, est, mel.stft, magnitude(clean, mel.stft))})
+    keys = ("sc_db", "stoi", "estoi", "pesq")
+    return {**{k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}, "per_file": rows}
+
+
+def torch_runner(net) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    """``mel_scores``' runner for a PyTorch mel network (offline: the seeded start phases of
+    engine.algorithms.random_phases; a stream network starts its frames itself)."""
+    from phasefold.engine.algorithms import random_phases
+
+    def run(m: np.ndarray, seed: int, length: int) -> np.ndarray:
+        phase = torch.as_tensor(
+            random_phases(seed, 0, (m.shape[0], net.stft_cfg.n_bins)), dtype=torch.float32
+        )
+        with torch.no_grad():
+            return net.reconstruct(torch.as_tensor(m, dtype=torch.float32), length, phase).double().numpy()
+
+    return run
+
+
+def model_runner(path: str | Path) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    """``mel_scores``' runner for an exported offline mel model, through the engine (engine.mel_model)."""
+    from phasefold.engine.mel_model import mel_model_audio
+
+    return lambda m, seed, length: mel_model_audio(m, path, seed, length)
+
+
+def kind_of(run: str | Path) -> type:
+    """The run's kind (MelTrainConfig or MelStreamTrainConfig) from its checkpoint's mode."""
+    path = Path(run)
+    ck = read_checkpoint(path / "best.pt" if path.is_dir() else path)
+    return MelStreamTrainConfig if ck.get("mode") == MelStreamTrainConfig.mode else MelTrainConfig
+
+
+def export_mel_run(
+    run: str | Path, out: str | Path, *, evaluate: bool = True, name: str | None = None
+) -> ModelCard:
+    """Export a mel run's best checkpoint (offline or stream), verified; with ``evaluate`` the card's test
+    metrics: the model's (offline through the engine, stream in the training stream loop) and the untrained
+    network's (``untrained``), both on the test split."""
+    kind = kind_of(run)
+    net, ck = load_checkpoint(run, kind)
+    net = net.float().eval()
+    training = training_record(ck)
+    if kind is MelStreamTrainConfig:
+        training["loop"] = (
+            "engine window loop in PyTorch (training.stream_unfolded.stream_reconstruct), loss on the "
+            "emitted signal, truncated back-propagation every `truncate` frames"
+        )
+        card = export_stream(net, out, name=name, training=training)
+    else:
+        card = export_network(net, out, name=name, training=training)
+    if not evaluate:
+        return card
+    t0 = time.time()
+    mel = net.mel_cfg
+    start = kind.from_dict(ck["config"]).network(start=True).float().eval()
+    model = torch_runner(net) if kind is MelStreamTrainConfig else model_runner(out)
+    where = (
+        "the training stream loop (PyTorch)" if kind is MelStreamTrainConfig else "the engine (onnxruntime)"
+    )
+    condition = f"mel_{ck['config']['mel']}"
+    metrics = {
+        "test": {condition: _mean(mel_scores(model, mel))},
+        "untrained": {condition: _mean(mel_scores(torch_runner(start), mel))},
+        "protocol": f"TIMIT test split (10 files) at {mel.stft.sample_rate} Hz; the {ck['config']['mel']} "
+        "mel of each file (log and floor included) read back to linear values; file i from phase seed i; SC "
+        "against the file's linear magnitude at the preset's STFT, STOI, ESTOI and PESQ-WB against the "
+        f"file; the model through {where}; untrained: the same network at its start parameters (PyTorch)",
+    }
+    return with_metrics(card, Path(out), metrics, time.time() - t0)
+
+
+def _mean(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if k != "per_file"}
