@@ -160,11 +160,22 @@ def model_runner(path: str | Path) -> Callable[[np.ndarray, int, int], np.ndarra
     return lambda m, seed, length: mel_model_audio(m, path, seed, length)
 
 
+def _mode(run: str | Path) -> str | None:
+    path = Path(run)
+    file = path / "best.pt" if path.is_dir() else path
+    ck = read_checkpoint(file) if file.is_file() else None
+    return ck.get("mode") if isinstance(ck, dict) else None
+
+
+def mel_run(run: str | Path) -> bool:
+    """Whether ``run`` (a run folder or checkpoint) is a mel run (``phasefold train --mel``, ``train-stream
+    --mel``); False for anything else, which the linear exporters then judge."""
+    return _mode(run) in (MelTrainConfig.mode, MelStreamTrainConfig.mode)
+
+
 def kind_of(run: str | Path) -> type:
     """The run's kind (MelTrainConfig or MelStreamTrainConfig) from its checkpoint's mode."""
-    path = Path(run)
-    ck = read_checkpoint(path / "best.pt" if path.is_dir() else path)
-    return MelStreamTrainConfig if ck.get("mode") == MelStreamTrainConfig.mode else MelTrainConfig
+    return MelStreamTrainConfig if _mode(run) == MelStreamTrainConfig.mode else MelTrainConfig
 
 
 def export_mel_run(

@@ -39,11 +39,10 @@ class MelStep(nn.Module):
         super().__init__()
         bank = mel_filters(cfg)  # [n_mels, K]
         cover = bank.sum(axis=0)
-        spread = (bank / (cover + (cover == 0))).T  # [K, n_mels], rows summing to 1 (0 under no band)
-        self.register_buffer("bank", torch.as_tensor(bank.T.copy(), dtype=torch.float32), persistent=False)
-        self.register_buffer(
-            "spread", torch.as_tensor(spread.T.copy(), dtype=torch.float32), persistent=False
-        )
+        spread = bank / (cover + (cover == 0))  # [n_mels, K]: each bin's weights sum to 1 (0 under no band)
+        # float64 (cast to the input's type where used): a float64 network is the engine's step to rounding
+        self.register_buffer("bank", torch.as_tensor(bank.T.copy()), persistent=False)  # [K, n_mels]
+        self.register_buffer("spread", torch.as_tensor(spread), persistent=False)
         self.power = float(cfg.power)
 
     def gains(self, a: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
@@ -52,7 +51,10 @@ class MelStep(nn.Module):
         current = (a if self.power == 1.0 else a**self.power) @ bank
         tiny = TINY * mel.mean(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(mel.dtype).tiny)
         gain = (mel / torch.maximum(current, tiny)) @ spread
-        return gain if self.power == 1.0 else gain ** (1.0 / self.power)
+        if self.power == 1.0:
+            return gain
+        # bins under no band have gain 0: its root there is 0, with a finite gradient (0, not 0 * inf)
+        return torch.where(gain > 0, gain.clamp_min(torch.finfo(gain.dtype).tiny) ** (1.0 / self.power), 0.0)
 
     def forward(self, a: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         """The mel step's magnitudes a G^(1/p)."""
