@@ -17,6 +17,24 @@ from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.mel_gla import MelStep, _cropped
 from phasefold.engine.onnx_model import cached_model
 from phasefold.engine.stft import coverage, synthesize
+from phasefold.exported_models import MEL_MODELS_DIR
+
+
+def mel_model_names() -> list[str]:
+    """The shipped mel models' names (exported_models/mel/NAME.onnx with a card)."""
+    if not MEL_MODELS_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in MEL_MODELS_DIR.glob("*.onnx") if p.with_suffix(".json").is_file())
+
+
+def mel_model_path(model: str | Path) -> Path:
+    """The file of a mel model: a shipped one by name, or a path to NAME.onnx; InputError otherwise."""
+    path = Path(model)
+    if path.suffix == ".onnx":
+        return path
+    if str(model) in mel_model_names():
+        return MEL_MODELS_DIR / f"{model}.onnx"
+    raise InputError(f"{model!r} is not a mel model: choose one of {', '.join(mel_model_names()) or 'none'}")
 
 
 def mel_model_audio(
@@ -24,8 +42,9 @@ def mel_model_audio(
 ) -> np.ndarray:
     """A signal (float64, ``length`` samples, default the mel's ``n_samples``) whose mel is ``mel`` (linear
     values B |X|^p [F, n_mels] of the model's mel configuration, engine.mel.linear_mel), by the offline mel
-    model ``model`` run ``passes`` times from the seeded start."""
-    net = cached_model(model)
+    model ``model`` (a shipped one's name or a path, ``mel_model_path``) run ``passes`` times from the
+    seeded start."""
+    net = cached_model(mel_model_path(model))
     cfg = net.card.mel_config
     if cfg is None:
         raise ModelError(f"{net.name}: not a mel model (its card has no mel section); it takes magnitudes")

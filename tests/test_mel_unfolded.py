@@ -167,6 +167,17 @@ def test_engine_runs_the_mel_model_as_pytorch(exported):
         mel_model_audio(mel[:, :40], out)
 
 
+def test_mel_models_are_found_by_name_or_path():
+    from phasefold.engine.mel_model import mel_model_names, mel_model_path
+    from phasefold.exported_models import MEL_MODELS_DIR
+
+    for name in mel_model_names():
+        assert mel_model_path(name) == MEL_MODELS_DIR / f"{name}.onnx"
+        assert ModelCard.read(mel_model_path(name)).mel is not None
+    with pytest.raises(InputError, match="is not a mel model"):
+        mel_model_path("unfolded-untied")  # a magnitude model's name is not a mel model's
+
+
 def test_engine_mel_runner_refuses_a_magnitude_model():
     from phasefold.engine.mel_model import mel_model_audio
     from phasefold.exported_models import MODELS_DIR

@@ -146,7 +146,7 @@ def export_stream(
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=net.card_parameters(),
         monotonicity=MONOTONICITY,
-        level=card_record(),
+        level=card_record() if mel is None else None,  # a mel model runs at the mel as given
         training=training or {},
         metrics=metrics or {},
         golden=f"{name}.golden.npz",
