@@ -197,3 +197,18 @@ def test_card_mel_section_must_match_its_stft(exported):
     no_mel = {k: v for k, v in d.items() if k != "mel"}
     with pytest.raises(ModelError, match="window 'hann'"):  # a magnitude model keeps the engine's window
         ModelCard.from_dict(no_mel)
+
+
+def test_stream_export_writes_a_pinned_mel_model(tmp_path, timit_dir):
+    from phasefold.engine.onnx_model import load_model
+    from phasefold.training.stream_export import export_stream
+
+    cfg = StreamNetConfig(lookahead=1, layers=1, stft=HIFIGAN.stft.to_dict(), cov_eps=COV_EPS)
+    net = MelStreamUnfolded(cfg, HIFIGAN)
+    with torch.no_grad():
+        net.g1.mul_(1.5)
+    card = export_stream(net, tmp_path / "s.onnx")
+    assert card.mel == HIFIGAN.to_dict() and card.window_frames == 5 and card.streaming.lookahead == 1
+    assert card.interface.inputs["mel"] == [5, 80] and card.level is None
+    assert max(card.verification["max_abs_diff"][k] for k in ("random", "speech_stream")) < 1e-4
+    assert load_model(tmp_path / "s.onnx").width == 80

@@ -231,7 +231,7 @@ def export_network(
         sha256=sha256_of(out),
     )
     if mel is not None:
-        from phasefold.training.mel_export import mel_cases
+        from phasefold.training.mel_cases import mel_cases
 
         cases, golden = mel_cases(net), mel_cases(net, seed=1)
     else:

@@ -153,7 +153,7 @@ def export_stream(
         sha256=sha256_of(out),
     )
     if mel is not None:
-        from phasefold.training.mel_export import mel_stream_cases
+        from phasefold.training.mel_cases import mel_stream_cases
 
         cases = mel_stream_cases(net)
     else:
