@@ -26,7 +26,7 @@ root. Presets (each as its project's own code computes it):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from phasefold.engine.errors import InputError
@@ -84,6 +84,17 @@ class MelConfig:
     @property
     def is_log(self) -> bool:
         return self.log_base is not None
+
+    def to_dict(self) -> dict:
+        """The settings as JSON values (a model card's ``mel`` section): the STFT's dict and the mel's own."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stft"}
+        return {"stft": self.stft.to_dict(), **out}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MelConfig:
+        """The inverse of ``to_dict`` (ValueError, KeyError or TypeError for unusable settings)."""
+        rest = {k: v for k, v in d.items() if k != "stft"}
+        return cls(stft=StftConfig.from_dict(d["stft"]), **rest)
 
     def n_samples(self, n_frames: int) -> int:
         """The length of the signal a mel of ``n_frames`` frames is read as (the one that gives exactly

@@ -20,10 +20,13 @@ import numpy as np
 from phasefold.engine.errors import ModelError
 from phasefold.engine.level import REFERENCE_LEVEL
 from phasefold.engine.limits import MAX_STEP_ITERATIONS, SAMPLE_RATES
+from phasefold.engine.mel import MelConfig
 from phasefold.engine.stft import WINDOW_NAME, StftConfig
 
 CARD_FORMAT = 1
 INPUTS = ("mag", "x", "fixed", "lam")
+#: a mel model's inputs (its card has a ``mel`` section): the linear mel B |X|^p [W, n_mels] in place of mag
+MEL_INPUTS = ("mel", "x", "fixed", "lam")
 OUTPUTS = ("x_out", "lam_out")
 REQUIRED_KEYS = (
     "name",
@@ -65,8 +68,8 @@ def _json_of(part: object) -> dict:
 
 
 def _json_value(value: object) -> object:
-    if isinstance(value, StftConfig):
-        return {**value.to_dict(), "window": WINDOW_NAME}
+    if isinstance(value, StftConfig):  # the default window by its card name; a mel model's as it is
+        return {**value.to_dict(), "window": WINDOW_NAME} if value.window == "sqrt-hann" else value.to_dict()
     if hasattr(value, "to_dict"):
         return value.to_dict()
     return value
@@ -144,6 +147,7 @@ class ModelCard:
     rho: float
     stft: StftConfig
     trained_stft: StftConfig | None = None  # the STFT the parameters were trained at (offline exports)
+    mel: dict | None = None  # a mel model: its measurement's settings (engine.mel.MelConfig.to_dict)
     coverage_eps: float | None = None
     interface: Interface
     streaming: StreamTraining | None = None  # models trained inside the streaming loop
@@ -213,6 +217,16 @@ class ModelCard:
         return self.interface.window_frames
 
     @property
+    def mel_config(self) -> MelConfig | None:
+        """The mel a mel model takes (its card's ``mel`` section), or None for a model of magnitudes."""
+        return None if self.mel is None else MelConfig.from_dict(self.mel)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The graph's input names: MEL_INPUTS for a mel model, else INPUTS."""
+        return INPUTS if self.mel is None else MEL_INPUTS
+
+    @property
     def positions(self) -> int:
         """Parameter sets per layer: one per window position (stream models), else 1."""
         return 1 if self.parameter_layout is None else self.parameter_layout.positions
@@ -236,7 +250,21 @@ class ModelCard:
         return tol, float(verification.get("lam_tolerance", tol))
 
 
-def _stft_config(st: object, where: str, key: str = "stft") -> StftConfig:
+def _mel_config(card: dict, cfg: StftConfig, where: str) -> MelConfig | None:
+    """A card's ``mel`` section (None where there is none), refused unless it is a mel configuration whose
+    STFT is the card's."""
+    if card.get("mel") is None:
+        return None
+    try:
+        mel = MelConfig.from_dict(card["mel"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{where}: unusable mel settings: {exc}") from None
+    if mel.stft != cfg:
+        raise ModelError(f"{where}: mel.stft {mel.stft.to_dict()} is not the card's stft {cfg.to_dict()}")
+    return mel
+
+
+def _stft_config(st: object, where: str, key: str = "stft", mel: bool = False) -> StftConfig:
     """A card's STFT settings (``key``: stft or trained_stft), refused unless the engine can serve them with
     this graph contract."""
     if not isinstance(st, dict):
@@ -255,7 +283,7 @@ def _stft_config(st: object, where: str, key: str = "stft") -> StftConfig:
         raise ModelError(f"{where}: {key}.sample_rate {cfg.sample_rate} Hz is outside {low} to {high} Hz")
     if cfg.power != 1.0:
         raise ModelError(f"{where}: power d = {cfg.power}; exported models must use magnitudes (d = 1)")
-    if st.get("window", WINDOW_NAME) != WINDOW_NAME:
+    if st.get("window", WINDOW_NAME) != WINDOW_NAME and not mel:  # a mel model: the mel's STFT (checked)
         raise ModelError(f"{where}: window {st.get('window')!r} is not the engine's {WINDOW_NAME!r}")
     return cfg
 
@@ -292,10 +320,11 @@ def _validate(card: object, where: str) -> None:
         raise ModelError(
             f"{where}: layer_form must be one of {', '.join(LAYER_FORMS)}, not {card['layer_form']!r}"
         )
-    cfg = _stft_config(card["stft"], where)
+    is_mel = card.get("mel") is not None
+    cfg = _stft_config(card["stft"], where, mel=is_mel)
     if "trained_stft" in card:
-        _stft_config(card["trained_stft"], where, "trained_stft")
-    pinned = _check_interface(card["interface"], cfg, where)
+        _stft_config(card["trained_stft"], where, "trained_stft", mel=is_mel)
+    pinned = _check_interface(card["interface"], cfg, where, _mel_config(card, cfg, where))
     _check_streaming(card, cfg, pinned, where)
     _check_parameters(card, where)
 
@@ -339,17 +368,21 @@ def _positive(value: object, field: str, where: str) -> float:
     return float(value)
 
 
-def _check_interface(iface: object, cfg: StftConfig, where: str) -> int | None:
-    """The interface's tensors against the window-step contract at the card's STFT; the pinned W or None."""
+def _check_interface(iface: object, cfg: StftConfig, where: str, mel: MelConfig | None = None) -> int | None:
+    """The interface's tensors against the window-step contract at the card's STFT (a mel model's: mel
+    [W, n_mels] in place of mag); the pinned W or None."""
+    inputs = INPUTS if mel is None else MEL_INPUTS
     if not isinstance(iface, dict) or not all(isinstance(iface.get(k), dict) for k in ("inputs", "outputs")):
-        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
-    if sorted(iface["inputs"]) != sorted(INPUTS) or sorted(iface["outputs"]) != sorted(OUTPUTS):
-        raise ModelError(f"{where}: interface must have inputs {INPUTS} and outputs {OUTPUTS}")
+        raise ModelError(f"{where}: interface must have inputs {inputs} and outputs {OUTPUTS}")
+    if sorted(iface["inputs"]) != sorted(inputs) or sorted(iface["outputs"]) != sorted(OUTPUTS):
+        raise ModelError(f"{where}: interface must have inputs {inputs} and outputs {OUTPUTS}")
     pinned = iface.get("window_frames")
     if pinned is not None:
         _whole(pinned, "interface.window_frames", where, 1)
     w, s, k = ("W", "S", cfg.n_bins) if pinned is None else (pinned, cfg.span(pinned), cfg.n_bins)
     shapes = {"mag": [w, k], "x": [s], "fixed": [s], "lam": [2, w, k], "x_out": [s], "lam_out": [2, w, k]}
+    if mel is not None:
+        shapes["mel"] = [w, mel.n_mels]
     for group in ("inputs", "outputs"):
         for name, shape in iface[group].items():
             if shape != shapes[name]:

@@ -47,17 +47,23 @@ class PhaseModel:
         """Pinned window length W, or None where W is dynamic."""
         return self.card.window_frames
 
+    @property
+    def width(self) -> int:
+        """The measurement's values per frame: K bins, or a mel model's n_mels bands."""
+        return self.cfg.n_bins if self.card.mel is None else int(self.card.mel["n_mels"])
+
     def step(
         self, mag: np.ndarray, x: np.ndarray, fixed: np.ndarray, lam: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One window step (T layers): returns (x_out [S], lam_out [2, W, K]), float32."""
-        k = self.cfg.n_bins
-        arrays = {"mag": mag, "x": x, "fixed": fixed, "lam": lam}
+        """One window step (T layers): returns (x_out [S], lam_out [2, W, K]), float32. ``mag``: the
+        window's measurements, magnitudes [W, K] or, for a mel model, its linear mel [W, n_mels]."""
+        k, first = self.cfg.n_bins, self.card.inputs[0]
+        arrays = {first: mag, "x": x, "fixed": fixed, "lam": lam}
         for name, a in arrays.items():
             if not isinstance(a, np.ndarray) or a.dtype != np.float32:
                 raise InputError(f"{self.name}.step: {name} must be a float32 numpy array")
-        if mag.ndim != 2 or mag.shape[1] != k or mag.shape[0] < 1:
-            raise InputError(f"{self.name}.step: mag must be [W, {k}], not {list(mag.shape)}")
+        if mag.ndim != 2 or mag.shape[1] != self.width or mag.shape[0] < 1:
+            raise InputError(f"{self.name}.step: {first} must be [W, {self.width}], not {list(mag.shape)}")
         w = mag.shape[0]
         if self.window_frames is not None and w != self.window_frames:
             raise InputError(f"{self.name}.step: the model is pinned to W = {self.window_frames}, not {w}")
@@ -91,15 +97,18 @@ def _checked_card(path: Path) -> tuple[ModelCard, dict | None]:
         return card, None
     try:
         with np.load(golden_file) as golden:
-            pair = {k: golden[k] for k in (*INPUTS, *OUTPUTS)}
+            pair = {k: golden[k] for k in (*card.inputs, *OUTPUTS)}
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{golden_file}: unreadable golden pair ({exc})") from None
-    w, pinned = pair["mag"].shape[0], card.window_frames
+    first = pair[card.inputs[0]]
+    w, pinned = first.shape[0], card.window_frames
     span = cfg.span(w)
-    if pair["mag"].shape != (w, cfg.n_bins) or pair["x"].shape != (span,) or pinned not in (None, w):
+    width = cfg.n_bins if card.mel is None else card.mel_config.n_mels
+    if first.shape != (w, width) or pair["x"].shape != (span,) or pinned not in (None, w):
         raise ModelError(
             f"{where}: stft (n_fft {cfg.n_fft}, hop {cfg.hop}) or interface.window_frames ({pinned}) does "
-            f"not match the graph: its golden pair {golden_file.name} has mag {list(pair['mag'].shape)} and "
+            f"not match the graph: its golden pair {golden_file.name} has {card.inputs[0]} "
+            f"{list(first.shape)} and "
             f"x {list(pair['x'].shape)} (S = (W - 1) hop + n_fft = {span} at the card's STFT)"
         )
     return card, pair
@@ -152,17 +161,19 @@ def load_model(path: str | Path, threads: int = 1) -> PhaseModel:
         raise ModelError(f"{path}: onnxruntime cannot load the model: {str(exc).splitlines()[0]}") from None
     names_in = [i.name for i in session.get_inputs()]
     names_out = [o.name for o in session.get_outputs()]
-    if sorted(names_in) != sorted(INPUTS) or sorted(names_out) != sorted(OUTPUTS):
+    inputs = card.inputs
+    if sorted(names_in) != sorted(inputs) or sorted(names_out) != sorted(OUTPUTS):
         raise ModelError(
             f"{path}: the graph has inputs {names_in} and outputs {names_out}; "
-            f"the window-step contract needs {list(INPUTS)} -> {list(OUTPUTS)}"
+            f"the window-step contract needs {list(inputs)} -> {list(OUTPUTS)}"
         )
-    mag_shape = next(i.shape for i in session.get_inputs() if i.name == "mag")
-    if len(mag_shape) != 2 or mag_shape[1] != cfg.n_bins:
-        raise ModelError(f"{path}: graph input mag is {mag_shape}, the card's STFT needs [W, {cfg.n_bins}]")
+    mag_shape = next(i.shape for i in session.get_inputs() if i.name == inputs[0])
+    width = cfg.n_bins if card.mel is None else card.mel_config.n_mels
+    if len(mag_shape) != 2 or mag_shape[1] != width:
+        raise ModelError(f"{path}: graph input {inputs[0]} is {mag_shape}, the card needs [W, {width}]")
     if pair is not None:
         try:
-            outputs = session.run(list(OUTPUTS), {k: pair[k] for k in INPUTS})
+            outputs = session.run(list(OUTPUTS), {k: pair[k] for k in inputs})
         except Exception as exc:  # onnxruntime's private exception types
             raise ModelError(
                 f"{path}: the graph cannot run its golden pair: {str(exc).splitlines()[0]}"
@@ -196,6 +207,8 @@ def load_compiled(path: str | Path):
 
     path = Path(path)
     card, pair = _checked_card(path)
+    if card.mel is not None:
+        raise BackendError(f"{path.name}: a mel model runs on onnxruntime only; use --backend onnxruntime")
     step = build_step(card, card.stft)
     if pair is None:
         raise BackendError(

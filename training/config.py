@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from phasefold.engine.stft import HOP, N_FFT, SAMPLE_RATE, StftConfig
-from phasefold.training.data import DataConfig
+from phasefold.training.data import DataConfig, ExcerptSampler, validation_set
 from phasefold.training.init_model import init_provenance, start_from_model
 from phasefold.training.loss import batch_loss
 from phasefold.training.unfolded import NetConfig, UnfoldedADMM
@@ -59,6 +60,14 @@ class RunConfig(ABC):
     @abstractmethod
     def start_label(self) -> str:
         """What the untrained network (epoch 0) is."""
+
+    def sampler(self, signals: list[np.ndarray], stft_cfg: StftConfig, seed: int) -> ExcerptSampler:
+        """The training excerpts' sampler (linear measurements under the data condition)."""
+        return ExcerptSampler(signals, stft_cfg, self.data, seed)
+
+    def validation(self, signals: list[np.ndarray], stft_cfg: StftConfig) -> list:
+        """The fixed validation triples (clean, measurements, start phase) of the validation signals."""
+        return validation_set(signals, stft_cfg, self.data)
 
     def record(self, out: Path, resume: bool) -> dict:
         """Entries for config.json and the checkpoints: the start model (``init``) where there is one,

@@ -16,6 +16,7 @@ import onnx
 import torch
 from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.level import card_record
+from phasefold.engine.mel import MelConfig
 from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard
 from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
@@ -165,7 +166,8 @@ def write_verified(
     model = load_model(out)
     card = replace(card, verification=verification_record(check_parity(model, net, cases)))
     x_out, lam_out = model.step(**golden)
-    np.savez_compressed(out.with_name(card.golden), **golden, x_out=x_out, lam_out=lam_out)
+    stored = {card.inputs[0] if k == "mag" else k: v for k, v in golden.items()}  # a mel model's "mel"
+    np.savez_compressed(out.with_name(card.golden), **stored, x_out=x_out, lam_out=lam_out)
     card.write(out)
     return card
 
@@ -199,7 +201,8 @@ def export_network(
     cfg = net.stft_cfg
     params = net.card_parameters()
     k = cfg.n_bins
-    model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg)
+    mel = getattr(net, "mel_cfg", None)  # a mel network (training.mel_unfolded)
+    model = build_model(params, net.cfg.variant, net.cfg.layers, net.cfg.rho, cfg, mel=mel)
     onnx.save(model, str(out))
     card = ModelCard(
         name=name,
@@ -209,9 +212,10 @@ def export_network(
         rho=net.cfg.rho,
         stft=cfg,
         trained_stft=trained_cfg,
+        mel=None if mel is None else mel.to_dict(),
         coverage_eps=COV_EPS,
         interface=Interface(
-            inputs={"mag": ["W", k], "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
+            inputs={**measurement_input("W", k, mel), "x": ["S"], "fixed": ["S"], "lam": [2, "W", k]},
             outputs={"x_out": ["S"], "lam_out": [2, "W", k]},
             window_frames=None,
             dtype="float32",
@@ -220,16 +224,24 @@ def export_network(
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=params,
         monotonicity=MONOTONICITY,
-        level=card_record(),
+        level=card_record() if mel is None else None,  # a mel model runs at the mel as given
         training=training or {},
         metrics=metrics or {},
         golden=f"{name}.golden.npz",
         sha256=sha256_of(out),
     )
-    golden = verification_cases(cfg, seed=1)
-    return write_verified(
-        out, card, net, verification_cases(cfg), golden.get("speech_window", golden["random_w7"])
-    )
+    if mel is not None:
+        from phasefold.training.mel_cases import mel_cases
+
+        cases, golden = mel_cases(net), mel_cases(net, seed=1)
+    else:
+        cases, golden = verification_cases(cfg), verification_cases(cfg, seed=1)
+    return write_verified(out, card, net, cases, golden.get("speech_window", golden["random_w7"]))
+
+
+def measurement_input(w: int | str, k: int, mel: MelConfig | None) -> dict[str, list]:
+    """The interface's measurement input: mag [W, K], or a mel model's mel [W, n_mels]."""
+    return {"mag": [w, k]} if mel is None else {"mel": [w, mel.n_mels]}
 
 
 def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:

@@ -24,6 +24,7 @@ import math
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from phasefold.engine.mel import TINY, MelConfig, mel_filters
 from phasefold.engine.model_card import LAYER_FORMS
 from phasefold.engine.stft import StftConfig, coverage
 from phasefold.engine.stft import window as np_window
@@ -148,6 +149,32 @@ class _Fft:
         return g.op("Reshape", g.op("MatMul", self.ones_r, g.op("Reshape", t, g.ints(r, -1))), g.ints(-1))
 
 
+class _MelStep:
+    """training.mel_unfolded.MelStep in the graph: a [W, 1, L] -> a G(a)^(1/p), G the band-weighted mean of
+    the bands' ratios of the input ``mel`` [W, n_mels] to the mel of a^p (bins past K: weight 0)."""
+
+    def __init__(self, g: _Builder, cfg: MelConfig, bins: int) -> None:
+        bank = mel_filters(cfg)  # [n_mels, K]
+        cover = bank.sum(axis=0)
+        spread = bank / (cover + (cover == 0))
+        pad = ((0, 0), (0, bins - cfg.stft.n_bins))
+        self.g, self.power = g, float(cfg.power)
+        self.bank = g.const(np.pad(bank, pad).T)  # [L, n_mels]
+        self.spread = g.const(np.pad(spread, pad))  # [n_mels, L]
+        self.mel = g.op("Unsqueeze", "mel", g.ints(1))  # [W, 1, n_mels]
+        mean = g.op("ReduceMean", "mel", keepdims=0)
+        self.tiny = g.op("Mul", g.op("Max", mean, g.const(np.finfo(np.float32).tiny)), g.const(TINY))
+
+    def __call__(self, a: str) -> str:
+        g = self.g
+        ap = a if self.power == 1.0 else g.op("Pow", a, g.const(self.power))
+        current = g.op("Max", g.op("MatMul", ap, self.bank), self.tiny)
+        gain = g.op("MatMul", g.op("Div", self.mel, current), self.spread)
+        if self.power != 1.0:
+            gain = g.op("Pow", gain, g.const(1.0 / self.power))
+        return g.op("Mul", a, gain)
+
+
 def _full(value, pos: bool, shape: tuple[int, ...]) -> np.ndarray:
     """A parameter as a constant: a scalar, or one value per frame position ([P, 1]) expanded to ``shape``."""
     v = np.asarray(value, dtype=np.float64)
@@ -165,6 +192,7 @@ def build_model(
     window_frames: int | None = None,
     cov_eps: float = COV_EPS,
     form: str = "admm",
+    mel: MelConfig | None = None,
 ) -> onnx.ModelProto:
     """The T-layer window step as an ONNX model; ``params`` holds the constrained parameter rows.
 
@@ -172,7 +200,9 @@ def build_model(
     of w/bias are [C] or [C, P, 1]; an optional "rho" row per layer (a penalty schedule) overrides
     ``rho``. ``cov_eps``: floor of the coverage in the least-squares synthesis (streaming models use the
     engine's). ``form`` "gla": the layers of ``training.stream_unfolded.StreamUnfolded.gla_layers``
-    (learned prox on |A z|, least squares, momentum "momentum" [T]; lam passes through).
+    (learned prox on |A z|, least squares, momentum "momentum" [T]; lam passes through). ``mel``: a mel
+    model (training.mel_unfolded): input ``mel`` [W, n_mels] in place of mag, and each layer's prox target
+    the mel step of its estimate (``_MelStep``).
     """
     rhos = [float(v) for v in params["rho"]] if "rho" in params else [float(rho)] * layers
     if len(rhos) != layers:
@@ -187,8 +217,9 @@ def build_model(
     w_dim = "W" if window_frames is None else window_frames
     s_dim = "S" if window_frames is None else cfg.span(window_frames)
     fft = _Fft(g, cfg)
+    first = ("mag", k) if mel is None else ("mel", mel.n_mels)  # the measurement input and its width
     if window_frames is None:  # frame indices and coverage computed in the graph for the given W
-        n_frames = g.op("Slice", g.op("Shape", "mag"), g.ints(0), g.ints(1))
+        n_frames = g.op("Slice", g.op("Shape", first[0]), g.ints(0), g.ints(1))
         frame_idx = g.op("Range", g.const(0, np.int64), g.op("Squeeze", n_frames), g.const(1, np.int64))
         idx = g.op("Add", g.op("Unsqueeze", frame_idx, g.ints(1)), g.const(np.arange(r)[None, :], np.int64))
         w2 = g.op(
@@ -199,8 +230,11 @@ def build_model(
         idx = g.const(np.arange(window_frames)[:, None] + np.arange(r)[None, :], np.int64)
         cov = g.const(np.maximum(coverage(window_frames, cfg), cov_eps))
     free_cov = g.op("Div", g.op("Sub", g.const(1.0), "fixed"), cov)
-    mag_log = g.op("Log", g.op("Max", fft.to_spec("mag", stacked=False), g.const(R_FLOOR)))  # [W, 1, L]
-    spec_shape = g.op("Shape", mag_log)
+    if mel is None:
+        mag_log = g.op("Log", g.op("Max", fft.to_spec("mag", stacked=False), g.const(R_FLOOR)))  # [W, 1, L]
+        spec_shape = g.op("Shape", mag_log)
+    else:
+        mel_step = _MelStep(g, mel, fft.bins)
     ls = None if gla else g.op("Mul", fft.to_spec("lam", stacked=True), g.const(1.0 / rhos[0]))  # dual / rho
     x = "x"
     xs = fft.analyze(x, idx)  # each layer's closing analysis of x opens the next layer
@@ -218,11 +252,13 @@ def build_model(
             raise ValueError("per-position parameters need a fixed window_frames")
         if i not in shifts:  # g2 r^(b-1)/(b-1) and the prox's pieces, once per parameter set
             bm1 = _full(params["b"][i], pos, full) - 1.0
-            s = g.op(
-                "Mul",
-                g.op("Exp", g.op("Mul", g.const(bm1), mag_log)),
-                g.const(_full(params["g2"][i], pos, full) / bm1),
-            )
+            s = None
+            if mel is None:
+                s = g.op(
+                    "Mul",
+                    g.op("Exp", g.op("Mul", g.const(bm1), mag_log)),
+                    g.const(_full(params["g2"][i], pos, full) / bm1),
+                )
             brk = wts = None
             if pieces:
                 w = np.asarray(params["w"][i], dtype=np.float64).reshape(pieces, -1)[:, :, None, None]
@@ -238,6 +274,15 @@ def build_model(
         a = g.op(
             "Sqrt", g.op("Add", g.op("MatMul", sum_ri, g.op("Mul", h, h)), g.const(ABS_EPS2))
         )  # [W, 1, L]
+        if mel is not None:  # the target r of this layer: the mel step of a; then g2 r^(b-1)/(b-1)
+            bm1 = _full(params["b"][i], pos, full) - 1.0
+            r_log = g.op("Log", g.op("Max", mel_step(a), g.const(R_FLOOR)))
+            s = g.op(
+                "Mul",
+                g.op("Exp", g.op("Mul", g.const(bm1), r_log)),
+                g.const(_full(params["g2"][i], pos, full) / bm1),
+            )
+            spec_shape = g.op("Shape", a)
         v = g.op("Add", g.op("Mul", a, g.const(_full(params["g1"][i], pos, full))), s)
         u = v  # APL(v) = relu(v) + sum_c w_c relu(beta_c - v), and v > 0 (a >= 0, g1 > 0, g2 >= 0, s > 0)
         if pieces:
@@ -273,7 +318,7 @@ def build_model(
         g.nodes,
         "phasefold_unfolded_admm",
         [
-            helper.make_tensor_value_info("mag", f32, [w_dim, k]),
+            helper.make_tensor_value_info(first[0], f32, [w_dim, first[1]]),
             helper.make_tensor_value_info("x", f32, [s_dim]),
             helper.make_tensor_value_info("fixed", f32, [s_dim]),
             helper.make_tensor_value_info("lam", f32, [2, w_dim, k]),

@@ -23,6 +23,7 @@ from phasefold.engine.stft import StftConfig, analyze
 from phasefold.engine.streaming.window import layer_schedule
 from phasefold.training.export import (
     MONOTONICITY,
+    measurement_input,
     output_path,
     training_record,
     with_metrics,
@@ -92,6 +93,7 @@ def export_stream(
     cfg: StftConfig = net.stft_cfg
     scfg = net.scfg
     w, k = scfg.window_frames, cfg.n_bins
+    mel = getattr(net, "mel_cfg", None)  # a mel network (training.mel_unfolded)
     model = build_model(
         net.graph_parameters(),
         "untied",
@@ -101,6 +103,7 @@ def export_stream(
         window_frames=w,
         cov_eps=scfg.cov_eps,
         form=scfg.form,
+        mel=mel,
     )
     onnx.save(model, str(out))
     card = ModelCard(
@@ -111,9 +114,15 @@ def export_stream(
         rho=scfg.rho,
         stft=cfg,
         trained_stft=cfg,  # a stream model runs at the STFT it was trained in
+        mel=None if mel is None else mel.to_dict(),
         coverage_eps=scfg.cov_eps,
         interface=Interface(
-            inputs={"mag": [w, k], "x": [cfg.span(w)], "fixed": [cfg.span(w)], "lam": [2, w, k]},
+            inputs={
+                **measurement_input(w, k, mel),
+                "x": [cfg.span(w)],
+                "fixed": [cfg.span(w)],
+                "lam": [2, w, k],
+            },
             outputs={"x_out": [cfg.span(w)], "lam_out": [2, w, k]},
             window_frames=w,
             dtype="float32",
@@ -137,13 +146,18 @@ def export_stream(
         onnx={"opset": OPSET, "stft": STFT_FORM},
         parameters=net.card_parameters(),
         monotonicity=MONOTONICITY,
-        level=card_record(),
+        level=card_record() if mel is None else None,  # a mel model runs at the mel as given
         training=training or {},
         metrics=metrics or {},
         golden=f"{name}.golden.npz",
         sha256=sha256_of(out),
     )
-    cases = stream_cases(net)
+    if mel is not None:
+        from phasefold.training.mel_cases import mel_stream_cases
+
+        cases = mel_stream_cases(net)
+    else:
+        cases = stream_cases(net)
     return write_verified(out, card, net, cases, cases.get("speech_stream", cases["random"]))
 
 

@@ -196,7 +196,7 @@ class StreamUnfolded(UnfoldedADMM):
         for t in range(n_layers):
             c = tstft.analyze(z, cfg, self.win)
             a = torch.sqrt(c.real.square() + c.imag.square() + ABS_EPS2)
-            u = self.prox(a, mag, t, p)
+            u = self.prox(a, self.target(a, mag), t, p)
             x_t = fixed * prev + (1.0 - fixed) * tstft.synthesize(c * (u / a), cfg, self.win) / cov
             z = x_t + p["momentum"][t] * (x_t - prev)
             prev = x_t
@@ -216,7 +216,13 @@ class StreamUnfolded(UnfoldedADMM):
             passes=passes,
             truncate=self.truncate if torch.is_grad_enabled() else None,
             probe=probe,
+            new_magnitude=self.new_magnitude,
         )
+
+    def new_magnitude(self, mag: torch.Tensor) -> torch.Tensor:
+        """The magnitudes [..., K] a new frame enters the window with, from its measurement [..., K]: the
+        measurement itself (a mel network makes them from its mel)."""
+        return mag
 
 
 class _Inserter:
@@ -246,6 +252,7 @@ def stream_reconstruct(
     silent_start: int = 0,
     truncate: int | None = None,
     probe: float = 0.0,
+    new_magnitude=None,
 ) -> torch.Tensor:
     """The engine's stream (B = 1, phase-advance start) over magnitudes [..., F, K] -> signal [..., length].
 
@@ -261,6 +268,9 @@ def stream_reconstruct(
     differ by what the stream makes of a small change of its state within ``truncate`` frames: a local
     measure of its sensitivity that stays in the linear range over any length (two free runs on perturbed
     inputs come apart entirely within 10 to 20 frames, docs/results.md).
+
+    ``new_magnitude(measurements [.., 1, K']) -> [.., 1, K]``: the magnitudes a new frame starts from
+    (default: its measurement; a mel network's from the frame's mel, the measurements [..., F, n_mels]).
     """
     if probe > 0 and (not truncate or mag.dim() != 3 or mag.shape[0] % 2):
         raise ValueError("probe needs truncate and a batch [2 B, F, K] whose halves are the same magnitudes")
@@ -269,7 +279,8 @@ def stream_reconstruct(
     squeeze = mag.dim() == 2
     if squeeze:
         mag = mag[None]
-    batch, n_frames, k = mag.shape
+    batch, n_frames, k_in = mag.shape
+    k = cfg.n_bins
     if cfg.n_frames(length) != n_frames:
         raise ValueError(f"{n_frames} frames do not hold a signal of {length} samples")
     h, n, r = cfg.hop, cfg.n_fft, cfg.overlap
@@ -278,7 +289,7 @@ def stream_reconstruct(
     dtype, dev = mag.dtype, mag.device
     ins = _Inserter(cfg, w, dtype, dev)
     cdtype = ins.advance.dtype
-    magw = torch.zeros(batch, w, k, dtype=dtype, device=dev)
+    magw = torch.zeros(batch, w, k_in, dtype=dtype, device=dev)
     x = torch.zeros(batch, s, dtype=dtype, device=dev)
     lam = torch.zeros(batch, w, k, dtype=cdtype, device=dev)
     n_fixed = (r - 1) * h
@@ -303,7 +314,8 @@ def stream_reconstruct(
         unit = torch.where(
             nz, prev / torch.sqrt(torch.where(nz, a2, torch.ones_like(a2))), torch.ones_like(prev)
         )
-        frame = torch.fft.irfft(magw[:, -1] * unit * ins.advance, n=n, dim=-1, norm="ortho") * ins.win
+        new = magw[:, -1] if new_magnitude is None else new_magnitude(magw[:, -1:])[:, 0]
+        frame = torch.fft.irfft(new * unit * ins.advance, n=n, dim=-1, norm="ortho") * ins.win
         region = x[:, (w - 1) * h :]
         x = torch.cat([x[:, : (w - 1) * h], (region * ins.cov_old + frame) * ins.inv_cov], dim=1)
         # 3. committed samples: emitted ones, and silent ones before the stream (or declared silent)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from phasefold.engine.errors import InputError
 from phasefold.training.config import RunConfig
-from phasefold.training.data import ExcerptSampler, load_signals, split_paths, validation_set
+from phasefold.training.data import load_signals, split_paths
 from phasefold.training.distributed import placement, sampler_states
 from phasefold.training.run_folder import plot_history, read_checkpoint, run_checkpoint
 from phasefold.training.validation import report_epoch, validate
@@ -73,10 +73,10 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
     rate = net.stft_cfg.sample_rate
-    sampler = ExcerptSampler(
-        load_signals(split_paths(cfg.data, "train"), rate), net.stft_cfg, cfg.data, cfg.seed + 1000 * rank
+    sampler = cfg.sampler(
+        load_signals(split_paths(cfg.data, "train"), rate), net.stft_cfg, cfg.seed + 1000 * rank
     )
-    val = validation_set(load_signals(split_paths(cfg.data, "validation"), rate), net.stft_cfg, cfg.data)
+    val = cfg.validation(load_signals(split_paths(cfg.data, "validation"), rate), net.stft_cfg)
     history: dict = {"loss": [], "skipped": [], "val": []}
     first, elapsed, best = 0, 0.0, None
     if state is not None:

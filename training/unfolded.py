@@ -91,7 +91,7 @@ class NetConfig:
         return asdict(self)
 
 
-def _breaks(pieces: int, init: tuple[float, ...]) -> list[float]:
+def initial_breaks(pieces: int, init: tuple[float, ...]) -> list[float]:
     """``pieces`` log-spaced initial break points spanning ``init``."""
     if pieces == 0:
         return []
@@ -115,7 +115,7 @@ class UnfoldedADMM(nn.Module):
         self.log_rho = nn.Parameter(torch.log(rho).float()) if cfg.rho_end is not None else None
         self.b = nn.Parameter(torch.full((sets,), 2.0))
         self.w = nn.Parameter(torch.zeros(sets, cfg.pieces))
-        logb = torch.log(torch.tensor(_breaks(cfg.pieces, cfg.breaks_init)))
+        logb = torch.log(torch.tensor(initial_breaks(cfg.pieces, cfg.breaks_init)))
         self.log_break = nn.Parameter(logb.repeat(sets, 1))
         if cfg.anchored:  # g2 and b follow from g1 (constrained()); their raw tensors stay at the start
             self.g2.requires_grad_(False)
@@ -169,6 +169,11 @@ class UnfoldedADMM(nn.Module):
             out = out + p["w"][i, c] * torch.relu(p["bias"][i, c] - v)
         return out
 
+    def target(self, a: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+        """The magnitudes the prox pulls ``a`` = |A x + lam / rho| towards: the measurements themselves (a
+        mel network, training.mel_unfolded, makes them from ``a`` and its mel measurement)."""
+        return mag
+
     def layer(self, t: int, mag, x, fixed, lam, p=None, cov=None):
         """One ADMM iteration on a window: (x, lam) -> (x, lam); lam is complex [..., W, K]."""
         cfg = self.stft_cfg
@@ -178,7 +183,7 @@ class UnfoldedADMM(nn.Module):
             cov = tstft.coverage(mag.shape[-2], cfg, x.dtype, x.device).clamp_min(COV_EPS)
         h = tstft.analyze(x, cfg, self.win) + lam / rho
         a = torch.sqrt(h.real.square() + h.imag.square() + ABS_EPS2)
-        u = self.prox(a, mag, t, p)
+        u = self.prox(a, self.target(a, mag), t, p)
         z = h * (u / a)
         x_new = fixed * x + (1.0 - fixed) * tstft.synthesize(z - lam / rho, cfg, self.win) / cov
         lam_new = lam + rho * (tstft.analyze(x_new, cfg, self.win) - z)

@@ -15,7 +15,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "model",
         type=nonempty_text,
         help="exported model (NAME.onnx with its card, or a shipped name such as "
-        "unfolded-tied) or a training run folder / checkpoint (needs torch)",
+        "unfolded-tied or unfolded-mel-untied) or a training run folder / checkpoint (needs torch)",
     )
     parser.add_argument("-o", "--out", type=nonempty_text, required=True, help="PNG file to write")
     parser.add_argument(
@@ -44,6 +44,10 @@ def _card(model: str) -> ModelCard:
         return spec.card
     if path.suffix == ".onnx":
         return ModelCard.read(path)
+    from phasefold.engine.mel_model import mel_model_names, mel_model_path
+
+    if model in mel_model_names():  # a shipped mel model (exported_models/mel)
+        return ModelCard.read(mel_model_path(model))
     if path.is_dir() or path.suffix == ".pt":
         try:
             from phasefold.training.export import load_run

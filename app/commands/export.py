@@ -53,10 +53,16 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("export needs PyTorch and onnx: pip install 'phasefold[train]'") from None
     from phasefold.training.export import export_run
+    from phasefold.training.mel_export import export_mel_run, mel_run
 
     check_model_path(args.out)
 
-    card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
+    if mel_run(args.run_dir):
+        if args.hop is not None:
+            raise InputError("--hop: a mel model runs at its preset's STFT")
+        card = export_mel_run(args.run_dir, args.out, evaluate=not args.no_eval, name=args.name)
+    else:
+        card = export_run(args.run_dir, args.out, hop=args.hop, evaluate=not args.no_eval, name=args.name)
     diffs = card.verification["max_abs_diff"]
     print(
         f"wrote {args.out} (+ .json card, .golden.npz); onnxruntime vs PyTorch max abs diff "

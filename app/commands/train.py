@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from phasefold.commands import (
     activation_pieces,
@@ -44,6 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(parser)
     add_training_stft_arguments(parser)
+    add_mel_argument(parser)
     parser.add_argument(
         "--validation-draws",
         type=positive_int,
@@ -101,6 +103,35 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--out", type=nonempty_text, required=True, help="run folder, e.g. runs/NAME")
     parser.set_defaults(run=run)
+
+
+def add_mel_argument(parser: argparse.ArgumentParser) -> None:
+    """--mel PRESET, shared by train and train-stream: a network whose input is that preset's mel."""
+    from phasefold.engine.mel import PRESETS
+
+    parser.add_argument(
+        "--mel",
+        choices=tuple(PRESETS),
+        default=None,
+        help="train for mel measurements: the input is this preset's mel, each layer's prox target the mel "
+        "step of its estimate, the STFT the preset's (no --sr/--n-fft/--hop, --init or modified data; "
+        "training.mel_unfolded)",
+    )
+
+
+def mel_kind(args: argparse.Namespace, kind: type) -> type | functools.partial:
+    """The run kind to build: ``kind``, or its mel twin (training.mel_train) with --mel; InputError for the
+    options a mel run takes from its preset."""
+    if args.mel is None:
+        return kind
+    given = [f for f, v in (("--sr", args.sr), ("--n-fft", args.n_fft), ("--hop", args.hop)) if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} with --mel: a mel run trains at its preset's STFT")
+    from phasefold.training.mel_train import MelStreamTrainConfig, MelTrainConfig
+    from phasefold.training.stream_train import StreamTrainConfig
+
+    twin = MelStreamTrainConfig if kind is StreamTrainConfig else MelTrainConfig
+    return functools.partial(twin, mel=args.mel)
 
 
 def add_training_stft_arguments(parser: argparse.ArgumentParser) -> None:
@@ -194,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--rho-end needs --variant untied")
     data = data_config(args, validation_draws=args.validation_draws)
     stft = training_stft(args)
-    cfg = TrainConfig(
+    cfg = mel_kind(args, TrainConfig)(
         variant=args.variant,
         layers=args.layers,
         pieces=args.pieces,

@@ -17,9 +17,11 @@ from phasefold.commands import (
 )
 from phasefold.commands.train import (
     add_data_arguments,
+    add_mel_argument,
     add_pesq_weight_argument,
     add_training_stft_arguments,
     data_config,
+    mel_kind,
     training_stft,
 )
 from phasefold.engine.errors import InputError
@@ -68,6 +70,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "no power of the magnitudes, which makes it cheaper",
     )
     add_training_stft_arguments(parser)
+    add_mel_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=positive_int, default=3)
     parser.add_argument("--steps", type=positive_int, default=12, help="steps per epoch (default 12)")
@@ -167,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.form == "gla":
             raise InputError("--form gla and --init: the offline models are ADMM networks")
         start = {**start, **taken, "init": args.init}
-    cfg = StreamTrainConfig(
+    cfg = mel_kind(args, StreamTrainConfig)(
         lookahead=args.lookahead,
         **start,
         data=data,
@@ -189,9 +192,10 @@ def run(args: argparse.Namespace) -> int:
         f"STOI {best['stoi']:.4f} ESTOI {best['estoi']:.4f} PESQ {best['pesq']:.3f}; run folder {args.out}"
     )
     if args.export:
+        from phasefold.training.mel_export import export_mel_run
         from phasefold.training.stream_export import export_stream_run
 
-        card = export_stream_run(args.out, args.export)
+        card = (export_stream_run if args.mel is None else export_mel_run)(args.out, args.export)
         test = card.metrics["test"]
         print(
             f"exported {args.export} (W = {card.window_frames}, "
