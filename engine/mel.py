@@ -26,7 +26,7 @@ root. Presets (each as its project's own code computes it):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from phasefold.engine.errors import InputError
@@ -139,6 +139,35 @@ PRESETS: dict[str, MelConfig] = {
     ),
     "librosa": MelConfig(stft=_preset_stft(22050, 2048, 512, center=True, pad_mode="constant")),
 }
+
+
+#: the STFT's settings ``changed`` takes beside MelConfig's own fields
+STFT_SETTINGS = ("sample_rate", "n_fft", "hop", "win_length")
+#: the log bases by name (the CLI's --mel-log)
+LOG_BASES = {"none": None, "e": math.e, "10": 10.0}
+
+
+def changed(cfg: MelConfig, **changes: object) -> MelConfig:
+    """``cfg`` (a preset) with some settings changed: the STFT's ``sample_rate``, ``n_fft``, ``hop``,
+    ``win_length``, or any MelConfig field (n_mels, fmin, fmax, scale, norm, power, log_base, floor, clamp,
+    bands_last, ...). A configuration with outside padding (HiFi-GAN's (n_fft - hop) / 2, as its code
+    computes it) keeps that rule for a changed n_fft or hop; a linear mel made log (``log_base``) takes the
+    floor given, or 1e-5 (HiFi-GAN's clamp). InputError, one line, for unknown names and for settings that
+    do not fit together (fmax above half the rate, a hop longer than the window, ...)."""
+    own = {f.name for f in fields(MelConfig)} - {"stft"}
+    unknown = sorted(set(changes) - own - set(STFT_SETTINGS))
+    if unknown:
+        raise InputError(f"unknown mel setting {unknown[0]!r}; the settings are {', '.join(sorted(own))}")
+    stft_changes = {k: changes.pop(k) for k in STFT_SETTINGS if k in changes}
+    try:
+        stft_cfg = replace(cfg.stft, **stft_changes)
+        if cfg.pad and ("n_fft" in stft_changes or "hop" in stft_changes) and "pad" not in changes:
+            changes["pad"] = (stft_cfg.n_fft - stft_cfg.hop) // 2
+        if changes.get("log_base") is not None and not cfg.is_log and "floor" not in changes:
+            changes["floor"] = 1e-5
+        return replace(cfg, stft=stft_cfg, **changes)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"mel settings: {exc}") from None
 
 
 def hz_to_mel(f: np.ndarray | float, scale: str) -> np.ndarray:
