@@ -178,6 +178,7 @@ def test_cli_evaluate_mel_table_and_json(capsys, tmp_path, clips):
         capsys, "evaluate", clips, "--mel", "espnet", "--methods", "fgla,admm-l2", "--iterations", 2
     )
     assert rc == 1
+    assert stdout.startswith("2 files, the espnet mel")  # both files scored by fgla
     assert re.search(r"admm-l2\s+failed: admm-l2 cannot take a mel input", stdout)
     assert re.search(r"^fgla\s+-?\d", stdout, re.M)
 

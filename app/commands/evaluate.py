@@ -170,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     stft = f"hop {cfg.hop}"
     if (cfg.sample_rate, cfg.n_fft) != (StftConfig().sample_rate, StftConfig().n_fft):
         stft = f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, {stft}"
-    print(f"{len(files) - len(failures)} files, {cond}, {stft}, RTF on one thread")
+    scored = len({row["file"] for row in report["per_file"]})  # a failed method is no unscored file
+    print(f"{scored} files, {cond}, {stft}, RTF on one thread")
     print(format_table(report))
     print(f"ran: {ran}")
     if args.json is not None:
