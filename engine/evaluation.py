@@ -185,6 +185,8 @@ def pesq_wb(
     check_duration(ref.size, sr)
     if not np.any(ref):
         raise InputError("PESQ cannot score against a silent reference")
+    if not np.any(est):
+        raise InputError("PESQ cannot score a silent estimate")
     if sr != PESQ_RATE:
         ref = soxr.resample(ref, sr, PESQ_RATE, quality="HQ")
         est = soxr.resample(est, sr, PESQ_RATE, quality="HQ")

@@ -18,7 +18,7 @@ import phasefold  # noqa: E402
 from phasefold.cli import main  # noqa: E402
 from phasefold.engine.demo import demo_signal  # noqa: E402
 from phasefold.engine.errors import InputError  # noqa: E402
-from phasefold.engine.evaluation import evaluate, spectral_convergence_db, stoi  # noqa: E402
+from phasefold.engine.evaluation import evaluate, pesq_wb, spectral_convergence_db, stoi  # noqa: E402
 from phasefold.engine.mel import PRESETS, changed, mel_filters, melspectrogram  # noqa: E402
 from phasefold.engine.mel_methods import mel_method_names, run_mel  # noqa: E402
 from phasefold.engine.stft import magnitude  # noqa: E402
@@ -69,6 +69,11 @@ def test_changed_settings_match_librosa_and_hifigan_code():
         ({"hop": 2048}, "hop"),
         ({"bands": 3}, "unknown mel setting 'bands'"),
         ({"scale": "bark"}, "mel scale"),
+        ({"n_mels": 600}, "600 mel bands are more than the 513 frequency bins"),
+        ({"fmax": 1.5}, "the bands from 0 to 1.5 Hz cover no frequency bin at n_fft 1024"),
+        ({"power": 5.0}, "power 5 is outside"),
+        ({"sample_rate": 10**9}, "sample rate"),
+        ({"n_fft": 2**30}, "n_fft"),
     ],
 )
 def test_changed_refuses_in_one_line(kw, words):
@@ -274,3 +279,9 @@ def test_cli_shifted_log_mel_gives_the_same_audio_scaled(capsys, tmp_path, prese
         outputs.append(sf.read(tmp_path / f"{name}.wav")[0])
     a, b = outputs
     np.testing.assert_allclose(b, factor * a, rtol=1e-4, atol=1e-6 * factor * np.max(np.abs(a)))
+
+
+def test_pesq_refuses_a_silent_estimate_in_one_line():
+    """A mel whose bands are empty gives silence: PESQ says so in one line (the pesq library crashed)."""
+    with pytest.raises(InputError, match="PESQ cannot score a silent estimate"):
+        pesq_wb(demo_signal(1.0), np.zeros(22050), 22050)
