@@ -43,7 +43,7 @@ _FILTER_KEYWORDS = ("fmin", "fmax", "htk", "norm", "dtype")
 def mel_to_audio(
     M: np.ndarray,
     *,
-    preset: str | None = None,
+    preset: str | MelConfig | None = None,
     sr: int = 22050,
     n_fft: int = 2048,
     hop_length: int | None = None,
@@ -68,9 +68,11 @@ def mel_to_audio(
         ``librosa.feature.melspectrogram`` returns). With a preset, the preset's own array: "hifigan"
         [n_mels, frames] natural log, "espnet" [frames, n_mels] log10, "vocos" [n_mels, frames] natural
         log, "librosa" as with no preset at librosa's defaults; leading axes are reconstructed one by one.
-    preset : str, optional
+    preset : str or engine.mel.MelConfig, optional
         "hifigan", "espnet", "vocos" or "librosa" (engine.mel): the STFT, filters, power and log as that
-        project computes its mel; the keywords below (sr .. power, the filter keywords) are then left out.
+        project computes its mel; or a MelConfig of its own (``engine.mel.changed(PRESETS[name], ...)``: a
+        preset with some settings changed); the keywords below (sr .. power, the filter keywords) are then
+        left out.
     sr, n_fft, hop_length, win_length, window, center, pad_mode, power
         As ``librosa.feature.inverse.mel_to_audio`` (hop_length None: win_length // 4; window "hann",
         "hamming", "blackman", "boxcar" or "sqrt-hann").
@@ -145,7 +147,7 @@ def mel_to_audio(
 
 
 def _config(
-    name: str | None,
+    name: str | MelConfig | None,
     n_mels: int,
     sr: int,
     n_fft: int,
@@ -178,9 +180,12 @@ def _config(
             k for k in kwargs if k != "dtype"
         ]
         if changed:
+            label = repr(name) if isinstance(name, str) else "a MelConfig"
             raise InputError(
-                f"preset {name!r} sets the STFT and the filters itself: leave out {', '.join(changed)}"
+                f"preset {label} sets the STFT and the filters itself: leave out {', '.join(changed)}"
             )
+        if isinstance(name, MelConfig):
+            return name
         if name not in PRESETS:
             raise InputError(f"unknown mel preset {name!r}; choose one of {', '.join(PRESETS)}")
         return PRESETS[name]

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,8 @@ from phasefold.engine.inputs import (
     load_measurements,
     measure,
 )
+from phasefold.engine.mel import MelConfig, linear_mel, melspectrogram
+from phasefold.engine.mel_methods import run_mel
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
 from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, N_FFT, SAMPLE_RATE, StftConfig, magnitude
@@ -183,6 +185,8 @@ def pesq_wb(
     check_duration(ref.size, sr)
     if not np.any(ref):
         raise InputError("PESQ cannot score against a silent reference")
+    if not np.any(est):
+        raise InputError("PESQ cannot score a silent estimate")
     if sr != PESQ_RATE:
         ref = soxr.resample(ref, sr, PESQ_RATE, quality="HQ")
         est = soxr.resample(est, sr, PESQ_RATE, quality="HQ")
@@ -380,6 +384,7 @@ def evaluate(
     n_fft: int | None = None,
     sample_rate: int | None = None,
     stft: dict | None = None,
+    mel: MelConfig | None = None,
 ) -> dict:
     """Run every method on every file under the protocol (the model cards' for seed 0); means and per-file
     scores, with the configuration, as a JSON-ready report {"config", "results", "per_file"[, "failures"]}.
@@ -400,7 +405,13 @@ def evaluate(
     every file's clean signal, and so its measurements and its reference, scaled by this many dB (the level
     the methods are given; the scores compare like with like). ``stft``: the STFT's other settings for audio
     files (StftConfig keywords: window, win_length, center, pad_mode, convention). The STFT of audio files is
-    engine.analysis.analysis_config's at ``sample_rate``, ``n_fft``, ``hop`` and ``stft``."""
+    engine.analysis.analysis_config's at ``sample_rate``, ``n_fft``, ``hop`` and ``stft``.
+
+    ``mel``: each audio file (read at the mel's rate) goes to its mel spectrogram in that configuration
+    (engine.mel.melspectrogram, its layout and log scale, read back by linear_mel as any given mel is), each
+    method runs from the mel (engine.mel_methods.run_mel; a method that cannot take a mel gets a failed row)
+    and is scored against the original: SC against its magnitudes at the mel's STFT, STOI, ESTOI and PESQ-WB
+    against its samples. No .npz files, no ``snr_db`` with a mel."""
     from tqdm import tqdm
 
     entries = dict(methods) if isinstance(methods, Mapping) else {name: name for name in methods}
@@ -410,6 +421,10 @@ def evaluate(
     audio = analysis_config(sample_rate or SAMPLE_RATE, n_fft, hop, stft)  # InputError naming the options
     other = tuple((stft or {}).items())
     protocol = EvaluationProtocol(audio.hop, snr_db, seed, audio.n_fft, audio.sample_rate, other)
+    if mel is not None:
+        if snr_db is not None:
+            raise InputError("--snr does not apply to a mel input: the mel is the measurement")
+        runner = _mel_runner(mel)
 
     per_file: list[dict] = []
     failures: list[dict] = []
@@ -424,6 +439,8 @@ def evaluate(
         for index, path in enumerate(files):
             rows, name = [], None
             try:
+                if is_magnitude_file(path) and mel is not None:
+                    raise InputError(f"{path}: a .npz file holds linear magnitudes; --mel scores audio files")
                 if is_magnitude_file(path):  # given measurements
                     mag, cfg, length, ref, notes, _ = load_measurements(path, hop, snr_db, 0, settings=stft)
                     if ref is None:
@@ -431,10 +448,15 @@ def evaluate(
                     if gain_db:
                         mag, ref = np.asarray(mag, dtype=np.float64) * gain**cfg.power, ref * gain
                 else:
-                    ref, notes = load_audio(path, protocol.sample_rate)
+                    rate = protocol.sample_rate if mel is None else mel.stft.sample_rate
+                    ref, notes = load_audio(path, rate)
                     check_audible(path, ref)
                     ref = ref * gain if gain_db else ref
-                    mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size
+                    if mel is None:
+                        mag, cfg, length = protocol.measure(ref, index), protocol.cfg, ref.size
+                    else:  # the mel as a file would give it, read back; SC against the original's magnitudes
+                        mag, cfg, length = linear_mel(melspectrogram(ref, mel), mel), mel.stft, ref.size
+                scored_against = mag if mel is None else magnitude(ref, cfg)
                 if cfg_seen is not None and cfg != cfg_seen:
                     raise InputError(f"{path}: STFT settings {cfg.to_dict()} differ from the other files'")
                 check_duration(length, cfg.sample_rate)
@@ -449,7 +471,8 @@ def evaluate(
                         if name not in warm:  # compile and warm up untimed, on an excerpt of the first file
                             warm.add(name)
                             frames = min(mag.shape[0], WARM_UP_FRAMES)
-                            short = min(length, default_length(frames, cfg))
+                            span = mel.n_samples(frames) if mel else default_length(frames, cfg)
+                            short = min(length, span)
                             runner(entry, mag[:frames], cfg, iterations, 0, short, backend=backend)
                         with Stopwatch() as watch:
                             y = runner(
@@ -461,7 +484,7 @@ def evaluate(
                                 length,
                                 backend=backend,
                             )
-                        scores = protocol.scores(ref, y, mag, cfg)
+                        scores = protocol.scores(ref, y, scored_against, cfg)
                     except PhasefoldError as exc:  # this method fails: its row says so, the others stand
                         failed[name] = one_line(exc)
                         failures.append({"file": str(path), "method": name, "error": failed[name]})
@@ -513,10 +536,31 @@ def evaluate(
         "protocol": protocol.describe(),
         "means": "arithmetic means over files (SC of the dB values)",
     }
+    if mel is not None:
+        config["mel"] = {f.name: getattr(mel, f.name) for f in fields(mel) if f.name != "stft"}
+        config["condition"] = "mel spectrogram"
+        config["protocol"] = (
+            "file i: audio -> its mel spectrogram (config.mel at config.stft) -> each method from the mel, "
+            f"random phase start with seed {'i' if seed == 0 else f'{seed} + i'}; SC against the original's "
+            "magnitudes at the mel's STFT, STOI, ESTOI and PESQ-WB against the original (phasefold.engine."
+            "evaluation)"
+        )
     report = {"config": config, "results": results, "per_file": per_file}
     if failures:
         report["failures"] = failures
     return report
+
+
+def _mel_runner(mel: MelConfig) -> Callable[..., np.ndarray]:
+    """``evaluate``'s runner for a mel: engine.mel_methods.run_mel in the configuration ``mel`` (the STFT
+    configuration ``evaluate`` hands on is the mel's own)."""
+
+    def run(
+        entry: str, target: np.ndarray, _: object, n_iter: int | None, seed: int, length: int, backend: str
+    ) -> np.ndarray:
+        return run_mel(entry, target, mel, n_iter, seed, length, backend)
+
+    return run
 
 
 def one_line(exc: Exception) -> str:

@@ -26,9 +26,10 @@ root. Presets (each as its project's own code computes it):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
+from phasefold.engine import limits
 from phasefold.engine.errors import InputError
 from phasefold.engine.stft import StftConfig, stft
 
@@ -150,6 +151,54 @@ PRESETS: dict[str, MelConfig] = {
     ),
     "librosa": MelConfig(stft=_preset_stft(22050, 2048, 512, center=True, pad_mode="constant")),
 }
+
+
+#: the STFT's settings ``changed`` takes beside MelConfig's own fields
+STFT_SETTINGS = ("sample_rate", "n_fft", "hop", "win_length")
+#: the log bases by name (the CLI's --mel-log)
+LOG_BASES = {"none": None, "e": math.e, "10": 10.0}
+#: the largest power ``changed`` takes (1: magnitude, 2: power; beyond 4 |X|^p overflows float64 for loud
+#: audio and underflows for quiet)
+MAX_POWER = 4.0
+
+
+def changed(cfg: MelConfig, **changes: object) -> MelConfig:
+    """``cfg`` (a preset) with some settings changed: the STFT's ``sample_rate``, ``n_fft``, ``hop``,
+    ``win_length``, or any MelConfig field (n_mels, fmin, fmax, scale, norm, power, log_base, floor, clamp,
+    bands_last, ...), checked against engine.limits (sample rate, n_fft), with at most as many bands as
+    frequency bins, covering some bin, and a power of at most MAX_POWER. A configuration with outside
+    padding (HiFi-GAN's (n_fft - hop) / 2, as its code computes it) keeps that rule for a changed n_fft or
+    hop; a linear mel made log (``log_base``) takes the floor given, or 1e-5 (HiFi-GAN's clamp).
+    InputError, one line, for unknown names and for settings that do not fit together (fmax above half
+    the rate, a hop longer than the window, ...)."""
+    own = {f.name for f in fields(MelConfig)} - {"stft"}
+    unknown = sorted(set(changes) - own - set(STFT_SETTINGS))
+    if unknown:
+        raise InputError(f"unknown mel setting {unknown[0]!r}; the settings are {', '.join(sorted(own))}")
+    stft_changes = {k: changes.pop(k) for k in STFT_SETTINGS if k in changes}
+    if "sample_rate" in stft_changes:
+        limits.check_sample_rate(stft_changes["sample_rate"], "mel sample rate")
+    if "n_fft" in stft_changes:
+        limits.check_n_fft(stft_changes["n_fft"], "mel n_fft")
+    if not 0 < changes.get("power", cfg.power) <= MAX_POWER:
+        raise InputError(f"mel settings: power {changes['power']:g} is outside (0, {MAX_POWER:g}]")
+    try:
+        stft_cfg = replace(cfg.stft, **stft_changes)
+        if cfg.pad and ("n_fft" in stft_changes or "hop" in stft_changes) and "pad" not in changes:
+            changes["pad"] = (stft_cfg.n_fft - stft_cfg.hop) // 2
+        if changes.get("log_base") is not None and not cfg.is_log and "floor" not in changes:
+            changes["floor"] = 1e-5
+        made = replace(cfg, stft=stft_cfg, **changes)
+        if made.n_mels > stft_cfg.n_bins:
+            raise ValueError(f"{made.n_mels} mel bands are more than the {stft_cfg.n_bins} frequency bins")
+        if not np.any(mel_filters(made)):
+            raise ValueError(
+                f"the bands from {made.fmin:g} to {made.top:g} Hz cover no frequency bin at n_fft "
+                f"{stft_cfg.n_fft}"
+            )
+        return made
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"mel settings: {exc}") from None
 
 
 def hz_to_mel(f: np.ndarray | float, scale: str) -> np.ndarray:

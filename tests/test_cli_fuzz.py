@@ -194,6 +194,18 @@ OPTION_BASE = {
     ("stream", "pad_mode"): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla", "--center"],
     ("reconstruct", "pad_mode"): [*BASE["reconstruct"], "--center"],
     ("evaluate", "pad_mode"): [*BASE["evaluate"], "--center"],
+    # the --mel-* options change a preset's settings: they need --mel
+    **{
+        (command, f"mel_{key}"): [*base, "--mel", "librosa"]
+        for command, base in (
+            ("reconstruct", ["{wav16}", "-o", "{OUT.wav}", "--iterations", "2"]),
+            ("evaluate", BASE["evaluate"]),
+        )
+        for key in (
+            *("sr", "n_fft", "hop", "win_length", "n_mels", "fmin", "fmax"),
+            *("scale", "norm", "power", "log", "floor", "layout"),
+        )
+    },
 }
 #: options refused here whatever their value: --seconds stops the microphone, which this machine lacks
 REFUSED_HERE = {("stream", "seconds")}
@@ -223,6 +235,16 @@ VALID_VALUE = {
     ("*", "n_fft"): "512",
     ("stream", "n_fft"): "1024",  # the base call streams a .npz file: its own n_fft
     ("*", "win_length"): "800",
+    # the --mel-* options over the librosa preset (22050 Hz, 2048 / 512, 128 bands, power 2)
+    ("*", "mel_sr"): "16000",
+    ("*", "mel_n_fft"): "1024",
+    ("*", "mel_hop"): "256",
+    ("*", "mel_win_length"): "1024",
+    ("*", "mel_n_mels"): "64",
+    ("*", "mel_fmin"): "50",
+    ("*", "mel_fmax"): "8000",
+    ("*", "mel_power"): "1",
+    ("*", "mel_floor"): "1e-6",
     ("bench", "backends"): "numpy",
     ("bench", "lookahead"): "0,1",
     ("bench", "block"): "1,2",

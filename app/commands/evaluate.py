@@ -19,6 +19,7 @@ import json
 import sys
 
 from phasefold.commands import finite_float, nonempty_text, path_arg, seed_int
+from phasefold.commands.mel_input import add_mel_argument, mel_config, mel_words, refuse_linear_stft
 from phasefold.commands.options import (
     add_backend_argument,
     add_iterations_argument,
@@ -42,8 +43,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         type=nonempty_text,
-        required=True,
-        help="comma-separated method names (see reconstruct --list-methods)",
+        default=None,
+        help="comma-separated method names (see reconstruct --list-methods); with --mel, default every "
+        "method that takes a mel (engine.mel_methods)",
     )
     add_rate_arguments(parser, "the audio files are read and measured at")
     parser.add_argument(
@@ -75,6 +77,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_stft_arguments(parser)
     add_online_arguments(parser)
     add_backend_argument(parser)
+    add_mel_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -111,7 +114,17 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.json, "JSON report", inputs=tuple(args.paths))
     check_iteration_options(args, "evaluate")
     check_analysis_options(args)
-    if args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
+    mel = mel_config(args)
+    if mel is not None:
+        from phasefold.engine.mel_methods import mel_method_names
+
+        refuse_linear_stft(args)
+        if args.online:
+            raise InputError("--online with --mel: evaluate scores the mel methods offline")
+        methods = mel_method_names() if args.methods is None else parse_methods(args.methods, args.backend)
+    elif args.methods is None:
+        raise InputError("give --methods NAME[,NAME...] (see reconstruct --list-methods)")
+    elif args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)
         from phasefold.commands.options import streamed_method
 
         names = [n.strip() for n in args.methods.split(",") if n.strip()]
@@ -134,10 +147,13 @@ def run(args: argparse.Namespace) -> int:
         n_fft=args.n_fft,
         sample_rate=args.sr,
         stft=stft_settings(args),
+        mel=mel,
     )
     report["config"]["backend"] = args.backend
     cfg = StftConfig.from_dict(report["config"]["stft"])
-    if args.online:
+    if mel is not None:
+        ran = f"each method from {mel_words(args)}, its mel step in place of the magnitude projection"
+    elif args.online:
         ran_by = {name: entry.describe(cfg) for name, entry in methods.items()}
         report["config"]["online"] = {
             "lookahead": args.lookahead,
@@ -150,11 +166,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         ran = ", ".join(f"{name}: {_offline_words(name, cfg, args.iterations)}" for name in methods)
     failures = report.get("failures", [])
-    cond = report["config"]["condition"]
+    cond = report["config"]["condition"] if mel is None else mel_words(args)
     stft = f"hop {cfg.hop}"
     if (cfg.sample_rate, cfg.n_fft) != (StftConfig().sample_rate, StftConfig().n_fft):
         stft = f"{cfg.sample_rate} Hz, n_fft {cfg.n_fft}, {stft}"
-    print(f"{len(files) - len(failures)} files, {cond}, {stft}, RTF on one thread")
+    scored = len({row["file"] for row in report["per_file"]})  # a failed method is no unscored file
+    print(f"{scored} files, {cond}, {stft}, RTF on one thread")
     print(format_table(report))
     print(f"ran: {ran}")
     if args.json is not None:

@@ -13,10 +13,11 @@ import argparse
 import sys
 import time
 
+from phasefold.commands import non_negative_float, positive_float, positive_int
+
 #: the options of `reconstruct` that a mel input does not take (the mel fixes the STFT; the method is one of
 #: the mel methods, engine.registry.mel_spec), with their defaults
 _NOT_WITH_MEL = {
-    "hop": ("--hop", None),
     "snr": ("--snr", None),
     "init_phase_from": ("--init-phase-from", None),
     "online": ("--online", False),
@@ -27,14 +28,65 @@ _NOT_WITH_MEL = {
     "backend": ("--backend", "auto"),
     "jobs": ("--jobs", 1),
 }
+#: the options of the linear STFT (reconstruct, evaluate) that a mel input takes from its --mel-* options
+_STFT_NOT_WITH_MEL = {
+    "sr": "--sr",
+    "n_fft": "--n-fft",
+    "hop": "--hop",
+    "window": "--window",
+    "win_length": "--win-length",
+    "center": "--center",
+    "pad_mode": "--pad-mode",
+    "convention": "--convention",
+}
+
+
+def refuse_linear_stft(args: argparse.Namespace) -> None:
+    """InputError, one line, for an option of the linear STFT given with --mel (its STFT is the mel's)."""
+    from phasefold.engine.errors import InputError
+
+    for key, flag in _STFT_NOT_WITH_MEL.items():
+        if getattr(args, key, None) is not None:
+            raise InputError(
+                f"{flag} does not apply to a mel input (--mel): its STFT is the preset's; change it with "
+                "the --mel-* options (--mel-sr, --mel-n-fft, --mel-hop, --mel-win-length)"
+            )
 
 
 #: engine.mel.PRESETS' names, written out: building the parser imports no numpy (a test keeps them equal)
 MEL_PRESETS = ("hifigan", "espnet", "vocos", "librosa")
 
+#: the --mel-* options: (flag, engine.mel.changed's keyword, argparse keywords, help)
+MEL_OPTIONS = (
+    ("--mel-sr", "sample_rate", {"type": positive_int, "metavar": "RATE"}, "sample rate in Hz"),
+    ("--mel-n-fft", "n_fft", {"type": positive_int, "metavar": "N"}, "FFT size"),
+    ("--mel-hop", "hop", {"type": positive_int, "metavar": "H"}, "hop between frames"),
+    ("--mel-win-length", "win_length", {"type": positive_int, "metavar": "N"}, "window length (<= n_fft)"),
+    ("--mel-n-mels", "n_mels", {"type": positive_int, "metavar": "N"}, "number of mel bands"),
+    ("--mel-fmin", "fmin", {"type": non_negative_float, "metavar": "HZ"}, "lowest band edge"),
+    ("--mel-fmax", "fmax", {"type": positive_float, "metavar": "HZ"}, "highest band edge (<= rate / 2)"),
+    ("--mel-scale", "scale", {"choices": ("slaney", "htk")}, "mel scale of the band edges"),
+    ("--mel-norm", "norm", {"choices": ("slaney", "none")}, "filter norm: slaney (area 1) or none (peak 1)"),
+    ("--mel-power", "power", {"type": positive_float, "metavar": "P"}, "p in B |X|^p: 1 magnitude, 2 power"),
+    ("--mel-log", "log_base", {"choices": ("none", "e", "10")}, "log of the values: none (linear), e, 10"),
+    (
+        "--mel-floor",
+        "floor",
+        {"type": positive_float, "metavar": "X"},
+        "the mel clamped at X before the log (default the preset's; 1e-5 where --mel-log makes a linear "
+        "preset log)",
+    ),
+    (
+        "--mel-layout",
+        "bands_last",
+        {"choices": ("mels-frames", "frames-mels")},
+        "array layout: [n_mels, frames] (librosa, HiFi-GAN, vocos) or [frames, n_mels] (ESPnet)",
+    ),
+)
+
 
 def add_mel_argument(parser: argparse.ArgumentParser) -> None:
-    """--mel PRESET (``reconstruct_mel``)."""
+    """--mel PRESET and the --mel-* options that change its settings (``mel_config``)."""
     parser.add_argument(
         "--mel",
         choices=MEL_PRESETS,
@@ -43,8 +95,50 @@ def add_mel_argument(parser: argparse.ArgumentParser) -> None:
         help=f"the input is a mel spectrogram ({', '.join(MEL_PRESETS)}): a .npy array in that project's own "
         "layout and log scale, or audio whose mel is computed first; reconstructed by --method (gla, fgla, "
         "admm-<loss>; default fgla, --iterations default 100) with the mel step into a WAV at the preset's "
-        "rate",
+        "rate. The --mel-* options change the preset's settings (any other mel: start from the nearest "
+        "preset, e.g. --mel librosa --mel-n-mels 80 --mel-log 10)",
     )
+    group = parser.add_argument_group(
+        "mel settings (with --mel: each changes the preset's; HiFi-GAN's outside padding (n_fft - hop) / 2 "
+        "follows --mel-n-fft and --mel-hop)"
+    )
+    for flag, _, kwargs, text in MEL_OPTIONS:
+        group.add_argument(flag, default=None, help=text, **kwargs)
+
+
+def mel_config(args: argparse.Namespace):
+    """The engine.mel.MelConfig of --mel and the --mel-* options (None without --mel); InputError, one line,
+    for a --mel-* option without --mel and for settings that do not fit together."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.mel import LOG_BASES, PRESETS, changed
+
+    given = {
+        key: getattr(args, flag[2:].replace("-", "_"))
+        for flag, key, _, _ in MEL_OPTIONS
+        if getattr(args, flag[2:].replace("-", "_"), None) is not None
+    }
+    if args.mel is None:
+        if given:
+            flag = next(f for f, key, _, _ in MEL_OPTIONS if key in given)
+            raise InputError(f"{flag} changes a mel preset's settings: give --mel PRESET too")
+        return None
+    if "norm" in given:
+        given["norm"] = None if given["norm"] == "none" else given["norm"]
+    if "log_base" in given:
+        given["log_base"] = LOG_BASES[given["log_base"]]
+    if "bands_last" in given:
+        given["bands_last"] = given["bands_last"] == "frames-mels"
+    return changed(PRESETS[args.mel], **given)
+
+
+def mel_words(args: argparse.Namespace) -> str:
+    """The mel of --mel and --mel-* in words: "the hifigan mel" or "the hifigan mel (--mel-fmax 11025)"."""
+    changes = [
+        f"{flag} {getattr(args, flag[2:].replace('-', '_'))}"
+        for flag, _, _, _ in MEL_OPTIONS
+        if getattr(args, flag[2:].replace("-", "_"), None) is not None
+    ]
+    return f"the {args.mel} mel" + (f" ({' '.join(changes)})" if changes else "")
 
 
 def reconstruct_mel(args: argparse.Namespace) -> int:
@@ -52,7 +146,7 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     import numpy as np
     from phasefold.engine.errors import InputError
     from phasefold.engine.inputs import load_audio, sample_format
-    from phasefold.engine.mel import PRESETS, linear_mel, melspectrogram
+    from phasefold.engine.mel import linear_mel, melspectrogram
     from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
     from phasefold.engine.outputs import check_output_path, output_subtype, write_wav
     from phasefold.engine.registry import mel_spec
@@ -65,12 +159,13 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
             "preset's STFT"
         )
     method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
+    refuse_linear_stft(args)
+    cfg = mel_config(args)
     if args.input is None or args.input.is_dir():
         raise InputError("--mel takes one INPUT file (a .npy mel array or audio) and -o OUT.wav")
     if args.output is None or args.output.suffix.lower() != ".wav":
         raise InputError("give the output .wav file with -o OUT.wav")
     check_output_path(args.output, "audio", inputs=(args.input,))
-    cfg = PRESETS[args.mel]
     length = None
     if args.input.suffix.lower() == ".npy":
         try:
@@ -88,9 +183,7 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     if target.ndim != 2:
         raise InputError(f"{args.input.name} holds {target.ndim} axes; give one mel spectrogram (2 axes)")
     start = time.perf_counter()
-    y = mel_to_audio(
-        mel, preset=args.mel, n_iter=args.iterations, seed=args.seed, length=length, method=method
-    )
+    y = mel_to_audio(mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method)
     wall = time.perf_counter() - start
     made = linear_mel(melspectrogram(y, cfg), cfg)[: target.shape[0]]
     error_db = 20 * np.log10(np.linalg.norm(made - target[: made.shape[0]]) / np.linalg.norm(target))
@@ -100,7 +193,7 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
     print(
         f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {method} with the mel step "
-        f"from the {args.mel} mel, {iterations} iterations, {wall:.2f} s "
+        f"from {mel_words(args)}, {iterations} iterations, {wall:.2f} s "
         f"(RTF {wall / max(seconds, 1e-9):.3f}), mel convergence {error_db:.1f} dB"
     )
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from phasefold.commands import finite_float, path_arg, positive_int, seed_int
-from phasefold.commands.mel_input import add_mel_argument, reconstruct_mel
+from phasefold.commands.mel_input import add_mel_argument, mel_config, reconstruct_mel
 from phasefold.commands.options import (
     add_analysis_arguments,
     add_backend_argument,
@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         list_methods()
         return 0
     check_jobs(args.jobs)
+    mel_config(args)  # refuses a --mel-* option without --mel
     if args.mel is not None:
         return reconstruct_mel(args)
     if args.input is None:

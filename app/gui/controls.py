@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from phasefold.engine.mel import PRESETS
 from phasefold.engine.registry import DEFAULT_BLOCK, DEFAULT_LOOKAHEAD
 from phasefold.engine.wording import counted
 from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, SOURCE_MIC
@@ -39,6 +40,7 @@ class Settings:
     device: object  # an output-device key from the device list
     volume: float  # 0..1
     original: bool  # A/B: True plays the original instead of the reconstruction
+    mel: str | None = None  # a mel preset (engine.mel.PRESETS): the source is read as that mel, offline
 
 
 def frames_box(low: int, high: int, value: int) -> QSpinBox:
@@ -94,6 +96,15 @@ class ControlPanel(QWidget):
         src.addRow(self.file_label)
         src.addRow(self.modify)
         src.addRow("input SNR", self.snr)
+        self.mel = QComboBox()
+        self.mel.addItem("off: linear magnitudes", None)
+        for name in PRESETS:
+            self.mel.addItem(name, name)
+        self.mel.setToolTip(
+            "Read the source as this preset's mel spectrogram (a .npy mel array, or audio whose mel is "
+            "computed first) and reconstruct it offline with a method that takes a mel"
+        )
+        src.addRow("mel input", self.mel)
 
         self.method = QComboBox()
         self.method.setMinimumContentsLength(16)
@@ -201,7 +212,8 @@ class ControlPanel(QWidget):
 
     def set_streaming(self, streaming: bool) -> None:
         """Lock what cannot change during a stream (source, L, B, device); method, volume, A/B stay live."""
-        for w in (self.source, self.open_button, self.modify, self.lookahead, self.block, self.device):
+        locked = (self.source, self.open_button, self.modify, self.mel, self.lookahead, self.block)
+        for w in (*locked, self.device):
             w.setEnabled(not streaming)
         self.snr.setEnabled(not streaming and self.modify.isChecked())
         self.play_button.setEnabled(not streaming)
@@ -221,6 +233,7 @@ class ControlPanel(QWidget):
             device=self.device.currentData(),
             volume=self.volume.value() / 100.0,
             original=self.ab_button.isChecked(),
+            mel=self.mel.currentData(),
         )
 
     def _volume_changed(self, value: int) -> None:

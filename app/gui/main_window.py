@@ -1,9 +1,10 @@
 """The phasefold main window: controls on the left, live views in the middle and on the right.
 
 This module holds the window's layout, its wiring and its frame timer; the window's other jobs are
-mixins, one module each: window_streaming (streams and the worker's events), window_files (files in and
-out), window_menus (the File menu, tool bar and dialogs), window_status (the status bar and messages)
-and window_divergence (the divergence panel's content).
+mixins, one module each: window_streaming (streams and the worker's events), window_mel (a mel input,
+reconstructed offline), window_files (files in and out), window_menus (the File menu, tool bar and
+dialogs), window_status (the status bar and messages) and window_divergence (the divergence panel's
+content).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from phasefold.gui.views.spectrogram import SpectrogramView
 from phasefold.gui.views.stoi import StoiView
 from phasefold.gui.window_divergence import MethodDivergence
 from phasefold.gui.window_files import FileActions
+from phasefold.gui.window_mel import MelInput
 from phasefold.gui.window_menus import MenuBar
 from phasefold.gui.window_status import StatusBar
 from phasefold.gui.window_streaming import FRAME_MS, StreamControl
@@ -36,7 +38,7 @@ RESIZE_SETTLE_MS = 150  # while the window is being resized the plots repaint on
 SPECTRUM_LEVELS = (-90.0, 10.0)  # dB of |X| with the tight-frame STFT (fixed: no auto-levels)
 
 
-class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergence, QMainWindow):
+class MainWindow(StreamControl, MelInput, FileActions, MenuBar, StatusBar, MethodDivergence, QMainWindow):
     """Streams a source through a method and shows it live; every action is also a public method."""
 
     def __init__(self, output: str | None = None, score_window_s: float = 3.0) -> None:
@@ -136,6 +138,7 @@ class MainWindow(StreamControl, FileActions, MenuBar, StatusBar, MethodDivergenc
             self._intervals.append(1000.0 * (now - self._last_tick))
         self._last_tick = now
         self._drain()
+        self._poll_mel()
         self.spec_in.refresh()
         self.spec_out.refresh()
         self.stoi_view.refresh()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.wording import counted
+from phasefold.gui.mel_run import check_mel_file, is_mel_file
 from phasefold.gui.model_files import check_model_file
 from phasefold.gui.sources import SOURCE_FILE, check_file
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
@@ -21,7 +22,11 @@ class FileActions:
         it as the source; errors show in the window."""
         path = Path(path)
         try:
-            notes = check_file(path, self.cfg)
+            preset = self.controls.settings().mel
+            if preset is not None or is_mel_file(path):
+                notes = check_mel_file(path, preset)
+            else:
+                notes = check_file(path, self.cfg)
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False

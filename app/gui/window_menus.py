@@ -9,7 +9,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QToolBar
 
-AUDIO_FILTER = "Audio or magnitudes (*.wav *.flac *.ogg *.mp3 *.npz);;All files (*)"
+AUDIO_FILTER = "Audio, magnitudes or mel (*.wav *.flac *.ogg *.mp3 *.npz *.npy);;All files (*)"
 
 
 class MenuBar:

@@ -113,6 +113,8 @@ class StreamControl:
         from phasefold.engine.streaming.sinks import open_sink
 
         s = self.controls.settings()
+        if s.mel is not None:  # a mel input: reconstructed offline (window_mel)
+            return self.start_mel(s)
         self.last_error = None
         self.controls.set_streaming(True)  # nothing can start twice while the stream opens
         try:
@@ -139,6 +141,7 @@ class StreamControl:
         self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
         span = view_span(source.n_frames, self.cfg)
         for view in (self.spec_in, self.spec_out):
+            view.regrid()  # the window's own STFT (after a mel input's grid)
             view.reset(span)
         has_ref = s.source == SOURCE_MIC or source.reference is not None
         caption = "vs the clean signal" if s.snr_db is None else "vs the clean signal (before noise)"

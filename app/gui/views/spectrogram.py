@@ -29,6 +29,8 @@ class SpectrogramView(pg.PlotWidget):
     ) -> None:
         super().__init__(parent=parent)
         self.sample_rate, self.hop, self.n_bins = sample_rate, hop, n_bins
+        self.row_step = sample_rate / 2 / (n_bins - 1)  # Hz per row (a mel view: 1 band per row)
+        self.home = (title, sample_rate, hop, n_bins, levels)  # the grid ``regrid()`` goes back to
         self.levels = levels
         self._seconds = seconds
         self.ring = ColumnRing(self._capacity(), n_bins, fill=levels[0])
@@ -105,10 +107,45 @@ class SpectrogramView(pg.PlotWidget):
 
     def _place(self) -> None:
         dt = self.hop / self.sample_rate
-        df = self.sample_rate / 2 / (self.n_bins - 1)
+        df = self.row_step
         t_end = self._next_frame * dt  # the ring's last row is the newest frame
         t0 = t_end - self.ring.capacity * dt
         # image pixel (column k = frequency bin, row i = frame) -> (time, frequency)
         self.image.setTransform(QTransform(0.0, df, dt, 0.0, t0, -df / 2))
         shown = self.ring.capacity * dt
         self.setXRange(max(t_end, shown) - shown, max(t_end, shown), padding=0)
+
+    def regrid(
+        self,
+        title: str | None = None,
+        sample_rate: int | None = None,
+        hop: int | None = None,
+        n_rows: int | None = None,
+        levels: tuple[float, float] | None = None,
+        mel: bool = False,
+    ) -> None:
+        """Show frames of another grid (empty until pushed): ``n_rows`` frequency bins of ``sample_rate``
+        / ``hop``, or with ``mel`` that many mel bands (the axis counts bands); no argument: the grid it
+        was made with."""
+        home_title, home_rate, home_hop, home_rows, home_levels = self.home
+        self.sample_rate = sample_rate or home_rate
+        self.hop = hop or home_hop
+        self.n_bins = n_rows or home_rows
+        self.levels = levels or home_levels
+        self.row_step = 1.0 if mel else self.sample_rate / 2 / (self.n_bins - 1)
+        item = self.getPlotItem()
+        item.setTitle(title or home_title, color=theme.TEXT, size="11pt")
+        if mel:
+            item.setLabel("left", "mel band", units=None)
+        else:
+            item.setLabel("left", "frequency", units="Hz")
+        self.colorbar.setLevels(self.levels)
+        self.image.setLevels(self.levels)
+        self.setYRange(0, self.row_step * (self.n_bins - 1 if not mel else self.n_bins), padding=0)
+        self.reset(self._seconds)
+
+    def show_frames(self, frames_db: np.ndarray, seconds: float) -> None:
+        """Show a whole spectrogram [F, rows] in dB at once (an offline result) on ``seconds`` of time axis
+        (its last frames where it is longer)."""
+        self.reset(seconds)
+        self.push(0, frames_db)

@@ -1,0 +1,103 @@
+"""The window with a mel input, offscreen: a .npy mel array and an audio file read as a preset's mel,
+reconstructed offline, the mel shown as the input view, the output spectrogram and the STOI trace as for a
+linear input; a mel array that does not fit is one error line in the window."""
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt loads
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("pyqtgraph")
+
+import phasefold  # noqa: E402
+from phasefold.engine.demo import demo_signal  # noqa: E402
+from phasefold.engine.evaluation import stoi  # noqa: E402
+from phasefold.engine.mel import PRESETS, melspectrogram  # noqa: E402
+from phasefold.gui.mel_run import display_stft  # noqa: E402
+
+WAIT_MS = 120_000
+
+
+def _screenshot(window, tmp_path: Path, name: str) -> None:
+    """Save a screenshot to the test's folder and, when PHASEFOLD_SCREENSHOT_DIR is set, there too."""
+    assert window.save_screenshot(tmp_path / name)
+    assert (tmp_path / name).stat().st_size > 10_000
+    folder = os.environ.get("PHASEFOLD_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / name, Path(folder) / name)
+
+
+def _choose_mel(window, preset: str | None) -> None:
+    c = window.controls
+    c.mel.setCurrentIndex(c.mel.findData(preset))
+
+
+def _play_mel(qtbot, window):
+    window.mel_result = None
+    assert window.start_stream()
+    qtbot.waitUntil(lambda: window.mel_run is None, timeout=WAIT_MS)
+    return window.mel_result
+
+
+def test_audio_read_as_a_mel_shows_the_mel_and_scores(qtbot, make_window, tmp_path):
+    window = make_window(1.0)
+    x = demo_signal(3.0)
+    sf.write(tmp_path / "speech.wav", x, 22050, subtype="FLOAT")
+    x = sf.read(tmp_path / "speech.wav")[0]  # float32 samples, as the window reads them
+    _choose_mel(window, "hifigan")
+    assert window.open_file(tmp_path / "speech.wav")
+    r = _play_mel(qtbot, window)
+    assert r is not None, window.last_error
+    cfg = PRESETS["hifigan"]
+    mel = melspectrogram(x, cfg)
+    # the output is the API's on the same mel (seed 0, the method's default iterations, the input's length)
+    np.testing.assert_allclose(
+        r.signal, phasefold.mel_to_audio(mel, preset="hifigan", length=x.size), atol=1e-5
+    )
+    # the input view is the mel: 80 bands, every frame; the output view |A y| at the mel's STFT
+    assert window.spec_in.n_bins == 80
+    qtbot.waitUntil(lambda: window.spec_in.frames_drawn == mel.shape[1], timeout=5000)
+    assert "hifigan mel" in window.spec_in.getPlotItem().titleLabel.text
+    np.testing.assert_allclose(r.mel_db, 20 * np.log10(np.exp(mel.T)), rtol=1e-6, atol=1e-6)
+    assert window.spec_out.n_bins == display_stft(cfg).n_bins
+    assert window.spec_out.frames_drawn == r.out_db.shape[0]
+    # the STOI trace: windows of the last second against the original, as the live view scores
+    assert len(window.stoi_view.times) >= 4
+    t, s, _ = r.trace[-1]
+    assert s == pytest.approx(stoi(x[-22050:], r.signal[-22050:], 22050), abs=1e-6)
+    assert s > 0.8
+    assert window.status_label.text().startswith("reconstructed speech.wav from the hifigan mel with fgla")
+    _screenshot(window, tmp_path, "mel_input.png")
+    # back to a linear input: the views take the window's own STFT again
+    _choose_mel(window, None)
+    window.controls.method.setCurrentText("rtpghi")
+    assert window.start_stream()
+    assert window.spec_in.n_bins == window.cfg.n_bins and window.spec_out.n_bins == window.cfg.n_bins
+    window.stop_stream(wait=True)
+
+
+def test_mel_array_file_and_its_errors(qtbot, make_window, tmp_path):
+    window = make_window(1.0)
+    mel = melspectrogram(demo_signal(1.5), PRESETS["espnet"])  # ESPnet's layout [frames, 80], log10
+    np.save(tmp_path / "mel.npy", mel)
+    # a .npy mel with no preset chosen: one line in the window, nothing selected
+    assert not window.open_file(tmp_path / "mel.npy")
+    assert "mel.npy is a mel array: choose its preset" in window.last_error
+    # ... with a preset it does not fit: the preset's line
+    _choose_mel(window, "hifigan")
+    assert not window.open_file(tmp_path / "mel.npy")
+    assert "bands where 80 are expected" in window.last_error and "transposed" in window.last_error
+    _choose_mel(window, "espnet")
+    assert window.open_file(tmp_path / "mel.npy")
+    r = _play_mel(qtbot, window)
+    assert r is not None, window.last_error
+    np.testing.assert_allclose(r.signal, phasefold.mel_to_audio(mel, preset="espnet"), atol=1e-5)
+    assert window.spec_in.n_bins == 80 and not r.trace  # no reference audio: no STOI
+    assert "no reference audio" in window.stoi_view.caption.text()
