@@ -114,7 +114,7 @@ def mel_to_audio(
     >>> y.shape  # 86 frames of 256 samples
     (22016,)
     >>> louder = phasefold.mel_to_audio(M + 1.0, preset="hifigan", n_iter=16)
-    >>> bool(np.allclose(louder, np.e * y, rtol=1e-4, atol=1e-6))
+    >>> float(np.linalg.norm(louder - np.e * y) / np.linalg.norm(np.e * y)) < 1e-4  # float32 rounding
     True
     """
     chosen = mel_spec(DEFAULT_MEL_METHOD if method is None else method).name

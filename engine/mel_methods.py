@@ -28,7 +28,8 @@ def _fgla(
     target: np.ndarray, cfg: MelConfig, n_iter: int | None, seed: int, length: int, backend: str
 ) -> np.ndarray:
     iterations = lookup("fgla").iterations if n_iter is None else n_iter
-    return mel_gla(target, cfg, iterations, seed=seed, length=length, backend=backend)
+    # float32 as phasefold.mel_to_audio's default output (the same audio as the API gives)
+    return mel_gla(target, cfg, iterations, seed=seed, length=length, backend=backend, precision=np.float32)
 
 
 #: every method that takes a mel, in listing order
