@@ -17,6 +17,7 @@ from phasefold.engine.compiled.admm import _prox, _WindowKernel, prox_kind
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.mel import _csr, mel_step
 from phasefold.engine.compiled.spectral import frame_forward, inverse_overlap_add
+from phasefold.engine.compiled.window import _starts
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.mel import TINY, MelConfig, mel_filters
 
@@ -138,4 +139,122 @@ class MelAdmmStep(_MelKernel):
         return mel_admm_window(
             mel, x, fixed, lam, self.gain(fixed, w), self.kind, self.rho, self.n_iter,
             self.spectral.window(w, False), self.bank, self.spread, self.power, tiny,
+        )  # fmt: skip
+
+
+@kernel
+def mel_slide_and_start(mel, x, lam, new, ceiling, factor, cov_old, st, inv_c, bank, spread, power, flat):
+    """engine.streaming.mel.MelWindowProcessor's slide and start of b = len(new) mel frames [b, n_mels]
+    (float64, linear) times ``factor`` (the level's 2^-k) to the power p, in place, in the state's precision:
+    each new frame starts from the mel step of the previous frame's spectrum advanced by j + 1 hops (the
+    spread of its bands where that frame is silent or ``flat``), mixed into x by least squares as
+    engine.compiled.window.slide_and_start does. First the level check on the spread amplitudes (their sum
+    of squares against ``ceiling``: RunningLevel): False, nothing changed, where a frame is louder.
+    ``inv_c``: 1 / the filters' row sums; ``st``: the Starts bundle (its ``phasor`` holds the previous
+    frame's spectrum here)."""
+    b = new.shape[0]
+    w, n_mels = mel.shape
+    fw, inv_cov, rot_re, rot_im, piece, prev = st.fw, st.inv_cov, st.rot_re, st.rot_im, st.piece, st.phasor
+    k = prev.shape[1]
+    for j in range(b if ceiling < np.inf else 0):
+        total = 0.0
+        for q in range(k):
+            g = 0.0
+            for i in range(spread[0][q], spread[0][q + 1]):
+                g += spread[2][i] * new[j, spread[1][i]] * inv_c[spread[1][i]]
+            a = g if power == 1.0 else g ** (1.0 / power)
+            total += a * a
+        if not total <= ceiling:
+            return False
+    spec, win, hop = fw.spec, fw.win, fw.hop
+    n = win.shape[0]
+    hb = b * hop
+    s = x.shape[0]
+    for j in range(w - b):
+        mel[j] = mel[j + b]
+        lam[0, j] = lam[0, j + b]
+        lam[1, j] = lam[1, j + b]
+    scaled = factor**power
+    mean = 0.0
+    for j in range(b):
+        for q in range(n_mels):
+            mel[w - b + j, q] = new[j, q] * scaled
+            mean += mel[w - b + j, q]
+        lam[0, w - b + j] = 0.0
+        lam[1, w - b + j] = 0.0
+    tiny = mel.dtype.type(TINY * max(mean / (b * n_mels), np.finfo(np.float64).tiny))
+    for i in range(s - hb):
+        x[i] = x[i + hb]
+    for i in range(s - hb, s):
+        x[i] = 0.0
+    first = w - b
+    frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], fw)
+    sp, pr, pi = spec[0], prev[0], prev[1]
+    silent = True
+    for q in range(k):
+        pr[q], pi[q] = sp[2 * q], sp[2 * q + 1]
+        silent = silent and pr[q] == 0 and pi[q] == 0
+    if silent or flat:  # the unit phasors (1 where a bin is zero): the spread amplitudes at the same phases
+        for q in range(k):
+            a = np.sqrt(pr[q] * pr[q] + pi[q] * pi[q])
+            pr[q], pi[q] = (pr[q] / a, pi[q] / a) if a > 0 else (1.0, 0.0)
+    start = first * hop
+    xs, cs = x[start:], cov_old[start:]
+    for i in range(s - start):
+        xs[i] *= cs[i]
+    for j in range(b):
+        for q in range(k):  # the previous spectrum (or its unit phasors) advanced by one more hop
+            re = pr[q] * rot_re[q] - pi[q] * rot_im[q]
+            im = pr[q] * rot_im[q] + pi[q] * rot_re[q]
+            pr[q], pi[q] = re, im
+            sp[2 * q], sp[2 * q + 1] = re, im
+        row = mel[w - b + j : w - b + j + 1]
+        mel_step(spec, row, bank[0], bank[1], bank[2], spread[0], spread[1], spread[2], power, tiny)
+        inverse_overlap_add(fw, piece)
+        xo = x[start + j * hop : start + j * hop + n]
+        for i in range(n):
+            xo[i] += piece[i]
+    ic = inv_cov[start:]
+    for i in range(s - start):
+        xs[i] *= ic[i]
+    return True
+
+
+class MelNewFrames(_MelKernel):
+    """The compiled slide-and-start of a mel window (``mel_slide_and_start``) in the window state's
+    precision, with engine.compiled.window.NewFrames' interface."""
+
+    def __init__(
+        self, mel: MelConfig, cov: np.ndarray, cov_old: dict[int, np.ndarray], dtype: type, spread_only: bool
+    ) -> None:
+        super().__init__(mel, dtype)
+        cfg = mel.stft
+        adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
+        self.starts = _starts(
+            self.spectral.window(1),
+            (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype),
+            np.cos(adv).astype(self.dtype),
+            np.sin(adv).astype(self.dtype),
+            np.empty(cfg.n_fft, self.dtype),
+            np.empty((2, cfg.n_bins), self.dtype),
+        )
+        self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
+        self.inv_c = 1.0 / mel_filters(mel).sum(axis=1)
+        self.spread_only = spread_only
+
+    def __call__(
+        self,
+        mel: np.ndarray,
+        x: np.ndarray,
+        lam: np.ndarray,
+        new: np.ndarray,
+        ceiling: float = np.inf,
+        factor: float = 1.0,
+    ) -> bool:
+        """Slide and start the new mel frames ``new`` [b, n_mels] (linear) times ``factor`` ** p, unless a
+        frame's spread amplitudes' sum of squares is above ``ceiling``: whether it did."""
+        new = np.ascontiguousarray(new, dtype=np.float64)
+        return mel_slide_and_start(
+            mel, x, lam, new, ceiling, factor, self.cov_old[new.shape[0]], self.starts, self.inv_c,
+            self.bank, self.spread, self.power, self.spread_only,
         )  # fmt: skip

@@ -17,6 +17,7 @@ state sits at the level the linear engine keeps), and the mel is scaled by 2^(k 
 from __future__ import annotations
 
 import numpy as np
+from phasefold.engine import backends
 from phasefold.engine.level import RunningLevel
 from phasefold.engine.mel import MelConfig
 from phasefold.engine.mel_gla import MelStep
@@ -52,6 +53,10 @@ class MelWindowProcessor(WindowProcessor):
         self._step = MelStep(np.zeros((1, mel.n_mels)), mel)
         self._ones = np.ones((block, mel.stft.n_bins))
         super().__init__(step, mel.stft, lookahead, block, init, silent_start, seed, compiled_frames=False)
+        if step.backend == backends.COMPILED and init == "advance":  # the slide and start in one kernel
+            from phasefold.engine.compiled.mel_window import MelNewFrames
+
+            self._fast = MelNewFrames(mel, self._cov, self._cov_old, self.dtype, mel_start == "spread")
 
     @property
     def power(self) -> float:
