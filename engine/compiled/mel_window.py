@@ -23,13 +23,31 @@ from phasefold.engine.mel import TINY, MelConfig, mel_filters
 
 
 @kernel
-def mel_gla_window(target, x, fixed, gain, n_iter, momentum, fw, bank, spread, power, tiny):
+def _floor(target):
+    """The mel step's floor of a target mel (engine.mel_gla.MelStep.aim): TINY times its mean."""
+    total = 0.0
+    for v in target.ravel():
+        total += v
+    return target.dtype.type(TINY * max(total / target.size, np.finfo(np.float64).tiny))
+
+
+@kernel
+def _free_gain(fixed, cov):
+    """(1 - fixed) / coverage: the least-squares gain of the primal update."""
+    return (1 - fixed) / cov
+
+
+@kernel
+def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, bank, spread, power):
     """(Fast) Griffin-Lim with the mel step on a window: engine.mel_window.mel_gla_iterations; returns x [S]
-    in x's precision. ``bank``, ``spread``: the CSR filters and spread weights (engine.compiled.mel)."""
+    in x's precision. ``cov``: the window's coverage (floored); ``bank``, ``spread``: the CSR filters and
+    spread weights (engine.compiled.mel)."""
     spec = fw.spec
     prev = x.copy()
     z = x.copy()
     syn = np.empty_like(x)
+    gain = _free_gain(fixed, cov)
+    tiny = _floor(target)
     for _ in range(n_iter):
         frame_forward(z, fw)
         mel_step(spec, target, bank[0], bank[1], bank[2], spread[0], spread[1], spread[2], power, tiny)
@@ -42,7 +60,7 @@ def mel_gla_window(target, x, fixed, gain, n_iter, momentum, fw, bank, spread, p
 
 
 @kernel
-def mel_admm_window(target, x, fixed, lam, gain, kind, rho, n_iter, fw, bank, spread, power, tiny):
+def mel_admm_window(target, x, fixed, lam, cov, kind, rho, n_iter, fw, bank, spread, power):
     """ADMM on a window whose prox target is the mel step of the current spectra: engine.mel_window.
     mel_admm_iterations; ``fw``: the float64 FftWindow with complex spectra. Returns (x [S],
     lam [2, W, K])."""
@@ -56,6 +74,8 @@ def mel_admm_window(target, x, fixed, lam, gain, kind, rho, n_iter, fw, bank, sp
     zi = np.empty((w, k))
     stepped = np.empty((w, 2 * k))
     syn = np.empty_like(x)
+    gain = _free_gain(fixed, cov)
+    tiny = _floor(target)
     frame_forward(x, fw)
     for _ in range(n_iter):
         for j in range(w):
@@ -100,11 +120,6 @@ class _MelKernel(_WindowKernel):
         self.spread = _csr((bank / np.where(cover > 0, cover, 1.0)).T, self.dtype)
         self.power = self.dtype.type(mel.power)
 
-    def mel_arrays(self, mel, x, fixed):
-        """The window's mel, x, fixed in the step's precision, and the step's floor (as MelStep's)."""
-        mel, x, fixed = self.arrays(mel, x, fixed)
-        return mel, x, fixed, self.dtype.type(TINY * max(float(np.mean(mel)), np.finfo(np.float64).tiny))
-
 
 class MelGlaStep(_MelKernel):
     """(F)GLA with the mel step on the window in float32: (mel, x, fixed, lam) -> (x, lam), lam passed on."""
@@ -114,11 +129,11 @@ class MelGlaStep(_MelKernel):
         self.momentum, self.n_iter = np.float32(momentum), int(n_iter)
 
     def __call__(self, mel, x, fixed, lam):
-        mel, x, fixed, tiny = self.mel_arrays(mel, x, fixed)
+        mel, x, fixed = self.arrays(mel, x, fixed)
         w = mel.shape[0]
         x = mel_gla_window(
-            mel, x, fixed, self.gain(fixed, w), self.n_iter, self.momentum, self.spectral.window(w),
-            self.bank, self.spread, self.power, tiny,
+            mel, x, fixed, self.coverage(w), self.n_iter, self.momentum, self.spectral.window(w),
+            self.bank, self.spread, self.power,
         )  # fmt: skip
         return x, lam
 
@@ -132,13 +147,13 @@ class MelAdmmStep(_MelKernel):
         self.rho, self.n_iter = float(rho), int(n_iter)
 
     def __call__(self, mel, x, fixed, lam):
-        mel, x, fixed, tiny = self.mel_arrays(mel, x, fixed)
+        mel, x, fixed = self.arrays(mel, x, fixed)
         w = mel.shape[0]
         k = self.cfg.n_bins
         lam = np.zeros((2, w, k)) if lam is None else np.ascontiguousarray(lam, np.float64)
         return mel_admm_window(
-            mel, x, fixed, lam, self.gain(fixed, w), self.kind, self.rho, self.n_iter,
-            self.spectral.window(w, False), self.bank, self.spread, self.power, tiny,
+            mel, x, fixed, lam, self.coverage(w), self.kind, self.rho, self.n_iter,
+            self.spectral.window(w, False), self.bank, self.spread, self.power,
         )  # fmt: skip
 
 
