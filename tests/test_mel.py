@@ -344,7 +344,7 @@ def test_cli_mel_array_and_audio(capsys, tmp_path):
             "mel.npy has 30 bands where 80.*transposed",
         ),  # ESPnet's layout to the hifigan preset
         (["--mel", "espnet", "--hop", "512"], "--hop does not apply"),
-        (["--mel", "espnet", "--online"], "--online does not apply"),
+        (["--mel", "espnet", "--online", "--iterations", "5"], "--iterations is the offline count"),
     ],
 )
 def test_cli_mel_refusals_are_one_line(capsys, tmp_path, extra, words):

@@ -17,6 +17,7 @@ from phasefold.engine.stft import analyze, coverage, istft, synthesize
 from phasefold.engine.streaming import Stream
 
 HIFIGAN = PRESETS["hifigan"]
+ONLINE = ("--mel", "hifigan", "--online")
 
 
 def _speechlike(n: int, seed: int = 0) -> np.ndarray:
@@ -228,3 +229,47 @@ def test_bad_mel_frames_are_refused_in_one_line_and_change_nothing():
 def test_what_a_mel_stream_does_not_take_is_named(method, options, words):
     with pytest.raises(InputError, match=words):
         Stream.open(method, **options)
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    from phasefold.cli import main
+
+    rc = main(["reconstruct", *map(str, argv)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_online_mel_is_the_stream_fed_frame_by_frame(capsys, tmp_path):
+    """`reconstruct mel.npy --mel hifigan --online` writes what Stream.open(default, mel="hifigan") gives,
+    cut at its offset; from audio with --method and the window's options, as long as the input."""
+    sf = pytest.importorskip("soundfile")
+    from phasefold.engine.registry import mel_stream_default
+
+    x = _speechlike(9000, 8)
+    log_mel = melspectrogram(x, HIFIGAN)
+    np.save(tmp_path / "mel.npy", log_mel)
+    rc, out, err = _cli(capsys, tmp_path / "mel.npy", "-o", tmp_path / "a.wav", *ONLINE)
+    assert rc == 0, err
+    assert "(the mel stream's default), streamed from the hifigan mel" in out
+    y, sr = sf.read(tmp_path / "a.wav", dtype="float32")
+    stream = Stream.open(mel_stream_default(HIFIGAN.stft)[0], mel="hifigan")
+    ref = _feed(stream, log_mel)[stream.output_offset :][: HIFIGAN.n_samples(log_mel.shape[1])]
+    assert sr == 22050
+    np.testing.assert_array_equal(y, ref)
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, x, 22050, subtype="FLOAT")
+    argv = [*ONLINE, "--method", "admm-l2", "--step-iterations", "2", "--lookahead", "1"]
+    rc, out, err = _cli(capsys, wav, "-o", tmp_path / "b.wav", *argv)
+    assert rc == 0, err
+    assert "admm-l2" in out and "look-ahead 1" in out
+    y, _ = sf.read(tmp_path / "b.wav")
+    assert y.size == x.size and np.abs(y).max() > 0.05
+
+
+def test_cli_online_mel_refuses_a_method_without_the_mel_step(capsys, tmp_path):
+    np.save(tmp_path / "mel.npy", melspectrogram(_speechlike(6000), HIFIGAN))
+    argv = ["-o", tmp_path / "a.wav", "--mel", "hifigan", "--online", "--method", "rtpghi"]
+    rc, out, err = _cli(capsys, tmp_path / "mel.npy", *argv)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert "rtpghi cannot take a mel" in err
+    assert not (tmp_path / "a.wav").exists()

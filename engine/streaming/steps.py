@@ -101,7 +101,8 @@ def make_processor(
     says which one runs it. ``mel`` (a preset's name or an engine.mel.MelConfig): the frames are that mel's
     linear values B |X|^p [n_mels] (engine.streaming.mel; ``cfg`` None or the mel's STFT), run by the mel
     window step of gla, fgla or admm-<loss> (engine.mel_window), each new frame starting from ``mel_start``'s
-    amplitudes. It is warmed up (``warm_up``).
+    amplitudes; ``iterations`` None there: the measured mel default's (engine.registry.mel_stream_default).
+    It is warmed up (``warm_up``).
     """
     backends.check(backend)
     if cfg is not None and not isinstance(cfg, StftConfig):
@@ -143,6 +144,7 @@ def make_processor(
         )
     n_iter = spec.step_iterations_at(cfg or spec.cfg or StftConfig(), lookahead, block, iterations)
     if mel_cfg is not None:
+        n_iter = registry.mel_stream_default(cfg)[1] if iterations is None else iterations
         try:
             proc = MelWindowProcessor(
                 mel_window_step(spec, mel_cfg, n_iter, backend), mel_cfg, lookahead, block, init=init,
