@@ -24,6 +24,7 @@ from phasefold.engine.mel_gla import MelStep
 from phasefold.engine.runners import WindowStep
 from phasefold.engine.stft import analyze
 from phasefold.engine.streaming.window import WindowProcessor
+from phasefold.engine.wording import counted
 
 MEL_STARTS = ("spread", "step")
 #: the start a mel stream takes where none is given (chosen by measurement: docs/results.md, "Mel, streamed")
@@ -69,6 +70,13 @@ class MelWindowProcessor(WindowProcessor):
     def reset(self) -> None:
         super().reset()
         self._level = RunningLevel(1.0)  # on the spread amplitudes (_levels_of)
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} with the mel step ({self.mel.n_mels} bands; window of "
+            f"{counted(self.n_window, 'frame')}, {counted(self.step.projections, 'projection')} per step, "
+            f"{self.init} phase and {self.mel_start} amplitudes for a new frame)"
+        )
 
     def _spread(self, mel: np.ndarray) -> np.ndarray:
         """The spread amplitudes [b, K] of mel frames [b, n_mels] (module docstring)."""
