@@ -186,13 +186,18 @@ def test_blocks_of_frames_in_the_preset_layout_equal_frames_one_by_one():
         np.testing.assert_array_equal(np.concatenate(parts + [stream.flush()]), one)
 
 
-def test_a_louder_log_mel_gives_the_same_audio_scaled():
-    """The log mel shifted by log 4 (the same speech 4 times louder: p = 1) streams to 4 times the audio
-    (the running level follows; the mel step is homogeneous)."""
-    log_mel = melspectrogram(_speechlike(8000, 6), HIFIGAN)
-    quiet = _feed(Stream.open("fgla", mel="hifigan", iterations=3, backend="numpy"), log_mel)
-    loud = _feed(Stream.open("fgla", mel="hifigan", iterations=3, backend="numpy"), log_mel + math.log(4.0))
+@pytest.mark.parametrize("name", ["hifigan", "librosa"])
+def test_a_louder_mel_gives_the_same_audio_scaled(name):
+    """The same speech 4 times louder: hifigan's log mel shifted by log 4 (p = 1), librosa's linear power mel
+    times 16 (p = 2): the stream gives 4 times the audio (the running level follows, the level's shift is a
+    power of two, the mel step is homogeneous)."""
+    cfg = PRESETS[name]
+    mel = melspectrogram(_speechlike(8000, 6), cfg)
+    louder = mel + math.log(4.0) if cfg.is_log else mel * 16.0
+    quiet = _feed(Stream.open("fgla", mel=name, iterations=3, backend="numpy"), mel)
+    loud = _feed(Stream.open("fgla", mel=name, iterations=3, backend="numpy"), louder)
     assert np.abs(loud - 4 * quiet).max() <= 1e-5 * np.abs(loud).max()
+    assert np.abs(quiet).max() > 1e-3
 
 
 def test_bad_mel_frames_are_refused_in_one_line_and_change_nothing():

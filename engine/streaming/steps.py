@@ -142,7 +142,6 @@ def make_processor(
         raise InputError(
             f"{spec.name!r} is not a window-step method; streaming methods: {', '.join(method_names())}"
         )
-    n_iter = spec.step_iterations_at(cfg or spec.cfg or StftConfig(), lookahead, block, iterations)
     if mel_cfg is not None:
         n_iter = registry.mel_stream_default(cfg)[1] if iterations is None else iterations
         try:
@@ -155,6 +154,7 @@ def make_processor(
         proc.backend = proc.step.backend
         warm_up(proc)
         return proc
+    n_iter = spec.step_iterations_at(cfg or spec.cfg or StftConfig(), lookahead, block, iterations)
     step, cfg = window_step(spec, cfg, n_iter, backend, threads)
     try:
         proc = WindowProcessor(
