@@ -38,10 +38,11 @@ def _free_gain(fixed, cov):
 
 
 @kernel
-def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, bank, spread, power):
+def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power):
     """(Fast) Griffin-Lim with the mel step on a window: engine.mel_window.mel_gla_iterations; returns x [S]
-    in x's precision. ``cov``: the window's coverage (floored); ``bank``, ``spread``: the CSR filters and
-    spread weights (engine.compiled.mel)."""
+    in x's precision. ``cov``: the window's coverage (floored); ``b_*`` and ``s_*``: the CSR filters and
+    spread weights (indptr, indices, data: engine.compiled.mel), as arrays, not tuples, so that the call's
+    dispatch stays in numba's fast path (a tuple argument costs tens of microseconds a call)."""
     spec = fw.spec
     prev = x.copy()
     z = x.copy()
@@ -50,7 +51,7 @@ def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, bank, spread, po
     tiny = _floor(target)
     for _ in range(n_iter):
         frame_forward(z, fw)
-        mel_step(spec, target, bank[0], bank[1], bank[2], spread[0], spread[1], spread[2], power, tiny)
+        mel_step(spec, target, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power, tiny)
         inverse_overlap_add(fw, syn)
         for i in range(x.shape[0]):
             xi = fixed[i] * prev[i] + gain[i] * syn[i]
@@ -60,7 +61,9 @@ def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, bank, spread, po
 
 
 @kernel
-def mel_admm_window(target, x, fixed, lam, cov, kind, rho, n_iter, fw, bank, spread, power):
+def mel_admm_window(
+    target, x, fixed, lam, cov, kind, rho, n_iter, fw, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power
+):
     """ADMM on a window whose prox target is the mel step of the current spectra: engine.mel_window.
     mel_admm_iterations; ``fw``: the float64 FftWindow with complex spectra. Returns (x [S],
     lam [2, W, K])."""
@@ -82,7 +85,7 @@ def mel_admm_window(target, x, fixed, lam, cov, kind, rho, n_iter, fw, bank, spr
             for q in range(k):
                 stepped[j, 2 * q] = spec[j, q].real
                 stepped[j, 2 * q + 1] = spec[j, q].imag
-        mel_step(stepped, target, bank[0], bank[1], bank[2], spread[0], spread[1], spread[2], power, tiny)
+        mel_step(stepped, target, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power, tiny)
         for j in range(w):
             for q in range(k):
                 r = math.sqrt(stepped[j, 2 * q] ** 2 + stepped[j, 2 * q + 1] ** 2)
@@ -133,7 +136,7 @@ class MelGlaStep(_MelKernel):
         w = mel.shape[0]
         x = mel_gla_window(
             mel, x, fixed, self.coverage(w), self.n_iter, self.momentum, self.spectral.window(w),
-            self.bank, self.spread, self.power,
+            *self.bank, *self.spread, self.power,
         )  # fmt: skip
         return x, lam
 
@@ -153,12 +156,14 @@ class MelAdmmStep(_MelKernel):
         lam = np.zeros((2, w, k)) if lam is None else np.ascontiguousarray(lam, np.float64)
         return mel_admm_window(
             mel, x, fixed, lam, self.coverage(w), self.kind, self.rho, self.n_iter,
-            self.spectral.window(w, False), self.bank, self.spread, self.power,
+            self.spectral.window(w, False), *self.bank, *self.spread, self.power,
         )  # fmt: skip
 
 
 @kernel
-def mel_slide_and_start(mel, x, lam, new, ceiling, factor, cov_old, st, inv_c, bank, spread, power, flat):
+def mel_slide_and_start(
+    mel, x, lam, new, ceiling, factor, cov_old, st, inv_c, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power, flat
+):
     """engine.streaming.mel.MelWindowProcessor's slide and start of b = len(new) mel frames [b, n_mels]
     (float64, linear) times ``factor`` (the level's 2^-k) to the power p, in place, in the state's precision:
     each new frame starts from the mel step of the previous frame's spectrum advanced by j + 1 hops (the
@@ -175,8 +180,8 @@ def mel_slide_and_start(mel, x, lam, new, ceiling, factor, cov_old, st, inv_c, b
         total = 0.0
         for q in range(k):
             g = 0.0
-            for i in range(spread[0][q], spread[0][q + 1]):
-                g += spread[2][i] * new[j, spread[1][i]] * inv_c[spread[1][i]]
+            for i in range(s_ptr[q], s_ptr[q + 1]):
+                g += s_w[i] * new[j, s_idx[i]] * inv_c[s_idx[i]]
             a = g if power == 1.0 else g ** (1.0 / power)
             total += a * a
         if not total <= ceiling:
@@ -224,7 +229,7 @@ def mel_slide_and_start(mel, x, lam, new, ceiling, factor, cov_old, st, inv_c, b
             pr[q], pi[q] = re, im
             sp[2 * q], sp[2 * q + 1] = re, im
         row = mel[w - b + j : w - b + j + 1]
-        mel_step(spec, row, bank[0], bank[1], bank[2], spread[0], spread[1], spread[2], power, tiny)
+        mel_step(spec, row, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power, tiny)
         inverse_overlap_add(fw, piece)
         xo = x[start + j * hop : start + j * hop + n]
         for i in range(n):
@@ -271,5 +276,5 @@ class MelNewFrames(_MelKernel):
         new = np.ascontiguousarray(new, dtype=np.float64)
         return mel_slide_and_start(
             mel, x, lam, new, ceiling, factor, self.cov_old[new.shape[0]], self.starts, self.inv_c,
-            self.bank, self.spread, self.power, self.spread_only,
+            *self.bank, *self.spread, self.power, self.spread_only,
         )  # fmt: skip
