@@ -58,8 +58,9 @@ MEASURED_STREAM_DEFAULTS = {(16000, 512, 128): "admm-l2"}
 #: benchmarks/mel_stream.py). hifigan's 22050 / 1024 / 256: fgla with 4 iterations per step and the "step"
 #: start (engine.streaming.mel.MEL_START) scores PESQ 3.80 (mean of 7 runs: unperturbed and 6 draws of 1e-6,
 #: spread 0.06; STOI 0.982, SC -13.2 dB) at a CPU RTF of 0.0297 (one thread, input checks included, median
-#: of 3 rounds; 0.031 and 0.035 in reruns on the loaded shared machine) on the test split; on validation it beat gla (+0.33 PESQ), admm-l2 at 2 per step (+0.16, at
-#: less cost) and the "spread" start (+0.04 PESQ, 0.4 dB SC); 5 per step (+0.09) costs over 0.03
+#: of 3 rounds; 0.031 and 0.035 in reruns on the loaded shared machine) on the test split; on validation
+#: it beat gla (+0.33 PESQ), admm-l2 at 2 per step (+0.16, at less cost) and the "spread" start (+0.04
+#: PESQ, 0.4 dB SC); 5 per step (+0.09) costs over 0.03
 MEASURED_MEL_STREAM_DEFAULTS = {(22050, 1024, 256): ("fgla", 4)}
 
 
