@@ -151,8 +151,8 @@ class MethodSpec:
 
     @property
     def takes_mel(self) -> bool:
-        """Whether the method takes a mel measurement offline (engine.mel_gla: the mel step as its
-        magnitude step): GLA, FGLA and ADMM at d = 1."""
+        """Whether the method takes a mel measurement, offline (engine.mel_gla) and in the stream
+        (engine.mel_window): the mel step as its magnitude step; GLA, FGLA and ADMM at d = 1."""
         return self.family in ("gla", "admm") and self.power == 1
 
     @property
@@ -560,10 +560,10 @@ def default_method(cfg: StftConfig, streaming: bool = False) -> str:
     return CLASSICAL_DEFAULT
 
 
-def mel_spec(method: str) -> MethodSpec:
-    """The spec of a method that takes a mel measurement offline (``MethodSpec.takes_mel``); InputError in
-    one line for any other."""
-    spec = lookup(method)
+def mel_spec(method: str | MethodSpec) -> MethodSpec:
+    """The spec of a method (a name or a spec) that takes a mel measurement offline or in the stream
+    (``MethodSpec.takes_mel``); InputError in one line for any other."""
+    spec = method if isinstance(method, MethodSpec) else lookup(method)
     if not spec.takes_mel:
         raise InputError(
             f"{spec.name} does not take a mel input: the mel methods are gla, fgla and admm-<loss>[-right] "

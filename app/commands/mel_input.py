@@ -69,8 +69,8 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     ]
     if given:
         raise InputError(
-            f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, or with --online "
-            "a stream method, at the preset's STFT"
+            f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, or with "
+            "--online a stream method, at the preset's STFT"
         )
     method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
     if args.input is None or args.input.is_dir():

@@ -117,8 +117,7 @@ def make_processor(
         if cfg is not None and cfg != mel_cfg.stft:
             raise InputError("cfg must be None or the mel's own STFT (mel.stft) for a mel stream")
         cfg = mel_cfg.stft
-        if spec.family not in ("gla", "admm"):
-            raise InputError(f"{spec.name} cannot take a mel spectrogram; with a mel: gla, fgla, admm-<loss>")
+        registry.mel_spec(spec)
     lookahead, block = spec.stream_settings(lookahead, block)
     if lookahead < 0:
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
