@@ -15,7 +15,7 @@ import math
 import numpy as np
 from phasefold.engine.compiled.admm import _prox, _WindowKernel, prox_kind
 from phasefold.engine.compiled.jit import kernel
-from phasefold.engine.compiled.mel import _csr, mel_step
+from phasefold.engine.compiled.mel import mel_csr, mel_step
 from phasefold.engine.compiled.spectral import frame_forward, inverse_overlap_add
 from phasefold.engine.compiled.window import _starts
 from phasefold.engine.divergences import Divergence
@@ -117,10 +117,7 @@ class _MelKernel(_WindowKernel):
 
     def __init__(self, mel: MelConfig, dtype: type) -> None:
         super().__init__(mel.stft, dtype)
-        bank = mel_filters(mel)
-        cover = bank.sum(axis=0)
-        self.bank = _csr(bank, self.dtype)
-        self.spread = _csr((bank / np.where(cover > 0, cover, 1.0)).T, self.dtype)
+        self.bank, self.spread = mel_csr(mel, self.dtype)
         self.power = self.dtype.type(mel.power)
 
 
