@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from phasefold.engine.compiled.admm import _prox, _WindowKernel, prox_kind
+from phasefold.engine.compiled.admm import _WindowKernel, admm_iteration, prox_kind
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.mel import mel_csr, mel_step
 from phasefold.engine.compiled.spectral import frame_forward, inverse_overlap_add
@@ -64,9 +64,10 @@ def mel_gla_window(target, x, fixed, cov, n_iter, momentum, fw, b_ptr, b_idx, b_
 def mel_admm_window(
     target, x, fixed, lam, cov, kind, rho, n_iter, fw, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power
 ):
-    """ADMM on a window whose prox target is the mel step of the current spectra: engine.mel_window.
-    mel_admm_iterations; ``fw``: the float64 FftWindow with complex spectra. Returns (x [S],
-    lam [2, W, K])."""
+    """ADMM on a window whose prox target is the mel step of the current spectra (engine.mel_window: engine.
+    admm.admm_iterations with the mel step): each iteration engine.compiled.admm.admm_iteration against
+    the magnitudes of the mel step of a copy of the spectra; ``fw``: the float64 FftWindow with complex
+    spectra. Returns (x [S], lam [2, W, K])."""
     w = target.shape[0]
     spec = fw.spec
     k = spec.shape[1]
@@ -75,6 +76,7 @@ def mel_admm_window(
     li = lam[1].copy()
     zr = np.empty((w, k))
     zi = np.empty((w, k))
+    r = np.empty((w, k))
     stepped = np.empty((w, 2 * k))
     syn = np.empty_like(x)
     gain = _free_gain(fixed, cov)
@@ -88,24 +90,8 @@ def mel_admm_window(
         mel_step(stepped, target, b_ptr, b_idx, b_w, s_ptr, s_idx, s_w, power, tiny)
         for j in range(w):
             for q in range(k):
-                r = math.sqrt(stepped[j, 2 * q] ** 2 + stepped[j, 2 * q + 1] ** 2)
-                hr = spec[j, q].real + lr[j, q] / rho
-                hi = spec[j, q].imag + li[j, q] / rho
-                a = math.sqrt(hr * hr + hi * hi)
-                if a > 0:
-                    f = _prox(kind, a, r, rho) / a
-                    zr[j, q], zi[j, q] = hr * f, hi * f
-                else:
-                    zr[j, q], zi[j, q] = 0.0, 0.0
-                spec[j, q] = complex(zr[j, q] - lr[j, q] / rho, zi[j, q] - li[j, q] / rho)
-        inverse_overlap_add(fw, syn)
-        for i in range(x.shape[0]):
-            x[i] = fixed[i] * x[i] + gain[i] * syn[i]
-        frame_forward(x, fw)
-        for j in range(w):
-            for q in range(k):
-                lr[j, q] += rho * (spec[j, q].real - zr[j, q])
-                li[j, q] += rho * (spec[j, q].imag - zi[j, q])
+                r[j, q] = math.sqrt(stepped[j, 2 * q] ** 2 + stepped[j, 2 * q + 1] ** 2)
+        admm_iteration(r, spec, x, fixed, gain, lr, li, zr, zi, syn, kind, rho, fw)
     out = np.empty((2, w, k))
     out[0] = lr
     out[1] = li
