@@ -17,7 +17,7 @@ from phasefold.engine.compiled.admm import _WindowKernel, admm_iteration, prox_k
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.mel import mel_csr, mel_step
 from phasefold.engine.compiled.spectral import frame_forward, inverse_overlap_add
-from phasefold.engine.compiled.window import _starts
+from phasefold.engine.compiled.window import _starts, slide_window
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.mel import TINY, MelConfig, mel_filters
 
@@ -171,25 +171,15 @@ def mel_slide_and_start(
             return False
     spec, win, hop = fw.spec, fw.win, fw.hop
     n = win.shape[0]
-    hb = b * hop
     s = x.shape[0]
-    for j in range(w - b):
-        mel[j] = mel[j + b]
-        lam[0, j] = lam[0, j + b]
-        lam[1, j] = lam[1, j + b]
+    slide_window(mel, x, lam, b, hop)
     scaled = factor**power
     mean = 0.0
     for j in range(b):
         for q in range(n_mels):
             mel[w - b + j, q] = new[j, q] * scaled
             mean += mel[w - b + j, q]
-        lam[0, w - b + j] = 0.0
-        lam[1, w - b + j] = 0.0
     tiny = mel.dtype.type(TINY * max(mean / (b * n_mels), np.finfo(np.float64).tiny))
-    for i in range(s - hb):
-        x[i] = x[i + hb]
-    for i in range(s - hb, s):
-        x[i] = 0.0
     first = w - b
     frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], fw)
     sp, pr, pi = spec[0], prev[0], prev[1]

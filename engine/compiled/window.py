@@ -42,6 +42,26 @@ def _starts(fw, inv_cov, rot_re, rot_im, piece, phasor):
 
 
 @kernel
+def slide_window(meas, x, lam, b, hop):
+    """The window state slid by b frames, in place: the measurements' and the dual's rows and the samples
+    move back by b frames (b hops), the dual's new rows and the new samples zero (the new rows of ``meas``
+    are the caller's to write)."""
+    w = meas.shape[0]
+    for j in range(w - b):
+        meas[j] = meas[j + b]
+        lam[0, j] = lam[0, j + b]
+        lam[1, j] = lam[1, j + b]
+    for j in range(w - b, w):
+        lam[0, j] = 0.0
+        lam[1, j] = 0.0
+    s, hb = x.shape[0], b * hop
+    for i in range(s - hb):
+        x[i] = x[i + hb]
+    for i in range(s - hb, s):
+        x[i] = 0.0
+
+
+@kernel
 def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     """Slide by b = len(new) frames and start the new frames ``new`` [b, K] (float64) times ``factor`` (the
     level's 2^-k, exact), in the state's precision (module docstring); in place. ``cov_old``: the coverage of
@@ -61,21 +81,11 @@ def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     fw, inv_cov, rot_re, rot_im, piece, phasor = st.fw, st.inv_cov, st.rot_re, st.rot_im, st.piece, st.phasor
     spec, win, hop = fw.spec, fw.win, fw.hop
     n = win.shape[0]
-    hb = b * hop
     s = x.shape[0]
-    for j in range(w - b):
-        mag[j] = mag[j + b]
-        lam[0, j] = lam[0, j + b]
-        lam[1, j] = lam[1, j + b]
+    slide_window(mag, x, lam, b, hop)
     for j in range(b):
         for q in range(k):
             mag[w - b + j, q] = new[j, q] * factor  # rounded to the state's precision, as numpy's astype
-        lam[0, w - b + j] = 0.0
-        lam[1, w - b + j] = 0.0
-    for i in range(s - hb):
-        x[i] = x[i + hb]
-    for i in range(s - hb, s):
-        x[i] = 0.0
     first = w - b
     frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], fw)
     sp, ur, ui = spec[0], phasor[0], phasor[1]
