@@ -17,7 +17,7 @@ from phasefold.engine.compiled.admm import _WindowKernel, admm_iteration, prox_k
 from phasefold.engine.compiled.jit import kernel
 from phasefold.engine.compiled.mel import mel_csr, mel_step
 from phasefold.engine.compiled.spectral import frame_forward, inverse_overlap_add
-from phasefold.engine.compiled.window import _starts, slide_window
+from phasefold.engine.compiled.window import new_frame_starts, slide_window
 from phasefold.engine.divergences import Divergence
 from phasefold.engine.mel import TINY, MelConfig, mel_filters
 
@@ -221,16 +221,7 @@ class MelNewFrames(_MelKernel):
         self, mel: MelConfig, cov: np.ndarray, cov_old: dict[int, np.ndarray], dtype: type, spread_only: bool
     ) -> None:
         super().__init__(mel, dtype)
-        cfg = mel.stft
-        adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
-        self.starts = _starts(
-            self.spectral.window(1),
-            (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype),
-            np.cos(adv).astype(self.dtype),
-            np.sin(adv).astype(self.dtype),
-            np.empty(cfg.n_fft, self.dtype),
-            np.empty((2, cfg.n_bins), self.dtype),
-        )
+        self.starts = new_frame_starts(self.spectral, cov)
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
         self.inv_c = 1.0 / mel_filters(mel).sum(axis=1)
         self.spread_only = spread_only

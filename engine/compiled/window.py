@@ -117,6 +117,22 @@ def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     return True
 
 
+def new_frame_starts(spectral: Spectral, cov: np.ndarray):
+    """The Starts bundle of the slide-and-start kernels (this module's and engine.compiled.mel_window's) on
+    ``spectral``'s setting and precision: a one-frame FftWindow, 1 / the window's coverage ``cov``, the
+    one-hop phase advance of each bin, work arrays."""
+    cfg, dtype = spectral.cfg, spectral.dtype
+    adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
+    return _starts(
+        spectral.window(1),
+        (1.0 / np.maximum(cov, 1e-12)).astype(dtype),
+        np.cos(adv).astype(dtype),
+        np.sin(adv).astype(dtype),
+        np.empty(cfg.n_fft, dtype),
+        np.empty((2, cfg.n_bins), dtype),
+    )
+
+
 class NewFrames:
     """The compiled slide-and-start of a window of ``n_window`` frames (one block size at a time), in the
     window state's precision (float32 for a model, whose step runs in float32; float64 otherwise)."""
@@ -127,15 +143,7 @@ class NewFrames:
         self.cfg = cfg
         self.dtype = np.dtype(dtype)
         self.spectral = Spectral(cfg, self.dtype)
-        adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
-        self.starts = _starts(
-            self.spectral.window(1),
-            (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype),
-            np.cos(adv).astype(self.dtype),
-            np.sin(adv).astype(self.dtype),
-            np.empty(cfg.n_fft, self.dtype),
-            np.empty((2, cfg.n_bins), self.dtype),
-        )
+        self.starts = new_frame_starts(self.spectral, cov)
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
 
     def __call__(
