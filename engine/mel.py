@@ -284,25 +284,26 @@ def linear_mel(mel: np.ndarray, cfg: MelConfig, what: str = "mel") -> np.ndarray
         )
     if arr.shape[-2] < 1:
         raise InputError(f"{what} holds no frames")
-    if not np.all(np.isfinite(arr)):
+    # one pass each for the extremes, which every check below reads: a NaN propagates into both, an
+    # infinity shows in one (a live stream checks each frame: engine.streaming.core.mel_frames)
+    lo, hi = float(np.min(arr)), float(np.max(arr))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"{what} holds NaN or infinite values")
     if not cfg.is_log:
-        if np.any(arr < 0):
+        if lo < 0:
             raise InputError(
                 f"{what} holds negative values: log values given where linear mel values are expected"
             )
         return arr
-    if np.min(arr) >= 0 and np.median(arr) < LINEAR_MEDIAN * np.max(arr):
+    if lo >= 0 and np.median(arr) < LINEAR_MEDIAN * hi:
         raise InputError(
             f"{what} looks like linear mel values (none negative, most near 0) where log values (base "
             f"{cfg.log_base:g}) are expected"
         )
-    peak = float(np.max(arr)) * math.log(cfg.log_base)
-    if peak > LOG_PEAK:
-        raise InputError(
-            f"{what} holds log values up to {np.max(arr):g}: too large for a log mel (linear values?)"
-        )
-    return np.exp(arr * math.log(cfg.log_base))
+    if hi * math.log(cfg.log_base) > LOG_PEAK:
+        raise InputError(f"{what} holds log values up to {hi:g}: too large for a log mel (linear values?)")
+    arr *= math.log(cfg.log_base)  # arr is this function's own copy (astype above)
+    return np.exp(arr, out=arr)
 
 
 #: a log mel with no negative value whose median is below this fraction of its largest value is refused as

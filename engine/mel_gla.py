@@ -47,12 +47,16 @@ class MelStep:
     def __init__(self, mel: np.ndarray, cfg: MelConfig) -> None:
         bank = mel_filters(cfg)  # [n_mels, K]
         cover = bank.sum(axis=0)
-        self.target = mel
         # sparse: each bin lies under at most two triangles (a tenth of the dense products' time)
         self.bank = sparse.csr_matrix(bank)
         # [K, n_mels]: each bin's weights over its bands, summing to 1 (0 under no band)
         self.spread = sparse.csr_matrix((bank / np.where(cover > 0, cover, 1.0)).T)
         self.power = cfg.power
+        self.aim(mel)
+
+    def aim(self, mel: np.ndarray) -> None:
+        """Take ``mel`` [F, n_mels] as the target (the stream window's at each step: engine.mel_window)."""
+        self.target = mel
         self.tiny = TINY * max(float(np.mean(mel)), np.finfo(np.float64).tiny)
 
     def gains(self, spec: np.ndarray) -> np.ndarray:

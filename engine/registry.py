@@ -52,6 +52,26 @@ MEASURED_DEFAULTS = {
 #: -31.0 dB; unfolded-stream-16k-l3 4.41, -27.1 dB; rtisi-la 4.24) and at L = 1 (4.43; the L = 1 model
 #: 4.36) at a CPU real-time factor of 0.04, and runs at any look-ahead (a stream model only at its own)
 MEASURED_STREAM_DEFAULTS = {(16000, 512, 128): "admm-l2"}
+#: the stream's default with mel frames in (``--online --mel``; Stream.open(..., mel=...) with no iterations
+#: takes its count per step): (method, iterations per step) by the mel's STFT (sample rate, n_fft, hop),
+#: chosen at L = 3 on the validation split and measured on the test split (docs/results.md, "Mel, streamed";
+#: benchmarks/mel_stream.py). hifigan's 22050 / 1024 / 256: fgla with 4 iterations per step and the "step"
+#: start (engine.streaming.mel.MEL_START) scores PESQ 3.80 (mean of 7 runs: unperturbed and 6 draws of 1e-6,
+#: spread 0.06; STOI 0.982, SC -13.2 dB) at a CPU RTF of 0.0297 (one thread, input checks included, median
+#: of 3 rounds; 0.031 and 0.035 in reruns on the loaded shared machine) on the test split; on validation
+#: it beat gla (+0.33 PESQ), admm-l2 at 2 per step (+0.16, at less cost) and the "spread" start (+0.04
+#: PESQ, 0.4 dB SC); 5 per step (+0.09) costs over 0.03
+MEASURED_MEL_STREAM_DEFAULTS = {(22050, 1024, 256): ("fgla", 4)}
+
+
+def mel_stream_default(cfg: StftConfig) -> tuple[str, int]:
+    """The mel stream's (method, iterations per step) at the mel's STFT ``cfg``: the measured one where the
+    configuration has one, else the hifigan choice (the same per-step work at any mel)."""
+    return MEASURED_MEL_STREAM_DEFAULTS.get(
+        (cfg.sample_rate, cfg.n_fft, cfg.hop), MEASURED_MEL_STREAM_DEFAULTS[(22050, 1024, 256)]
+    )
+
+
 #: the best classical method where no learned model lists a configuration: fgla with 100 iterations, the
 #: best SC and PESQ of gla / fgla / admm-l2 at 16 kHz 512/128 and 48 kHz 2048/512 on the test split at the
 #: lowest cost (docs/results.md, "The default method at other configurations")
@@ -131,8 +151,8 @@ class MethodSpec:
 
     @property
     def takes_mel(self) -> bool:
-        """Whether the method takes a mel measurement offline (engine.mel_gla: the mel step as its
-        magnitude step): GLA, FGLA and ADMM at d = 1."""
+        """Whether the method takes a mel measurement, offline (engine.mel_gla) and in the stream
+        (engine.mel_window): the mel step as its magnitude step; GLA, FGLA and ADMM at d = 1."""
         return self.family in ("gla", "admm") and self.power == 1
 
     @property
@@ -540,10 +560,10 @@ def default_method(cfg: StftConfig, streaming: bool = False) -> str:
     return CLASSICAL_DEFAULT
 
 
-def mel_spec(method: str) -> MethodSpec:
-    """The spec of a method that takes a mel measurement offline (``MethodSpec.takes_mel``); InputError in
-    one line for any other."""
-    spec = lookup(method)
+def mel_spec(method: str | MethodSpec) -> MethodSpec:
+    """The spec of a method (a name or a spec) that takes a mel measurement offline or in the stream
+    (``MethodSpec.takes_mel``); InputError in one line for any other."""
+    spec = method if isinstance(method, MethodSpec) else lookup(method)
     if not spec.takes_mel:
         raise InputError(
             f"{spec.name} does not take a mel input: the mel methods are gla, fgla and admm-<loss>[-right] "

@@ -349,9 +349,10 @@ def test_cli_mel_array_and_audio(capsys, tmp_path):
             "mel.npy has 30 bands where 80.*transposed",
         ),  # ESPnet's layout to the hifigan preset
         (["--mel", "espnet", "--hop", "512"], "--hop does not apply"),
-        (["--mel", "espnet", "--online"], "--online does not apply"),
         (["--mel", "espnet", "--method", "rtpghi"], "rtpghi does not take a mel input"),
         (["--mel", "espnet", "--method", "admm-l2-d2"], "admm-l2-d2 does not take a mel input"),
+        (["--mel", "espnet", "--online", "--iterations", "5"], "--iterations is the offline count"),
+        (["--mel", "espnet", "--online", "--method", "rtpghi"], "rtpghi does not take a mel input"),
     ],
 )
 def test_cli_mel_refusals_are_one_line(capsys, tmp_path, extra, words):

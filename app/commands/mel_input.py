@@ -4,7 +4,8 @@
 project's code writes); ``speech.wav --mel hifigan`` computes the preset's mel of the recording first (for
 trying and scoring). Either way ``phasefold.mel_to_audio(M, preset=...)`` reconstructs it (the mel-consistent
 fast Griffin-Lim by default, or the mel method ``--method`` names: engine.mel_gla) into a WAV file at the
-preset's rate.
+preset's rate; with --online the mel is fed to the streaming engine frame by frame instead
+(commands.mel_online).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 
 from phasefold.commands import non_negative_float, positive_float, positive_int
+from phasefold.commands.mel_online import ONLINE_OPTIONS, stream_mel
 
 #: the options of `reconstruct` that a mel input does not take (the mel fixes the STFT; the method is one of
 #: the mel methods, engine.registry.mel_spec), with their defaults
@@ -152,11 +154,16 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     from phasefold.engine.registry import mel_spec
     from phasefold.mel import PRESET_ITERATIONS, mel_to_audio
 
-    given = [flag for key, (flag, default) in _NOT_WITH_MEL.items() if getattr(args, key, default) != default]
+    taken = ONLINE_OPTIONS if args.online else ()
+    given = [
+        flag
+        for key, (flag, default) in _NOT_WITH_MEL.items()
+        if key not in taken and getattr(args, key, default) != default
+    ]
     if given:
         raise InputError(
-            f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, at the "
-            "preset's STFT"
+            f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, or with "
+            "--online a stream method, at the preset's STFT"
         )
     method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
     refuse_linear_stft(args)
@@ -183,17 +190,22 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     if target.ndim != 2:
         raise InputError(f"{args.input.name} holds {target.ndim} axes; give one mel spectrogram (2 axes)")
     start = time.perf_counter()
-    y = mel_to_audio(mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method)
+    if args.online:
+        y, ran = stream_mel(args, mel, cfg, length)
+    else:
+        y = mel_to_audio(
+            mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method
+        )
+        iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
+        ran = f"{method} with the mel step from {mel_words(args)}, {iterations} iterations"
     wall = time.perf_counter() - start
     made = linear_mel(melspectrogram(y, cfg), cfg)[: target.shape[0]]
     error_db = 20 * np.log10(np.linalg.norm(made - target[: made.shape[0]]) / np.linalg.norm(target))
     for text in write_wav(args.output, y, cfg.stft.sample_rate, subtype):
         print(f"phasefold reconstruct: note: {text}", file=sys.stderr)
     seconds = y.size / cfg.stft.sample_rate
-    iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
     print(
-        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {method} with the mel step "
-        f"from {mel_words(args)}, {iterations} iterations, {wall:.2f} s "
+        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {ran}, {wall:.2f} s "
         f"(RTF {wall / max(seconds, 1e-9):.3f}), mel convergence {error_db:.1f} dB"
     )
     return 0

@@ -85,12 +85,39 @@ def _prox(kind, y, r, rho):
 
 
 @kernel
+def admm_iteration(mag, spec, x, fixed, gain, lr, li, zr, zi, syn, kind, rho, fw):
+    """One ADMM iteration on a window (d = 1) from the spectra ``spec`` = A x (fw.spec, complex) against
+    the magnitude targets ``mag`` [W, K], in place: x, the dual (lr, li) and spec = the new A x; ``zr``,
+    ``zi``, ``syn``: work arrays. admm_layers runs it on given magnitudes, engine.compiled.mel_window on the
+    mel step's target of each iteration."""
+    w, k = mag.shape
+    for j in range(w):
+        for q in range(k):
+            hr = spec[j, q].real + lr[j, q] / rho
+            hi = spec[j, q].imag + li[j, q] / rho
+            a = math.sqrt(hr * hr + hi * hi)
+            if a > 0:
+                f = _prox(kind, a, mag[j, q], rho) / a
+                zr[j, q], zi[j, q] = hr * f, hi * f
+            else:
+                zr[j, q], zi[j, q] = 0.0, 0.0
+            spec[j, q] = complex(zr[j, q] - lr[j, q] / rho, zi[j, q] - li[j, q] / rho)
+    inverse_overlap_add(fw, syn)
+    for i in range(x.shape[0]):
+        x[i] = fixed[i] * x[i] + gain[i] * syn[i]
+    frame_forward(x, fw)
+    for j in range(w):
+        for q in range(k):
+            lr[j, q] += rho * (spec[j, q].real - zr[j, q])
+            li[j, q] += rho * (spec[j, q].imag - zi[j, q])
+
+
+@kernel
 def admm_layers(mag, x, fixed, lam, gain, kind, rho, n_iter, fw):
     """``n_iter`` ADMM iterations on a window (d = 1) with the prox ``kind`` and penalty ``rho``; ``gain``:
     (1 - fixed) / coverage; ``fw``: the float64 FftWindow with complex spectra. Returns (x [S],
     lam [2, W, K]) in float64."""
     w, k = mag.shape
-    spec = fw.spec
     x = x.copy()
     lr = lam[0].copy()
     li = lam[1].copy()
@@ -99,25 +126,7 @@ def admm_layers(mag, x, fixed, lam, gain, kind, rho, n_iter, fw):
     syn = np.empty_like(x)
     frame_forward(x, fw)
     for _ in range(n_iter):
-        for j in range(w):
-            for q in range(k):
-                hr = spec[j, q].real + lr[j, q] / rho
-                hi = spec[j, q].imag + li[j, q] / rho
-                a = math.sqrt(hr * hr + hi * hi)
-                if a > 0:
-                    f = _prox(kind, a, mag[j, q], rho) / a
-                    zr[j, q], zi[j, q] = hr * f, hi * f
-                else:
-                    zr[j, q], zi[j, q] = 0.0, 0.0
-                spec[j, q] = complex(zr[j, q] - lr[j, q] / rho, zi[j, q] - li[j, q] / rho)
-        inverse_overlap_add(fw, syn)
-        for i in range(x.shape[0]):
-            x[i] = fixed[i] * x[i] + gain[i] * syn[i]
-        frame_forward(x, fw)
-        for j in range(w):
-            for q in range(k):
-                lr[j, q] += rho * (spec[j, q].real - zr[j, q])
-                li[j, q] += rho * (spec[j, q].imag - zi[j, q])
+        admm_iteration(mag, fw.spec, x, fixed, gain, lr, li, zr, zi, syn, kind, rho, fw)
     out = np.empty((2, w, k))
     out[0] = lr
     out[1] = li

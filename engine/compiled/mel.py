@@ -162,6 +162,14 @@ def _csr(matrix: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, n
     return m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(dtype)
 
 
+def mel_csr(cfg: MelConfig, dtype: np.dtype) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """``mel_step``'s filters of ``cfg`` in ``dtype``: (the CSR filters [n_mels, K], the CSR spread weights
+    [K, n_mels], each bin's weights over its bands summing to 1), each as (indptr, indices, data)."""
+    bank = mel_filters(cfg)
+    cover = bank.sum(axis=0)
+    return _csr(bank, dtype), _csr((bank / np.where(cover > 0, cover, 1.0)).T, dtype)
+
+
 class MelGla:
     """A compiled mel method (``spec``: gla, fgla or admm-<loss> with a closed-form prox, BackendError for
     another; None: fgla) for one configuration and precision (plans made on first use)."""
@@ -174,10 +182,7 @@ class MelGla:
         if spec is not None and spec.family == "admm":  # (prox kind, rho at the published scale)
             self.admm = (prox_kind(spec.div, spec.side), published_rho(spec.div, cfg.stft))
         self.spectral = Spectral(cfg.stft, self.dtype)
-        bank = mel_filters(cfg)
-        cover = bank.sum(axis=0)
-        self.bank = _csr(bank, self.dtype)
-        self.spread = _csr((bank / np.where(cover > 0, cover, 1.0)).T, self.dtype)
+        self.bank, self.spread = mel_csr(cfg, self.dtype)
 
     def _edges(self, n_frames: int, inner: int) -> tuple[np.ndarray, np.ndarray]:
         """(1 / coverage or ones, the source map) of a span of ``n_frames`` frames over ``inner`` samples."""

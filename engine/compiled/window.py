@@ -42,6 +42,26 @@ def _starts(fw, inv_cov, rot_re, rot_im, piece, phasor):
 
 
 @kernel
+def slide_window(meas, x, lam, b, hop):
+    """The window state slid by b frames, in place: the measurements' and the dual's rows and the samples
+    move back by b frames (b hops), the dual's new rows and the new samples zero (the new rows of ``meas``
+    are the caller's to write)."""
+    w = meas.shape[0]
+    for j in range(w - b):
+        meas[j] = meas[j + b]
+        lam[0, j] = lam[0, j + b]
+        lam[1, j] = lam[1, j + b]
+    for j in range(w - b, w):
+        lam[0, j] = 0.0
+        lam[1, j] = 0.0
+    s, hb = x.shape[0], b * hop
+    for i in range(s - hb):
+        x[i] = x[i + hb]
+    for i in range(s - hb, s):
+        x[i] = 0.0
+
+
+@kernel
 def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     """Slide by b = len(new) frames and start the new frames ``new`` [b, K] (float64) times ``factor`` (the
     level's 2^-k, exact), in the state's precision (module docstring); in place. ``cov_old``: the coverage of
@@ -61,21 +81,11 @@ def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     fw, inv_cov, rot_re, rot_im, piece, phasor = st.fw, st.inv_cov, st.rot_re, st.rot_im, st.piece, st.phasor
     spec, win, hop = fw.spec, fw.win, fw.hop
     n = win.shape[0]
-    hb = b * hop
     s = x.shape[0]
-    for j in range(w - b):
-        mag[j] = mag[j + b]
-        lam[0, j] = lam[0, j + b]
-        lam[1, j] = lam[1, j + b]
+    slide_window(mag, x, lam, b, hop)
     for j in range(b):
         for q in range(k):
             mag[w - b + j, q] = new[j, q] * factor  # rounded to the state's precision, as numpy's astype
-        lam[0, w - b + j] = 0.0
-        lam[1, w - b + j] = 0.0
-    for i in range(s - hb):
-        x[i] = x[i + hb]
-    for i in range(s - hb, s):
-        x[i] = 0.0
     first = w - b
     frame_forward(x[(first - 1) * hop : (first - 1) * hop + n], fw)
     sp, ur, ui = spec[0], phasor[0], phasor[1]
@@ -107,6 +117,22 @@ def slide_and_start(mag, x, lam, new, ceiling, factor, cov_old, st):
     return True
 
 
+def new_frame_starts(spectral: Spectral, cov: np.ndarray):
+    """The Starts bundle of the slide-and-start kernels (this module's and engine.compiled.mel_window's) on
+    ``spectral``'s setting and precision: a one-frame FftWindow, 1 / the window's coverage ``cov``, the
+    one-hop phase advance of each bin, work arrays."""
+    cfg, dtype = spectral.cfg, spectral.dtype
+    adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
+    return _starts(
+        spectral.window(1),
+        (1.0 / np.maximum(cov, 1e-12)).astype(dtype),
+        np.cos(adv).astype(dtype),
+        np.sin(adv).astype(dtype),
+        np.empty(cfg.n_fft, dtype),
+        np.empty((2, cfg.n_bins), dtype),
+    )
+
+
 class NewFrames:
     """The compiled slide-and-start of a window of ``n_window`` frames (one block size at a time), in the
     window state's precision (float32 for a model, whose step runs in float32; float64 otherwise)."""
@@ -117,15 +143,7 @@ class NewFrames:
         self.cfg = cfg
         self.dtype = np.dtype(dtype)
         self.spectral = Spectral(cfg, self.dtype)
-        adv = 2.0 * np.pi * np.arange(cfg.n_bins) * cfg.hop / cfg.n_fft
-        self.starts = _starts(
-            self.spectral.window(1),
-            (1.0 / np.maximum(cov, 1e-12)).astype(self.dtype),
-            np.cos(adv).astype(self.dtype),
-            np.sin(adv).astype(self.dtype),
-            np.empty(cfg.n_fft, self.dtype),
-            np.empty((2, cfg.n_bins), self.dtype),
-        )
+        self.starts = new_frame_starts(self.spectral, cov)
         self.cov_old = {b: c.astype(self.dtype) for b, c in cov_old.items()}
 
     def __call__(

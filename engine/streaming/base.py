@@ -24,6 +24,8 @@ class FrameProcessor(ABC):
 
     #: short name shown to users (method or model name)
     name: str = "processor"
+    #: the mel configuration of the frames (engine.mel.MelConfig: engine.streaming.mel); None: r = |X|^d
+    mel = None
 
     def __init__(self, cfg: StftConfig, lookahead: int, block: int) -> None:
         if lookahead < 0:
@@ -33,6 +35,11 @@ class FrameProcessor(ABC):
         self.cfg = cfg
         self.lookahead = int(lookahead)
         self.block = int(block)
+
+    @property
+    def width(self) -> int:
+        """Values per frame: the bins K = n_fft / 2 + 1, or the bands of a mel processor."""
+        return self.cfg.n_bins
 
     @property
     def tail_hops(self) -> int:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.arguments import number_array
 from phasefold.engine.errors import InputError
+from phasefold.engine.mel import MelConfig, linear_mel
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
 
@@ -115,6 +116,7 @@ class Stream:
     def __init__(self, processor: FrameProcessor) -> None:
         self.processor = processor
         self.cfg: StftConfig = processor.cfg
+        self.mel = processor.mel  # engine.mel.MelConfig of a stream fed mel frames, else None
         self.lookahead = processor.lookahead
         self.block = processor.block
         self._lock = threading.Lock()
@@ -151,7 +153,11 @@ class Stream:
             RTPGHI.
         **options
             ``backend`` ("auto", "compiled", "onnxruntime", "numpy"), ``seed``, ``threads``,
-            ``silent_start`` (engine.streaming.steps.make_processor).
+            ``silent_start``, ``mel`` and ``mel_start`` (engine.streaming.steps.make_processor). With
+            ``mel`` ("hifigan", another preset of engine.mel.PRESETS, or a MelConfig) the stream takes mel
+            frames in that mel's own layout and log scale (one frame [n_mels], or a block laid out as the
+            preset's arrays), runs gla, fgla or admm-<loss> with the mel step inside its window
+            (engine.mel_window) at the mel's STFT, and ``output_offset`` includes the mel's own padding.
 
         Returns
         -------
@@ -229,8 +235,9 @@ class Stream:
     @property
     def output_offset(self) -> int:
         """Output index minus offline signal index, in samples: offline sample s appears at output index
-        s + output_offset = s + P + L H (P = cfg.pad, the STFT's front padding)."""
-        return self.cfg.pad + self.delay_samples
+        s + output_offset = s + P + L H (P = cfg.pad, the STFT's front padding, plus a mel's own padding
+        outside the STFT, engine.mel.MelConfig.pad)."""
+        return self.cfg.pad + (self.mel.pad if self.mel is not None else 0) + self.delay_samples
 
     def describe(self) -> str:
         """One line: the method, its settings and the latency.
@@ -269,7 +276,7 @@ class Stream:
         """
         with self._in_use():
             self.processor.reset()
-            self._pending_mag = np.zeros((self.block, self.cfg.n_bins))
+            self._pending_mag = np.zeros((self.block, self.processor.width))
             self._pending_phase = np.zeros((self.block, self.cfg.n_bins))
             self._pending_has_phase = False
             self._n_pending = 0
@@ -277,6 +284,8 @@ class Stream:
             self.stats = StreamStats(hop=self.cfg.hop, sample_rate=self.cfg.sample_rate)
 
     def _validate(self, frames) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.mel is not None:
+            return mel_frames(frames, self.mel), None
         arr = number_array(frames, "frames", complex_ok=True)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -411,6 +420,20 @@ class Stream:
             out = np.concatenate(parts)
             self.stats.samples_out += out.size
             return out
+
+
+def mel_frames(frames, mel: MelConfig) -> np.ndarray:
+    """Mel frames in the configuration's own layout and log scale (one frame [n_mels], or several as its
+    arrays are laid out: [n_mels, k], or [k, n_mels] where its bands come last) as linear values [k, n_mels];
+    InputError (engine.mel.linear_mel: the number of bands, the log scale, NaN) for frames that do not fit."""
+    arr = number_array(frames, "mel frames")
+    if arr.ndim == 1:
+        arr = arr[None, :] if mel.bands_last else arr[:, None]
+    if arr.ndim == 2 and arr.shape[0 if mel.bands_last else 1] == 0:
+        return np.zeros((0, mel.n_mels))
+    if arr.ndim != 2:
+        raise InputError(f"mel frames must be one frame [{mel.n_mels}] or a 2-D block, not {list(arr.shape)}")
+    return linear_mel(arr, mel, "mel frames")
 
 
 def all_finite(a: np.ndarray) -> bool:

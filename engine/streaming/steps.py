@@ -16,9 +16,12 @@ import numpy as np
 from phasefold.engine import backends, limits, registry
 from phasefold.engine.arguments import MAX_WHOLE, optional_whole, whole
 from phasefold.engine.errors import BackendError, InputError
+from phasefold.engine.mel import MelConfig
+from phasefold.engine.mel_window import mel_window_step
 from phasefold.engine.runners import window_step
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
+from phasefold.engine.streaming.mel import MEL_START, MelWindowProcessor, mel_config
 from phasefold.engine.streaming.pghi import RtpghiProcessor
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 from phasefold.engine.streaming.window import INITS, WindowProcessor
@@ -86,6 +89,8 @@ def make_processor(
     seed: int = 0,
     threads: int = 1,
     backend: str = "auto",
+    mel: str | MelConfig | None = None,
+    mel_start: str = MEL_START,
 ) -> FrameProcessor:
     """A ready processor for a method name, model path or spec with look-ahead L and block size B.
 
@@ -93,7 +98,11 @@ def make_processor(
     card's ``streaming`` entry), else L = 3 and B = 1 (MethodSpec.stream_settings: another setting for a
     stream-trained model raises InputError naming its own). ``iterations`` None: the spec's default per step
     (MethodSpec.step_iterations_at). ``backend``: engine.backends; the processor's ``backend`` attribute
-    says which one runs it. It is warmed up (``warm_up``).
+    says which one runs it. ``mel`` (a preset's name or an engine.mel.MelConfig): the frames are that mel's
+    linear values B |X|^p [n_mels] (engine.streaming.mel; ``cfg`` None or the mel's STFT), run by the mel
+    window step of gla, fgla or admm-<loss> (engine.mel_window), each new frame starting from ``mel_start``'s
+    amplitudes; ``iterations`` None there: the measured mel default's (engine.registry.mel_stream_default).
+    It is warmed up (``warm_up``).
     """
     backends.check(backend)
     if cfg is not None and not isinstance(cfg, StftConfig):
@@ -103,6 +112,12 @@ def make_processor(
     iterations = optional_whole(iterations, "iterations per step", -MAX_WHOLE)
     seed = whole(seed, "seed")
     spec = stream_spec(method)
+    mel_cfg = None if mel is None else mel_config(mel)
+    if mel_cfg is not None:
+        if cfg is not None and cfg != mel_cfg.stft:
+            raise InputError("cfg must be None or the mel's own STFT (mel.stft) for a mel stream")
+        cfg = mel_cfg.stft
+        registry.mel_spec(spec)
     lookahead, block = spec.stream_settings(lookahead, block)
     if lookahead < 0:
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
@@ -126,6 +141,18 @@ def make_processor(
         raise InputError(
             f"{spec.name!r} is not a window-step method; streaming methods: {', '.join(method_names())}"
         )
+    if mel_cfg is not None:
+        n_iter = registry.mel_stream_default(cfg)[1] if iterations is None else iterations
+        try:
+            proc = MelWindowProcessor(
+                mel_window_step(spec, mel_cfg, n_iter, backend), mel_cfg, lookahead, block, init=init,
+                silent_start=silent_start, seed=seed, mel_start=mel_start,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        proc.backend = proc.step.backend
+        warm_up(proc)
+        return proc
     n_iter = spec.step_iterations_at(cfg or spec.cfg or StftConfig(), lookahead, block, iterations)
     step, cfg = window_step(spec, cfg, n_iter, backend, threads)
     try:
@@ -151,7 +178,7 @@ def warm_up(processor: FrameProcessor) -> None:
     FFT plans are made now, before the first frame, never inside the audio path (what ``Stream.push`` and
     ``Stream.flush`` would call, without a Stream)."""
     processor.reset()
-    silence = np.zeros((processor.block, processor.cfg.n_bins))
+    silence = np.zeros((processor.block, processor.width))
     processor.process(silence.copy(), None)
     processor.process(silence.copy(), None)
     processor.tail()

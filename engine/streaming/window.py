@@ -120,9 +120,14 @@ class WindowProcessor(FrameProcessor):
             self._fast = NewFrames(cfg, self._cov, self._cov_old, self.dtype)
         self.reset()
 
+    @property
+    def power(self) -> float:
+        """d of the measurements the window holds (``mag``): they scale by 2^(k d) with the signal."""
+        return self.cfg.power
+
     def reset(self) -> None:
         cfg, w = self.cfg, self.n_window
-        self.mag = np.zeros((w, cfg.n_bins), self.dtype)
+        self.mag = np.zeros((w, self.width), self.dtype)
         self.x = np.zeros(cfg.span(w), self.dtype)
         self.lam = np.zeros((2, w, cfg.n_bins), self.dtype)
         self.fixed = np.zeros(cfg.span(w), self.dtype)
@@ -148,7 +153,7 @@ class WindowProcessor(FrameProcessor):
 
     def _rescale(self, k: int) -> None:
         """Scale the window's state by 2^k (exact): measurements and dual by 2^(k d), the estimate by 2^k."""
-        power = self.cfg.power
+        power = self.power
         self.mag[:] = scale(self.mag, k, power)
         self.x[:] = scale(self.x, k)
         self.lam[:] = scale(self.lam, k, power)
@@ -175,12 +180,13 @@ class WindowProcessor(FrameProcessor):
         # RTPGHI (variant 0) from the two frames before, anchored on the current estimate's phase
         state = self._pghi
         for i, idx in ((1, first - 2), (2, first - 1)):
-            state.logs[i] = pghi.log_magnitude(self.mag[idx] if idx >= 0 else np.zeros(cfg.n_bins), cfg)
+            r = self._measured(slice(idx, idx + 1))[0] if idx >= 0 else np.zeros(cfg.n_bins)
+            state.logs[i] = pghi.log_magnitude(r, cfg)
             state.tgrad[i] = pghi.time_gradient(state.logs[i], cfg)
         state.phase = pghi.to_centred(prev_phase)
         out = []
         for j in range(b):
-            state.push(self.mag[first + j])
+            state.push(self._measured(slice(first + j, first + j + 1))[0])
             out.append(pghi.from_centred(state.next_phase()))
         return np.stack(out)
 
@@ -188,11 +194,23 @@ class WindowProcessor(FrameProcessor):
         cfg = self.cfg
         if phases is None:
             phases = self._new_phases(b)
-        amp = self.mag[-b:] if cfg.power == 1.0 else np.sqrt(self.mag[-b:])
+        amp = self._start_amplitudes(b)
         region = slice((self.n_window - b) * cfg.hop, None)
         ola = synthesize(amp * np.exp(1j * phases), cfg)
         num = self.x[region] * self._cov_old[b][region] + ola
         self.x[region] = num / np.maximum(self._cov[region], 1e-12)
+
+    def _measured(self, rows: slice) -> np.ndarray:
+        """The window's frames ``rows`` as measurements r = |X|^d of the STFT (RTPGHI's start reads them)."""
+        return self.mag[rows]
+
+    def _start_amplitudes(self, b: int) -> np.ndarray:
+        """The amplitudes |X| [b, K] the b newest frames start with."""
+        return self.mag[-b:] if self.cfg.power == 1.0 else np.sqrt(self.mag[-b:])
+
+    def _levels_of(self, mags: np.ndarray) -> np.ndarray:
+        """What the running level (of power d) measures of a block of new frames: the frames themselves."""
+        return mags
 
     def process(self, mags: np.ndarray, phases: np.ndarray | None = None) -> np.ndarray:
         cfg, h = self.cfg, self.cfg.hop
@@ -204,10 +222,10 @@ class WindowProcessor(FrameProcessor):
         # compiled: the kernel checks that no frame is louder than the level so far and scales by 2^-k
         if not (fast and self._fast(self.mag, self.x, self.lam, mags, level.ceiling, level.inverse)):
             k_old = k
-            k = level.update(mags)
+            k = level.update(self._levels_of(mags))
             if k != k_old:
                 self._rescale(k_old - k)
-            mags = scale(mags, -k, cfg.power)
+            mags = scale(mags, -k, self.power)
             if fast:
                 self._fast(self.mag, self.x, self.lam, mags)
             else:
