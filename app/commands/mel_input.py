@@ -192,6 +192,7 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.online:
         y, ran = stream_mel(args, mel, cfg, length)
+        ran += f", streamed from {mel_words(args)}"
     else:
         y = mel_to_audio(
             mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method

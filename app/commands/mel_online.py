@@ -21,9 +21,8 @@ ONLINE_OPTIONS = ("online", "method", "lookahead", "block", "step_iterations", "
 
 def stream_mel(args: argparse.Namespace, mel: np.ndarray, cfg, length: int | None) -> tuple[np.ndarray, str]:
     """(the ``length`` samples (default: the mel's own) streamed from ``mel`` in the layout and log scale
-    of the mel configuration ``cfg``, what ran in words)."""
+    of the mel configuration ``cfg``, the stream's description)."""
     import numpy as np
-    from phasefold.commands.mel_input import mel_words
     from phasefold.engine.errors import InputError
     from phasefold.engine.registry import mel_stream_default
     from phasefold.engine.streaming import Stream
@@ -48,4 +47,4 @@ def stream_mel(args: argparse.Namespace, mel: np.ndarray, cfg, length: int | Non
     got = out[stream.output_offset : stream.output_offset + n]
     y[: got.size] = got
     default = " (the mel stream's default)" if args.method is None else ""
-    return y, f"{stream.describe()}{default}, streamed from {mel_words(args)}"
+    return y, f"{stream.describe()}{default}"
