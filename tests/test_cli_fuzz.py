@@ -1031,9 +1031,12 @@ def _stub_work(monkeypatch, command: str) -> None:
         raise _Reached
 
     if command in ("train", "train-stream"):
-        import phasefold.training.train as training
+        import phasefold.training.config as config
+        import phasefold.training.mel_train as mel_train
 
-        monkeypatch.setattr(training, "validation_set", reached)
+        # the validation set is the first heavy work of a run, linear or mel (RunConfig.validation)
+        monkeypatch.setattr(config, "validation_set", reached)
+        monkeypatch.setattr(mel_train, "mel_validation_set", reached)
     elif command == "export":
         import phasefold.training.export as export
 
