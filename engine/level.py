@@ -23,6 +23,10 @@ from phasefold.engine.errors import InputError
 #: |X| (default STFT, tight frame, audio in [-1, 1]): the level the models were trained at (their
 #: utterances' largest frame RMS spans 0.4 to 2.8 times this)
 REFERENCE_LEVEL = 0.02016
+#: the same median of the largest frame RMS over the bands of the hifigan preset's mel amplitudes (B |X|,
+#: engine.mel.linear_mel): the level the shipped mel models were trained at (their utterances span 0.42 to
+#: 3.1 times this); a mel model's card records its own (``mel_card_record``)
+MEL_REFERENCE_LEVEL = 0.05683
 _LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
 #: frames measured at a time (bounded memory for long signals)
 LEVEL_BLOCK_FRAMES = 4096
@@ -40,6 +44,20 @@ def card_record() -> dict:
         "reference_level": REFERENCE_LEVEL,
         "offline": "measurements scaled by 2^-k, k from the whole signal's largest frame RMS of |X|",
         "stream": "measurements scaled by 2^-k, k from the running maximum of the frame RMS so far (causal)",
+        "output": "scaled back by 2^k: level-equivariant, bit for bit for power-of-two gains",
+        "retrained": False,
+    }
+
+
+def mel_card_record(reference: float = MEL_REFERENCE_LEVEL) -> dict:
+    """The ``level`` record of a mel model's card: its input, the linear mel B |X|^p, is scaled by 2^(-k p)
+    with k from the mel's own level against ``reference`` (the model's training level in mel units: the
+    engine reads it from the card), and the output scaled back by 2^k (engine.mel_model)."""
+    return {
+        "normalisation": "engine",
+        "reference_level": reference,
+        "measure": "largest frame RMS over the bands of the mel amplitudes (B |X|^p)^(1/p)",
+        "offline": "the linear mel scaled by 2^(-k p), k from the whole mel's level",
         "output": "scaled back by 2^k: level-equivariant, bit for bit for power-of-two gains",
         "retrained": False,
     }
@@ -66,14 +84,14 @@ def _amplitude(r: np.ndarray, power: float) -> np.ndarray:
     return r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
 
 
-def shift(level: float) -> int:
-    """k such that level / 2^k is nearest REFERENCE_LEVEL on a log scale; 0 for silence (level 0).
+def shift(level: float, reference: float = REFERENCE_LEVEL) -> int:
+    """k such that level / 2^k is nearest ``reference`` on a log scale; 0 for silence (level 0).
 
     Computed from the mantissas and exponents, so that level x 2^m gives k + m exactly."""
     if not level > 0.0:
         return 0
     m_level, e_level = math.frexp(level)
-    m_ref, e_ref = math.frexp(REFERENCE_LEVEL)
+    m_ref, e_ref = math.frexp(reference)
     q = m_level / m_ref  # in (1/2, 2)
     return e_level - e_ref + (-1 if q < _LOW else 1 if q >= _HIGH else 0)
 
@@ -130,12 +148,16 @@ def _restore_factor(dtype: np.dtype, k: int) -> np.floating | None:
     return None
 
 
-def level_shift(blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0) -> int:
+def level_shift(
+    blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0, reference: float = REFERENCE_LEVEL
+) -> int:
     """The offline shift k of measurements given whole [F, K] or as blocks of frames (a first pass over a
-    long input): from the largest frame level over all of them."""
+    long input): from the largest frame level over all of them, against ``reference`` (a mel model's: its
+    card's, ``mel_card_record``)."""
     if isinstance(blocks, np.ndarray):
         blocks = [blocks]
-    return shift(max((float(frame_levels(b, power).max(initial=0.0)) for b in blocks), default=0.0))
+    level = max((float(frame_levels(b, power).max(initial=0.0)) for b in blocks), default=0.0)
+    return shift(level, reference)
 
 
 def normalised(segments):

@@ -5,6 +5,11 @@ The model's window step takes the whole mel as one window: the inner signal of t
 preset frames after its outside padding; every sample free), started as engine.mel_gla starts (unit
 magnitudes with the seeded random phases through the mel step) by least squares with the model's coverage
 floor, as the network was trained; the output is the inner signal with the padding cut.
+
+Level (engine.level): the model is not scale-equivariant, so the linear mel is scaled by 2^(-k p) to the
+level the model was trained at (k from the mel's largest frame level against the card's reference,
+``ModelCard.mel_reference_level``) and the output scaled back by 2^k: a log mel shifted by a constant gives
+the same audio scaled, bit for bit where the shift is a power of two in level.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.algorithms import random_phases
 from phasefold.engine.errors import InputError, ModelError
+from phasefold.engine.level import level_shift, restore, scale
 from phasefold.engine.mel_gla import MelStep, _cropped
 from phasefold.engine.onnx_model import cached_model
 from phasefold.engine.stft import coverage, synthesize
@@ -38,12 +44,18 @@ def mel_model_path(model: str | Path) -> Path:
 
 
 def mel_model_audio(
-    mel: np.ndarray, model: str | Path, seed: int = 0, length: int | None = None, passes: int = 1
+    mel: np.ndarray,
+    model: str | Path,
+    seed: int = 0,
+    length: int | None = None,
+    passes: int = 1,
+    level: bool = True,
 ) -> np.ndarray:
     """A signal (float64, ``length`` samples, default the mel's ``n_samples``) whose mel is ``mel`` (linear
     values B |X|^p [F, n_mels] of the model's mel configuration, engine.mel.linear_mel), by the offline mel
     model ``model`` (a shipped one's name or a path, ``mel_model_path``) run ``passes`` times from the
-    seeded start."""
+    seeded start; ``level``: at the model's training level (module docstring), else at the mel's own (the
+    network as trained, for checking it against its PyTorch twin)."""
     net = cached_model(mel_model_path(model))
     cfg = net.card.mel_config
     if cfg is None:
@@ -53,6 +65,10 @@ def mel_model_audio(
     mel = np.asarray(mel, dtype=np.float64)
     if mel.ndim != 2 or mel.shape[1] != cfg.n_mels or mel.shape[0] < 1:
         raise InputError(f"{net.name}: the mel must be [frames, {cfg.n_mels}], not {list(mel.shape)}")
+    if passes < 1:
+        raise InputError(f"{net.name}: model passes must be at least 1, not {passes}")
+    k = level_shift(mel, cfg.power, net.card.mel_reference_level) if level else 0
+    mel = scale(mel, -k, cfg.power)
     stft, n_frames = cfg.stft, mel.shape[0]
     start = MelStep(mel, cfg)(np.exp(1j * random_phases(seed, 0, (n_frames, stft.n_bins))))
     floor = float(net.card.coverage_eps)
@@ -62,4 +78,4 @@ def mel_model_audio(
     measured = mel.astype(np.float32)
     for _ in range(passes):
         x, lam = net.step(measured, x, fixed, lam)
-    return _cropped(x.astype(np.float64), cfg, n_frames, length)
+    return restore(_cropped(x.astype(np.float64), cfg, n_frames, length), k)

@@ -158,9 +158,11 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
             f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, at the "
             "preset's STFT"
         )
-    method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
+    chosen = DEFAULT_MEL_METHOD if args.method is None else args.method
+    spec = mel_spec(chosen)
     refuse_linear_stft(args)
     cfg = mel_config(args)
+    mel_spec(chosen, cfg)  # a mel model given another preset's mel: one line, before any reading
     if args.input is None or args.input.is_dir():
         raise InputError("--mel takes one INPUT file (a .npy mel array or audio) and -o OUT.wav")
     if args.output is None or args.output.suffix.lower() != ".wav":
@@ -183,17 +185,19 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     if target.ndim != 2:
         raise InputError(f"{args.input.name} holds {target.ndim} axes; give one mel spectrogram (2 axes)")
     start = time.perf_counter()
-    y = mel_to_audio(mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method)
+    y = mel_to_audio(mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=chosen)
     wall = time.perf_counter() - start
     made = linear_mel(melspectrogram(y, cfg), cfg)[: target.shape[0]]
     error_db = 20 * np.log10(np.linalg.norm(made - target[: made.shape[0]]) / np.linalg.norm(target))
     for text in write_wav(args.output, y, cfg.stft.sample_rate, subtype):
         print(f"phasefold reconstruct: note: {text}", file=sys.stderr)
     seconds = y.size / cfg.stft.sample_rate
-    iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
+    default = spec.iterations if spec.mel_model else PRESET_ITERATIONS
+    ran = spec.describe_offline(default if args.iterations is None else args.iterations)
+    how = "the mel model" if spec.mel_model else "with the mel step"
     print(
-        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {method} with the mel step "
-        f"from {mel_words(args)}, {iterations} iterations, {wall:.2f} s "
+        f"wrote {args.output} ({seconds:.2f} s, {cfg.stft.sample_rate} Hz): {spec.name} {how} "
+        f"from {mel_words(args)}, {ran}, {wall:.2f} s "
         f"(RTF {wall / max(seconds, 1e-9):.3f}), mel convergence {error_db:.1f} dB"
     )
     return 0

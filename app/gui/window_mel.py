@@ -14,7 +14,7 @@ from phasefold.gui.window_streaming import view_span
 
 def mel_method(chosen: str) -> str:
     """The method a mel input runs: the chosen one where it takes a mel, else the first that does."""
-    from phasefold.engine.mel_methods import mel_method_names
+    from phasefold.engine.registry import mel_method_names
 
     names = mel_method_names()
     return chosen if chosen in names else names[0]
