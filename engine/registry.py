@@ -601,7 +601,11 @@ def _mel_discovered(key: tuple) -> dict[str, MethodSpec]:
             where = "offline" if spec.offline else f"in the stream at L = {spec.lookahead}"
             words = f"{spec.card.variant}, T = {spec.card.layers}, runs {where}"
             preset = mel_preset_name(spec.card.mel_config) or "its card's"
-            spec = replace(spec, description=f"Mel model {path.name}: takes the {preset} mel only ({words}).")
+            spec = replace(
+                spec,
+                description=f"Mel model {path.name}: takes the {preset} mel only ({words}).",
+                streaming=not spec.offline,  # the stream models; the offline one runs offline only
+            )
         found[name] = spec
     return found
 
