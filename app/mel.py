@@ -17,7 +17,8 @@ import numpy as np
 from phasefold.engine.arguments import number_array, optional_whole, whole
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel
-from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD, mel_gla
+from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
+from phasefold.engine.mel_methods import run_mel
 from phasefold.engine.registry import mel_spec
 from phasefold.engine.stft import StftConfig
 
@@ -147,7 +148,7 @@ def mel_to_audio(
     wide = arr.dtype == np.float64 and np.dtype(dtype) == np.float64
     precision = np.float64 if wide else np.float32
     seed = whole(seed, "seed")
-    out = [mel_gla(m, cfg, iterations, seed, n, precision=precision, method=chosen) for m in flat]
+    out = [run_mel(chosen, m, cfg, iterations, seed, n, precision=precision) for m in flat]
     return np.stack(out).reshape(*lead, -1).astype(dtype)
 
 

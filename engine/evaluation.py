@@ -39,7 +39,7 @@ from phasefold.engine.inputs import (
     measure,
 )
 from phasefold.engine.mel import MelConfig, linear_mel, melspectrogram
-from phasefold.engine.mel_gla import mel_gla
+from phasefold.engine.mel_methods import run_mel
 from phasefold.engine.methods import reconstruct
 from phasefold.engine.runners import Method
 from phasefold.engine.stft import HOP, MAGNITUDE_BLOCK_FRAMES, N_FFT, SAMPLE_RATE, StftConfig, magnitude
@@ -409,7 +409,7 @@ def evaluate(
 
     ``mel``: each audio file (read at the mel's rate) goes to its mel spectrogram in that configuration
     (engine.mel.melspectrogram, its layout and log scale, read back by linear_mel as any given mel is), each
-    method runs from the mel (engine.mel_gla.mel_gla; a method that cannot take a mel gets a failed row)
+    method runs from the mel (engine.mel_methods.run_mel; a method that cannot take a mel gets a failed row)
     and is scored against the original: SC against its magnitudes at the mel's STFT, STOI, ESTOI and PESQ-WB
     against its samples. No .npz files, no ``snr_db`` with a mel."""
     from tqdm import tqdm
@@ -552,13 +552,13 @@ def evaluate(
 
 
 def _mel_runner(mel: MelConfig) -> Callable[..., np.ndarray]:
-    """``evaluate``'s runner for a mel: engine.mel_gla.mel_gla in the configuration ``mel`` (the STFT
+    """``evaluate``'s runner for a mel: engine.mel_methods.run_mel in the configuration ``mel`` (the STFT
     configuration ``evaluate`` hands on is the mel's own)."""
 
     def run(
         entry: str, target: np.ndarray, _: object, n_iter: int | None, seed: int, length: int, backend: str
     ) -> np.ndarray:
-        return mel_gla(target, mel, n_iter, seed, length, backend, method=entry)
+        return run_mel(entry, target, mel, n_iter, seed, length, backend)
 
     return run
 

@@ -127,31 +127,24 @@ def mel_admm(
 def mel_gla(
     mel: np.ndarray,
     cfg: MelConfig,
-    n_iter: int | None,
+    n_iter: int,
     seed: int = 0,
     length: int | None = None,
     backend: str = "auto",
     precision: type = np.float64,
     method: str = DEFAULT_MEL_METHOD,
 ) -> np.ndarray:
-    """The one entry of every mel method: ``method`` (a name engine.registry.mel_spec accepts: gla, fgla,
-    admm-<loss>[-right], an offline mel model of the mel ``cfg``) for ``n_iter`` iterations (None: the
-    method's offline default; a model: its passes of T layers, ``MethodSpec.passes``). A classical method
-    runs on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where numba and
-    pyfftw are installed and the method has a compiled step; engine.compiled.mel in ``precision``, float32
-    or float64), else the numpy reference (float64: ``mel_fgla``, ``mel_admm``); a mel model in its ONNX
-    graph (engine.mel_model, at its training level). The output is float64 either way."""
+    """The classical mel method ``method`` (gla, fgla, admm-<loss>[-right]: engine.registry.mel_spec; a
+    learned mel model runs through engine.mel_methods.run_mel, the one entry of every mel method) on the
+    compiled backend where ``backend`` asks for it (engine.backends: "auto" where numba and pyfftw are
+    installed and the method has a compiled step; engine.compiled.mel in ``precision``, float32 or
+    float64), else the numpy reference (float64: ``mel_fgla``, ``mel_admm``); the output is float64 either
+    way."""
     from phasefold.engine import backends
 
-    spec = mel_spec(method, cfg)
-    if n_iter is None:
-        n_iter = spec.iterations
-    if n_iter < 0:
-        raise InputError(f"the number of iterations must be >= 0, not {n_iter}")
+    spec = mel_spec(method)
     if spec.mel_model:
-        from phasefold.engine.mel_model import mel_model_audio  # it builds on this module's mel step
-
-        return mel_model_audio(mel, spec.path, seed, length, passes=spec.passes(n_iter))
+        raise InputError(f"{spec.name} is a mel model: engine.mel_methods.run_mel runs it")
     phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
 
     def compiled():

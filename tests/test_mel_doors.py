@@ -20,7 +20,7 @@ from phasefold.engine.demo import demo_signal  # noqa: E402
 from phasefold.engine.errors import InputError  # noqa: E402
 from phasefold.engine.evaluation import evaluate, pesq_wb, spectral_convergence_db, stoi  # noqa: E402
 from phasefold.engine.mel import PRESETS, changed, mel_filters, melspectrogram  # noqa: E402
-from phasefold.engine.mel_gla import mel_gla  # noqa: E402
+from phasefold.engine.mel_methods import run_mel  # noqa: E402
 from phasefold.engine.registry import mel_method_names  # noqa: E402
 from phasefold.engine.stft import magnitude  # noqa: E402
 
@@ -212,11 +212,11 @@ def test_evaluate_mel_refuses_online_and_npz(capsys, tmp_path, clips):
 def test_mel_entry_names():
     target = np.ones((10, 80))
     with pytest.raises(InputError, match="gd-l2 does not take a mel input: the mel methods are"):
-        mel_gla(target, PRESETS["hifigan"], 2, 0, 1000, method="gd-l2")
+        run_mel("gd-l2", target, PRESETS["hifigan"], 2, 0, 1000)
     with pytest.raises(InputError, match="unknown method"):
-        mel_gla(target, PRESETS["hifigan"], 2, 0, 1000, method="fglaa")
+        run_mel("fglaa", target, PRESETS["hifigan"], 2, 0, 1000)
     with pytest.raises(InputError, match="iterations must be >= 0"):
-        mel_gla(target, PRESETS["hifigan"], -1, 0, 1000)
+        run_mel("fgla", target, PRESETS["hifigan"], -1, 0, 1000)
 
 
 # ---------------------------------------------------------------- bad mel arrays, through the API and the CLI

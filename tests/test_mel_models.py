@@ -18,7 +18,7 @@ from phasefold.engine.demo import demo_signal
 from phasefold.engine.errors import InputError, ModelError
 from phasefold.engine.level import MEL_REFERENCE_LEVEL, frame_levels, mel_card_record
 from phasefold.engine.mel import PRESETS, linear_mel, melspectrogram
-from phasefold.engine.mel_gla import mel_gla
+from phasefold.engine.mel_methods import run_mel
 from phasefold.engine.mel_model import mel_model_audio, mel_model_names
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.runners import offline_runner
@@ -68,9 +68,9 @@ def test_every_door_runs_the_same_engine_entry(speech, tmp_path, capsys):
     want = mel_model_audio(target, MODEL, seed=3, length=x.size)  # one pass of its layers, seed 3
     got = mel_to_audio(mel, preset="hifigan", method=MODEL, seed=3, length=x.size, dtype=np.float64)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(mel_gla(target, HIFIGAN, None, 3, x.size, method=MODEL), want)
+    np.testing.assert_array_equal(run_mel(MODEL, target, HIFIGAN, None, 3, x.size), want)
     two = mel_model_audio(target, MODEL, seed=3, length=x.size, passes=2)
-    np.testing.assert_array_equal(mel_gla(target, HIFIGAN, 30, 3, x.size, method=MODEL), two)  # 2 x 15
+    np.testing.assert_array_equal(run_mel(MODEL, target, HIFIGAN, 30, 3, x.size), two)  # 2 x 15
     assert not np.array_equal(two, want)
     np.save(tmp_path / "m.npy", mel)
     out = tmp_path / "y.wav"

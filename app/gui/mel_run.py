@@ -1,6 +1,6 @@
 """A mel input in the window: a .npy mel array (in a preset's own layout and log scale) or audio (the demo,
 a file) whose preset mel is computed first, reconstructed offline on a thread by a method that takes a mel
-(engine.mel_gla) and shown as the input mel, the output spectrogram and the STOI trace."""
+(engine.mel_methods) and shown as the input mel, the output spectrogram and the STOI trace."""
 
 from __future__ import annotations
 
@@ -95,17 +95,17 @@ class MelResult:
 def reconstruct_mel_input(
     kind: str, path: Path | None, preset: str, method: str, window_s: float, backend: str = "auto"
 ) -> MelResult:
-    """Load (``load_mel_input``), reconstruct with ``method`` from the mel (engine.mel_gla.mel_gla,
+    """Load (``load_mel_input``), reconstruct with ``method`` from the mel (engine.mel_methods.run_mel,
     seed 0, its default iterations) and measure what the window shows; InputError, one line, on bad input."""
     from phasefold.engine.evaluation import estoi, stoi
-    from phasefold.engine.mel_gla import mel_gla
+    from phasefold.engine.mel_methods import run_mel
 
     cfg = PRESETS[preset]
     mel, reference, name, notes = load_mel_input(kind, path, preset)
     target = linear_mel(mel, cfg, name)
     length = reference.size if reference is not None else cfg.n_samples(target.shape[0])
     start = time.perf_counter()
-    y = mel_gla(target, cfg, None, 0, length, backend, method=method)
+    y = run_mel(method, target, cfg, None, 0, length, backend)
     wall = time.perf_counter() - start
     tiny = np.finfo(np.float64).tiny
     result = MelResult(
