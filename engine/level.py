@@ -50,15 +50,15 @@ def card_record() -> dict:
 
 
 def mel_card_record(reference: float = MEL_REFERENCE_LEVEL) -> dict:
-    """The ``level`` record of a mel model's card: its input, the linear mel B |X|^p, is scaled by 2^(-k p)
-    with k from the mel's own level against ``reference`` (the model's training level in mel units: the
-    engine reads it from the card), and the output scaled back by 2^k (engine.mel_model)."""
+    """The ``level`` record of a mel model's card: its input, the linear mel B |X|^p, is scaled by g^p with
+    g = reference / level (the mel's level against ``reference``, the model's training level in mel units:
+    the engine reads it from the card), and the output divided by g (engine.mel_model)."""
     return {
         "normalisation": "engine",
         "reference_level": reference,
         "measure": "largest frame RMS over the bands of the mel amplitudes (B |X|^p)^(1/p)",
-        "offline": "the linear mel scaled by 2^(-k p), k from the whole mel's level",
-        "output": "scaled back by 2^k: level-equivariant, bit for bit for power-of-two gains",
+        "offline": "the linear mel scaled by g^p, g = reference_level / the whole mel's level",
+        "output": "divided by g: level-equivariant, bit for bit for power-of-two gains",
         "retrained": False,
     }
 
@@ -84,14 +84,14 @@ def _amplitude(r: np.ndarray, power: float) -> np.ndarray:
     return r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
 
 
-def shift(level: float, reference: float = REFERENCE_LEVEL) -> int:
-    """k such that level / 2^k is nearest ``reference`` on a log scale; 0 for silence (level 0).
+def shift(level: float) -> int:
+    """k such that level / 2^k is nearest REFERENCE_LEVEL on a log scale; 0 for silence (level 0).
 
     Computed from the mantissas and exponents, so that level x 2^m gives k + m exactly."""
     if not level > 0.0:
         return 0
     m_level, e_level = math.frexp(level)
-    m_ref, e_ref = math.frexp(reference)
+    m_ref, e_ref = math.frexp(REFERENCE_LEVEL)
     q = m_level / m_ref  # in (1/2, 2)
     return e_level - e_ref + (-1 if q < _LOW else 1 if q >= _HIGH else 0)
 
@@ -148,16 +148,12 @@ def _restore_factor(dtype: np.dtype, k: int) -> np.floating | None:
     return None
 
 
-def level_shift(
-    blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0, reference: float = REFERENCE_LEVEL
-) -> int:
+def level_shift(blocks: np.ndarray | Iterable[np.ndarray], power: float = 1.0) -> int:
     """The offline shift k of measurements given whole [F, K] or as blocks of frames (a first pass over a
-    long input): from the largest frame level over all of them, against ``reference`` (a mel model's: its
-    card's, ``mel_card_record``)."""
+    long input): from the largest frame level over all of them."""
     if isinstance(blocks, np.ndarray):
         blocks = [blocks]
-    level = max((float(frame_levels(b, power).max(initial=0.0)) for b in blocks), default=0.0)
-    return shift(level, reference)
+    return shift(max((float(frame_levels(b, power).max(initial=0.0)) for b in blocks), default=0.0))
 
 
 def normalised(segments):

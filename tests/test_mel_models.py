@@ -96,29 +96,36 @@ def test_evaluate_mel_hifigan_runs_the_mel_model(speech, tmp_path, capsys):
     assert rows[MODEL]["stoi"] == pytest.approx(stoi(xf, y, 22050), abs=1e-4)
 
 
-@pytest.mark.parametrize("octaves", [1, -3, 7])
+@pytest.mark.parametrize("octaves", [1, -3, 7, -20])
 def test_a_power_of_two_in_level_gives_the_output_scaled_bit_for_bit(speech, octaves):
     x, mel = speech
-    y = mel_to_audio(mel, preset="hifigan", method=MODEL, dtype=np.float64)
-    shifted = mel + octaves * math.log(2.0)  # the hifigan log mel of the signal times 2^octaves
-    np.testing.assert_array_equal(
-        mel_to_audio(shifted, preset="hifigan", method=MODEL, dtype=np.float64), y * 2.0**octaves
-    )
+    target = linear_mel(mel, HIFIGAN)
+    y = run_mel(MODEL, target, HIFIGAN, None, 0, x.size)
+    louder = target * 2.0**octaves  # the linear mel of the signal times 2^octaves, exactly
+    np.testing.assert_array_equal(run_mel(MODEL, louder, HIFIGAN, None, 0, x.size), y * 2.0**octaves)
+    # through the log mel (exp rounds M + c and its level to the last bit): the same to float64 rounding
+    shifted = mel_to_audio(mel + octaves * math.log(2.0), preset="hifigan", method=MODEL, dtype=np.float64)
+    want = mel_to_audio(mel, preset="hifigan", method=MODEL, dtype=np.float64) * 2.0**octaves
+    np.testing.assert_allclose(shifted, want, rtol=0, atol=1e-13 * np.abs(want).max())
 
 
 def test_the_level_normalisation_brings_the_mel_to_the_cards_level(speech):
-    """Independently of the engine's shift: a mel 40 dB down, scaled back up by hand, runs the network at
-    the same level; without the normalisation the network sees the quiet mel and its output differs more."""
+    """Independently of the engine's gain: the mel 40 dB down (not a power of two) gives the same audio
+    scaled to float64 rounding; without the normalisation the network sees the quiet mel and rebuilds
+    another signal. And the network runs at the card's level: the mel scaled by hand to it, run as it is,
+    gives the same output scaled."""
     x, mel = speech
     target = linear_mel(mel, HIFIGAN)
     top = float(frame_levels(target).max())
     assert 0.1 < top / MEL_REFERENCE_LEVEL < 10  # the demo is near the training level
     y = mel_model_audio(target, MODEL, length=x.size)
     quiet = mel_model_audio(target / 100.0, MODEL, length=x.size)
+    np.testing.assert_allclose(100.0 * quiet, y, rtol=0, atol=1e-12 * np.abs(y).max())
     raw = mel_model_audio(target / 100.0, MODEL, length=x.size, level=False)
-    err = np.linalg.norm(100.0 * quiet - y) / np.linalg.norm(y)
-    err_raw = np.linalg.norm(100.0 * raw - y) / np.linalg.norm(y)
-    assert err < 0.1 < err_raw
+    assert np.linalg.norm(100.0 * raw - y) > 0.1 * np.linalg.norm(y)
+    g = MEL_REFERENCE_LEVEL / top
+    by_hand = mel_model_audio(target * g, MODEL, length=x.size, level=False) / g
+    np.testing.assert_allclose(by_hand, y, rtol=0, atol=1e-12 * np.abs(y).max())
 
 
 def test_the_untied_mel_card_records_its_level():
