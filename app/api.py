@@ -208,8 +208,9 @@ def istft(
         raise InputError(f"length {n}: {exc}") from None
 
 
-def list_methods(streaming: bool = False) -> list[str]:
-    """The names of the methods ``reconstruct`` (offline) or ``Stream.open`` (streaming) run.
+def list_methods(streaming: bool = False, mel: bool = False) -> list[str]:
+    """The names of the methods ``reconstruct`` (offline) or ``Stream.open`` (streaming) run, or with
+    ``mel`` those ``mel_to_audio`` runs.
 
     Classical methods come first (Griffin-Lim, fast Griffin-Lim, ADMM with each Bregman divergence,
     gradient descent offline; RTISI-LA and RTPGHI in the stream), then the exported models found in the
@@ -220,6 +221,10 @@ def list_methods(streaming: bool = False) -> list[str]:
     ----------
     streaming : bool, default False
         False: the offline methods; True: the streaming engine's methods.
+    mel : bool, default False
+        True: the methods that take a mel offline (``phasefold.mel_to_audio(..., method=)``): fgla, gla,
+        admm-l2, admm-kl (any admm-<loss>[-right] also takes one), then the learned mel models (each takes
+        only its preset's mel; they take no magnitudes, so they are not among the other lists).
 
     Returns
     -------
@@ -241,11 +246,22 @@ def list_methods(streaming: bool = False) -> list[str]:
     ['gla', 'fgla', 'admm-l2']
     >>> "rtisi-la" in phasefold.list_methods(streaming=True), "rtisi-la" in names
     (True, False)
+    >>> "unfolded-mel-untied" in phasefold.list_methods(mel=True), "unfolded-mel-untied" in names
+    (True, False)
     """
-    if not isinstance(streaming, bool):
+    for flag, value in (("streaming", streaming), ("mel", mel)):
+        if not isinstance(value, bool):
+            from phasefold.engine.errors import InputError
+
+            raise InputError(f"{flag} must be True or False, not {value!r}")
+    if streaming and mel:
         from phasefold.engine.errors import InputError
 
-        raise InputError(f"streaming must be True or False, not {streaming!r}")
+        raise InputError("mel=True lists the offline mel methods: leave out streaming=True")
+    if mel:
+        from phasefold.engine.registry import mel_method_names
+
+        return mel_method_names()
     if streaming:
         from phasefold.engine.streaming.steps import method_names
 

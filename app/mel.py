@@ -17,7 +17,8 @@ import numpy as np
 from phasefold.engine.arguments import number_array, optional_whole, whole
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel
-from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD, mel_gla
+from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
+from phasefold.engine.mel_methods import run_mel
 from phasefold.engine.registry import mel_spec
 from phasefold.engine.stft import StftConfig
 
@@ -77,7 +78,8 @@ def mel_to_audio(
         As ``librosa.feature.inverse.mel_to_audio`` (hop_length None: win_length // 4; window "hann",
         "hamming", "blackman", "boxcar" or "sqrt-hann").
     n_iter : int, optional
-        Iterations of the method: 32 (librosa's) with no preset, 100 with one.
+        Iterations of the method: 32 (librosa's) with no preset, 100 with one (a mel model: its T layers,
+        one pass).
     length : int, optional
         Samples of the output (default: what the frames hold, as librosa).
     dtype : numpy dtype, default float32
@@ -86,8 +88,11 @@ def mel_to_audio(
         The seed of the random start phases.
     method : str, optional
         The phase retrieval method, its magnitude step the mel step (engine.mel_gla): "fgla", "gla" or
-        "admm-<loss>[-right]" (d = 1: "admm-l2", "admm-kl", ...); default DEFAULT_MEL_METHOD ("fgla", the
-        best on the validation split: docs/results.md, "Mel"). Another method raises InputError.
+        "admm-<loss>[-right]" (d = 1: "admm-l2", "admm-kl", ...), or a learned mel model of the preset's
+        mel ("unfolded-mel-untied" with preset="hifigan": one pass of its layers unless ``n_iter`` says;
+        ``phasefold.list_methods(mel=True)`` lists them); default DEFAULT_MEL_METHOD ("fgla", the best on
+        the validation split: docs/results.md, "Mel"). Another method, or a mel model given another
+        preset's mel, raises InputError.
     **kwargs
         The filter bank's keywords, as librosa.filters.mel: fmin (0), fmax (sr / 2), htk (False), norm
         ("slaney" or None).
@@ -117,7 +122,8 @@ def mel_to_audio(
     >>> float(np.linalg.norm(louder - np.e * y) / np.linalg.norm(np.e * y)) < 1e-4  # float32 rounding
     True
     """
-    chosen = mel_spec(DEFAULT_MEL_METHOD if method is None else method).name
+    chosen = DEFAULT_MEL_METHOD if method is None else method
+    spec = mel_spec(chosen)  # the method first: an unknown one, or one that takes no mel, in one line
     arr = number_array(M, "M")
     if preset is None:  # librosa's layout [..., n_mels, frames]: read as [..., frames, n_mels]
         if arr.ndim < 2:
@@ -128,12 +134,12 @@ def mel_to_audio(
     cfg = _config(
         preset, arr.shape[-1], sr, n_fft, hop_length, win_length, window, center, pad_mode, power, kwargs
     )
+    mel_spec(chosen, cfg)  # a mel model given another mel than its own
     lin = linear_mel(arr, replace(cfg, bands_last=True) if preset is None else cfg, "M")
-    iterations = (
-        whole(n_iter, "n_iter", 0)
-        if n_iter is not None
-        else (LIBROSA_ITERATIONS if preset is None else PRESET_ITERATIONS)
-    )
+    if n_iter is not None:
+        iterations = whole(n_iter, "n_iter", 0)
+    else:  # a mel model: one pass of its layers
+        iterations = LIBROSA_ITERATIONS if preset is None else None if spec.mel_model else PRESET_ITERATIONS
     n = optional_whole(length, "length", 1)
     lead = lin.shape[:-2]
     flat = lin.reshape(-1, *lin.shape[-2:])
@@ -142,7 +148,7 @@ def mel_to_audio(
     wide = arr.dtype == np.float64 and np.dtype(dtype) == np.float64
     precision = np.float64 if wide else np.float32
     seed = whole(seed, "seed")
-    out = [mel_gla(m, cfg, iterations, seed, n, precision=precision, method=chosen) for m in flat]
+    out = [run_mel(chosen, m, cfg, iterations, seed, n, precision=precision) for m in flat]
     return np.stack(out).reshape(*lead, -1).astype(dtype)
 
 

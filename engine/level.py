@@ -23,6 +23,10 @@ from phasefold.engine.errors import InputError
 #: |X| (default STFT, tight frame, audio in [-1, 1]): the level the models were trained at (their
 #: utterances' largest frame RMS spans 0.4 to 2.8 times this)
 REFERENCE_LEVEL = 0.02016
+#: the same median of the largest frame RMS over the bands of the hifigan preset's mel amplitudes (B |X|,
+#: engine.mel.linear_mel): the level the shipped mel models were trained at (their utterances span 0.42 to
+#: 3.1 times this); a mel model's card records its own (``mel_card_record``)
+MEL_REFERENCE_LEVEL = 0.05683
 _LOW, _HIGH = math.sqrt(0.5), math.sqrt(2.0)
 #: frames measured at a time (bounded memory for long signals)
 LEVEL_BLOCK_FRAMES = 4096
@@ -41,6 +45,20 @@ def card_record() -> dict:
         "offline": "measurements scaled by 2^-k, k from the whole signal's largest frame RMS of |X|",
         "stream": "measurements scaled by 2^-k, k from the running maximum of the frame RMS so far (causal)",
         "output": "scaled back by 2^k: level-equivariant, bit for bit for power-of-two gains",
+        "retrained": False,
+    }
+
+
+def mel_card_record(reference: float = MEL_REFERENCE_LEVEL) -> dict:
+    """The ``level`` record of a mel model's card: its input, the linear mel B |X|^p, is scaled by g^p with
+    g = reference / level (the mel's level against ``reference``, the model's training level in mel units:
+    the engine reads it from the card), and the output divided by g (engine.mel_model)."""
+    return {
+        "normalisation": "engine",
+        "reference_level": reference,
+        "measure": "largest frame RMS over the bands of the mel amplitudes (B |X|^p)^(1/p)",
+        "offline": "the linear mel scaled by g^p, g = reference_level / the whole mel's level",
+        "output": "divided by g: level-equivariant, bit for bit for power-of-two gains",
         "retrained": False,
     }
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from phasefold.engine.admm import admm_iterations, gla_iterations
 from phasefold.engine.algorithms import published_rho, random_phases
+from phasefold.engine.errors import InputError
 from phasefold.engine.mel import ALPHA, TINY, MelConfig, mel_filters
 from phasefold.engine.registry import MethodSpec, mel_spec
 from phasefold.engine.stft import from_span, istft, pad_signal, signal_slice
@@ -137,14 +138,17 @@ def mel_gla(
     precision: type = np.float64,
     method: str = DEFAULT_MEL_METHOD,
 ) -> np.ndarray:
-    """The mel method ``method`` (a name engine.registry.mel_spec accepts: gla, fgla, admm-<loss>[-right])
-    on the compiled backend where ``backend`` asks for it (engine.backends: "auto" where numba and pyfftw
-    are installed and the method has a compiled step; engine.compiled.mel in ``precision``, float32 or
+    """The classical mel method ``method`` (gla, fgla, admm-<loss>[-right]: engine.registry.mel_spec; a
+    learned mel model runs through engine.mel_methods.run_mel, the one entry of every mel method) on the
+    compiled backend where ``backend`` asks for it (engine.backends: "auto" where numba and pyfftw are
+    installed and the method has a compiled step; engine.compiled.mel in ``precision``, float32 or
     float64), else the numpy reference (float64: ``mel_fgla``, ``mel_admm``); the output is float64 either
     way."""
     from phasefold.engine import backends
 
     spec = mel_spec(method)
+    if spec.mel_model:
+        raise InputError(f"{spec.name} is a mel model: engine.mel_methods.run_mel runs it")
     phases = random_phases(seed, 0, (mel.shape[0], cfg.stft.n_bins))
 
     def compiled():

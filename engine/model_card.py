@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 from phasefold.engine.errors import ModelError
-from phasefold.engine.level import REFERENCE_LEVEL
+from phasefold.engine.level import MEL_REFERENCE_LEVEL, REFERENCE_LEVEL
 from phasefold.engine.limits import MAX_STEP_ITERATIONS, SAMPLE_RATES
 from phasefold.engine.mel import MelConfig
 from phasefold.engine.stft import WINDOW_NAME, StftConfig
@@ -222,6 +222,12 @@ class ModelCard:
         return None if self.mel is None else MelConfig.from_dict(self.mel)
 
     @property
+    def mel_reference_level(self) -> float:
+        """A mel model's training level in mel units (its card's level record; engine.level's
+        MEL_REFERENCE_LEVEL, the shipped mel models', where the card has none)."""
+        return float((self.level or {}).get("reference_level", MEL_REFERENCE_LEVEL))
+
+    @property
     def inputs(self) -> tuple[str, ...]:
         """The graph's input names: MEL_INPUTS for a mel model, else INPUTS."""
         return INPUTS if self.mel is None else MEL_INPUTS
@@ -309,7 +315,7 @@ def _validate(card: object, where: str) -> None:
     for key in RECORD_KEYS:
         if card.get(key) is not None and not isinstance(card[key], dict):
             raise ModelError(f"{where}: {key} must be an object, not {type(card[key]).__name__}")
-    _check_level(card.get("level"), where)
+    _check_level(card.get("level"), where, mel=card.get("mel") is not None)
     verification = card.get("verification") or {}
     for key in ("tolerance", "lam_tolerance"):
         if key in verification:
@@ -329,12 +335,16 @@ def _validate(card: object, where: str) -> None:
     _check_parameters(card, where)
 
 
-def _check_level(level: dict | None, where: str) -> None:
+def _check_level(level: dict | None, where: str, mel: bool = False) -> None:
     """A card's ``level`` record (engine.level.card_record): the reference level must be this engine's, or
-    the engine would feed the model another level than the one it was trained at."""
+    the engine would feed the model another level than the one it was trained at. A mel model's
+    (engine.level.mel_card_record) is its own, in mel units, read by the engine: a positive number."""
     if level is None:
         return
     reference = level.get("reference_level")
+    if mel:
+        _positive(reference, "level.reference_level", where)
+        return
     if reference != REFERENCE_LEVEL:
         raise ModelError(
             f"{where}: level.reference_level {reference!r} is not this engine's reference level "

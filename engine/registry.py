@@ -12,7 +12,9 @@ Nothing registers itself at import. Names:
 - offline and streaming: ``gla``, ``fgla``, ``admm-<loss>[-right]`` (d = 1) and the exported models;
 - offline only: ``admm-...-d2`` and ``gd-<loss>[-<side>][-d2][-nesterov]``;
 - streaming only: ``rtisi-la``, ``rtpghi`` / ``rtpghi-0`` / ``rtpghi-1`` and the stream-trained models
-  (their window is pinned to W = L + N/H).
+  (their window is pinned to W = L + N/H);
+- mel only: the learned mel models of exported_models/mel (``mel_model_specs``: found by ``lookup``, not
+  among ``specs()``); ``mel_method_names`` lists every method that takes a mel offline.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from phasefold.engine.errors import InputError, ModelError, ModelPathWarning
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.wording import counted
+from phasefold.exported_models import MEL_MODELS_DIR
 
 #: the method ``phasefold reconstruct`` and ``phasefold.reconstruct`` run when none is named, at the
 #: configurations of MEASURED_DEFAULTS (``default_method`` picks it at the others)
@@ -151,9 +154,24 @@ class MethodSpec:
 
     @property
     def takes_mel(self) -> bool:
-        """Whether the method takes a mel measurement, offline (engine.mel_gla) and in the stream
-        (engine.mel_window): the mel step as its magnitude step; GLA, FGLA and ADMM at d = 1."""
-        return self.family in ("gla", "admm") and self.power == 1
+        """Whether the method takes a mel measurement: GLA, FGLA and ADMM at d = 1, offline (engine.mel_gla)
+        and in the stream (engine.mel_window), the mel step as their magnitude step; and the offline mel
+        models (``mel_model``)."""
+        return (self.family in ("gla", "admm") and self.power == 1) or (self.mel_model and self.offline)
+
+    @property
+    def mel_model(self) -> bool:
+        """Whether this is a learned mel model (its card has a "mel" section): it takes only that mel."""
+        return self.family == "model" and self.card is not None and self.card.mel is not None
+
+    def check_magnitudes(self) -> None:
+        """InputError in one line where the method cannot take magnitudes: a mel model."""
+        if self.mel_model:
+            preset = mel_preset_name(self.card.mel_config) or "its card's"
+            raise InputError(
+                f"{self.name} is a mel model: it takes only the {preset} mel, not magnitudes (give the mel "
+                f"with --mel {preset}, or phasefold.mel_to_audio(M, preset={preset!r}, method={self.name!r}))"
+            )
 
     @property
     def layers(self) -> int:
@@ -177,6 +195,7 @@ class MethodSpec:
     def at_config(self, cfg: StftConfig) -> MethodSpec:
         """The spec that runs at ``cfg``: a classical method itself, a model the one of its variants whose
         card lists ``cfg`` (``runs_at``); InputError naming the configurations it has otherwise."""
+        self.check_magnitudes()
         for spec in self.variants():
             if spec.runs_at(cfg):
                 return spec
@@ -506,13 +525,16 @@ def lookup(method: str | Path, among: list[str] | None = None, what: str = "meth
     everything = specs()
     if name in everything:
         return everything[name]
+    mel_models = mel_model_specs()
+    if name in mel_models:
+        return mel_models[name]
     detail = ""
     if name.startswith("admm-"):
         try:
             return admm_spec(name)  # any loss streams, listed or not
         except InputError as exc:
             detail = f" ({exc})"
-    close = difflib.get_close_matches(name, among or list(everything), n=4, cutoff=0.5)
+    close = difflib.get_close_matches(name, among or [*everything, *mel_models], n=4, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     listing = "phasefold reconstruct --list-methods lists them"
     if among:
@@ -560,13 +582,87 @@ def default_method(cfg: StftConfig, streaming: bool = False) -> str:
     return CLASSICAL_DEFAULT
 
 
-def mel_spec(method: str | MethodSpec) -> MethodSpec:
+#: the classical methods that take a mel, in listing order: ``phasefold evaluate --mel`` runs these and the
+#: offline mel models when no --methods is given (docs/results.md, "Mel")
+MEL_CLASSICAL = ("fgla", "gla", "admm-l2", "admm-kl")
+
+
+def mel_preset_name(cfg: object) -> str | None:
+    """The name of the engine.mel preset equal to ``cfg``, or None."""
+    from phasefold.engine.mel import PRESETS
+
+    return next((name for name, preset in PRESETS.items() if preset == cfg), None)
+
+
+def mel_model_specs() -> dict[str, MethodSpec]:
+    """The shipped mel models (exported_models/mel/NAME.onnx with a card), by name: methods that take only
+    their card's mel (``MethodSpec.mel_model``); not among ``specs()``, which take magnitudes. A name that
+    a built-in or a magnitude model holds is not offered."""
+    if not MEL_MODELS_DIR.is_dir():
+        return {}
+    key = tuple(
+        (p.stem, str(p), _stamp(p), _stamp(p.with_suffix(".json")))
+        for p in sorted(MEL_MODELS_DIR.glob("*.onnx"))
+        if p.with_suffix(".json").is_file()
+    )
+    return _mel_discovered(key)
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_discovered(key: tuple) -> dict[str, MethodSpec]:
+    taken = specs()
+    found = {}
+    for name, where, *_ in key:
+        path = Path(where)
+        if name in taken:
+            warnings.warn(f"{path}: not offered: {name!r} is taken by another method", ModelPathWarning, 4)
+            continue
+        spec = model_spec(path, name)
+        if spec.card is not None:
+            where = "offline" if spec.offline else f"in the stream at L = {spec.lookahead}"
+            words = f"{spec.card.variant}, T = {spec.card.layers}, runs {where}"
+            preset = mel_preset_name(spec.card.mel_config) or "its card's"
+            spec = replace(
+                spec,
+                description=f"Mel model {path.name}: takes the {preset} mel only ({words}).",
+                streaming=not spec.offline,  # the stream models; the offline one runs offline only
+            )
+        found[name] = spec
+    return found
+
+
+def mel_method_names(cfg: object = None) -> list[str]:
+    """The methods that take a mel offline, in listing order: MEL_CLASSICAL, then the offline mel models
+    (of the engine.mel.MelConfig ``cfg`` only, where given): ``phasefold evaluate --mel``'s default list."""
+    models = [
+        name
+        for name, spec in mel_model_specs().items()
+        if spec.takes_mel and (cfg is None or spec.card.mel_config == cfg)
+    ]
+    return [*MEL_CLASSICAL, *models]
+
+
+def mel_spec(method: str | Path | MethodSpec, cfg: object = None) -> MethodSpec:
     """The spec of a method (a name or a spec) that takes a mel measurement offline or in the stream
-    (``MethodSpec.takes_mel``); InputError in one line for any other."""
+    (``MethodSpec.takes_mel``), for a mel of the engine.mel.MelConfig ``cfg`` where given (a mel model
+    takes only its card's); InputError in one line for any other."""
     spec = method if isinstance(method, MethodSpec) else lookup(method)
+    if spec.mel_model and not spec.offline:
+        raise InputError(
+            f"{spec.name} is a stream mel model (look-ahead {spec.lookahead}): phasefold does not run the "
+            "mel models in a stream yet; stream a mel with fgla, gla or admm-<loss>, or run "
+            "unfolded-mel-untied offline"
+        )
     if not spec.takes_mel:
         raise InputError(
-            f"{spec.name} does not take a mel input: the mel methods are gla, fgla and admm-<loss>[-right] "
-            "(d = 1)"
+            f"{spec.name} does not take a mel input: the mel methods are gla, fgla, admm-<loss>[-right] "
+            f"(d = 1) and the mel models ({', '.join(mel_model_specs()) or 'none found'})"
+        )
+    if spec.mel_model and cfg is not None and cfg != spec.card.mel_config:
+        own = mel_preset_name(spec.card.mel_config) or "its card's"
+        given = mel_preset_name(cfg)
+        raise InputError(
+            f"{spec.name} takes only the {own} mel, not {'the ' + given if given else 'this'} mel: give "
+            f"the {own} mel, or choose a classical mel method (fgla, gla, admm-l2, ...)"
         )
     return spec

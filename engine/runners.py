@@ -313,6 +313,7 @@ def _offline_runner(spec: MethodSpec, backend: str) -> Method:
     from phasefold.engine.algorithms import random_phase_init
 
     backends.check(backend)
+    spec.check_magnitudes()
     if not spec.offline:
         if spec.problem is not None:
             raise ModelError(spec.problem)  # what is wrong with the model's card

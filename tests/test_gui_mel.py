@@ -101,3 +101,32 @@ def test_mel_array_file_and_its_errors(qtbot, make_window, tmp_path):
     np.testing.assert_allclose(r.signal, phasefold.mel_to_audio(mel, preset="espnet"), atol=1e-5)
     assert window.spec_in.n_bins == 80 and not r.trace  # no reference audio: no STOI
     assert "no reference audio" in window.stoi_view.caption.text()
+
+
+def test_a_mel_preset_offers_its_mel_methods_and_a_mel_models_divergence(qtbot, make_window, tmp_path):
+    from phasefold.engine.registry import mel_method_names
+
+    window = make_window(1.0)
+    c = window.controls
+    x = demo_signal(1.5)
+    sf.write(tmp_path / "speech.wav", x, 22050, subtype="FLOAT")
+    x = sf.read(tmp_path / "speech.wav")[0]
+    _choose_mel(window, "hifigan")
+    names = [c.method.itemText(i) for i in range(c.method.count())]
+    assert names == mel_method_names(PRESETS["hifigan"]) and "unfolded-mel-untied" in names
+    assert c.method.currentText() == "fgla"  # the stream default takes no mel: the first mel method
+    c.method.setCurrentText("unfolded-mel-untied")
+    assert "unfolded-mel-untied" in window.divergence.getPlotItem().titleLabel.text
+    assert window.divergence.n_learned > 1  # the untied mel model's learned curves, one per layer set
+    assert window.open_file(tmp_path / "speech.wav")
+    r = _play_mel(qtbot, window)
+    assert r is not None, window.last_error
+    assert r.method == "unfolded-mel-untied"
+    want = phasefold.mel_to_audio(
+        melspectrogram(x, PRESETS["hifigan"]), preset="hifigan", method="unfolded-mel-untied", length=x.size
+    )
+    np.testing.assert_allclose(r.signal, want, atol=1e-6)
+    _choose_mel(window, "espnet")  # no mel model takes the espnet mel
+    assert [c.method.itemText(i) for i in range(c.method.count())] == mel_method_names(PRESETS["espnet"])
+    _choose_mel(window, None)  # the stream's methods again
+    assert "rtpghi" in [c.method.itemText(i) for i in range(c.method.count())]

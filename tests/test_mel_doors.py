@@ -20,7 +20,8 @@ from phasefold.engine.demo import demo_signal  # noqa: E402
 from phasefold.engine.errors import InputError  # noqa: E402
 from phasefold.engine.evaluation import evaluate, pesq_wb, spectral_convergence_db, stoi  # noqa: E402
 from phasefold.engine.mel import PRESETS, changed, mel_filters, melspectrogram  # noqa: E402
-from phasefold.engine.mel_methods import mel_method_names, run_mel  # noqa: E402
+from phasefold.engine.mel_methods import run_mel  # noqa: E402
+from phasefold.engine.registry import mel_method_names  # noqa: E402
 from phasefold.engine.stft import magnitude  # noqa: E402
 
 ITER = 8
@@ -140,8 +141,8 @@ def test_help_explains_the_mel_options(capsys):
 def test_evaluate_mel_scores_each_method_from_the_mel_against_the_original(clips):
     cfg = PRESETS["hifigan"]
     files = sorted(clips.iterdir())
-    report = evaluate(["fgla", "gla"], files, iterations=ITER, mel=cfg)
-    assert "cannot take a mel input" in report["results"]["gla"]["failed"]  # the marked row
+    report = evaluate(["fgla", "gd-l2"], files, iterations=ITER, mel=cfg)
+    assert "does not take a mel input" in report["results"]["gd-l2"]["failed"]  # the marked row
     assert report["config"]["mel"]["n_mels"] == 80 and report["config"]["stft"]["center"] is False
     rows = [r for r in report["per_file"] if r["method"] == "fgla"]
     assert len(rows) == 2
@@ -174,17 +175,26 @@ def test_cli_evaluate_mel_table_and_json(capsys, tmp_path, clips):
     )  # no --methods: every method that takes a mel
     assert rc == 0, err
     assert "2 files, the espnet mel" in stdout
-    names = [line.split()[0] for line in stdout.splitlines()[2 : 2 + len(mel_method_names())]]
-    assert names == mel_method_names()
+    espnet = mel_method_names(PRESETS["espnet"])  # the classical ones: no mel model takes the espnet mel
+    names = [line.split()[0] for line in stdout.splitlines()[2 : 2 + len(espnet)]]
+    assert names == espnet == ["fgla", "gla", "admm-l2", "admm-kl"]
     report = json.loads(out.read_text())
     assert report["config"]["mel"]["log_base"] == 10.0 and report["config"]["mel"]["bands_last"] is True
-    # a method that cannot take a mel: its row says so, the others stand
+    # a method that cannot take this mel: its row says so, the others stand
     rc, stdout, err = _cli(
-        capsys, "evaluate", clips, "--mel", "espnet", "--methods", "fgla,admm-l2", "--iterations", 2
+        capsys,
+        "evaluate",
+        clips,
+        "--mel",
+        "espnet",
+        "--methods",
+        "fgla,unfolded-mel-untied",
+        "--iterations",
+        2,
     )
     assert rc == 1
     assert stdout.startswith("2 files, the espnet mel")  # both files scored by fgla
-    assert re.search(r"admm-l2\s+failed: admm-l2 cannot take a mel input", stdout)
+    assert re.search(r"unfolded-mel-untied\s+failed: unfolded-mel-untied takes only the hifigan mel", stdout)
     assert re.search(r"^fgla\s+-?\d", stdout, re.M)
 
 
@@ -199,12 +209,14 @@ def test_evaluate_mel_refuses_online_and_npz(capsys, tmp_path, clips):
         evaluate(["fgla"], [clips / "c0.wav"], snr_db=5.0, mel=PRESETS["hifigan"])
 
 
-def test_run_mel_names():
+def test_mel_entry_names():
     target = np.ones((10, 80))
-    with pytest.raises(InputError, match="gla cannot take a mel input; the methods that can: fgla"):
-        run_mel("gla", target, PRESETS["hifigan"], 2, 0, 1000)
+    with pytest.raises(InputError, match="gd-l2 does not take a mel input: the mel methods are"):
+        run_mel("gd-l2", target, PRESETS["hifigan"], 2, 0, 1000)
     with pytest.raises(InputError, match="unknown method"):
         run_mel("fglaa", target, PRESETS["hifigan"], 2, 0, 1000)
+    with pytest.raises(InputError, match="iterations must be >= 0"):
+        run_mel("fgla", target, PRESETS["hifigan"], -1, 0, 1000)
 
 
 # ---------------------------------------------------------------- bad mel arrays, through the API and the CLI

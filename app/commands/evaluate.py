@@ -45,7 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=nonempty_text,
         default=None,
         help="comma-separated method names (see reconstruct --list-methods); with --mel, default every "
-        "method that takes a mel (engine.mel_methods)",
+        "method that takes that mel: fgla, gla, admm-l2, admm-kl and the mel models made for it",
     )
     add_rate_arguments(parser, "the audio files are read and measured at")
     parser.add_argument(
@@ -83,14 +83,25 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def parse_methods(text: str, backend: str = "auto") -> list[str]:
     """Split and check a comma-separated method list (unknown names raise InputError)."""
-    from phasefold.engine.errors import InputError
     from phasefold.engine.methods import get_method
+
+    names = _method_list(text)
+    for name in names:
+        get_method(name, backend)
+    return names
+
+
+def _method_list(text: str) -> list[str]:
+    """The names of a comma-separated --methods list: InputError where it names none or an unknown method
+    (with --mel, a known method that cannot take the mel gets a failed row as it runs)."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.registry import lookup
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise InputError("--methods is empty; give comma-separated names")
     for name in names:
-        get_method(name, backend)
+        lookup(name)
     return names
 
 
@@ -116,12 +127,12 @@ def run(args: argparse.Namespace) -> int:
     check_analysis_options(args)
     mel = mel_config(args)
     if mel is not None:
-        from phasefold.engine.mel_methods import mel_method_names
+        from phasefold.engine.registry import mel_method_names
 
         refuse_linear_stft(args)
         if args.online:
             raise InputError("--online with --mel: evaluate scores the mel methods offline")
-        methods = mel_method_names() if args.methods is None else parse_methods(args.methods, args.backend)
+        methods = mel_method_names(mel) if args.methods is None else _method_list(args.methods)
     elif args.methods is None:
         raise InputError("give --methods NAME[,NAME...] (see reconstruct --list-methods)")
     elif args.online:  # streaming engine: its own method names (rtisi-la, rtpghi, models, admm-*, fgla ...)

@@ -165,9 +165,11 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
             f"{given[0]} does not apply to a mel input (--mel): it runs a mel method offline, or with "
             "--online a stream method, at the preset's STFT"
         )
-    method = mel_spec(DEFAULT_MEL_METHOD if args.method is None else args.method).name
+    chosen = DEFAULT_MEL_METHOD if args.method is None else args.method
+    spec = mel_spec(chosen)
     refuse_linear_stft(args)
     cfg = mel_config(args)
+    mel_spec(chosen, cfg)  # a mel model given another preset's mel: one line, before any reading
     if args.input is None or args.input.is_dir():
         raise InputError("--mel takes one INPUT file (a .npy mel array or audio) and -o OUT.wav")
     if args.output is None or args.output.suffix.lower() != ".wav":
@@ -195,10 +197,12 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
         ran += f", streamed from {mel_words(args)}"
     else:
         y = mel_to_audio(
-            mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=method
+            mel, preset=cfg, n_iter=args.iterations, seed=args.seed, length=length, method=chosen
         )
-        iterations = PRESET_ITERATIONS if args.iterations is None else args.iterations
-        ran = f"{method} with the mel step from {mel_words(args)}, {iterations} iterations"
+        default = spec.iterations if spec.mel_model else PRESET_ITERATIONS
+        how = "the mel model" if spec.mel_model else "with the mel step"
+        count = spec.describe_offline(default if args.iterations is None else args.iterations)
+        ran = f"{spec.name} {how} from {mel_words(args)}, {count}"
     wall = time.perf_counter() - start
     made = linear_mel(melspectrogram(y, cfg), cfg)[: target.shape[0]]
     error_db = 20 * np.log10(np.linalg.norm(made - target[: made.shape[0]]) / np.linalg.norm(target))

@@ -89,11 +89,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def list_methods(out: TextIO | None = None) -> None:
-    """Print every method name with its one-line description."""
-    from phasefold.engine.registry import specs
+    """Print every method name with its one-line description; the mel models last, marked "mel model" (they
+    take only their preset's mel: ``--mel PRESET --method NAME``)."""
+    from phasefold.engine.registry import mel_model_specs, specs
 
     out = out or sys.stdout
-    listed = specs()
+    listed = {**specs(), **mel_model_specs()}
     width = max(len(n) for n in listed)
     for name, spec in listed.items():
         where = (
@@ -103,6 +104,8 @@ def list_methods(out: TextIO | None = None) -> None:
             if spec.offline
             else "streaming"
         )
+        if spec.mel_model:
+            where = f"mel model, {where}"
         print(f"{name:<{width}}  [{where}] {spec.description}", file=out)
 
 

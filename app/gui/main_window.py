@@ -107,6 +107,7 @@ class MainWindow(StreamControl, MelInput, FileActions, MenuBar, StatusBar, Metho
         self.controls.pause_toggled.connect(self.pause_stream)
         self.controls.open_clicked.connect(self._open_dialog)
         self.controls.method_changed.connect(self.set_method)
+        self.controls.mel.currentIndexChanged.connect(self.mel_preset_changed)
         self.controls.live_changed.connect(self._live_settings)
         self.controls.source.currentIndexChanged.connect(self._source_changed)
         self.set_method(self.controls.method.currentText())

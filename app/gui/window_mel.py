@@ -12,11 +12,13 @@ from phasefold.gui.mel_run import MelResult, MelRun, display_stft
 from phasefold.gui.window_streaming import view_span
 
 
-def mel_method(chosen: str) -> str:
-    """The method a mel input runs: the chosen one where it takes a mel, else the first that does."""
-    from phasefold.engine.mel_methods import mel_method_names
+def mel_method(chosen: str, preset: str | None = None) -> str:
+    """The method a mel input runs: the chosen one where it takes a mel (the ``preset``'s, where given),
+    else the first that does."""
+    from phasefold.engine.mel import PRESETS
+    from phasefold.engine.registry import mel_method_names
 
-    names = mel_method_names()
+    names = mel_method_names(None if preset is None else PRESETS[preset])
     return chosen if chosen in names else names[0]
 
 
@@ -27,11 +29,28 @@ class MelInput:
     mel_run: MelRun | None = None
     mel_result: MelResult | None = None
 
+    def mel_preset_changed(self) -> None:
+        """The panel's mel input changed: the method list offers the methods that take that preset's mel
+        (engine.registry.mel_method_names: the classical ones, then its mel models) or, with the mel off,
+        the stream's methods again; the selected one's divergence is drawn (a mel model's learned curves)."""
+        from phasefold.engine.mel import PRESETS
+        from phasefold.engine.registry import default_stream_method, mel_method_names
+        from phasefold.engine.streaming import method_names
+
+        c = self.controls
+        preset = c.mel.currentData()
+        if preset is None:
+            names = method_names(self.cfg)
+            c.set_methods(names, default_stream_method(names))
+        else:
+            c.set_methods(mel_method_names(PRESETS[preset]), mel_method(c.method.currentText(), preset))
+        self.set_method(c.method.currentText())
+
     def start_mel(self, s: Settings) -> bool:
         """Reconstruct the panel's source from the preset ``s.mel`` (Play with a mel preset chosen)."""
         if self.mel_run is not None:
             return False
-        method = mel_method(s.method)
+        method = mel_method(s.method, s.mel)
         self.mel_run = MelRun(s.source, s.path, s.mel, method, self.score_window_s, self.backend)
         c = self.controls
         c.set_streaming(True)
