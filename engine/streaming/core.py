@@ -390,8 +390,9 @@ class Stream:
         Returns
         -------
         np.ndarray
-            float32: the samples of a partial block, then the (L + N / H - 1) H samples held in the window.
-            A second call returns nothing; ``reset()`` starts a new stream.
+            float32: the samples of a partial block, then the (L + N / H - 1) H samples held in the window
+            (a mel stream: zeros past the mel's signal, ``output_offset`` + the samples its frames hold,
+            engine.mel.MelConfig.n_samples). A second call returns nothing; ``reset()`` starts a new stream.
 
         Raises
         ------
@@ -418,6 +419,9 @@ class Stream:
             self.stats.cpu_s += time.thread_time() - c0
             self._finished = True
             out = np.concatenate(parts)
+            if self.mel is not None:  # past the mel's signal: its outside padding, which no frame pins
+                end = self.output_offset + self.mel.n_samples(self.stats.frames_in) - self.stats.samples_out
+                out[max(end, 0) :] = 0.0
             self.stats.samples_out += out.size
             return out
 
