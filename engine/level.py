@@ -84,14 +84,15 @@ def _amplitude(r: np.ndarray, power: float) -> np.ndarray:
     return r if power == 1.0 else np.sqrt(r) if power == 2.0 else r ** (1.0 / power)
 
 
-def shift(level: float) -> int:
-    """k such that level / 2^k is nearest REFERENCE_LEVEL on a log scale; 0 for silence (level 0).
+def shift(level: float, reference: float = REFERENCE_LEVEL) -> int:
+    """k such that level / 2^k is nearest ``reference`` (REFERENCE_LEVEL, or a mel model's level in mel
+    units) on a log scale; 0 for silence (level 0).
 
     Computed from the mantissas and exponents, so that level x 2^m gives k + m exactly."""
     if not level > 0.0:
         return 0
     m_level, e_level = math.frexp(level)
-    m_ref, e_ref = math.frexp(REFERENCE_LEVEL)
+    m_ref, e_ref = math.frexp(reference)
     q = m_level / m_ref  # in (1/2, 2)
     return e_level - e_ref + (-1 if q < _LOW else 1 if q >= _HIGH else 0)
 
@@ -186,10 +187,12 @@ class RunningLevel:
     For a compiled caller that measures frames itself (engine.compiled.window): ``ceiling``, a sum of
     squared d = 1 float64 amplitudes of a frame, summed in any order, at or below which ``update`` would
     leave everything as it is (-1 where the fast path does not apply: then every block goes to ``update``),
-    and ``inverse``, 2^-k as a float64 (0 where that is not a normal number: ``update`` and ``scale``)."""
+    and ``inverse``, 2^-k as a float64 (0 where that is not a normal number: ``update`` and ``scale``).
+    ``reference``: the level k brings the frames to (``shift``)."""
 
-    def __init__(self, power: float = 1.0) -> None:
+    def __init__(self, power: float = 1.0, reference: float = REFERENCE_LEVEL) -> None:
         self.power = power
+        self.reference = reference
         self.level = 0.0
         self.k = 0
         self._top = 0.0  # the largest sum of squared amplitudes of a frame so far (the fast path's level)
@@ -218,7 +221,7 @@ class RunningLevel:
     def _grow(self, level: float) -> int:
         if level > self.level:
             self.level = level
-            self.k = shift(level)
+            self.k = shift(level, self.reference)
             low, high = _NORMAL_EXPONENTS[np.dtype(np.float64)]
             self.inverse = math.ldexp(1.0, -self.k) if low <= -self.k < high else 0.0
             self._set_ceiling()

@@ -168,9 +168,14 @@ class MethodSpec:
         """InputError in one line where the method cannot take magnitudes: a mel model."""
         if self.mel_model:
             preset = mel_preset_name(self.card.mel_config) or "its card's"
+            api = (
+                f"phasefold.mel_to_audio(M, preset={preset!r}, method={self.name!r})"
+                if self.offline
+                else f"Stream.open({self.name!r}, mel={preset!r})"
+            )
             raise InputError(
                 f"{self.name} is a mel model: it takes only the {preset} mel, not magnitudes (give the mel "
-                f"with --mel {preset}, or phasefold.mel_to_audio(M, preset={preset!r}, method={self.name!r}))"
+                f"with --mel {preset}{'' if self.offline else ' --online'}, or {api})"
             )
 
     @property
@@ -642,18 +647,20 @@ def mel_method_names(cfg: object = None) -> list[str]:
     return [*MEL_CLASSICAL, *models]
 
 
-def mel_spec(method: str | Path | MethodSpec, cfg: object = None) -> MethodSpec:
-    """The spec of a method (a name or a spec) that takes a mel measurement offline or in the stream
-    (``MethodSpec.takes_mel``), for a mel of the engine.mel.MelConfig ``cfg`` where given (a mel model
-    takes only its card's); InputError in one line for any other."""
+def mel_spec(method: str | Path | MethodSpec, cfg: object = None, stream: bool = False) -> MethodSpec:
+    """The spec of a method (a name or a spec) that takes a mel measurement offline (``MethodSpec.takes_mel``)
+    or, with ``stream``, in the stream (the classical mel methods and the stream mel models), for a mel of
+    the engine.mel.MelConfig ``cfg`` where given (a mel model takes only its card's); InputError in one
+    line for any other."""
     spec = method if isinstance(method, MethodSpec) else lookup(method)
-    if spec.mel_model and not spec.offline:
+    streamed_model = spec.mel_model and not spec.offline
+    if streamed_model and not stream:
+        preset = mel_preset_name(spec.card.mel_config) or "PRESET"
         raise InputError(
-            f"{spec.name} is a stream mel model (look-ahead {spec.lookahead}): phasefold does not run the "
-            "mel models in a stream yet; stream a mel with fgla, gla or admm-<loss>, or run "
-            "unfolded-mel-untied offline"
+            f"{spec.name} is a stream mel model (look-ahead {spec.lookahead}): run it in a stream "
+            f"(reconstruct --mel {preset} --online, or Stream.open({spec.name!r}, mel={preset!r}))"
         )
-    if not spec.takes_mel:
+    if not spec.takes_mel and not streamed_model:
         raise InputError(
             f"{spec.name} does not take a mel input: the mel methods are gla, fgla, admm-<loss>[-right] "
             f"(d = 1) and the mel models ({', '.join(mel_model_specs()) or 'none found'})"

@@ -154,7 +154,9 @@ def test_a_mel_model_where_it_does_not_fit_gets_one_line(speech, tmp_path, capsy
         mel_to_audio(vocos, preset="vocos", method=MODEL)
     with pytest.raises(InputError, match="takes only the hifigan mel, not this mel"):
         mel_to_audio(np.exp(mel), method=MODEL, sr=22050, n_fft=1024, hop_length=256)  # librosa's reading
-    with pytest.raises(InputError, match="stream mel model .*does not run the mel models in a stream yet"):
+    with pytest.raises(
+        InputError, match=r"stream mel model .*: run it in a stream \(reconstruct --mel hifigan"
+    ):
         mel_to_audio(mel, preset="hifigan", method="unfolded-mel-stream-l3")
     with pytest.raises(InputError, match="does not take a mel input: .* and the mel models"):
         mel_to_audio(mel, preset="hifigan", method="unfolded-untied")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from phasefold.engine.admm import gla_iterations
 from phasefold.engine.algorithms import random_phases
-from phasefold.engine.errors import InputError
+from phasefold.engine.errors import BackendError, InputError
 from phasefold.engine.mel import PRESETS, linear_mel, mel_filters, melspectrogram
 from phasefold.engine.mel_gla import MelStep, mel_fgla
 from phasefold.engine.mel_window import mel_window_step
@@ -302,3 +302,151 @@ def test_flush_gives_zeros_past_the_mels_signal(backend):
     assert out.size > end
     assert not np.any(out[end:])
     assert np.max(np.abs(out[end - 400 : end])) < 3 * np.max(np.abs(x))
+
+
+MEL_MODEL = "unfolded-mel-stream-l3"
+
+
+def _recorded(stream: Stream) -> list:
+    """The (inputs, outputs) of every window step the stream's processor runs from now on."""
+    calls: list = []
+    step = stream.processor.step
+    run = step.fn
+
+    def recording(mag, x, fixed, lam):
+        inputs = tuple(np.array(a, dtype=np.float32) for a in (mag, x, fixed, lam))
+        out = run(mag, x, fixed, lam)
+        calls.append((inputs, tuple(np.array(a) for a in out)))
+        return out
+
+    step.fn = recording
+    return calls
+
+
+def test_a_stream_mel_model_is_the_training_stream_loop():
+    """The learned stream mel model in Stream.open(..., mel=) against training's own stream loop
+    (training.stream_unfolded.stream_reconstruct with MelStreamUnfolded's new frames, the spread of the
+    mel): at each frame the loop's window (mel, x, fixed, lam) is the engine's to float32 rounding, the
+    step being the engine's own ONNX step's outputs there (the stream amplifies rounding: a free run of
+    either drifts from the other by more than float32 tolerance); the loop runs on the mel at the model's
+    level (2^-k, k from the model's reference) and its output, scaled back by 2^k, is the stream's."""
+    torch = pytest.importorskip("torch")
+    from phasefold.engine.level import frame_levels, shift
+    from phasefold.engine.registry import lookup
+    from phasefold.training.mel_unfolded import MelStep as TorchMelStep
+    from phasefold.training.stream_unfolded import stream_reconstruct
+
+    cfg, spec = HIFIGAN.stft, lookup(MEL_MODEL)
+    x = _speechlike(6000, 9) * np.exp(-np.arange(6000) / 3000)  # fading: the loudest frames first
+    log_mel = melspectrogram(x, HIFIGAN)
+    mel = linear_mel(log_mel, HIFIGAN)
+    loudest = int(np.argmax(frame_levels(mel)))
+    log_mel, mel = log_mel[:, loudest:], mel[loudest:]  # the loudest first: one level k for the whole stream
+    k = shift(float(frame_levels(mel).max()), spec.card.mel_reference_level)
+    stream = Stream.open(MEL_MODEL, mel="hifigan")
+    assert (stream.processor.lookahead, stream.processor.block, stream.processor.backend) == (
+        3,
+        1,
+        "onnxruntime",
+    )
+    calls = _recorded(stream)
+    out = np.concatenate([stream.push(f) for f in log_mel.T])
+    assert stream.processor._level.k == k != 0
+    seen = iter(calls)
+
+    def step(m, x, fixed, lam):
+        (e_mag, e_x, e_fixed, e_lam), (x_out, lam_out) = next(seen)
+        lam_ri = np.stack([lam[0].real.numpy(), lam[0].imag.numpy()])
+        np.testing.assert_allclose(m[0].numpy(), e_mag, rtol=1e-6, atol=0)
+        np.testing.assert_array_equal(fixed.numpy(), e_fixed)
+        np.testing.assert_allclose(x[0].numpy(), e_x, rtol=1e-5, atol=1e-6 * np.abs(e_x).max())
+        np.testing.assert_allclose(lam_ri, e_lam, rtol=1e-5, atol=1e-6 * np.abs(e_lam).max())
+        lam_c = torch.complex(torch.as_tensor(lam_out[0]), torch.as_tensor(lam_out[1]))
+        return torch.as_tensor(x_out)[None], lam_c[None]
+
+    net_step = TorchMelStep(HIFIGAN)
+    n_frames = mel.shape[0]
+    with torch.no_grad():
+        ref = stream_reconstruct(
+            step,
+            torch.as_tensor(np.ldexp(mel, -k), dtype=torch.float32),
+            cfg.span(n_frames),
+            3,
+            cfg,
+            new_magnitude=lambda m: net_step(m.new_ones(*m.shape[:-1], cfg.n_bins), m),
+        ).numpy()
+    assert next(seen, None) is None  # one step per frame in both
+    # the loop's output is the inner signal from its first sample; the stream's is L hops later
+    got, want = out[3 * cfg.hop :], np.ldexp(ref, k)[: out.size - 3 * cfg.hop]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    assert np.abs(want).max() > 1e-2 and got.size > 10 * cfg.hop
+
+
+def test_a_stream_mel_model_at_a_power_of_two_louder_gives_the_output_scaled_bit_for_bit():
+    """The model runs at its training level (the running level of the mel frames against the card's
+    reference): the linear mel 2^m times (p = 1) gives the same normalised window and 2^m times the output,
+    bit for bit; without the level the model would see other inputs (it is not scale-equivariant)."""
+    mel = linear_mel(melspectrogram(_speechlike(6000, 10), HIFIGAN), HIFIGAN)
+
+    def run(gain_exp: int) -> tuple[np.ndarray, int]:
+        proc = Stream.open(MEL_MODEL, mel="hifigan").processor
+        frames = np.ldexp(mel, gain_exp)
+        out = np.concatenate([proc.process(frames[i : i + 1]) for i in range(frames.shape[0])])
+        return np.concatenate([out, proc.tail()]), proc._level.k
+
+    base, k = run(0)
+    for m in (3, -5):
+        out, k_m = run(m)
+        assert k_m == k + m
+        np.testing.assert_array_equal(out, np.ldexp(base, m))
+    assert np.abs(base).max() > 1e-2
+
+
+def test_the_cli_streams_a_stream_mel_model(capsys, tmp_path):
+    """`reconstruct mel.npy --mel hifigan --online --method unfolded-mel-stream-l3` writes the stream's output
+    cut at its offset."""
+    sf = pytest.importorskip("soundfile")
+    log_mel = melspectrogram(_speechlike(7000, 11), HIFIGAN)
+    np.save(tmp_path / "mel.npy", log_mel)
+    rc, out, err = _cli(
+        capsys, tmp_path / "mel.npy", "-o", tmp_path / "a.wav", *ONLINE, "--method", MEL_MODEL
+    )
+    assert rc == 0, err
+    assert MEL_MODEL in out and "streamed from the hifigan mel" in out
+    stream = Stream.open(MEL_MODEL, mel="hifigan")
+    want = _feed(stream, log_mel)[stream.output_offset :][: HIFIGAN.n_samples(log_mel.shape[1])]
+    y, rate = sf.read(tmp_path / "a.wav", dtype="float32")
+    assert rate == 22050 and y.size == want.size
+    np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"mel": "vocos"}, InputError, "takes only the hifigan mel, not the vocos mel"),
+        ({"mel": "hifigan", "backend": "compiled"}, BackendError, "runs on onnxruntime only"),
+        ({"mel": "hifigan", "mel_start": "step"}, InputError, "trained with new frames from the 'spread'"),
+        ({"mel": "hifigan", "lookahead": 2}, InputError, "trained inside the stream at look-ahead 3"),
+        ({}, InputError, "is a mel model: it takes only the hifigan mel, not magnitudes .*--online"),
+    ],
+)
+def test_what_a_stream_mel_model_does_not_take_is_named_in_one_line(options, error, words):
+    with pytest.raises(error, match=words) as caught:
+        Stream.open(MEL_MODEL, **options)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_cli_refuses_a_stream_mel_model_offline_and_on_another_mel_in_one_line(capsys, tmp_path):
+    np.save(tmp_path / "mel.npy", melspectrogram(_speechlike(6000), HIFIGAN))
+    np.save(tmp_path / "v.npy", melspectrogram(_speechlike(6000), PRESETS["vocos"]))
+    for argv, words in (
+        (
+            [tmp_path / "mel.npy", "--mel", "hifigan"],
+            "run it in a stream (reconstruct --mel hifigan --online",
+        ),
+        ([tmp_path / "v.npy", "--mel", "vocos", "--online"], "takes only the hifigan mel, not the vocos mel"),
+        ([tmp_path / "mel.npy", *ONLINE, "--backend", "compiled"], "runs on onnxruntime only"),
+    ):
+        rc, _, err = _cli(capsys, *argv, "--method", MEL_MODEL, "-o", tmp_path / "a.wav")
+        assert rc == 1 and len(err.strip().splitlines()) == 1 and words in err, err
+    assert not (tmp_path / "a.wav").exists()

@@ -166,10 +166,10 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
             "--online a stream method, at the preset's STFT"
         )
     chosen = DEFAULT_MEL_METHOD if args.method is None else args.method
-    spec = mel_spec(chosen)
+    spec = mel_spec(chosen, stream=args.online)
     refuse_linear_stft(args)
     cfg = mel_config(args)
-    mel_spec(chosen, cfg)  # a mel model given another preset's mel: one line, before any reading
+    mel_spec(chosen, cfg, stream=args.online)  # a mel model given another mel: one line, before reading
     if args.input is None or args.input.is_dir():
         raise InputError("--mel takes one INPUT file (a .npy mel array or audio) and -o OUT.wav")
     if args.output is None or args.output.suffix.lower() != ".wav":

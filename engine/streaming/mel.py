@@ -11,7 +11,12 @@ advanced, or RTPGHI on these amplitudes). ``MEL_STARTS``:
   carried over and scaled to the new frame's bands); the spread where the previous frame is silent.
 
 The running level (engine.level) is measured on the spread amplitudes (an estimate of |X|, so that the
-state sits at the level the linear engine keeps), and the mel is scaled by 2^(k p) with the signal.
+state sits at the level the linear engine keeps), and the mel is scaled by 2^(k p) with the signal. A learned
+stream mel model (``reference`` given: its card's training level in mel units, ModelCard.mel_reference_level)
+is brought to its level as the offline mel model is (engine.mel_model), with the linear models' causal
+estimate: the running maximum of the mel frames' level (their amplitudes' RMS over the bands, the measure of
+engine.level.MEL_REFERENCE_LEVEL) gives k against the reference, the mel enters scaled by g^p, g = 2^-k, and
+the output leaves divided by g (a power-of-two level change of the mel gives the output scaled bit for bit).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from phasefold.engine.wording import counted
 MEL_STARTS = ("spread", "step")
 #: the start a mel stream takes where none is given (chosen by measurement: docs/results.md, "Mel, streamed")
 MEL_START = "step"
+#: the start a learned stream mel model's new frames take: its training's (training.mel_unfolded's
+#: MelStreamUnfolded.new_magnitude, the mel step of unit magnitudes)
+MODEL_MEL_START = "spread"
 
 
 class MelWindowProcessor(WindowProcessor):
@@ -46,11 +54,15 @@ class MelWindowProcessor(WindowProcessor):
         silent_start: int = 0,
         seed: int = 0,
         mel_start: str = MEL_START,
+        reference: float | None = None,
     ) -> None:
+        """``reference``: a learned mel model's training level (module docstring); None for the classical
+        mel steps, whose level is measured on the spread amplitudes."""
         if mel_start not in MEL_STARTS:
             raise ValueError(f"unknown mel start {mel_start!r}; choose one of {', '.join(MEL_STARTS)}")
         self.mel = mel
         self.mel_start = mel_start
+        self.reference = reference
         self._step = MelStep(np.zeros((1, mel.n_mels)), mel)
         self._ones = np.ones((block, mel.stft.n_bins))
         super().__init__(step, mel.stft, lookahead, block, init, silent_start, seed, compiled_frames=False)
@@ -69,7 +81,10 @@ class MelWindowProcessor(WindowProcessor):
 
     def reset(self) -> None:
         super().reset()
-        self._level = RunningLevel(1.0)  # on the spread amplitudes (_levels_of)
+        if self.reference is None:
+            self._level = RunningLevel(1.0)  # on the spread amplitudes (_levels_of)
+        else:  # on the mel frames themselves, against the model's own level
+            self._level = RunningLevel(self.mel.power, self.reference)
 
     def describe(self) -> str:
         return (
@@ -84,7 +99,7 @@ class MelWindowProcessor(WindowProcessor):
         return self._step.gains(self._ones[: mel.shape[0]])
 
     def _levels_of(self, mags: np.ndarray) -> np.ndarray:
-        return self._spread(mags)
+        return mags if self.reference is not None else self._spread(mags)
 
     def _measured(self, rows: slice) -> np.ndarray:
         return self._spread(self.mag[rows])  # r = |X| (the mel's STFT has d = 1)

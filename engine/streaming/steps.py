@@ -21,7 +21,7 @@ from phasefold.engine.mel_window import mel_window_step
 from phasefold.engine.runners import window_step
 from phasefold.engine.stft import StftConfig
 from phasefold.engine.streaming.base import FrameProcessor
-from phasefold.engine.streaming.mel import MEL_START, MelWindowProcessor, mel_config
+from phasefold.engine.streaming.mel import MEL_START, MODEL_MEL_START, MelWindowProcessor, mel_config
 from phasefold.engine.streaming.pghi import RtpghiProcessor
 from phasefold.engine.streaming.rtisi import RtisiLaProcessor
 from phasefold.engine.streaming.window import INITS, WindowProcessor
@@ -90,7 +90,7 @@ def make_processor(
     threads: int = 1,
     backend: str = "auto",
     mel: str | MelConfig | None = None,
-    mel_start: str = MEL_START,
+    mel_start: str | None = None,
 ) -> FrameProcessor:
     """A ready processor for a method name, model path or spec with look-ahead L and block size B.
 
@@ -101,7 +101,10 @@ def make_processor(
     says which one runs it. ``mel`` (a preset's name or an engine.mel.MelConfig): the frames are that mel's
     linear values B |X|^p [n_mels] (engine.streaming.mel; ``cfg`` None or the mel's STFT), run by the mel
     window step of gla, fgla or admm-<loss> (engine.mel_window), each new frame starting from ``mel_start``'s
-    amplitudes; ``iterations`` None there: the measured mel default's (engine.registry.mel_stream_default).
+    amplitudes (None: engine.streaming.mel.MEL_START); ``iterations`` None there: the measured mel
+    default's (engine.registry.mel_stream_default). A learned stream mel model (its card's mel only) runs
+    its window step on onnxruntime at its own L and B, new frames started as in training ("spread"), at its
+    training level (engine.streaming.mel).
     It is warmed up (``warm_up``).
     """
     backends.check(backend)
@@ -113,11 +116,13 @@ def make_processor(
     seed = whole(seed, "seed")
     spec = stream_spec(method)
     mel_cfg = None if mel is None else mel_config(mel)
-    if mel_cfg is not None:
+    if mel_cfg is None:
+        spec.check_magnitudes()
+    else:
         if cfg is not None and cfg != mel_cfg.stft:
             raise InputError("cfg must be None or the mel's own STFT (mel.stft) for a mel stream")
         cfg = mel_cfg.stft
-        registry.mel_spec(spec)
+        registry.mel_spec(spec, mel_cfg, stream=True)
     lookahead, block = spec.stream_settings(lookahead, block)
     if lookahead < 0:
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
@@ -141,7 +146,13 @@ def make_processor(
         raise InputError(
             f"{spec.name!r} is not a window-step method; streaming methods: {', '.join(method_names())}"
         )
+    if mel_cfg is not None and spec.mel_model:
+        proc = _mel_model_processor(spec, mel_cfg, lookahead, block, iterations, init, silent_start, seed,
+                                    mel_start, backend, threads)  # fmt: skip
+        warm_up(proc)
+        return proc
     if mel_cfg is not None:
+        mel_start = MEL_START if mel_start is None else mel_start
         n_iter = registry.mel_stream_default(cfg)[1] if iterations is None else iterations
         try:
             proc = MelWindowProcessor(
@@ -170,6 +181,28 @@ def make_processor(
         raise InputError(str(exc)) from None
     proc.backend = step.backend
     warm_up(proc)
+    return proc
+
+
+def _mel_model_processor(
+    spec, mel_cfg, lookahead, block, iterations, init, silent_start, seed, mel_start, backend, threads
+) -> MelWindowProcessor:
+    """The window processor of a stream mel model (make_processor's checks done; the compiled backend is
+    refused by engine.onnx_model.load_compiled: a mel model runs on onnxruntime only)."""
+    if mel_start not in (None, MODEL_MEL_START):
+        raise InputError(
+            f"{spec.name} was trained with new frames from the {MODEL_MEL_START!r} start, not {mel_start!r}"
+        )
+    n_iter = spec.step_iterations_at(mel_cfg.stft, lookahead, block, iterations)
+    step, _ = window_step(spec, mel_cfg.stft, n_iter, backend, threads)
+    try:
+        proc = MelWindowProcessor(
+            step, mel_cfg, lookahead, block, init=init, silent_start=silent_start, seed=seed,
+            mel_start=MODEL_MEL_START, reference=spec.card.mel_reference_level,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    proc.backend = step.backend
     return proc
 
 
