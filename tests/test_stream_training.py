@@ -122,7 +122,8 @@ def test_export_runs_in_the_engine_and_pins_its_lookahead(tmp_path, monkeypatch)
     from phasefold.engine import level
     from phasefold.training.stream_export import export_stream
 
-    monkeypatch.setattr(level, "shift", lambda _level: 0)  # the network has no level normaliser: parity
+    # the network has no level normaliser: parity
+    monkeypatch.setattr(level, "shift", lambda _level, reference=0.0: 0)
 
     net = StreamUnfolded(StreamNetConfig(lookahead=0, layers=1))
     with torch.no_grad():  # a position-dependent, non-trivial prox, so parity means something
