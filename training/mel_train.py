@@ -80,8 +80,27 @@ def mel_validation_set(signals: list[np.ndarray], mel: MelConfig) -> list[tuple]
     return out
 
 
+class _MelRun:
+    """What an offline and a stream mel run share: the preset ``mel``'s configuration and STFT, and its
+    mel data (the excerpts and the validation set measured as the engine reads the preset's array)."""
+
+    @property
+    def mel_cfg(self) -> MelConfig:
+        return mel_preset(self.mel)
+
+    def _take_preset_stft(self) -> None:
+        cfg = self.mel_cfg.stft
+        self.hop, self.n_fft, self.sample_rate = cfg.hop, cfg.n_fft, cfg.sample_rate
+
+    def sampler(self, signals: list[np.ndarray], stft_cfg: StftConfig, seed: int) -> MelExcerptSampler:
+        return MelExcerptSampler(signals, self.mel_cfg, self.data, seed)
+
+    def validation(self, signals: list[np.ndarray], stft_cfg: StftConfig) -> list[tuple]:
+        return mel_validation_set(signals, self.mel_cfg)
+
+
 @dataclass
-class MelTrainConfig(TrainConfig):
+class MelTrainConfig(_MelRun, TrainConfig):
     """An offline run for mel measurements (``TrainConfig`` with the preset ``mel``); the STFT is the
     preset's, and the spectral terms of the loss are against the clean excerpt."""
 
@@ -89,12 +108,7 @@ class MelTrainConfig(TrainConfig):
     mel: str = "hifigan"
 
     def __post_init__(self) -> None:
-        cfg = mel_preset(self.mel)
-        self.hop, self.n_fft, self.sample_rate = cfg.stft.hop, cfg.stft.n_fft, cfg.stft.sample_rate
-
-    @property
-    def mel_cfg(self) -> MelConfig:
-        return mel_preset(self.mel)
+        self._take_preset_stft()
 
     def net_config(self) -> NetConfig:
         return NetConfig(
@@ -126,18 +140,12 @@ class MelTrainConfig(TrainConfig):
             pesq_weight=self.pesq_weight,
         )
 
-    def sampler(self, signals: list[np.ndarray], stft_cfg: StftConfig, seed: int) -> MelExcerptSampler:
-        return MelExcerptSampler(signals, self.mel_cfg, self.data, seed)
-
-    def validation(self, signals: list[np.ndarray], stft_cfg: StftConfig) -> list[tuple]:
-        return mel_validation_set(signals, self.mel_cfg)
-
     def start_label(self) -> str:
         return f"untrained = mel-ADMM-l2 ({self.mel})"
 
 
 @dataclass
-class MelStreamTrainConfig(StreamTrainConfig):
+class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
     """A streaming run for mel measurements (``StreamTrainConfig`` with the preset ``mel``): the preset's
     STFT, the mel data of ``MelTrainConfig``, the spectral terms against the clean excerpt."""
 
@@ -147,17 +155,12 @@ class MelStreamTrainConfig(StreamTrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        cfg = mel_preset(self.mel)
-        self.hop, self.n_fft, self.sample_rate = cfg.stft.hop, cfg.stft.n_fft, cfg.stft.sample_rate
+        self._take_preset_stft()
         if self.init or self.form != "admm" or self.perturb or self.consistency:
             raise InputError(
                 "a mel stream run trains the ADMM form from its start (no --init, --form, "
                 "--perturb or --consistency)"
             )
-
-    @property
-    def mel_cfg(self) -> MelConfig:
-        return mel_preset(self.mel)
 
     def net_config(self) -> StreamNetConfig:
         return replace(super().net_config(), stft=self.mel_cfg.stft.to_dict())
@@ -179,12 +182,6 @@ class MelStreamTrainConfig(StreamTrainConfig):
             spectral_target="clean",
             est=est,
         )
-
-    def sampler(self, signals: list[np.ndarray], stft_cfg: StftConfig, seed: int) -> MelExcerptSampler:
-        return MelExcerptSampler(signals, self.mel_cfg, self.data, seed)
-
-    def validation(self, signals: list[np.ndarray], stft_cfg: StftConfig) -> list[tuple]:
-        return mel_validation_set(signals, self.mel_cfg)
 
     def start_label(self) -> str:
         return f"untrained = streaming mel-ADMM-l2 ({self.mel})"
