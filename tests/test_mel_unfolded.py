@@ -212,3 +212,26 @@ def test_stream_export_writes_a_pinned_mel_model(tmp_path, timit_dir):
     assert card.interface.inputs["mel"] == [5, 80] and card.level is None
     assert max(card.verification["max_abs_diff"][k] for k in ("random", "speech_stream")) < 1e-4
     assert load_model(tmp_path / "s.onnx").width == 80
+
+
+def test_a_mel_stream_run_fine_tunes_a_shipped_stream_model():
+    """--init of a mel stream run: the shipped stream model's parameters are the start (its card's values,
+    read back), its untrained start is still mel-ADMM-l2; an offline or linear model is refused."""
+    from phasefold.engine.mel_model import mel_model_path
+    from phasefold.engine.registry import lookup
+    from phasefold.training.mel_train import MelStreamTrainConfig
+
+    path = str(mel_model_path("unfolded-mel-stream-l3"))
+    card = ModelCard.read(path)
+    cfg = MelStreamTrainConfig(lookahead=3, layers=card.layers, init=path)
+    got = cfg.network(start=True).card_parameters()
+    for key in ("g1", "g2", "b", "w", "bias"):
+        np.testing.assert_allclose(got[key], card.parameters[key], rtol=1e-6, atol=1e-7)
+    fresh = cfg.network(start=False).card_parameters()
+    assert not np.allclose(fresh["g1"], card.parameters["g1"])
+    assert (
+        fresh == MelStreamTrainConfig(lookahead=3, layers=card.layers).network(start=True).card_parameters()
+    )
+    for other in (str(mel_model_path("unfolded-mel-untied")), str(lookup("unfolded-stream-l3").path)):
+        with pytest.raises(InputError, match="fine-tunes a stream model of the 'hifigan' mel"):
+            MelStreamTrainConfig(lookahead=3, layers=card.layers, init=other)

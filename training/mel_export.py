@@ -108,7 +108,7 @@ def export_mel_run(
         return card
     t0 = time.time()
     mel = net.mel_cfg
-    start = kind.from_dict(ck["config"]).network(start=True).float().eval()
+    start = kind.from_dict(ck["config"]).network(start=False).float().eval()  # mel-ADMM-l2, not an --init
     model = torch_runner(net) if kind is MelStreamTrainConfig else model_runner(out)
     where = (
         "the training stream loop (PyTorch)" if kind is MelStreamTrainConfig else "the engine (onnxruntime)"

@@ -12,12 +12,14 @@ mel; the linear magnitude is what the mel was made from).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from phasefold.engine.algorithms import random_phases
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
+from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
 from phasefold.training.config import TrainConfig
 from phasefold.training.data import DataConfig, ExcerptSampler
@@ -156,18 +158,29 @@ class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._take_preset_stft()
-        if self.init or self.form != "admm" or self.perturb or self.consistency:
-            raise InputError(
-                "a mel stream run trains the ADMM form from its start (no --init, --form, "
-                "--perturb or --consistency)"
-            )
+        if self.form != "admm" or self.perturb or self.consistency:
+            raise InputError("a mel stream run trains the ADMM form (no --form, --perturb or --consistency)")
+        if self.init:
+            self._check_start(self.init)
 
     def net_config(self) -> StreamNetConfig:
         return replace(super().net_config(), stft=self.mel_cfg.stft.to_dict())
 
+    def _check_start(self, path: str) -> None:
+        """An ``init`` must be a stream model of this run's preset and look-ahead (a fine-tuning): one
+        InputError line for an offline model, a model of magnitudes or another preset."""
+        card = ModelCard.read(path)  # ModelError for a missing or malformed card
+        if card.mel_config != self.mel_cfg or card.streaming is None:
+            raise InputError(
+                f"--init {path}: a mel stream run fine-tunes a stream model of the {self.mel!r} mel "
+                "(exported_models/mel/unfolded-mel-stream-l*)"
+            )
+
     def network(self, start: bool) -> MelStreamUnfolded:
         net = MelStreamUnfolded(self.net_config(), self.mel_cfg)
         net.truncate = self.truncate
+        if start and self.init:
+            net.start_from(ModelCard.read(self.init).parameters)
         return net
 
     def loss(self, net, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
@@ -184,4 +197,6 @@ class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
         )
 
     def start_label(self) -> str:
+        if self.init:
+            return f"the start, {Path(self.init).stem} streamed"
         return f"untrained = streaming mel-ADMM-l2 ({self.mel})"

@@ -114,8 +114,8 @@ def add_mel_argument(parser: argparse.ArgumentParser) -> None:
         choices=tuple(PRESETS),
         default=None,
         help="train for mel measurements: the input is this preset's mel, each layer's prox target the mel "
-        "step of its estimate, the STFT the preset's (no --sr/--n-fft/--hop, --init or modified data; "
-        "training.mel_unfolded)",
+        "step of its estimate, the STFT the preset's (no --sr/--n-fft/--hop or modified data; --init only "
+        "for train-stream, with a stream model of the same preset and look-ahead; training.mel_unfolded)",
     )
 
 
