@@ -647,13 +647,34 @@ def mel_method_names(cfg: object = None) -> list[str]:
     return [*MEL_CLASSICAL, *models]
 
 
+def mel_stream_names(cfg: object = None) -> list[str]:
+    """The methods that take a mel in the stream, in listing order: MEL_CLASSICAL (and any admm-<loss>),
+    then the stream mel models (of the engine.mel.MelConfig ``cfg`` only, where given)."""
+    models = [
+        name
+        for name, spec in mel_model_specs().items()
+        if spec.mel_model and spec.streaming and (cfg is None or spec.card.mel_config == cfg)
+    ]
+    return [*MEL_CLASSICAL, *models]
+
+
 def mel_spec(method: str | Path | MethodSpec, cfg: object = None, stream: bool = False) -> MethodSpec:
     """The spec of a method (a name or a spec) that takes a mel measurement offline (``MethodSpec.takes_mel``)
     or, with ``stream``, in the stream (the classical mel methods and the stream mel models), for a mel of
     the engine.mel.MelConfig ``cfg`` where given (a mel model takes only its card's); InputError in one
     line for any other."""
-    spec = method if isinstance(method, MethodSpec) else lookup(method)
+    if isinstance(method, MethodSpec):
+        spec = method
+    elif stream:
+        spec = lookup(method, among=mel_stream_names(cfg), what="mel streaming method")
+    else:
+        spec = lookup(method)
     streamed_model = spec.mel_model and not spec.offline
+    if stream and spec.takes_mel and not spec.streaming:
+        raise InputError(
+            f"{spec.name} is an offline mel method; the mel streaming methods: "
+            f"{', '.join(mel_stream_names(cfg))}"
+        )
     if streamed_model and not stream:
         preset = mel_preset_name(spec.card.mel_config) or "PRESET"
         raise InputError(

@@ -170,3 +170,25 @@ def test_a_mel_model_where_it_does_not_fit_gets_one_line(speech, tmp_path, capsy
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and MODEL in err and "hifigan mel" in err
     assert not (tmp_path / "b.wav").exists() and not (tmp_path / "c.wav").exists()
+
+
+def test_a_mel_stream_names_its_own_methods_in_its_refusals():
+    """Stream.open(method, mel=...): an offline mel model and an unknown name are refused with the mel
+    streaming methods (the classical ones and the stream mel models), not the magnitude methods."""
+    from phasefold.engine.streaming import Stream
+
+    names = registry.mel_stream_names(PRESETS["hifigan"])
+    assert names[: len(registry.MEL_CLASSICAL)] == list(registry.MEL_CLASSICAL)
+    assert {"unfolded-mel-stream-l1", "unfolded-mel-stream-l3"} <= set(names) and MODEL not in names
+    assert registry.mel_stream_names(PRESETS["vocos"]) == list(registry.MEL_CLASSICAL)
+    listing = ", ".join(names)
+    with pytest.raises(
+        InputError, match=f"{MODEL} is an offline mel method; the mel streaming methods: {listing}$"
+    ):
+        Stream.open(MODEL, mel="hifigan")
+    with pytest.raises(
+        InputError, match=rf"unknown mel streaming method 'fglaa'; did you mean fgla.*{listing}"
+    ):
+        Stream.open("fglaa", mel="hifigan")
+    for name in names:
+        assert Stream.open(name, mel="hifigan").cfg == PRESETS["hifigan"].stft

@@ -114,15 +114,15 @@ def make_processor(
     block = optional_whole(block, "block B", -MAX_WHOLE)
     iterations = optional_whole(iterations, "iterations per step", -MAX_WHOLE)
     seed = whole(seed, "seed")
-    spec = stream_spec(method)
     mel_cfg = None if mel is None else mel_config(mel)
     if mel_cfg is None:
+        spec = stream_spec(method)
         spec.check_magnitudes()
     else:
         if cfg is not None and cfg != mel_cfg.stft:
             raise InputError("cfg must be None or the mel's own STFT (mel.stft) for a mel stream")
         cfg = mel_cfg.stft
-        registry.mel_spec(spec, mel_cfg, stream=True)
+        spec = stream_spec(registry.mel_spec(method, mel_cfg, stream=True))
     lookahead, block = spec.stream_settings(lookahead, block)
     if lookahead < 0:
         raise InputError(f"look-ahead must be 0 or more frames, not {lookahead}")
