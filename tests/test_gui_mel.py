@@ -75,12 +75,20 @@ def test_audio_read_as_a_mel_shows_the_mel_and_scores(qtbot, make_window, tmp_pa
     assert s > 0.8
     assert window.status_label.text().startswith("reconstructed speech.wav from the hifigan mel with fgla")
     _screenshot(window, tmp_path, "mel_input.png")
-    # back to a linear input: the views take the window's own STFT again
+    # Save writes the mel reconstruction, at the mel's rate, in the input file's format (float)
+    assert window.save_reconstruction(tmp_path / "mel_out.wav")
+    saved, rate = sf.read(tmp_path / "mel_out.wav")
+    assert rate == 22050 and sf.info(tmp_path / "mel_out.wav").subtype == "FLOAT"
+    np.testing.assert_array_equal(saved, r.signal.astype(np.float32))
+    # back to a linear input: the views take the window's own STFT again, and Save writes that stream
     _choose_mel(window, None)
     window.controls.method.setCurrentText("rtpghi")
     assert window.start_stream()
+    assert window.mel_result is None
     assert window.spec_in.n_bins == window.cfg.n_bins and window.spec_out.n_bins == window.cfg.n_bins
     window.stop_stream(wait=True)
+    assert window.save_reconstruction(tmp_path / "linear_out.wav")
+    assert sf.read(tmp_path / "linear_out.wav")[1] == window.cfg.sample_rate
 
 
 def test_mel_array_file_and_its_errors(qtbot, make_window, tmp_path):

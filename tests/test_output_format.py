@@ -121,7 +121,11 @@ def test_the_gui_saves_in_the_input_files_format(tmp_path, source_format, expect
     worker = SimpleNamespace(sample_format=source_format, reconstruction=lambda: y)
     statuses: list[str] = []
     window = SimpleNamespace(
-        last_worker=worker, cfg=StftConfig(), show_error=pytest.fail, show_status=statuses.append
+        last_worker=worker,
+        mel_result=None,
+        cfg=StftConfig(),
+        show_error=pytest.fail,
+        show_status=statuses.append,
     )
     assert FileActions.save_reconstruction(window, tmp_path / "out.wav")
     assert sf.info(tmp_path / "out.wav").subtype == expected and statuses == ["saved out.wav"]

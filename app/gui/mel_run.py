@@ -56,6 +56,16 @@ def load_mel_input(
     return melspectrogram(x, cfg), x, Path(path).name, notes
 
 
+def mel_sample_format(kind: str, path: Path | None) -> str | None:
+    """The sample format a saved reconstruction follows (engine.outputs.output_subtype): an audio file's
+    own, 'FLOAT' for a .npy mel (an array, as `phasefold reconstruct mel.npy` writes), None for the demo."""
+    from phasefold.engine.inputs import sample_format
+
+    if kind != SOURCE_FILE or path is None:
+        return None
+    return "FLOAT" if is_mel_file(path) else sample_format(path)
+
+
 def check_mel_file(path: Path, preset: str | None) -> list[str]:
     """Notes on a file the window can read as the mel of ``preset``; InputError, one line, where it cannot
     (a .npy mel with no preset chosen, an array that does not fit the preset, unreadable audio)."""
@@ -83,6 +93,7 @@ class MelResult:
     signal: np.ndarray
     reference: np.ndarray | None
     seconds: float  # wall-clock time of the reconstruction
+    sample_format: str | None = None  # the input file's (engine.inputs.sample_format); None: the demo
     trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, STOI, ESTOI) of windows
     notes: list[str] = field(default_factory=list)
 
@@ -118,6 +129,7 @@ def reconstruct_mel_input(
         signal=y,
         reference=reference,
         seconds=wall,
+        sample_format=mel_sample_format(kind, path),
         notes=notes,
     )
     if reference is not None:  # STOI of the last ``window_s`` at every step, as the live view scores

@@ -54,17 +54,24 @@ class FileActions:
         return True
 
     def save_reconstruction(self, path: str | Path) -> bool:
-        """Write the reconstruction so far (time-aligned with the input) to a WAV file, in the input file's
+        """Write the last reconstruction to a WAV file: the stream's so far (time-aligned with the input) or,
+        where a mel input was reconstructed after it, that one at its preset's rate; in the input file's
         sample format (engine.outputs.output_subtype; PCM_16 for the demo and the microphone)."""
         from phasefold.engine.outputs import output_subtype, write_wav
 
-        if self.last_worker is None or self.last_worker.reconstruction().size == 0:
+        if self.mel_result is not None:
+            r = self.mel_result
+            signal, rate, input_format = r.signal, r.cfg.stft.sample_rate, r.sample_format
+        elif self.last_worker is not None:
+            signal, rate = self.last_worker.reconstruction(), self.cfg.sample_rate
+            input_format = self.last_worker.sample_format
+        else:
+            signal = None
+        if signal is None or signal.size == 0:
             self.show_error("nothing to save yet: stream something first")
             return False
         try:
-            worker = self.last_worker
-            subtype = output_subtype(worker.sample_format)
-            notes = write_wav(path, worker.reconstruction(), self.cfg.sample_rate, subtype)
+            notes = write_wav(path, signal, rate, output_subtype(input_format))
         except PhasefoldError as exc:
             self.show_error(str(exc))
             return False

@@ -138,6 +138,7 @@ class StreamControl:
             score_window_s=self.score_window_s,
         )
         self.last_worker = self.worker
+        self.mel_result = None  # Save writes this stream's output from now on
         self.active_method = s.method  # the method list's entry the stream runs (a name or a model file)
         span = view_span(source.n_frames, self.cfg)
         for view in (self.spec_in, self.spec_out):
