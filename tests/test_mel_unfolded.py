@@ -217,6 +217,7 @@ def test_stream_export_writes_a_pinned_mel_model(tmp_path, timit_dir):
 def test_a_mel_stream_run_fine_tunes_a_shipped_stream_model():
     """--init of a mel stream run: the shipped stream model's parameters are the start (its card's values,
     read back), its untrained start is still mel-ADMM-l2; an offline or linear model is refused."""
+    from phasefold.engine.level import MEL_REFERENCE_LEVEL
     from phasefold.engine.mel_model import mel_model_path
     from phasefold.engine.registry import lookup
     from phasefold.training.mel_train import MelStreamTrainConfig
@@ -227,6 +228,8 @@ def test_a_mel_stream_run_fine_tunes_a_shipped_stream_model():
     got = cfg.network(start=True).card_parameters()
     for key in ("g1", "g2", "b", "w", "bias"):
         np.testing.assert_allclose(got[key], card.parameters[key], rtol=1e-6, atol=1e-7)
+    assert cfg.network(start=True).level == (MEL_REFERENCE_LEVEL, 1.0)  # the engine's causal level
+    assert MelStreamTrainConfig(lookahead=3, layers=2, normalise=False).network(start=True).level is None
     fresh = cfg.network(start=False).card_parameters()
     assert not np.allclose(fresh["g1"], card.parameters["g1"])
     assert (

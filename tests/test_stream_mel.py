@@ -326,23 +326,25 @@ def _recorded(stream: Stream) -> list:
 def test_a_stream_mel_model_is_the_training_stream_loop():
     """The learned stream mel model in Stream.open(..., mel=) against training's own stream loop
     (training.stream_unfolded.stream_reconstruct with MelStreamUnfolded's new frames, the spread of the
-    mel): at each frame the loop's window (mel, x, fixed, lam) is the engine's to float32 rounding, the
-    step being the engine's own ONNX step's outputs there (the stream amplifies rounding: a free run of
-    either drifts from the other by more than float32 tolerance); the loop runs on the mel at the model's
-    level (2^-k, k from the model's reference) and its output, scaled back by 2^k, is the stream's."""
+    mel, and the engine's causal level): at each frame the loop's window (mel, x, fixed, lam) is the
+    engine's to float32 rounding, the step being the engine's own ONNX step's outputs there (the stream
+    amplifies rounding: a free run of either drifts from the other by more than float32 tolerance), through
+    a rising level (k grows during the stream: the state is rescaled in both), and the loop's output, at
+    the level of the mel given, is the stream's."""
     torch = pytest.importorskip("torch")
     from phasefold.engine.level import frame_levels, shift
     from phasefold.engine.registry import lookup
     from phasefold.training.mel_unfolded import MelStep as TorchMelStep
-    from phasefold.training.stream_unfolded import stream_reconstruct
+    from phasefold.training.stream_unfolded import causal_shifts, stream_reconstruct
 
     cfg, spec = HIFIGAN.stft, lookup(MEL_MODEL)
-    x = _speechlike(6000, 9) * np.exp(-np.arange(6000) / 3000)  # fading: the loudest frames first
+    reference = spec.card.mel_reference_level
+    x = _speechlike(6000, 9) * np.exp(np.arange(6000) / 1500 - 4)  # rising: k grows frame by frame
     log_mel = melspectrogram(x, HIFIGAN)
     mel = linear_mel(log_mel, HIFIGAN)
-    loudest = int(np.argmax(frame_levels(mel)))
-    log_mel, mel = log_mel[:, loudest:], mel[loudest:]  # the loudest first: one level k for the whole stream
-    k = shift(float(frame_levels(mel).max()), spec.card.mel_reference_level)
+    ks = causal_shifts(torch.as_tensor(mel)[None], reference)[0]
+    running = np.maximum.accumulate(frame_levels(mel))
+    assert list(ks) == [shift(float(v), reference) for v in running] and len(set(ks)) >= 3
     stream = Stream.open(MEL_MODEL, mel="hifigan")
     assert (stream.processor.lookahead, stream.processor.block, stream.processor.backend) == (
         3,
@@ -351,7 +353,7 @@ def test_a_stream_mel_model_is_the_training_stream_loop():
     )
     calls = _recorded(stream)
     out = np.concatenate([stream.push(f) for f in log_mel.T])
-    assert stream.processor._level.k == k != 0
+    assert stream.processor._level.k == ks[-1]
     seen = iter(calls)
 
     def step(m, x, fixed, lam):
@@ -369,15 +371,16 @@ def test_a_stream_mel_model_is_the_training_stream_loop():
     with torch.no_grad():
         ref = stream_reconstruct(
             step,
-            torch.as_tensor(np.ldexp(mel, -k), dtype=torch.float32),
+            torch.as_tensor(mel, dtype=torch.float32),
             cfg.span(n_frames),
             3,
             cfg,
             new_magnitude=lambda m: net_step(m.new_ones(*m.shape[:-1], cfg.n_bins), m),
+            level=(reference, 1.0),
         ).numpy()
     assert next(seen, None) is None  # one step per frame in both
     # the loop's output is the inner signal from its first sample; the stream's is L hops later
-    got, want = out[3 * cfg.hop :], np.ldexp(ref, k)[: out.size - 3 * cfg.hop]
+    got, want = out[3 * cfg.hop :], ref[: out.size - 3 * cfg.hop]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
     assert np.abs(want).max() > 1e-2 and got.size > 10 * cfg.hop
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from phasefold.engine.algorithms import random_phases
 from phasefold.engine.errors import InputError
+from phasefold.engine.level import MEL_REFERENCE_LEVEL
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
 from phasefold.engine.model_card import ModelCard
 from phasefold.engine.stft import StftConfig
@@ -154,6 +155,9 @@ class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
     mode = "stream-mel"
     cov_eps: float = COV_EPS  # the Hann window's coverage vanishes at a window's ends: bounded gain there
     mel: str = "hifigan"
+    #: the stream runs through the engine's causal level normaliser (stream_unfolded.stream_reconstruct's
+    #: ``level``: the mel at MEL_REFERENCE_LEVEL by powers of two), as the engine streams a mel model
+    normalise: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -179,6 +183,8 @@ class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
     def network(self, start: bool) -> MelStreamUnfolded:
         net = MelStreamUnfolded(self.net_config(), self.mel_cfg)
         net.truncate = self.truncate
+        if self.normalise:
+            net.level = (MEL_REFERENCE_LEVEL, self.mel_cfg.power)
         if start and self.init:
             net.start_from(ModelCard.read(self.init).parameters)
         return net

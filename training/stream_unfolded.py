@@ -100,6 +100,7 @@ class StreamUnfolded(UnfoldedADMM):
         self.scfg = cfg
         self.positions = cfg.window_frames if cfg.position else 1
         self.truncate: int | None = None  # truncated BPTT in ``reconstruct`` (set by the trainer)
+        self.level: tuple[float, float] | None = None  # ``stream_reconstruct``'s level (set by the run)
         p = self.positions
         for name in ("g1", "g2", "b"):
             old = getattr(self, name)  # a frozen parameter (b with fixed_b) stays frozen
@@ -217,12 +218,25 @@ class StreamUnfolded(UnfoldedADMM):
             truncate=self.truncate if torch.is_grad_enabled() else None,
             probe=probe,
             new_magnitude=self.new_magnitude,
+            level=self.level,
         )
 
     def new_magnitude(self, mag: torch.Tensor) -> torch.Tensor:
         """The magnitudes [..., K] a new frame enters the window with, from its measurement [..., K]: the
         measurement itself (a mel network makes them from its mel)."""
         return mag
+
+
+def causal_shifts(mag: torch.Tensor, reference: float, power: float = 1.0) -> np.ndarray:
+    """The engine stream's level shift k after each frame, [batch, F] integers: engine.level.shift of the
+    running maximum of the measurement frames' levels (engine.level.frame_levels) against ``reference``."""
+    from phasefold.engine.level import frame_levels, shift
+
+    if power != 1.0:
+        raise ValueError("the stream loop's level is written for p = 1 (the dual scales as the signal)")
+    rows = mag.detach().to("cpu", torch.float64).numpy()
+    running = np.maximum.accumulate(np.stack([frame_levels(row, power) for row in rows]), axis=1)
+    return np.vectorize(lambda v: shift(float(v), reference), otypes=[np.int64])(running)
 
 
 class _Inserter:
@@ -253,6 +267,7 @@ def stream_reconstruct(
     truncate: int | None = None,
     probe: float = 0.0,
     new_magnitude=None,
+    level: tuple[float, float] | None = None,
 ) -> torch.Tensor:
     """The engine's stream (B = 1, phase-advance start) over magnitudes [..., F, K] -> signal [..., length].
 
@@ -271,6 +286,12 @@ def stream_reconstruct(
 
     ``new_magnitude(measurements [.., 1, K']) -> [.., 1, K]``: the magnitudes a new frame starts from
     (default: its measurement; a mel network's from the frame's mel, the measurements [..., F, n_mels]).
+
+    ``level`` = (reference, power): the engine's causal level (engine.level.RunningLevel, as
+    engine.streaming.mel runs a stream mel model): each measurement frame enters divided by 2^(k p), k the
+    shift of the running maximum of the frame levels so far against ``reference`` (``causal_shifts``), the
+    carried state (window measurements, signal, dual) is rescaled exactly when k grows, and the emitted
+    samples leave multiplied by 2^k; p = 1 only (the dual scales as the signal).
     """
     if probe > 0 and (not truncate or mag.dim() != 3 or mag.shape[0] % 2):
         raise ValueError("probe needs truncate and a batch [2 B, F, K] whose halves are the same magnitudes")
@@ -294,7 +315,18 @@ def stream_reconstruct(
     lam = torch.zeros(batch, w, k, dtype=cdtype, device=dev)
     n_fixed = (r - 1) * h
     out = []
+    shifts = None if level is None else causal_shifts(mag, *level)
+    k_now = np.zeros(batch, dtype=np.int64)
+    gain = None  # 2^k of each batch row, [batch, 1]
     for m in range(n_frames):
+        new_in = mag[:, m : m + 1]
+        if shifts is not None:
+            k_prev, k_now = k_now, shifts[:, m]
+            if np.any(k_now != k_prev):  # the carried state to the new level (exact powers of two)
+                f = torch.as_tensor(np.ldexp(1.0, k_prev - k_now), dtype=dtype, device=dev)
+                magw, x, lam = magw * f[:, None, None], x * f[:, None], lam * f[:, None, None]
+            gain = torch.as_tensor(np.ldexp(1.0, k_now), dtype=dtype, device=dev)[:, None]
+            new_in = new_in / gain[:, :, None]
         if truncate and m % truncate == 0:
             x, lam = x.detach(), lam.detach()
             if probe > 0:
@@ -302,7 +334,7 @@ def stream_reconstruct(
                 shadow = x[:half] * (1.0 + probe * torch.randn_like(x[:half]))
                 x, lam = torch.cat([x[:half], shadow]), torch.cat([lam[:half], lam[:half]])
         # 1. slide by one frame
-        magw = torch.cat([magw[:, 1:], mag[:, m : m + 1]], dim=1)
+        magw = torch.cat([magw[:, 1:], new_in], dim=1)
         x = torch.cat([x[:, h:], x.new_zeros(batch, h)], dim=1)
         lam = torch.cat([lam[:, 1:], lam.new_zeros(batch, 1, k)], dim=1)
         # 2. the new frame: previous frame's phase advanced by one hop, inserted by least squares
@@ -329,8 +361,8 @@ def stream_reconstruct(
         # 4. the window step; 5. emit
         for _ in range(passes):
             x, lam = step(magw, x, fixed, lam)
-        out.append(x[:, n_fixed : n_fixed + h])
-    out.append(x[:, r * h :])
+        out.append(x[:, n_fixed : n_fixed + h] if gain is None else x[:, n_fixed : n_fixed + h] * gain)
+    out.append(x[:, r * h :] if gain is None else x[:, r * h :] * gain)
     y = torch.cat(out, dim=1)
     begin = cfg.pad + lookahead * h
     y = y[:, begin : begin + length]
