@@ -636,13 +636,15 @@ def _mel_discovered(key: tuple) -> dict[str, MethodSpec]:
     return found
 
 
-def mel_method_names(cfg: object = None) -> list[str]:
+def mel_method_names(cfg: object = None, stream: bool = False) -> list[str]:
     """The methods that take a mel offline, in listing order: MEL_CLASSICAL, then the offline mel models
-    (of the engine.mel.MelConfig ``cfg`` only, where given): ``phasefold evaluate --mel``'s default list."""
+    (of the engine.mel.MelConfig ``cfg`` only, where given): ``phasefold evaluate --mel``'s default list.
+    With ``stream``, those that take it in the stream (``mel_spec(..., stream=True)``): MEL_CLASSICAL, then
+    the stream mel models (``phasefold stream --list-methods --mel PRESET``)."""
     models = [
         name
         for name, spec in mel_model_specs().items()
-        if spec.takes_mel and (cfg is None or spec.card.mel_config == cfg)
+        if (not spec.offline if stream else spec.takes_mel) and (cfg is None or spec.card.mel_config == cfg)
     ]
     return [*MEL_CLASSICAL, *models]
 
