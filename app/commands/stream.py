@@ -111,7 +111,7 @@ def _mel_stream(args, mel):
     of --method or --model (a mel method: engine.registry.mel_spec) or the mel stream default, its
     description)."""
     from phasefold.engine.errors import InputError
-    from phasefold.engine.registry import mel_spec, mel_stream_default
+    from phasefold.engine.registry import mel_method_names, mel_spec, mel_stream_default
     from phasefold.engine.streaming import MelSource, Stream
     from phasefold.engine.streaming.window import INITS
 
@@ -127,6 +127,9 @@ def _mel_stream(args, mel):
         )
     named = args.model if args.model is not None else args.method
     spec = mel_spec(mel_stream_default(mel.stft)[0] if named is None else named, mel, stream=True)
+    if not spec.streaming:  # an offline mel model: the methods that stream this mel instead
+        names = ", ".join(mel_method_names(mel, stream=True))
+        raise InputError(f"{spec.name} is an offline mel model; the methods that stream this mel: {names}")
     path = Path(args.input)
     read = read_mel(path, mel)
     source = MelSource(read.mel, mel, realtime=args.realtime, reference=read.audio, name=path.name)
