@@ -234,11 +234,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     check_analysis_options(args)
     settings = stft_settings(args)
+    # a mel is read and computed outside one_thread, as `reconstruct --mel` computes it: the mel filters'
+    # product, threaded or not, is the same bit for bit there and here
+    opened = None if mel is None else _mel_stream(args, mel)
     with one_thread():
-        if mel is None:
-            source, stream, how = _magnitude_stream(args, settings)
-        else:
-            source, stream, how = _mel_stream(args, mel)
+        source, stream, how = _magnitude_stream(args, settings) if opened is None else opened
         source.check()
         for note in source.notes:
             print(f"note: {note}", file=sys.stderr)
