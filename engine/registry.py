@@ -636,24 +636,15 @@ def _mel_discovered(key: tuple) -> dict[str, MethodSpec]:
     return found
 
 
-def mel_method_names(cfg: object = None) -> list[str]:
+def mel_method_names(cfg: object = None, stream: bool = False) -> list[str]:
     """The methods that take a mel offline, in listing order: MEL_CLASSICAL, then the offline mel models
-    (of the engine.mel.MelConfig ``cfg`` only, where given): ``phasefold evaluate --mel``'s default list."""
+    (of the engine.mel.MelConfig ``cfg`` only, where given): ``phasefold evaluate --mel``'s default list.
+    With ``stream``, those that take it in the stream (``mel_spec(..., stream=True)``): MEL_CLASSICAL, then
+    the stream mel models (``phasefold stream --list-methods --mel PRESET``)."""
     models = [
         name
         for name, spec in mel_model_specs().items()
-        if spec.takes_mel and (cfg is None or spec.card.mel_config == cfg)
-    ]
-    return [*MEL_CLASSICAL, *models]
-
-
-def mel_stream_names(cfg: object = None) -> list[str]:
-    """The methods that take a mel in the stream, in listing order: MEL_CLASSICAL (and any admm-<loss>),
-    then the stream mel models (of the engine.mel.MelConfig ``cfg`` only, where given)."""
-    models = [
-        name
-        for name, spec in mel_model_specs().items()
-        if spec.mel_model and spec.streaming and (cfg is None or spec.card.mel_config == cfg)
+        if (not spec.offline if stream else spec.takes_mel) and (cfg is None or spec.card.mel_config == cfg)
     ]
     return [*MEL_CLASSICAL, *models]
 
@@ -666,14 +657,14 @@ def mel_spec(method: str | Path | MethodSpec, cfg: object = None, stream: bool =
     if isinstance(method, MethodSpec):
         spec = method
     elif stream:
-        spec = lookup(method, among=mel_stream_names(cfg), what="mel streaming method")
+        spec = lookup(method, among=mel_method_names(cfg, stream=True), what="mel streaming method")
     else:
         spec = lookup(method)
     streamed_model = spec.mel_model and not spec.offline
     if stream and spec.takes_mel and not spec.streaming:
         raise InputError(
             f"{spec.name} is an offline mel method; the mel streaming methods: "
-            f"{', '.join(mel_stream_names(cfg))}"
+            f"{', '.join(mel_method_names(cfg, stream=True))}"
         )
     if streamed_model and not stream:
         preset = mel_preset_name(spec.card.mel_config) or "PRESET"

@@ -194,12 +194,16 @@ OPTION_BASE = {
     ("stream", "pad_mode"): ["-i", "{wav16}", "-o", "{OUT.wav}", "-m", "fgla", "--center"],
     ("reconstruct", "pad_mode"): [*BASE["reconstruct"], "--center"],
     ("evaluate", "pad_mode"): [*BASE["evaluate"], "--center"],
+    # a mel is streamed from audio (or a .npy array), not from a .npz file, by a mel method (the default: the
+    # mel-consistent FGLA): no -m
+    ("stream", "mel"): ["-i", "{wav16}", "-o", "{OUT.wav}"],
     # the --mel-* options change a preset's settings: they need --mel
     **{
         (command, f"mel_{key}"): [*base, "--mel", "librosa"]
         for command, base in (
             ("reconstruct", ["{wav16}", "-o", "{OUT.wav}", "--iterations", "2"]),
             ("evaluate", BASE["evaluate"]),
+            ("stream", ["-i", "{wav16}", "-o", "{OUT.wav}"]),
         )
         for key in (
             *("sr", "n_fft", "hop", "win_length", "n_mels", "fmin", "fmax"),

@@ -177,10 +177,10 @@ def test_a_mel_stream_names_its_own_methods_in_its_refusals():
     streaming methods (the classical ones and the stream mel models), not the magnitude methods."""
     from phasefold.engine.streaming import Stream
 
-    names = registry.mel_stream_names(PRESETS["hifigan"])
+    names = registry.mel_method_names(PRESETS["hifigan"], stream=True)
     assert names[: len(registry.MEL_CLASSICAL)] == list(registry.MEL_CLASSICAL)
     assert {"unfolded-mel-stream-l1", "unfolded-mel-stream-l3"} <= set(names) and MODEL not in names
-    assert registry.mel_stream_names(PRESETS["vocos"]) == list(registry.MEL_CLASSICAL)
+    assert registry.mel_method_names(PRESETS["vocos"], stream=True) == list(registry.MEL_CLASSICAL)
     listing = ", ".join(names)
     with pytest.raises(
         InputError, match=f"{MODEL} is an offline mel method; the mel streaming methods: {listing}$"

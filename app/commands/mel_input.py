@@ -13,9 +13,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from phasefold.commands import non_negative_float, positive_float, positive_int
 from phasefold.commands.mel_online import ONLINE_OPTIONS, stream_mel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: the options of `reconstruct` that a mel input does not take (the mel fixes the STFT; the method is one of
 #: the mel methods, engine.registry.mel_spec), with their defaults
@@ -87,18 +93,26 @@ MEL_OPTIONS = (
 )
 
 
-def add_mel_argument(parser: argparse.ArgumentParser) -> None:
-    """--mel PRESET and the --mel-* options that change its settings (``mel_config``)."""
+def add_mel_argument(parser: argparse.ArgumentParser, streamed: bool = False) -> None:
+    """--mel PRESET and the --mel-* options that change its settings (``mel_config``); ``streamed``: the
+    help of `phasefold stream`'s."""
+    how = (
+        "streamed frame by frame by --method (gla, fgla, admm-<loss> or a stream mel model: --list-methods "
+        "--mel PRESET; default the measured mel stream default) with the mel step at the preset's STFT and "
+        "rate; not the microphone, not with the linear STFT options, --snr or a magnitude model"
+        if streamed
+        else "reconstructed by --method (gla, fgla, admm-<loss>; default fgla, --iterations default 100) "
+        "with the mel step into a WAV at the preset's rate"
+    )
     parser.add_argument(
         "--mel",
         choices=MEL_PRESETS,
         default=None,
         metavar="PRESET",
         help=f"the input is a mel spectrogram ({', '.join(MEL_PRESETS)}): a .npy array in that project's own "
-        "layout and log scale, or audio whose mel is computed first; reconstructed by --method (gla, fgla, "
-        "admm-<loss>; default fgla, --iterations default 100) with the mel step into a WAV at the preset's "
-        "rate. The --mel-* options change the preset's settings (any other mel: start from the nearest "
-        "preset, e.g. --mel librosa --mel-n-mels 80 --mel-log 10)",
+        f"layout and log scale, or audio whose mel is computed first; {how}. The --mel-* options change the "
+        "preset's settings (any other mel: start from the nearest preset, e.g. --mel librosa --mel-n-mels 80 "
+        "--mel-log 10)",
     )
     group = parser.add_argument_group(
         "mel settings (with --mel: each changes the preset's; HiFi-GAN's outside padding (n_fft - hop) / 2 "
@@ -143,11 +157,51 @@ def mel_words(args: argparse.Namespace) -> str:
     return f"the {args.mel} mel" + (f" ({' '.join(changes)})" if changes else "")
 
 
+@dataclass(frozen=True)
+class MelInput:
+    """A mel input read by ``read_mel``."""
+
+    mel: np.ndarray  # in the configuration's own layout and log scale
+    linear: np.ndarray  # its linear values B |X|^p [frames, n_mels] (engine.mel.linear_mel)
+    audio: np.ndarray | None  # the recording the mel was computed from, at the mel's rate; None for a .npy
+    sample_format: str  # the input's (engine.inputs.sample_format), "FLOAT" for a .npy array
+    notes: list[str]  # reading the audio: resampled, mixed down
+
+
+def read_mel(path: Path, cfg) -> MelInput:
+    """``path`` read as the mel of the engine.mel.MelConfig ``cfg``: a .npy array in its own layout and log
+    scale, or audio whose mel is computed first (engine.mel.melspectrogram, the recording kept for scoring);
+    InputError, one line, for an array that does not fit the mel (bands, log scale, axes: engine.mel.
+    linear_mel), a .npz magnitude file and a file that cannot be read."""
+    import numpy as np
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.inputs import is_magnitude_file, load_audio, sample_format
+    from phasefold.engine.mel import linear_mel, melspectrogram
+
+    if is_magnitude_file(path):
+        raise InputError(
+            f"{path.name} is a .npz file of linear magnitudes; --mel reads a .npy mel array or audio"
+        )
+    audio, notes = None, []
+    if path.suffix.lower() == ".npy":
+        try:
+            mel = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {path.name} as a .npy array: {exc}") from None
+        fmt = "FLOAT"
+    else:
+        audio, notes = load_audio(path, cfg.stft.sample_rate)
+        mel, fmt = melspectrogram(audio, cfg), sample_format(path)
+    linear = linear_mel(mel, cfg, path.name)  # checked here, to be named
+    if linear.ndim != 2:
+        raise InputError(f"{path.name} holds {linear.ndim} axes; give one mel spectrogram (2 axes)")
+    return MelInput(mel, linear, audio, fmt, notes)
+
+
 def reconstruct_mel(args: argparse.Namespace) -> int:
     """Reconstruct ``args.input`` (a .npy mel or audio) with the preset ``args.mel`` into ``args.output``."""
     import numpy as np
     from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import load_audio, sample_format
     from phasefold.engine.mel import linear_mel, melspectrogram
     from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
     from phasefold.engine.outputs import check_output_path, output_subtype, write_wav
@@ -175,22 +229,12 @@ def reconstruct_mel(args: argparse.Namespace) -> int:
     if args.output is None or args.output.suffix.lower() != ".wav":
         raise InputError("give the output .wav file with -o OUT.wav")
     check_output_path(args.output, "audio", inputs=(args.input,))
-    length = None
-    if args.input.suffix.lower() == ".npy":
-        try:
-            mel = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {args.input.name} as a .npy array: {exc}") from None
-        subtype = output_subtype("FLOAT", args.format)
-    else:
-        x, notes = load_audio(args.input, cfg.stft.sample_rate)
-        for text in notes:
-            print(f"phasefold reconstruct: note: {args.input.name}: {text}", file=sys.stderr)
-        mel, length = melspectrogram(x, cfg), x.size
-        subtype = output_subtype(sample_format(args.input), args.format)
-    target = linear_mel(mel, cfg, args.input.name)  # checked here, to be named
-    if target.ndim != 2:
-        raise InputError(f"{args.input.name} holds {target.ndim} axes; give one mel spectrogram (2 axes)")
+    read = read_mel(args.input, cfg)
+    for text in read.notes:
+        print(f"phasefold reconstruct: note: {args.input.name}: {text}", file=sys.stderr)
+    mel, target = read.mel, read.linear
+    length = None if read.audio is None else read.audio.size
+    subtype = output_subtype(read.sample_format, args.format)
     start = time.perf_counter()
     if args.online:
         y, ran = stream_mel(args, mel, cfg, length)

@@ -1,6 +1,7 @@
 """`phasefold reconstruct mel.npy|speech.wav --mel PRESET --online`: the mel fed to the streaming engine frame
 by frame, as a live source would feed it (``Stream.open(method, mel=PRESET)``: engine.streaming.mel), the
-output cut at the stream's offset so that it is time-aligned with the mel's signal.
+output cut at the stream's offset so that it is time-aligned with the mel's signal
+(engine.streaming.offline.mel_signal). ``phasefold stream --mel PRESET`` plays the same stream to a sink.
 
 The method is --method (gla, fgla, admm-<loss>) or the measured mel stream default
 (engine.registry.mel_stream_default), with --lookahead, --block, --step-iterations, --init and --backend as
@@ -26,6 +27,7 @@ def stream_mel(args: argparse.Namespace, mel: np.ndarray, cfg, length: int | Non
     from phasefold.engine.errors import InputError
     from phasefold.engine.registry import mel_stream_default
     from phasefold.engine.streaming import Stream
+    from phasefold.engine.streaming.offline import mel_signal
 
     if args.iterations is not None:
         raise InputError("--iterations is the offline count; with --online give --step-iterations (per step)")
@@ -42,9 +44,6 @@ def stream_mel(args: argparse.Namespace, mel: np.ndarray, cfg, length: int | Non
     )
     frames = mel if cfg.bands_last else np.swapaxes(mel, 0, 1)
     out = np.concatenate([stream.push(frame) for frame in frames] + [stream.flush()])
-    n = cfg.n_samples(frames.shape[0]) if length is None else length
-    y = np.zeros(n)
-    got = out[stream.output_offset : stream.output_offset + n]
-    y[: got.size] = got
+    y = mel_signal(stream, out, length)
     default = " (the mel stream's default)" if args.method is None else ""
     return y, f"{stream.describe()}{default}"

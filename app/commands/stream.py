@@ -1,4 +1,5 @@
-"""`phasefold stream`: run the streaming engine from a file, a magnitude file or the microphone."""
+"""`phasefold stream`: run the streaming engine from a file, a magnitude file, a mel spectrogram (--mel) or
+the microphone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from phasefold.commands import finite_float, nonempty_text, path_arg, positive_float
+from phasefold.commands.mel_input import add_mel_argument, mel_config, mel_words, read_mel, refuse_linear_stft
 from phasefold.commands.options import (
     add_analysis_arguments,
     add_backend_argument,
@@ -24,7 +26,12 @@ from phasefold.commands.options import (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", type=nonempty_text, help="audio file, .npz magnitude file, or 'mic'")
+    parser.add_argument(
+        "--input",
+        "-i",
+        type=nonempty_text,
+        help="audio file, .npz magnitude file, or 'mic'; with --mel: a .npy mel array or an audio file",
+    )
     parser.add_argument(
         "--output",
         "-o",
@@ -58,10 +65,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--score", action="store_true", help="score the output against the input (files only)"
     )
-    parser.add_argument("--list-methods", action="store_true", help="list the streaming methods and exit")
+    parser.add_argument(
+        "--list-methods",
+        action="store_true",
+        help="list the streaming methods and exit (with --mel PRESET: those that take that mel)",
+    )
     add_format_argument(parser, "sample format of the WAV files written (-o FILE.wav, --record)")
     add_stft_arguments(parser)
     add_backend_argument(parser)
+    add_mel_argument(parser, streamed=True)
     parser.set_defaults(run=run)
 
 
@@ -92,6 +104,72 @@ def _source(args, cfg, settings: dict):
     source = AudioFileSource(path, cfg, realtime=args.realtime, snr_db=args.snr)
     check_audible(path, source.reference)
     return source
+
+
+def _mel_stream(args, mel):
+    """(the source of ``args.input`` read as the mel ``mel`` (commands.mel_input.read_mel), the mel stream
+    of --method or --model (a mel method: engine.registry.mel_spec) or the mel stream default, its
+    description)."""
+    from phasefold.engine.errors import InputError
+    from phasefold.engine.registry import mel_spec, mel_stream_default
+    from phasefold.engine.streaming import MelSource, Stream
+    from phasefold.engine.streaming.window import INITS
+
+    if args.snr is not None:
+        raise InputError("--snr does not apply to a mel input (--mel): the mel is the measurement")
+    refuse_linear_stft(args)
+    if args.input is None:
+        raise InputError("--input is required (with --mel: a .npy mel array or an audio file)")
+    if args.input == "mic":
+        raise InputError(
+            "--mel streams a .npy mel array or the mel of an audio file, not the microphone (the preset's "
+            "mel of live audio is not computed frame by frame)"
+        )
+    named = args.model if args.model is not None else args.method
+    spec = mel_spec(mel_stream_default(mel.stft)[0] if named is None else named, mel, stream=True)
+    path = Path(args.input)
+    read = read_mel(path, mel)
+    source = MelSource(read.mel, mel, realtime=args.realtime, reference=read.audio, name=path.name)
+    source.notes, source.sample_format = read.notes, read.sample_format
+    stream = Stream.open(
+        spec,
+        mel=mel,
+        lookahead=args.lookahead,
+        block=args.block,
+        iterations=args.step_iterations,
+        init=args.init or INITS[0],
+        backend=args.backend,
+    )
+    default = " (the mel stream's default)" if named is None else ""
+    return source, stream, f"{stream.describe()}{default}, from {mel_words(args)}"
+
+
+def _magnitude_stream(args, settings: dict):
+    """(the source of ``args.input`` (magnitudes), the stream of --method, --model or the default at its
+    configuration, its description)."""
+    from phasefold.engine.analysis import analysis_config
+    from phasefold.engine.stft import SAMPLE_RATE
+    from phasefold.engine.streaming import Stream, make_processor
+    from phasefold.engine.streaming.steps import stream_spec
+    from phasefold.engine.streaming.window import INITS
+
+    source = _source(args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop, settings), settings)
+    spec = stream_spec(args.model if args.model is not None else (args.method or _default(source.cfg)))
+    if args.model is None:  # a model named, made for another STFT: one line naming its configurations
+        spec.at_config(source.cfg)  # (a --model file is loaded first: its card's own errors come first)
+    stream = Stream(
+        make_processor(
+            spec,
+            source.cfg,
+            args.lookahead,
+            args.block,
+            iterations=args.step_iterations,
+            init=args.init or INITS[0],
+            backend=args.backend,
+        )
+    )
+    n_iter = spec.step_iterations_at(stream.cfg, stream.lookahead, stream.block, args.step_iterations)
+    return source, stream, f"{stream.describe()}; {spec.describe_step(n_iter)}"
 
 
 def _default(cfg) -> str:
@@ -135,18 +213,16 @@ def _status(stats: dict, end: str = "\r") -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from phasefold.engine.analysis import analysis_config
     from phasefold.engine.errors import InputError
     from phasefold.engine.evaluation import one_thread
     from phasefold.engine.outputs import check_output_path, output_subtype
-    from phasefold.engine.stft import SAMPLE_RATE
-    from phasefold.engine.streaming import Player, Stream, make_processor, method_names, open_sink
-    from phasefold.engine.streaming.steps import stream_spec
-    from phasefold.engine.streaming.window import INITS
+    from phasefold.engine.registry import mel_method_names
+    from phasefold.engine.streaming import Player, method_names, open_sink
     from phasefold.exit_signals import calling_on_signals
 
+    mel = mel_config(args)  # refuses a --mel-* option without --mel
     if args.list_methods:
-        for name in method_names():
+        for name in method_names() if mel is None else mel_method_names(mel, stream=True):
             print(name)
         return 0
     check_iteration_options(args, "stream")
@@ -155,24 +231,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--seconds stops the microphone (--input mic); a file streams to its end")
     check_analysis_options(args)
     settings = stft_settings(args)
+    # a mel is read and computed outside one_thread, as `reconstruct --mel` computes it: the mel filters'
+    # product, threaded or not, is the same bit for bit there and here
+    opened = None if mel is None else _mel_stream(args, mel)
     with one_thread():
-        source = _source(
-            args, analysis_config(args.sr or SAMPLE_RATE, args.n_fft, args.hop, settings), settings
-        )
-        spec = stream_spec(args.model if args.model is not None else (args.method or _default(source.cfg)))
-        if args.model is None:  # a model named, made for another STFT: one line naming its configurations
-            spec.at_config(source.cfg)  # (a --model file is loaded first: its card's own errors come first)
-        stream = Stream(
-            make_processor(
-                spec,
-                source.cfg,
-                args.lookahead,
-                args.block,
-                iterations=args.step_iterations,
-                init=args.init or INITS[0],
-                backend=args.backend,
-            )
-        )
+        source, stream, how = _magnitude_stream(args, settings) if opened is None else opened
         source.check()
         for note in source.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -193,8 +256,7 @@ def run(args: argparse.Namespace) -> int:
                 record = temp_record = Path(name)
             produced: list[np.ndarray] = []
             print(f"phasefold stream: {source.name} -> {sink.describe()}", file=sys.stderr)
-            n_iter = spec.step_iterations_at(stream.cfg, stream.lookahead, stream.block, args.step_iterations)
-            print(f"  {stream.describe()}; {spec.describe_step(n_iter)}", file=sys.stderr)
+            print(f"  {how}", file=sys.stderr)
             player = Player(
                 source,
                 stream,
@@ -236,13 +298,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(source, stream, out) -> None:
+    """The scores of the stream's output ``out`` against the source's reference: cut at the stream's offset
+    (a mel stream's as `reconstruct --mel --online` cuts it); SC against the source's measurements, or a mel
+    source's against the reference's magnitudes at the mel's STFT (as `evaluate --mel` scores)."""
     from phasefold.engine.evaluation import evaluate_signal
 
     if source.reference is None:
         print("score: the input holds no reference audio", file=sys.stderr)
         return
-    from phasefold.engine.streaming.offline import offline_signal
+    from phasefold.engine.streaming.offline import mel_signal, offline_signal
 
-    y = offline_signal(stream, out, source.reference.size)
-    scores = evaluate_signal(source.reference, y, stream.cfg, r=source.frames)
+    if stream.mel is None:
+        y, r = offline_signal(stream, out, source.reference.size), source.frames
+    else:
+        y, r = mel_signal(stream, out, source.reference.size), None
+    scores = evaluate_signal(source.reference, y, stream.cfg, r=r)
     print("score: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))

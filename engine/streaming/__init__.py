@@ -6,9 +6,9 @@ Stable API (used by the CLI and the GUI):
 - ``make_processor`` / ``method_names``: build any method by name or model path;
 - ``reconstruct_online``: a whole magnitude spectrogram through the engine, time-aligned output
   (``aligned``: the part of a stream's output that matches the offline signal, ``Stream.output_offset``);
-- sources (``ArraySource``, ``AudioFileSource``, ``NpzSource``, ``MicSource``), sinks (``NullSink``,
-  ``WavSink``, ``SoundDeviceSink``, ``open_sink``; ``ClockedSink``, a device model without hardware) and
-  ``Player``, which runs source -> stream -> sink on a worker thread with callbacks;
+- sources (``ArraySource``, ``AudioFileSource``, ``NpzSource``, ``MelSource``, ``MicSource``), sinks
+  (``NullSink``, ``WavSink``, ``SoundDeviceSink``, ``open_sink``; ``ClockedSink``, a device model without
+  hardware) and ``Player``, which runs source -> stream -> sink on a worker thread with callbacks;
 - ``AudioRing``: the bounded FIFO between a producer and an audio callback, with its under-run count.
 """
 
@@ -26,7 +26,14 @@ from phasefold.engine.streaming.sinks import (
     open_sink,
     output_devices,
 )
-from phasefold.engine.streaming.sources import ArraySource, AudioFileSource, MicSource, NpzSource, Source
+from phasefold.engine.streaming.sources import (
+    ArraySource,
+    AudioFileSource,
+    MelSource,
+    MicSource,
+    NpzSource,
+    Source,
+)
 from phasefold.engine.streaming.steps import make_processor, method_names
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "AudioRing",
     "ClockedSink",
     "FrameProcessor",
+    "MelSource",
     "MicSource",
     "NpzSource",
     "NullSink",

@@ -37,6 +37,17 @@ def offline_signal(stream: Stream, out: np.ndarray, length: int) -> np.ndarray:
     return full
 
 
+def mel_signal(stream: Stream, out: np.ndarray, length: int | None = None) -> np.ndarray:
+    """The ``length`` samples (None: the mel's own signal, engine.mel.MelConfig.n_samples of the frames
+    pushed) of a mel stream's whole output ``out`` aligned with the mel's signal (``aligned``), float64,
+    zeros where the output is shorter."""
+    n = stream.mel.n_samples(stream.stats.frames_in) if length is None else length
+    y = np.zeros(n)
+    got = aligned(stream, out, n)
+    y[: got.size] = got
+    return y
+
+
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
     """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal
     (``offline_signal``)."""

@@ -50,6 +50,12 @@ class Player:
                 f"the source has n_fft {source.cfg.n_fft}, hop {source.cfg.hop}; "
                 f"{stream.name} runs at n_fft {stream.cfg.n_fft}, hop {stream.cfg.hop}"
             )
+        if source.mel != stream.mel:
+            given = "magnitudes" if source.mel is None else "mel frames"
+            raise InputError(
+                f"the source gives {given}; {stream.name} takes "
+                + ("magnitudes" if stream.mel is None else "mel frames of its own mel")
+            )
         self.source, self.stream, self.sink = source, stream, sink
         self.record_path = Path(record_path) if record_path else None
         self.record_subtype = record_subtype
@@ -150,6 +156,12 @@ class Player:
         new.stats.compute_s, new.stats.cpu_s = old.compute_s, old.cpu_s
         self.stream = new
 
+    def _laid_out(self, frames: np.ndarray) -> np.ndarray:
+        """A source's block [k, width] as the stream takes it: a mel stream takes a block in its mel's own
+        layout (engine.streaming.core.mel_frames), [n_mels, k] where the bands come first."""
+        mel = self.stream.mel
+        return frames.T if mel is not None and not mel.bands_last else frames
+
     def _emit(self, samples: np.ndarray) -> None:
         if samples.size == 0:
             return
@@ -191,7 +203,7 @@ class Player:
                 if self.on_frames:
                     self.on_frames(frames)
                 self._history.extend(frames[i : i + 1] for i in range(frames.shape[0]))
-                self._emit(self.stream.push(frames))
+                self._emit(self.stream.push(self._laid_out(frames)))
                 now = time.perf_counter()
                 if self.on_stats and now - last_stats >= self.stats_interval:
                     last_stats = now

@@ -1,6 +1,8 @@
-"""Frame sources for the streaming engine: arrays, audio files, .npz magnitude files, the microphone.
+"""Frame sources for the streaming engine: arrays, audio files, .npz magnitude files, mel spectrograms, the
+microphone.
 
-Every source yields blocks of measurement frames [k, K] (r = |X|^d in its StftConfig) in stream order,
+Every source yields blocks of measurement frames [k, K] (r = |X|^d in its StftConfig; a mel source: its
+mel's frames [k, n_mels] in the mel's own log scale) in stream order,
 as fast as possible or at real-time pace (a block is released when its last frame would exist in a
 live signal: frame m at (m + 1) H / sample rate after the start). Audio is framed with the offline
 convention (P = N - H zeros in front), so offline sample s is output sample s + P + L H.
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.errors import DeviceError, InputError
 from phasefold.engine.inputs import load_audio, load_magnitudes, measure, measure_note, sample_format
+from phasefold.engine.mel import MelConfig, linear_mel
 from phasefold.engine.stft import StftConfig, window
 
 
@@ -27,6 +30,7 @@ class Source(ABC):
     reference: np.ndarray | None = None  # offline signal the frames come from (for metrics)
     length: int | None = None  # its length in samples
     sample_format: str | None = None  # the input file's (engine.inputs.sample_format); None: no file
+    mel: MelConfig | None = None  # the mel of a source of mel frames (MelSource); None: measurements r
     notes: list[str]
 
     def __init__(self, cfg: StftConfig, realtime: bool = False) -> None:
@@ -65,8 +69,9 @@ class ArraySource(Source):
     ) -> None:
         super().__init__(cfg, realtime)
         frames = np.asarray(frames)
-        if frames.ndim != 2 or frames.shape[1] != cfg.n_bins:
-            raise InputError(f"frames must be [F, {cfg.n_bins}], not {list(frames.shape)}")
+        width = cfg.n_bins if self.mel is None else self.mel.n_mels
+        if frames.ndim != 2 or frames.shape[1] != width:
+            raise InputError(f"frames must be [F, {width}], not {list(frames.shape)}")
         self.frames = frames
         self.reference = reference
         self.length = None if reference is None else int(reference.size)
@@ -124,6 +129,31 @@ class NpzSource(ArraySource):
         super().__init__(mf.magnitudes, mf.cfg, realtime, reference=mf.reference, name=Path(path).name)
         self.length = mf.length
         self.sample_format = sample_format(path)
+
+
+class MelSource(ArraySource):
+    """A mel spectrogram in its configuration's own layout and log scale (engine.mel: what a TTS model or a
+    vocoder's front end writes), fed frame by frame: blocks [k, n_mels] in stream order, in the mel's log
+    scale (a mel stream takes them in the mel's layout: Player); ``reference``: the recording the mel was
+    computed from (at the mel's rate), where there is one. The mel is checked whole first
+    (engine.mel.linear_mel: its bands, log scale, NaN: one InputError line)."""
+
+    def __init__(
+        self,
+        mel: np.ndarray,
+        cfg: MelConfig,
+        realtime: bool = False,
+        reference: np.ndarray | None = None,
+        name: str = "mel",
+    ) -> None:
+        if np.ndim(mel) != 2:
+            raise InputError(f"{name} holds {np.ndim(mel)} axes; give one mel spectrogram (2 axes)")
+        linear_mel(mel, cfg, name)
+        self.mel = cfg
+        frames = np.asarray(mel) if cfg.bands_last else np.swapaxes(mel, 0, 1)
+        super().__init__(frames, cfg.stft, realtime, reference, name)
+        if reference is None:
+            self.length = cfg.n_samples(self.n_frames)
 
 
 class MicSource(Source):
