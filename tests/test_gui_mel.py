@@ -138,3 +138,48 @@ def test_a_mel_preset_offers_its_mel_methods_and_a_mel_models_divergence(qtbot, 
     assert [c.method.itemText(i) for i in range(c.method.count())] == mel_method_names(PRESETS["espnet"])
     _choose_mel(window, None)  # the stream's methods again
     assert "rtpghi" in [c.method.itemText(i) for i in range(c.method.count())]
+
+
+def test_bad_mel_files_get_the_clis_line_in_the_window(qtbot, make_window, tmp_path, capsys):
+    """The window reads a mel input as `reconstruct --mel` and `stream --mel` do (engine.mel_inputs.read_mel):
+    the same bad file gives the same one line in the window as on the command line."""
+    from phasefold.cli import main
+
+    x = demo_signal(1.0)
+    hifigan = melspectrogram(x, PRESETS["hifigan"])
+    np.save(tmp_path / "espnet.npy", melspectrogram(x, PRESETS["espnet"]))  # [frames, 80]: transposed
+    np.save(tmp_path / "linear.npy", np.exp(hifigan) * 1e3)  # linear values for a log preset
+    np.save(tmp_path / "bands.npy", hifigan[:64])  # 64 bands where 80 are expected
+    np.save(tmp_path / "axes.npy", np.stack([hifigan, hifigan]))  # 3 axes
+    (tmp_path / "broken.npy").write_bytes(b"not an array")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not audio")
+    np.savez(tmp_path / "magnitudes.npz", mag=np.ones((513, 10)))
+    window = make_window(1.0)
+    _choose_mel(window, "hifigan")
+    names = (
+        "espnet.npy",
+        "linear.npy",
+        "bands.npy",
+        "axes.npy",
+        "broken.npy",
+        "broken.wav",
+        "magnitudes.npz",
+    )
+    lines = set()
+    for name in names:
+        path = tmp_path / name
+        for command in ("reconstruct", "stream"):
+            argv = [command, str(path)] if command == "reconstruct" else [command, "-i", str(path)]
+            argv += ["--mel", "hifigan", "-o", str(tmp_path / "out.wav")]
+            assert main(argv) == 1, name
+            err = capsys.readouterr().err.strip()
+            assert err.count("\n") == 0, err  # one line
+            prefix = f"phasefold {command}: error: "
+            assert err.startswith(prefix), err
+            window.last_error = None
+            assert not window.open_file(path)
+            assert window.last_error == err[len(prefix) :], name
+            assert not (tmp_path / "out.wav").exists()
+        lines.add(window.last_error)
+        assert path.name in window.last_error
+    assert len(lines) == len(names)  # each file's own reason

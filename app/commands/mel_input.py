@@ -13,15 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from phasefold.commands import non_negative_float, positive_float, positive_int
 from phasefold.commands.mel_online import ONLINE_OPTIONS, stream_mel
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: the options of `reconstruct` that a mel input does not take (the mel fixes the STFT; the method is one of
 #: the mel methods, engine.registry.mel_spec), with their defaults
@@ -157,53 +151,13 @@ def mel_words(args: argparse.Namespace) -> str:
     return f"the {args.mel} mel" + (f" ({' '.join(changes)})" if changes else "")
 
 
-@dataclass(frozen=True)
-class MelInput:
-    """A mel input read by ``read_mel``."""
-
-    mel: np.ndarray  # in the configuration's own layout and log scale
-    linear: np.ndarray  # its linear values B |X|^p [frames, n_mels] (engine.mel.linear_mel)
-    audio: np.ndarray | None  # the recording the mel was computed from, at the mel's rate; None for a .npy
-    sample_format: str  # the input's (engine.inputs.sample_format), "FLOAT" for a .npy array
-    notes: list[str]  # reading the audio: resampled, mixed down
-
-
-def read_mel(path: Path, cfg) -> MelInput:
-    """``path`` read as the mel of the engine.mel.MelConfig ``cfg``: a .npy array in its own layout and log
-    scale, or audio whose mel is computed first (engine.mel.melspectrogram, the recording kept for scoring);
-    InputError, one line, for an array that does not fit the mel (bands, log scale, axes: engine.mel.
-    linear_mel), a .npz magnitude file and a file that cannot be read."""
-    import numpy as np
-    from phasefold.engine.errors import InputError
-    from phasefold.engine.inputs import is_magnitude_file, load_audio, sample_format
-    from phasefold.engine.mel import linear_mel, melspectrogram
-
-    if is_magnitude_file(path):
-        raise InputError(
-            f"{path.name} is a .npz file of linear magnitudes; --mel reads a .npy mel array or audio"
-        )
-    audio, notes = None, []
-    if path.suffix.lower() == ".npy":
-        try:
-            mel = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {path.name} as a .npy array: {exc}") from None
-        fmt = "FLOAT"
-    else:
-        audio, notes = load_audio(path, cfg.stft.sample_rate)
-        mel, fmt = melspectrogram(audio, cfg), sample_format(path)
-    linear = linear_mel(mel, cfg, path.name)  # checked here, to be named
-    if linear.ndim != 2:
-        raise InputError(f"{path.name} holds {linear.ndim} axes; give one mel spectrogram (2 axes)")
-    return MelInput(mel, linear, audio, fmt, notes)
-
-
 def reconstruct_mel(args: argparse.Namespace) -> int:
     """Reconstruct ``args.input`` (a .npy mel or audio) with the preset ``args.mel`` into ``args.output``."""
     import numpy as np
     from phasefold.engine.errors import InputError
     from phasefold.engine.mel import linear_mel, melspectrogram
     from phasefold.engine.mel_gla import DEFAULT_MEL_METHOD
+    from phasefold.engine.mel_inputs import read_mel
     from phasefold.engine.outputs import check_output_path, output_subtype, write_wav
     from phasefold.engine.registry import mel_spec
     from phasefold.mel import PRESET_ITERATIONS, mel_to_audio

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from phasefold.commands import finite_float, nonempty_text, path_arg, positive_float
-from phasefold.commands.mel_input import add_mel_argument, mel_config, mel_words, read_mel, refuse_linear_stft
+from phasefold.commands.mel_input import add_mel_argument, mel_config, mel_words, refuse_linear_stft
 from phasefold.commands.options import (
     add_analysis_arguments,
     add_backend_argument,
@@ -107,10 +107,11 @@ def _source(args, cfg, settings: dict):
 
 
 def _mel_stream(args, mel):
-    """(the source of ``args.input`` read as the mel ``mel`` (commands.mel_input.read_mel), the mel stream
+    """(the source of ``args.input`` read as the mel ``mel`` (engine.mel_inputs.read_mel), the mel stream
     of --method or --model (a mel method: engine.registry.mel_spec) or the mel stream default, its
     description)."""
     from phasefold.engine.errors import InputError
+    from phasefold.engine.mel_inputs import read_mel
     from phasefold.engine.registry import mel_spec, mel_stream_default
     from phasefold.engine.streaming import MelSource, Stream
     from phasefold.engine.streaming.window import INITS

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import PRESETS, MelConfig, linear_mel, melspectrogram
+from phasefold.engine.mel_inputs import MelInput, read_mel
 from phasefold.engine.stft import StftConfig, magnitude
 from phasefold.gui.sources import SOURCE_DEMO, SOURCE_FILE, demo_audio
 
@@ -22,56 +23,35 @@ TRACE_STEP_S = 0.5
 MEL_RANGE_DB = 90.0
 
 
-def is_mel_file(path: Path | None) -> bool:
-    """A .npy file: a mel array (the window's other files are audio or .npz magnitudes)."""
-    return path is not None and Path(path).suffix.lower() == ".npy"
+#: the note on a mel array: what the window cannot do without the audio it came from
+NO_REFERENCE = "a mel array holds no reference audio: STOI cannot score"
 
 
-def load_mel_input(
-    kind: str, path: Path | None, preset: str
-) -> tuple[np.ndarray, np.ndarray | None, str, list[str]]:
-    """(the mel array in the preset's layout and scale, the reference audio or None, a name, notes) of the
-    demo, a .npy mel or an audio file; InputError, one line, where it does not fit the preset."""
-    from phasefold.engine.inputs import load_audio
-
+def load_mel_input(kind: str, path: Path | None, preset: str) -> tuple[MelInput, str]:
+    """(the demo, a .npy mel or an audio file read as the ``preset``'s mel, its name): a file as the CLI
+    reads it (engine.mel_inputs.read_mel: the same InputError line where it does not fit), the demo's audio
+    as an audio file's; a mel array's notes say it holds no reference audio."""
     cfg = PRESETS[preset]
     if kind == SOURCE_DEMO:
         x = demo_audio(cfg.stft.sample_rate)
-        return melspectrogram(x, cfg), x, "built-in demo", []
+        mel = melspectrogram(x, cfg)
+        return MelInput(mel, linear_mel(mel, cfg), x, None, []), "built-in demo"
     if kind != SOURCE_FILE:
         raise InputError("a mel input is a file (.npy mel or audio) or the demo, not the microphone")
     if path is None:
         raise InputError("no file chosen: use Open… or drop a .npy mel or audio file on the window")
-    if is_mel_file(path):
-        try:
-            mel = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {Path(path).name} as a .npy array: {exc}") from None
-        linear_mel(mel, cfg, Path(path).name)  # the one line where it does not fit
-        if np.ndim(mel) != 2:
-            name = Path(path).name
-            raise InputError(f"{name} holds {np.ndim(mel)} axes; give one mel spectrogram (2 axes)")
-        return mel, None, Path(path).name, ["a mel array holds no reference audio: STOI cannot score"]
-    x, notes = load_audio(path, cfg.stft.sample_rate)
-    return melspectrogram(x, cfg), x, Path(path).name, notes
-
-
-def mel_sample_format(kind: str, path: Path | None) -> str | None:
-    """The sample format a saved reconstruction follows (engine.outputs.output_subtype): an audio file's
-    own, 'FLOAT' for a .npy mel (an array, as `phasefold reconstruct mel.npy` writes), None for the demo."""
-    from phasefold.engine.inputs import sample_format
-
-    if kind != SOURCE_FILE or path is None:
-        return None
-    return "FLOAT" if is_mel_file(path) else sample_format(path)
+    read = read_mel(path, cfg)
+    if read.audio is None:
+        read = replace(read, notes=[*read.notes, NO_REFERENCE])
+    return read, Path(path).name
 
 
 def check_mel_file(path: Path, preset: str | None) -> list[str]:
     """Notes on a file the window can read as the mel of ``preset``; InputError, one line, where it cannot
-    (a .npy mel with no preset chosen, an array that does not fit the preset, unreadable audio)."""
+    (a .npy mel with no preset chosen; else engine.mel_inputs.read_mel's line)."""
     if preset is None:
         raise InputError(f"{Path(path).name} is a mel array: choose its preset under mel input first")
-    return load_mel_input(SOURCE_FILE, path, preset)[3]
+    return load_mel_input(SOURCE_FILE, path, preset)[0].notes
 
 
 def display_stft(cfg: MelConfig) -> StftConfig:
@@ -112,8 +92,8 @@ def reconstruct_mel_input(
     from phasefold.engine.mel_methods import run_mel
 
     cfg = PRESETS[preset]
-    mel, reference, name, notes = load_mel_input(kind, path, preset)
-    target = linear_mel(mel, cfg, name)
+    read, name = load_mel_input(kind, path, preset)
+    target, reference = read.linear, read.audio
     length = reference.size if reference is not None else cfg.n_samples(target.shape[0])
     start = time.perf_counter()
     y = run_mel(method, target, cfg, None, 0, length, backend)
@@ -129,8 +109,8 @@ def reconstruct_mel_input(
         signal=y,
         reference=reference,
         seconds=wall,
-        sample_format=mel_sample_format(kind, path),
-        notes=notes,
+        sample_format=read.sample_format,
+        notes=read.notes,
     )
     if reference is not None:  # STOI of the last ``window_s`` at every step, as the live view scores
         sr = cfg.stft.sample_rate

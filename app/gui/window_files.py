@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from phasefold.engine.errors import InputError, PhasefoldError
+from phasefold.engine.mel_inputs import is_mel_array
 from phasefold.engine.wording import counted
-from phasefold.gui.mel_run import check_mel_file, is_mel_file
+from phasefold.gui.mel_run import check_mel_file
 from phasefold.gui.model_files import check_model_file
 from phasefold.gui.sources import SOURCE_FILE, check_file
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
@@ -23,7 +24,7 @@ class FileActions:
         path = Path(path)
         try:
             preset = self.controls.settings().mel
-            if preset is not None or is_mel_file(path):
+            if preset is not None or is_mel_array(path):
                 notes = check_mel_file(path, preset)
             else:
                 notes = check_file(path, self.cfg)
