@@ -19,6 +19,7 @@ import phasefold  # noqa: E402
 from phasefold.engine.demo import demo_signal  # noqa: E402
 from phasefold.engine.evaluation import stoi  # noqa: E402
 from phasefold.engine.mel import PRESETS, melspectrogram  # noqa: E402
+from phasefold.engine.streaming.sinks import Sink  # noqa: E402
 from phasefold.gui.mel_run import display_stft  # noqa: E402
 
 WAIT_MS = 120_000
@@ -39,11 +40,29 @@ def _choose_mel(window, preset: str | None) -> None:
     c.mel.setCurrentIndex(c.mel.findData(preset))
 
 
-def _play_mel(qtbot, window):
+def _play_mel(qtbot, window, sink=None):
+    """Play with the mel input: the result once reconstructed, after it has played to the end."""
     window.mel_result = None
-    assert window.start_stream()
+    assert window.start_stream(sink)
     qtbot.waitUntil(lambda: window.mel_run is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.streaming, timeout=WAIT_MS)
     return window.mel_result
+
+
+class RecordingSink(Sink):
+    """Keeps every sample written to it."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(sample_rate)
+        self.blocks: list[np.ndarray] = []
+
+    def write(self, samples: np.ndarray) -> None:
+        self.blocks.append(np.array(samples, dtype=np.float32, copy=True))
+        self.samples_written += np.size(samples)
+
+    @property
+    def played(self) -> np.ndarray:
+        return np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
 
 
 def test_audio_read_as_a_mel_shows_the_mel_and_scores(qtbot, make_window, tmp_path):
@@ -73,7 +92,9 @@ def test_audio_read_as_a_mel_shows_the_mel_and_scores(qtbot, make_window, tmp_pa
     t, s, _ = r.trace[-1]
     assert s == pytest.approx(stoi(x[-22050:], r.signal[-22050:], 22050), abs=1e-6)
     assert s > 0.8
-    assert window.status_label.text().startswith("reconstructed speech.wav from the hifigan mel with fgla")
+    assert window.status_label.text().startswith(
+        "played speech.wav, reconstructed from the hifigan mel with fgla"
+    )
     _screenshot(window, tmp_path, "mel_input.png")
     # Save writes the mel reconstruction, at the mel's rate, in the input file's format (float)
     assert window.save_reconstruction(tmp_path / "mel_out.wav")
@@ -183,3 +204,55 @@ def test_bad_mel_files_get_the_clis_line_in_the_window(qtbot, make_window, tmp_p
         lines.add(window.last_error)
         assert path.name in window.last_error
     assert len(lines) == len(names)  # each file's own reason
+
+
+def test_play_with_a_mel_input_plays_the_reconstruction_and_stop_stops_it(qtbot, make_window, tmp_path):
+    window = make_window(1.0)
+    c = window.controls
+    x = demo_signal(2.0)
+    sf.write(tmp_path / "speech.wav", x, 24000, subtype="FLOAT")
+    _choose_mel(window, "vocos")  # 24 kHz: the sink runs at the mel's rate
+    assert window.open_file(tmp_path / "speech.wav")
+    c.volume.setValue(50)
+    sink = RecordingSink(24000)
+    r = _play_mel(qtbot, window, sink)
+    assert r is not None, window.last_error
+    # every sample of the reconstruction, in order, at the volume, then the sink is closed
+    np.testing.assert_array_equal(sink.played, r.signal.astype(np.float32) * np.float32(0.5))
+    assert sink.closed and c.play_button.isEnabled() and not c.stop_button.isEnabled()
+    assert window.status_label.text().startswith("played speech.wav, reconstructed from the vocos mel")
+    # Stop while it plays: the sink gets a prefix of it, is closed, and nothing more comes
+    c.volume.setValue(100)
+    sink = RecordingSink(24000)
+    assert window.start_stream(sink)
+    qtbot.waitUntil(lambda: window.mel_playback is not None, timeout=WAIT_MS)
+    assert window.status_label.text().startswith("playing speech.wav, reconstructed from the vocos mel")
+    assert c.stop_button.isEnabled() and not c.play_button.isEnabled()
+    qtbot.waitUntil(lambda: sink.samples_written > 0, timeout=5000)
+    _screenshot(window, tmp_path, "mel_playing.png")
+    window.stop_stream(wait=True)
+    assert not window.streaming and sink.closed and c.play_button.isEnabled()
+    n = sink.samples_written
+    assert 0 < n < r.signal.size
+    np.testing.assert_array_equal(sink.played, r.signal[:n].astype(np.float32))
+    assert window.status_label.text().startswith("stopped playing speech.wav")
+    qtbot.wait(300)
+    assert sink.samples_written == n
+    # Stop while it is still being reconstructed: the result is shown, nothing is played
+    sink = RecordingSink(24000)
+    assert window.start_stream(sink)
+    window.stop_stream()
+    qtbot.waitUntil(lambda: not window.streaming, timeout=WAIT_MS)
+    assert window.mel_result is not None and sink.samples_written == 0 and sink.closed
+
+
+def test_playback_plays_the_original_with_a_b():
+    from phasefold.gui.playback import Playback
+
+    y, ref = np.linspace(-0.5, 0.5, 3000), np.linspace(0.25, -0.25, 2500)
+    for original, want in ((False, y), (True, np.concatenate([ref, np.zeros(500)]))):
+        sink = RecordingSink(22050)
+        p = Playback(y, sink, ref, volume=1.0, original=original)
+        p.start()
+        assert p.join(10.0) and p.done.is_set() and p.error is None and sink.closed
+        np.testing.assert_array_equal(sink.played, want.astype(np.float32))

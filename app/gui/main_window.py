@@ -2,7 +2,7 @@
 
 This module holds the window's layout, its wiring and its frame timer; the window's other jobs are
 mixins, one module each: window_streaming (streams and the worker's events), window_mel (a mel input,
-reconstructed offline), window_files (files in and out), window_menus (the File menu, tool bar and
+reconstructed offline and played), window_files (files in and out), window_menus (the File menu, tool bar and
 dialogs), window_status (the status bar and messages) and window_divergence (the divergence panel's
 content).
 """
@@ -167,9 +167,10 @@ class MainWindow(StreamControl, MelInput, FileActions, MenuBar, StatusBar, Metho
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if self._open_loop is not None:  # a stream being opened is dropped
             self._open_loop.quit()
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker.join(5.0)
+        for player in (self.worker, self.mel_playback):
+            if player is not None:
+                player.stop()
+                player.join(5.0)
         self.timer.stop()
         super().closeEvent(event)
 

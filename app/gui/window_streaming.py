@@ -45,7 +45,8 @@ class StreamControl:
 
     @property
     def streaming(self) -> bool:
-        return self.worker is not None
+        """True while a stream runs, or a mel input is reconstructed or played (window_mel)."""
+        return self.worker is not None or self.mel_busy
 
     def after_streaming(self, seconds: float, callback: Callable[[], None]) -> None:
         """Call ``callback`` once, when the next stream has reconstructed ``seconds`` of signal by its own
@@ -113,8 +114,8 @@ class StreamControl:
         from phasefold.engine.streaming.sinks import open_sink
 
         s = self.controls.settings()
-        if s.mel is not None:  # a mel input: reconstructed offline (window_mel)
-            return self.start_mel(s)
+        if s.mel is not None:  # a mel input: reconstructed offline, then played (window_mel)
+            return self.start_mel(s, sink)
         self.last_error = None
         self.controls.set_streaming(True)  # nothing can start twice while the stream opens
         try:
@@ -167,8 +168,9 @@ class StreamControl:
         return True
 
     def stop_stream(self, wait: bool = False) -> None:
-        """Ask the stream to end; its output stays available for saving."""
+        """Ask the stream (or a mel input's playback) to end; its output stays available for saving."""
         if self.worker is None:
+            self.stop_mel(wait)
             return
         self.worker.stop()
         if wait:
@@ -228,9 +230,10 @@ class StreamControl:
 
     def _live_settings(self) -> None:
         s = self.controls.settings()
-        if self.worker is not None:
-            self.worker.set_volume(s.volume)
-            self.worker.set_original(s.original)
+        for player in (self.worker, self.mel_playback):
+            if player is not None:
+                player.set_volume(s.volume)
+                player.set_original(s.original)
 
     def _drain(self, limit: int = 2000) -> None:
         """Apply the worker's events (bounded per frame so a backlog never freezes the window)."""
