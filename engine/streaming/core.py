@@ -385,9 +385,21 @@ class Stream:
             raise InputError(f"{self.name} returned NaN or infinite audio {where}; the stream stops there")
 
     def signal_samples(self) -> int:
-        """The length of the signal the frames pushed so far are read as where none is given: the frames'
-        span less the padding at both ends (engine.stft.StftConfig.n_samples; a mel stream: its mel's,
-        engine.mel.MelConfig.n_samples)."""
+        """The length of the signal the frames pushed so far are read as where none is given.
+
+        Returns
+        -------
+        int
+            The frames' span less the padding at both ends (engine.stft.StftConfig.n_samples: F H - P by
+            phasefold's own padding, (F - 1) H centred; a mel stream: its mel's, MelConfig.n_samples).
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("fgla", lookahead=0)
+        >>> _ = stream.push(np.ones((10, 513)))
+        >>> stream.signal_samples()  # F H - P = 10 * 256 - 768
+        1792
+        """
         frames = self.stats.frames_in
         return self.mel.n_samples(frames) if self.mel is not None else self.cfg.n_samples(frames)
 
