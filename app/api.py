@@ -431,7 +431,6 @@ def reconstruct(
     (2, 22050)
     """
     from phasefold.engine import registry
-    from phasefold.engine.inputs import default_length
     from phasefold.engine.methods import reconstruct as run_method
 
     cfg = _config(
@@ -451,7 +450,7 @@ def reconstruct(
     seed = whole(seed, "seed")
     _changed_default(method, iterations, cfg)
     mag = number_array(magnitudes, "magnitudes")
-    n = default_length(mag.shape[-2], cfg) if length is None and mag.ndim >= 2 else length
+    n = cfg.n_samples(mag.shape[-2]) if length is None and mag.ndim >= 2 else length
     name = registry.default_method(cfg) if method is None else method
     n = int(n if n is not None else 0)
     if mag.ndim <= 2:

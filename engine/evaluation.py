@@ -32,7 +32,6 @@ from phasefold.engine.dataset import split_files
 from phasefold.engine.errors import InputError, PhasefoldError
 from phasefold.engine.inputs import (
     check_audible,
-    default_length,
     is_magnitude_file,
     load_audio,
     load_measurements,
@@ -471,7 +470,7 @@ def evaluate(
                         if name not in warm:  # compile and warm up untimed, on an excerpt of the first file
                             warm.add(name)
                             frames = min(mag.shape[0], WARM_UP_FRAMES)
-                            span = mel.n_samples(frames) if mel else default_length(frames, cfg)
+                            span = mel.n_samples(frames) if mel else cfg.n_samples(frames)
                             short = min(length, span)
                             runner(entry, mag[:frames], cfg, iterations, 0, short, backend=backend)
                         with Stopwatch() as watch:

@@ -344,7 +344,7 @@ def _stream_channel(measured: Measured, stream, blocks: Iterator[np.ndarray], me
         out = cut(stream.push(frames))
         meter.measured(frames)
         yield out
-    yield cut(stream.flush())
+    yield cut(stream.flush(measured.length))
     covered = signal_slice(measured.length, measured.cfg)
     if covered.stop - covered.start <= emitted < measured.length:  # a tail no frame covers: zeros, as offline
         yield np.zeros(measured.length - emitted)

@@ -84,14 +84,6 @@ class MagnitudeFile:
         return 1 if self.magnitudes.ndim == 2 else self.magnitudes.shape[0]
 
 
-def default_length(n_frames: int, cfg: StftConfig) -> int:
-    """The signal length of ``n_frames`` frames where none is given: by phasefold's own padding the longest
-    signal with F frames, F H - P; centred or not, librosa's istft length (F - 1) H + N - 2 P."""
-    if cfg.center is None:
-        return n_frames * cfg.hop - cfg.pad
-    return (n_frames - 1) * cfg.hop + cfg.n_fft - 2 * cfg.pad
-
-
 def validate_channels(mag: object, cfg: StftConfig, what: str = "magnitudes") -> np.ndarray:
     """``validate_magnitudes`` of [F, K] measurements or of C channels of them [C, F, K] (a multichannel
     .npz file: each channel checked, the line naming it; C at most limits.MAX_CHANNELS)."""
@@ -266,7 +258,7 @@ def load_magnitudes(path: str | Path) -> MagnitudeFile:
         raise InputError(f"{path}: bad STFT settings: {exc}") from None
     mag = validate_channels(arrays["magnitudes"], cfg, what=f"{path}")
     n_frames = mag.shape[-2]
-    length = _scalar(arrays, "length", path, int) if "length" in arrays else default_length(n_frames, cfg)
+    length = _scalar(arrays, "length", path, int) if "length" in arrays else cfg.n_samples(n_frames)
     if length <= 0 or cfg.n_frames(length) != n_frames:
         raise InputError(f"{path}: length {length} does not match {n_frames} frames at hop {cfg.hop}")
     reference = None
@@ -294,7 +286,7 @@ def save_magnitudes(
     reference [C, length]; ``init_phase``: radians or complex of the magnitudes' shape, stored as float32
     radians."""
     mag = validate_channels(magnitudes, cfg)
-    length = default_length(mag.shape[-2], cfg) if length is None else int(length)
+    length = cfg.n_samples(mag.shape[-2]) if length is None else int(length)
     if cfg.n_frames(length) != mag.shape[-2]:
         raise InputError(f"length {length} does not match {mag.shape[-2]} frames at hop {cfg.hop}")
     extra = {} if reference is None else {"reference": np.asarray(reference, dtype=np.float32)}

@@ -98,11 +98,10 @@ class MelConfig:
         return cls(stft=StftConfig.from_dict(d["stft"]), **rest)
 
     def n_samples(self, n_frames: int) -> int:
-        """The length of the signal a mel of ``n_frames`` frames is read as (the one that gives exactly
-        those frames with no sample left over): (F - 1) H + N less the padding not centred, (F - 1) H
-        centred."""
-        inner = (n_frames - 1) * self.stft.hop + (self.stft.n_fft if self.stft.center is False else 0)
-        return max(1, inner - 2 * self.pad)
+        """The length of the signal a mel of ``n_frames`` frames is read as: its STFT's
+        (engine.stft.StftConfig.n_samples, (F - 1) H + N not centred, (F - 1) H centred) less the mel's own
+        padding at both ends."""
+        return max(1, self.stft.n_samples(n_frames) - 2 * self.pad)
 
 
 def _preset_stft(sample_rate: int, n_fft: int, hop: int, center: bool, pad_mode: str) -> StftConfig:

@@ -141,6 +141,12 @@ class StftConfig:
             raise ValueError(f"a signal of {n_samples} samples is shorter than one frame of {self.n_fft}")
         return 1 + (padded - self.n_fft) // self.hop
 
+    def n_samples(self, n_frames: int) -> int:
+        """The signal length ``n_frames`` frames are read as where none is given: the frames' span less
+        the padding at both ends, (F - 1) H + N - 2 P. By phasefold's own padding the longest signal with F
+        frames, F H - P; centred or not, librosa's istft length (the shortest signal with F frames)."""
+        return (n_frames - 1) * self.hop + self.n_fft - 2 * self.pad
+
     def to_dict(self) -> dict:
         """The settings as JSON values: n_fft, hop, sample_rate and power always, the others where they
         are not the defaults (so the default configuration's records are what they always were)."""

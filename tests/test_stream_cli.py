@@ -36,7 +36,47 @@ def test_stream_file_to_wav_with_scores(wav, tmp_path, capsys):
     assert float(scores["sc_db"]) < -10 and float(scores["stoi"]) > 0.8
     y, sr = sf.read(str(out))
     cfg = StftConfig()
-    assert sr == 22050 and y.size == (cfg.n_frames(22050) + 1 + cfg.overlap - 1) * cfg.hop
+    # the stream's output after B H samples of silence (the file is the played signal)
+    assert sr == 22050 and y.size == (cfg.n_frames(22050) + 1 + cfg.overlap - 1) * cfg.hop + cfg.hop
+
+
+@pytest.mark.parametrize(
+    ("cfg", "lookahead", "block", "lead"),
+    [
+        (StftConfig(), 0, 1, 256),  # B H with phasefold's own padding
+        (StftConfig(), 1, 1, 256),
+        (StftConfig(), 3, 1, 256),
+        (StftConfig(), 1, 2, 512),
+        (StftConfig(center=True, window="hann"), 1, 1, 512),  # N / 2 + (B - 1) H centred
+    ],
+)
+def test_the_streamed_file_is_the_time_aligned_signal_delayed_by_the_printed_latency(
+    wav, tmp_path, capsys, cfg, lookahead, block, lead
+):
+    """`stream -o FILE.wav` writes the played signal: input sample s at file sample s + the printed
+    latency N + (L + B - 1) H, where a listener hears it, after ``lead`` samples of silence; cut there it
+    is, sample for sample, what `reconstruct --online` writes (the time-aligned signal) for the same
+    method, L and B, to its last sample (the stream is given the signal's length: zeros past it, also
+    centred, where the frames alone are read as a shorter signal). The input is a magnitude file, so that
+    both read the same frames bit for bit."""
+    x, _ = sf.read(str(wav))
+    npz = tmp_path / "speech.npz"
+    save_magnitudes(npz, magnitude(x, cfg).astype(np.float32), cfg, length=x.size)
+    common = ["--method", "fgla", "-L", str(lookahead), "-B", str(block), "--backend", "numpy"]
+    common += ["--format", "FLOAT"]
+    assert main(["reconstruct", str(npz), "-o", str(tmp_path / "online.wav"), "--online", *common]) == 0
+    assert main(["stream", "-i", str(npz), "-o", str(tmp_path / "stream.wav"), *common]) == 0
+    latency = 1024 + (lookahead + block - 1) * 256
+    text = capsys.readouterr().out
+    assert f"latency {latency} samples" in text
+    assert f"stream.wav: input sample s at sample s + {latency} (the latency), after {lead} samples" in text
+    want, _ = sf.read(str(tmp_path / "online.wav"), dtype="float32")
+    got, _ = sf.read(str(tmp_path / "stream.wav"), dtype="float32")
+    assert np.abs(want).max() > 0.05 and not got[:lead].any() and got[lead : lead + 1024].any()
+    np.testing.assert_array_equal(got[latency : latency + want.size], want)
+    # past the signal: zeros (at L = 0 by phasefold's padding the last frame's push already returned the
+    # rest of its hop, played before the stream could know where the signal ends)
+    assert not got[latency + want.size + (256 if lookahead == 0 else 0) :].any()
 
 
 def test_stream_npz_to_null_and_missing_device_falls_back(wav, tmp_path, capsys):

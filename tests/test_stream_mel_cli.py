@@ -53,9 +53,10 @@ def inputs(tmp_path_factory):
 def test_the_stream_writes_what_reconstruct_online_writes_at_the_offset(
     capsys, tmp_path, inputs, preset, source, options
 ):
-    """The stream's WAV file is the stream's whole output (as for any stream: the first output_offset
-    samples are the padding and the look-ahead); cut at the stream's offset it is, sample for sample, what
-    `reconstruct --mel --online` writes for the same method, L, B and seed; past it, zeros."""
+    """The stream's WAV file is the played signal (as for any stream: input sample s at file sample s +
+    the printed latency, the stream's whole output after latency - output_offset samples of silence); cut
+    at the latency it is, sample for sample, what `reconstruct --mel --online` writes for the same method,
+    L, B and seed; past it, zeros."""
     given = inputs / ("speech.wav" if source == "wav" else f"{preset}.npy")
     common = ["--mel", preset, "--format", "FLOAT", *options]
     rc, _, err = _cli(capsys, "reconstruct", given, "-o", tmp_path / "offline.wav", "--online", *common)
@@ -70,7 +71,8 @@ def test_the_stream_writes_what_reconstruct_online_writes_at_the_offset(
     method = options[1] if options else mel_stream_default(PRESETS[preset].stft)[0]
     lookahead = int(options[options.index("-L") + 1]) if "-L" in options else None
     block = int(options[options.index("-B") + 1]) if "-B" in options else None
-    offset = Stream.open(method, mel=preset, lookahead=lookahead, block=block).output_offset
+    offset = Stream.open(method, mel=preset, lookahead=lookahead, block=block).latency_samples
+    assert f"latency {offset} samples" in out
     assert got.size >= offset + want.size and np.abs(want).max() > 0.05
     np.testing.assert_array_equal(got[offset : offset + want.size], want)
     assert not got[offset + want.size :].any()

@@ -40,8 +40,10 @@ def test_worker_thread_callbacks_and_wav_sink(tmp_path):
     assert sum(f.shape[0] for f in frames) == mag.shape[0]
     assert all(f.shape[0] == 4 for f in frames[:-1])
     total = sum(s.size for s in samples)
-    assert total == (mag.shape[0] + 1 + cfg.overlap - 1) * cfg.hop == sink.samples_written
-    assert sf.info(str(tmp_path / "o.wav")).frames == total
+    assert total == (mag.shape[0] + 1 + cfg.overlap - 1) * cfg.hop
+    # B H = 4 H: the file starts with the silence before the first block plays
+    assert player.file_lead == 4 * cfg.hop
+    assert sink.samples_written == player.file_lead + total == sf.info(str(tmp_path / "o.wav")).frames
     assert stats[-1]["frames_in"] == mag.shape[0] and stats[-1]["latency_ms"] == pytest.approx(
         1000 * 2048 / 22050
     )

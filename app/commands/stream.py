@@ -37,7 +37,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "-o",
         type=nonempty_text,
         default="default",
-        help="'default' (sound card), a device name/index, FILE.wav, or 'null' (default: default)",
+        help="'default' (sound card), a device name/index, FILE.wav, or 'null' (default: default); "
+        "FILE.wav holds the played signal: input sample s at sample s + the printed latency, where a "
+        "listener hears it (`reconstruct --online` writes the time-aligned signal)",
     )
     what = parser.add_mutually_exclusive_group()
     add_method_argument(what, streaming=True)
@@ -291,6 +293,11 @@ def run(args: argparse.Namespace) -> int:
     if player.error is not None:
         raise player.error
     for out in (sink, player.recorder if temp_record is None else None):
+        if getattr(out, "path", None) is not None:  # a file: the played signal
+            print(
+                f"{out.path}: input sample s at sample s + {summary['latency_samples']} (the latency), "
+                f"after {player.file_lead} samples of silence"
+            )
         if out is not None and out.clipped:
             print(f"note: clipped {out.clipped} samples to [-1, 1] in {out.path}", file=sys.stderr)
     if args.score:

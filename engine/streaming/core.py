@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from phasefold.engine.arguments import number_array
+from phasefold.engine.arguments import number_array, whole
 from phasefold.engine.errors import InputError
 from phasefold.engine.mel import MelConfig, linear_mel
 from phasefold.engine.stft import HOP, SAMPLE_RATE, StftConfig
@@ -384,21 +384,56 @@ class Stream:
         if not all_finite(out):
             raise InputError(f"{self.name} returned NaN or infinite audio {where}; the stream stops there")
 
-    def flush(self) -> np.ndarray:
-        """End the stream: return the samples it still holds.
+    def signal_samples(self) -> int:
+        """The length of the signal the frames pushed so far are read as where none is given.
+
+        Returns
+        -------
+        int
+            The frames' span less the padding at both ends (engine.stft.StftConfig.n_samples: F H - P by
+            phasefold's own padding, (F - 1) H centred; a mel stream: its mel's, MelConfig.n_samples).
+
+        Examples
+        --------
+        >>> stream = phasefold.Stream.open("fgla", lookahead=0)
+        >>> _ = stream.push(np.ones((10, 513)))
+        >>> stream.signal_samples()  # F H - P = 10 * 256 - 768
+        1792
+        """
+        frames = self.stats.frames_in
+        return self.mel.n_samples(frames) if self.mel is not None else self.cfg.n_samples(frames)
+
+    def flush(self, length: int | None = None) -> np.ndarray:
+        """End the stream: return the samples it still holds, zeros past the signal's end.
+
+        Past the signal's end the window holds the padding of the frames' span, which no frame pins: the
+        overlap sum of squared windows goes to zero there (N / 2 samples past the last frame's centre with
+        centred frames) and the least-squares estimate returned values thousands of times the signal's
+        peak. The stream returns zeros from output index ``output_offset`` + ``length`` on.
+
+        Parameters
+        ----------
+        length : int or None, default None
+            The signal's length in samples where the caller knows it (the frames' offline signal); None:
+            ``signal_samples()``, the length the frames are read as. By phasefold's own padding that is the
+            longest signal with those frames, so no signal sample is lost; centred, the shortest ((F - 1) H,
+            the last frame's centre): up to H - 1 samples of a longer signal come back as zeros, as a mel
+            stream's do, where the frames pin them least (only the last frames' trailing halves reach them).
 
         Returns
         -------
         np.ndarray
-            float32: the samples of a partial block, then the (L + N / H - 1) H samples held in the window
-            (a mel stream: zeros past the mel's signal, ``output_offset`` + the samples its frames hold,
-            engine.mel.MelConfig.n_samples). A second call returns nothing; ``reset()`` starts a new stream.
+            float32: the samples of a partial block, then the (L + N / H - 1) H samples held in the window,
+            zeros from output index ``output_offset`` + ``length`` on (samples already returned by ``push``
+            stay as they were). A second call returns nothing; ``reset()`` starts a new stream.
 
         Raises
         ------
         phasefold.engine.errors.InputError
-            A method that returned NaN or infinite samples in the tail, or a call while another thread is
-            inside this stream's push, flush or reset.
+            A ``length`` that is not a whole number from 1 or (a linear stream) that the frames pushed
+            cannot hold, a method
+            that returned NaN or infinite samples in the tail, or a call while another thread is inside this
+            stream's push, flush or reset.
 
         Examples
         --------
@@ -410,6 +445,7 @@ class Stream:
         with self._in_use():
             if self._finished:
                 return np.zeros(0, dtype=np.float32)
+            end = self.signal_samples() if length is None else self._signal_length(length)
             t0, c0 = time.perf_counter(), time.thread_time()
             parts = [self._run_block(self.stats.frames_in - 1)] if self._n_pending else []
             tail = self.processor.tail()
@@ -419,11 +455,24 @@ class Stream:
             self.stats.cpu_s += time.thread_time() - c0
             self._finished = True
             out = np.concatenate(parts)
-            if self.mel is not None:  # past the mel's signal: its outside padding, which no frame pins
-                end = self.output_offset + self.mel.n_samples(self.stats.frames_in) - self.stats.samples_out
-                out[max(end, 0) :] = 0.0
+            out[max(self.output_offset + end - self.stats.samples_out, 0) :] = 0.0  # past the signal's end
             self.stats.samples_out += out.size
             return out
+
+    def _signal_length(self, length: object) -> int:
+        """``flush``'s ``length`` checked: a whole number from 1; for a linear stream, one whose offline STFT
+        has exactly the frames pushed (engine.stft.StftConfig.n_frames)."""
+        n = whole(length, "length", 1)
+        frames = self.stats.frames_in
+        if self.mel is None and frames != self._frames_of(n):
+            raise InputError(f"{frames} frames at hop {self.cfg.hop} cannot hold a signal of {n} samples")
+        return n
+
+    def _frames_of(self, n: int) -> int:
+        try:
+            return self.cfg.n_frames(n)
+        except ValueError:  # shorter than one frame
+            return 0
 
 
 def mel_frames(frames, mel: MelConfig) -> np.ndarray:

@@ -51,7 +51,7 @@ def mel_signal(stream: Stream, out: np.ndarray, length: int | None = None) -> np
 def run_stream(stream: Stream, mag: np.ndarray, length: int) -> np.ndarray:
     """Push every frame, flush, and cut the ``length`` samples aligned with the offline signal
     (``offline_signal``)."""
-    return offline_signal(stream, np.concatenate([stream.push(mag), stream.flush()]), length)
+    return offline_signal(stream, np.concatenate([stream.push(mag), stream.flush(length)]), length)
 
 
 def reconstruct_online(

@@ -9,6 +9,12 @@ A live sink is teed into a WAV recording (``record_path``): when the device disa
 worker stops cleanly, and everything produced so far is in that file. ``switch(stream)`` changes the
 method mid-stream without losing alignment at the next block boundary: window-step methods (ADMM, GLA,
 models) take over the window's state exactly; others are primed with the last frames.
+
+The files a player writes (a WAV sink, the recording) hold the played signal: input sample s at file
+sample s + the stream's latency N + (L + B - 1) H, where a listener hears it; they start with
+``file_lead`` = latency - output_offset samples of silence, the time before the first block plays (the
+stream's own output starts at that block). ``on_samples`` gets the stream's output as it is (input
+sample s at s + output_offset), as ``reconstruct --online`` cuts it.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ class Player:
         self._lock = threading.Lock()
         self._history: deque[np.ndarray] = deque(maxlen=self._history_frames(stream))
         self._t0 = 0.0
+        self._lead_pending = True  # the files' silence before the first block (file_lead) not yet written
         self.recorder: WavSink | None = None  # the live output's recording (record_path), None if dropped
 
     @staticmethod
@@ -165,6 +172,13 @@ class Player:
     def _emit(self, samples: np.ndarray) -> None:
         if samples.size == 0:
             return
+        if self._lead_pending:  # the files hold the played signal: silence until the first block plays
+            self._lead_pending = False
+            silence = np.zeros(self.file_lead, dtype=np.float32)
+            if self.recorder is not None:
+                self.recorder.write(silence)
+            if isinstance(self.sink, WavSink):
+                self.sink.write(silence)
         if self.recorder is not None:
             self.recorder.write(samples)
         if self.on_samples:
@@ -183,11 +197,22 @@ class Player:
         with contextlib.suppress(PhasefoldError):
             self.sink.discard()
 
+    @property
+    def file_lead(self) -> int:
+        """Samples of silence a file output (a WAV sink, a live output's recording) starts with, so that
+        input sample s is at file sample s + ``stream.latency_samples``, where a listener hears it: the
+        stream's output index is
+        s + ``output_offset``, and its first block plays once the frames that complete it have arrived,
+        ``latency_samples`` - ``output_offset`` samples after the input started (B H with phasefold's own
+        padding, N / 2 + (B - 1) H centred)."""
+        return self.stream.latency_samples - self.stream.output_offset
+
     def run(self) -> dict:
         """Stream to the end (or ``stop``); returns the summary (also in ``self.summary``). A stream that
         ends on an error discards its output file (an existing file stays as it was), but a live output's
         recording keeps what was played before the error (a vanished device, NaN out of the method)."""
         self._t0 = time.perf_counter()
+        self._lead_pending = True
         self.recorder = (
             WavSink(self.record_path, self.sink.sample_rate, self.record_subtype)
             if self.record_path and self.sink.live
@@ -208,7 +233,10 @@ class Player:
                 if self.on_stats and now - last_stats >= self.stats_interval:
                     last_stats = now
                     self.on_stats(self.stats())
-            self._emit(self.stream.flush())
+            # a linear stream whose source ran to its end and knows its signal's length: zeros exactly past
+            # it (a mel stream's signal is its mel's, MelConfig.n_samples, which the stream knows)
+            known = self.stream.mel is None and not self._stop.is_set()
+            self._emit(self.stream.flush(self.source.length if known else None))
             if self.recorder is not None:
                 self.recorder.close()
             self.sink.close()
