@@ -104,3 +104,21 @@ def test_graph_with_a_penalty_schedule_is_engine_admm_l2_at_those_penalties():
     got_x, got_lam = sess.run(None, case)
     np.testing.assert_allclose(got_x, x, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got_lam, lam, rtol=1e-4, atol=1e-5)
+
+
+def test_a_card_records_a_start_model_without_the_machines_paths(tmp_path):
+    """training_record's recipe: an --init inside the project as a project path, outside it as the file's
+    name, a relative one as given; the checkpoint's own config is left as it was."""
+    from phasefold.exported_models import MEL_MODELS_DIR
+    from phasefold.training.export import training_record
+
+    inside = MEL_MODELS_DIR / "unfolded-mel-stream-l3.onnx"
+    for given, recorded in (
+        (str(inside.resolve()), "exported_models/mel/unfolded-mel-stream-l3.onnx"),
+        (str(tmp_path / "elsewhere" / "m.onnx"), "m.onnx"),
+        ("runs/a/m.onnx", "runs/a/m.onnx"),
+    ):
+        ck = {"config": {"init": given, "lr": 1e-3}, "epoch": 2}
+        assert training_record(ck)["recipe"] == {"init": recorded, "lr": 1e-3}
+        assert ck["config"]["init"] == given
+    assert training_record({"config": {"init": None}, "epoch": 0})["recipe"] == {"init": None}

@@ -20,6 +20,7 @@ from phasefold.engine.mel import MelConfig
 from phasefold.engine.model_card import SPAN_FORMULA, Interface, ModelCard
 from phasefold.engine.onnx_model import PhaseModel, load_model, sha256_of
 from phasefold.engine.stft import StftConfig, analyze, coverage, pad_signal
+from phasefold.exported_models import MODELS_DIR
 from phasefold.training.config import TrainConfig
 from phasefold.training.init_model import init_provenance
 from phasefold.training.onnx_graph import OPSET, STFT_FORM, build_model
@@ -249,12 +250,27 @@ def load_run(run: str | Path) -> tuple[UnfoldedADMM, dict]:
     return load_checkpoint(run, TrainConfig)
 
 
+def portable_path(path: str | Path) -> str:
+    """A run's start model as a card records it: relative to the project where it lies inside it (e.g.
+    exported_models/mel/NAME.onnx), else its file name (a card never holds a path of the machine)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(MODELS_DIR.parent).as_posix()
+    except ValueError:
+        return p.name
+
+
 def training_record(ck: dict) -> dict:
     """The card's ``training`` entry for a run checkpoint of either trainer: data, recipe, time, device and
     the selected epoch with its validation and the untrained network's."""
+    recipe = dict(ck["config"])
+    if recipe.get("init"):
+        recipe["init"] = portable_path(recipe["init"])
     return {
         "data": ck.get("data_description", ""),
-        "recipe": ck["config"],
+        "recipe": recipe,
         "seconds": ck.get("seconds"),
         "device": ck.get("device", "cpu"),
         "threads": ck.get("threads"),
