@@ -361,7 +361,9 @@ def test_a_stream_mel_model_is_the_training_stream_loop():
         lam_ri = np.stack([lam[0].real.numpy(), lam[0].imag.numpy()])
         np.testing.assert_allclose(m[0].numpy(), e_mag, rtol=1e-6, atol=0)
         np.testing.assert_array_equal(fixed.numpy(), e_fixed)
-        np.testing.assert_allclose(x[0].numpy(), e_x, rtol=1e-5, atol=1e-6 * np.abs(e_x).max())
+        # the newest frame's last samples are divided by a coverage near 0 (the window's end): float32
+        # rounding of the two insertions grows there to about 1e-5 of the window's peak
+        np.testing.assert_allclose(x[0].numpy(), e_x, rtol=1e-5, atol=1e-5 * np.abs(e_x).max())
         np.testing.assert_allclose(lam_ri, e_lam, rtol=1e-5, atol=1e-6 * np.abs(e_lam).max())
         lam_c = torch.complex(torch.as_tensor(lam_out[0]), torch.as_tensor(lam_out[1]))
         return torch.as_tensor(x_out)[None], lam_c[None]
