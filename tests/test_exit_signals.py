@@ -210,9 +210,13 @@ def test_the_handlers_raise_once_respect_ignored_signals_and_are_restored():
 
 def test_calling_on_signals_calls_back_from_the_main_thread_only():
     got: list[int] = []
-    with calling_on_signals(got.append):
-        os.kill(os.getpid(), signal.SIGHUP)
-        time.sleep(0.05)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # not as under nohup, whatever runs the tests
+    try:
+        with calling_on_signals(got.append):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
     assert got == [signal.SIGHUP]
     seen: list[object] = []
     worker = threading.Thread(target=lambda: seen.append(raising_signals().__enter__()))

@@ -122,13 +122,16 @@ def test_2_sigterm_sighup_and_ctrl_c_end_the_stream_with_a_complete_wav(audio, t
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
-    produced = int(stdout.decode().split("done: ")[1].split(" samples out")[0].split()[-1])
+    text = stdout.decode()
+    produced = int(text.split("done: ")[1].split(" samples out")[0].split()[-1])
     assert 0 < produced < 4 * 22050  # stopped early, with what was produced
-    assert sf.info(str(out)).frames == produced
+    lead = int(text.split("after ")[1].split(" samples of silence")[0])  # put sample s at the latency
+    written = lead + produced
+    assert sf.info(str(out)).frames == written
     with wave.open(str(out)) as w:
-        assert w.getnframes() == produced
+        assert w.getnframes() == written
     rate, data = wavfile.read(str(out))
-    assert rate == 22050 and data.size == produced
+    assert rate == 22050 and data.size == written and not np.any(data[:lead])
     _only(tmp_path, "out.wav")
 
 

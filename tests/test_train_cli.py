@@ -333,7 +333,7 @@ def test_a_run_from_a_model_records_that_model_in_its_config_and_exported_card(t
     assert main(["export", str(out), "-o", str(exported), "--no-eval"]) == 0
     card = json.loads(exported.with_suffix(".json").read_text())
     assert card["training"]["init_model"] == recorded
-    assert card["training"]["recipe"]["init"] == str(start)
+    assert card["training"]["recipe"]["init"] == f"exported_models/{start.name}"  # a project path
 
 
 @pytest.mark.parametrize("command", ["train", "train-stream"])
