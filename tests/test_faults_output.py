@@ -108,6 +108,8 @@ def test_2_sigterm_sighup_and_ctrl_c_end_the_stream_with_a_complete_wav(audio, t
         + ["--realtime", "--method", "rtpghi", "-L", "1", "--format", "PCM_16"],  # `wave` reads PCM only
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # the signals' defaults, whatever runs the tests (nohup ignores SIGHUP, and the command keeps that)
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     try:
         seen, deadline = b"", time.monotonic() + 60
