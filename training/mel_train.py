@@ -180,13 +180,10 @@ class MelStreamTrainConfig(_MelRun, StreamTrainConfig):
                 "(exported_models/mel/unfolded-mel-stream-l*)"
             )
 
-    def network(self, start: bool) -> MelStreamUnfolded:
+    def bare_network(self) -> MelStreamUnfolded:
         net = MelStreamUnfolded(self.net_config(), self.mel_cfg)
-        net.truncate = self.truncate
         if self.normalise:
             net.level = (MEL_REFERENCE_LEVEL, self.mel_cfg.power)
-        if start and self.init:
-            net.start_from(ModelCard.read(self.init).parameters)
         return net
 
     def loss(self, net, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:

@@ -81,11 +81,15 @@ class StreamTrainConfig(RunConfig):
         )
 
     def network(self, start: bool) -> StreamUnfolded:
-        net = StreamUnfolded(self.net_config())
+        net = self.bare_network()
         net.truncate = self.truncate
         if start and self.init:
             net.start_from(ModelCard.read(self.init).parameters)
         return net
+
+    def bare_network(self) -> StreamUnfolded:
+        """The run's network at its start parameters, before the trainer's settings and an ``init``."""
+        return StreamUnfolded(self.net_config())
 
     def loss(self, net: StreamUnfolded, clean, mag, phase, runner=None) -> tuple[torch.Tensor, dict]:
         """batch_loss on the stream of the magnitudes (times (1 + perturb n) with ``perturb``), the spectral
