@@ -268,7 +268,7 @@ def training_record(ck: dict) -> dict:
     recipe = dict(ck["config"])
     if recipe.get("init"):
         recipe["init"] = portable_path(recipe["init"])
-    return {
+    record = {
         "data": ck.get("data_description", ""),
         "recipe": recipe,
         "seconds": ck.get("seconds"),
@@ -276,6 +276,9 @@ def training_record(ck: dict) -> dict:
         "threads": ck.get("threads"),
         "selected": {"epoch": ck["epoch"], "validation": ck.get("val"), "untrained": ck.get("val_init")},
     }
+    if ck.get("init_model"):  # the start model, as the run recorded it when it began
+        record["init_model"] = ck["init_model"]
+    return record
 
 
 def export_run(
@@ -289,10 +292,9 @@ def export_run(
     """Export the best checkpoint of a run, verified, with test metrics in its card."""
     net, ck = load_run(run)
     training = training_record(ck)
-    init = training["recipe"].get("init")
-    if ck.get("init_model"):
-        training["init_model"] = ck["init_model"]
-    elif init and Path(init).is_file():  # a run from before its start was recorded: the file as it is now
+    init = ck["config"].get("init")  # as the run was given it (the card's recipe holds it portably)
+    if "init_model" not in training and init and Path(init).is_file():
+        # a run from before its start was recorded: the file as it is now
         training["init_model"] = init_provenance(init)
     card = export_network(net, out, name=name, training=training, hop=hop)
     if evaluate:

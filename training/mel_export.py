@@ -96,8 +96,6 @@ def export_mel_run(
     net, ck = load_checkpoint(run, kind)
     net = net.float().eval()
     training = training_record(ck)
-    if ck.get("init_model"):
-        training["init_model"] = ck["init_model"]
     if kind is MelStreamTrainConfig:
         training["loop"] = (
             "engine window loop in PyTorch (training.stream_unfolded.stream_reconstruct), loss on the "

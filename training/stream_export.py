@@ -171,8 +171,6 @@ def export_stream_run(
         "loop": "engine window loop in PyTorch (training.stream_unfolded.stream_reconstruct), loss on the "
         "emitted signal, truncated back-propagation every `truncate` frames",
     }
-    if ck.get("init_model"):
-        training["init_model"] = ck["init_model"]
     card = export_stream(net, out, name=name, training=training)
     if evaluate:
         from phasefold.training.evaluate import condition_names
