@@ -228,15 +228,19 @@ class StreamUnfolded(UnfoldedADMM):
 
 
 def causal_shifts(mag: torch.Tensor, reference: float, power: float = 1.0) -> np.ndarray:
-    """The engine stream's level shift k after each frame, [batch, F] integers: engine.level.shift of the
-    running maximum of the measurement frames' levels (engine.level.frame_levels) against ``reference``."""
-    from phasefold.engine.level import frame_levels, shift
+    """The engine stream's level shift k after each frame, [batch, F] integers: the engine's own running
+    level (engine.level.RunningLevel against ``reference``) fed the measurement frames one by one."""
+    from phasefold.engine.level import RunningLevel
 
     if power != 1.0:
         raise ValueError("the stream loop's level is written for p = 1 (the dual scales as the signal)")
     rows = mag.detach().to("cpu", torch.float64).numpy()
-    running = np.maximum.accumulate(np.stack([frame_levels(row, power) for row in rows]), axis=1)
-    return np.vectorize(lambda v: shift(float(v), reference), otypes=[np.int64])(running)
+    shifts = np.empty(rows.shape[:2], dtype=np.int64)
+    for b, row in enumerate(rows):
+        level = RunningLevel(power, reference)
+        for m in range(row.shape[0]):
+            shifts[b, m] = level.update(row[m : m + 1])
+    return shifts
 
 
 class _Inserter:
