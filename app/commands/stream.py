@@ -112,11 +112,11 @@ def _mel_stream(args, mel):
     """(the source of ``args.input`` read as the mel ``mel`` (engine.mel_inputs.read_mel), the mel stream
     of --method or --model (a mel method: engine.registry.mel_spec) or the mel stream default, its
     description)."""
+    from phasefold.commands.mel_online import open_mel_stream
     from phasefold.engine.errors import InputError
     from phasefold.engine.mel_inputs import read_mel
     from phasefold.engine.registry import mel_spec, mel_stream_default
-    from phasefold.engine.streaming import MelSource, Stream
-    from phasefold.engine.streaming.window import INITS
+    from phasefold.engine.streaming import MelSource
 
     if args.snr is not None:
         raise InputError("--snr does not apply to a mel input (--mel): the mel is the measurement")
@@ -134,15 +134,7 @@ def _mel_stream(args, mel):
     read = read_mel(path, mel)
     source = MelSource(read.mel, mel, realtime=args.realtime, reference=read.audio, name=path.name)
     source.notes, source.sample_format = read.notes, read.sample_format
-    stream = Stream.open(
-        spec,
-        mel=mel,
-        lookahead=args.lookahead,
-        block=args.block,
-        iterations=args.step_iterations,
-        init=args.init or INITS[0],
-        backend=args.backend,
-    )
+    stream = open_mel_stream(args, spec, mel)
     default = " (the mel stream's default)" if named is None else ""
     return source, stream, f"{stream.describe()}{default}, from {mel_words(args)}"
 
